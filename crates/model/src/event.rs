@@ -214,10 +214,13 @@ mod tests {
 
     #[test]
     fn bad_headers_are_typed_errors() {
-        let map: HashMap<&str, &str> =
-            [("Sync-Tenant", "acme"), ("Sync-Source", "nowhere"), ("Sync-Action", "upsert")]
-                .into_iter()
-                .collect();
+        let map: HashMap<&str, &str> = [
+            ("Sync-Tenant", "acme"),
+            ("Sync-Source", "nowhere"),
+            ("Sync-Action", "upsert"),
+        ]
+        .into_iter()
+        .collect();
         let err = ChangeEvent::from_headers(|k| map.get(k).copied()).unwrap_err();
         assert_eq!(err, ParseError::Source("nowhere".into()));
     }

@@ -112,10 +112,39 @@ impl Field {
 impl Field {
     /// Every canonical field, in declaration order.
     pub const ALL: [Field; 33] = [
-        Name, Type, Status, ShortName, SerialNumber, MacAddress, AssetTag, Manufacturer, Model,
-        Notes, PrimaryIp, DefaultGateway, OperatingSystem, InstalledAt, InstalledBy, PurchasedAt,
-        WarrantyExpiresAt, Contact, Location, FirstName, LastName, Title, Email, Phone, Mobile,
-        Fax, Important, Address1, Address2, City, Region, PostalCode, Country,
+        Name,
+        Type,
+        Status,
+        ShortName,
+        SerialNumber,
+        MacAddress,
+        AssetTag,
+        Manufacturer,
+        Model,
+        Notes,
+        PrimaryIp,
+        DefaultGateway,
+        OperatingSystem,
+        InstalledAt,
+        InstalledBy,
+        PurchasedAt,
+        WarrantyExpiresAt,
+        Contact,
+        Location,
+        FirstName,
+        LastName,
+        Title,
+        Email,
+        Phone,
+        Mobile,
+        Fax,
+        Important,
+        Address1,
+        Address2,
+        City,
+        Region,
+        PostalCode,
+        Country,
     ];
 }
 
@@ -356,7 +385,10 @@ mod tests {
 
     #[test]
     fn one_way_psas_map_nothing_both_ways() {
-        for psa in PsaKind::ALL.into_iter().filter(|p| !p.capabilities().two_way) {
+        for psa in PsaKind::ALL
+            .into_iter()
+            .filter(|p| !p.capabilities().two_way)
+        {
             for entity in Entity::ALL {
                 assert!(field_map(psa, entity)
                     .iter()

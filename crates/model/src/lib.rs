@@ -13,8 +13,8 @@ mod psa;
 mod record;
 mod settings;
 
-pub use event::{ChangeAction, ChangeEvent, EventSource, headers};
-pub use fields::{Direction, Field, FieldSpec, field_map, key_fields};
+pub use event::{headers, ChangeAction, ChangeEvent, EventSource};
+pub use fields::{field_map, key_fields, Direction, Field, FieldSpec};
 pub use ids::{Entity, ParseError, Side, TenantId};
 pub use link::{Link, LinkState, Snapshot};
 pub use psa::{Capabilities, ChangeFeed, PsaKind};

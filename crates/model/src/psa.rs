@@ -192,7 +192,11 @@ mod tests {
             assert_eq!(c.change_feed, feed, "{kind}");
             assert!(c.contacts && c.syncs(Entity::Organization));
         }
-        assert!(PsaKind::KaseyaBms.capabilities().contact_push_requires_email);
+        assert!(
+            PsaKind::KaseyaBms
+                .capabilities()
+                .contact_push_requires_email
+        );
         assert!(
             PsaKind::Autotask
                 .capabilities()

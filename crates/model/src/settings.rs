@@ -243,8 +243,8 @@ mod tests {
 
     #[test]
     fn empty_enabled_list_names_the_key() {
-        let err = parse(&VALID.replace(r#"config_types = ["Server"]"#, "config_types = []"))
-            .unwrap_err();
+        let err =
+            parse(&VALID.replace(r#"config_types = ["Server"]"#, "config_types = []")).unwrap_err();
         assert!(err.contains("config_types: at least one value"), "{err}");
         // A PSA without configurations does not need configuration types.
         let tigerpaw = r#"

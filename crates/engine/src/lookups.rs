@@ -1,0 +1,39 @@
+//! IT Glue lookups (DESIGN §3): configuration types, statuses, manufacturers and models that a
+//! PSA record uses but IT Glue lacks are created first, so a configuration never fails for them.
+
+use syncbridge_model::{Entity, Field};
+
+use crate::action::{Action, ActionKind, LookupKind, Rule};
+use crate::input::Lookups;
+
+/// Create-lookup actions for the values about to be written to an IT Glue configuration.
+pub fn missing<'a>(
+    entity: Entity,
+    values: impl IntoIterator<Item = (Field, Option<&'a str>)>,
+    lookups: &Lookups,
+) -> Vec<Action> {
+    if entity != Entity::Configuration {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (field, value) in values {
+        let Some(name) = value else { continue };
+        let (lookup, known) = match field {
+            Field::Type => (LookupKind::ConfigurationType, &lookups.config_types),
+            Field::Status => (LookupKind::ConfigurationStatus, &lookups.config_statuses),
+            Field::Manufacturer => (LookupKind::Manufacturer, &lookups.manufacturers),
+            Field::Model => (LookupKind::Model, &lookups.models),
+            _ => continue,
+        };
+        if !known.contains(name) {
+            out.push(Action {
+                kind: ActionKind::CreateLookup {
+                    lookup,
+                    name: name.to_owned(),
+                },
+                rule: Rule::Lookups,
+            });
+        }
+    }
+    out
+}
