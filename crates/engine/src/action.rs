@@ -77,6 +77,8 @@ pub enum Rule {
     NoEcho,
     /// The linked IT Glue record no longer exists: the PSA record is synced again.
     ItGlueRecordGone,
+    /// A side's record is older than the base snapshot (a stale read): read again.
+    StaleRead,
 }
 
 impl Rule {
@@ -110,6 +112,7 @@ impl Rule {
             ParentFirst => "parent_first",
             NoEcho => "no_echo",
             ItGlueRecordGone => "itglue_record_gone",
+            StaleRead => "stale_read",
         }
     }
 }
@@ -187,6 +190,10 @@ pub enum ActionKind {
     },
     /// Nothing to do now; the next full sync handles it.
     Defer {
+        reason: String,
+    },
+    /// Nothing decided: read both sides again later (nak the event with a delay).
+    Retry {
         reason: String,
     },
     /// Nothing to do.

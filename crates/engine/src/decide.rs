@@ -89,6 +89,9 @@ fn linked(input: &Input, link: &Link, d: &mut Draft) {
         );
         return from_psa(input, psa, d);
     };
+    if let Some(reason) = stale_read(link, psa, itg) {
+        return d.push(ActionKind::Retry { reason }, Rule::StaleRead);
+    }
     let relinking = link.state == LinkState::Orphaned;
     if relinking {
         d.push(
@@ -102,6 +105,19 @@ fn linked(input: &Input, link: &Link, d: &mut Draft) {
     // A relinked orphan has no trustworthy base: the PSA wins every field.
     let base = if relinking { None } else { link.base.as_ref() };
     apply_merge(input, psa, itg, base, Some(link), d);
+}
+
+/// A record older than the base snapshot was read (a lagging replica or cache right after our
+/// write): deciding on it would mistake our own write's absence for an edit.
+fn stale_read(link: &Link, psa: &Record, itg: &Record) -> Option<String> {
+    let base = link.base.as_ref()?;
+    let stale = |side: &str, now: i64, synced: i64| {
+        (now < synced).then(|| {
+            format!("{side} record read at version {now}, older than the synced version {synced}")
+        })
+    };
+    stale("PSA", psa.updated_at, base.psa_updated_at)
+        .or_else(|| stale("IT Glue", itg.updated_at, base.itg_updated_at))
 }
 
 fn apply_orphan(link: &Link, reason: String, d: &mut Draft) {
@@ -364,6 +380,8 @@ fn create_in_itglue(input: &Input, psa: &Record, itg_org: Option<String>, d: &mu
         base: Some(Snapshot {
             psa: base_psa,
             itg: values,
+            psa_updated_at: psa.updated_at,
+            itg_updated_at: 0,
         }),
         updated_at: 0,
     });
@@ -442,6 +460,8 @@ fn create_in_psa(input: &Input, itg: &Record, psa_org: Option<String>, rule: Rul
         base: Some(Snapshot {
             psa: values,
             itg: base_itg,
+            psa_updated_at: 0,
+            itg_updated_at: itg.updated_at,
         }),
         updated_at: 0,
     });

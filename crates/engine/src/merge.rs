@@ -95,6 +95,8 @@ pub fn merge(
         base: base.cloned().unwrap_or_default(),
         ..Merged::default()
     };
+    out.base.psa_updated_at = psa.updated_at;
+    out.base.itg_updated_at = itg.updated_at;
     let two_way = settings.two_way_active();
     let pushable = push_requirements(settings, entity, itg);
     let mut not_pushed_reported = false;

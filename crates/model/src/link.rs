@@ -22,10 +22,18 @@ pub enum LinkState {
 /// The values each side held right after the last successful sync, as read back from the vendor.
 /// Kept per side because vendors trim and normalise differently: comparing each side with its own
 /// base is what makes "nothing changed" recognisable, so a write we made never comes back as a change.
+///
+/// The version stamps (each side's `updated_at` as read back) let the engine recognise a stale read
+/// — a record older than what we already synced, as eventually consistent APIs sometimes return
+/// right after a write — and read again instead of mistaking it for an edit.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub psa: Values,
     pub itg: Values,
+    #[serde(default)]
+    pub psa_updated_at: UnixMillis,
+    #[serde(default)]
+    pub itg_updated_at: UnixMillis,
 }
 
 /// A link (PSA id ⇄ IT Glue id) of one entity in one tenant.
@@ -76,6 +84,8 @@ mod tests {
             Snapshot {
                 psa: Values::new().with(Field::Name, "Acme"),
                 itg: Values::new().with(Field::Name, "Acme"),
+                psa_updated_at: 5,
+                itg_updated_at: 7,
             },
         );
         for state in [

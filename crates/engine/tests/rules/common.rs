@@ -107,6 +107,8 @@ pub fn synced_base(psa: &Record, itg: &Record) -> Snapshot {
     Snapshot {
         psa: psa.values.clone(),
         itg: itg.values.clone(),
+        psa_updated_at: psa.updated_at,
+        itg_updated_at: itg.updated_at,
     }
 }
 

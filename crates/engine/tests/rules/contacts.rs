@@ -122,6 +122,7 @@ fn association_waits_for_an_unlinked_contact_and_happens_once_it_is_linked() {
     let base = syncbridge_model::Snapshot {
         psa: config("p1", "p-org", "SRV01").values,
         itg: itg.values.clone(),
+        ..Default::default()
     };
     let mut input = linked(
         tenant(PsaKind::ConnectWise),
