@@ -471,7 +471,8 @@ proptest! {
 
         // A short name last edited in the PSA holds the PSA's value. (Types and statuses repeat
         // values, so a later save of the same value is no change; equality covers them.)
-        for f in [Field::ShortName] {
+        {
+            let f = Field::ShortName;
             let last = w.edits.iter().filter(|e| e.1 == f).max_by_key(|e| e.3);
             if let Some((Side::Psa, _, value, _)) = last {
                 prop_assert_eq!(psa.get(f).unwrap_or(""), value.as_str(), "{}", f);
