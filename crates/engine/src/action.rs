@@ -133,10 +133,12 @@ pub enum ActionKind {
         name: String,
     },
     /// Create a record in IT Glue (inside organization `org_id` for children).
+    #[serde(rename = "create_in_itglue")]
     CreateInItGlue {
         org_id: Option<String>,
         values: Values,
     },
+    #[serde(rename = "update_itglue")]
     UpdateItGlue {
         itg_id: String,
         changes: Changes,

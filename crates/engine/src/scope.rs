@@ -88,7 +88,7 @@ pub fn push_requirements(
     };
     match missing(required) {
         Some(f) => Err(format!(
-            "{} requires a {} to push this {entity}",
+            "{} requires the {} field to push this {entity}",
             settings.psa.display_name(),
             f.as_str().replace('_', " ")
         )),
