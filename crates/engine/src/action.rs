@@ -76,12 +76,45 @@ pub enum Rule {
     /// Nothing changed since the base snapshot: no write (what prevents ping-pong).
     NoEcho,
     /// The linked IT Glue record no longer exists: the PSA record is synced again.
+    #[serde(rename = "itglue_record_gone")]
     ItGlueRecordGone,
     /// A side's record is older than the base snapshot (a stale read): read again.
     StaleRead,
 }
 
 impl Rule {
+    /// Every rule, for documentation and tests.
+    pub const ALL: [Rule; 28] = [
+        Rule::ExactMatch,
+        Rule::Ambiguity,
+        Rule::NearMiss,
+        Rule::TypeStatusGate,
+        Rule::EntityCapability,
+        Rule::InstantCreate,
+        Rule::FullSyncCreate,
+        Rule::PsaWins,
+        Rule::PsaWinsConflict,
+        Rule::TwoWayPush,
+        Rule::OneWayRevert,
+        Rule::PsaOnlyField,
+        Rule::Orphan,
+        Rule::OrphanChildren,
+        Rule::Relink,
+        Rule::ContactsGate,
+        Rule::ContactAssociation,
+        Rule::PreexistingWaits,
+        Rule::ImportedWaits,
+        Rule::TwoWayOnly,
+        Rule::PushEligibility,
+        Rule::NetworkGlueContact,
+        Rule::PushAll,
+        Rule::Lookups,
+        Rule::ParentFirst,
+        Rule::NoEcho,
+        Rule::ItGlueRecordGone,
+        Rule::StaleRead,
+    ];
+
     pub fn as_str(self) -> &'static str {
         use Rule::*;
         match self {
@@ -258,12 +291,37 @@ impl Decision {
     pub fn has_rule(&self, rule: Rule) -> bool {
         self.actions.iter().any(|a| a.rule == rule)
     }
+}
 
-    /// The actions of one rule.
-    pub fn by_rule(&self, rule: Rule) -> impl Iterator<Item = &ActionKind> {
-        self.actions
-            .iter()
-            .filter(move |a| a.rule == rule)
-            .map(|a| &a.kind)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_names_are_their_serde_names_and_unique() {
+        let mut seen = std::collections::BTreeSet::new();
+        for rule in Rule::ALL {
+            let json = serde_json::to_value(rule).unwrap();
+            assert_eq!(json, serde_json::Value::String(rule.as_str().into()));
+            assert_eq!(rule.to_string(), rule.as_str());
+            assert!(seen.insert(rule.as_str()), "{rule} twice");
+        }
+    }
+
+    #[test]
+    fn only_vendor_changes_count_as_writes() {
+        let write = Action {
+            kind: ActionKind::UpdatePsa {
+                psa_id: "1".into(),
+                changes: Changes::new(),
+            },
+            rule: Rule::TwoWayPush,
+        };
+        let report = Action {
+            kind: ActionKind::ReportAmbiguity { candidates: vec![] },
+            rule: Rule::Ambiguity,
+        };
+        assert!(write.writes());
+        assert!(!report.writes());
     }
 }

@@ -21,7 +21,7 @@ use crate::contacts::new_contacts_allowed;
 use crate::input::{Input, Parent, Trigger};
 use crate::lookups;
 use crate::matching::{find_match, MatchOutcome};
-use crate::merge::{itg_to_psa, merge, psa_to_itg, FieldChange, Translated};
+use crate::merge::{itg_to_psa, merge, pending, psa_to_itg, FieldChange, Translated};
 use crate::orphans::orphan;
 use crate::scope::{entity_synced, psa_in_scope, push_requirements};
 use crate::two_way::may_push;
@@ -352,7 +352,10 @@ fn create_in_itglue(input: &Input, psa: &Record, itg_org: Option<String>, d: &mu
                 d.ignore(reason, Rule::ContactAssociation);
                 base_psa.set(spec.field, psa.get(spec.field).map(str::to_owned));
             }
-            Translated::Pending(_) => {}
+            Translated::Pending(why) => {
+                let (kind, rule) = pending(spec.field, &why);
+                d.push(kind, rule);
+            }
         }
     }
     d.actions.extend(lookups::missing(

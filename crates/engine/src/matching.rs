@@ -89,10 +89,10 @@ pub fn find_match<'a>(
         .copied()
         .filter(|c| same_key(entity, record, c))
         .collect();
-    match exact.len() {
-        1 => MatchOutcome::One(exact[0]),
-        n if n > 1 => MatchOutcome::Ambiguous(exact),
-        _ => {
+    match exact.as_slice() {
+        [one] => MatchOutcome::One(one),
+        [_, _, ..] => MatchOutcome::Ambiguous(exact),
+        [] => {
             let near: Vec<&Record> = eligible
                 .into_iter()
                 .filter(|c| same_loose_key(entity, record, c))

@@ -65,6 +65,18 @@ pub fn itg_to_psa(field: Field, itg: &Record, refs: &Refs) -> Translated {
     }
 }
 
+/// The report for a reference field that cannot be carried yet: a configuration's contact waits
+/// under the association rule, any other reference for its record to be synced first.
+pub fn pending(field: Field, why: &str) -> (ActionKind, Rule) {
+    let rule = if field == Field::Contact {
+        Rule::ContactAssociation
+    } else {
+        Rule::ParentFirst
+    };
+    let reason = format!("{field} not carried yet: {why}");
+    (ActionKind::Ignore { reason }, rule)
+}
+
 /// One field change the merge asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldChange {
@@ -182,19 +194,7 @@ impl Merged {
                 self.base.itg.set(f, itg_now.map(str::to_owned));
             }
             // The base is not advanced, so the change is carried once the reference resolves.
-            Translated::Pending(why) => {
-                let rule = if f == Field::Contact {
-                    Rule::ContactAssociation
-                } else {
-                    Rule::ParentFirst
-                };
-                self.reports.push((
-                    ActionKind::Ignore {
-                        reason: format!("{f} not carried yet: {why}"),
-                    },
-                    rule,
-                ));
-            }
+            Translated::Pending(why) => self.reports.push(pending(f, &why)),
         }
     }
 }

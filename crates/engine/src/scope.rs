@@ -95,3 +95,31 @@ pub fn push_requirements(
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syncbridge_model::PsaKind;
+
+    fn settings() -> TenantSettings {
+        let mut s = TenantSettings::new(PsaKind::ConnectWise);
+        s.org_types.insert("Customer".into());
+        s.org_statuses.insert("Active".into());
+        s
+    }
+
+    #[test]
+    fn gate_reasons_name_the_offending_value() {
+        let org = Record::new("1")
+            .with(Field::Type, "Customer")
+            .with(Field::Status, "Inactive");
+        let err = psa_in_scope(&settings(), Entity::Organization, &org).unwrap_err();
+        assert_eq!(
+            err,
+            "organization status \"Inactive\" is not enabled for sync"
+        );
+        let untyped = Record::new("1").with(Field::Status, "Active");
+        let err = psa_in_scope(&settings(), Entity::Organization, &untyped).unwrap_err();
+        assert_eq!(err, "organization type (none) is not enabled for sync");
+    }
+}

@@ -155,10 +155,18 @@ impl ChangeEvent {
         if let Some(id) = &self.record_id {
             h.push((headers::RECORD_ID, id.clone()));
         }
-        if let Some(id) = &self.msg_id {
-            h.push((headers::MSG_ID, id.clone()));
+        if let Some(id) = self.dedup_id() {
+            h.push((headers::MSG_ID, id));
         }
         h
+    }
+
+    /// The `Nats-Msg-Id`: the vendor's message id scoped by tenant and source. JetStream dedups per
+    /// stream, and two tenants' producers may well both send `msg_1`; scoping keeps one tenant's
+    /// event from being dropped as another's duplicate.
+    pub fn dedup_id(&self) -> Option<String> {
+        let id = self.msg_id.as_ref()?;
+        Some(format!("{}:{}:{id}", self.tenant, self.source))
     }
 
     /// Reads the envelope back from headers; `get` looks a header up by name.
@@ -171,13 +179,16 @@ impl ChangeEvent {
             .and_then(|v| v.parse().ok())
             .unwrap_or_default();
         Ok(ChangeEvent {
-            tenant,
-            source,
             entity,
             record_id: get(headers::RECORD_ID).map(str::to_owned),
             action,
             received_at,
-            msg_id: get(headers::MSG_ID).map(str::to_owned),
+            msg_id: get(headers::MSG_ID).map(|id| {
+                let scope = format!("{tenant}:{source}:");
+                id.strip_prefix(&scope).unwrap_or(id).to_owned()
+            }),
+            tenant,
+            source,
         })
     }
 }
@@ -210,6 +221,17 @@ mod tests {
         let map: HashMap<_, _> = e.header_pairs().into_iter().collect();
         let back = ChangeEvent::from_headers(|k| map.get(k).map(String::as_str)).unwrap();
         assert_eq!(back, e);
+    }
+
+    #[test]
+    fn dedup_ids_are_scoped_by_tenant_and_source() {
+        let a = event();
+        let mut b = event();
+        b.tenant = TenantId::new("globex").unwrap();
+        assert_eq!(a.dedup_id().unwrap(), "acme:connectwise:cw-msg-1");
+        assert_ne!(a.dedup_id(), b.dedup_id());
+        let map: HashMap<_, _> = a.header_pairs().into_iter().collect();
+        assert_eq!(map[headers::MSG_ID], "acme:connectwise:cw-msg-1");
     }
 
     #[test]

@@ -144,3 +144,40 @@ fn association_waits_for_an_unlinked_contact_and_happens_once_it_is_linked() {
     let d = run(&input);
     assert_eq!(itg_changes(&d).get(Field::Contact), Some("ic1"));
 }
+
+#[test]
+fn pending_references_name_the_rule_that_waits() {
+    // A contact whose location is not linked yet: carried later, reported under parent_first.
+    let psa = contact("p1", "p-org", "Ada", "Lovelace").with(Field::Location, "pl1");
+    let itg = contact("i1", "i-org", "Ada", "Lovelace");
+    let base = syncbridge_model::Snapshot {
+        psa: contact("p1", "p-org", "Ada", "Lovelace").values,
+        itg: itg.values.clone(),
+        ..Default::default()
+    };
+    let mut input = linked(
+        tenant(PsaKind::ConnectWise),
+        Entity::Contact,
+        base,
+        Some(psa),
+        Some(itg),
+        Side::Psa,
+    );
+    let d = run(&input);
+    assert!(d.has_rule(Rule::ParentFirst));
+    assert!(!d.has_rule(Rule::ContactAssociation));
+    assert_eq!(d.writes().count(), 0);
+    // Twin: once the location is linked, a contact's location needs no client check.
+    input.refs = Refs::new().link(Entity::Location, "pl1", "il1");
+    let d = run(&input);
+    assert_eq!(itg_changes(&d).get(Field::Location), Some("il1"));
+}
+
+#[test]
+fn a_pending_configuration_contact_is_reported_under_contact_association() {
+    let mut input = config_with_contact("p-org");
+    input.refs = Refs::new().contact_in_company("pc1", "p-org");
+    let d = run(&input);
+    assert!(d.has_rule(Rule::ContactAssociation));
+    assert_eq!(created_contact_field(&d), None);
+}

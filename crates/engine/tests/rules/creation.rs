@@ -101,6 +101,27 @@ fn missing_configuration_lookups_are_created_first() {
         .unwrap();
     assert!(lookup_at < create_at);
 
+    // With no lookups at all, all four are created.
+    let mut bare = input.clone();
+    bare.lookups = Default::default();
+    let kinds: Vec<_> = run(&bare)
+        .actions
+        .iter()
+        .filter_map(|a| match &a.kind {
+            ActionKind::CreateLookup { lookup, .. } => Some(*lookup),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            LookupKind::ConfigurationType,
+            LookupKind::ConfigurationStatus,
+            LookupKind::Manufacturer,
+            LookupKind::Model
+        ]
+    );
+
     // Twin: every lookup present → none created.
     input.lookups.models.insert("R740".into());
     assert!(!run(&input).has_rule(Rule::Lookups));

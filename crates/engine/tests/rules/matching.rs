@@ -275,8 +275,57 @@ fn interrupted_create_resumes_by_linking_the_record_it_left_behind() {
     let d = run(&input);
     assert_eq!(links(&d), vec![("p1".into(), "i-created".into())]);
     assert_eq!(creates_in_itglue(&d), 0);
+    assert!(
+        !d.has_rule(Rule::ItGlueRecordGone),
+        "an intent is not a link"
+    );
 
     // Twin: the create never happened (no record found) → create again.
     input.candidates.clear();
     assert_eq!(creates_in_itglue(&run(&input)), 1);
+}
+
+#[test]
+fn near_misses_compare_every_key_field_loosely() {
+    // Locations: both sides without address 2, city differs only in case → near miss.
+    let psa = location("p1", "p-org", "1 Main St");
+    let itg = location("i1", "i-org", "1 Main St").with(Field::City, "SPRINGFIELD");
+    let d = run(&from_psa(
+        tenant(PsaKind::ConnectWise),
+        Entity::Location,
+        psa.clone(),
+        vec![itg],
+    ));
+    assert!(d.has_rule(Rule::NearMiss));
+    // Twin: address 2 on one side only is a different address, not a near miss.
+    let itg = location("i1", "i-org", "1 Main St").with(Field::Address2, "Suite 5");
+    let d = run(&from_psa(
+        tenant(PsaKind::ConnectWise),
+        Entity::Location,
+        psa,
+        vec![itg],
+    ));
+    assert!(!d.has_rule(Rule::NearMiss));
+}
+
+#[test]
+fn configuration_near_misses_respect_serial_numbers() {
+    let psa = config("p1", "p-org", "SRV01").with(Field::SerialNumber, "sn1");
+    let near = |serial: Option<&str>| {
+        let mut itg = config("i1", "i-org", "srv01");
+        if let Some(s) = serial {
+            itg = itg.with(Field::SerialNumber, s);
+        }
+        run(&from_psa(
+            tenant(PsaKind::ConnectWise),
+            Entity::Configuration,
+            psa.clone(),
+            vec![itg],
+        ))
+        .has_rule(Rule::NearMiss)
+    };
+    assert!(near(Some("SN1")), "serials equal but for case");
+    assert!(near(None), "serial on one side only");
+    // Twin: different serials are different devices.
+    assert!(!near(Some("SN2")));
 }

@@ -354,3 +354,85 @@ fn push_all_pushes_records_that_otherwise_wait() {
     input.trigger = Trigger::PushAll;
     assert!(run(&input).has_rule(Rule::TwoWayOnly));
 }
+
+#[test]
+fn a_record_created_at_the_watermark_is_new() {
+    let mut at = org("i1", "Acme");
+    at.created_at = WATERMARK;
+    at.updated_at = WATERMARK;
+    let d = run(&from_itg(
+        two_way(PsaKind::ConnectWise),
+        Entity::Organization,
+        at,
+        vec![],
+    ));
+    assert_eq!(creates_in_psa(&d), 1);
+}
+
+#[test]
+fn a_pushed_record_carries_only_both_way_fields_with_references_translated() {
+    // A ConnectWise site: phone is PSA → IT Glue only, so it is not pushed.
+    let loc = fresh(location("i1", "i-org", "1 Main St").with(Field::Phone, "555-0100"));
+    let d = run(&from_itg(
+        two_way(PsaKind::ConnectWise),
+        Entity::Location,
+        loc,
+        vec![],
+    ));
+    let values = d
+        .actions
+        .iter()
+        .find_map(|a| match &a.kind {
+            ActionKind::CreateInPsa { values, .. } => Some(values.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(values.get(Field::City), Some("Springfield"));
+    assert_eq!(values.get(Field::Phone), None);
+
+    // A configuration's contact is translated to the PSA's id — of a contact, not of a
+    // location that happens to share the IT Glue id.
+    let cfg = fresh(config("i1", "i-org", "SRV01").with(Field::Contact, "x1"));
+    let mut input = from_itg(
+        two_way(PsaKind::ConnectWise),
+        Entity::Configuration,
+        cfg,
+        vec![],
+    );
+    input.refs = syncbridge_engine::Refs::new()
+        .link(Entity::Location, "pl9", "x1")
+        .link(Entity::Contact, "pc1", "x1");
+    let d = run(&input);
+    let values = d
+        .actions
+        .iter()
+        .find_map(|a| match &a.kind {
+            ActionKind::CreateInPsa { values, .. } => Some(values.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(values.get(Field::Contact), Some("pc1"));
+}
+
+#[test]
+fn a_linked_reference_edit_in_itglue_is_pushed_translated() {
+    let psa = config("p1", "p-org", "SRV01").with(Field::Contact, "pc1");
+    let itg = config("i1", "i-org", "SRV01").with(Field::Contact, "ic1");
+    let base = synced_base(&psa, &itg);
+    let mut input = linked(
+        two_way(PsaKind::ConnectWise),
+        Entity::Configuration,
+        base,
+        Some(psa),
+        Some(itg.with(Field::Contact, "ic2")),
+        Side::ItGlue,
+    );
+    input.refs = syncbridge_engine::Refs::new()
+        .link(Entity::Contact, "pc1", "ic1")
+        .link(Entity::Contact, "pc2", "ic2");
+    let d = run(&input);
+    assert_eq!(psa_changes(&d).get(Field::Contact), Some("pc2"));
+    // Twin: the new contact is not linked yet → nothing pushed until it is.
+    input.refs = syncbridge_engine::Refs::new().link(Entity::Contact, "pc1", "ic1");
+    assert_eq!(run(&input).writes().count(), 0);
+}

@@ -1,0 +1,176 @@
+//! Connecting to NATS so that the connection outlives server restarts.
+//!
+//! The client retries the initial connect (a worker may start before the server) and reconnects
+//! without limit (a server restart or a cluster leader change must never need a process restart).
+//! While disconnected, the client buffers publishes: that is why a publish that timed out may still
+//! land later (DESIGN §2.1), and why dedup ids matter. [`Connection::state`] feeds `/readyz`.
+
+use std::time::Duration;
+
+use async_nats::connection::State;
+use async_nats::jetstream;
+
+/// How to reach NATS. Secrets (`Auth`) are never logged: `Debug` redacts them.
+#[derive(Clone)]
+pub struct ConnectConfig {
+    /// One or more `nats://host:port` URLs (several for a cluster).
+    pub urls: Vec<String>,
+    /// Shown in the server's connection list (`nats server report connections`).
+    pub client_name: String,
+    pub auth: Auth,
+    /// Bounds every JetStream API request and publish ack of this connection.
+    pub request_timeout: Duration,
+    /// Bounds one attempt to open the TCP connection and handshake.
+    pub connection_timeout: Duration,
+}
+
+impl ConnectConfig {
+    /// Defaults for `url`: no auth, 5 s request timeout, 5 s connection timeout.
+    pub fn new(url: impl Into<String>) -> Self {
+        ConnectConfig {
+            urls: vec![url.into()],
+            client_name: "syncbridge".to_owned(),
+            auth: Auth::None,
+            request_timeout: Duration::from_secs(5),
+            connection_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl std::fmt::Debug for ConnectConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectConfig")
+            .field("urls", &self.urls)
+            .field("client_name", &self.client_name)
+            .field("auth", &self.auth)
+            .field("request_timeout", &self.request_timeout)
+            .field("connection_timeout", &self.connection_timeout)
+            .finish()
+    }
+}
+
+/// Client authentication.
+#[derive(Clone, Default)]
+pub enum Auth {
+    #[default]
+    None,
+    Token(String),
+    UserPassword {
+        user: String,
+        password: String,
+    },
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::None => f.write_str("None"),
+            Auth::Token(_) => f.write_str("Token(<redacted>)"),
+            Auth::UserPassword { user, .. } => write!(f, "UserPassword({user}, <redacted>)"),
+        }
+    }
+}
+
+/// Why a connection could not be set up. With `retry_on_initial_connect` an unreachable server is
+/// not an error (the client keeps trying); what remains are bad options.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("no NATS URL configured")]
+    NoUrl,
+    #[error("invalid NATS URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("cannot connect to NATS: {0}")]
+    Client(String),
+}
+
+/// Whether the client currently has a server connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// Not connected yet (first connect still being retried).
+    Pending,
+    Connected,
+    /// Lost; the client is reconnecting.
+    Disconnected,
+}
+
+/// A NATS client and its JetStream context, shared by everything in one process. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    client: async_nats::Client,
+    jetstream: jetstream::Context,
+}
+
+impl Connection {
+    /// The JetStream context (with this connection's request timeout).
+    pub fn jetstream(&self) -> &jetstream::Context {
+        &self.jetstream
+    }
+
+    /// The core NATS client.
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+
+    pub fn state(&self) -> ConnectionState {
+        match self.client.connection_state() {
+            State::Pending => ConnectionState::Pending,
+            State::Connected => ConnectionState::Connected,
+            State::Disconnected => ConnectionState::Disconnected,
+        }
+    }
+
+    /// For `/readyz`: connected right now.
+    pub fn is_connected(&self) -> bool {
+        self.state() == ConnectionState::Connected
+    }
+}
+
+/// Connects with reconnects: returns at once even if no server is reachable yet (the client keeps
+/// trying in the background; see [`Connection::state`]).
+pub async fn connect(config: &ConnectConfig) -> Result<Connection, ConnectError> {
+    if config.urls.is_empty() {
+        return Err(ConnectError::NoUrl);
+    }
+    let mut addrs = Vec::with_capacity(config.urls.len());
+    for url in &config.urls {
+        let addr: async_nats::ServerAddr =
+            url.parse()
+                .map_err(|e: std::io::Error| ConnectError::InvalidUrl {
+                    url: url.clone(),
+                    reason: e.to_string(),
+                })?;
+        addrs.push(addr);
+    }
+
+    let mut options = match &config.auth {
+        Auth::None => async_nats::ConnectOptions::new(),
+        Auth::Token(token) => async_nats::ConnectOptions::with_token(token.clone()),
+        Auth::UserPassword { user, password } => {
+            async_nats::ConnectOptions::with_user_and_password(user.clone(), password.clone())
+        }
+    };
+    options = options
+        .name(&config.client_name)
+        .retry_on_initial_connect()
+        // None = unbounded: never give up on the server.
+        .max_reconnects(None)
+        .connection_timeout(config.connection_timeout)
+        .request_timeout(Some(config.request_timeout))
+        .event_callback(|event| async move {
+            // Connection events say nothing secret; they are what an operator needs to see.
+            match event {
+                async_nats::Event::Connected => tracing::info!("nats connected"),
+                async_nats::Event::Disconnected => tracing::warn!("nats disconnected"),
+                other => tracing::info!(event = %other, "nats event"),
+            }
+        });
+
+    let client = options
+        .connect(addrs)
+        .await
+        .map_err(|e| ConnectError::Client(e.to_string()))?;
+    let jetstream = jetstream::context::ContextBuilder::new()
+        .timeout(config.request_timeout)
+        .build(client.clone());
+    Ok(Connection { client, jetstream })
+}

@@ -1,0 +1,1373 @@
+//! Kaseya BMS simulator, API v2 (reference psa-apis-bms-pulseway-tigerpaw.md §1). Pulseway PSA
+//! runs on the same platform (§2), so the same simulator serves it with [`Flavor::PulsewayPsa`],
+//! which adds `GET /v2/crm/accounts/{id}/summaryinfo`.
+//!
+//! Simulated: `POST /v2/security/authenticate` (form-urlencoded or JSON: `grantType=password`,
+//! `userName`, `password`, `tenant`) → bearer token with expiry on the simulated clock, and
+//! `POST /v2/security/refreshtoken`; the `{success, error, result, totalRecords}` envelope in
+//! camelCase (any key case accepted on input); accounts (`/v2/crm/accounts/summary[/{id}]`, create
+//! with embedded locations, PUT, JSON-Patch PATCH), locations (`/v2/crm/accounts/{id}/locations/
+//! lookup|{locationId}`), contacts (`/v2/crm/contacts/summary[/{id}]`, `/search`, create at
+//! `POST /v2/crm/contacts/summary`, PUT, PATCH, `PATCH …/{id}/emails|phones`, DELETE), hardware assets
+//! (`/v2/servicedesk/hardwareasset/searchselect|{id}`, POST, PUT, DELETE), account types
+//! (`/v2/system/accounttypes/lookup`); `PageSize`/`PageNumber`; `Filter.*` equality filters and
+//! `Filter.ModifiedOnFrom/To`, `Filter.CreatedOnFrom/To` for accounts and contacts only; 1500
+//! requests per hour per endpoint (429 + `Retry-After`).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde_json::{json, Map, Value};
+use time::macros::format_description;
+
+use crate::admin::{self, AdminError, AdminOps};
+use crate::clock::{parse_timestamp, SimClock, SimMillis};
+use crate::core::{Core, Rejection};
+use crate::faults::fault_layer;
+use crate::json_patch::apply_json_patch;
+use crate::rate_limit::{KeyedRateLimiter, RateLimit};
+use crate::server::{any_free_port, SimServer};
+use crate::store::{value_as_id, value_as_text, Store, StoredRecord};
+use crate::urlenc;
+use crate::writes::WriteAction;
+
+const DEFAULT_PAGE_SIZE: usize = 50;
+const MAX_PAGE_SIZE: usize = 1000;
+
+/// Which product the simulator presents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    KaseyaBms,
+    PulsewayPsa,
+}
+
+/// A BMS user ("API Employee").
+#[derive(Debug, Clone)]
+pub struct BmsUser {
+    pub username: String,
+    pub password: String,
+    pub tenant: String,
+}
+
+/// How the simulator is started.
+#[derive(Debug, Clone)]
+pub struct BmsConfig {
+    pub bind: SocketAddr,
+    pub flavor: Flavor,
+    pub users: Vec<BmsUser>,
+    pub clock: SimClock,
+    /// Per endpoint; default 1500 requests per hour, sliding.
+    pub rate_limit: Option<RateLimit>,
+    /// Access token lifetime in simulated time (the vendor does not publish it; default 1 hour).
+    pub token_ttl: Duration,
+    pub seed: u64,
+}
+
+impl Default for BmsConfig {
+    fn default() -> Self {
+        BmsConfig {
+            bind: any_free_port(),
+            flavor: Flavor::KaseyaBms,
+            users: vec![
+                BmsUser {
+                    username: "syncbridge".into(),
+                    password: "bms-password".into(),
+                    tenant: "acme".into(),
+                },
+                BmsUser {
+                    username: "alice".into(),
+                    password: "alice-password".into(),
+                    tenant: "acme".into(),
+                },
+            ],
+            clock: SimClock::new(),
+            rate_limit: Some(RateLimit::sliding(1500, Duration::from_secs(3600))),
+            token_ttl: Duration::from_secs(3600),
+            seed: 4,
+        }
+    }
+}
+
+impl BmsConfig {
+    /// The Pulseway PSA flavour with the same defaults.
+    pub fn pulseway() -> Self {
+        BmsConfig {
+            flavor: Flavor::PulsewayPsa,
+            ..BmsConfig::default()
+        }
+    }
+}
+
+/// Collections: records and lookups.
+const COLLECTIONS: [&str; 8] = [
+    "accounts",
+    "locations",
+    "contacts",
+    "hardwareassets",
+    "accounttypes",
+    "categories",
+    "manufacturers",
+    "assetstates",
+];
+
+/// `<field>` id → `<name field>` joined from another collection, per collection.
+fn joins(collection: &str) -> &'static [(&'static str, &'static str, &'static str, &'static str)] {
+    // (id field, target collection, target name field, rendered name field)
+    match collection {
+        "accounts" => &[("accountTypeId", "accounttypes", "name", "accountType")],
+        "contacts" => &[
+            ("accountId", "accounts", "accountName", "accountName"),
+            ("locationId", "locations", "locationName", "locationName"),
+        ],
+        "hardwareassets" => &[
+            (
+                "accountLocationId",
+                "locations",
+                "locationName",
+                "accountLocation",
+            ),
+            ("categoryId", "categories", "name", "category"),
+            ("stateId", "assetstates", "name", "state"),
+            ("manufacturerId", "manufacturers", "name", "manufacturer"),
+        ],
+        _ => &[],
+    }
+}
+
+#[derive(Debug)]
+struct Token {
+    username: String,
+    expires: SimMillis,
+}
+
+#[derive(Debug, Default)]
+struct BmsState {
+    store: Store,
+    tokens: HashMap<String, Token>,
+    refresh: HashMap<String, String>,
+}
+
+/// The simulator's state.
+#[derive(Debug)]
+pub struct BmsSim {
+    core: Arc<Core>,
+    config: BmsConfig,
+    state: Mutex<BmsState>,
+    limits: KeyedRateLimiter,
+}
+
+/// A running Kaseya BMS or Pulseway PSA simulator.
+#[derive(Debug)]
+pub struct KaseyaBms {
+    pub server: SimServer,
+    pub sim: Arc<BmsSim>,
+}
+
+impl KaseyaBms {
+    pub async fn start(config: BmsConfig) -> std::io::Result<KaseyaBms> {
+        let vendor = match config.flavor {
+            Flavor::KaseyaBms => "kaseya-bms",
+            Flavor::PulsewayPsa => "pulseway-psa",
+        };
+        let core = Core::new(
+            vendor,
+            config.clock.clone(),
+            config.rate_limit,
+            error_response,
+            config.seed,
+        );
+        let sim = Arc::new(BmsSim {
+            limits: KeyedRateLimiter::new(config.clock.clone()),
+            core: core.clone(),
+            config: config.clone(),
+            state: Mutex::new(BmsState::default()),
+        });
+        let server = SimServer::start(core, router(sim.clone()), config.bind).await?;
+        Ok(KaseyaBms { server, sim })
+    }
+
+    pub fn base_url(&self) -> &str {
+        self.server.base_url()
+    }
+
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
+    }
+}
+
+fn router(sim: Arc<BmsSim>) -> Router {
+    let api = Router::new()
+        .route("/v2/crm/accounts", post(create_account))
+        .route(
+            "/v2/crm/accounts/{a}",
+            get(accounts_get).put(put_account).patch(patch_account),
+        )
+        .route("/v2/crm/accounts/{a}/{b}", get(accounts_get2))
+        .route("/v2/crm/accounts/{a}/{b}/{c}", get(accounts_get3))
+        .route(
+            "/v2/crm/contacts/{a}",
+            get(contacts_get)
+                .post(create_contact)
+                .put(put_contact)
+                .patch(patch_contact)
+                .delete(delete_contact),
+        )
+        .route(
+            "/v2/crm/contacts/{a}/{b}",
+            get(contacts_get2).patch(patch_contact_list),
+        )
+        .route("/v2/servicedesk/hardwareasset", post(create_asset))
+        .route(
+            "/v2/servicedesk/hardwareasset/{a}",
+            get(assets_get).put(put_asset).delete(delete_asset),
+        )
+        .route("/v2/system/accounttypes/lookup", get(account_types))
+        .layer(middleware::from_fn_with_state(sim.clone(), auth))
+        .with_state(sim.clone());
+    let open = Router::new()
+        .route("/v2/security/authenticate", post(authenticate))
+        .route("/v2/security/refreshtoken", post(refresh_token))
+        .with_state(sim.clone());
+    api.merge(open)
+        .merge(admin::routes(sim.clone()))
+        .layer(middleware::from_fn_with_state(
+            sim.core.clone(),
+            fault_layer,
+        ))
+}
+
+fn envelope_error(status: StatusCode, message: &str) -> Value {
+    json!({"success": false, "result": Value::Null, "error": {
+        "code": status.as_u16(), "message": message, "details": Value::Null,
+        "stackStrace": Value::Null, "subErrors": []}})
+}
+
+/// Transport-level errors (401, 429, injected faults) keep their HTTP status.
+fn error_response(status: StatusCode, message: &str) -> Response {
+    (status, Json(envelope_error(status, message))).into_response()
+}
+
+/// Business errors (validation, not found) are HTTP 200 with `success: false`, as the v2 spec
+/// declares only 200 for every operation.
+fn failure(code: StatusCode, message: impl Into<String>) -> Rejection {
+    Rejection::new(business_error, code, message)
+}
+
+fn business_error(code: StatusCode, message: &str) -> Response {
+    (StatusCode::OK, Json(envelope_error(code, message))).into_response()
+}
+
+fn ok(result: Value) -> Response {
+    Json(json!({"success": true, "error": Value::Null, "result": result})).into_response()
+}
+
+fn respond(r: Result<Response, Rejection>) -> Response {
+    r.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` in UTC, as the v2 DTOs show dates.
+fn format_bms(ms: SimMillis) -> String {
+    let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_default()
+}
+
+/// `AccountName` → `accountName`, recursively (the wire is camelCase, input may be PascalCase).
+fn camel_keys(v: Value) -> Value {
+    match v {
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .map(|(k, v)| {
+                    let mut c = k.chars();
+                    let key = c
+                        .next()
+                        .map(|f| f.to_ascii_lowercase().to_string() + c.as_str())
+                        .unwrap_or_default();
+                    (key, camel_keys(v))
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(camel_keys).collect()),
+        other => other,
+    }
+}
+
+/// Parses a JSON object body with camelCase keys.
+fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Rejection> {
+    match serde_json::from_slice::<Value>(body).map(camel_keys) {
+        Ok(Value::Object(o)) => Ok(o),
+        _ => Err(failure(
+            StatusCode::BAD_REQUEST,
+            "The request body must be a JSON object",
+        )),
+    }
+}
+
+/// Form or JSON credentials, keys lower-cased.
+fn credential_fields(headers: &HeaderMap, body: &[u8]) -> HashMap<String, String> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.contains("json"));
+    let pairs: Vec<(String, String)> = if is_json {
+        serde_json::from_slice::<Map<String, Value>>(body)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(k, v)| value_as_text(&v).map(|v| (k, v)))
+            .collect()
+    } else {
+        urlenc::decode_form(&String::from_utf8_lossy(body))
+    };
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect()
+}
+
+impl BmsSim {
+    fn lock(&self) -> MutexGuard<'_, BmsState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    fn issue_token(&self, st: &mut BmsState, username: &str) -> Value {
+        let now = self.core.clock.now_millis();
+        let ttl = self.config.token_ttl.as_millis() as SimMillis;
+        let access = self.core.guid();
+        let refresh = self.core.guid();
+        st.tokens.insert(
+            access.clone(),
+            Token {
+                username: username.to_owned(),
+                expires: now + ttl,
+            },
+        );
+        st.refresh.insert(refresh.clone(), username.to_owned());
+        json!({"accessToken": access, "refreshToken": refresh,
+            "accessTokenExpireOn": format_bms(now + ttl), "refreshTokenExpireOn": format_bms(now + 30 * ttl)})
+    }
+
+    /// A record rendered with its joins, timestamps and (accounts) locations.
+    fn render(&self, store: &Store, collection: &str, rec: &StoredRecord) -> Value {
+        self.render_indexed(store, collection, rec, None)
+    }
+
+    /// [`render`](Self::render) with a precomputed account → location ids index, so listing
+    /// many accounts stays linear.
+    fn render_indexed(
+        &self,
+        store: &Store,
+        collection: &str,
+        rec: &StoredRecord,
+        index: Option<&HashMap<u64, Vec<u64>>>,
+    ) -> Value {
+        let mut out = rec.fields.clone();
+        out.insert("id".into(), Value::from(rec.id));
+        for (id_field, target, name_field, rendered) in joins(collection) {
+            let name = out
+                .get(*id_field)
+                .and_then(value_as_id)
+                .and_then(|id| store.get(target, id))
+                .and_then(|r| r.fields.get(*name_field).cloned())
+                .unwrap_or(Value::Null);
+            out.insert((*rendered).to_owned(), name);
+        }
+        if collection == "accounts" {
+            let ids: Vec<u64> = match index {
+                Some(ix) => ix.get(&rec.id).cloned().unwrap_or_default(),
+                None => store
+                    .list("locations")
+                    .filter(|l| l.fields.get("accountId").and_then(value_as_id) == Some(rec.id))
+                    .map(|l| l.id)
+                    .collect(),
+            };
+            let locations: Vec<Value> = ids
+                .into_iter()
+                .filter_map(|id| store.get("locations", id))
+                .map(|l| self.render(store, "locations", l))
+                .collect();
+            out.insert("locations".into(), Value::Array(locations));
+        }
+        out.insert("createdOn".into(), format_bms(rec.created_at).into());
+        out.insert("modifiedOn".into(), format_bms(rec.updated_at).into());
+        for k in ["createdBy", "modifiedBy"] {
+            out.insert(k.into(), rec.meta.get(k).cloned().unwrap_or(Value::Null));
+        }
+        Value::Object(out)
+    }
+
+    fn exists(store: &Store, collection: &str, fields: &Map<String, Value>, key: &str) -> bool {
+        fields
+            .get(key)
+            .and_then(value_as_id)
+            .is_some_and(|id| store.get(collection, id).is_some())
+    }
+
+    fn validate(
+        store: &Store,
+        collection: &str,
+        fields: &Map<String, Value>,
+    ) -> Result<(), Rejection> {
+        let required: &[&str] = match collection {
+            "accounts" => &["accountName", "accountTypeId"],
+            "contacts" => &["firstName", "lastName", "accountId"],
+            "hardwareassets" => &["name", "accountId", "accountLocationId", "categoryId"],
+            "locations" => &["locationName"],
+            _ => &["name"],
+        };
+        for r in required {
+            if fields
+                .get(*r)
+                .is_none_or(|v| v.is_null() || v == &Value::String(String::new()))
+            {
+                return Err(failure(StatusCode::BAD_REQUEST, format!("{r} is required")));
+            }
+        }
+        let refs: &[(&str, &str)] = match collection {
+            "contacts" => &[("accountId", "accounts")],
+            "hardwareassets" => &[
+                ("accountId", "accounts"),
+                ("accountLocationId", "locations"),
+            ],
+            _ => &[],
+        };
+        for (field, target) in refs {
+            if !Self::exists(store, target, fields, field) {
+                return Err(failure(
+                    StatusCode::BAD_REQUEST,
+                    format!("{field} does not exist"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn insert(
+        &self,
+        st: &mut BmsState,
+        collection: &str,
+        fields: Map<String, Value>,
+        user: &str,
+    ) -> u64 {
+        let now = self.core.clock.now_millis();
+        let names: Vec<String> = fields.keys().cloned().collect();
+        let mut meta = Map::new();
+        meta.insert("createdBy".into(), user.into());
+        meta.insert("modifiedBy".into(), user.into());
+        let id = st.store.insert(collection, None, fields, meta, now);
+        self.core.writes.record(
+            now,
+            collection,
+            &id.to_string(),
+            WriteAction::Create,
+            names.clone(),
+            names,
+            user,
+        );
+        id
+    }
+
+    /// Creates an account with its locations (the only way v2 creates locations).
+    fn create_account(&self, mut fields: Map<String, Value>, user: &str) -> Result<u64, Rejection> {
+        let locations = match fields.remove("locations") {
+            Some(Value::Array(l)) if !l.is_empty() => l,
+            _ => {
+                return Err(failure(
+                    StatusCode::BAD_REQUEST,
+                    "locations is required (at least one)",
+                ))
+            }
+        };
+        for req in ["businessTypeId", "accountManagerId"] {
+            if fields.get(req).is_none_or(Value::is_null) {
+                return Err(failure(
+                    StatusCode::BAD_REQUEST,
+                    format!("{req} is required"),
+                ));
+            }
+        }
+        fields.entry("isActive").or_insert(Value::Bool(true));
+        let mut st = self.lock();
+        Self::validate(&st.store, "accounts", &fields)?;
+        for l in &locations {
+            let lf = l.as_object().cloned().unwrap_or_default();
+            Self::validate(&st.store, "locations", &lf)?;
+        }
+        let id = self.insert(&mut st, "accounts", fields, user);
+        for l in locations {
+            let mut lf = l.as_object().cloned().unwrap_or_default();
+            lf.insert("accountId".into(), Value::from(id));
+            lf.entry("isActive").or_insert(Value::Bool(true));
+            self.insert(&mut st, "locations", lf, user);
+        }
+        Ok(id)
+    }
+
+    fn create(
+        &self,
+        collection: &str,
+        mut fields: Map<String, Value>,
+        user: &str,
+    ) -> Result<u64, Rejection> {
+        fields.remove("id");
+        fields.entry("isActive").or_insert(Value::Bool(true));
+        let mut st = self.lock();
+        Self::validate(&st.store, collection, &fields)?;
+        Ok(self.insert(&mut st, collection, fields, user))
+    }
+
+    /// Updates a record: `change` edits its fields and returns the fields it touched.
+    fn update(
+        &self,
+        collection: &str,
+        id: u64,
+        user: &str,
+        change: impl FnOnce(&mut Map<String, Value>) -> Result<Vec<String>, String>,
+    ) -> Result<Value, Rejection> {
+        let now = self.core.clock.now_millis();
+        let mut st = self.lock();
+        let Some(rec) = st.store.get(collection, id) else {
+            return Err(failure(
+                StatusCode::NOT_FOUND,
+                format!("{collection} {id} was not found"),
+            ));
+        };
+        let mut fields = rec.fields.clone();
+        let sent = change(&mut fields).map_err(|e| failure(StatusCode::BAD_REQUEST, e))?;
+        fields.remove("locations");
+        fields.remove("id");
+        Self::validate(&st.store, collection, &fields)?;
+        let changed = st
+            .store
+            .replace(collection, id, fields, now)
+            .unwrap_or_default();
+        if !changed.is_empty() {
+            if let Some(r) = st.store.get_mut(collection, id) {
+                r.meta.insert("modifiedBy".into(), user.into());
+            }
+        }
+        self.core.writes.record(
+            now,
+            collection,
+            &id.to_string(),
+            WriteAction::Update,
+            sent,
+            changed,
+            user,
+        );
+        let rec = st
+            .store
+            .get(collection, id)
+            .map(|r| self.render(&st.store, collection, r));
+        Ok(rec.unwrap_or(Value::Null))
+    }
+
+    fn delete(&self, collection: &str, id: u64, user: &str) -> Result<(), Rejection> {
+        let now = self.core.clock.now_millis();
+        let mut st = self.lock();
+        st.store.remove(collection, id).ok_or_else(|| {
+            failure(
+                StatusCode::NOT_FOUND,
+                format!("{collection} {id} was not found"),
+            )
+        })?;
+        self.core.writes.record(
+            now,
+            collection,
+            &id.to_string(),
+            WriteAction::Delete,
+            vec![],
+            vec![],
+            user,
+        );
+        Ok(())
+    }
+}
+
+async fn authenticate(State(sim): State<Arc<BmsSim>>, headers: HeaderMap, body: Bytes) -> Response {
+    let f = credential_fields(&headers, &body);
+    let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
+    let user = sim.config.users.iter().find(|u| {
+        get("granttype").eq_ignore_ascii_case("password")
+            && u.username == get("username")
+            && u.password == get("password")
+            && u.tenant.eq_ignore_ascii_case(get("tenant"))
+    });
+    let Some(user) = user else {
+        return error_response(
+            StatusCode::UNAUTHORIZED,
+            "Invalid user name, password or tenant",
+        );
+    };
+    let mut st = sim.lock();
+    ok(sim.issue_token(&mut st, &user.username))
+}
+
+async fn refresh_token(
+    State(sim): State<Arc<BmsSim>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let f = credential_fields(&headers, &body);
+    let mut st = sim.lock();
+    let user = f.get("refreshtoken").and_then(|r| st.refresh.remove(r));
+    match user {
+        Some(u) => {
+            if let Some(old) = f.get("accesstoken") {
+                st.tokens.remove(old);
+            }
+            ok(sim.issue_token(&mut st, &u))
+        }
+        None => error_response(StatusCode::UNAUTHORIZED, "Invalid refresh token"),
+    }
+}
+
+/// The authenticated user name.
+#[derive(Debug, Clone)]
+struct User(String);
+
+/// `METHOD /path/{id}/...` — the endpoint a request counts against.
+fn endpoint_key(method: &str, path: &str) -> String {
+    let template: Vec<&str> = path
+        .split('/')
+        .map(|s| {
+            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+                "{id}"
+            } else {
+                s
+            }
+        })
+        .collect();
+    format!("{method} {}", template.join("/").to_ascii_lowercase())
+}
+
+async fn auth(State(sim): State<Arc<BmsSim>>, mut req: Request, next: Next) -> Response {
+    let now = sim.core.clock.now_millis();
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    let user = {
+        let st = sim.lock();
+        token
+            .and_then(|t| st.tokens.get(t))
+            .filter(|t| t.expires > now)
+            .map(|t| t.username.clone())
+    };
+    let Some(user) = user else {
+        return error_response(StatusCode::UNAUTHORIZED, "Unauthorized");
+    };
+    let key = endpoint_key(req.method().as_str(), req.uri().path());
+    if let Err(retry) = sim.limits.check(&key, sim.core.limiter.config()) {
+        return Rejection::new(
+            error_response,
+            StatusCode::TOO_MANY_REQUESTS,
+            "API call limit reached for this endpoint",
+        )
+        .with_retry_after(retry)
+        .into_response();
+    }
+    req.extensions_mut().insert(User(user));
+    next.run(req).await
+}
+
+type Params = Vec<(String, String)>;
+
+fn param<'a>(params: &'a Params, key: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v.as_str())
+}
+
+fn positive(params: &Params, key: &str, default: usize) -> Result<usize, Rejection> {
+    match param(params, key) {
+        None => Ok(default),
+        Some(s) => s.parse::<usize>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+            failure(
+                StatusCode::BAD_REQUEST,
+                format!("{key} must be a positive integer"),
+            )
+        }),
+    }
+}
+
+/// Whether a rendered record passes the `Filter.*` parameters.
+fn passes(rec: &Value, params: &Params, dated: bool) -> Result<bool, Rejection> {
+    for (k, v) in params {
+        let Some(name) = k
+            .get(..7)
+            .filter(|p| p.eq_ignore_ascii_case("filter."))
+            .map(|_| &k[7..])
+        else {
+            continue;
+        };
+        let lower = name.to_ascii_lowercase();
+        let time_bound = |field: &str| -> Result<Option<(SimMillis, SimMillis)>, Rejection> {
+            let t = parse_timestamp(v).ok_or_else(|| {
+                failure(
+                    StatusCode::BAD_REQUEST,
+                    format!("Filter.{name} is not a date"),
+                )
+            })?;
+            let have = rec
+                .get(field)
+                .and_then(Value::as_str)
+                .and_then(parse_timestamp);
+            Ok(have.map(|h| (h, t)))
+        };
+        let ok = match lower.as_str() {
+            "modifiedonfrom" | "modifiedonto" | "createdonfrom" | "createdonto" if dated => {
+                let field = if lower.starts_with("modified") {
+                    "modifiedOn"
+                } else {
+                    "createdOn"
+                };
+                match time_bound(field)? {
+                    Some((have, t)) if lower.ends_with("from") => have >= t / 1000 * 1000,
+                    Some((have, t)) => have <= t,
+                    None => false,
+                }
+            }
+            // Assets and locations have no modified-since filter: the parameter is ignored, so a
+            // client relying on it sees every record (and must compare content itself).
+            "modifiedonfrom" | "modifiedonto" | "createdonfrom" | "createdonto" => true,
+            "ids" | "accountids" => {
+                let field = if lower == "ids" { "id" } else { "accountId" };
+                let have = rec.get(field).and_then(value_as_id);
+                v.split(',').any(|x| x.trim().parse::<u64>().ok() == have)
+            }
+            "email" | "emailaddress" => {
+                rec.get("emails")
+                    .and_then(Value::as_array)
+                    .is_some_and(|es| {
+                        es.iter().any(|e| {
+                            e.get("emailAddress")
+                                .and_then(Value::as_str)
+                                .is_some_and(|a| a.eq_ignore_ascii_case(v))
+                        })
+                    })
+            }
+            _ => {
+                let field = rec.as_object().and_then(|o| {
+                    o.iter()
+                        .find(|(f, _)| f.eq_ignore_ascii_case(name))
+                        .map(|(_, x)| x)
+                });
+                field
+                    .and_then(value_as_text)
+                    .is_some_and(|have| have.eq_ignore_ascii_case(v))
+            }
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Account id → its location ids.
+fn location_index(store: &Store) -> HashMap<u64, Vec<u64>> {
+    let mut ix: HashMap<u64, Vec<u64>> = HashMap::new();
+    for l in store.list("locations") {
+        if let Some(a) = l.fields.get("accountId").and_then(value_as_id) {
+            ix.entry(a).or_default().push(l.id);
+        }
+    }
+    ix
+}
+
+/// A paged list; `dated` enables the created/modified filters (accounts and contacts only);
+/// `total` adds `totalRecords` (the asset searchselect has none).
+fn list(
+    sim: &BmsSim,
+    collection: &str,
+    params: &Params,
+    dated: bool,
+    total: bool,
+) -> Result<Response, Rejection> {
+    let size = positive(params, "PageSize", DEFAULT_PAGE_SIZE)?.min(MAX_PAGE_SIZE);
+    let number = positive(params, "PageNumber", 1)?;
+    let st = sim.lock();
+    let mut rows = Vec::new();
+    let index = location_index(&st.store);
+    for r in st.store.list(collection) {
+        let rendered = sim.render_indexed(&st.store, collection, r, Some(&index));
+        if passes(&rendered, params, dated)? {
+            rows.push(rendered);
+        }
+    }
+    let count = rows.len();
+    let page: Vec<Value> = rows
+        .into_iter()
+        .skip((number - 1).saturating_mul(size))
+        .take(size)
+        .collect();
+    let mut body = json!({"success": true, "error": Value::Null, "result": page});
+    if total {
+        body["totalRecords"] = Value::from(count);
+    }
+    Ok(Json(body).into_response())
+}
+
+fn show(sim: &BmsSim, collection: &str, id: &str) -> Result<Response, Rejection> {
+    let num = id
+        .parse::<u64>()
+        .map_err(|_| failure(StatusCode::NOT_FOUND, format!("{id} was not found")))?;
+    let st = sim.lock();
+    let rec = st.store.get(collection, num).ok_or_else(|| {
+        failure(
+            StatusCode::NOT_FOUND,
+            format!("{collection} {num} was not found"),
+        )
+    })?;
+    Ok(ok(sim.render(&st.store, collection, rec)))
+}
+
+fn parse_id(id: &str) -> Result<u64, Rejection> {
+    id.parse()
+        .map_err(|_| failure(StatusCode::NOT_FOUND, format!("{id} was not found")))
+}
+
+fn not_found() -> Rejection {
+    Rejection::new(error_response, StatusCode::NOT_FOUND, "Not found")
+}
+
+async fn accounts_get(
+    State(sim): State<Arc<BmsSim>>,
+    Path(a): Path<String>,
+    Query(p): Query<Params>,
+) -> Response {
+    respond(match a.as_str() {
+        "summary" => list(&sim, "accounts", &p, true, true),
+        _ => Err(not_found()),
+    })
+}
+
+async fn accounts_get2(
+    State(sim): State<Arc<BmsSim>>,
+    Path((a, b)): Path<(String, String)>,
+) -> Response {
+    respond(if a == "summary" {
+        show(&sim, "accounts", &b)
+    } else if b == "summaryinfo" && sim.config.flavor == Flavor::PulsewayPsa {
+        summary_info(&sim, &a)
+    } else {
+        Err(not_found())
+    })
+}
+
+/// Pulseway's `GET /v2/crm/accounts/{id}/summaryinfo`.
+fn summary_info(sim: &BmsSim, id: &str) -> Result<Response, Rejection> {
+    let num = parse_id(id)?;
+    let st = sim.lock();
+    let rec = st.store.get("accounts", num).ok_or_else(|| {
+        failure(
+            StatusCode::NOT_FOUND,
+            format!("account {num} was not found"),
+        )
+    })?;
+    let r = sim.render(&st.store, "accounts", rec);
+    let active = r.get("isActive").and_then(Value::as_bool).unwrap_or(true);
+    Ok(ok(
+        json!({"id": num, "name": r["accountName"], "phone": r.get("phone").cloned().unwrap_or(Value::Null),
+        "email": r.get("email").cloned().unwrap_or(Value::Null),
+        "statusName": if active { "Active" } else { "Inactive" }, "typeName": r["accountType"]}),
+    ))
+}
+
+async fn accounts_get3(
+    State(sim): State<Arc<BmsSim>>,
+    Path((a, b, c)): Path<(String, String, String)>,
+) -> Response {
+    let result = (|| {
+        if b != "locations" {
+            return Err(not_found());
+        }
+        let account = parse_id(&a)?;
+        let st = sim.lock();
+        let of_account =
+            |l: &&StoredRecord| l.fields.get("accountId").and_then(value_as_id) == Some(account);
+        if c == "lookup" {
+            let items: Vec<Value> = st
+                .store
+                .list("locations")
+                .filter(of_account)
+                .map(|l| {
+                    json!({"id": l.id, "name": l.fields.get("locationName"), "accountId": account,
+                        "isMain": l.fields.get("isMain").cloned().unwrap_or(Value::Bool(false))})
+                })
+                .collect();
+            return Ok(ok(Value::Array(items)));
+        }
+        let num = parse_id(&c)?;
+        let loc = st
+            .store
+            .get("locations", num)
+            .filter(|l| of_account(l))
+            .ok_or_else(|| {
+                failure(
+                    StatusCode::NOT_FOUND,
+                    format!("location {num} was not found"),
+                )
+            })?;
+        Ok(ok(sim.render(&st.store, "locations", loc)))
+    })();
+    respond(result)
+}
+
+async fn create_account(
+    State(sim): State<Arc<BmsSim>>,
+    Extension(User(user)): Extension<User>,
+    body: Bytes,
+) -> Response {
+    respond(
+        parse_object(&body)
+            .and_then(|f| sim.create_account(f, &user))
+            .map(|id| {
+                let st = sim.lock();
+                ok(st
+                    .store
+                    .get("accounts", id)
+                    .map(|r| sim.render(&st.store, "accounts", r))
+                    .unwrap_or(Value::Null))
+            }),
+    )
+}
+
+/// Fields a PUT DTO does not carry, kept as they are: an account's locations live apart, and a
+/// contact's emails and phones are changed through their own PATCH routes.
+fn kept_on_put(collection: &str) -> &'static [&'static str] {
+    match collection {
+        "contacts" => &["emails", "phones"],
+        _ => &[],
+    }
+}
+
+/// PUT replaces the DTO.
+fn put(
+    sim: &BmsSim,
+    collection: &str,
+    id: &str,
+    user: &str,
+    body: &[u8],
+) -> Result<Response, Rejection> {
+    let num = parse_id(id)?;
+    let mut new = parse_object(body)?;
+    for k in kept_on_put(collection) {
+        new.remove(*k);
+    }
+    sim.update(collection, num, user, |f| {
+        let sent = new.keys().cloned().collect();
+        for k in kept_on_put(collection) {
+            if let Some(v) = f.remove(*k) {
+                new.insert((*k).to_owned(), v);
+            }
+        }
+        *f = new;
+        Ok(sent)
+    })
+    .map(ok)
+}
+
+/// Applies `add` (path `/-` or empty: append), `replace` (`/{i}` or `/{i}/{field}`) and `remove`
+/// (`/{i}`) operations to a contact's `emails` or `phones` list.
+fn patch_list(list: &mut Vec<Value>, ops: &Value) -> Result<(), String> {
+    let ops = ops
+        .as_array()
+        .ok_or("the body must be a JSON-Patch array")?;
+    for op in ops {
+        let kind = op
+            .get("op")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let path = op.get("path").and_then(Value::as_str).unwrap_or("");
+        let value = op.get("value").cloned().unwrap_or(Value::Null);
+        let mut segs = path.trim_start_matches('/').splitn(2, '/');
+        let index = segs.next().unwrap_or("");
+        let field = segs.next();
+        match (kind.as_str(), index.parse::<usize>().ok(), field) {
+            ("add", _, None) if index.is_empty() || index == "-" => list.push(camel_keys(value)),
+            ("replace", Some(i), None) if i < list.len() => list[i] = camel_keys(value),
+            ("replace", Some(i), Some(f)) if i < list.len() => {
+                let key = camel_keys(json!({ f: Value::Null }))
+                    .as_object()
+                    .and_then(|o| o.keys().next().cloned())
+                    .unwrap_or_default();
+                if let Some(obj) = list[i].as_object_mut() {
+                    obj.insert(key, value);
+                }
+            }
+            ("remove", Some(i), None) if i < list.len() => {
+                list.remove(i);
+            }
+            _ => return Err(format!("unsupported operation {kind} {path}")),
+        }
+    }
+    Ok(())
+}
+
+/// `PATCH /v2/crm/contacts/{id}/emails|phones`.
+async fn patch_contact_list(
+    State(sim): State<Arc<BmsSim>>,
+    Path((a, b)): Path<(String, String)>,
+    Extension(User(user)): Extension<User>,
+    body: Bytes,
+) -> Response {
+    let result = (|| {
+        if b != "emails" && b != "phones" {
+            return Err(not_found());
+        }
+        let num = parse_id(&a)?;
+        let ops: Value = serde_json::from_slice(&body).map_err(|_| {
+            failure(
+                StatusCode::BAD_REQUEST,
+                "The request body is not valid JSON",
+            )
+        })?;
+        sim.update("contacts", num, &user, |f| {
+            let mut list = f
+                .get(&b)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            patch_list(&mut list, &ops)?;
+            f.insert(b.clone(), Value::Array(list));
+            Ok(vec![b.clone()])
+        })
+        .map(ok)
+    })();
+    respond(result)
+}
+
+/// PATCH takes a JSON-Patch array; paths like `/AccountName` match fields case-insensitively.
+fn patch(
+    sim: &BmsSim,
+    collection: &str,
+    id: &str,
+    user: &str,
+    body: &[u8],
+) -> Result<Response, Rejection> {
+    let num = parse_id(id)?;
+    let ops: Value = serde_json::from_slice(body).map_err(|_| {
+        failure(
+            StatusCode::BAD_REQUEST,
+            "The request body is not valid JSON",
+        )
+    })?;
+    let ops = camel_paths(ops);
+    sim.update(collection, num, user, |f| apply_json_patch(f, &ops))
+        .map(ok)
+}
+
+/// `/StatusId` → `/statusId` in every operation's path.
+fn camel_paths(ops: Value) -> Value {
+    match ops {
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|op| {
+                    let mut op = camel_keys(op);
+                    if let Some(p) = op.get("path").and_then(Value::as_str) {
+                        let fixed: Vec<String> = p
+                            .split('/')
+                            .map(|seg| {
+                                let mut c = seg.chars();
+                                c.next()
+                                    .map(|f| f.to_ascii_lowercase().to_string() + c.as_str())
+                                    .unwrap_or_default()
+                            })
+                            .collect();
+                        op["path"] = Value::from(fixed.join("/"));
+                    }
+                    op
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+async fn put_account(
+    State(sim): State<Arc<BmsSim>>,
+    Path(a): Path<String>,
+    Extension(User(user)): Extension<User>,
+    body: Bytes,
+) -> Response {
+    respond(put(&sim, "accounts", &a, &user, &body))
+}
+
+async fn patch_account(
+    State(sim): State<Arc<BmsSim>>,
+    Path(a): Path<String>,
+    Extension(User(user)): Extension<User>,
+    body: Bytes,
+) -> Response {
+    respond(patch(&sim, "accounts", &a, &user, &body))
+}
+
+async fn contacts_get(
+    State(sim): State<Arc<BmsSim>>,
+    Path(a): Path<String>,
+    Query(p): Query<Params>,
+) -> Response {
+    respond(match a.as_str() {
+        "summary" => list(&sim, "contacts", &p, true, true),
+        "search" => list(&sim, "contacts", &p, false, false),
+        _ => Err(not_found()),
+    })
+}
+
+async fn contacts_get2(
+    State(sim): State<Arc<BmsSim>>,
+    Path((a, b)): Path<(String, String)>,
+) -> Response {
+    respond(if a == "summary" {
+        show(&sim, "contacts", &b)
+    } else {
+        Err(not_found())
+    })
+}
+
+async fn create_contact(
+    State(sim): State<Arc<BmsSim>>,
+    Path(a): Path<String>,
+    Extension(User(user)): Extension<User>,
+    body: Bytes,
+) -> Response {
+    if a != "summary" {
+        return not_found().into_response();
+    }
+    respond(
+        parse_object(&body)
+            .and_then(|f| sim.create("contacts", f, &user))
+            .and_then(|id| show(&sim, "contacts", &id.to_string())),
+    )
+}
+
+async fn put_contact(
+    State(sim): State<Arc<BmsSim>>,
+    Path(a): Path<String>,
+    Extension(User(user)): Extension<User>,
+    body: Bytes,
+) -> Response {
+    respond(put(&sim, "contacts", &a, &user, &body))
+}
+
+async fn patch_contact(
+    State(sim): State<Arc<BmsSim>>,
+    Path(a): Path<String>,
+    Extension(User(user)): Extension<User>,
+    body: Bytes,
+) -> Response {
+    respond(patch(&sim, "contacts", &a, &user, &body))
+}
+
+async fn delete_contact(
+    State(sim): State<Arc<BmsSim>>,
+    Path(a): Path<String>,
+    Extension(User(user)): Extension<User>,
+) -> Response {
+    respond(
+        parse_id(&a)
+            .and_then(|id| sim.delete("contacts", id, &user))
+            .map(|_| ok(Value::Bool(true))),
+    )
+}
+
+async fn assets_get(
+    State(sim): State<Arc<BmsSim>>,
+    Path(a): Path<String>,
+    Query(p): Query<Params>,
+) -> Response {
+    respond(match a.as_str() {
+        "searchselect" => list(&sim, "hardwareassets", &p, false, false),
+        id => show(&sim, "hardwareassets", id),
+    })
+}
+
+async fn create_asset(
+    State(sim): State<Arc<BmsSim>>,
+    Extension(User(user)): Extension<User>,
+    body: Bytes,
+) -> Response {
+    respond(
+        parse_object(&body)
+            .and_then(|f| sim.create("hardwareassets", f, &user))
+            .and_then(|id| show(&sim, "hardwareassets", &id.to_string())),
+    )
+}
+
+async fn put_asset(
+    State(sim): State<Arc<BmsSim>>,
+    Path(a): Path<String>,
+    Extension(User(user)): Extension<User>,
+    body: Bytes,
+) -> Response {
+    respond(put(&sim, "hardwareassets", &a, &user, &body))
+}
+
+async fn delete_asset(
+    State(sim): State<Arc<BmsSim>>,
+    Path(a): Path<String>,
+    Extension(User(user)): Extension<User>,
+) -> Response {
+    respond(
+        parse_id(&a)
+            .and_then(|id| sim.delete("hardwareassets", id, &user))
+            .map(|_| ok(Value::Bool(true))),
+    )
+}
+
+async fn account_types(State(sim): State<Arc<BmsSim>>) -> Response {
+    let st = sim.lock();
+    let items: Vec<Value> = st
+        .store
+        .list("accounttypes")
+        .map(|r| sim.render(&st.store, "accounttypes", r))
+        .collect();
+    ok(Value::Array(items))
+}
+
+fn known(collection: &str) -> Result<(), AdminError> {
+    if COLLECTIONS.contains(&collection) {
+        Ok(())
+    } else {
+        Err(AdminError::UnknownCollection(collection.into()))
+    }
+}
+
+fn to_admin(r: Rejection) -> AdminError {
+    if r.status == StatusCode::NOT_FOUND {
+        AdminError::NotFound(r.message)
+    } else {
+        AdminError::Invalid(r.message)
+    }
+}
+
+impl AdminOps for BmsSim {
+    fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    /// Seeds records in BMS field names (any case; optional `id`). Accounts may carry a
+    /// `locations` array, stored as location records of the account.
+    fn seed(&self, collection: &str, records: Vec<Value>) -> Result<Vec<Value>, AdminError> {
+        known(collection)?;
+        let now = self.core.clock.now_millis();
+        let mut st = self.lock();
+        let mut ids = Vec::with_capacity(records.len());
+        for rec in records {
+            let Value::Object(mut fields) = camel_keys(rec) else {
+                return Err(AdminError::Invalid("records must be objects".into()));
+            };
+            let id = fields.remove("id").as_ref().and_then(value_as_id);
+            let locations = fields.remove("locations");
+            let mut meta = Map::new();
+            meta.insert("createdBy".into(), "seed".into());
+            meta.insert("modifiedBy".into(), "seed".into());
+            let id = st.store.insert(collection, id, fields, meta.clone(), now);
+            if let Some(Value::Array(locs)) = locations {
+                for l in locs {
+                    let mut lf = l.as_object().cloned().unwrap_or_default();
+                    let lid = lf.remove("id").as_ref().and_then(value_as_id);
+                    lf.insert("accountId".into(), Value::from(id));
+                    st.store.insert("locations", lid, lf, meta.clone(), now);
+                }
+            }
+            ids.push(id);
+        }
+        let index = location_index(&st.store);
+        Ok(ids
+            .into_iter()
+            .filter_map(|id| {
+                st.store
+                    .get(collection, id)
+                    .map(|r| self.render_indexed(&st.store, collection, r, Some(&index)))
+            })
+            .collect())
+    }
+
+    fn state(&self, collection: &str) -> Result<Vec<Value>, AdminError> {
+        known(collection)?;
+        let st = self.lock();
+        let index = location_index(&st.store);
+        Ok(st
+            .store
+            .list(collection)
+            .map(|r| self.render_indexed(&st.store, collection, r, Some(&index)))
+            .collect())
+    }
+
+    fn edit(
+        &self,
+        collection: &str,
+        id: &str,
+        user: &str,
+        fields: Map<String, Value>,
+    ) -> Result<Value, AdminError> {
+        known(collection)?;
+        let num = id
+            .parse::<u64>()
+            .map_err(|_| AdminError::NotFound(id.into()))?;
+        let fields = match camel_keys(Value::Object(fields)) {
+            Value::Object(o) => o,
+            _ => Map::new(),
+        };
+        self.update(collection, num, user, |f| {
+            let sent = fields.keys().cloned().collect();
+            f.extend(fields);
+            Ok(sent)
+        })
+        .map_err(to_admin)
+    }
+
+    fn delete(&self, collection: &str, id: &str, user: &str) -> Result<(), AdminError> {
+        known(collection)?;
+        let num = id
+            .parse::<u64>()
+            .map_err(|_| AdminError::NotFound(id.into()))?;
+        BmsSim::delete(self, collection, num, user).map_err(to_admin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_group_ids() {
+        assert_eq!(
+            endpoint_key("GET", "/v2/crm/accounts/summary/12"),
+            "GET /v2/crm/accounts/summary/{id}"
+        );
+        assert_eq!(
+            endpoint_key("GET", "/v2/crm/accounts/summary/13"),
+            "GET /v2/crm/accounts/summary/{id}"
+        );
+        assert_eq!(
+            camel_keys(json!({"AccountName": "A", "Locations": [{"IsMain": true}]})),
+            json!({"accountName": "A", "locations": [{"isMain": true}]})
+        );
+    }
+}
