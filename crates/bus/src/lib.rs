@@ -1,7 +1,9 @@
 //! syncbridge's NATS JetStream layer (DESIGN §2, §4): connecting with reconnects, creating and
 //! verifying the streams, KV buckets and per-tenant worker consumers, publishing change events with
 //! their dedup id, and the KV-backed stores the workers use — links with their base snapshots,
-//! per-record leases, and sync state — all with compare-and-set on the KV revision.
+//! per-record leases, and sync state — all with compare-and-set on the KV revision — and the
+//! operations tools on the streams: dead letters (with the MAX_DELIVERIES mover), the audit log
+//! and replay.
 //!
 //! Typical start-up:
 //!
@@ -22,24 +24,34 @@
 //! crates enable it in their dev-dependencies:
 //! `syncbridge-bus = { workspace = true, features = ["testing"] }`.
 
+mod advisories;
+mod audit;
 mod connect;
+mod dead_letters;
 mod keys;
 mod kv;
 mod leases;
 mod links;
 pub mod names;
+mod ops_error;
 mod publish;
+mod replay;
 mod setup;
 mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use advisories::DeadLetterMover;
+pub use audit::AuditLog;
 pub use connect::{connect, Auth, ConnectConfig, ConnectError, Connection, ConnectionState};
+pub use dead_letters::{dlq_headers, DeadLetter, DeadLetters, StoredEvent};
 pub use keys::{decode_token, encode_token, record_key};
 pub use kv::{KvError, Versioned};
 pub use leases::{Lease, LeaseKey, LeaseStore};
 pub use links::LinkStore;
+pub use ops_error::OpsError;
 pub use publish::{EventPublisher, PublishError, Published};
+pub use replay::{replay, ReplayFrom, ReplayReport, ReplayRequest, ReplayUntil, REPLAY_OF};
 pub use setup::{
     ensure_worker_consumer, setup, topology_present, Difference, Outcome, SetupConfig, SetupError,
     SetupReport, WorkerConsumerConfig,

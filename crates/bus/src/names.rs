@@ -18,6 +18,14 @@ pub const AUDIT_STREAM: &str = "SYNC_AUDIT";
 /// Subjects of [`AUDIT_STREAM`].
 pub const AUDIT_SUBJECTS: &str = "sync.audit.>";
 
+/// Captured MAX_DELIVERIES advisories of the worker consumers, so an event that exhausted its
+/// deliveries reaches the DLQ even when no worker was listening at the moment it happened.
+pub const ADVISORIES_STREAM: &str = "SYNC_ADVISORIES";
+/// Subjects of [`ADVISORIES_STREAM`]: the server's advisories for consumers on `SYNC_EVENTS`.
+pub const ADVISORIES_SUBJECTS: &str = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.SYNC_EVENTS.>";
+/// The durable consumer that moves exhausted events to the DLQ.
+pub const DLQ_MOVER_CONSUMER: &str = "sync-dlq-mover";
+
 /// KV bucket of links (+ base snapshots) and the IT Glue → PSA id index.
 pub const LINKS_BUCKET: &str = "sync_links";
 /// KV bucket of per-record leases.

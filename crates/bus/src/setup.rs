@@ -2,7 +2,8 @@
 //! verify what exists.
 //!
 //! - Streams `SYNC_EVENTS` (`sync.events.>`), `SYNC_DLQ` (`sync.dlq.>`), `SYNC_AUDIT`
-//!   (`sync.audit.>`): file storage, limits retention.
+//!   (`sync.audit.>`), `SYNC_ADVISORIES` (the worker consumers' MAX_DELIVERIES advisories):
+//!   file storage, limits retention.
 //! - KV buckets `sync_links`, `sync_leases` (short max_age: leases expire), `sync_state`.
 //! - Per tenant, the durable pull consumer `sync-worker-{tenant}` ([`ensure_worker_consumer`]).
 //!
@@ -27,8 +28,9 @@ use syncbridge_model::TenantId;
 
 use crate::connect::Connection;
 use crate::names::{
-    worker_consumer, worker_filter, AUDIT_STREAM, AUDIT_SUBJECTS, DLQ_STREAM, DLQ_SUBJECTS,
-    EVENTS_STREAM, EVENTS_SUBJECTS, LEASES_BUCKET, LINKS_BUCKET, STATE_BUCKET,
+    worker_consumer, worker_filter, ADVISORIES_STREAM, ADVISORIES_SUBJECTS, AUDIT_STREAM,
+    AUDIT_SUBJECTS, DLQ_STREAM, DLQ_SUBJECTS, EVENTS_STREAM, EVENTS_SUBJECTS, LEASES_BUCKET,
+    LINKS_BUCKET, STATE_BUCKET,
 };
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
@@ -182,6 +184,12 @@ pub async fn setup(conn: &Connection, config: &SetupConfig) -> Result<SetupRepor
             config.audit_max_age,
             config.duplicate_window,
         ),
+        (
+            ADVISORIES_STREAM,
+            ADVISORIES_SUBJECTS,
+            config.dlq_max_age,
+            config.duplicate_window,
+        ),
     ];
     for (name, subjects, max_age, duplicate_window) in streams {
         let wanted = Wanted {
@@ -234,6 +242,7 @@ pub async fn topology_present(conn: &Connection) -> bool {
         EVENTS_STREAM.to_owned(),
         DLQ_STREAM.to_owned(),
         AUDIT_STREAM.to_owned(),
+        ADVISORIES_STREAM.to_owned(),
         format!("KV_{LINKS_BUCKET}"),
         format!("KV_{LEASES_BUCKET}"),
         format!("KV_{STATE_BUCKET}"),

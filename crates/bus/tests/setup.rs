@@ -26,6 +26,7 @@ async fn setup_creates_everything_then_is_idempotent() {
             "SYNC_EVENTS",
             "SYNC_DLQ",
             "SYNC_AUDIT",
+            "SYNC_ADVISORIES",
             LINKS_BUCKET,
             STATE_BUCKET,
             LEASES_BUCKET
