@@ -181,3 +181,22 @@ fn a_pending_configuration_contact_is_reported_under_contact_association() {
     assert!(d.has_rule(Rule::ContactAssociation));
     assert_eq!(created_contact_field(&d), None);
 }
+
+#[test]
+fn a_configuration_location_needs_no_client_check() {
+    let psa = config("p1", "p-org", "SRV01").with(Field::Location, "pl1");
+    let mut input = from_psa(
+        tenant(PsaKind::ConnectWise),
+        Entity::Configuration,
+        psa,
+        vec![],
+    );
+    input.refs = Refs::new().link(Entity::Location, "pl1", "il1");
+    let d = run(&input);
+    let location = d.actions.iter().find_map(|a| match &a.kind {
+        ActionKind::CreateInItGlue { values, .. } => values.get(Field::Location).map(str::to_owned),
+        _ => None,
+    });
+    assert_eq!(location.as_deref(), Some("il1"));
+    assert!(!d.has_rule(Rule::ContactAssociation));
+}
