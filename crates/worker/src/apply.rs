@@ -1,0 +1,109 @@
+//! Performing a decision's writes, and the link to store afterwards.
+//!
+//! Lookups first, then creates, then one update per side with every changed field of the
+//! decision merged (a single PATCH each). The base stored with the link is what each written side
+//! *reads back* after the write for the fields written — vendors trim and normalise, and a base of
+//! what we sent would make the next event look like an edit. Fields not written keep the engine's
+//! base, which deliberately lags for changes not carried yet (a pending reference, an edit not yet
+//! pushable), so they are carried once possible.
+
+use syncbridge_engine::{ActionKind, Changes, Decision, LinkUpdate};
+use syncbridge_model::{field_map, Entity, Field, Link, Record, TenantSettings, Values};
+
+use crate::side::{ApiError, SideApi};
+
+/// What the writes produced.
+#[derive(Debug, Default)]
+pub(crate) struct Applied {
+    pub psa_after: Option<Record>,
+    pub itg_after: Option<Record>,
+    /// Fields written on each side (`None`: the record was created, every field counts).
+    pub psa_written: Option<Vec<Field>>,
+    pub itg_written: Option<Vec<Field>>,
+    pub writes: usize,
+}
+
+pub(crate) async fn apply<P: SideApi, I: SideApi>(
+    decision: &Decision,
+    entity: Entity,
+    psa: &P,
+    itg: &I,
+) -> Result<Applied, ApiError> {
+    let mut out = Applied::default();
+    let mut to_itg: Option<(String, Changes)> = None;
+    let mut to_psa: Option<(String, Changes)> = None;
+    for action in &decision.actions {
+        match &action.kind {
+            ActionKind::CreateLookup { lookup, name } => {
+                itg.create_lookup(*lookup, name).await?;
+                out.writes += 1;
+            }
+            ActionKind::CreateInItGlue { org_id, values } => {
+                out.itg_after = Some(itg.create(entity, org_id.as_deref(), values).await?);
+                out.writes += 1;
+            }
+            ActionKind::CreateInPsa { org_id, values } => {
+                out.psa_after = Some(psa.create(entity, org_id.as_deref(), values).await?);
+                out.writes += 1;
+            }
+            ActionKind::UpdateItGlue { itg_id, changes } => {
+                let entry = to_itg.get_or_insert_with(|| (itg_id.clone(), Changes::new()));
+                entry.1.extend(changes.clone());
+            }
+            ActionKind::UpdatePsa { psa_id, changes } => {
+                let entry = to_psa.get_or_insert_with(|| (psa_id.clone(), Changes::new()));
+                entry.1.extend(changes.clone());
+            }
+            _ => {}
+        }
+    }
+    if let Some((id, changes)) = to_itg {
+        out.itg_after = Some(itg.update(entity, &id, &changes).await?);
+        out.itg_written = Some(changes.keys().copied().collect());
+        out.writes += 1;
+    }
+    if let Some((id, changes)) = to_psa {
+        out.psa_after = Some(psa.update(entity, &id, &changes).await?);
+        out.psa_written = Some(changes.keys().copied().collect());
+        out.writes += 1;
+    }
+    Ok(out)
+}
+
+/// The link to store after `applied`: ids of created records filled in, and the base of every
+/// written side replaced by what it read back.
+pub(crate) fn link_after(
+    decision: &Decision,
+    applied: &Applied,
+    settings: &TenantSettings,
+    entity: Entity,
+) -> Option<Link> {
+    let LinkUpdate::Store(link) = &decision.link else {
+        return None;
+    };
+    let mut link = link.clone();
+    let mapped: Vec<Field> = field_map(settings.psa, entity)
+        .iter()
+        .map(|s| s.field)
+        .collect();
+    let read_back = |base: &mut Values, after: &Record, written: &Option<Vec<Field>>| {
+        for f in written.as_deref().unwrap_or(&mapped) {
+            base.set(*f, after.get(*f).map(str::to_owned));
+        }
+    };
+    if let Some(r) = &applied.psa_after {
+        link.psa_id.get_or_insert_with(|| r.id.clone());
+        if let Some(base) = link.base.as_mut() {
+            read_back(&mut base.psa, r, &applied.psa_written);
+            base.psa_updated_at = r.updated_at;
+        }
+    }
+    if let Some(r) = &applied.itg_after {
+        link.itg_id.get_or_insert_with(|| r.id.clone());
+        if let Some(base) = link.base.as_mut() {
+            read_back(&mut base.itg, r, &applied.itg_written);
+            base.itg_updated_at = r.updated_at;
+        }
+    }
+    Some(link)
+}

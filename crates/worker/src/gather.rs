@@ -1,0 +1,206 @@
+//! Gathering an engine [`Input`]: the stored link, both records as they are now, the parent
+//! organization's link, candidates for matching, reference links, IT Glue lookups and the
+//! first-sync watermark. Reads only; every vendor read goes through [`SideApi`].
+
+use syncbridge_bus::{KvError, LinkStore, StateStore, Versioned};
+use syncbridge_engine::{Candidate, Input, Parent, Refs, Trigger};
+use syncbridge_model::{
+    Entity, Field, Link, LinkState, Record, Side, TenantId, TenantSettings, UnixMillis,
+};
+
+use crate::side::{ApiError, SideApi};
+
+/// Why gathering (or applying) stopped.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Failure {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Kv(#[from] KvError),
+}
+
+/// Everything read for one decision.
+pub(crate) struct Gathered {
+    pub input: Input,
+    /// The stored link with its KV revision, for compare-and-set.
+    pub link: Option<Versioned<Link>>,
+}
+
+pub(crate) struct Reader<'a, P, I> {
+    pub tenant: &'a TenantId,
+    pub settings: &'a TenantSettings,
+    pub psa: &'a P,
+    pub itg: &'a I,
+    pub links: &'a LinkStore,
+    pub state: &'a StateStore,
+}
+
+impl<P: SideApi, I: SideApi> Reader<'_, P, I> {
+    /// The stored link of a record identified on `side`.
+    pub async fn link_of(
+        &self,
+        entity: Entity,
+        side: Side,
+        id: &str,
+    ) -> Result<Option<Versioned<Link>>, KvError> {
+        match side {
+            Side::Psa => self.links.get(self.tenant, entity, id).await,
+            Side::ItGlue => self.links.get_by_itg(self.tenant, entity, id).await,
+        }
+    }
+
+    pub async fn read(
+        &self,
+        side: Side,
+        entity: Entity,
+        id: &str,
+    ) -> Result<Option<Record>, ApiError> {
+        match side {
+            Side::Psa => self.psa.get(entity, id).await,
+            Side::ItGlue => self.itg.get(entity, id).await,
+        }
+    }
+
+    pub async fn gather(
+        &self,
+        entity: Entity,
+        side: Side,
+        id: &str,
+        trigger: Trigger,
+        now: UnixMillis,
+    ) -> Result<Gathered, Failure> {
+        let link = self.link_of(entity, side, id).await?;
+        let stored = link.as_ref().map(|l| &l.value);
+        let psa_id = stored
+            .and_then(|l| l.psa_id.clone())
+            .or_else(|| (side == Side::Psa).then(|| id.to_owned()));
+        let itg_id = stored
+            .and_then(|l| l.itg_id.clone())
+            .or_else(|| (side == Side::ItGlue).then(|| id.to_owned()));
+        let mut input = Input::new(self.settings.clone(), entity, trigger);
+        if let Some(p) = &psa_id {
+            input.psa = self.psa.get(entity, p).await?;
+        }
+        if let Some(i) = &itg_id {
+            input.itg = self.itg.get(entity, i).await?;
+        }
+        input.parent = self.parent(entity, side, &input).await?;
+        let linked =
+            stored.is_some_and(|l| matches!(l.state, LinkState::Linked | LinkState::Orphaned));
+        if !linked {
+            input.candidates = self.candidates(entity, side, &input).await?;
+        }
+        input.refs = self.refs(&input).await?;
+        if entity == Entity::Configuration {
+            input.lookups = self.itg.lookups().await?;
+        }
+        // The first event a tenant ever handles starts its first sync; the watermark never moves.
+        input.first_sync_at = Some(
+            self.state
+                .record_first_sync_watermark(self.tenant, now)
+                .await?,
+        );
+        input.link = stored.cloned();
+        Ok(Gathered { input, link })
+    }
+
+    /// The parent organization's link, seen from the side the event came from.
+    async fn parent(&self, entity: Entity, side: Side, input: &Input) -> Result<Parent, Failure> {
+        if !entity.has_parent_org() {
+            return Ok(Parent::NotApplicable);
+        }
+        let record = match side {
+            Side::Psa => input.psa.as_ref().or(input.itg.as_ref()),
+            Side::ItGlue => input.itg.as_ref().or(input.psa.as_ref()),
+        };
+        let from_psa = record.is_some_and(|r| input.psa.as_ref() == Some(r));
+        let Some(org_id) = record.and_then(|r| r.org_id.as_deref()) else {
+            return Ok(Parent::Unlinked);
+        };
+        let org_side = if from_psa { Side::Psa } else { Side::ItGlue };
+        let parent = self.link_of(Entity::Organization, org_side, org_id).await?;
+        Ok(match parent.map(|v| v.value) {
+            Some(l) if l.state == LinkState::Orphaned => Parent::Orphaned,
+            Some(Link {
+                state: LinkState::Linked,
+                psa_id: Some(psa_id),
+                itg_id: Some(itg_id),
+                ..
+            }) => Parent::Linked { psa_id, itg_id },
+            _ => Parent::Unlinked,
+        })
+    }
+
+    /// Records of the other side that may match by key, each with what it is already linked to.
+    async fn candidates(
+        &self,
+        entity: Entity,
+        side: Side,
+        input: &Input,
+    ) -> Result<Vec<Candidate>, Failure> {
+        let (probe, other) = match side {
+            Side::Psa => (input.psa.as_ref(), Side::ItGlue),
+            Side::ItGlue => (input.itg.as_ref(), Side::Psa),
+        };
+        let Some(probe) = probe else {
+            return Ok(Vec::new());
+        };
+        let org = match &input.parent {
+            Parent::Linked { psa_id, itg_id } => Some(match other {
+                Side::Psa => psa_id.as_str(),
+                Side::ItGlue => itg_id.as_str(),
+            }),
+            _ if entity.has_parent_org() => return Ok(Vec::new()),
+            _ => None,
+        };
+        let found = match other {
+            Side::Psa => self.psa.candidates(entity, org, probe).await?,
+            Side::ItGlue => self.itg.candidates(entity, org, probe).await?,
+        };
+        let mut out = Vec::with_capacity(found.len());
+        for record in found {
+            let linked = self.link_of(entity, other, &record.id).await?;
+            let linked_to = linked.and_then(|l| match other {
+                Side::Psa => l.value.itg_id,
+                Side::ItGlue => l.value.psa_id,
+            });
+            out.push(Candidate { record, linked_to });
+        }
+        Ok(out)
+    }
+
+    /// Links of the records the two records reference, and the company of a referenced PSA contact.
+    async fn refs(&self, input: &Input) -> Result<Refs, Failure> {
+        let mut refs = Refs::new();
+        for field in [Field::Contact, Field::Location] {
+            let Some(target) = field.references() else {
+                continue;
+            };
+            if let Some(id) = input.psa.as_ref().and_then(|r| r.get(field)) {
+                if let Some(l) = self.links.get(self.tenant, target, id).await? {
+                    if let Some(itg_id) = &l.value.itg_id {
+                        refs = refs.link(target, id, itg_id);
+                    }
+                }
+                if field == Field::Contact {
+                    if let Some(org) = self
+                        .psa
+                        .get(Entity::Contact, id)
+                        .await?
+                        .and_then(|c| c.org_id)
+                    {
+                        refs = refs.contact_in_company(id, &org);
+                    }
+                }
+            }
+            if let Some(id) = input.itg.as_ref().and_then(|r| r.get(field)) {
+                if let Some(l) = self.links.get_by_itg(self.tenant, target, id).await? {
+                    if let Some(psa_id) = &l.value.psa_id {
+                        refs = refs.link(target, psa_id, id);
+                    }
+                }
+            }
+        }
+        Ok(refs)
+    }
+}

@@ -1,0 +1,370 @@
+//! One event through the pipeline of DESIGN §2.3; see the crate documentation for the steps.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use syncbridge_bus::{AuditLog, KvError, Lease, LeaseKey, LeaseStore, LinkStore, StateStore};
+use syncbridge_engine::{decide, Action, ActionKind, Decision, Trigger};
+use syncbridge_model::{
+    key_fields, ChangeEvent, Entity, EventSource, Link, LinkState, Record, Side, TenantId,
+    TenantSettings, UnixMillis,
+};
+
+use crate::apply::{apply, link_after};
+use crate::gather::{Failure, Reader};
+use crate::side::{ApiError, SideApi};
+
+/// What the consumer does with the event after [`Worker::handle`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Handled (possibly with nothing to do): ack.
+    Done { writes: usize },
+    /// Not now: nak with this delay (vendor Retry-After, a held lease, a stale read, the bus).
+    Retry(Duration),
+    /// Failed permanently: file in the DLQ with this reason, then ack.
+    DeadLetter(String),
+}
+
+/// The stores a worker uses.
+#[derive(Debug, Clone)]
+pub struct WorkerStores {
+    pub links: LinkStore,
+    pub leases: LeaseStore,
+    pub state: StateStore,
+    pub audit: AuditLog,
+}
+
+/// One decision as the audit stream keeps it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry<'a> {
+    pub at: UnixMillis,
+    pub event: &'a ChangeEvent,
+    pub entity: Entity,
+    pub side: Side,
+    pub record_id: &'a str,
+    pub actions: &'a [Action],
+    /// False in shadow mode: decided and audited, not written.
+    pub written: bool,
+    pub link_before: Option<&'a Link>,
+    pub link_after: Option<&'a Link>,
+}
+
+/// A tenant's worker: the two sides and the stores.
+pub struct Worker<P, I> {
+    pub tenant: TenantId,
+    pub settings: TenantSettings,
+    pub psa: P,
+    pub itg: I,
+    pub stores: WorkerStores,
+    /// Names this process in leases.
+    pub holder: String,
+    /// How long to wait for a lease another worker holds before giving the event back.
+    pub lease_wait: Duration,
+}
+
+/// How often a compare-and-set conflict re-runs the decision before the event is given back.
+const CAS_ATTEMPTS: usize = 3;
+const BUS_RETRY: Duration = Duration::from_secs(2);
+
+impl<P: SideApi, I: SideApi> Worker<P, I> {
+    /// Handles one event. Never panics; every failure becomes an [`Outcome`].
+    pub async fn handle(&self, event: &ChangeEvent, now: UnixMillis) -> Outcome {
+        let (Some(entity), Some(id)) = (event.entity, event.record_id.as_deref()) else {
+            // A hint (IT Glue workflow webhook) carries no record: the poller acts on it.
+            return Outcome::Done { writes: 0 };
+        };
+        let (side, trigger) = match event.source {
+            EventSource::Psa(_) => (Side::Psa, Trigger::Event(Side::Psa)),
+            EventSource::ItGlue => (Side::ItGlue, Trigger::Event(Side::ItGlue)),
+            EventSource::FullSync => (Side::Psa, Trigger::FullSync),
+            EventSource::PushAll => (Side::ItGlue, Trigger::PushAll),
+            EventSource::Standard => {
+                tracing::warn!(tenant = %self.tenant, "Standard Webhooks events name no side: ignored");
+                return Outcome::Done { writes: 0 };
+            }
+        };
+        match self.sync(event, entity, side, id, trigger, now, true).await {
+            Ok(outcome) => outcome,
+            Err(Failure::Api(ApiError::Transient { retry_after, .. })) => {
+                Outcome::Retry(retry_after)
+            }
+            Err(Failure::Api(ApiError::Permanent { status, message })) => {
+                Outcome::DeadLetter(format!("vendor answered {status}: {message}"))
+            }
+            Err(Failure::Kv(e)) if e.is_unavailable() || e.is_conflict() => {
+                Outcome::Retry(BUS_RETRY)
+            }
+            Err(Failure::Kv(e)) => Outcome::DeadLetter(format!("link store: {e}")),
+        }
+    }
+
+    fn reader(&self) -> Reader<'_, P, I> {
+        Reader {
+            tenant: &self.tenant,
+            settings: &self.settings,
+            psa: &self.psa,
+            itg: &self.itg,
+            links: &self.stores.links,
+            state: &self.stores.state,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn sync(
+        &self,
+        event: &ChangeEvent,
+        entity: Entity,
+        side: Side,
+        id: &str,
+        trigger: Trigger,
+        now: UnixMillis,
+        may_sync_parent: bool,
+    ) -> Result<Outcome, Failure> {
+        let mut earlier_writes = 0;
+        for _ in 0..CAS_ATTEMPTS {
+            let Some(lease) = self.lease(entity, side, id).await? else {
+                return Ok(Outcome::Retry(Duration::from_secs(1)));
+            };
+            let step = self
+                .decide_and_write(event, entity, side, id, trigger, now)
+                .await;
+            // A lease that cannot be released expires by itself (the bucket's max_age).
+            let _ = self.stores.leases.release(lease).await;
+            match step? {
+                Step::Done(Outcome::Done { writes }) => {
+                    return Ok(Outcome::Done {
+                        writes: writes + earlier_writes,
+                    })
+                }
+                Step::Done(outcome) => return Ok(outcome),
+                Step::Conflict { writes } => earlier_writes += writes,
+                Step::ParentFirst {
+                    side: parent_side,
+                    org_id,
+                } if may_sync_parent => {
+                    let parent = Box::pin(self.sync(
+                        event,
+                        Entity::Organization,
+                        parent_side,
+                        &org_id,
+                        Trigger::Event(parent_side),
+                        now,
+                        false,
+                    ))
+                    .await?;
+                    // The parent could not be synced now: give the child back with the same answer.
+                    if !matches!(parent, Outcome::Done { .. }) {
+                        return Ok(parent);
+                    }
+                }
+                Step::ParentFirst { .. } => return Ok(Outcome::Retry(Duration::from_secs(1))),
+            }
+        }
+        Ok(Outcome::Retry(BUS_RETRY))
+    }
+
+    /// The lease of the record: by its PSA id once linked, by its exact match key while unlinked
+    /// (so "Acme" created on both sides at once is handled by one worker at a time).
+    async fn lease(&self, entity: Entity, side: Side, id: &str) -> Result<Option<Lease>, Failure> {
+        let reader = self.reader();
+        let key = match reader.link_of(entity, side, id).await? {
+            Some(l) if l.value.psa_id.is_some() => LeaseKey::record(
+                &self.tenant,
+                entity,
+                Side::Psa,
+                l.value.psa_id.as_deref().unwrap_or_default(),
+            )?,
+            _ => match reader.read(side, entity, id).await? {
+                Some(record) => match_key(&self.tenant, entity, &record),
+                None => LeaseKey::record(&self.tenant, entity, side, id)?,
+            },
+        };
+        let deadline = tokio::time::Instant::now() + self.lease_wait;
+        loop {
+            if let Some(lease) = self.stores.leases.acquire(&key, &self.holder).await? {
+                return Ok(Some(lease));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn decide_and_write(
+        &self,
+        event: &ChangeEvent,
+        entity: Entity,
+        side: Side,
+        id: &str,
+        trigger: Trigger,
+        now: UnixMillis,
+    ) -> Result<Step, Failure> {
+        let gathered = self.reader().gather(entity, side, id, trigger, now).await?;
+        let decision = decide(&gathered.input);
+        if let Some((side, org_id)) = parent_first(&decision) {
+            return Ok(Step::ParentFirst { side, org_id });
+        }
+        if decision
+            .actions
+            .iter()
+            .any(|a| matches!(a.kind, ActionKind::Retry { .. }))
+        {
+            return Ok(Step::Done(Outcome::Retry(Duration::from_secs(2))));
+        }
+        let before = gathered.link.as_ref().map(|v| &v.value);
+        if !decision.write {
+            self.audit(event, entity, side, id, &decision, false, before, None, now)
+                .await?;
+            return Ok(Step::Done(Outcome::Done { writes: 0 }));
+        }
+        let revision = match self.record_create_intent(&decision, &gathered.link).await? {
+            Some(intent_revision) => Some(intent_revision),
+            None => gathered.link.as_ref().map(|v| v.revision),
+        };
+        let applied = apply(&decision, entity, &self.psa, &self.itg).await?;
+        let after = link_after(&decision, &applied, &self.settings, entity).map(|mut link| {
+            link.updated_at = now;
+            link
+        });
+        let stored = match (&after, revision) {
+            (None, _) => Ok(0),
+            (Some(link), Some(rev)) => self.stores.links.update(&self.tenant, link, rev).await,
+            (Some(link), None) => self.stores.links.create(&self.tenant, link).await,
+        };
+        let conflict = match stored {
+            Ok(_) => false,
+            // Another worker stored this link since we read it: decide again on fresh state.
+            // What we wrote is already on the vendor; the next decision sees it as current.
+            Err(e) if e.is_conflict() => true,
+            Err(e) => return Err(e.into()),
+        };
+        let stored_link = if conflict { None } else { after.as_ref() };
+        self.audit(
+            event,
+            entity,
+            side,
+            id,
+            &decision,
+            true,
+            before,
+            stored_link,
+            now,
+        )
+        .await?;
+        let writes = applied.writes;
+        Ok(if conflict {
+            Step::Conflict { writes }
+        } else {
+            Step::Done(Outcome::Done { writes })
+        })
+    }
+
+    /// Before creating in IT Glue, the link records the intent (state `creating`), so `links show`
+    /// tells a create in flight from nothing; a retry finds the created record by its exact key.
+    /// Returns the intent's revision, for the compare-and-set of the final link.
+    async fn record_create_intent(
+        &self,
+        decision: &Decision,
+        stored: &Option<syncbridge_bus::Versioned<Link>>,
+    ) -> Result<Option<u64>, Failure> {
+        let creates_in_itglue = decision
+            .actions
+            .iter()
+            .any(|a| matches!(a.kind, ActionKind::CreateInItGlue { .. }));
+        let syncbridge_engine::LinkUpdate::Store(next) = &decision.link else {
+            return Ok(None);
+        };
+        if !creates_in_itglue || next.psa_id.is_none() {
+            return Ok(None);
+        }
+        let intent = Link {
+            state: LinkState::Creating(Side::ItGlue),
+            itg_id: None,
+            base: None,
+            ..next.clone()
+        };
+        let written = match stored {
+            Some(v) => {
+                self.stores
+                    .links
+                    .update(&self.tenant, &intent, v.revision)
+                    .await
+            }
+            None => self.stores.links.create(&self.tenant, &intent).await,
+        };
+        Ok(Some(written?))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn audit(
+        &self,
+        event: &ChangeEvent,
+        entity: Entity,
+        side: Side,
+        id: &str,
+        decision: &Decision,
+        written: bool,
+        before: Option<&Link>,
+        after: Option<&Link>,
+        now: UnixMillis,
+    ) -> Result<(), Failure> {
+        let entry = AuditEntry {
+            at: now,
+            event,
+            entity,
+            side,
+            record_id: id,
+            actions: &decision.actions,
+            written,
+            link_before: before,
+            link_after: after,
+        };
+        self.stores
+            .audit
+            .record(&self.tenant, entity, &entry)
+            .await
+            .map_err(|e| {
+                Failure::Kv(KvError::Unavailable {
+                    bucket: "SYNC_AUDIT".into(),
+                    key: String::new(),
+                    op: "audit",
+                    reason: e.to_string(),
+                })
+            })?;
+        Ok(())
+    }
+}
+
+enum Step {
+    Done(Outcome),
+    /// The link changed under us after these writes: decide again.
+    Conflict {
+        writes: usize,
+    },
+    ParentFirst {
+        side: Side,
+        org_id: String,
+    },
+}
+
+fn parent_first(decision: &Decision) -> Option<(Side, String)> {
+    decision.actions.iter().find_map(|a| match &a.kind {
+        ActionKind::SyncParentFirst { side, org_id } => Some((*side, org_id.clone())),
+        _ => None,
+    })
+}
+
+/// The lease key of an unlinked record: its exact match key. Children add their organization's id
+/// on their own side (so concurrent creates of one child on both sides are serialised only through
+/// the organization's link; see ARCHITECTURE.md).
+fn match_key(tenant: &TenantId, entity: Entity, record: &Record) -> LeaseKey {
+    let mut parts: Vec<&str> = key_fields(entity)
+        .iter()
+        .map(|f| record.get(*f).unwrap_or(""))
+        .collect();
+    if let Some(org) = &record.org_id {
+        parts.push(org);
+    }
+    LeaseKey::match_key(tenant, entity, &parts)
+}

@@ -1,0 +1,75 @@
+//! What the worker needs from each system, over canonical records. The vendor connectors implement
+//! it (one adapter per vendor); tests use an in-memory implementation.
+
+use std::future::Future;
+use std::time::Duration;
+
+use syncbridge_engine::{Changes, LookupKind, Lookups};
+use syncbridge_model::{Entity, Record, Side, Values};
+
+/// A vendor call that failed, classified the way the worker must react (DESIGN §2.3).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// 408/409/429/5xx/timeouts: try again after `retry_after` (the vendor's Retry-After).
+    #[error("transient vendor error: {message}")]
+    Transient {
+        message: String,
+        retry_after: Duration,
+    },
+    /// Any other 4xx (e.g. IT Glue's 422 on a record managed by its native PSA integration): the
+    /// event goes to the DLQ at once with this message.
+    #[error("vendor refused the request ({status}): {message}")]
+    Permanent { status: u16, message: String },
+}
+
+/// One side of the sync. Futures are `Send`: workers run on a multi-threaded runtime.
+pub trait SideApi: Send + Sync {
+    fn side(&self) -> Side;
+
+    /// The record as it is now; `None` when it does not exist (deleted).
+    fn get(
+        &self,
+        entity: Entity,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Record>, ApiError>> + Send;
+
+    /// Records that may match `probe` by key, inside organization `org_id` (this side's id) for
+    /// children: a narrowing server-side search (e.g. by name). The engine compares exactly.
+    fn candidates(
+        &self,
+        entity: Entity,
+        org_id: Option<&str>,
+        probe: &Record,
+    ) -> impl Future<Output = Result<Vec<Record>, ApiError>> + Send;
+
+    /// Creates a record; returns it as read back.
+    fn create(
+        &self,
+        entity: Entity,
+        org_id: Option<&str>,
+        values: &Values,
+    ) -> impl Future<Output = Result<Record, ApiError>> + Send;
+
+    /// Writes only `changes`; returns the record as read back.
+    fn update(
+        &self,
+        entity: Entity,
+        id: &str,
+        changes: &Changes,
+    ) -> impl Future<Output = Result<Record, ApiError>> + Send;
+
+    /// IT Glue's configuration lookups (names). PSAs have none to offer.
+    fn lookups(&self) -> impl Future<Output = Result<Lookups, ApiError>> + Send {
+        async { Ok(Lookups::default()) }
+    }
+
+    /// Creates a lookup value (IT Glue only).
+    fn create_lookup(
+        &self,
+        kind: LookupKind,
+        name: &str,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send {
+        let _ = (kind, name);
+        async { Ok(()) }
+    }
+}
