@@ -17,7 +17,7 @@ use async_nats::jetstream::consumer::{pull, DeliverPolicy};
 use async_nats::HeaderMap;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use syncbridge_model::{headers, ChangeEvent, TenantId, UnixMillis};
+use syncbridge_model::{headers, ChangeEvent, Entity, TenantId, UnixMillis};
 
 use crate::connect::Connection;
 use crate::names::{dlq_subject, DLQ_STREAM, EVENTS_STREAM};
@@ -49,7 +49,10 @@ pub struct StoredEvent {
 pub struct DeadLetter {
     /// Sequence in `SYNC_DLQ` (what `show`, `retry` and `drop` take).
     pub seq: u64,
-    pub event: ChangeEvent,
+    pub tenant: TenantId,
+    pub entity: Option<Entity>,
+    /// The original envelope; `None` when it could not be read (the reason it was filed).
+    pub event: Option<ChangeEvent>,
     pub error: String,
     pub attempts: u64,
     pub original_subject: String,
@@ -82,7 +85,12 @@ impl DeadLetters {
         attempts: u64,
         now: UnixMillis,
     ) -> Result<u64, OpsError> {
-        let envelope = envelope_of(&event.headers)?;
+        // An event whose envelope cannot be read is filed under the tenant and entity of its
+        // subject (`sync.events.{tenant}.{source}.{entity}`), so it is never lost for that.
+        let (tenant, entity) = match envelope_of(&event.headers) {
+            Ok(envelope) => (envelope.tenant, envelope.entity),
+            Err(_) => subject_scope(&event.subject, "sync.events.")?,
+        };
         let mut h = event.headers.clone();
         if let Some(original) = event.headers.get(headers::MSG_ID) {
             h.insert(dlq_headers::ORIGINAL_MSG_ID, original.as_str());
@@ -93,7 +101,7 @@ impl DeadLetters {
         h.insert(dlq_headers::ORIGINAL_SUBJECT, event.subject.as_str());
         h.insert(dlq_headers::ORIGINAL_SEQ, event.seq.to_string().as_str());
         h.insert(dlq_headers::DEAD_AT, now.to_string().as_str());
-        let subject = dlq_subject(&envelope.tenant, envelope.entity);
+        let subject = dlq_subject(&tenant, entity);
         let js = self.conn.jetstream();
         let publish = async {
             js.publish_with_headers(subject, h, event.body.clone())
@@ -124,7 +132,7 @@ impl DeadLetters {
     /// One dead letter by its `SYNC_DLQ` sequence.
     pub async fn show(&self, seq: u64) -> Result<DeadLetter, OpsError> {
         let msg = self.get_raw(DLQ_STREAM, seq).await?;
-        dead_letter(seq, &msg.headers, msg.payload)
+        dead_letter(seq, &msg.subject, &msg.headers, msg.payload)
     }
 
     /// The dead letters of a tenant, oldest first (at most `limit`).
@@ -171,7 +179,12 @@ impl DeadLetters {
             let info = msg.info().map_err(|e| OpsError::Failed(e.to_string()))?;
             let (seq, more) = (info.stream_sequence, info.pending > 0);
             let headers = msg.headers.clone().unwrap_or_default();
-            out.push(dead_letter(seq, &headers, msg.payload.clone())?);
+            out.push(dead_letter(
+                seq,
+                &msg.subject,
+                &headers,
+                msg.payload.clone(),
+            )?);
             // `pending` is what else matches the filter: none means the list is complete.
             if !more || seq >= last || out.len() >= limit {
                 break;
@@ -186,15 +199,19 @@ impl DeadLetters {
     /// retrying again is deduplicated within the window.
     pub async fn retry(&self, seq: u64) -> Result<Published, OpsError> {
         let msg = self.get_raw(DLQ_STREAM, seq).await?;
-        let letter = dead_letter(seq, &msg.headers, msg.payload.clone())?;
+        let letter = dead_letter(seq, &msg.subject, &msg.headers, msg.payload.clone())?;
+        let Some(event) = &letter.event else {
+            return Err(OpsError::Invalid(format!(
+                "dead letter {seq} has no readable event envelope; it cannot be retried, only dropped"
+            )));
+        };
         let mut h = HeaderMap::new();
-        for (name, value) in letter.event.header_pairs() {
+        for (name, value) in event.header_pairs() {
             if name != headers::MSG_ID {
                 h.insert(name, value.as_str());
             }
         }
-        let origin = letter
-            .event
+        let origin = event
             .dedup_id()
             .unwrap_or_else(|| format!("seq-{}", letter.original_seq));
         h.insert(headers::MSG_ID, format!("{origin}:retry:{seq}").as_str());
@@ -266,7 +283,25 @@ fn envelope_of(h: &HeaderMap) -> Result<ChangeEvent, OpsError> {
         .map_err(|e| OpsError::Invalid(format!("event envelope: {e}")))
 }
 
-fn dead_letter(seq: u64, h: &HeaderMap, body: Bytes) -> Result<DeadLetter, OpsError> {
+/// Tenant and entity from a subject `{prefix}{tenant}.….{entity}` (the last token).
+fn subject_scope(subject: &str, prefix: &str) -> Result<(TenantId, Option<Entity>), OpsError> {
+    let rest = subject
+        .strip_prefix(prefix)
+        .ok_or_else(|| OpsError::Invalid(format!("unexpected subject {subject}")))?;
+    let mut tokens = rest.split('.');
+    let tenant = TenantId::new(tokens.next().unwrap_or_default())
+        .map_err(|e| OpsError::Invalid(e.to_string()))?;
+    let entity = tokens.next_back().and_then(|t| t.parse().ok());
+    Ok((tenant, entity))
+}
+
+fn dead_letter(
+    seq: u64,
+    subject: &str,
+    h: &HeaderMap,
+    body: Bytes,
+) -> Result<DeadLetter, OpsError> {
+    let (tenant, entity) = subject_scope(subject, "sync.dlq.")?;
     let get = |name: &str| h.get(name).map(|v| v.as_str().to_owned());
     let number = |name: &str| get(name).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     // The envelope's dedup id is the original's, not the dead letter's own.
@@ -278,9 +313,11 @@ fn dead_letter(seq: u64, h: &HeaderMap, body: Bytes) -> Result<DeadLetter, OpsEr
         };
         h.get(name).map(|v| v.as_str())
     })
-    .map_err(|e| OpsError::Invalid(format!("event envelope: {e}")))?;
+    .ok();
     Ok(DeadLetter {
         seq,
+        tenant,
+        entity,
         event,
         error: get(dlq_headers::ERROR).unwrap_or_default(),
         attempts: number(dlq_headers::ATTEMPTS),

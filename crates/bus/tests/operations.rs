@@ -59,8 +59,13 @@ async fn dead_letters_are_filed_listed_retried_and_dropped() {
     );
     assert_eq!(letter.attempts, 1);
     assert!(letter.error.starts_with("IT Glue answered 422: record"));
-    assert_eq!(letter.event.msg_id.as_deref(), Some("m-1"));
-    assert_eq!(letter.event.record_id.as_deref(), Some("42"));
+    let envelope = letter.event.as_ref().expect("envelope");
+    assert_eq!(envelope.msg_id.as_deref(), Some("m-1"));
+    assert_eq!(envelope.record_id.as_deref(), Some("42"));
+    assert_eq!(
+        (&letter.tenant, letter.entity),
+        (&tenant(), Some(Entity::Organization))
+    );
     assert_eq!(dlq.show(dlq_seq).await.unwrap(), *letter);
     let other = TenantId::new("globex").unwrap();
     assert!(dlq.list(&other, 100).await.unwrap().is_empty());

@@ -12,6 +12,7 @@
 //! pipeline itself never knows a vendor.
 
 mod apply;
+pub mod consume;
 mod gather;
 mod pipeline;
 mod side;

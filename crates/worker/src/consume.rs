@@ -1,0 +1,87 @@
+//! The consume loop of one tenant: messages of the durable pull consumer `sync-worker-{tenant}`
+//! through [`Worker::handle`], answered the way DESIGN §2.3 says — ack when done, nak with the
+//! delay asked for (a vendor's Retry-After, a held lease, a stale read, the bus) so the redelivery
+//! waits, and a permanent failure filed in `SYNC_DLQ` at once, then acked. An event whose envelope
+//! cannot be read is a permanent failure too. Several processes may run this loop on one consumer.
+
+use std::future::Future;
+
+use async_nats::jetstream::AckKind;
+use futures_util::StreamExt;
+use syncbridge_bus::{DeadLetters, PullConsumer, StoredEvent};
+use syncbridge_model::{ChangeEvent, UnixMillis};
+
+use crate::pipeline::{Outcome, Worker};
+use crate::side::SideApi;
+
+/// What one pass of the loop did, for metrics and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Consumed {
+    pub done: u64,
+    pub retried: u64,
+    pub dead_lettered: u64,
+}
+
+/// Runs until `shutdown` completes or the consumer's message stream ends. `clock` gives "now".
+pub async fn run<P: SideApi, I: SideApi>(
+    worker: &Worker<P, I>,
+    consumer: &PullConsumer,
+    dead_letters: &DeadLetters,
+    clock: impl Fn() -> UnixMillis,
+    shutdown: impl Future<Output = ()>,
+) -> Result<Consumed, async_nats::Error> {
+    let mut messages = consumer.messages().await?;
+    let mut counts = Consumed::default();
+    tokio::pin!(shutdown);
+    loop {
+        let msg = tokio::select! {
+            _ = &mut shutdown => return Ok(counts),
+            next = messages.next() => match next {
+                Some(msg) => msg?,
+                None => return Ok(counts),
+            },
+        };
+        let info = msg.info()?;
+        let (seq, attempts) = (info.stream_sequence, info.delivered.max(1) as u64);
+        let headers = msg.headers.clone().unwrap_or_default();
+        let now = clock();
+        let outcome = match ChangeEvent::from_headers(|name| headers.get(name).map(|v| v.as_str()))
+        {
+            Ok(event) => worker.handle(&event, now).await,
+            Err(e) => Outcome::DeadLetter(format!("unreadable event envelope: {e}")),
+        };
+        match outcome {
+            Outcome::Done { .. } => {
+                msg.ack().await?;
+                counts.done += 1;
+            }
+            Outcome::Retry(delay) => {
+                msg.ack_with(AckKind::Nak(Some(delay))).await?;
+                counts.retried += 1;
+            }
+            Outcome::DeadLetter(reason) => {
+                let stored = StoredEvent {
+                    subject: msg.subject.to_string(),
+                    seq,
+                    headers,
+                    body: msg.payload.clone(),
+                };
+                match dead_letters.send(&stored, &reason, attempts, now).await {
+                    // Filed: this delivery is over for good.
+                    Ok(_) => {
+                        tracing::warn!(seq, %reason, "event moved to SYNC_DLQ");
+                        msg.ack_with(AckKind::Term).await?;
+                        counts.dead_lettered += 1;
+                    }
+                    // The DLQ is unreachable: keep the event and try again later.
+                    Err(e) => {
+                        tracing::warn!(seq, error = %e, "could not file a dead letter; will retry");
+                        msg.ack_with(AckKind::Nak(Some(std::time::Duration::from_secs(5))))
+                            .await?;
+                        counts.retried += 1;
+                    }
+                }
+            }
+        }
+    }
+}
