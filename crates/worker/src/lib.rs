@@ -15,6 +15,7 @@ mod apply;
 pub mod consume;
 mod gather;
 mod pipeline;
+pub mod poller;
 mod side;
 
 pub use pipeline::{AuditEntry, Outcome, Worker, WorkerStores};
