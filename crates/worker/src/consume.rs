@@ -59,6 +59,12 @@ pub async fn run<P: SideApi, I: SideApi>(
                 msg.ack_with(AckKind::Nak(Some(delay))).await?;
                 counts.retried += 1;
             }
+            // The process "died": the message is neither acked nor naked and comes back after
+            // the consumer's ack wait, to whichever worker is alive.
+            Outcome::Killed(point) => {
+                tracing::warn!(seq, ?point, "worker stopped by a kill hook");
+                return Ok(counts);
+            }
             Outcome::DeadLetter(reason) => {
                 let stored = StoredEvent {
                     subject: msg.subject.to_string(),

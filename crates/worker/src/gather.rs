@@ -17,6 +17,9 @@ pub(crate) enum Failure {
     Api(#[from] ApiError),
     #[error(transparent)]
     Kv(#[from] KvError),
+    /// A test hook stopped the worker as if the process had been killed at this point.
+    #[error("stopped at {0:?} by a test hook")]
+    Killed(crate::pipeline::KillPoint),
 }
 
 /// Everything read for one decision.

@@ -18,5 +18,5 @@ mod pipeline;
 pub mod poller;
 mod side;
 
-pub use pipeline::{AuditEntry, Outcome, Worker, WorkerStores};
+pub use pipeline::{AuditEntry, KillPoint, Outcome, Worker, WorkerStores};
 pub use side::{ApiError, SideApi};

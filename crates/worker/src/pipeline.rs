@@ -14,6 +14,17 @@ use crate::apply::{apply, link_after};
 use crate::gather::{Failure, Reader};
 use crate::side::{ApiError, SideApi};
 
+/// Deterministic points where a test can stop a worker as if its process were killed (DESIGN §6:
+/// "kill -9 of a worker at deterministic points"): nothing after the point happens — no link
+/// store, no audit, no lease release, no ack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillPoint {
+    /// After the vendor writes, before the link store.
+    AfterVendorWrite,
+    /// After the link store, before the audit and the ack.
+    AfterLinkStore,
+}
+
 /// What the consumer does with the event after [`Worker::handle`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -23,6 +34,8 @@ pub enum Outcome {
     Retry(Duration),
     /// Failed permanently: file in the DLQ with this reason, then ack.
     DeadLetter(String),
+    /// Stopped by a [`KillPoint`] test hook: the consumer must neither ack nor nak.
+    Killed(KillPoint),
 }
 
 /// The stores a worker uses.
@@ -60,6 +73,8 @@ pub struct Worker<P, I> {
     pub holder: String,
     /// How long to wait for a lease another worker holds before giving the event back.
     pub lease_wait: Duration,
+    /// Test hook: stop as if killed at this point. Always `None` in production.
+    pub kill_at: Option<KillPoint>,
 }
 
 /// How often a compare-and-set conflict re-runs the decision before the event is given back.
@@ -95,6 +110,7 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
                 Outcome::Retry(BUS_RETRY)
             }
             Err(Failure::Kv(e)) => Outcome::DeadLetter(format!("link store: {e}")),
+            Err(Failure::Killed(point)) => Outcome::Killed(point),
         }
     }
 
@@ -128,6 +144,10 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
             let step = self
                 .decide_and_write(event, entity, side, id, trigger, now)
                 .await;
+            if let Err(Failure::Killed(point)) = step {
+                // A killed process releases nothing: its lease expires (the bucket's max_age).
+                return Ok(Outcome::Killed(point));
+            }
             // A lease that cannot be released expires by itself (the bucket's max_age).
             let _ = self.stores.leases.release(lease).await;
             match step? {
@@ -223,6 +243,7 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
             None => gathered.link.as_ref().map(|v| v.revision),
         };
         let applied = apply(&decision, entity, &self.psa, &self.itg).await?;
+        self.kill_point(KillPoint::AfterVendorWrite)?;
         let after = link_after(&decision, &applied, &self.settings, entity).map(|mut link| {
             link.updated_at = now;
             link
@@ -239,6 +260,7 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
             Err(e) if e.is_conflict() => true,
             Err(e) => return Err(e.into()),
         };
+        self.kill_point(KillPoint::AfterLinkStore)?;
         let stored_link = if conflict { None } else { after.as_ref() };
         self.audit(
             event,
@@ -258,6 +280,13 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
         } else {
             Step::Done(Outcome::Done { writes })
         })
+    }
+
+    fn kill_point(&self, point: KillPoint) -> Result<(), Failure> {
+        match self.kill_at {
+            Some(p) if p == point => Err(Failure::Killed(point)),
+            _ => Ok(()),
+        }
     }
 
     /// Before creating in IT Glue, the link records the intent (state `creating`), so `links show`

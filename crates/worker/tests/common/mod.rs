@@ -269,7 +269,12 @@ impl Harness {
     pub async fn start() -> Harness {
         let server = NatsServer::start().await.expect("nats-server");
         let conn = connect(&ConnectConfig::new(server.url())).await.unwrap();
-        setup(&conn, &SetupConfig::default()).await.unwrap();
+        // Short leases: a "killed" worker's lease must expire within a test.
+        let config = SetupConfig {
+            lease_max_age: Duration::from_secs(2),
+            ..SetupConfig::default()
+        };
+        setup(&conn, &config).await.unwrap();
         let timeout = Duration::from_secs(5);
         let stores = WorkerStores {
             links: LinkStore::open(&conn, timeout).await.unwrap(),
@@ -295,6 +300,7 @@ impl Harness {
             stores: self.stores.clone(),
             holder: holder.to_owned(),
             lease_wait: Duration::from_secs(10),
+            kill_at: None,
         }
     }
 }
