@@ -26,6 +26,7 @@
 
 mod advisories;
 mod audit;
+mod budget;
 mod connect;
 mod dead_letters;
 mod keys;
@@ -43,6 +44,7 @@ pub mod testing;
 
 pub use advisories::DeadLetterMover;
 pub use audit::AuditLog;
+pub use budget::{Budget, RateBudget, Taken};
 pub use connect::{connect, Auth, ConnectConfig, ConnectError, Connection, ConnectionState};
 pub use dead_letters::{dlq_headers, DeadLetter, DeadLetters, StoredEvent};
 pub use keys::{decode_token, encode_token, record_key};

@@ -40,6 +40,14 @@ impl StateKey {
         StateKey(format!("{tenant}.cursor.{source}.{entity}"))
     }
 
+    /// The shared rate budget of one tenant for one vendor (see [`crate::RateBudget`]).
+    pub fn rate_budget(tenant: &TenantId, vendor: &str) -> Result<StateKey, KvError> {
+        Ok(StateKey(format!(
+            "{tenant}.budget.{}",
+            encode_token(vendor)?
+        )))
+    }
+
     /// A named checkpoint (e.g. `full-sync`, `push-all`).
     pub fn checkpoint(tenant: &TenantId, name: &str) -> Result<StateKey, KvError> {
         Ok(StateKey(format!(
