@@ -1,0 +1,644 @@
+//! The service's configuration file (TOML), read once at start and validated as a whole, so that
+//! `syncbridge config check` and `syncbridge serve` refuse the same mistakes with the same words.
+//!
+//! ```toml
+//! [nats]                       # where events go
+//! [ingest]                     # the webhook listener
+//! [tenants.acme.sync]          # syncbridge_model::TenantSettings (psa = "connectwise", …)
+//! [tenants.acme.itglue]        # IT Glue API + optional workflow token
+//! [tenants.acme.connectwise]   # the PSA named by sync.psa (or autotask, kaseya_bms, …)
+//! [tenants.acme.standard]      # optional Standard Webhooks producer
+//! ```
+//!
+//! Every error names the dotted key it is about (`tenants.acme.autotask.webhook_secret: …`).
+//! Secrets are literals or `{ env = "VAR" }` (see [`secrets`]) and never appear in `Debug`.
+//! `docs/configuration.md` is the reference of every key.
+
+pub mod duration;
+mod raw;
+pub mod secrets;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use syncbridge_model::{PsaKind, TenantId, TenantSettings};
+use syncbridge_webhooks::{BodyLimit, KeyUrlPolicy, Secret, StandardWebhookVerifier};
+
+use raw::{
+    RawAutotask, RawConnectWise, RawIngest, RawItGlue, RawNats, RawStandard, RawTigerpaw, RawV2Psa,
+    PSA_SECTIONS,
+};
+pub use secrets::{Credential, EnvLookup};
+
+/// A configuration that cannot be used; `key` is the dotted path of the offending setting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub(crate) fn at(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The whole, validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub nats: NatsConfig,
+    pub ingest: IngestConfig,
+    /// Tenants by id, in id order.
+    pub tenants: BTreeMap<TenantId, TenantConfig>,
+}
+
+/// `[nats]`.
+#[derive(Debug, Clone)]
+pub struct NatsConfig {
+    pub urls: Vec<String>,
+    pub auth: NatsAuth,
+    /// Bounds each publish from send to JetStream ack; ingest answers 503 after it.
+    pub publish_timeout: Duration,
+    /// How long JetStream recognises a redelivered webhook's dedup id.
+    pub duplicate_window: Duration,
+    /// 1 on a single node, 3 in a cluster.
+    pub replicas: usize,
+    /// How long `SYNC_EVENTS` keeps events for replay.
+    pub max_age: Duration,
+}
+
+/// NATS client credentials.
+#[derive(Debug, Clone)]
+pub enum NatsAuth {
+    None,
+    Token(Credential),
+    UserPassword { user: String, password: Credential },
+}
+
+/// `[ingest]`.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    pub listen: SocketAddr,
+    /// Largest webhook body accepted, enforced while reading.
+    pub body_limit: BodyLimit,
+    /// Bounds one whole request (reading the body, verifying, publishing).
+    pub request_timeout: Duration,
+    /// The `Retry-After` (seconds) sent with a 503.
+    pub retry_after: Duration,
+}
+
+/// `[tenants.<id>]`.
+#[derive(Debug, Clone)]
+pub struct TenantConfig {
+    pub id: TenantId,
+    pub sync: TenantSettings,
+    pub itglue: ItGlueConfig,
+    pub psa: PsaConfig,
+    pub standard: Option<StandardConfig>,
+}
+
+/// `[tenants.<id>.itglue]`.
+#[derive(Debug, Clone)]
+pub struct ItGlueConfig {
+    pub base_url: String,
+    pub api_key: Credential,
+    /// Enables `POST /webhooks/{tenant}/itglue/{token}`.
+    pub workflow_token: Option<Secret>,
+}
+
+/// The tenant's PSA section (the one `sync.psa` names).
+#[derive(Debug, Clone)]
+pub enum PsaConfig {
+    ConnectWise(ConnectWiseConfig),
+    Autotask(AutotaskConfig),
+    KaseyaBms(V2PsaConfig),
+    PulsewayPsa(V2PsaConfig),
+    Tigerpaw(TigerpawConfig),
+}
+
+impl PsaConfig {
+    pub fn kind(&self) -> PsaKind {
+        match self {
+            PsaConfig::ConnectWise(_) => PsaKind::ConnectWise,
+            PsaConfig::Autotask(_) => PsaKind::Autotask,
+            PsaConfig::KaseyaBms(_) => PsaKind::KaseyaBms,
+            PsaConfig::PulsewayPsa(_) => PsaKind::PulsewayPsa,
+            PsaConfig::Tigerpaw(_) => PsaKind::Tigerpaw,
+        }
+    }
+}
+
+/// `[tenants.<id>.connectwise]`.
+#[derive(Debug, Clone)]
+pub struct ConnectWiseConfig {
+    /// The site host, e.g. `na.myconnectwise.net` (or `host:port` on premises).
+    pub site: String,
+    /// The ConnectWise company (login) id; callbacks naming another `CompanyId` are refused.
+    pub company_id: String,
+    pub public_key: String,
+    pub private_key: Credential,
+    pub client_id: String,
+    /// Extra hosts signing keys may be fetched from (the site and its `api-` twin always are).
+    pub key_hosts: Vec<String>,
+    /// Enables `POST /webhooks/{tenant}/connectwise[/…]`.
+    pub webhook_enabled: bool,
+    /// Plain http and IP literals for `key_url`: for the simulator only.
+    pub allow_http_for_simulator: bool,
+    /// Built from `site`, `key_hosts` and `allow_http_for_simulator`.
+    pub key_urls: KeyUrlPolicy,
+}
+
+/// `[tenants.<id>.autotask]`.
+#[derive(Debug, Clone)]
+pub struct AutotaskConfig {
+    /// The zone's REST base, e.g. `https://webservices5.autotask.net/atservicesrest`.
+    pub base_url: String,
+    pub integration_code: String,
+    pub username: String,
+    pub secret: Credential,
+    /// The webhooks' `SecretKey`; enables `POST /webhooks/{tenant}/autotask[/deactivated]`.
+    pub webhook_secret: Option<Secret>,
+}
+
+/// `[tenants.<id>.kaseya_bms]` / `[tenants.<id>.pulseway_psa]` (same v2 platform).
+#[derive(Debug, Clone)]
+pub struct V2PsaConfig {
+    pub base_url: String,
+    pub username: String,
+    pub password: Credential,
+    /// The BMS tenant (company) name used at `/v2/security/authenticate`.
+    pub tenant: Option<String>,
+}
+
+/// `[tenants.<id>.tigerpaw]`.
+#[derive(Debug, Clone)]
+pub struct TigerpawConfig {
+    pub base_url: String,
+    pub public_key: String,
+    pub private_key: Credential,
+}
+
+/// `[tenants.<id>.standard]`.
+#[derive(Debug, Clone)]
+pub struct StandardConfig {
+    /// The `whsec_…` secret (both values during a rotation).
+    pub secret: Secret,
+    pub tolerance: Duration,
+}
+
+impl Config {
+    /// Reads and validates `path`, resolving `{ env = … }` secrets from the process environment.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::at(path.display().to_string(), format!("cannot read: {e}"))
+        })?;
+        Config::from_toml(&text, &|name| std::env::var(name).ok())
+    }
+
+    /// Parses and validates TOML text; `env` resolves `{ env = … }` secrets.
+    pub fn from_toml(text: &str, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
+        let root: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            ConfigError::at("(file)", format!("not valid TOML: {}", e.message()))
+        })?;
+        for key in root.keys() {
+            if !matches!(key.as_str(), "nats" | "ingest" | "tenants") {
+                return Err(ConfigError::at(
+                    key.as_str(),
+                    "unknown section (expected nats, ingest or tenants)",
+                ));
+            }
+        }
+        let nats = resolve_nats(section(&root, "nats", "nats")?, env)?;
+        let ingest = resolve_ingest(section(&root, "ingest", "ingest")?)?;
+        let mut tenants = BTreeMap::new();
+        if let Some(value) = root.get("tenants") {
+            let table = value
+                .as_table()
+                .ok_or_else(|| ConfigError::at("tenants", "must be a table of tenants"))?;
+            for (id, tenant) in table {
+                let key = format!("tenants.{id}");
+                let tenant = tenant
+                    .as_table()
+                    .ok_or_else(|| ConfigError::at(&key, "must be a table"))?;
+                let tenant = resolve_tenant(&key, id, tenant, env)?;
+                tenants.insert(tenant.id.clone(), tenant);
+            }
+        }
+        // A request must outlive its publish, or the bus's 503 + Retry-After never reaches the
+        // sender (it would get the overall timeout instead).
+        if ingest.request_timeout <= nats.publish_timeout {
+            return Err(ConfigError::at(
+                "ingest.request_timeout",
+                "must be longer than nats.publish_timeout",
+            ));
+        }
+        if tenants.is_empty() {
+            return Err(ConfigError::at(
+                "tenants",
+                "no tenant configured (add a [tenants.<id>.sync] table)",
+            ));
+        }
+        Ok(Config {
+            nats,
+            ingest,
+            tenants,
+        })
+    }
+
+    /// The NATS connection settings for the bus crate.
+    pub fn connect_config(&self) -> syncbridge_bus::ConnectConfig {
+        let mut config = syncbridge_bus::ConnectConfig::new(self.nats.urls[0].clone());
+        config.urls = self.nats.urls.clone();
+        config.auth = match &self.nats.auth {
+            NatsAuth::None => syncbridge_bus::Auth::None,
+            NatsAuth::Token(token) => syncbridge_bus::Auth::Token(token.expose().to_owned()),
+            NatsAuth::UserPassword { user, password } => syncbridge_bus::Auth::UserPassword {
+                user: user.clone(),
+                password: password.expose().to_owned(),
+            },
+        };
+        config.request_timeout = self.nats.publish_timeout;
+        config
+    }
+
+    /// The stream and bucket settings for the bus crate's `setup`.
+    pub fn setup_config(&self) -> syncbridge_bus::SetupConfig {
+        syncbridge_bus::SetupConfig {
+            replicas: self.nats.replicas,
+            events_max_age: self.nats.max_age,
+            duplicate_window: self.nats.duplicate_window,
+            ..syncbridge_bus::SetupConfig::default()
+        }
+    }
+}
+
+/// Deserialises `root[name]` (absent = all defaults) with errors prefixed by `key`.
+fn section<T: DeserializeOwned>(
+    root: &toml::Table,
+    name: &str,
+    key: &str,
+) -> Result<T, ConfigError> {
+    let value = root
+        .get(name)
+        .cloned()
+        .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
+    decode(value, key)
+}
+
+fn decode<T: DeserializeOwned>(value: toml::Value, key: &str) -> Result<T, ConfigError> {
+    T::deserialize(value).map_err(|e| ConfigError::at(key, e.message().trim().to_owned()))
+}
+
+fn resolve_nats(raw: RawNats, env: EnvLookup<'_>) -> Result<NatsConfig, ConfigError> {
+    if raw.urls.is_empty() {
+        return Err(ConfigError::at("nats.urls", "at least one URL is required"));
+    }
+    for url in &raw.urls {
+        if url.parse::<async_nats::ServerAddr>().is_err() {
+            return Err(ConfigError::at(
+                "nats.urls",
+                format!("{url:?} is not a NATS URL (nats://host:port)"),
+            ));
+        }
+    }
+    let auth = match (raw.token, raw.user, raw.password) {
+        (None, None, None) => NatsAuth::None,
+        (Some(token), None, None) => NatsAuth::Token(token.resolve("nats.token", env)?),
+        (None, Some(user), Some(password)) => NatsAuth::UserPassword {
+            user,
+            password: password.resolve("nats.password", env)?,
+        },
+        (Some(_), _, _) => {
+            return Err(ConfigError::at(
+                "nats.token",
+                "give a token or user + password, not both",
+            ))
+        }
+        (None, Some(_), None) => {
+            return Err(ConfigError::at(
+                "nats.password",
+                "required when nats.user is set",
+            ))
+        }
+        (None, None, Some(_)) => {
+            return Err(ConfigError::at(
+                "nats.user",
+                "required when nats.password is set",
+            ))
+        }
+    };
+    if raw.publish_timeout.is_zero() {
+        return Err(ConfigError::at(
+            "nats.publish_timeout",
+            "must be more than zero",
+        ));
+    }
+    if raw.duplicate_window.is_zero() {
+        return Err(ConfigError::at(
+            "nats.duplicate_window",
+            "must be more than zero",
+        ));
+    }
+    if !matches!(raw.replicas, 1..=5) {
+        return Err(ConfigError::at(
+            "nats.replicas",
+            "must be between 1 and 5 (3 in a cluster)",
+        ));
+    }
+    if raw.max_age < raw.duplicate_window {
+        return Err(ConfigError::at(
+            "nats.max_age",
+            "must be at least nats.duplicate_window",
+        ));
+    }
+    Ok(NatsConfig {
+        urls: raw.urls,
+        auth,
+        publish_timeout: raw.publish_timeout,
+        duplicate_window: raw.duplicate_window,
+        replicas: raw.replicas,
+        max_age: raw.max_age,
+    })
+}
+
+fn resolve_ingest(raw: RawIngest) -> Result<IngestConfig, ConfigError> {
+    let listen = raw.listen.parse().map_err(|_| {
+        ConfigError::at(
+            "ingest.listen",
+            format!("{:?} is not an address such as 0.0.0.0:8080", raw.listen),
+        )
+    })?;
+    if raw.body_limit == 0 {
+        return Err(ConfigError::at(
+            "ingest.body_limit",
+            "must be more than zero",
+        ));
+    }
+    if raw.request_timeout.is_zero() {
+        return Err(ConfigError::at(
+            "ingest.request_timeout",
+            "must be more than zero",
+        ));
+    }
+    if raw.retry_after < Duration::from_secs(1) {
+        return Err(ConfigError::at("ingest.retry_after", "must be at least 1s"));
+    }
+    Ok(IngestConfig {
+        listen,
+        body_limit: BodyLimit::new(raw.body_limit),
+        request_timeout: raw.request_timeout,
+        retry_after: raw.retry_after,
+    })
+}
+
+fn resolve_tenant(
+    key: &str,
+    id: &str,
+    table: &toml::Table,
+    env: EnvLookup<'_>,
+) -> Result<TenantConfig, ConfigError> {
+    let tenant_id = TenantId::new(id).map_err(|e| ConfigError::at(key, e.to_string()))?;
+    for name in table.keys() {
+        let known = matches!(name.as_str(), "sync" | "itglue" | "standard")
+            || PSA_SECTIONS.iter().any(|(section, _)| section == name);
+        if !known {
+            return Err(ConfigError::at(
+                format!("{key}.{name}"),
+                "unknown section (expected sync, itglue, standard, connectwise, autotask, \
+                 kaseya_bms, pulseway_psa or tigerpaw)",
+            ));
+        }
+    }
+    let required = |name: &str| {
+        table
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ConfigError::at(format!("{key}.{name}"), "section is required"))
+    };
+    let sync: TenantSettings = decode(required("sync")?, &format!("{key}.sync"))?;
+
+    // Exactly the PSA section `sync.psa` names.
+    for (name, kind) in PSA_SECTIONS {
+        if kind != sync.psa && table.contains_key(name) {
+            return Err(ConfigError::at(
+                format!("{key}.{name}"),
+                format!(
+                    "this tenant's sync.psa is {}; remove this section or change sync.psa",
+                    sync.psa
+                ),
+            ));
+        }
+    }
+    let (psa_name, _) = PSA_SECTIONS
+        .iter()
+        .find(|(_, kind)| *kind == sync.psa)
+        .copied()
+        .unwrap_or(("connectwise", PsaKind::ConnectWise));
+    let psa_key = format!("{key}.{psa_name}");
+    let psa_value = table.get(psa_name).cloned().ok_or_else(|| {
+        ConfigError::at(
+            &psa_key,
+            format!("section is required because sync.psa is {}", sync.psa),
+        )
+    })?;
+    let psa = match sync.psa {
+        PsaKind::ConnectWise => PsaConfig::ConnectWise(resolve_connectwise(
+            &psa_key,
+            decode(psa_value, &psa_key)?,
+            env,
+        )?),
+        PsaKind::Autotask => PsaConfig::Autotask(resolve_autotask(
+            &psa_key,
+            decode(psa_value, &psa_key)?,
+            env,
+        )?),
+        PsaKind::KaseyaBms => {
+            PsaConfig::KaseyaBms(resolve_v2(&psa_key, decode(psa_value, &psa_key)?, env)?)
+        }
+        PsaKind::PulsewayPsa => {
+            PsaConfig::PulsewayPsa(resolve_v2(&psa_key, decode(psa_value, &psa_key)?, env)?)
+        }
+        PsaKind::Tigerpaw => {
+            let raw: RawTigerpaw = decode(psa_value, &psa_key)?;
+            PsaConfig::Tigerpaw(TigerpawConfig {
+                base_url: http_url(&format!("{psa_key}.base_url"), raw.base_url)?,
+                public_key: non_empty(&format!("{psa_key}.public_key"), raw.public_key)?,
+                private_key: raw
+                    .private_key
+                    .resolve(&format!("{psa_key}.private_key"), env)?,
+            })
+        }
+    };
+
+    let itglue_key = format!("{key}.itglue");
+    let raw_itglue: RawItGlue = decode(required("itglue")?, &itglue_key)?;
+    let itglue = ItGlueConfig {
+        base_url: http_url(&format!("{itglue_key}.base_url"), raw_itglue.base_url)?,
+        api_key: raw_itglue
+            .api_key
+            .resolve(&format!("{itglue_key}.api_key"), env)?,
+        workflow_token: raw_itglue
+            .workflow_token
+            .map(|spec| {
+                let token_key = format!("{itglue_key}.workflow_token");
+                let token = spec.resolve(&token_key, env)?;
+                // The token travels in a URL path segment: keep it to URL-safe characters, and
+                // long enough that guessing it is hopeless.
+                let ok_chars = token
+                    .expose()
+                    .bytes()
+                    .chain(token.previous().unwrap_or("x").bytes())
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                if !ok_chars {
+                    return Err(ConfigError::at(
+                        &token_key,
+                        "use only A-Z, a-z, 0-9, '-' and '_'",
+                    ));
+                }
+                if token.expose().len() < 16 || token.previous().is_some_and(|p| p.len() < 16) {
+                    return Err(ConfigError::at(
+                        &token_key,
+                        "must be at least 16 characters",
+                    ));
+                }
+                webhook_secret(&token_key, &token)
+            })
+            .transpose()?,
+    };
+
+    let standard = match table.get("standard") {
+        None => None,
+        Some(value) => {
+            let standard_key = format!("{key}.standard");
+            let raw: RawStandard = decode(value.clone(), &standard_key)?;
+            let secret_key = format!("{standard_key}.secret");
+            let secret = webhook_secret(&secret_key, &raw.secret.resolve(&secret_key, env)?)?;
+            // Decoding `whsec_…` now turns a typo into a start-up error, not 401s later.
+            StandardWebhookVerifier::new(tenant_id.clone(), &secret)
+                .map_err(|e| ConfigError::at(&secret_key, e.to_string()))?;
+            if raw.tolerance < Duration::from_secs(1) || raw.tolerance > Duration::from_secs(3600) {
+                return Err(ConfigError::at(
+                    format!("{standard_key}.tolerance"),
+                    "must be between 1s and 1h",
+                ));
+            }
+            Some(StandardConfig {
+                secret,
+                tolerance: raw.tolerance,
+            })
+        }
+    };
+    Ok(TenantConfig {
+        id: tenant_id,
+        sync,
+        itglue,
+        psa,
+        standard,
+    })
+}
+
+fn resolve_connectwise(
+    key: &str,
+    raw: RawConnectWise,
+    env: EnvLookup<'_>,
+) -> Result<ConnectWiseConfig, ConfigError> {
+    let site_key = format!("{key}.site");
+    let mut key_urls =
+        KeyUrlPolicy::for_site(&raw.site).map_err(|e| ConfigError::at(&site_key, e.to_string()))?;
+    for host in &raw.key_hosts {
+        key_urls = key_urls
+            .with_host(host)
+            .map_err(|e| ConfigError::at(format!("{key}.key_hosts"), e.to_string()))?;
+    }
+    if raw.allow_http_for_simulator {
+        key_urls = key_urls.allow_http_for_simulator();
+    }
+    Ok(ConnectWiseConfig {
+        site: raw.site,
+        company_id: non_empty(&format!("{key}.company_id"), raw.company_id)?,
+        public_key: non_empty(&format!("{key}.public_key"), raw.public_key)?,
+        private_key: raw
+            .private_key
+            .resolve(&format!("{key}.private_key"), env)?,
+        client_id: non_empty(&format!("{key}.client_id"), raw.client_id)?,
+        key_hosts: raw.key_hosts,
+        webhook_enabled: raw.webhook_enabled,
+        allow_http_for_simulator: raw.allow_http_for_simulator,
+        key_urls,
+    })
+}
+
+fn resolve_autotask(
+    key: &str,
+    raw: RawAutotask,
+    env: EnvLookup<'_>,
+) -> Result<AutotaskConfig, ConfigError> {
+    let webhook_secret = match raw.webhook_secret {
+        None => None,
+        Some(spec) => {
+            let secret_key = format!("{key}.webhook_secret");
+            let credential = spec.resolve(&secret_key, env)?;
+            // Autotask's SecretKey field holds at most 64 characters.
+            if credential.expose().len() > 64 {
+                return Err(ConfigError::at(
+                    &secret_key,
+                    "Autotask allows at most 64 characters",
+                ));
+            }
+            Some(webhook_secret(&secret_key, &credential)?)
+        }
+    };
+    Ok(AutotaskConfig {
+        base_url: http_url(&format!("{key}.base_url"), raw.base_url)?,
+        integration_code: non_empty(&format!("{key}.integration_code"), raw.integration_code)?,
+        username: non_empty(&format!("{key}.username"), raw.username)?,
+        secret: raw.secret.resolve(&format!("{key}.secret"), env)?,
+        webhook_secret,
+    })
+}
+
+fn resolve_v2(key: &str, raw: RawV2Psa, env: EnvLookup<'_>) -> Result<V2PsaConfig, ConfigError> {
+    Ok(V2PsaConfig {
+        base_url: http_url(&format!("{key}.base_url"), raw.base_url)?,
+        username: non_empty(&format!("{key}.username"), raw.username)?,
+        password: raw.password.resolve(&format!("{key}.password"), env)?,
+        tenant: raw.tenant,
+    })
+}
+
+fn webhook_secret(key: &str, credential: &Credential) -> Result<Secret, ConfigError> {
+    credential
+        .to_webhook_secret()
+        .map_err(|e| ConfigError::at(key, e.to_string()))
+}
+
+fn non_empty(key: &str, value: String) -> Result<String, ConfigError> {
+    if value.trim().is_empty() {
+        Err(ConfigError::at(key, "must not be empty"))
+    } else {
+        Ok(value)
+    }
+}
+
+/// An absolute http(s) URL, kept as written minus a trailing slash.
+fn http_url(key: &str, value: String) -> Result<String, ConfigError> {
+    match reqwest::Url::parse(&value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            Ok(value.trim_end_matches('/').to_owned())
+        }
+        _ => Err(ConfigError::at(
+            key,
+            format!("{value:?} is not an http(s) URL"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;

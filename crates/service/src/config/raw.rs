@@ -1,0 +1,171 @@
+//! The configuration sections as written in TOML, before validation: serde structs that refuse
+//! unknown keys, with the defaults of every optional key. [`super`] resolves them (secrets,
+//! URLs, cross-checks) into the validated types.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use syncbridge_model::PsaKind;
+use syncbridge_webhooks::BodyLimit;
+
+use super::duration;
+use super::secrets::SecretSpec;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNats {
+    #[serde(default = "default_nats_urls")]
+    pub(crate) urls: Vec<String>,
+    pub(crate) token: Option<SecretSpec>,
+    pub(crate) user: Option<String>,
+    pub(crate) password: Option<SecretSpec>,
+    #[serde(
+        default = "default_publish_timeout",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub(crate) publish_timeout: Duration,
+    #[serde(
+        default = "default_duplicate_window",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub(crate) duplicate_window: Duration,
+    #[serde(default = "default_replicas")]
+    pub(crate) replicas: usize,
+    #[serde(
+        default = "default_max_age",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub(crate) max_age: Duration,
+}
+
+fn default_nats_urls() -> Vec<String> {
+    vec!["nats://127.0.0.1:4222".to_owned()]
+}
+fn default_publish_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_duplicate_window() -> Duration {
+    Duration::from_secs(10 * 60)
+}
+fn default_replicas() -> usize {
+    1
+}
+fn default_max_age() -> Duration {
+    Duration::from_secs(7 * 86_400)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawIngest {
+    #[serde(default = "default_listen")]
+    pub(crate) listen: String,
+    #[serde(default = "default_body_limit")]
+    pub(crate) body_limit: usize,
+    #[serde(
+        default = "default_request_timeout",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub(crate) request_timeout: Duration,
+    #[serde(
+        default = "default_retry_after",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub(crate) retry_after: Duration,
+}
+
+fn default_listen() -> String {
+    "0.0.0.0:8080".to_owned()
+}
+fn default_body_limit() -> usize {
+    BodyLimit::DEFAULT.max_bytes()
+}
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_retry_after() -> Duration {
+    Duration::from_secs(5)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawItGlue {
+    #[serde(default = "default_itglue_url")]
+    pub(crate) base_url: String,
+    pub(crate) api_key: SecretSpec,
+    pub(crate) workflow_token: Option<SecretSpec>,
+}
+
+fn default_itglue_url() -> String {
+    "https://api.itglue.com".to_owned()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConnectWise {
+    pub(crate) site: String,
+    pub(crate) company_id: String,
+    pub(crate) public_key: String,
+    pub(crate) private_key: SecretSpec,
+    pub(crate) client_id: String,
+    #[serde(default)]
+    pub(crate) key_hosts: Vec<String>,
+    #[serde(default = "yes")]
+    pub(crate) webhook_enabled: bool,
+    #[serde(default)]
+    pub(crate) allow_http_for_simulator: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAutotask {
+    pub(crate) base_url: String,
+    pub(crate) integration_code: String,
+    pub(crate) username: String,
+    pub(crate) secret: SecretSpec,
+    pub(crate) webhook_secret: Option<SecretSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawV2Psa {
+    pub(crate) base_url: String,
+    pub(crate) username: String,
+    pub(crate) password: SecretSpec,
+    pub(crate) tenant: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTigerpaw {
+    pub(crate) base_url: String,
+    pub(crate) public_key: String,
+    pub(crate) private_key: SecretSpec,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStandard {
+    pub(crate) secret: SecretSpec,
+    #[serde(
+        default = "default_tolerance",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub(crate) tolerance: Duration,
+}
+
+fn default_tolerance() -> Duration {
+    Duration::from_secs(u64::from(syncbridge_webhooks::DEFAULT_TOLERANCE_SECS))
+}
+
+/// The PSA section names, in the order `sync.psa` values are listed.
+pub(crate) const PSA_SECTIONS: [(&str, PsaKind); 5] = [
+    ("connectwise", PsaKind::ConnectWise),
+    ("autotask", PsaKind::Autotask),
+    ("kaseya_bms", PsaKind::KaseyaBms),
+    ("pulseway_psa", PsaKind::PulsewayPsa),
+    ("tigerpaw", PsaKind::Tigerpaw),
+];

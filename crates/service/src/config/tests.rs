@@ -1,0 +1,177 @@
+use std::collections::HashMap;
+
+use super::*;
+
+const EXAMPLE: &str = include_str!("../../../../deploy/syncbridge.example.toml");
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn load(text: &str) -> Result<Config, ConfigError> {
+    Config::from_toml(text, &no_env)
+}
+
+const MINIMAL_AUTOTASK: &str = r#"
+[tenants.globex.sync]
+psa = "autotask"
+org_types = ["Customer"]
+org_statuses = ["Active"]
+config_types = ["Server"]
+config_statuses = ["Active"]
+
+[tenants.globex.itglue]
+api_key = "k"
+
+[tenants.globex.autotask]
+base_url = "https://webservices5.autotask.net/atservicesrest"
+integration_code = "X"
+username = "u"
+secret = "s"
+webhook_secret = { env = "ACME_AT_SECRET" }
+"#;
+
+#[test]
+fn the_example_loads() {
+    let config = load(EXAMPLE).expect("example config");
+    assert_eq!(config.tenants.len(), 3);
+    assert_eq!(config.nats.duplicate_window, Duration::from_secs(600));
+    assert_eq!(config.ingest.body_limit, BodyLimit::DEFAULT);
+    let globex = &config.tenants[&TenantId::new("globex").unwrap()];
+    match &globex.psa {
+        PsaConfig::Autotask(at) => assert!(at.webhook_secret.as_ref().unwrap().is_rotating()),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn missing_environment_variables_name_the_key() {
+    let err = load(MINIMAL_AUTOTASK).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "tenants.globex.autotask.webhook_secret: environment variable ACME_AT_SECRET is not set"
+    );
+    let env: HashMap<&str, &str> = [("ACME_AT_SECRET", "from-env")].into();
+    let config = Config::from_toml(MINIMAL_AUTOTASK, &|k| env.get(k).map(|v| v.to_string()))
+        .expect("resolves from env");
+    assert_eq!(config.tenants.len(), 1);
+}
+
+#[test]
+fn secrets_never_show_in_debug() {
+    let config = load(EXAMPLE).unwrap();
+    let debug = format!("{config:?}");
+    for secret in [
+        "replace-private-key",
+        "replace-webhook-secret",
+        "replace-old-webhook-secret",
+        "replace-with-a-long-random-token",
+        "ITG.replace-with-the-api-key",
+        "whsec_C2FVsBQIhrscChlQIMV",
+        "replace-password",
+        "replace-api-secret",
+    ] {
+        assert!(!debug.contains(secret), "{secret} leaked into Debug");
+    }
+}
+
+#[test]
+fn errors_name_the_offending_key() {
+    let cases = [
+        (
+            EXAMPLE.replace(
+                "site = \"na.myconnectwise.net\"",
+                "site = \"https://x/y?z\"",
+            ),
+            "tenants.acme.connectwise.site",
+        ),
+        (
+            EXAMPLE.replace(
+                "org_statuses = [\"Active\"]\nconfig_types = [\"Managed",
+                "org_statuses = []\nconfig_types = [\"Managed",
+            ),
+            "tenants.acme.sync",
+        ),
+        (
+            EXAMPLE.replace(
+                "publish_timeout = \"5s\"",
+                "publish_timeout = \"5 parsecs\"",
+            ),
+            "nats",
+        ),
+        (
+            EXAMPLE.replace("replicas = 1 ", "replicas = 9 "),
+            "nats.replicas",
+        ),
+        (
+            EXAMPLE.replace("listen = \"0.0.0.0:8080\"", "listen = \"everywhere\""),
+            "ingest.listen",
+        ),
+        (
+            EXAMPLE.replace(
+                "secret = \"whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD\"",
+                "secret = \"whsec_not base64!\"",
+            ),
+            "tenants.acme.standard.secret",
+        ),
+        (
+            EXAMPLE.replace(
+                "workflow_token = \"replace-with-a-long-random-token\"",
+                "workflow_token = \"short\"",
+            ),
+            "tenants.acme.itglue.workflow_token",
+        ),
+        (
+            EXAMPLE.replace("[tenants.initech.kaseya_bms]", "[tenants.initech.tigerpaw]"),
+            "tenants.initech.tigerpaw",
+        ),
+        (
+            EXAMPLE.replace("[tenants.acme.sync]", "[tenants.ACME.sync]"),
+            "tenants.ACME",
+        ),
+        (
+            EXAMPLE.replace("client_id = ", "clientid = "),
+            "tenants.acme.connectwise",
+        ),
+        (format!("{EXAMPLE}\n[metrics]\nport = 1\n"), "metrics"),
+    ];
+    for (text, key) in cases {
+        let err = load(&text).expect_err(key);
+        assert_eq!(err.key, key, "{err}");
+    }
+}
+
+#[test]
+fn secret_forms() {
+    let with = |spec: &str| MINIMAL_AUTOTASK.replace("{ env = \"ACME_AT_SECRET\" }", spec);
+    let env: HashMap<&str, &str> = [("NEW", "new-value"), ("OLD", "old-value")].into();
+    let lookup = |k: &str| env.get(k).map(|v| v.to_string());
+    let rotating = Config::from_toml(&with("{ env = \"NEW\", previous_env = \"OLD\" }"), &lookup)
+        .expect("rotation from env");
+    match &rotating.tenants[&TenantId::new("globex").unwrap()].psa {
+        PsaConfig::Autotask(at) => assert!(at.webhook_secret.as_ref().unwrap().is_rotating()),
+        other => panic!("{other:?}"),
+    }
+    for (spec, message) in [
+        ("{ value = \"a\", env = \"NEW\" }", "not both"),
+        ("{ previous = \"a\" }", "either `value` or `env`"),
+        ("\"\"", "must not be empty"),
+        (
+            "{ value = \"a\", previous_env = \"MISSING\" }",
+            "MISSING is not set",
+        ),
+        ("{ value = \"a\", prev = \"b\" }", "unknown field `prev`"),
+    ] {
+        let err = Config::from_toml(&with(spec), &lookup).expect_err(spec);
+        assert!(err.key.starts_with("tenants.globex.autotask"), "{err}");
+        assert!(err.to_string().contains(message), "{spec}: {err}");
+    }
+}
+
+#[test]
+fn request_timeout_must_outlive_the_publish() {
+    let text = format!("[nats]\npublish_timeout = \"30s\"\n[ingest]\nrequest_timeout = \"10s\"\n{MINIMAL_AUTOTASK}");
+    let env = |_: &str| Some("x".to_owned());
+    let err = Config::from_toml(&text, &env).unwrap_err();
+    assert_eq!(err.key, "ingest.request_timeout");
+}

@@ -1,0 +1,374 @@
+//! The HTTP routes of DESIGN §4 and the one path every webhook takes through them:
+//! tenant and source known? → body read under the limit → verified → published → answered.
+//!
+//! | route | verifier |
+//! |---|---|
+//! | `POST /webhooks/{tenant}/connectwise[/{*rest}]` | ConnectWise callback (ConnectWise appends the record id) |
+//! | `POST /webhooks/{tenant}/autotask` | Autotask callout |
+//! | `POST /webhooks/{tenant}/autotask/deactivated` | Autotask DeactivationUrl notice, confirmed via the API |
+//! | `POST /webhooks/{tenant}/itglue/{token}` | IT Glue workflow token (redacted everywhere) |
+//! | `POST /webhooks/{tenant}/standard` | Standard Webhooks |
+//! | `GET /healthz`, `GET /readyz`, `GET /metrics` | process up; NATS connected + topology; Prometheus |
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use serde_json::json;
+use syncbridge_bus::PublishError;
+use syncbridge_model::UnixMillis;
+use syncbridge_webhooks::{
+    DeactivationNotice, Headers, Rejection, Verified, VerifiedEvent, WebhookRequest, WebhookSource,
+};
+
+use super::answer::Answer;
+use super::body::read_limited;
+use super::deactivation::WebhookState;
+use super::tenants::TenantIngest;
+use super::IngestState;
+use crate::metrics;
+
+/// The routes, without middleware (see [`super::Ingest::router`]).
+pub fn routes() -> Router<Arc<IngestState>> {
+    Router::new()
+        .route("/webhooks/{tenant}/connectwise", post(connectwise))
+        .route(
+            "/webhooks/{tenant}/connectwise/{*rest}",
+            post(connectwise_with_id),
+        )
+        .route("/webhooks/{tenant}/autotask", post(autotask))
+        .route(
+            "/webhooks/{tenant}/autotask/deactivated",
+            post(autotask_deactivated),
+        )
+        .route("/webhooks/{tenant}/itglue/{token}", post(itglue))
+        .route("/webhooks/{tenant}/standard", post(standard))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(prometheus))
+        .fallback(not_found)
+}
+
+/// Which verification a delivery needs.
+enum Delivery {
+    ConnectWise,
+    Autotask,
+    AutotaskDeactivated,
+    /// The path token; it never leaves this module's locals.
+    ItGlue(String),
+    Standard,
+}
+
+impl Delivery {
+    fn source(&self) -> WebhookSource {
+        match self {
+            Delivery::ConnectWise => WebhookSource::ConnectWise,
+            Delivery::Autotask | Delivery::AutotaskDeactivated => WebhookSource::Autotask,
+            Delivery::ItGlue(_) => WebhookSource::ItGlue,
+            Delivery::Standard => WebhookSource::Standard,
+        }
+    }
+}
+
+async fn connectwise(
+    State(state): State<Arc<IngestState>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    handle(&state, &tenant, Delivery::ConnectWise, headers, body).await
+}
+
+/// ConnectWise appends the record id to the registered URL; the body names it too, so the
+/// suffix is not needed (and not trusted).
+async fn connectwise_with_id(
+    State(state): State<Arc<IngestState>>,
+    Path((tenant, _record_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    handle(&state, &tenant, Delivery::ConnectWise, headers, body).await
+}
+
+async fn autotask(
+    State(state): State<Arc<IngestState>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    handle(&state, &tenant, Delivery::Autotask, headers, body).await
+}
+
+async fn autotask_deactivated(
+    State(state): State<Arc<IngestState>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    handle(
+        &state,
+        &tenant,
+        Delivery::AutotaskDeactivated,
+        headers,
+        body,
+    )
+    .await
+}
+
+async fn itglue(
+    State(state): State<Arc<IngestState>>,
+    Path((tenant, token)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    handle(&state, &tenant, Delivery::ItGlue(token), headers, body).await
+}
+
+async fn standard(
+    State(state): State<Arc<IngestState>>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    handle(&state, &tenant, Delivery::Standard, headers, body).await
+}
+
+/// Every webhook's path: answer, then count the answer.
+async fn handle(
+    state: &IngestState,
+    tenant: &str,
+    delivery: Delivery,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    let source = delivery.source().as_str();
+    let Some(configured) = state.tenants.get(tenant) else {
+        // Not a label value: anyone can make up tenant ids.
+        metrics::request("unknown", source, "not_found");
+        return Answer::NotFound;
+    };
+    tracing::Span::current().record("tenant", configured.id.as_str());
+    let answer = verify_and_publish(state, configured, delivery, &headers, body).await;
+    if let Answer::Rejected(rejection) = &answer {
+        if rejection.http_status() == 401 {
+            metrics::verification_failure(configured.id.as_str(), source, rejection.kind());
+        }
+        // The rejection's text is fixed wording (no secrets, no sender data).
+        tracing::info!(source, status = rejection.http_status(), reason = %rejection, "webhook refused");
+    } else {
+        tracing::debug!(source, outcome = answer.outcome(), "webhook answered");
+    }
+    metrics::request(configured.id.as_str(), source, answer.outcome());
+    answer
+}
+
+async fn verify_and_publish(
+    state: &IngestState,
+    tenant: &TenantIngest,
+    delivery: Delivery,
+    headers: &HeaderMap,
+    body: Body,
+) -> Answer {
+    // Is this source configured for the tenant at all? Checked before reading the body.
+    let configured = match &delivery {
+        Delivery::ConnectWise => tenant.connectwise.is_some(),
+        Delivery::Autotask | Delivery::AutotaskDeactivated => tenant.autotask.is_some(),
+        Delivery::ItGlue(_) => tenant.itglue.is_some(),
+        Delivery::Standard => tenant.standard.is_some(),
+    };
+    if !configured {
+        return Answer::NotFound;
+    }
+    let body = match read_limited(headers, body, state.body_limit).await {
+        Ok(body) => body,
+        Err(rejection) => return Answer::Rejected(rejection),
+    };
+    let headers = Headers::from_pairs(headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())));
+    let request = WebhookRequest::new(&body, &headers, now_millis());
+
+    let verified = match (&delivery, tenant) {
+        (
+            Delivery::ConnectWise,
+            TenantIngest {
+                connectwise: Some(cw),
+                ..
+            },
+        ) => cw.verifier.verify(&request, &cw.keys).await,
+        (
+            Delivery::Autotask,
+            TenantIngest {
+                autotask: Some(at), ..
+            },
+        ) => at.verify(&request),
+        (
+            Delivery::AutotaskDeactivated,
+            TenantIngest {
+                autotask: Some(at), ..
+            },
+        ) => at.verify_deactivation(&request).map(Verified::Deactivation),
+        (
+            Delivery::ItGlue(token),
+            TenantIngest {
+                itglue: Some(itg), ..
+            },
+        ) => itg.verify(token, &request).map(Verified::Event),
+        (
+            Delivery::Standard,
+            TenantIngest {
+                standard: Some(sw), ..
+            },
+        ) => sw.verify(&request),
+        _ => return Answer::NotFound,
+    };
+    match verified {
+        Err(rejection) => Answer::Rejected(rejection),
+        Ok(Verified::Event(event)) => publish(state, event).await,
+        Ok(Verified::Ignored(ignored)) => {
+            tracing::debug!(record_type = %ignored.record_type, "authentic webhook about a record kind not synced; ignored");
+            Answer::Ignored
+        }
+        Ok(Verified::Deactivation(notice)) => confirm_deactivation(state, notice).await,
+    }
+}
+
+/// Publishes and waits for the JetStream ack. The publish runs on its own task, so a sender
+/// that hangs up mid-request cannot cancel a publish halfway (and shutdown lets it finish).
+async fn publish(state: &IngestState, event: VerifiedEvent) -> Answer {
+    let source = event.source().as_str();
+    let tenant = event.tenant().clone();
+    let sink = state.sink.clone();
+    let started = Instant::now();
+    let envelope = event.envelope;
+    let body = Bytes::from(event.raw_body);
+    let task = tokio::spawn(async move {
+        let result = sink.publish(&envelope, body).await;
+        (envelope, result)
+    });
+    let (envelope, result) = match task.await {
+        Ok(done) => done,
+        Err(_) => return Answer::Failed,
+    };
+    match result {
+        Ok(published) => {
+            metrics::publish_latency(source, started.elapsed());
+            if published.duplicate {
+                metrics::duplicate(tenant.as_str(), source);
+            }
+            tracing::debug!(
+                subject = %envelope.subject(),
+                stream_seq = published.stream_seq,
+                duplicate = published.duplicate,
+                "event stored"
+            );
+            Answer::Accepted {
+                id: envelope.dedup_id().unwrap_or_else(|| {
+                    format!(
+                        "{}:{}",
+                        syncbridge_bus::names::EVENTS_STREAM,
+                        published.stream_seq
+                    )
+                }),
+                stream_seq: published.stream_seq,
+                duplicate: published.duplicate,
+            }
+        }
+        Err(error @ PublishError::Unavailable { .. }) => {
+            tracing::warn!(%error, "event not stored: bus unavailable; answering 503");
+            Answer::Unavailable {
+                retry_after_secs: state.retry_after_secs,
+            }
+        }
+        Err(PublishError::TooLarge(_)) => Answer::Rejected(Rejection::TooLarge),
+        Err(PublishError::InvalidEvent(reason)) => {
+            tracing::info!(%reason, "event envelope refused");
+            Answer::Rejected(Rejection::Malformed(Cow::Borrowed(
+                "payload ids cannot travel as event headers",
+            )))
+        }
+        Err(error) => {
+            tracing::error!(%error, "event refused by the bus");
+            Answer::Failed
+        }
+    }
+}
+
+/// A verified deactivation notice changes something only once the Autotask API confirms it.
+async fn confirm_deactivation(state: &IngestState, notice: DeactivationNotice) -> Answer {
+    let tenant = notice.tenant.clone();
+    let guid = notice.webhook_guid.clone().unwrap_or_default();
+    match state.deactivation.check(&tenant, &notice).await {
+        Ok(WebhookState::Inactive | WebhookState::Deleted) => {
+            metrics::deactivation_notice(tenant.as_str(), "confirmed");
+            metrics::webhook_deactivated(tenant.as_str());
+            tracing::warn!(
+                webhook_guid = %guid,
+                entity_type = notice.entity_type.as_deref().unwrap_or(""),
+                "ALERT: Autotask confirmed a webhook was deactivated; changes now arrive only by \
+                 the safety-net poll until it is re-registered (syncbridge register-webhooks)"
+            );
+            Answer::Deactivation("confirmed")
+        }
+        Ok(WebhookState::Active) => {
+            metrics::deactivation_notice(tenant.as_str(), "not_confirmed");
+            tracing::warn!(
+                webhook_guid = %guid,
+                "deactivation notice NOT confirmed: the Autotask API says the webhook is active; nothing changed"
+            );
+            Answer::Deactivation("not_confirmed")
+        }
+        Err(reason) => {
+            metrics::deactivation_notice(tenant.as_str(), "unverifiable");
+            tracing::warn!(
+                webhook_guid = %guid,
+                %reason,
+                "deactivation notice could not be confirmed through the Autotask API; nothing changed"
+            );
+            Answer::Unavailable {
+                retry_after_secs: state.retry_after_secs,
+            }
+        }
+    }
+}
+
+fn now_millis() -> UnixMillis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+async fn healthz() -> Response {
+    (StatusCode::OK, Json(json!({"status": "ok"}))).into_response()
+}
+
+async fn readyz(State(state): State<Arc<IngestState>>) -> Response {
+    if state.sink.ready().await {
+        (StatusCode::OK, Json(json!({"ready": true}))).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"ready": false, "reason": "NATS not connected or streams missing"})),
+        )
+            .into_response()
+    }
+}
+
+async fn prometheus(State(state): State<Arc<IngestState>>) -> Response {
+    let text = state
+        .metrics
+        .as_ref()
+        .map(|h| h.render())
+        .unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+async fn not_found() -> Answer {
+    Answer::NotFound
+}

@@ -1,0 +1,27 @@
+//! The `syncbridge` service: the verified webhook ingest (axum → JetStream), its configuration,
+//! command line, metrics and shutdown. Workers and pollers arrive later.
+//!
+//! One concept per file: [`config`] (the TOML file), [`cli`] (commands), [`ingest`] (routes,
+//! verification, publishing), [`metrics`] (Prometheus), [`serve`] (running it), [`check`]
+//! (`config check`'s report), [`shutdown`] (signals), [`telemetry`] (logs).
+//!
+//! Tests and embedders build the router directly:
+//!
+//! ```no_run
+//! # async fn run(config: syncbridge::config::Config, sink: std::sync::Arc<dyn syncbridge::ingest::EventSink>) -> anyhow::Result<()> {
+//! let router = syncbridge::ingest::Ingest::new(&config, sink)?.router();
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! axum::serve(listener, router).await?;
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod ingest;
+pub mod metrics;
+pub mod serve;
+pub mod shutdown;
+pub mod telemetry;
