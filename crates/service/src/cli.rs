@@ -1,4 +1,5 @@
-//! The command line (clap, derive): `serve`, `setup`, `config check`. Each command has `--help`.
+//! The command line (clap, derive): `serve`, `setup`, `config check`, and the operations commands
+//! `dlq`, `replay`, `links show` and `tenant`. Each command has `--help`.
 
 use std::path::PathBuf;
 
@@ -21,6 +22,120 @@ pub enum Command {
     /// Inspect the configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Dead letters: events that failed permanently or max_deliver times.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// Re-publish a stretch of a tenant's past events for reprocessing (harmless: events are
+    /// hints, the current state decides).
+    Replay(ReplayArgs),
+    /// Inspect links between PSA and IT Glue records.
+    #[command(subcommand)]
+    Links(LinksCommand),
+    /// Pause, resume or shadow a tenant.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List a tenant's dead letters, oldest first.
+    List {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(long)]
+        tenant: String,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Show one dead letter (by its SYNC_DLQ sequence), with its raw body.
+    Show {
+        #[command(flatten)]
+        config: ConfigArgs,
+        seq: u64,
+    },
+    /// Re-publish a dead letter to its original subject with a fresh dedup id, and remove it.
+    Retry {
+        #[command(flatten)]
+        config: ConfigArgs,
+        seq: u64,
+    },
+    /// Remove a dead letter.
+    Drop {
+        #[command(flatten)]
+        config: ConfigArgs,
+        seq: u64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[arg(long)]
+    pub tenant: String,
+    /// Start at this time (RFC 3339, e.g. 2026-11-25T09:00:00Z).
+    #[arg(
+        long,
+        conflicts_with = "from_seq",
+        required_unless_present = "from_seq"
+    )]
+    pub since: Option<String>,
+    /// Start at this SYNC_EVENTS sequence.
+    #[arg(long)]
+    pub from_seq: Option<u64>,
+    /// Stop after this time (RFC 3339); default: the last event when the replay starts.
+    #[arg(long, conflicts_with = "until_seq")]
+    pub until: Option<String>,
+    /// Stop after this sequence (give an interrupted run's last sequence to resume it exactly).
+    #[arg(long)]
+    pub until_seq: Option<u64>,
+    /// Only this entity (organization, configuration, contact, location).
+    #[arg(long)]
+    pub entity: Option<String>,
+    /// Count what would be replayed; publish nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Names the run in the dedup ids; re-use it to resume an interrupted replay.
+    #[arg(long)]
+    pub run_id: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LinksCommand {
+    /// Show the stored link (state, ids, base snapshot) of a record.
+    Show {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        entity: String,
+        /// The PSA record's id.
+        #[arg(long, conflicts_with = "itg_id", required_unless_present = "itg_id")]
+        psa_id: Option<String>,
+        /// The IT Glue record's id.
+        #[arg(long)]
+        itg_id: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Stop consuming the tenant's events (they are kept in the stream).
+    Pause(TenantArgs),
+    /// Consume and write again.
+    Resume(TenantArgs),
+    /// Decide and audit, write nothing.
+    Shadow(TenantArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TenantArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[arg(long)]
+    pub tenant: String,
 }
 
 #[derive(Debug, Subcommand)]

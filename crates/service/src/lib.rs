@@ -3,7 +3,8 @@
 //!
 //! One concept per file: [`config`] (the TOML file), [`cli`] (commands), [`ingest`] (routes,
 //! verification, publishing), [`metrics`] (Prometheus), [`serve`] (running it), [`check`]
-//! (`config check`'s report), [`shutdown`] (signals), [`telemetry`] (logs).
+//! (`config check`'s report), [`ops`] (dead letters, replay, links, tenant mode), [`shutdown`]
+//! (signals), [`telemetry`] (logs).
 //!
 //! Tests and embedders build the router directly:
 //!
@@ -22,6 +23,7 @@ pub mod cli;
 pub mod config;
 pub mod ingest;
 pub mod metrics;
+pub mod ops;
 pub mod serve;
 pub mod shutdown;
 pub mod telemetry;

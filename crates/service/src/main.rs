@@ -3,9 +3,10 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use syncbridge::cli::{Cli, Command, ConfigCommand};
+use syncbridge::cli::{Cli, Command, ConfigCommand, DlqCommand, LinksCommand, TenantCommand};
 use syncbridge::config::Config;
-use syncbridge::{check, serve, telemetry};
+use syncbridge::{check, ops, serve, telemetry};
+use syncbridge_model::Mode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -31,6 +32,75 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             telemetry::init();
             let report = runtime()?.block_on(serve::setup_once(&config))?;
             print!("{report}");
+            Ok(())
+        }
+        Command::Dlq(command) => {
+            let path = match &command {
+                DlqCommand::List { config, .. }
+                | DlqCommand::Show { config, .. }
+                | DlqCommand::Retry { config, .. }
+                | DlqCommand::Drop { config, .. } => config.config.clone(),
+            };
+            let config = Config::load(&path)?;
+            let out = runtime()?.block_on(async {
+                match command {
+                    DlqCommand::List { tenant, limit, .. } => {
+                        ops::dlq_list(&config, &ops::tenant(&config, &tenant)?, limit).await
+                    }
+                    DlqCommand::Show { seq, .. } => ops::dlq_show(&config, seq).await,
+                    DlqCommand::Retry { seq, .. } => ops::dlq_retry(&config, seq).await,
+                    DlqCommand::Drop { seq, .. } => ops::dlq_drop(&config, seq).await,
+                }
+            })?;
+            print!("{out}");
+            Ok(())
+        }
+        Command::Replay(args) => {
+            let config = Config::load(&args.config.config)?;
+            let tenant = ops::tenant(&config, &args.tenant)?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or_default();
+            let request = ops::replay_request(tenant, &args, now)?;
+            print!(
+                "{}",
+                runtime()?.block_on(ops::run_replay(&config, request))?
+            );
+            Ok(())
+        }
+        Command::Links(LinksCommand::Show {
+            config,
+            tenant,
+            entity,
+            psa_id,
+            itg_id,
+        }) => {
+            let config = Config::load(&config.config)?;
+            let tenant = ops::tenant(&config, &tenant)?;
+            let entity = ops::entity(&entity)?;
+            let out = runtime()?.block_on(ops::links_show(
+                &config,
+                &tenant,
+                entity,
+                psa_id.as_deref(),
+                itg_id.as_deref(),
+            ))?;
+            print!("{out}");
+            Ok(())
+        }
+        Command::Tenant(command) => {
+            let (args, mode) = match &command {
+                TenantCommand::Pause(a) => (a, Mode::Paused),
+                TenantCommand::Resume(a) => (a, Mode::Active),
+                TenantCommand::Shadow(a) => (a, Mode::Shadow),
+            };
+            let config = Config::load(&args.config.config)?;
+            let tenant = ops::tenant(&config, &args.tenant)?;
+            print!(
+                "{}",
+                runtime()?.block_on(ops::set_mode(&config, &tenant, mode))?
+            );
             Ok(())
         }
         Command::Serve(args) => {

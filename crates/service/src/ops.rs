@@ -1,0 +1,211 @@
+//! The operations commands: dead letters, replay, links, tenant mode. Each is a thin shell over the
+//! bus library, printing plain text for a person and failing with a message that says what to do.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use syncbridge_bus::{
+    connect, replay, Connection, DeadLetter, DeadLetters, LinkStore, ReplayFrom, ReplayRequest,
+    ReplayUntil, StateStore,
+};
+use syncbridge_model::{Entity, Mode, TenantId, UnixMillis};
+
+use crate::cli::ReplayArgs;
+use crate::config::Config;
+
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Active => "active",
+        Mode::Paused => "paused",
+        Mode::Shadow => "shadow",
+    }
+}
+
+const OP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The tenant named on the command line, refused unless the configuration has it.
+pub fn tenant(config: &Config, name: &str) -> anyhow::Result<TenantId> {
+    let id = TenantId::new(name).map_err(|e| anyhow!("--tenant: {e}"))?;
+    if !config.tenants.contains_key(&id) {
+        let known: Vec<String> = config.tenants.keys().map(ToString::to_string).collect();
+        bail!(
+            "--tenant {name}: no such tenant in the configuration (configured: {})",
+            known.join(", ")
+        );
+    }
+    Ok(id)
+}
+
+pub fn entity(name: &str) -> anyhow::Result<Entity> {
+    name.parse().map_err(|e| anyhow!("--entity: {e}"))
+}
+
+/// Parses an RFC 3339 time into Unix milliseconds.
+pub fn time(flag: &str, value: &str) -> anyhow::Result<UnixMillis> {
+    let t = ::time::OffsetDateTime::parse(value, &::time::format_description::well_known::Rfc3339)
+        .map_err(|e| {
+            anyhow!("{flag} {value:?}: not an RFC 3339 time ({e}); e.g. 2026-11-25T09:00:00Z")
+        })?;
+    Ok((t.unix_timestamp_nanos() / 1_000_000) as UnixMillis)
+}
+
+async fn connected(config: &Config) -> anyhow::Result<Connection> {
+    connect(&config.connect_config())
+        .await
+        .context("connecting to NATS (is it running, and is [nats] urls right?)")
+}
+
+fn describe_letter(l: &DeadLetter, out: &mut String) {
+    let what = l.event.as_ref().map_or_else(
+        || "(unreadable envelope)".to_owned(),
+        |e| {
+            format!(
+                "{} {} {} from {}",
+                e.action.as_str(),
+                l.entity.map_or("-", Entity::as_str),
+                e.record_id.as_deref().unwrap_or("-"),
+                e.source
+            )
+        },
+    );
+    let _ = writeln!(
+        out,
+        "#{seq}  {what}  attempts={attempts}  original=#{orig}  error: {error}",
+        seq = l.seq,
+        attempts = l.attempts,
+        orig = l.original_seq,
+        error = l.error
+    );
+}
+
+pub async fn dlq_list(config: &Config, tenant: &TenantId, limit: usize) -> anyhow::Result<String> {
+    let dlq = DeadLetters::new(connected(config).await?, OP_TIMEOUT);
+    let letters = dlq.list(tenant, limit).await?;
+    let mut out = String::new();
+    for l in &letters {
+        describe_letter(l, &mut out);
+    }
+    let _ = writeln!(out, "{} dead letter(s) for tenant {tenant}", letters.len());
+    Ok(out)
+}
+
+pub async fn dlq_show(config: &Config, seq: u64) -> anyhow::Result<String> {
+    let dlq = DeadLetters::new(connected(config).await?, OP_TIMEOUT);
+    let l = dlq.show(seq).await?;
+    let mut out = String::new();
+    describe_letter(&l, &mut out);
+    let _ = writeln!(
+        out,
+        "tenant: {}\noriginal subject: {}",
+        l.tenant, l.original_subject
+    );
+    let _ = writeln!(out, "body:\n{}", String::from_utf8_lossy(&l.body));
+    Ok(out)
+}
+
+pub async fn dlq_retry(config: &Config, seq: u64) -> anyhow::Result<String> {
+    let dlq = DeadLetters::new(connected(config).await?, OP_TIMEOUT);
+    let published = dlq.retry(seq).await?;
+    Ok(format!(
+        "dead letter #{seq} re-published as SYNC_EVENTS #{} and removed from the DLQ\n",
+        published.stream_seq
+    ))
+}
+
+pub async fn dlq_drop(config: &Config, seq: u64) -> anyhow::Result<String> {
+    let dlq = DeadLetters::new(connected(config).await?, OP_TIMEOUT);
+    Ok(if dlq.drop(seq).await? {
+        format!("dead letter #{seq} dropped\n")
+    } else {
+        format!("dead letter #{seq} was already gone\n")
+    })
+}
+
+pub async fn run_replay(config: &Config, request: ReplayRequest) -> anyhow::Result<String> {
+    let conn = connected(config).await?;
+    let report = replay(&conn, &request, OP_TIMEOUT, |r| {
+        if r.matched % 1000 == 0 {
+            eprintln!("replay: {} events so far", r.matched);
+        }
+    })
+    .await?;
+    Ok(format!(
+        "replay {run}{dry}: {matched} matched, {published} published, {dup} already replayed by this \
+         run id; last original sequence {last} (resume with --run-id {run} --until-seq {last})\n",
+        run = request.run_id,
+        dry = if request.dry_run { " (dry run)" } else { "" },
+        matched = report.matched,
+        published = report.published,
+        dup = report.duplicates,
+        last = report.last_seq,
+    ))
+}
+
+/// Builds a replay request from the command's flags.
+pub fn replay_request(
+    tenant: TenantId,
+    args: &ReplayArgs,
+    now: UnixMillis,
+) -> anyhow::Result<ReplayRequest> {
+    let from = match (args.since.as_deref(), args.from_seq) {
+        (Some(t), None) => ReplayFrom::Time(time("--since", t)?),
+        (None, Some(seq)) => ReplayFrom::Seq(seq),
+        _ => bail!("give exactly one of --since TIME or --from-seq N"),
+    };
+    let until = match (args.until.as_deref(), args.until_seq) {
+        (Some(t), None) => Some(ReplayUntil::Time(time("--until", t)?)),
+        (None, Some(seq)) => Some(ReplayUntil::Seq(seq)),
+        (None, None) => None,
+        _ => bail!("give at most one of --until TIME or --until-seq N"),
+    };
+    Ok(ReplayRequest {
+        tenant,
+        from,
+        until,
+        entity: args.entity.as_deref().map(entity).transpose()?,
+        dry_run: args.dry_run,
+        run_id: args.run_id.clone().unwrap_or_else(|| format!("r{now}")),
+    })
+}
+
+pub async fn links_show(
+    config: &Config,
+    tenant: &TenantId,
+    entity: Entity,
+    psa_id: Option<&str>,
+    itg_id: Option<&str>,
+) -> anyhow::Result<String> {
+    let links = LinkStore::open(&connected(config).await?, OP_TIMEOUT).await?;
+    let found = match (psa_id, itg_id) {
+        (Some(p), _) => links.get(tenant, entity, p).await?,
+        (None, Some(i)) => links.get_by_itg(tenant, entity, i).await?,
+        (None, None) => bail!("give --psa-id or --itg-id"),
+    };
+    match found {
+        None => Ok(format!(
+            "no link for this {entity}: it has not been synced\n"
+        )),
+        Some(v) => Ok(format!(
+            "{}\n(revision {})\n",
+            serde_json::to_string_pretty(&v.value)?,
+            v.revision
+        )),
+    }
+}
+
+pub async fn set_mode(config: &Config, tenant: &TenantId, mode: Mode) -> anyhow::Result<String> {
+    let state = StateStore::open(&connected(config).await?, OP_TIMEOUT).await?;
+    for _ in 0..3 {
+        let current = state.mode(tenant).await?;
+        match state
+            .set_mode(tenant, mode, current.map(|v| v.revision))
+            .await
+        {
+            Ok(_) => return Ok(format!("tenant {tenant}: mode {}\n", mode_name(mode))),
+            Err(e) if e.is_conflict() => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    bail!("tenant {tenant}: the mode kept changing under us; try again")
+}
