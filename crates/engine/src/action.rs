@@ -161,9 +161,11 @@ impl fmt::Display for Rule {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ActionKind {
     /// Create a lookup value in IT Glue before writing the record that uses it.
+    /// (A model is created under its manufacturer.)
     CreateLookup {
         lookup: LookupKind,
         name: String,
+        manufacturer: Option<String>,
     },
     /// Create a record in IT Glue (inside organization `org_id` for children).
     #[serde(rename = "create_in_itglue")]

@@ -12,8 +12,8 @@
 use std::collections::BTreeMap;
 
 use syncbridge_model::{
-    field_map, Direction, Entity, Link, LinkState, Mode, NearMissPolicy, Record, Side, Snapshot,
-    Values,
+    field_map, Direction, Entity, Field, Link, LinkState, Mode, NearMissPolicy, Record, Side,
+    Snapshot, Values,
 };
 
 use crate::action::{Action, ActionKind, Changes, Decision, LinkUpdate, Rule};
@@ -139,6 +139,7 @@ fn apply_merge(
     d.actions.extend(lookups::missing(
         input.entity,
         merged.to_itg.iter().map(|c| (c.field, c.value.as_deref())),
+        psa.get(Field::Manufacturer),
         &input.lookups,
     ));
     for (changes, rule) in group_by_rule(&merged.to_itg) {
@@ -361,6 +362,7 @@ fn create_in_itglue(input: &Input, psa: &Record, itg_org: Option<String>, d: &mu
     d.actions.extend(lookups::missing(
         input.entity,
         values.iter().map(|(f, v)| (f, Some(v))),
+        values.get(Field::Manufacturer),
         &input.lookups,
     ));
     let rule = if input.trigger == Trigger::FullSync {

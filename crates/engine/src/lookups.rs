@@ -7,9 +7,11 @@ use crate::action::{Action, ActionKind, LookupKind, Rule};
 use crate::input::Lookups;
 
 /// Create-lookup actions for the values about to be written to an IT Glue configuration.
+/// `manufacturer` is the configuration's manufacturer: IT Glue files a model under one.
 pub fn missing<'a>(
     entity: Entity,
     values: impl IntoIterator<Item = (Field, Option<&'a str>)>,
+    manufacturer: Option<&str>,
     lookups: &Lookups,
 ) -> Vec<Action> {
     if entity != Entity::Configuration {
@@ -30,6 +32,9 @@ pub fn missing<'a>(
                 kind: ActionKind::CreateLookup {
                     lookup,
                     name: name.to_owned(),
+                    manufacturer: (lookup == LookupKind::Model)
+                        .then(|| manufacturer.map(str::to_owned))
+                        .flatten(),
                 },
                 rule: Rule::Lookups,
             });

@@ -34,8 +34,13 @@ pub(crate) async fn apply<P: SideApi, I: SideApi>(
     let mut to_psa: Option<(String, Changes)> = None;
     for action in &decision.actions {
         match &action.kind {
-            ActionKind::CreateLookup { lookup, name } => {
-                itg.create_lookup(*lookup, name).await?;
+            ActionKind::CreateLookup {
+                lookup,
+                name,
+                manufacturer,
+            } => {
+                itg.create_lookup(*lookup, name, manufacturer.as_deref())
+                    .await?;
                 out.writes += 1;
             }
             ActionKind::CreateInItGlue { org_id, values } => {

@@ -63,13 +63,14 @@ pub trait SideApi: Send + Sync {
         async { Ok(Lookups::default()) }
     }
 
-    /// Creates a lookup value (IT Glue only).
+    /// Creates a lookup value (IT Glue only); a model under its manufacturer.
     fn create_lookup(
         &self,
         kind: LookupKind,
         name: &str,
+        manufacturer: Option<&str>,
     ) -> impl Future<Output = Result<(), ApiError>> + Send {
-        let _ = (kind, name);
+        let _ = (kind, name, manufacturer);
         async { Ok(()) }
     }
 }

@@ -84,11 +84,16 @@ fn missing_configuration_lookups_are_created_first() {
         .actions
         .iter()
         .filter_map(|a| match &a.kind {
-            ActionKind::CreateLookup { lookup, name } => Some((*lookup, name.clone())),
+            ActionKind::CreateLookup { lookup, name, .. } => Some((*lookup, name.clone())),
             _ => None,
         })
         .collect();
     assert_eq!(lookups, vec![(LookupKind::Model, "R740".to_string())]);
+    // A model is created under its manufacturer.
+    assert!(d.actions.iter().any(|a| matches!(
+        &a.kind,
+        ActionKind::CreateLookup { lookup: LookupKind::Model, manufacturer: Some(m), .. } if m == "Dell"
+    )));
     let lookup_at = d
         .actions
         .iter()
@@ -148,7 +153,8 @@ fn lookups_are_created_for_updates_too() {
     assert!(d.actions.iter().any(|a| a.kind
         == ActionKind::CreateLookup {
             lookup: LookupKind::ConfigurationType,
-            name: "Firewall".into()
+            name: "Firewall".into(),
+            manufacturer: None,
         }));
 }
 
