@@ -1,0 +1,153 @@
+//! The common connector API the workers use, over canonical records.
+//!
+//! IT Glue has its own client ([`ItGlueClient`](crate::itglue::ItGlueClient)) because it also
+//! serves lookups; the PSAs share one surface through [`PsaClient`], an enum over the concrete
+//! clients (no trait objects, so every future stays `Send` and inspectable). Every client offers:
+//!
+//! - `get(entity, id)` → `Option<Record>`;
+//! - `list_page(entity, cursor)` → one [`Page`] of every record of the entity (scope filtering is
+//!   the engine's job), and `list_all` to drain it;
+//! - `list_modified_since_page(entity, since, cursor)` where the vendor can, else
+//!   [`Error::Unsupported`];
+//! - `find_by_key(entity, org_id, key)`: a narrow server-side search; the caller compares exactly;
+//! - `create(entity, org_id, values)` → the record as read back, never duplicated by a retry;
+//! - `update(entity, id, changes)`: sends only the given fields, returns the record read back.
+
+use syncbridge_engine::Changes;
+use syncbridge_model::{Entity, PsaKind, Record, UnixMillis, Values};
+
+use crate::autotask::AutotaskClient;
+use crate::connectwise::ConnectWiseClient;
+use crate::error::{Error, Result};
+use crate::http::HttpStats;
+use crate::kaseya_bms::BmsClient;
+use crate::tigerpaw::TigerpawClient;
+
+/// Where a listing continues. Opaque: a page number, a last id or a token, per vendor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor(pub(crate) String);
+
+/// One page of a listing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Page {
+    pub records: Vec<Record>,
+    /// `None` on the last page.
+    pub next: Option<Cursor>,
+}
+
+/// An IT Glue lookup entry (configuration type, status, manufacturer, model).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    pub id: String,
+    pub name: String,
+    /// Models only: the manufacturer they belong to.
+    pub manufacturer_id: Option<String>,
+}
+
+/// A client for the tenant's PSA. Vendor protocol code branches on the vendor; sync rules never
+/// see which one it is.
+#[derive(Debug)]
+pub enum PsaClient {
+    ConnectWise(ConnectWiseClient),
+    Autotask(AutotaskClient),
+    /// Kaseya BMS (a [`BmsClient`] with [`BmsFlavor::KaseyaBms`](crate::kaseya_bms::BmsFlavor)).
+    KaseyaBms(BmsClient),
+    /// Pulseway PSA: the same v2 API family, configured by host.
+    PulsewayPsa(BmsClient),
+    /// Tigerpaw: read-only for syncbridge (writes answer `Error::ReadOnly`).
+    Tigerpaw(TigerpawClient),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $c:ident => $call:expr) => {
+        match $self {
+            PsaClient::ConnectWise($c) => $call,
+            PsaClient::Autotask($c) => $call,
+            PsaClient::KaseyaBms($c) => $call,
+            PsaClient::PulsewayPsa($c) => $call,
+            PsaClient::Tigerpaw($c) => $call,
+        }
+    };
+}
+
+impl PsaClient {
+    pub fn kind(&self) -> PsaKind {
+        match self {
+            PsaClient::ConnectWise(_) => PsaKind::ConnectWise,
+            PsaClient::Autotask(_) => PsaKind::Autotask,
+            PsaClient::KaseyaBms(_) => PsaKind::KaseyaBms,
+            PsaClient::PulsewayPsa(_) => PsaKind::PulsewayPsa,
+            PsaClient::Tigerpaw(_) => PsaKind::Tigerpaw,
+        }
+    }
+
+    pub async fn get(&self, entity: Entity, id: &str) -> Result<Option<Record>> {
+        dispatch!(self, c => c.get(entity, id).await)
+    }
+
+    pub async fn list_page(&self, entity: Entity, cursor: Option<&Cursor>) -> Result<Page> {
+        dispatch!(self, c => c.list_page(entity, cursor).await)
+    }
+
+    pub async fn list_modified_since_page(
+        &self,
+        entity: Entity,
+        since: UnixMillis,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page> {
+        dispatch!(self, c => c.list_modified_since_page(entity, since, cursor).await)
+    }
+
+    pub async fn find_by_key(
+        &self,
+        entity: Entity,
+        org_id: Option<&str>,
+        key: &Values,
+    ) -> Result<Vec<Record>> {
+        dispatch!(self, c => c.find_by_key(entity, org_id, key).await)
+    }
+
+    pub async fn create(
+        &self,
+        entity: Entity,
+        org_id: Option<&str>,
+        values: &Values,
+    ) -> Result<Record> {
+        dispatch!(self, c => c.create(entity, org_id, values).await)
+    }
+
+    pub async fn update(&self, entity: Entity, id: &str, changes: &Changes) -> Result<Record> {
+        dispatch!(self, c => c.update(entity, id, changes).await)
+    }
+
+    /// Every record of the entity, all pages.
+    pub async fn list_all(&self, entity: Entity) -> Result<Vec<Record>> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self.list_page(entity, cursor.as_ref()).await?;
+            out.extend(page.records);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    pub fn stats(&self) -> HttpStats {
+        dispatch!(self, c => c.stats())
+    }
+}
+
+/// Turns create values into the equivalent change set (every field set).
+pub(crate) fn values_as_changes(values: &Values) -> Changes {
+    values
+        .iter()
+        .map(|(f, v)| (f, Some(v.to_owned())))
+        .collect()
+}
+
+/// `Unsupported` for an entity a vendor does not sync.
+pub(crate) fn unsupported_entity(vendor: &str, entity: Entity) -> Error {
+    Error::Unsupported(format!("{vendor} has no {entity} records to sync"))
+}

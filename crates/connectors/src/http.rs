@@ -1,0 +1,345 @@
+//! The shared HTTP machinery of every connector: one `reqwest` client (rustls), per-attempt
+//! timeouts, the client-side rate budget (`governor`), per-endpoint concurrency caps (a semaphore
+//! per endpoint), and retries with exponential backoff and jitter that honour `Retry-After`.
+//!
+//! Classification (DESIGN §2.3): 429, 5xx, 408, 409, timeouts and connection failures are
+//! transient and retried; any other 4xx is permanent and returned at once. Calls that must not be
+//! repeated blindly (creates) use [`Retry::Once`]: only answers that prove the request was not
+//! processed (429, a refused connection) are retried, and an ambiguous failure (timeout, 5xx) is
+//! returned for the caller to resolve by looking the record up.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use reqwest::header::HeaderMap;
+use tokio::sync::Semaphore;
+
+use crate::error::{excerpt, Error, Result};
+use crate::policy::HttpPolicy;
+use crate::secret::Secret;
+
+/// Whether a call may be repeated after an ambiguous failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    /// Reads, PATCH/PUT of given values: repeating is harmless.
+    Idempotent,
+    /// Creates: repeat only when the vendor certainly did not process the request.
+    Once,
+}
+
+/// A successful (2xx) answer.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Result<serde_json::Value> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Error::malformed(format!("response is not JSON: {e}")))
+    }
+}
+
+/// Counters of one client, for tests, metrics and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HttpStats {
+    /// Attempts sent (retries included).
+    pub requests: u64,
+    pub retries: u64,
+    /// 429 answers received.
+    pub rate_limited: u64,
+    /// 5xx answers received.
+    pub server_errors: u64,
+    /// Attempts that timed out or failed to connect.
+    pub transport_errors: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicU64,
+    retries: AtomicU64,
+    rate_limited: AtomicU64,
+    server_errors: AtomicU64,
+    transport_errors: AtomicU64,
+}
+
+/// One vendor's HTTP client stack.
+pub(crate) struct Http {
+    client: reqwest::Client,
+    policy: HttpPolicy,
+    limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    /// One budget per endpoint key, when the vendor counts per endpoint.
+    keyed_limiter: Option<Arc<DefaultKeyedRateLimiter<String>>>,
+    gates: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Strings scrubbed from every error excerpt (the client's credentials).
+    secrets: Vec<Secret>,
+    counters: Counters,
+}
+
+impl fmt::Debug for Http {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Http")
+            .field("policy", &self.policy)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Done(Reply),
+    /// Failed; `retry` says whether another attempt may be made, after `wait` at least.
+    Failed {
+        error: Error,
+        retry: bool,
+        wait: Option<Duration>,
+    },
+}
+
+impl Http {
+    pub fn new(policy: HttpPolicy, secrets: Vec<Secret>) -> Result<Http> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(policy.connect_timeout)
+            .timeout(policy.timeout)
+            .user_agent(concat!("syncbridge/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Transport(e.without_url().to_string()))?;
+        let quota = policy.rate.and_then(|budget| {
+            let requests = budget.requests.max(1);
+            let period = budget.per.checked_div(requests).unwrap_or(Duration::ZERO);
+            let burst = NonZeroU32::new(budget.burst.max(1)).unwrap_or(NonZeroU32::MIN);
+            Quota::with_period(period.max(Duration::from_nanos(1))).map(|q| q.allow_burst(burst))
+        });
+        let (limiter, keyed_limiter) = match quota {
+            Some(q) if policy.rate_per_endpoint => (None, Some(Arc::new(RateLimiter::keyed(q)))),
+            Some(q) => (Some(Arc::new(RateLimiter::direct(q))), None),
+            None => (None, None),
+        };
+        Ok(Http {
+            client,
+            policy,
+            limiter,
+            keyed_limiter,
+            gates: Mutex::new(HashMap::new()),
+            secrets: secrets.into_iter().filter(|s| !s.is_empty()).collect(),
+            counters: Counters::default(),
+        })
+    }
+
+    pub fn policy(&self) -> &HttpPolicy {
+        &self.policy
+    }
+
+    pub fn stats(&self) -> HttpStats {
+        let c = &self.counters;
+        HttpStats {
+            requests: c.requests.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            rate_limited: c.rate_limited.load(Ordering::Relaxed),
+            server_errors: c.server_errors.load(Ordering::Relaxed),
+            transport_errors: c.transport_errors.load(Ordering::Relaxed),
+        }
+    }
+
+    fn gate(&self, endpoint: &str) -> Option<Arc<Semaphore>> {
+        let permits = self.policy.per_endpoint_concurrency?;
+        let mut gates = self.gates.lock().unwrap_or_else(|e| e.into_inner());
+        Some(
+            gates
+                .entry(endpoint.to_ascii_lowercase())
+                .or_insert_with(|| Arc::new(Semaphore::new(permits.max(1))))
+                .clone(),
+        )
+    }
+
+    /// Sends the request `make` builds (once per attempt, so per-request signatures stay fresh)
+    /// under the endpoint's concurrency gate and the rate budget, retrying as `retry` allows.
+    pub async fn send<F>(&self, endpoint: &str, retry: Retry, make: F) -> Result<Reply>
+    where
+        F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync,
+    {
+        let gate = self.gate(endpoint);
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let outcome = {
+                // The permit is held for the whole attempt and released before any backoff.
+                let _permit = match &gate {
+                    Some(g) => Some(
+                        g.clone()
+                            .acquire_owned()
+                            .await
+                            .map_err(|_| Error::Transport("client is shutting down".into()))?,
+                    ),
+                    None => None,
+                };
+                if let Some(limiter) = &self.limiter {
+                    limiter.until_ready().await;
+                }
+                if let Some(limiter) = &self.keyed_limiter {
+                    limiter
+                        .until_key_ready(&endpoint.to_ascii_lowercase())
+                        .await;
+                }
+                self.counters.requests.fetch_add(1, Ordering::Relaxed);
+                self.attempt(make(&self.client), retry).await
+            };
+            match outcome {
+                Attempt::Done(reply) => return Ok(reply),
+                Attempt::Failed {
+                    error,
+                    retry: again,
+                    wait,
+                } => {
+                    let retry_after_too_long =
+                        wait.is_some_and(|w| w > self.policy.max_retry_after);
+                    if !again || attempt >= self.policy.max_attempts || retry_after_too_long {
+                        return Err(error);
+                    }
+                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    let backoff = self.backoff(attempt);
+                    // Jitter on top of Retry-After, so callers refused together do not return together.
+                    let delay = wait.map_or(backoff, |w| w + backoff / 2);
+                    tracing::debug!(endpoint, attempt, ?delay, error = %error, "retrying vendor call");
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, request: reqwest::RequestBuilder, retry: Retry) -> Attempt {
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => return self.transport_failure(&e, retry),
+        };
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = match response.bytes().await {
+            Ok(b) => b.to_vec(),
+            Err(e) => return self.transport_failure(&e, retry),
+        };
+        if (200..300).contains(&status) {
+            return Attempt::Done(Reply { headers, body });
+        }
+        let text = self.scrub(&String::from_utf8_lossy(&body));
+        let failed = |error, retry: bool, wait| Attempt::Failed { error, retry, wait };
+        match status {
+            404 => failed(Error::NotFound, false, None),
+            401 | 403 => failed(Error::Auth { status }, false, None),
+            429 => {
+                self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+                let wait = self.retry_after(&headers);
+                // A 429 was not processed: safe to repeat even a create.
+                failed(Error::RateLimited { retry_after: wait }, true, wait)
+            }
+            408 => failed(
+                Error::Transport("HTTP 408 request timeout".into()),
+                retry == Retry::Idempotent,
+                None,
+            ),
+            409 => failed(
+                Error::Conflict {
+                    body_excerpt: excerpt(&text),
+                },
+                retry == Retry::Idempotent,
+                self.retry_after(&headers),
+            ),
+            500..=599 => {
+                self.counters.server_errors.fetch_add(1, Ordering::Relaxed);
+                failed(
+                    Error::Server {
+                        status,
+                        body_excerpt: excerpt(&text),
+                    },
+                    retry == Retry::Idempotent,
+                    self.retry_after(&headers),
+                )
+            }
+            _ => failed(
+                Error::Rejected {
+                    status,
+                    body_excerpt: excerpt(&text),
+                },
+                false,
+                None,
+            ),
+        }
+    }
+
+    fn transport_failure(&self, e: &reqwest::Error, retry: Retry) -> Attempt {
+        self.counters
+            .transport_errors
+            .fetch_add(1, Ordering::Relaxed);
+        // A refused connection never reached the vendor; a timeout may have been processed.
+        let never_sent = e.is_connect() && !e.is_timeout();
+        let message = if e.is_timeout() {
+            "request timed out".to_owned()
+        } else {
+            self.scrub(&e.without_url_ref())
+        };
+        Attempt::Failed {
+            error: Error::Transport(message),
+            retry: retry == Retry::Idempotent || never_sent,
+            wait: None,
+        }
+    }
+
+    fn retry_after(&self, headers: &HeaderMap) -> Option<Duration> {
+        let secs: f64 = headers
+            .get(reqwest::header::RETRY_AFTER)?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        let divisor = if self.policy.retry_after_divisor > 0.0 {
+            self.policy.retry_after_divisor
+        } else {
+            1.0
+        };
+        Duration::try_from_secs_f64((secs / divisor).max(0.0)).ok()
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .policy
+            .initial_backoff
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+            .min(self.policy.max_backoff);
+        // Full jitter in [exp/2, exp]: spreads retries of concurrent workers.
+        let jitter: f64 = rand::random::<f64>() * 0.5 + 0.5;
+        exp.mul_f64(jitter)
+    }
+
+    /// Removes the client's secrets from text that may end up in an error or a log.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for s in &self.secrets {
+            if out.contains(s.expose()) {
+                out = out.replace(s.expose(), "[redacted]");
+            }
+        }
+        out
+    }
+}
+
+/// `reqwest::Error` rendered without its URL (which could carry a query-string credential).
+trait WithoutUrl {
+    fn without_url_ref(&self) -> String;
+}
+
+impl WithoutUrl for reqwest::Error {
+    fn without_url_ref(&self) -> String {
+        let mut msg = self.to_string();
+        if let Some(url) = self.url() {
+            msg = msg.replace(url.as_str(), "<url>");
+        }
+        msg
+    }
+}

@@ -1,0 +1,788 @@
+//! IT Glue connector: the JSON:API REST API (reference sync-rules-and-apis.md §3).
+//!
+//! `x-api-key` auth, `application/vnd.api+json`, kebab-case attributes, `page[size]` (≤ 1000) and
+//! `page[number]` paging sorted by id, exact `filter[...]` searches, `filter[updated_at]` for the
+//! modified-since poll, and the lookups (configuration types and statuses, manufacturers, models)
+//! the engine creates when a PSA value is missing. Default budget: half of IT Glue's published
+//! 3000 requests per 5 minutes.
+//!
+//! Field map (canonical ⇄ IT Glue) lives in [`to_record`] and [`ItGlueClient::attributes`]:
+//! lookups are read by their joined `*-name` attribute and written by id (resolved through a
+//! cached lookup list); references (`organization-id`, `contact-id`, `location-id`) are IT Glue
+//! ids; contact e-mails and phones live in the `contact-emails` / `contact-phones` arrays.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+use syncbridge_engine::{Changes, LookupKind};
+use syncbridge_model::{Entity, Field, Origin, Record, UnixMillis, Values};
+
+use crate::api::{values_as_changes, Cursor, Lookup, Page};
+use crate::create::{create_without_duplicates, has_any_key, KeyedCreate};
+use crate::error::{Error, Result};
+use crate::http::{Http, HttpStats, Reply, Retry};
+use crate::policy::{HttpPolicy, RateBudget};
+use crate::secret::Secret;
+use crate::wire::{id_of, millis, rfc3339, text};
+
+const JSON_API: &str = "application/vnd.api+json";
+
+/// How to reach one IT Glue account.
+#[derive(Debug, Clone)]
+pub struct ItGlueConfig {
+    /// `https://api.itglue.com` (EU `https://api.eu.itglue.com`, AU `https://api.au.itglue.com`).
+    pub base_url: String,
+    pub api_key: Secret,
+    /// `page[size]` of listings (IT Glue's maximum is 1000).
+    pub page_size: u32,
+    pub http: HttpPolicy,
+}
+
+impl ItGlueConfig {
+    pub fn new(base_url: impl Into<String>, api_key: impl Into<Secret>) -> Self {
+        ItGlueConfig {
+            base_url: base_url.into(),
+            api_key: api_key.into(),
+            page_size: 1000,
+            http: HttpPolicy::default().with_rate(Some(
+                RateBudget::per(1500, std::time::Duration::from_secs(300)).with_burst(10),
+            )),
+        }
+    }
+}
+
+/// An IT Glue API client.
+#[derive(Debug)]
+pub struct ItGlueClient {
+    http: Http,
+    base: String,
+    api_key: Secret,
+    page_size: u32,
+    /// Lookup lists by collection, loaded on first use and reloaded on a miss.
+    lookups: Mutex<HashMap<&'static str, Vec<Lookup>>>,
+}
+
+fn collection(entity: Entity) -> &'static str {
+    match entity {
+        Entity::Organization => "organizations",
+        Entity::Configuration => "configurations",
+        Entity::Contact => "contacts",
+        Entity::Location => "locations",
+    }
+}
+
+fn lookup_collection(kind: LookupKind) -> &'static str {
+    match kind {
+        LookupKind::ConfigurationType => "configuration_types",
+        LookupKind::ConfigurationStatus => "configuration_statuses",
+        LookupKind::Manufacturer => "manufacturers",
+        LookupKind::Model => "models",
+    }
+}
+
+fn json_api_type(collection: &str) -> String {
+    collection.replace('_', "-")
+}
+
+impl ItGlueClient {
+    pub fn new(config: ItGlueConfig) -> Result<Self> {
+        let http = Http::new(config.http, vec![config.api_key.clone()])?;
+        Ok(ItGlueClient {
+            http,
+            base: config.base_url.trim_end_matches('/').to_owned(),
+            api_key: config.api_key,
+            page_size: config.page_size.clamp(1, 1000),
+            lookups: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn stats(&self) -> HttpStats {
+        self.http.stats()
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<Value>,
+        retry: Retry,
+    ) -> Result<Reply> {
+        let mut url =
+            url::Url::parse(&format!("{}{path}", self.base)).map_err(|e| Error::Rejected {
+                status: 0,
+                body_excerpt: format!("bad IT Glue URL: {e}"),
+            })?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let mut key =
+            HeaderValue::from_str(self.api_key.expose()).map_err(|_| Error::Auth { status: 0 })?;
+        key.set_sensitive(true);
+        let body = body.map(|b| b.to_string());
+        let endpoint = path.split('/').nth(1).unwrap_or("");
+        self.http
+            .send(endpoint, retry, |c| {
+                let rb = c
+                    .request(method.clone(), url.clone())
+                    .header("x-api-key", key.clone())
+                    .header(ACCEPT, JSON_API);
+                match &body {
+                    Some(b) => rb.header(CONTENT_TYPE, JSON_API).body(b.clone()),
+                    None => rb,
+                }
+            })
+            .await
+    }
+
+    async fn list_resources(
+        &self,
+        coll: &str,
+        mut query: Vec<(String, String)>,
+        cursor: Option<&Cursor>,
+    ) -> Result<(Vec<Value>, Option<Cursor>)> {
+        let number: u64 = match cursor {
+            Some(c) => {
+                c.0.parse()
+                    .map_err(|_| Error::malformed("bad IT Glue cursor"))?
+            }
+            None => 1,
+        };
+        query.push(("page[size]".into(), self.page_size.to_string()));
+        query.push(("page[number]".into(), number.to_string()));
+        query.push(("sort".into(), "id".into()));
+        let doc = self
+            .call(
+                Method::GET,
+                &format!("/{coll}"),
+                &query,
+                None,
+                Retry::Idempotent,
+            )
+            .await?
+            .json()?;
+        let data = doc
+            .get("data")
+            .and_then(Value::as_array)
+            .cloned()
+            .ok_or_else(|| Error::malformed("listing without a data array"))?;
+        let next = doc
+            .pointer("/meta/next-page")
+            .and_then(Value::as_u64)
+            .map(|n| Cursor(n.to_string()));
+        Ok((data, next))
+    }
+
+    async fn page_of(
+        &self,
+        entity: Entity,
+        query: Vec<(String, String)>,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page> {
+        let (data, next) = self
+            .list_resources(collection(entity), query, cursor)
+            .await?;
+        let records = data
+            .iter()
+            .map(|r| to_record(entity, r))
+            .collect::<Result<_>>()?;
+        Ok(Page { records, next })
+    }
+
+    pub async fn get(&self, entity: Entity, id: &str) -> Result<Option<Record>> {
+        let path = format!("/{}/{}", collection(entity), encode_segment(id));
+        match self
+            .call(Method::GET, &path, &[], None, Retry::Idempotent)
+            .await
+        {
+            Ok(reply) => {
+                let doc = reply.json()?;
+                let data = doc
+                    .get("data")
+                    .ok_or_else(|| Error::malformed("answer without data"))?;
+                to_record(entity, data).map(Some)
+            }
+            Err(Error::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn list_page(&self, entity: Entity, cursor: Option<&Cursor>) -> Result<Page> {
+        self.page_of(entity, Vec::new(), cursor).await
+    }
+
+    /// Records updated at or after `since` (`filter[updated_at]`).
+    pub async fn list_modified_since_page(
+        &self,
+        entity: Entity,
+        since: UnixMillis,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page> {
+        let q = vec![(
+            "filter[updated_at]".into(),
+            format!("{}, *", rfc3339(since)),
+        )];
+        self.page_of(entity, q, cursor).await
+    }
+
+    pub async fn list_all(&self, entity: Entity) -> Result<Vec<Record>> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self.list_page(entity, cursor.as_ref()).await?;
+            out.extend(page.records);
+            match page.next {
+                Some(n) => cursor = Some(n),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Narrow search by key: organization by name; children by organization plus name (contacts:
+    /// first and last name; locations: city). Exact comparison is the caller's.
+    pub async fn find_by_key(
+        &self,
+        entity: Entity,
+        org_id: Option<&str>,
+        key: &Values,
+    ) -> Result<Vec<Record>> {
+        if !has_any_key(entity, key) {
+            return Ok(Vec::new());
+        }
+        let mut q: Vec<(String, String)> = Vec::new();
+        let mut add = |name: &str, v: Option<&str>| {
+            if let Some(v) = v {
+                q.push((format!("filter[{name}]"), v.to_owned()));
+            }
+        };
+        if entity.has_parent_org() {
+            add("organization_id", org_id);
+        }
+        match entity {
+            Entity::Organization => add("name", key.get(Field::Name)),
+            Entity::Configuration => add("name", key.get(Field::Name)),
+            Entity::Contact => {
+                add("first_name", key.get(Field::FirstName));
+                add("last_name", key.get(Field::LastName));
+            }
+            Entity::Location => add("city", key.get(Field::City)),
+        }
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self.page_of(entity, q.clone(), cursor.as_ref()).await?;
+            out.extend(page.records);
+            match page.next {
+                Some(n) => cursor = Some(n),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Creates a record (inside organization `org_id` for children); never duplicated by retries.
+    pub async fn create(
+        &self,
+        entity: Entity,
+        org_id: Option<&str>,
+        values: &Values,
+    ) -> Result<Record> {
+        create_without_duplicates(self, entity, org_id, values).await
+    }
+
+    /// PATCHes only the changed attributes; returns the record as IT Glue answers it.
+    pub async fn update(&self, entity: Entity, id: &str, changes: &Changes) -> Result<Record> {
+        let needs_current = entity == Entity::Contact
+            && changes
+                .keys()
+                .any(|f| matches!(f, Field::Email | Field::Phone | Field::Mobile | Field::Fax));
+        let current = if needs_current {
+            let path = format!("/contacts/{}", encode_segment(id));
+            let doc = self
+                .call(Method::GET, &path, &[], None, Retry::Idempotent)
+                .await?
+                .json()?;
+            doc.get("data").cloned()
+        } else {
+            None
+        };
+        let attrs = self.attributes(entity, changes, current.as_ref()).await?;
+        let coll = collection(entity);
+        let body = json!({"data": {"type": json_api_type(coll), "attributes": attrs}});
+        let path = format!("/{coll}/{}", encode_segment(id));
+        let doc = self
+            .call(Method::PATCH, &path, &[], Some(body), Retry::Idempotent)
+            .await?
+            .json()?;
+        let data = doc
+            .get("data")
+            .ok_or_else(|| Error::malformed("answer without data"))?;
+        to_record(entity, data)
+    }
+
+    /// Every entry of a lookup list.
+    pub async fn list_lookups(&self, kind: LookupKind) -> Result<Vec<Lookup>> {
+        self.fetch_lookups(lookup_collection(kind)).await
+    }
+
+    /// Creates a lookup entry (a model needs its manufacturer's id).
+    pub async fn create_lookup(
+        &self,
+        kind: LookupKind,
+        name: &str,
+        manufacturer_id: Option<&str>,
+    ) -> Result<Lookup> {
+        let coll = lookup_collection(kind);
+        let mut attrs = Map::new();
+        attrs.insert("name".into(), name.into());
+        if kind == LookupKind::Model {
+            let m = manufacturer_id.ok_or_else(|| Error::Rejected {
+                status: 0,
+                body_excerpt: "a model needs a manufacturer".into(),
+            })?;
+            attrs.insert("manufacturer-id".into(), m.into());
+        }
+        let body = json!({"data": {"type": json_api_type(coll), "attributes": attrs}});
+        let reply = self
+            .call(
+                Method::POST,
+                &format!("/{coll}"),
+                &[],
+                Some(body),
+                Retry::Once,
+            )
+            .await?;
+        let doc = reply.json()?;
+        let lookup = doc
+            .get("data")
+            .map(to_lookup)
+            .transpose()?
+            .ok_or_else(|| Error::malformed("answer without data"))?;
+        self.lookups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(coll);
+        Ok(lookup)
+    }
+
+    async fn fetch_lookups(&self, coll: &'static str) -> Result<Vec<Lookup>> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let (data, next) = self
+                .list_resources(coll, Vec::new(), cursor.as_ref())
+                .await?;
+            for d in &data {
+                out.push(to_lookup(d)?);
+            }
+            match next {
+                Some(n) => cursor = Some(n),
+                None => break,
+            }
+        }
+        self.lookups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(coll, out.clone());
+        Ok(out)
+    }
+
+    /// The id of the lookup entry named exactly `name`, reloading the list once on a miss.
+    async fn lookup_id(&self, coll: &'static str, name: &str) -> Result<Option<String>> {
+        let cached = |this: &Self| -> Option<Option<String>> {
+            let map = this.lookups.lock().unwrap_or_else(|e| e.into_inner());
+            map.get(coll)
+                .map(|list| list.iter().find(|l| l.name == name).map(|l| l.id.clone()))
+        };
+        if let Some(Some(id)) = cached(self) {
+            return Ok(Some(id));
+        }
+        let list = self.fetch_lookups(coll).await?;
+        Ok(list.into_iter().find(|l| l.name == name).map(|l| l.id))
+    }
+
+    async fn required_lookup(&self, coll: &'static str, name: &str) -> Result<String> {
+        self.lookup_id(coll, name)
+            .await?
+            .ok_or_else(|| Error::UnknownLookup {
+                kind: coll.trim_end_matches('s').replace('_', " "),
+                name: name.to_owned(),
+            })
+    }
+
+    /// Canonical changes → IT Glue attributes (lookups resolved to ids).
+    async fn attributes(
+        &self,
+        entity: Entity,
+        changes: &Changes,
+        current: Option<&Value>,
+    ) -> Result<Map<String, Value>> {
+        let mut attrs = Map::new();
+        let mut emails: Option<Vec<Value>> = None;
+        let mut phones: Option<Vec<Value>> = None;
+        for (field, value) in changes {
+            let v = value.as_deref().filter(|s| !s.is_empty());
+            let plain = |name: &str| (name.to_owned(), v.map_or(Value::Null, Value::from));
+            let (key, json_value) = match (entity, field) {
+                (_, Field::Name) if entity != Entity::Contact => plain("name"),
+                (Entity::Organization, Field::Type) => (
+                    "organization-type-id".into(),
+                    self.id_value("organization_types", v).await?,
+                ),
+                (Entity::Organization, Field::Status) => (
+                    "organization-status-id".into(),
+                    self.id_value("organization_statuses", v).await?,
+                ),
+                (Entity::Organization, Field::ShortName) => plain("short-name"),
+                (Entity::Configuration, Field::Type) => (
+                    "configuration-type-id".into(),
+                    self.id_value("configuration_types", v).await?,
+                ),
+                (Entity::Configuration, Field::Status) => (
+                    "configuration-status-id".into(),
+                    self.id_value("configuration_statuses", v).await?,
+                ),
+                (Entity::Configuration, Field::Manufacturer) => (
+                    "manufacturer-id".into(),
+                    self.id_value("manufacturers", v).await?,
+                ),
+                (Entity::Configuration, Field::Model) => {
+                    ("model-id".into(), self.id_value("models", v).await?)
+                }
+                (Entity::Configuration, Field::OperatingSystem) => (
+                    "operating-system-id".into(),
+                    self.id_value("operating_systems", v).await?,
+                ),
+                (Entity::Configuration, Field::SerialNumber) => plain("serial-number"),
+                (Entity::Configuration, Field::MacAddress) => plain("mac-address"),
+                (Entity::Configuration, Field::AssetTag) => plain("asset-tag"),
+                (Entity::Configuration, Field::PrimaryIp) => plain("primary-ip"),
+                (Entity::Configuration, Field::DefaultGateway) => plain("default-gateway"),
+                (Entity::Configuration, Field::InstalledAt) => plain("installed-at"),
+                (Entity::Configuration, Field::InstalledBy) => plain("installed-by"),
+                (Entity::Configuration, Field::PurchasedAt) => plain("purchased-at"),
+                (Entity::Configuration, Field::WarrantyExpiresAt) => plain("warranty-expires-at"),
+                (Entity::Configuration, Field::Contact) => plain("contact-id"),
+                (Entity::Configuration | Entity::Contact, Field::Location) => plain("location-id"),
+                (Entity::Configuration | Entity::Contact, Field::Notes) => plain("notes"),
+                (Entity::Contact, Field::FirstName) => plain("first-name"),
+                (Entity::Contact, Field::LastName) => plain("last-name"),
+                (Entity::Contact, Field::Title) => plain("title"),
+                (Entity::Contact, Field::Type) => (
+                    "contact-type-id".into(),
+                    self.id_value("contact_types", v).await?,
+                ),
+                (Entity::Contact, Field::Important) => (
+                    "important".into(),
+                    Value::Bool(v.is_some_and(|s| s.eq_ignore_ascii_case("true"))),
+                ),
+                (Entity::Contact, Field::Email) => {
+                    let list =
+                        emails.get_or_insert_with(|| contact_list(current, "contact-emails"));
+                    set_entry(
+                        list,
+                        v,
+                        |e| e.get("primary") == Some(&Value::Bool(true)),
+                        "Work",
+                    );
+                    continue;
+                }
+                (Entity::Contact, Field::Phone | Field::Mobile | Field::Fax) => {
+                    let list =
+                        phones.get_or_insert_with(|| contact_list(current, "contact-phones"));
+                    let label = phone_label(*field);
+                    set_entry(list, v, |e| phone_kind(e) == *field, label);
+                    continue;
+                }
+                (Entity::Location, Field::Address1) => plain("address-1"),
+                (Entity::Location, Field::Address2) => plain("address-2"),
+                (Entity::Location, Field::City) => plain("city"),
+                (Entity::Location, Field::PostalCode) => plain("postal-code"),
+                (Entity::Location, Field::Phone) => plain("phone"),
+                (Entity::Location, Field::Fax) => plain("fax"),
+                (Entity::Location, Field::Region) => match v {
+                    Some(name) => match self.lookup_id("regions", name).await? {
+                        Some(id) => ("region-id".into(), Value::from(id)),
+                        None => ("region-name".into(), Value::from(name)),
+                    },
+                    None => ("region-id".into(), Value::Null),
+                },
+                (Entity::Location, Field::Country) => match v {
+                    Some(name) => match self.lookup_id("countries", name).await? {
+                        Some(id) => ("country-id".into(), Value::from(id)),
+                        None => ("country-name".into(), Value::from(name)),
+                    },
+                    None => ("country-id".into(), Value::Null),
+                },
+                _ => {
+                    tracing::debug!(%entity, %field, "field not mapped for IT Glue; skipped");
+                    continue;
+                }
+            };
+            attrs.insert(key, json_value);
+        }
+        if let Some(list) = emails {
+            attrs.insert("contact-emails".into(), Value::Array(list));
+        }
+        if let Some(list) = phones {
+            attrs.insert("contact-phones".into(), Value::Array(list));
+        }
+        Ok(attrs)
+    }
+
+    async fn id_value(&self, coll: &'static str, name: Option<&str>) -> Result<Value> {
+        match name {
+            Some(n) => Ok(Value::from(self.required_lookup(coll, n).await?)),
+            None => Ok(Value::Null),
+        }
+    }
+}
+
+impl KeyedCreate for ItGlueClient {
+    async fn search_key(
+        &self,
+        entity: Entity,
+        org_id: Option<&str>,
+        key: &Values,
+    ) -> Result<Vec<Record>> {
+        self.find_by_key(entity, org_id, key).await
+    }
+
+    async fn create_attempt(
+        &self,
+        entity: Entity,
+        org_id: Option<&str>,
+        values: &Values,
+    ) -> Result<Record> {
+        let mut attrs = self
+            .attributes(entity, &values_as_changes(values), None)
+            .await?;
+        attrs.retain(|_, v| !v.is_null());
+        if entity.has_parent_org() {
+            let org = org_id.ok_or_else(|| Error::Rejected {
+                status: 0,
+                body_excerpt: format!("a {entity} needs an organization"),
+            })?;
+            attrs.insert("organization-id".into(), Value::from(org));
+        }
+        let coll = collection(entity);
+        let body = json!({"data": {"type": json_api_type(coll), "attributes": attrs}});
+        let doc = self
+            .call(
+                Method::POST,
+                &format!("/{coll}"),
+                &[],
+                Some(body),
+                Retry::Once,
+            )
+            .await?
+            .json()?;
+        let data = doc
+            .get("data")
+            .ok_or_else(|| Error::malformed("answer without data"))?;
+        to_record(entity, data)
+    }
+
+    fn create_attempts(&self) -> u32 {
+        self.http.policy().max_attempts
+    }
+}
+
+/// Path segments are ids we were given; keep them from changing the path.
+pub(crate) fn encode_segment(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
+}
+
+fn to_lookup(resource: &Value) -> Result<Lookup> {
+    let attrs = resource.get("attributes");
+    Ok(Lookup {
+        id: id_of(resource, "id")?,
+        name: text(attrs.and_then(|a| a.get("name"))).unwrap_or_default(),
+        manufacturer_id: text(attrs.and_then(|a| a.get("manufacturer-id"))),
+    })
+}
+
+fn phone_label(field: Field) -> &'static str {
+    match field {
+        Field::Mobile => "Mobile",
+        Field::Fax => "Fax",
+        _ => "Work",
+    }
+}
+
+/// Which canonical field a `contact-phones` entry is: Mobile and Fax by label, anything else a
+/// phone.
+fn phone_kind(entry: &Value) -> Field {
+    let label = entry
+        .get("label-name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if label.eq_ignore_ascii_case("mobile") {
+        Field::Mobile
+    } else if label.eq_ignore_ascii_case("fax") {
+        Field::Fax
+    } else {
+        Field::Phone
+    }
+}
+
+fn contact_list(current: Option<&Value>, key: &str) -> Vec<Value> {
+    current
+        .and_then(|c| c.pointer(&format!("/attributes/{key}")))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Sets (or removes, for `None`) the entry `is_it` selects, preferring the primary one.
+fn set_entry(
+    list: &mut Vec<Value>,
+    value: Option<&str>,
+    is_it: impl Fn(&Value) -> bool,
+    label: &str,
+) {
+    let primary = |e: &Value| e.get("primary") == Some(&Value::Bool(true));
+    let pos = list
+        .iter()
+        .position(|e| is_it(e) && primary(e))
+        .or_else(|| list.iter().position(&is_it));
+    match (pos, value) {
+        (Some(i), Some(v)) => {
+            if let Some(obj) = list[i].as_object_mut() {
+                obj.insert("value".into(), v.into());
+            }
+        }
+        (Some(i), None) => {
+            list.remove(i);
+        }
+        (None, Some(v)) => {
+            let first_of_kind = !list.iter().any(primary);
+            list.push(json!({"value": v, "primary": first_of_kind, "label-name": label}));
+        }
+        (None, None) => {}
+    }
+}
+
+/// The entry of a contact list for `field`, preferring the primary one.
+fn pick_entry(list: Option<&Value>, is_it: impl Fn(&Value) -> bool) -> Option<String> {
+    let list = list?.as_array()?;
+    let primary = |e: &&Value| e.get("primary") == Some(&Value::Bool(true));
+    list.iter()
+        .filter(|e| is_it(e))
+        .find(primary)
+        .or_else(|| list.iter().find(|e| is_it(e)))
+        .and_then(|e| text(e.get("value")))
+}
+
+/// IT Glue JSON:API resource → canonical record (the field map, read direction).
+pub(crate) fn to_record(entity: Entity, resource: &Value) -> Result<Record> {
+    let attrs = resource
+        .get("attributes")
+        .filter(|a| a.is_object())
+        .ok_or_else(|| Error::malformed("resource without attributes"))?;
+    let a = |k: &str| text(attrs.get(k));
+    let mut rec = Record::new(id_of(resource, "id")?);
+    if entity.has_parent_org() {
+        rec.org_id = a("organization-id");
+    }
+    let mut v = Values::new();
+    let mut put = |f: Field, val: Option<String>| v.set(f, val);
+    match entity {
+        Entity::Organization => {
+            put(Field::Name, a("name"));
+            put(Field::Type, a("organization-type-name"));
+            put(Field::Status, a("organization-status-name"));
+            put(Field::ShortName, a("short-name"));
+        }
+        Entity::Configuration => {
+            put(Field::Name, a("name"));
+            put(Field::Type, a("configuration-type-name"));
+            put(Field::Status, a("configuration-status-name"));
+            put(Field::SerialNumber, a("serial-number"));
+            put(Field::MacAddress, a("mac-address"));
+            put(Field::AssetTag, a("asset-tag"));
+            put(Field::Manufacturer, a("manufacturer-name"));
+            put(Field::Model, a("model-name"));
+            put(Field::Notes, a("notes"));
+            put(Field::PrimaryIp, a("primary-ip"));
+            put(Field::DefaultGateway, a("default-gateway"));
+            put(Field::OperatingSystem, a("operating-system-name"));
+            put(Field::InstalledAt, a("installed-at"));
+            put(Field::InstalledBy, a("installed-by"));
+            put(Field::PurchasedAt, a("purchased-at"));
+            put(Field::WarrantyExpiresAt, a("warranty-expires-at"));
+            put(Field::Contact, a("contact-id"));
+            put(Field::Location, a("location-id"));
+        }
+        Entity::Contact => {
+            put(Field::FirstName, a("first-name"));
+            put(Field::LastName, a("last-name"));
+            put(Field::Title, a("title"));
+            put(Field::Type, a("contact-type-name"));
+            put(Field::Notes, a("notes"));
+            put(Field::Location, a("location-id"));
+            put(Field::Important, a("important"));
+            put(
+                Field::Email,
+                pick_entry(attrs.get("contact-emails"), |_| true),
+            );
+            for f in [Field::Phone, Field::Mobile, Field::Fax] {
+                put(
+                    f,
+                    pick_entry(attrs.get("contact-phones"), |e| phone_kind(e) == f),
+                );
+            }
+        }
+        Entity::Location => {
+            put(Field::Name, a("name"));
+            put(Field::Address1, a("address-1"));
+            put(Field::Address2, a("address-2"));
+            put(Field::City, a("city"));
+            put(Field::Region, a("region-name"));
+            put(Field::PostalCode, a("postal-code"));
+            put(Field::Country, a("country-name"));
+            put(Field::Phone, a("phone"));
+            put(Field::Fax, a("fax"));
+        }
+    }
+    rec.values = v;
+    // The only source marker IT Glue's API exposes is the native PSA integration.
+    rec.origin = if a("psa-integration").is_some() {
+        Origin::Psa
+    } else {
+        Origin::Manual
+    };
+    rec.created_at = millis(attrs.get("created-at"));
+    rec.updated_at = millis(attrs.get("updated-at"));
+    Ok(rec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_resources_are_typed_errors() {
+        assert!(matches!(
+            to_record(Entity::Organization, &json!({"id": "1"})),
+            Err(Error::Malformed(_))
+        ));
+        assert!(matches!(
+            to_record(Entity::Organization, &json!({"attributes": {}})),
+            Err(Error::Malformed(_))
+        ));
+        let r = to_record(
+            Entity::Contact,
+            &json!({"id": 5, "attributes": {"organization-id": 2, "first-name": "Ada",
+                "contact-phones": [{"value": "1", "label-name": "Mobile"}, {"value": "2", "primary": true}],
+                "contact-emails": "not a list"}}),
+        )
+        .unwrap();
+        assert_eq!(r.org_id.as_deref(), Some("2"));
+        assert_eq!(r.get(Field::Mobile), Some("1"));
+        assert_eq!(r.get(Field::Phone), Some("2"));
+        assert_eq!(r.get(Field::Email), None);
+    }
+}

@@ -1,0 +1,36 @@
+//! HTTP clients for IT Glue and the PSAs: auth, paging, rate limits, retries, and the field maps
+//! between each vendor's JSON and syncbridge's canonical [`Record`](syncbridge_model::Record)s.
+//!
+//! - [`api`]: the common surface the workers use ([`PsaClient`], [`Page`], [`Cursor`], [`Lookup`]);
+//! - one file per vendor: [`itglue`], [`connectwise`], [`autotask`],
+//!   [`kaseya_bms`] (also Pulseway PSA), [`tigerpaw`] (read-only);
+//! - shared machinery: [`policy`] (timeouts, budgets, caps), `http` (the reqwest stack with
+//!   governor rate limiting, per-endpoint semaphores and retries), `create` (creates that never
+//!   duplicate), [`error`], [`secret`] (credentials that never print).
+//!
+//! No sync rule lives here: connectors only translate and transport.
+
+pub mod api;
+pub mod autotask;
+pub mod connectwise;
+mod create;
+pub mod error;
+mod http;
+pub mod itglue;
+pub mod kaseya_bms;
+pub mod policy;
+pub mod secret;
+pub mod tigerpaw;
+mod wire;
+
+pub use api::{Cursor, Lookup, Page, PsaClient};
+pub use autotask::{discover_zone, AutotaskClient, AutotaskConfig};
+pub use connectwise::{ConnectWiseClient, ConnectWiseConfig};
+pub use error::{Error, Result};
+pub use http::HttpStats;
+pub use itglue::{ItGlueClient, ItGlueConfig};
+pub use kaseya_bms::{BmsClient, BmsConfig, BmsFlavor};
+pub use policy::{HttpPolicy, RateBudget};
+pub use secret::Secret;
+pub use syncbridge_model::Record;
+pub use tigerpaw::{TigerpawClient, TigerpawConfig};

@@ -1,0 +1,80 @@
+//! How a connector talks to one vendor: timeouts, retries, its rate budget and concurrency caps.
+//!
+//! Defaults follow the vendors' published limits at half the budget (DESIGN §2.5: leave room for
+//! the MSP's other tools); every field can be changed per tenant.
+
+use std::time::Duration;
+
+/// At most `requests` per `per`, with short bursts of up to `burst` requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateBudget {
+    pub requests: u32,
+    pub per: Duration,
+    pub burst: u32,
+}
+
+impl RateBudget {
+    /// `requests` per `per` with a burst of 1 (evenly spaced requests).
+    pub fn per(requests: u32, per: Duration) -> Self {
+        RateBudget {
+            requests,
+            per,
+            burst: 1,
+        }
+    }
+
+    pub fn with_burst(mut self, burst: u32) -> Self {
+        self.burst = burst.max(1);
+        self
+    }
+}
+
+/// Timeouts, retries, rate budget and concurrency of one client.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpPolicy {
+    /// Whole-request timeout of one attempt (connect, send, wait, read the body).
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+    /// First retry delay; doubled per attempt (with jitter) up to `max_backoff`.
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Longest `Retry-After` honoured inside one call; a longer one ends the call with
+    /// `Error::RateLimited` so the worker can nak with that delay instead of holding a slot.
+    pub max_retry_after: Duration,
+    /// The client-side budget (`None`: unlimited).
+    pub rate: Option<RateBudget>,
+    /// Whether `rate` is one budget for the whole client or one per endpoint (Kaseya BMS:
+    /// "1500 per hour per endpoint").
+    pub rate_per_endpoint: bool,
+    /// Concurrent requests per endpoint (Autotask: 3 per entity endpoint and integration code).
+    pub per_endpoint_concurrency: Option<usize>,
+    /// Divides the vendor's `Retry-After`: 1 for real vendors; a simulator running its clock `n`
+    /// times faster states `Retry-After` in simulated seconds, so tests set `n` here.
+    pub retry_after_divisor: f64,
+}
+
+impl Default for HttpPolicy {
+    fn default() -> Self {
+        HttpPolicy {
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(120),
+            rate: None,
+            rate_per_endpoint: false,
+            per_endpoint_concurrency: None,
+            retry_after_divisor: 1.0,
+        }
+    }
+}
+
+impl HttpPolicy {
+    pub fn with_rate(mut self, rate: Option<RateBudget>) -> Self {
+        self.rate = rate;
+        self
+    }
+}

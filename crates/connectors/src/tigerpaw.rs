@@ -1,0 +1,411 @@
+//! Tigerpaw connector (read-only): the Tigerpaw Business Suite REST API (reference
+//! psa-apis-bms-pulseway-tigerpaw.md §3).
+//!
+//! Every request is signed: `Authorization: TSI base64("{public}:{sig}")` with
+//! `sig = base64(HMAC-SHA256(private key, lower("{method}|{path}|{date}")))` and the same RFC 1123
+//! date in `X-TSI-Date`, computed afresh for each attempt. Listings are
+//! `POST /api/{accounts|contacts}/search` with `PageSize` / `StartRow` and `NextRow` (0 on the
+//! last page). Tigerpaw has no modified-since query: [`Error::Unsupported`]; it is polled by
+//! listing and content hash.
+//!
+//! IT Glue syncs Tigerpaw one way: every create or update answers [`Error::ReadOnly`] before
+//! any request is made. Field map (reference §2.4) in [`account_record`], [`contact_record`] and
+//! [`location_record`]: a location is an account's address (id = the account number), and only
+//! active contacts are listed.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::Method;
+use serde_json::{json, Value};
+use sha2::Sha256;
+use syncbridge_engine::Changes;
+use syncbridge_model::{Entity, Field, Origin, Record, UnixMillis, Values};
+use time::macros::format_description;
+use time::OffsetDateTime;
+
+use crate::api::{unsupported_entity, Cursor, Page};
+use crate::create::has_any_key;
+use crate::error::{excerpt, Error, Result};
+use crate::http::{Http, HttpStats, Retry};
+use crate::itglue::encode_segment;
+use crate::policy::HttpPolicy;
+use crate::secret::Secret;
+use crate::wire::{path_text, text};
+
+/// How to reach one Tigerpaw API site.
+#[derive(Debug, Clone)]
+pub struct TigerpawConfig {
+    /// The customer's API site, e.g. `https://api.example.com`.
+    pub base_url: String,
+    /// The Rep's public key (not a secret: it names the key pair).
+    pub public_key: String,
+    pub private_key: Secret,
+    pub page_size: u32,
+    pub http: HttpPolicy,
+}
+
+impl TigerpawConfig {
+    pub fn new(
+        base_url: impl Into<String>,
+        public_key: impl Into<String>,
+        private_key: impl Into<Secret>,
+    ) -> Self {
+        TigerpawConfig {
+            base_url: base_url.into(),
+            public_key: public_key.into(),
+            private_key: private_key.into(),
+            page_size: 1000,
+            http: HttpPolicy::default(),
+        }
+    }
+}
+
+/// A read-only Tigerpaw client.
+#[derive(Debug)]
+pub struct TigerpawClient {
+    http: Http,
+    base: String,
+    public_key: String,
+    private_key: Secret,
+    page_size: u32,
+}
+
+/// `Thu, 18 Jun 2015 07:25:43 GMT`.
+fn rfc1123_now() -> String {
+    let fmt = format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    OffsetDateTime::now_utc().format(&fmt).unwrap_or_default()
+}
+
+/// The `Authorization` value for one request.
+fn signature(
+    public: &str,
+    private: &Secret,
+    method: &Method,
+    path: &str,
+    date: &str,
+) -> Result<HeaderValue> {
+    let signed = format!("{method}|{path}|{date}").to_lowercase();
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(private.expose().as_bytes())
+        .map_err(|_| Error::Auth { status: 0 })?;
+    mac.update(signed.as_bytes());
+    let sig = B64.encode(mac.finalize().into_bytes());
+    let mut v = HeaderValue::from_str(&format!("TSI {}", B64.encode(format!("{public}:{sig}"))))
+        .map_err(|_| Error::Auth { status: 0 })?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+impl TigerpawClient {
+    pub fn new(config: TigerpawConfig) -> Result<Self> {
+        Ok(TigerpawClient {
+            http: Http::new(config.http, vec![config.private_key.clone()])?,
+            base: config.base_url.trim_end_matches('/').to_owned(),
+            public_key: config.public_key,
+            private_key: config.private_key,
+            page_size: config.page_size.clamp(1, 1000),
+        })
+    }
+
+    pub fn stats(&self) -> HttpStats {
+        self.http.stats()
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
+        let url = format!("{}{path}", self.base);
+        let body = body.map(|b| b.to_string());
+        let endpoint = path.split('/').nth(2).unwrap_or("");
+        let reply = self
+            .http
+            .send(endpoint, Retry::Idempotent, |c| {
+                let date = rfc1123_now();
+                let rb = c
+                    .request(method.clone(), &url)
+                    .header("X-TSI-Date", date.clone());
+                let rb = match signature(&self.public_key, &self.private_key, &method, path, &date)
+                {
+                    Ok(auth) => rb.header(AUTHORIZATION, auth),
+                    // Unreachable with a valid key; the vendor then answers 401.
+                    Err(_) => rb,
+                };
+                match &body {
+                    Some(b) => rb.header(CONTENT_TYPE, "application/json").body(b.clone()),
+                    None => rb,
+                }
+            })
+            .await?;
+        let doc = reply.json()?;
+        if doc.get("Success").and_then(Value::as_bool) == Some(false) {
+            return Err(Error::Rejected {
+                status: 200,
+                body_excerpt: excerpt(&path_text(&doc, &["Message"]).unwrap_or_default()),
+            });
+        }
+        Ok(doc)
+    }
+
+    /// One page of a search (`criteria` empty: everything).
+    async fn search(
+        &self,
+        entity: Entity,
+        criteria: Vec<Value>,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page> {
+        let (path, key) = match entity {
+            Entity::Contact => ("/api/contacts/search", "Contacts"),
+            _ => ("/api/accounts/search", "Accounts"),
+        };
+        let start: u64 = match cursor {
+            Some(c) => {
+                c.0.parse()
+                    .map_err(|_| Error::malformed("bad Tigerpaw cursor"))?
+            }
+            None => 1,
+        };
+        let body = json!({"Criteria": criteria, "PageSize": self.page_size, "StartRow": start});
+        let doc = self.call(Method::POST, path, Some(body)).await?;
+        let rows = doc
+            .get(key)
+            .and_then(Value::as_array)
+            .ok_or_else(|| Error::malformed(format!("search answer without {key}")))?;
+        let mut records = Vec::new();
+        for row in rows {
+            match entity {
+                Entity::Organization => records.push(account_record(row)?),
+                Entity::Location => records.extend(location_record(row)?),
+                _ => records.extend(contact_record(row)?),
+            }
+        }
+        let next = doc
+            .get("NextRow")
+            .and_then(Value::as_u64)
+            .filter(|n| *n > 0)
+            .map(|n| Cursor(n.to_string()));
+        Ok(Page { records, next })
+    }
+
+    fn check_entity(entity: Entity) -> Result<()> {
+        if entity == Entity::Configuration {
+            return Err(unsupported_entity("Tigerpaw", entity));
+        }
+        Ok(())
+    }
+
+    pub async fn get(&self, entity: Entity, id: &str) -> Result<Option<Record>> {
+        Self::check_entity(entity)?;
+        let path = match entity {
+            Entity::Contact => format!("/api/contacts/{}", encode_segment(id)),
+            _ => format!("/api/accounts/{}", encode_segment(id)),
+        };
+        let row = match self.call(Method::GET, &path, None).await {
+            Ok(row) => row,
+            Err(Error::NotFound) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match entity {
+            Entity::Organization => account_record(&row).map(Some),
+            Entity::Location => location_record(&row),
+            _ => contact_record(&row),
+        }
+    }
+
+    pub async fn list_page(&self, entity: Entity, cursor: Option<&Cursor>) -> Result<Page> {
+        Self::check_entity(entity)?;
+        self.search(entity, Vec::new(), cursor).await
+    }
+
+    /// Tigerpaw has no modified-since query.
+    pub async fn list_modified_since_page(
+        &self,
+        entity: Entity,
+        _since: UnixMillis,
+        _cursor: Option<&Cursor>,
+    ) -> Result<Page> {
+        Self::check_entity(entity)?;
+        Err(Error::Unsupported(
+            "Tigerpaw has no modified-since query; list and compare".into(),
+        ))
+    }
+
+    /// Narrow search: accounts by name; contacts by account and names; a location is its
+    /// account's address.
+    pub async fn find_by_key(
+        &self,
+        entity: Entity,
+        org_id: Option<&str>,
+        key: &Values,
+    ) -> Result<Vec<Record>> {
+        Self::check_entity(entity)?;
+        if !has_any_key(entity, key) {
+            return Ok(Vec::new());
+        }
+        let equal =
+            |t: &str, v: &str| json!({"SearchType": t, "MatchType": "Equal", "Criteria": v});
+        let criteria = match entity {
+            Entity::Organization => key
+                .get(Field::Name)
+                .map(|n| vec![equal("AccountName", n)])
+                .unwrap_or_default(),
+            Entity::Location => {
+                return match org_id {
+                    Some(org) => Ok(self.get(Entity::Location, org).await?.into_iter().collect()),
+                    None => Ok(Vec::new()),
+                }
+            }
+            _ => {
+                let mut c = Vec::new();
+                if let Some(org) = org_id {
+                    c.push(equal("AccountNumber", org));
+                }
+                if let Some(n) = key.get(Field::FirstName) {
+                    c.push(equal("FirstName", n));
+                }
+                if let Some(n) = key.get(Field::LastName) {
+                    c.push(equal("LastName", n));
+                }
+                c
+            }
+        };
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .search(entity, criteria.clone(), cursor.as_ref())
+                .await?;
+            out.extend(page.records);
+            match page.next {
+                Some(n) => cursor = Some(n),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Refused: syncbridge never writes to Tigerpaw.
+    pub async fn create(
+        &self,
+        _entity: Entity,
+        _org_id: Option<&str>,
+        _values: &Values,
+    ) -> Result<Record> {
+        Err(Error::ReadOnly { vendor: "Tigerpaw" })
+    }
+
+    /// Refused: syncbridge never writes to Tigerpaw.
+    pub async fn update(&self, _entity: Entity, _id: &str, _changes: &Changes) -> Result<Record> {
+        Err(Error::ReadOnly { vendor: "Tigerpaw" })
+    }
+}
+
+fn account_of(row: &Value) -> Result<(&Value, String)> {
+    let number = text(row.get("AccountNumber"))
+        .ok_or_else(|| Error::malformed("account without AccountNumber"))?;
+    let account = row
+        .get("Account")
+        .filter(|a| a.is_object())
+        .ok_or_else(|| Error::malformed("account without Account"))?;
+    Ok((account, number))
+}
+
+/// AccountSummary → organization.
+pub(crate) fn account_record(row: &Value) -> Result<Record> {
+    let (a, number) = account_of(row)?;
+    let t = |k: &str| text(a.get(k));
+    let mut rec = Record::new(number);
+    rec.values = Values::new();
+    rec.values.set(Field::Name, t("Name"));
+    rec.values.set(Field::Status, t("Status"));
+    rec.values.set(Field::Type, t("AccountType"));
+    rec.values.set(Field::ShortName, t("AccountId"));
+    rec.origin = Origin::Psa;
+    Ok(rec)
+}
+
+/// AccountSummary → its address as a location (none without an address), id = account number.
+pub(crate) fn location_record(row: &Value) -> Result<Option<Record>> {
+    let (a, number) = account_of(row)?;
+    let t = |k: &str| text(a.get(k));
+    let Some(address1) = t("Address1") else {
+        return Ok(None);
+    };
+    let mut rec = Record::new(number.clone());
+    rec.org_id = Some(number);
+    let v = &mut rec.values;
+    v.set(Field::Name, Some(address1.clone()));
+    v.set(Field::Address1, Some(address1));
+    v.set(Field::Address2, t("Address2"));
+    v.set(Field::City, t("City"));
+    v.set(Field::Region, t("State"));
+    v.set(Field::PostalCode, t("PostalCode"));
+    v.set(Field::Country, t("Country"));
+    v.set(Field::Phone, text(row.get("PhoneNumber")));
+    rec.origin = Origin::Psa;
+    Ok(Some(rec))
+}
+
+/// ContactSummary → contact; inactive contacts are not synced (none).
+pub(crate) fn contact_record(row: &Value) -> Result<Option<Record>> {
+    let number = text(row.get("ContactNumber"))
+        .ok_or_else(|| Error::malformed("contact without ContactNumber"))?;
+    let c = row
+        .get("Contact")
+        .filter(|c| c.is_object())
+        .ok_or_else(|| Error::malformed("contact without Contact"))?;
+    if c.get("Inactive").and_then(Value::as_bool) == Some(true) {
+        return Ok(None);
+    }
+    let t = |k: &str| text(c.get(k));
+    let mut rec = Record::new(number);
+    rec.org_id = t("AccountNumber");
+    let v = &mut rec.values;
+    v.set(Field::FirstName, t("FirstName"));
+    v.set(Field::LastName, t("LastName"));
+    v.set(Field::Title, t("Title"));
+    v.set(Field::Notes, t("PersonalNotes"));
+    v.set(Field::Email, text(row.get("EmailAddress")));
+    v.set(Field::Phone, text(row.get("PhoneNumber")));
+    rec.origin = Origin::Psa;
+    Ok(Some(rec))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_matches_the_documented_scheme() {
+        // Same inputs as the vendor example string `get|/api/accounts/1052932|thu, 18 jun 2015 …`.
+        let a = signature(
+            "pub",
+            &Secret::new("priv"),
+            &Method::GET,
+            "/api/accounts/1052932",
+            "Thu, 18 Jun 2015 07:25:43 GMT",
+        )
+        .unwrap();
+        let b = signature(
+            "pub",
+            &Secret::new("priv"),
+            &Method::GET,
+            "/API/ACCOUNTS/1052932",
+            "thu, 18 jun 2015 07:25:43 gmt",
+        )
+        .unwrap();
+        assert_eq!(a, b, "the signed string is lower-cased");
+        assert!(a.to_str().unwrap().starts_with("TSI "));
+    }
+
+    #[test]
+    fn malformed_rows_are_typed_errors_and_inactive_contacts_are_skipped() {
+        assert!(matches!(
+            account_record(&json!({"AccountNumber": 1})),
+            Err(Error::Malformed(_))
+        ));
+        let inactive = json!({"ContactNumber": 2, "Contact": {"FirstName": "A", "Inactive": true}});
+        assert_eq!(contact_record(&inactive).unwrap(), None);
+        let no_address = json!({"AccountNumber": 3, "Account": {"Name": "X"}});
+        assert_eq!(location_record(&no_address).unwrap(), None);
+    }
+}
