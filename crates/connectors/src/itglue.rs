@@ -76,6 +76,8 @@ fn collection(entity: Entity) -> &'static str {
 
 fn lookup_collection(kind: LookupKind) -> &'static str {
     match kind {
+        LookupKind::OrganizationType => "organization_types",
+        LookupKind::OrganizationStatus => "organization_statuses",
         LookupKind::ConfigurationType => "configuration_types",
         LookupKind::ConfigurationStatus => "configuration_statuses",
         LookupKind::Manufacturer => "manufacturers",

@@ -42,8 +42,15 @@ fn show(title: &str, d: &Decision) {
     }
 }
 
+/// IT Glue already has the organization types and statuses the PSA uses.
+fn known_lookups(i: &mut Input) {
+    i.lookups.org_types.insert("Customer".into());
+    i.lookups.org_statuses.insert("Active".into());
+}
+
 fn from_psa(settings: TenantSettings, psa: Record, itg: Vec<Record>) -> Input {
     let mut i = Input::new(settings, Entity::Organization, Trigger::Event(Side::Psa));
+    known_lookups(&mut i);
     i.psa = Some(psa);
     i.candidates = itg.into_iter().map(Candidate::unlinked).collect();
     i
@@ -56,6 +63,7 @@ fn linked(settings: TenantSettings, base: (&Record, &Record), psa: Record, itg: 
         ..Snapshot::default()
     };
     let mut i = Input::new(settings, Entity::Organization, Trigger::Event(Side::ItGlue));
+    known_lookups(&mut i);
     i.link = Some(Link::linked(
         Entity::Organization,
         &psa.id,

@@ -9,10 +9,14 @@ use syncbridge_model::{Field, Link, Side, Values};
 /// Field changes for an update: `None` clears the field.
 pub type Changes = BTreeMap<Field, Option<String>>;
 
-/// IT Glue lookup lists that syncbridge creates when a PSA value is missing from them.
+/// IT Glue lookup lists that syncbridge creates when a PSA value is missing from them (IT Glue's
+/// types and statuses come from the PSA: "set up new types and statuses from your PSA and let them
+/// sync to IT Glue").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LookupKind {
+    OrganizationType,
+    OrganizationStatus,
     ConfigurationType,
     ConfigurationStatus,
     Manufacturer,

@@ -92,9 +92,11 @@ impl Refs {
     }
 }
 
-/// IT Glue's lookup lists (by name) that configurations refer to.
+/// IT Glue's lookup lists (by name) that organizations and configurations refer to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Lookups {
+    pub org_types: BTreeSet<String>,
+    pub org_statuses: BTreeSet<String>,
     pub config_types: BTreeSet<String>,
     pub config_statuses: BTreeSet<String>,
     pub manufacturers: BTreeSet<String>,

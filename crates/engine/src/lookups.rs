@@ -1,5 +1,6 @@
 //! IT Glue lookups (DESIGN §3): configuration types, statuses, manufacturers and models that a
 //! PSA record uses but IT Glue lacks are created first, so a configuration never fails for them.
+//! Organization types and statuses too: IT Glue takes them from the PSA.
 
 use syncbridge_model::{Entity, Field};
 
@@ -14,17 +15,20 @@ pub fn missing<'a>(
     manufacturer: Option<&str>,
     lookups: &Lookups,
 ) -> Vec<Action> {
-    if entity != Entity::Configuration {
+    if !matches!(entity, Entity::Organization | Entity::Configuration) {
         return Vec::new();
     }
+    let org = entity == Entity::Organization;
     let mut out = Vec::new();
     for (field, value) in values {
         let Some(name) = value else { continue };
-        let (lookup, known) = match field {
-            Field::Type => (LookupKind::ConfigurationType, &lookups.config_types),
-            Field::Status => (LookupKind::ConfigurationStatus, &lookups.config_statuses),
-            Field::Manufacturer => (LookupKind::Manufacturer, &lookups.manufacturers),
-            Field::Model => (LookupKind::Model, &lookups.models),
+        let (lookup, known) = match (field, org) {
+            (Field::Type, true) => (LookupKind::OrganizationType, &lookups.org_types),
+            (Field::Status, true) => (LookupKind::OrganizationStatus, &lookups.org_statuses),
+            (Field::Type, false) => (LookupKind::ConfigurationType, &lookups.config_types),
+            (Field::Status, false) => (LookupKind::ConfigurationStatus, &lookups.config_statuses),
+            (Field::Manufacturer, false) => (LookupKind::Manufacturer, &lookups.manufacturers),
+            (Field::Model, false) => (LookupKind::Model, &lookups.models),
             _ => continue,
         };
         if !known.contains(name) {

@@ -26,4 +26,5 @@ pub mod metrics;
 pub mod ops;
 pub mod serve;
 pub mod shutdown;
+pub mod sides;
 pub mod telemetry;

@@ -188,3 +188,42 @@ fn child_waits_for_its_organization_to_sync_first() {
         ActionKind::CreateInItGlue { org_id: Some(o), .. } if o == "i-org"
     )));
 }
+
+#[test]
+fn missing_organization_types_and_statuses_are_created_from_the_psa() {
+    let mut s = tenant(PsaKind::ConnectWise);
+    s.org_types.insert("Client".into());
+    s.org_statuses.insert("Onboarding".into());
+    let mut input = from_psa(
+        s,
+        Entity::Organization,
+        org("p1", "Acme")
+            .with(Field::Type, "Client")
+            .with(Field::Status, "Onboarding"),
+        vec![],
+    );
+    input.lookups.org_types.insert(CUSTOMER.into());
+    input.lookups.org_statuses.insert(ACTIVE.into());
+    let d = run(&input);
+    let lookups: Vec<_> = d
+        .actions
+        .iter()
+        .filter_map(|a| match &a.kind {
+            ActionKind::CreateLookup { lookup, name, .. } => Some((*lookup, name.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        lookups,
+        vec![
+            (LookupKind::OrganizationType, "Client"),
+            (LookupKind::OrganizationStatus, "Onboarding")
+        ]
+    );
+    assert_eq!(creates_in_itglue(&d), 1);
+
+    // Twin: IT Glue already has them → no lookup.
+    input.lookups.org_types.insert("Client".into());
+    input.lookups.org_statuses.insert("Onboarding".into());
+    assert!(!run(&input).has_rule(Rule::Lookups));
+}
