@@ -122,20 +122,29 @@ impl PsaClient {
 
     /// Every record of the entity, all pages.
     pub async fn list_all(&self, entity: Entity) -> Result<Vec<Record>> {
-        let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self.list_page(entity, cursor.as_ref()).await?;
-            out.extend(page.records);
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => return Ok(out),
-            }
-        }
+        drain_pages(|cursor| async move { self.list_page(entity, cursor.as_ref()).await }).await
     }
 
     pub fn stats(&self) -> HttpStats {
         dispatch!(self, c => c.stats())
+    }
+}
+
+/// Every record of a paged listing: `page(cursor)` until a page has no next cursor.
+pub(crate) async fn drain_pages<F, Fut>(mut page: F) -> Result<Vec<Record>>
+where
+    F: FnMut(Option<Cursor>) -> Fut,
+    Fut: std::future::Future<Output = Result<Page>>,
+{
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let next = page(cursor).await?;
+        out.extend(next.records);
+        match next.next {
+            Some(n) => cursor = Some(n),
+            None => return Ok(out),
+        }
     }
 }
 

@@ -356,16 +356,10 @@ impl ConnectWiseClient {
     }
 
     pub async fn list_all(&self, entity: Entity) -> Result<Vec<Record>> {
-        let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self.list_page(entity, cursor.as_ref()).await?;
-            out.extend(page.records);
-            match page.next {
-                Some(n) => cursor = Some(n),
-                None => return Ok(out),
-            }
-        }
+        crate::api::drain_pages(
+            |cursor| async move { self.list_page(entity, cursor.as_ref()).await },
+        )
+        .await
     }
 
     /// Narrow search by key (`conditions` compare case-insensitively; the caller compares

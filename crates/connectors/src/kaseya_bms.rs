@@ -440,16 +440,10 @@ impl BmsClient {
     }
 
     pub async fn list_all(&self, entity: Entity) -> Result<Vec<Record>> {
-        let mut out = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self.list_page(entity, cursor.as_ref()).await?;
-            out.extend(page.records);
-            match page.next {
-                Some(n) => cursor = Some(n),
-                None => return Ok(out),
-            }
-        }
+        crate::api::drain_pages(
+            |cursor| async move { self.list_page(entity, cursor.as_ref()).await },
+        )
+        .await
     }
 
     /// Narrow search: accounts by name; contacts by account and names; assets and locations by
