@@ -34,6 +34,15 @@ pub enum Command {
     /// Pause, resume or shadow a tenant.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Run the vendor simulators (IT Glue and the five PSAs), seeded, until Ctrl-C.
+    Sim(SimArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Simulator settings (seed, size, clock factor, ports); defaults without it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -27,4 +27,5 @@ pub mod ops;
 pub mod serve;
 pub mod shutdown;
 pub mod sides;
+pub mod sim;
 pub mod telemetry;

@@ -103,6 +103,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Sim(args) => {
+            let config = syncbridge::sim::SimConfig::load(args.config.as_deref())?;
+            runtime()?.block_on(syncbridge::sim::run(config, syncbridge::shutdown::signal()))
+        }
         Command::Serve(args) => {
             // A role that does not exist yet is refused before anything else happens.
             serve::check_role(args.role)?;

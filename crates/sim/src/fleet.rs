@@ -2,6 +2,8 @@
 //! start. Scaling the fleet's clock scales every vendor's rate windows and retry schedules
 //! together.
 
+use std::net::SocketAddr;
+
 use crate::admin::AdminError;
 use crate::autotask::{Autotask, AutotaskConfig};
 use crate::clock::SimClock;
@@ -13,6 +15,17 @@ use crate::tigerpaw::{Tigerpaw, TigerpawConfig};
 
 /// The Autotask resource that owns seeded companies (a person, not the API user).
 const AUTOTASK_OWNER: u64 = 29682885;
+
+/// Where each simulator listens (`None`: a free port on 127.0.0.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FleetBinds {
+    pub itglue: Option<SocketAddr>,
+    pub connectwise: Option<SocketAddr>,
+    pub autotask: Option<SocketAddr>,
+    pub kaseya_bms: Option<SocketAddr>,
+    pub pulseway: Option<SocketAddr>,
+    pub tigerpaw: Option<SocketAddr>,
+}
 
 /// One running simulator per vendor, default credentials, free ports, one clock.
 #[derive(Debug)]
@@ -27,37 +40,66 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// Starts every simulator with its default configuration on `clock`.
+    /// Starts every simulator with its default configuration on `clock`, on free ports.
     pub async fn start(clock: SimClock) -> std::io::Result<Fleet> {
+        Fleet::start_on(clock, FleetBinds::default()).await
+    }
+
+    /// Starts every simulator with its default configuration on `clock`, where `binds` says.
+    pub async fn start_on(clock: SimClock, binds: FleetBinds) -> std::io::Result<Fleet> {
+        let itglue = ItGlueConfig {
+            clock: clock.clone(),
+            ..Default::default()
+        };
+        let connectwise = ConnectWiseConfig {
+            clock: clock.clone(),
+            ..Default::default()
+        };
+        let autotask = AutotaskConfig {
+            clock: clock.clone(),
+            ..Default::default()
+        };
+        let kaseya_bms = BmsConfig {
+            clock: clock.clone(),
+            ..Default::default()
+        };
+        let pulseway = BmsConfig {
+            clock: clock.clone(),
+            ..BmsConfig::pulseway()
+        };
+        let tigerpaw = TigerpawConfig {
+            clock: clock.clone(),
+            ..Default::default()
+        };
         Ok(Fleet {
             itglue: ItGlue::start(ItGlueConfig {
-                clock: clock.clone(),
-                ..Default::default()
+                bind: binds.itglue.unwrap_or(itglue.bind),
+                ..itglue
             })
             .await?,
             connectwise: ConnectWise::start(ConnectWiseConfig {
-                clock: clock.clone(),
-                ..Default::default()
+                bind: binds.connectwise.unwrap_or(connectwise.bind),
+                ..connectwise
             })
             .await?,
             autotask: Autotask::start(AutotaskConfig {
-                clock: clock.clone(),
-                ..Default::default()
+                bind: binds.autotask.unwrap_or(autotask.bind),
+                ..autotask
             })
             .await?,
             kaseya_bms: KaseyaBms::start(BmsConfig {
-                clock: clock.clone(),
-                ..Default::default()
+                bind: binds.kaseya_bms.unwrap_or(kaseya_bms.bind),
+                ..kaseya_bms
             })
             .await?,
             pulseway: KaseyaBms::start(BmsConfig {
-                clock: clock.clone(),
-                ..BmsConfig::pulseway()
+                bind: binds.pulseway.unwrap_or(pulseway.bind),
+                ..pulseway
             })
             .await?,
             tigerpaw: Tigerpaw::start(TigerpawConfig {
-                clock: clock.clone(),
-                ..Default::default()
+                bind: binds.tigerpaw.unwrap_or(tigerpaw.bind),
+                ..tigerpaw
             })
             .await?,
             clock,
