@@ -166,6 +166,38 @@ async fn autotask_creates_never_duplicate_when_commits_time_out() {
     sim.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kaseya_bms_creates_never_duplicate_when_commits_time_out() {
+    let sim = bms_sim(false).await;
+    // The account types and statuses, and one unrelated account.
+    load_bms(&sim.sim, &Dataset::generate(SeedSpec::sized(1, 1))).unwrap();
+    sim.sim
+        .core()
+        .faults
+        .set(commit_then_timeout(10, "/v2/crm/accounts", 0.1, 800));
+    let client = Arc::new(PsaClient::KaseyaBms(bms_client(
+        &sim,
+        BmsFlavor::KaseyaBms,
+        create_policy(),
+    )));
+    let c = client.clone();
+    let created: Vec<Record> = run_concurrently(500, 8, move |i| {
+        let c = c.clone();
+        let values = org_values(i).with(Field::Type, "Client");
+        async move { c.create(Entity::Organization, None, &values).await.unwrap() }
+    })
+    .await;
+    assert_created_once(&created);
+    assert_eq!(sim.sim.state("accounts").unwrap().len(), 501);
+    assert_eq!(writes(sim.sim.core(), "accounts"), (500, 0));
+    assert!(
+        client.stats().transport_errors >= 20,
+        "faults fired: {:?}",
+        client.stats()
+    );
+    sim.shutdown().await;
+}
+
 fn fault_policy() -> HttpPolicy {
     HttpPolicy {
         // Long enough that a loaded CI machine does not time out a PATCH that committed (its
