@@ -21,7 +21,7 @@ pub enum Error {
     Conflict { body_excerpt: String },
     /// The vendor's rate limit (HTTP 429) outlasted our retries; `retry_after` is what the vendor
     /// asked for (already scaled to real time).
-    #[error("rate limited (retry after {retry_after:?})")]
+    #[error("rate limited{}", retry_hint(.retry_after))]
     RateLimited { retry_after: Option<Duration> },
     /// A permanent refusal (4xx other than 408/409/429, or a vendor validation failure): do not
     /// retry, dead-letter with this reason.
@@ -74,6 +74,13 @@ impl Error {
 
     pub(crate) fn malformed(what: impl Into<String>) -> Self {
         Error::Malformed(what.into())
+    }
+}
+
+fn retry_hint(retry_after: &Option<Duration>) -> String {
+    match retry_after {
+        Some(d) => format!(" (retry after {d:?})"),
+        None => String::new(),
     }
 }
 

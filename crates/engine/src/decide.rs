@@ -280,14 +280,34 @@ fn from_psa(input: &Input, psa: &Record, d: &mut Draft) {
             Rule::FullSyncCreate,
         );
     }
+    match_or_create(input, psa, Side::Psa, itg_org.as_deref(), d, |d| {
+        create_in_itglue(input, psa, itg_org.clone(), d)
+    });
+}
+
+/// Matches an unlinked record from side `from` against the other side's candidates: one exact
+/// match is linked (and the PSA wins the merge, whichever side found the other); several are
+/// reported and nothing happens; none — or only near misses, unless they are held — runs `create`.
+fn match_or_create(
+    input: &Input,
+    record: &Record,
+    from: Side,
+    other_org: Option<&str>,
+    d: &mut Draft,
+    create: impl FnOnce(&mut Draft),
+) {
     match find_match(
         input.entity,
-        psa,
-        &psa.id,
-        itg_org.as_deref(),
+        record,
+        &record.id,
+        other_org,
         &input.candidates,
     ) {
-        MatchOutcome::One(itg) => {
+        MatchOutcome::One(found) => {
+            let (psa, itg) = match from {
+                Side::Psa => (record, found),
+                Side::ItGlue => (found, record),
+            };
             d.push(
                 ActionKind::Link {
                     psa_id: psa.id.clone(),
@@ -300,10 +320,10 @@ fn from_psa(input: &Input, psa: &Record, d: &mut Draft) {
         MatchOutcome::Ambiguous(found) => report_ambiguity(&found, d),
         MatchOutcome::NearMisses(near) => {
             if report_near_misses(input, &near, d) {
-                create_in_itglue(input, psa, itg_org, d);
+                create(d);
             }
         }
-        MatchOutcome::None => create_in_itglue(input, psa, itg_org, d),
+        MatchOutcome::None => create(d),
     }
 }
 
@@ -410,32 +430,9 @@ fn from_itg(input: &Input, itg: &Record, d: &mut Draft) {
     let Ok(psa_org) = parent_on(input, itg, Side::Psa, d) else {
         return;
     };
-    match find_match(
-        input.entity,
-        itg,
-        &itg.id,
-        psa_org.as_deref(),
-        &input.candidates,
-    ) {
-        MatchOutcome::One(psa) => {
-            d.push(
-                ActionKind::Link {
-                    psa_id: psa.id.clone(),
-                    itg_id: itg.id.clone(),
-                },
-                Rule::ExactMatch,
-            );
-            // The PSA always wins, also when an IT Glue record finds its PSA counterpart.
-            apply_merge(input, psa, itg, None, None, d);
-        }
-        MatchOutcome::Ambiguous(found) => report_ambiguity(&found, d),
-        MatchOutcome::NearMisses(near) => {
-            if report_near_misses(input, &near, d) {
-                create_in_psa(input, itg, psa_org, push_rule, d);
-            }
-        }
-        MatchOutcome::None => create_in_psa(input, itg, psa_org, push_rule, d),
-    }
+    match_or_create(input, itg, Side::ItGlue, psa_org.as_deref(), d, |d| {
+        create_in_psa(input, itg, psa_org.clone(), push_rule, d)
+    });
 }
 
 fn create_in_psa(input: &Input, itg: &Record, psa_org: Option<String>, rule: Rule, d: &mut Draft) {

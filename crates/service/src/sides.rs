@@ -48,47 +48,54 @@ const LOOKUP_KINDS: [LookupKind; 6] = [
     LookupKind::Model,
 ];
 
+/// The record calls both sides make the same way: the connector's method, errors classified.
+macro_rules! record_calls {
+    () => {
+        async fn get(&self, entity: Entity, id: &str) -> Result<Option<Record>, ApiError> {
+            self.0.get(entity, id).await.map_err(api_error)
+        }
+
+        async fn candidates(
+            &self,
+            entity: Entity,
+            org_id: Option<&str>,
+            probe: &Record,
+        ) -> Result<Vec<Record>, ApiError> {
+            self.0
+                .find_by_key(entity, org_id, &probe.values)
+                .await
+                .map_err(api_error)
+        }
+
+        async fn create(
+            &self,
+            entity: Entity,
+            org_id: Option<&str>,
+            values: &Values,
+        ) -> Result<Record, ApiError> {
+            self.0
+                .create(entity, org_id, values)
+                .await
+                .map_err(api_error)
+        }
+
+        async fn update(
+            &self,
+            entity: Entity,
+            id: &str,
+            changes: &Changes,
+        ) -> Result<Record, ApiError> {
+            self.0.update(entity, id, changes).await.map_err(api_error)
+        }
+    };
+}
+
 impl SideApi for ItGlueSide {
     fn side(&self) -> Side {
         Side::ItGlue
     }
 
-    async fn get(&self, entity: Entity, id: &str) -> Result<Option<Record>, ApiError> {
-        self.0.get(entity, id).await.map_err(api_error)
-    }
-
-    async fn candidates(
-        &self,
-        entity: Entity,
-        org_id: Option<&str>,
-        probe: &Record,
-    ) -> Result<Vec<Record>, ApiError> {
-        self.0
-            .find_by_key(entity, org_id, &probe.values)
-            .await
-            .map_err(api_error)
-    }
-
-    async fn create(
-        &self,
-        entity: Entity,
-        org_id: Option<&str>,
-        values: &Values,
-    ) -> Result<Record, ApiError> {
-        self.0
-            .create(entity, org_id, values)
-            .await
-            .map_err(api_error)
-    }
-
-    async fn update(
-        &self,
-        entity: Entity,
-        id: &str,
-        changes: &Changes,
-    ) -> Result<Record, ApiError> {
-        self.0.update(entity, id, changes).await.map_err(api_error)
-    }
+    record_calls!();
 
     async fn lookups(&self) -> Result<Lookups, ApiError> {
         let mut out = Lookups::default();
@@ -143,42 +150,7 @@ impl SideApi for PsaSide {
         Side::Psa
     }
 
-    async fn get(&self, entity: Entity, id: &str) -> Result<Option<Record>, ApiError> {
-        self.0.get(entity, id).await.map_err(api_error)
-    }
-
-    async fn candidates(
-        &self,
-        entity: Entity,
-        org_id: Option<&str>,
-        probe: &Record,
-    ) -> Result<Vec<Record>, ApiError> {
-        self.0
-            .find_by_key(entity, org_id, &probe.values)
-            .await
-            .map_err(api_error)
-    }
-
-    async fn create(
-        &self,
-        entity: Entity,
-        org_id: Option<&str>,
-        values: &Values,
-    ) -> Result<Record, ApiError> {
-        self.0
-            .create(entity, org_id, values)
-            .await
-            .map_err(api_error)
-    }
-
-    async fn update(
-        &self,
-        entity: Entity,
-        id: &str,
-        changes: &Changes,
-    ) -> Result<Record, ApiError> {
-        self.0.update(entity, id, changes).await.map_err(api_error)
-    }
+    record_calls!();
 }
 
 #[cfg(test)]
