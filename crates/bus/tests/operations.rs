@@ -166,6 +166,31 @@ async fn decisions_are_audited_per_tenant_and_entity() {
     assert_eq!(msg.subject.as_str(), "sync.audit.acme.contact");
     let back: serde_json::Value = serde_json::from_slice(&msg.payload).unwrap();
     assert_eq!(back, record);
+
+    // `links explain` finds a record's decisions, the last few, oldest first.
+    for n in 0..5 {
+        let other = serde_json::json!({"rule": "no_echo", "record": "99", "n": n});
+        audit
+            .record(&tenant(), Entity::Contact, &other)
+            .await
+            .unwrap();
+        let ours = serde_json::json!({"rule": "psa_wins", "record": "42", "n": n});
+        audit
+            .record(&tenant(), Entity::Contact, &ours)
+            .await
+            .unwrap();
+    }
+    let found = audit
+        .find(&tenant(), Entity::Contact, 3, |v| v["record"] == "42")
+        .await
+        .unwrap();
+    let ns: Vec<_> = found.iter().map(|v| v["n"].as_i64().unwrap()).collect();
+    assert_eq!(ns, vec![2, 3, 4]);
+    assert!(audit
+        .find(&tenant(), Entity::Location, 3, |_| true)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 fn entity_event(tenant: &str, entity: Entity, id: &str) -> ChangeEvent {

@@ -113,20 +113,33 @@ pub struct ReplayArgs {
 #[derive(Debug, Subcommand)]
 pub enum LinksCommand {
     /// Show the stored link (state, ids, base snapshot) of a record.
-    Show {
+    Show(RecordArgs),
+    /// Why a record is (not) synced: its link and its last decisions, each with the rule behind
+    /// every action (from the audit stream).
+    Explain {
         #[command(flatten)]
-        config: ConfigArgs,
-        #[arg(long)]
-        tenant: String,
-        #[arg(long)]
-        entity: String,
-        /// The PSA record's id.
-        #[arg(long, conflicts_with = "itg_id", required_unless_present = "itg_id")]
-        psa_id: Option<String>,
-        /// The IT Glue record's id.
-        #[arg(long)]
-        itg_id: Option<String>,
+        record: RecordArgs,
+        /// How many decisions to show.
+        #[arg(long, default_value_t = 10)]
+        last: usize,
     },
+}
+
+/// One record of one tenant, by the id on either side.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[arg(long)]
+    pub tenant: String,
+    #[arg(long)]
+    pub entity: String,
+    /// The PSA record's id.
+    #[arg(long, conflicts_with = "itg_id", required_unless_present = "itg_id")]
+    pub psa_id: Option<String>,
+    /// The IT Glue record's id.
+    #[arg(long)]
+    pub itg_id: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

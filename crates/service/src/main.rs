@@ -69,23 +69,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Links(LinksCommand::Show {
-            config,
-            tenant,
-            entity,
-            psa_id,
-            itg_id,
-        }) => {
-            let config = Config::load(&config.config)?;
-            let tenant = ops::tenant(&config, &tenant)?;
-            let entity = ops::entity(&entity)?;
-            let out = runtime()?.block_on(ops::links_show(
-                &config,
-                &tenant,
-                entity,
-                psa_id.as_deref(),
-                itg_id.as_deref(),
-            ))?;
+        Command::Links(command) => {
+            let (record, explain) = match &command {
+                LinksCommand::Show(record) => (record, None),
+                LinksCommand::Explain { record, last } => (record, Some(*last)),
+            };
+            let config = Config::load(&record.config.config)?;
+            let tenant = ops::tenant(&config, &record.tenant)?;
+            let entity = ops::entity(&record.entity)?;
+            let (psa_id, itg_id) = (record.psa_id.as_deref(), record.itg_id.as_deref());
+            let out = runtime()?.block_on(async {
+                match explain {
+                    None => ops::links_show(&config, &tenant, entity, psa_id, itg_id).await,
+                    Some(last) => {
+                        ops::links_explain(&config, &tenant, entity, psa_id, itg_id, last).await
+                    }
+                }
+            })?;
             print!("{out}");
             Ok(())
         }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use syncbridge_bus::{
-    connect, replay, Connection, DeadLetter, DeadLetters, LinkStore, ReplayFrom, ReplayRequest,
-    ReplayUntil, StateStore,
+    connect, replay, AuditLog, Connection, DeadLetter, DeadLetters, LinkStore, ReplayFrom,
+    ReplayRequest, ReplayUntil, StateStore,
 };
 use syncbridge_model::{Entity, Mode, TenantId, UnixMillis};
 
@@ -192,6 +192,83 @@ pub async fn links_show(
             v.revision
         )),
     }
+}
+
+/// The link and the last decisions about a record, with the rule behind every action.
+pub async fn links_explain(
+    config: &Config,
+    tenant: &TenantId,
+    entity: Entity,
+    psa_id: Option<&str>,
+    itg_id: Option<&str>,
+    last: usize,
+) -> anyhow::Result<String> {
+    let conn = connected(config).await?;
+    let links = LinkStore::open(&conn, OP_TIMEOUT).await?;
+    let link = match (psa_id, itg_id) {
+        (Some(p), _) => links.get(tenant, entity, p).await?,
+        (None, Some(i)) => links.get_by_itg(tenant, entity, i).await?,
+        (None, None) => bail!("give --psa-id or --itg-id"),
+    }
+    .map(|v| v.value);
+    // Every id the record is known by: the one asked for and, once linked, the other side's.
+    let mut ids: Vec<String> = psa_id
+        .into_iter()
+        .chain(itg_id)
+        .map(str::to_owned)
+        .collect();
+    if let Some(l) = &link {
+        ids.extend(l.psa_id.iter().chain(l.itg_id.iter()).cloned());
+    }
+    let audit = AuditLog::new(conn, OP_TIMEOUT);
+    let decisions = audit
+        .find(tenant, entity, last, |v| {
+            v["record_id"]
+                .as_str()
+                .is_some_and(|id| ids.iter().any(|x| x == id))
+        })
+        .await?;
+    let mut out = String::new();
+    match &link {
+        None => out.push_str("link: none (never linked)\n"),
+        Some(l) => {
+            let state = serde_json::to_value(l)?;
+            let _ = writeln!(
+                out,
+                "link: {} psa={} itg={}",
+                state["state"].as_str().unwrap_or("?"),
+                l.psa_id.as_deref().unwrap_or("-"),
+                l.itg_id.as_deref().unwrap_or("-")
+            );
+        }
+    }
+    if decisions.is_empty() {
+        out.push_str("no decisions about this record in the audit stream\n");
+    }
+    for d in &decisions {
+        let _ = writeln!(
+            out,
+            "decision at {} on a {} event{}:",
+            d["at"],
+            d["side"].as_str().unwrap_or("?"),
+            if d["written"] == false {
+                " (shadow: not written)"
+            } else {
+                ""
+            }
+        );
+        for a in d["actions"].as_array().into_iter().flatten() {
+            let rule = a["rule"].as_str().unwrap_or("?");
+            let kind = a["kind"].as_str().unwrap_or("?");
+            let detail = a["reason"]
+                .as_str()
+                .map(str::to_owned)
+                .or_else(|| a.get("changes").map(|c| c.to_string()))
+                .unwrap_or_default();
+            let _ = writeln!(out, "  [{rule}] {kind} {detail}");
+        }
+    }
+    Ok(out)
 }
 
 pub async fn set_mode(config: &Config, tenant: &TenantId, mode: Mode) -> anyhow::Result<String> {

@@ -113,6 +113,49 @@ async fn dead_letters_replay_links_and_tenant_modes_from_the_command_line() {
     ]));
     assert!(link.contains("no link"), "{link}");
 
+    // A real decision about contact 17 (contacts sync is off for acme), as a worker audits it.
+    let settings = h.config.tenants[&acme].sync.clone();
+    let mut input = syncbridge_engine::Input::new(
+        settings,
+        Entity::Contact,
+        syncbridge_engine::Trigger::Event(syncbridge_model::Side::Psa),
+    );
+    input.psa = Some(
+        syncbridge_model::Record::new("17")
+            .in_org("5")
+            .with(syncbridge_model::Field::FirstName, "Ada")
+            .with(syncbridge_model::Field::LastName, "Lovelace"),
+    );
+    input.parent = syncbridge_engine::Parent::Linked {
+        psa_id: "5".into(),
+        itg_id: "9005".into(),
+    };
+    let decision = syncbridge_engine::decide(&input);
+    let entry = syncbridge_worker::AuditEntry {
+        at: 1_700_000_000_000,
+        event: &event,
+        entity: Entity::Contact,
+        side: syncbridge_model::Side::Psa,
+        record_id: "17",
+        actions: &decision.actions,
+        written: true,
+        link_before: None,
+        link_after: None,
+    };
+    syncbridge_bus::AuditLog::new(h.conn.clone(), timeout)
+        .record(&acme, Entity::Contact, &entry)
+        .await
+        .unwrap();
+    let explained = stdout(&syncbridge(&[
+        "links", "explain", "--config", config, "--tenant", "acme", "--entity", "contact",
+        "--psa-id", "17",
+    ]));
+    assert!(explained.contains("link: none"), "{explained}");
+    assert!(
+        explained.contains("[contacts_gate] ignore contacts sync is off"),
+        "{explained}"
+    );
+
     let paused = stdout(&syncbridge(&[
         "tenant", "pause", "--config", config, "--tenant", "acme",
     ]));
