@@ -15,7 +15,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the service: webhook ingest (and, later, workers and pollers).
+    /// Run the service: webhook ingest, workers and pollers (see --role).
     Serve(ServeArgs),
     /// Create or verify the NATS streams and KV buckets, then exit.
     Setup(ConfigArgs),
@@ -189,10 +189,10 @@ pub struct ServeArgs {
 pub enum Role {
     /// The webhook ingest (HTTP → JetStream).
     Ingest,
-    /// Event workers (not available yet).
+    /// Event workers of every tenant (and the dead-letter mover).
     Worker,
-    /// Pollers (not available yet).
+    /// Pollers: IT Glue's `updated_at` and the PSAs' modified-since queries.
     Poller,
-    /// Everything available (today: the ingest).
+    /// All of the above in one process.
     All,
 }

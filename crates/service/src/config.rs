@@ -28,8 +28,8 @@ use syncbridge_model::{PsaKind, TenantId, TenantSettings};
 use syncbridge_webhooks::{BodyLimit, KeyUrlPolicy, Secret, StandardWebhookVerifier};
 
 use raw::{
-    RawAutotask, RawConnectWise, RawIngest, RawItGlue, RawNats, RawStandard, RawTigerpaw, RawV2Psa,
-    PSA_SECTIONS,
+    RawAutotask, RawConnectWise, RawIngest, RawItGlue, RawNats, RawPolling, RawStandard,
+    RawTigerpaw, RawV2Psa, PSA_SECTIONS,
 };
 pub use secrets::{Credential, EnvLookup};
 
@@ -102,6 +102,16 @@ pub struct TenantConfig {
     pub itglue: ItGlueConfig,
     pub psa: PsaConfig,
     pub standard: Option<StandardConfig>,
+    pub polling: PollingConfig,
+}
+
+/// `[tenants.<id>.polling]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollingConfig {
+    /// How often IT Glue is asked for records changed since the last poll (its only change feed).
+    pub itglue_interval: Duration,
+    /// How often a polled PSA is asked (and the safety-net poll of a webhook-fed PSA).
+    pub psa_interval: Duration,
 }
 
 /// `[tenants.<id>.itglue]`.
@@ -165,6 +175,8 @@ pub struct AutotaskConfig {
     pub secret: Credential,
     /// The webhooks' `SecretKey`; enables `POST /webhooks/{tenant}/autotask[/deactivated]`.
     pub webhook_secret: Option<Secret>,
+    /// Owner of the companies syncbridge creates (Autotask refuses API-only users as owners).
+    pub owner_resource_id: Option<u64>,
 }
 
 /// `[tenants.<id>.kaseya_bms]` / `[tenants.<id>.pulseway_psa]` (same v2 platform).
@@ -175,6 +187,9 @@ pub struct V2PsaConfig {
     pub password: Credential,
     /// The BMS tenant (company) name used at `/v2/security/authenticate`.
     pub tenant: Option<String>,
+    /// Business type and account manager of the accounts syncbridge creates.
+    pub business_type_id: Option<u64>,
+    pub account_manager_id: Option<u64>,
 }
 
 /// `[tenants.<id>.tigerpaw]`.
@@ -406,13 +421,13 @@ fn resolve_tenant(
 ) -> Result<TenantConfig, ConfigError> {
     let tenant_id = TenantId::new(id).map_err(|e| ConfigError::at(key, e.to_string()))?;
     for name in table.keys() {
-        let known = matches!(name.as_str(), "sync" | "itglue" | "standard")
+        let known = matches!(name.as_str(), "sync" | "itglue" | "standard" | "polling")
             || PSA_SECTIONS.iter().any(|(section, _)| section == name);
         if !known {
             return Err(ConfigError::at(
                 format!("{key}.{name}"),
-                "unknown section (expected sync, itglue, standard, connectwise, autotask, \
-                 kaseya_bms, pulseway_psa or tigerpaw)",
+                "unknown section (expected sync, itglue, standard, polling, connectwise, \
+                 autotask, kaseya_bms, pulseway_psa or tigerpaw)",
             ));
         }
     }
@@ -535,12 +550,42 @@ fn resolve_tenant(
             })
         }
     };
+    let polling_key = format!("{key}.polling");
+    let raw_polling: RawPolling = match table.get("polling") {
+        Some(value) => decode(value.clone(), &polling_key)?,
+        None => RawPolling::default(),
+    };
+    for (name, interval) in [
+        ("itglue_interval", raw_polling.itglue_interval),
+        ("psa_interval", raw_polling.psa_interval),
+    ] {
+        if interval < Duration::from_millis(100) {
+            return Err(ConfigError::at(
+                format!("{polling_key}.{name}"),
+                "must be at least 100ms",
+            ));
+        }
+    }
+    // Autotask refuses API-only users as company owners: creating companies there needs a person.
+    if let PsaConfig::Autotask(at) = &psa {
+        if sync.two_way && at.owner_resource_id.is_none() {
+            return Err(ConfigError::at(
+                format!("{psa_key}.owner_resource_id"),
+                "required with sync.two_way: the Autotask resource (a person, not the API user) \
+                 that owns the companies syncbridge creates",
+            ));
+        }
+    }
     Ok(TenantConfig {
         id: tenant_id,
         sync,
         itglue,
         psa,
         standard,
+        polling: PollingConfig {
+            itglue_interval: raw_polling.itglue_interval,
+            psa_interval: raw_polling.psa_interval,
+        },
     })
 }
 
@@ -601,6 +646,7 @@ fn resolve_autotask(
         username: non_empty(&format!("{key}.username"), raw.username)?,
         secret: raw.secret.resolve(&format!("{key}.secret"), env)?,
         webhook_secret,
+        owner_resource_id: raw.owner_resource_id,
     })
 }
 
@@ -610,6 +656,8 @@ fn resolve_v2(key: &str, raw: RawV2Psa, env: EnvLookup<'_>) -> Result<V2PsaConfi
         username: non_empty(&format!("{key}.username"), raw.username)?,
         password: raw.password.resolve(&format!("{key}.password"), env)?,
         tenant: raw.tenant,
+        business_type_id: raw.business_type_id,
+        account_manager_id: raw.account_manager_id,
     })
 }
 

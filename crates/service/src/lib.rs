@@ -20,7 +20,9 @@
 
 pub mod check;
 pub mod cli;
+pub mod clients;
 pub mod config;
+pub mod feeds;
 pub mod ingest;
 pub mod metrics;
 pub mod ops;
@@ -29,3 +31,4 @@ pub mod shutdown;
 pub mod sides;
 pub mod sim;
 pub mod telemetry;
+pub mod workers;

@@ -108,8 +108,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runtime()?.block_on(syncbridge::sim::run(config, syncbridge::shutdown::signal()))
         }
         Command::Serve(args) => {
-            // A role that does not exist yet is refused before anything else happens.
-            serve::check_role(args.role)?;
             let config = Config::load(&args.config)?;
             telemetry::init();
             runtime()?.block_on(serve::run(config, args.role))

@@ -3,6 +3,7 @@
 //! 5xx, timeouts, conflicts) become a retry after the vendor's Retry-After, everything else a
 //! permanent refusal that goes to the DLQ with its message.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use syncbridge_connectors::{Error, ItGlueClient, PsaClient};
@@ -13,7 +14,7 @@ use syncbridge_worker::{ApiError, SideApi};
 /// When a transient error carries no Retry-After.
 const DEFAULT_RETRY: Duration = Duration::from_secs(5);
 
-fn api_error(e: Error) -> ApiError {
+pub(crate) fn api_error(e: Error) -> ApiError {
     if e.is_transient() {
         return ApiError::Transient {
             retry_after: e.retry_after().unwrap_or(DEFAULT_RETRY),
@@ -33,11 +34,11 @@ fn api_error(e: Error) -> ApiError {
     }
 }
 
-/// IT Glue as a side of the sync.
-pub struct ItGlueSide(pub ItGlueClient);
+/// IT Glue as a side of the sync (shared with the IT Glue poller: one rate budget).
+pub struct ItGlueSide(pub Arc<ItGlueClient>);
 
-/// The tenant's PSA as a side of the sync.
-pub struct PsaSide(pub PsaClient);
+/// The tenant's PSA as a side of the sync (shared with the PSA poller: one rate budget).
+pub struct PsaSide(pub Arc<PsaClient>);
 
 const LOOKUP_KINDS: [LookupKind; 6] = [
     LookupKind::OrganizationType,

@@ -121,8 +121,8 @@ async fn a_connectwise_company_syncs_to_the_itglue_simulator_and_back() {
     let worker = Worker {
         tenant: TenantId::new("acme").unwrap(),
         settings,
-        psa: PsaSide(PsaClient::ConnectWise(cw())),
-        itg: ItGlueSide(itg()),
+        psa: PsaSide(std::sync::Arc::new(PsaClient::ConnectWise(cw()))),
+        itg: ItGlueSide(std::sync::Arc::new(itg())),
         stores: stores.clone(),
         holder: "w1".into(),
         lease_wait: Duration::from_secs(5),

@@ -127,6 +127,8 @@ pub(crate) struct RawAutotask {
     pub(crate) username: String,
     pub(crate) secret: SecretSpec,
     pub(crate) webhook_secret: Option<SecretSpec>,
+    /// The Autotask resource (a person, not the API user) that owns companies we create.
+    pub(crate) owner_resource_id: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -136,6 +138,40 @@ pub(crate) struct RawV2Psa {
     pub(crate) username: String,
     pub(crate) password: SecretSpec,
     pub(crate) tenant: Option<String>,
+    pub(crate) business_type_id: Option<u64>,
+    pub(crate) account_manager_id: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPolling {
+    #[serde(
+        default = "default_itglue_interval",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub(crate) itglue_interval: Duration,
+    #[serde(
+        default = "default_psa_interval",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub(crate) psa_interval: Duration,
+}
+
+fn default_itglue_interval() -> Duration {
+    Duration::from_secs(5)
+}
+
+fn default_psa_interval() -> Duration {
+    Duration::from_secs(60)
+}
+
+impl Default for RawPolling {
+    fn default() -> Self {
+        RawPolling {
+            itglue_interval: default_itglue_interval(),
+            psa_interval: default_psa_interval(),
+        }
+    }
 }
 
 #[derive(Deserialize)]

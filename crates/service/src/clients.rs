@@ -1,0 +1,87 @@
+//! Building a tenant's vendor clients from its configuration: one IT Glue client and one client
+//! for its PSA, each with its vendor's default rate budget (half the published limit).
+
+use anyhow::Context;
+use syncbridge_connectors::{
+    AutotaskClient, AutotaskConfig, BmsClient, BmsConfig, BmsFlavor, ConnectWiseClient,
+    ConnectWiseConfig, ItGlueClient, ItGlueConfig, PsaClient, TigerpawClient, TigerpawConfig,
+};
+
+use crate::config::{PsaConfig, TenantConfig};
+
+/// ConnectWise's REST path below the site host.
+const CONNECTWISE_API: &str = "/v4_6_release/apis/3.0";
+
+pub fn itglue(tenant: &TenantConfig) -> anyhow::Result<ItGlueClient> {
+    let config = ItGlueConfig::new(
+        tenant.itglue.base_url.clone(),
+        tenant.itglue.api_key.expose().to_owned(),
+    );
+    ItGlueClient::new(config).with_context(|| format!("tenants.{}.itglue", tenant.id))
+}
+
+pub fn psa(tenant: &TenantConfig) -> anyhow::Result<PsaClient> {
+    let key = |section: &str| format!("tenants.{}.{section}", tenant.id);
+    Ok(match &tenant.psa {
+        PsaConfig::ConnectWise(cw) => {
+            let scheme = if cw.allow_http_for_simulator {
+                "http"
+            } else {
+                "https"
+            };
+            let config = ConnectWiseConfig::new(
+                format!("{scheme}://{}{CONNECTWISE_API}", cw.site),
+                cw.company_id.clone(),
+                cw.public_key.clone(),
+                cw.private_key.expose().to_owned(),
+                cw.client_id.clone(),
+            );
+            PsaClient::ConnectWise(
+                ConnectWiseClient::new(config).with_context(|| key("connectwise"))?,
+            )
+        }
+        PsaConfig::Autotask(at) => {
+            let config = AutotaskConfig::new(
+                format!("{}/v1.0", at.base_url.trim_end_matches('/')),
+                at.username.clone(),
+                at.secret.expose().to_owned(),
+                at.integration_code.clone(),
+                // Checked at load time: required whenever syncbridge may create companies.
+                at.owner_resource_id.unwrap_or_default(),
+            );
+            PsaClient::Autotask(AutotaskClient::new(config).with_context(|| key("autotask"))?)
+        }
+        PsaConfig::KaseyaBms(v2) | PsaConfig::PulsewayPsa(v2) => {
+            let (flavor, section) = match &tenant.psa {
+                PsaConfig::KaseyaBms(_) => (BmsFlavor::KaseyaBms, "kaseya_bms"),
+                _ => (BmsFlavor::PulsewayPsa, "pulseway_psa"),
+            };
+            let mut config = BmsConfig::new(
+                v2.base_url.clone(),
+                flavor,
+                v2.username.clone(),
+                v2.password.expose().to_owned(),
+                v2.tenant.clone().unwrap_or_default(),
+            );
+            if let Some(id) = v2.business_type_id {
+                config.business_type_id = id;
+            }
+            if let Some(id) = v2.account_manager_id {
+                config.account_manager_id = id;
+            }
+            let client = BmsClient::new(config).with_context(|| key(section))?;
+            match flavor {
+                BmsFlavor::KaseyaBms => PsaClient::KaseyaBms(client),
+                _ => PsaClient::PulsewayPsa(client),
+            }
+        }
+        PsaConfig::Tigerpaw(tp) => {
+            let config = TigerpawConfig::new(
+                tp.base_url.clone(),
+                tp.public_key.clone(),
+                tp.private_key.expose().to_owned(),
+            );
+            PsaClient::Tigerpaw(TigerpawClient::new(config).with_context(|| key("tigerpaw"))?)
+        }
+    })
+}

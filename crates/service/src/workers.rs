@@ -1,0 +1,290 @@
+//! The worker and poller roles of `syncbridge serve`, per tenant (DESIGN §2.2–2.3):
+//!
+//! - the consume loop over `sync-worker-{tenant}` through [`syncbridge_worker::Worker`], with the
+//!   tenant's connectors as its sides; the tenant's mode (`tenant pause|resume|shadow`) is re-read
+//!   every few seconds — paused consumes nothing, shadow decides and audits without writing;
+//! - the IT Glue poller on `updated_at` (IT Glue's only change feed for synced records), every
+//!   `polling.itglue_interval`;
+//! - the PSA poller on its modified-since queries every `polling.psa_interval`: the change feed of
+//!   a PSA without webhooks, and the safety net of one with them;
+//! - once per process, the mover that files events which exhausted their deliveries in the DLQ.
+//!
+//! Every loop survives a failed round (logged, retried next round) and stops on the shutdown signal.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use syncbridge_bus::{
+    ensure_worker_consumer, AuditLog, Connection, DeadLetterMover, DeadLetters, EventPublisher,
+    LeaseStore, LinkStore, StateStore, WorkerConsumerConfig,
+};
+use syncbridge_model::{Entity, EventSource, Mode, UnixMillis};
+use syncbridge_worker::poller::{ChangeFeed, Poller};
+use syncbridge_worker::{consume, Worker, WorkerStores};
+use tokio::sync::watch;
+
+use crate::clients;
+use crate::config::TenantConfig;
+use crate::feeds::{ItGlueFeed, PsaFeed};
+use crate::sides::{ItGlueSide, PsaSide};
+
+const STORE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often a running worker re-reads the tenant's mode.
+const MODE_CHECK: Duration = Duration::from_secs(5);
+const ROUND_RETRY: Duration = Duration::from_secs(2);
+
+pub fn now_millis() -> UnixMillis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as UnixMillis)
+        .unwrap_or_default()
+}
+
+/// Resolves when `stop` turns true (or its sender is gone).
+pub async fn stopped(mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn sleep_or_stop(d: Duration, stop: &watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => false,
+        _ = stopped(stop.clone()) => true,
+    }
+}
+
+/// Which loops a process runs for each tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Loops {
+    pub worker: bool,
+    pub pollers: bool,
+}
+
+/// Runs `loops` for one tenant until `stop`.
+pub async fn run_tenant(
+    conn: Connection,
+    tenant: TenantConfig,
+    publish_timeout: Duration,
+    loops: Loops,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let itg = Arc::new(clients::itglue(&tenant)?);
+    let psa = Arc::new(clients::psa(&tenant)?);
+    let state = StateStore::open(&conn, STORE_TIMEOUT).await?;
+    let mut tasks = Vec::new();
+    if loops.worker {
+        let worker = Worker {
+            tenant: tenant.id.clone(),
+            settings: tenant.sync.clone(),
+            psa: PsaSide(psa.clone()),
+            itg: ItGlueSide(itg.clone()),
+            stores: WorkerStores {
+                links: LinkStore::open(&conn, STORE_TIMEOUT).await?,
+                leases: LeaseStore::open(&conn, STORE_TIMEOUT).await?,
+                state: state.clone(),
+                audit: AuditLog::new(conn.clone(), STORE_TIMEOUT),
+            },
+            holder: format!("{}-{}", tenant.id, std::process::id()),
+            lease_wait: Duration::from_secs(10),
+            kill_at: None,
+        };
+        tasks.push(tokio::spawn(consume_loop(
+            conn.clone(),
+            worker,
+            stop.clone(),
+        )));
+    }
+    if loops.pollers {
+        let publisher = EventPublisher::new(conn.clone(), publish_timeout);
+        let itglue_poller = Poller {
+            tenant: tenant.id.clone(),
+            source: EventSource::ItGlue,
+            feed: ItGlueFeed(itg.clone()),
+            entities: Entity::ALL.to_vec(),
+            publisher: publisher.clone(),
+            state: state.clone(),
+        };
+        tasks.push(tokio::spawn(poll_loop(
+            itglue_poller,
+            tenant.polling.itglue_interval,
+            stop.clone(),
+        )));
+        let caps = tenant.sync.capabilities();
+        let psa_poller = Poller {
+            tenant: tenant.id.clone(),
+            source: EventSource::Psa(tenant.sync.psa),
+            feed: PsaFeed(psa.clone()),
+            entities: Entity::ALL.into_iter().filter(|e| caps.syncs(*e)).collect(),
+            publisher,
+            state,
+        };
+        tasks.push(tokio::spawn(poll_loop(
+            psa_poller,
+            tenant.polling.psa_interval,
+            stop.clone(),
+        )));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    Ok(())
+}
+
+/// Consumes the tenant's events until `stop`, following the tenant's stored mode.
+async fn consume_loop(
+    conn: Connection,
+    mut worker: Worker<PsaSide, ItGlueSide>,
+    stop: watch::Receiver<bool>,
+) {
+    let tenant = worker.tenant.clone();
+    let dead_letters = DeadLetters::new(conn.clone(), STORE_TIMEOUT);
+    let configured_mode = worker.settings.mode;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let mode = match worker.stores.state.mode(&tenant).await {
+            Ok(stored) => stored.map_or(configured_mode, |v| v.value),
+            Err(e) => {
+                tracing::warn!(%tenant, error = %e, "reading the tenant mode failed; retrying");
+                if sleep_or_stop(ROUND_RETRY, &stop).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        if mode == Mode::Paused {
+            if sleep_or_stop(MODE_CHECK, &stop).await {
+                return;
+            }
+            continue;
+        }
+        worker.settings.mode = mode;
+        let consumer =
+            match ensure_worker_consumer(&conn, &tenant, &WorkerConsumerConfig::default()).await {
+                Ok((c, _)) => c,
+                Err(e) => {
+                    tracing::warn!(%tenant, error = %e, "worker consumer unavailable; retrying");
+                    if sleep_or_stop(ROUND_RETRY, &stop).await {
+                        return;
+                    }
+                    continue;
+                }
+            };
+        // A session ends at the next mode check, so a pause or shadow takes effect within seconds.
+        let session_end = {
+            let stop = stop.clone();
+            async move {
+                let _ = sleep_or_stop(MODE_CHECK, &stop).await;
+            }
+        };
+        if let Err(e) =
+            consume::run(&worker, &consumer, &dead_letters, now_millis, session_end).await
+        {
+            tracing::warn!(%tenant, error = %e, "consuming stopped; resuming");
+            if sleep_or_stop(ROUND_RETRY, &stop).await {
+                return;
+            }
+        }
+    }
+}
+
+/// Polls every `interval` until `stop`. The first poll of a source starts at the tenant's
+/// first-sync watermark (what came before is the full sync's).
+async fn poll_loop<F: ChangeFeed>(
+    poller: Poller<F>,
+    interval: Duration,
+    stop: watch::Receiver<bool>,
+) {
+    loop {
+        let now = now_millis();
+        let start = match poller
+            .state
+            .record_first_sync_watermark(&poller.tenant, now)
+            .await
+        {
+            Ok(watermark) => watermark,
+            Err(e) => {
+                tracing::warn!(tenant = %poller.tenant, error = %e, "watermark unavailable");
+                now
+            }
+        };
+        match poller.poll_once(start, now).await {
+            Ok(report) if report.published > 0 => tracing::debug!(
+                tenant = %poller.tenant,
+                source = %poller.source,
+                published = report.published,
+                "poll"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(
+                tenant = %poller.tenant,
+                source = %poller.source,
+                error = %e,
+                "poll failed; next round"
+            ),
+        }
+        if sleep_or_stop(interval, &stop).await {
+            return;
+        }
+    }
+}
+
+/// Moves events that exhausted their deliveries to the DLQ until `stop` (one per process).
+pub async fn dead_letter_mover(conn: Connection, stop: watch::Receiver<bool>) {
+    let mover = loop {
+        match DeadLetterMover::open(&conn, STORE_TIMEOUT).await {
+            Ok(m) => break m,
+            Err(e) => {
+                tracing::warn!(error = %e, "dead-letter mover unavailable; retrying");
+                if sleep_or_stop(ROUND_RETRY, &stop).await {
+                    return;
+                }
+            }
+        }
+    };
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        if let Err(e) = mover
+            .run_once(100, Duration::from_secs(5), now_millis())
+            .await
+        {
+            tracing::warn!(error = %e, "moving exhausted events failed; retrying");
+            if sleep_or_stop(ROUND_RETRY, &stop).await {
+                return;
+            }
+        }
+    }
+}
+
+/// Runs `fut` for every tenant and the mover, until `stop`.
+pub fn spawn_all(
+    conn: &Connection,
+    tenants: impl IntoIterator<Item = TenantConfig>,
+    publish_timeout: Duration,
+    loops: Loops,
+    stop: &watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut handles = Vec::new();
+    for tenant in tenants {
+        let id = tenant.id.clone();
+        let fut = run_tenant(conn.clone(), tenant, publish_timeout, loops, stop.clone());
+        handles.push(tokio::spawn(log_failure(id.to_string(), fut)));
+    }
+    if loops.worker {
+        handles.push(tokio::spawn(dead_letter_mover(conn.clone(), stop.clone())));
+    }
+    handles
+}
+
+async fn log_failure(tenant: String, fut: impl Future<Output = anyhow::Result<()>>) {
+    if let Err(e) = fut.await {
+        tracing::error!(%tenant, error = %format!("{e:#}"), "tenant could not start");
+    }
+}
