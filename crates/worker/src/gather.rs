@@ -94,7 +94,8 @@ impl<P: SideApi, I: SideApi> Reader<'_, P, I> {
             input.candidates = self.candidates(entity, side, &input).await?;
         }
         input.refs = self.refs(&input).await?;
-        if entity == Entity::Configuration {
+        // Organizations and configurations name IT Glue lookups (types, statuses, …).
+        if matches!(entity, Entity::Organization | Entity::Configuration) {
             input.lookups = self.itg.lookups().await?;
         }
         // The first event a tenant ever handles starts its first sync; the watermark never moves.

@@ -133,6 +133,19 @@ impl SideApi for MemorySide {
         self.side
     }
 
+    /// IT Glue already has the types and statuses the tests use (a missing one would make the
+    /// worker create it first, which the engine's own tests cover).
+    async fn lookups(&self) -> Result<syncbridge_engine::Lookups, ApiError> {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        Ok(syncbridge_engine::Lookups {
+            org_types: names(&["Customer", "Partner"]),
+            org_statuses: names(&["Active"]),
+            config_types: names(&["Server"]),
+            config_statuses: names(&["Active"]),
+            ..Default::default()
+        })
+    }
+
     async fn get(&self, entity: Entity, id: &str) -> Result<Option<Record>, ApiError> {
         self.delay().await;
         Ok(self.record(entity, id))
