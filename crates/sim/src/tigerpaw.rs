@@ -717,17 +717,7 @@ async fn search_accounts(
     Query(params): Query<Params>,
     body: Bytes,
 ) -> Response {
-    if !n.eq_ignore_ascii_case("search") {
-        return reject(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "The requested resource does not support POST",
-        )
-        .into_response();
-    }
-    respond(
-        parse_object(&body)
-            .and_then(|o| search(&sim, "accounts", &body_criteria(&o), &params, Some(&o))),
-    )
+    search_by_body(&sim, "accounts", &n, &params, &body)
 }
 
 async fn search_accounts_typed(
@@ -736,16 +726,7 @@ async fn search_accounts_typed(
     Query(params): Query<Params>,
     body: Bytes,
 ) -> Response {
-    if !n.eq_ignore_ascii_case("search") {
-        return reject(StatusCode::NOT_FOUND, "Not found").into_response();
-    }
-    respond(search(
-        &sim,
-        "accounts",
-        &typed_criteria(&search_type, &body),
-        &params,
-        None,
-    ))
+    search_by_type(&sim, "accounts", &n, &search_type, &params, &body)
 }
 
 async fn search_contacts(
@@ -753,6 +734,26 @@ async fn search_contacts(
     Path(n): Path<String>,
     Query(params): Query<Params>,
     body: Bytes,
+) -> Response {
+    search_by_body(&sim, "contacts", &n, &params, &body)
+}
+
+async fn search_contacts_typed(
+    State(sim): State<Arc<TigerpawSim>>,
+    Path((n, search_type)): Path<(String, String)>,
+    Query(params): Query<Params>,
+    body: Bytes,
+) -> Response {
+    search_by_type(&sim, "contacts", &n, &search_type, &params, &body)
+}
+
+/// `POST /api/{collection}/search` with the criteria in the body.
+fn search_by_body(
+    sim: &TigerpawSim,
+    collection: &str,
+    n: &str,
+    params: &Params,
+    body: &[u8],
 ) -> Response {
     if !n.eq_ignore_ascii_case("search") {
         return reject(
@@ -762,25 +763,28 @@ async fn search_contacts(
         .into_response();
     }
     respond(
-        parse_object(&body)
-            .and_then(|o| search(&sim, "contacts", &body_criteria(&o), &params, Some(&o))),
+        parse_object(body)
+            .and_then(|o| search(sim, collection, &body_criteria(&o), params, Some(&o))),
     )
 }
 
-async fn search_contacts_typed(
-    State(sim): State<Arc<TigerpawSim>>,
-    Path((n, search_type)): Path<(String, String)>,
-    Query(params): Query<Params>,
-    body: Bytes,
+/// `POST /api/{collection}/search/{type}`.
+fn search_by_type(
+    sim: &TigerpawSim,
+    collection: &str,
+    n: &str,
+    search_type: &str,
+    params: &Params,
+    body: &[u8],
 ) -> Response {
     if !n.eq_ignore_ascii_case("search") {
         return reject(StatusCode::NOT_FOUND, "Not found").into_response();
     }
     respond(search(
-        &sim,
-        "contacts",
-        &typed_criteria(&search_type, &body),
-        &params,
+        sim,
+        collection,
+        &typed_criteria(search_type, body),
+        params,
         None,
     ))
 }
