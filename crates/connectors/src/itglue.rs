@@ -323,6 +323,25 @@ impl ItGlueClient {
         self.fetch_lookups(lookup_collection(kind)).await
     }
 
+    /// The lookup entry named exactly `name`, created when IT Glue has none (the list is
+    /// reloaded once before deciding it is missing, so a stale caller never creates a twin).
+    pub async fn ensure_lookup(
+        &self,
+        kind: LookupKind,
+        name: &str,
+        manufacturer_id: Option<&str>,
+    ) -> Result<Lookup> {
+        let coll = lookup_collection(kind);
+        match self.lookup_id(coll, name).await? {
+            Some(id) => Ok(Lookup {
+                id,
+                name: name.to_owned(),
+                manufacturer_id: manufacturer_id.map(str::to_owned),
+            }),
+            None => self.create_lookup(kind, name, manufacturer_id).await,
+        }
+    }
+
     /// Creates a lookup entry (a model needs its manufacturer's id).
     pub async fn create_lookup(
         &self,

@@ -802,3 +802,22 @@ fn futures_are_send(psa: &PsaClient, itg: &syncbridge_connectors::ItGlueClient) 
     send(itg.list_all(Entity::Organization));
     send(itg.create_lookup(LookupKind::Model, "m", Some("1")));
 }
+
+#[tokio::test]
+async fn itglue_ensure_lookup_creates_a_missing_entry_once() {
+    let sim = itglue_sim().await;
+    let itg = itglue_client(&sim, fast_policy());
+    let kind = syncbridge_engine::LookupKind::OrganizationType;
+    let first = itg.ensure_lookup(kind, "Client", None).await.unwrap();
+    let again = itg.ensure_lookup(kind, "Client", None).await.unwrap();
+    assert_eq!(first.id, again.id);
+    let named: Vec<_> = itg
+        .list_lookups(kind)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.name == "Client")
+        .collect();
+    assert_eq!(named.len(), 1, "no twin created");
+    sim.shutdown().await;
+}

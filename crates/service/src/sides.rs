@@ -3,8 +3,8 @@
 //! 5xx, timeouts, conflicts) become a retry after the vendor's Retry-After, everything else a
 //! permanent refusal that goes to the DLQ with its message.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use syncbridge_connectors::{Error, ItGlueClient, PsaClient};
 use syncbridge_engine::{Changes, LookupKind, Lookups};
@@ -34,8 +34,62 @@ pub(crate) fn api_error(e: Error) -> ApiError {
     }
 }
 
-/// IT Glue as a side of the sync (shared with the IT Glue poller: one rate budget).
-pub struct ItGlueSide(pub Arc<ItGlueClient>);
+/// IT Glue as a side of the sync (its client shared with the IT Glue poller: one rate budget).
+///
+/// Lookup names are cached for [`LOOKUP_TTL`]: reading six lists for every organization and
+/// configuration event would spend IT Glue's request budget on lists that rarely change. A stale
+/// cache is harmless: a name it lacks becomes a create-lookup action, and
+/// [`ItGlueClient::ensure_lookup`] re-reads the list before creating anything.
+pub struct ItGlueSide {
+    client: Arc<ItGlueClient>,
+    cache: Mutex<Option<(Instant, Lookups)>>,
+}
+
+/// How long lookup names are reused.
+const LOOKUP_TTL: Duration = Duration::from_secs(60);
+
+impl ItGlueSide {
+    pub fn new(client: Arc<ItGlueClient>) -> Self {
+        ItGlueSide {
+            client,
+            cache: Mutex::new(None),
+        }
+    }
+
+    fn cached(&self) -> Option<Lookups> {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < LOOKUP_TTL)
+            .map(|(_, l)| l.clone())
+    }
+
+    async fn fetch_lookups(&self) -> Result<Lookups, ApiError> {
+        let mut out = Lookups::default();
+        for kind in LOOKUP_KINDS {
+            let names = self
+                .client
+                .list_lookups(kind)
+                .await
+                .map_err(api_error)?
+                .into_iter()
+                .map(|l| l.name);
+            lookup_set(&mut out, kind).extend(names);
+        }
+        Ok(out)
+    }
+}
+
+fn lookup_set(lookups: &mut Lookups, kind: LookupKind) -> &mut std::collections::BTreeSet<String> {
+    match kind {
+        LookupKind::OrganizationType => &mut lookups.org_types,
+        LookupKind::OrganizationStatus => &mut lookups.org_statuses,
+        LookupKind::ConfigurationType => &mut lookups.config_types,
+        LookupKind::ConfigurationStatus => &mut lookups.config_statuses,
+        LookupKind::Manufacturer => &mut lookups.manufacturers,
+        LookupKind::Model => &mut lookups.models,
+    }
+}
 
 /// The tenant's PSA as a side of the sync (shared with the PSA poller: one rate budget).
 pub struct PsaSide(pub Arc<PsaClient>);
@@ -51,9 +105,9 @@ const LOOKUP_KINDS: [LookupKind; 6] = [
 
 /// The record calls both sides make the same way: the connector's method, errors classified.
 macro_rules! record_calls {
-    () => {
+    ($client:tt) => {
         async fn get(&self, entity: Entity, id: &str) -> Result<Option<Record>, ApiError> {
-            self.0.get(entity, id).await.map_err(api_error)
+            self.$client.get(entity, id).await.map_err(api_error)
         }
 
         async fn candidates(
@@ -62,7 +116,7 @@ macro_rules! record_calls {
             org_id: Option<&str>,
             probe: &Record,
         ) -> Result<Vec<Record>, ApiError> {
-            self.0
+            self.$client
                 .find_by_key(entity, org_id, &probe.values)
                 .await
                 .map_err(api_error)
@@ -74,7 +128,7 @@ macro_rules! record_calls {
             org_id: Option<&str>,
             values: &Values,
         ) -> Result<Record, ApiError> {
-            self.0
+            self.$client
                 .create(entity, org_id, values)
                 .await
                 .map_err(api_error)
@@ -86,7 +140,10 @@ macro_rules! record_calls {
             id: &str,
             changes: &Changes,
         ) -> Result<Record, ApiError> {
-            self.0.update(entity, id, changes).await.map_err(api_error)
+            self.$client
+                .update(entity, id, changes)
+                .await
+                .map_err(api_error)
         }
     };
 }
@@ -96,29 +153,16 @@ impl SideApi for ItGlueSide {
         Side::ItGlue
     }
 
-    record_calls!();
+    record_calls!(client);
 
     async fn lookups(&self) -> Result<Lookups, ApiError> {
-        let mut out = Lookups::default();
-        for kind in LOOKUP_KINDS {
-            let names = self
-                .0
-                .list_lookups(kind)
-                .await
-                .map_err(api_error)?
-                .into_iter()
-                .map(|l| l.name);
-            let set = match kind {
-                LookupKind::OrganizationType => &mut out.org_types,
-                LookupKind::OrganizationStatus => &mut out.org_statuses,
-                LookupKind::ConfigurationType => &mut out.config_types,
-                LookupKind::ConfigurationStatus => &mut out.config_statuses,
-                LookupKind::Manufacturer => &mut out.manufacturers,
-                LookupKind::Model => &mut out.models,
-            };
-            set.extend(names);
+        if let Some(lookups) = self.cached() {
+            return Ok(lookups);
         }
-        Ok(out)
+        let lookups = self.fetch_lookups().await?;
+        *self.cache.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((Instant::now(), lookups.clone()));
+        Ok(lookups)
     }
 
     async fn create_lookup(
@@ -129,7 +173,7 @@ impl SideApi for ItGlueSide {
     ) -> Result<(), ApiError> {
         let manufacturer_id = match (kind, manufacturer) {
             (LookupKind::Model, Some(m)) => self
-                .0
+                .client
                 .list_lookups(LookupKind::Manufacturer)
                 .await
                 .map_err(api_error)?
@@ -138,11 +182,20 @@ impl SideApi for ItGlueSide {
                 .map(|l| l.id),
             _ => None,
         };
-        self.0
-            .create_lookup(kind, name, manufacturer_id.as_deref())
+        self.client
+            .ensure_lookup(kind, name, manufacturer_id.as_deref())
             .await
-            .map(|_| ())
-            .map_err(api_error)
+            .map_err(api_error)?;
+        // The next decision must see it even before the cache expires.
+        if let Some((_, lookups)) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            lookup_set(lookups, kind).insert(name.to_owned());
+        }
+        Ok(())
     }
 }
 
@@ -151,7 +204,7 @@ impl SideApi for PsaSide {
         Side::Psa
     }
 
-    record_calls!();
+    record_calls!(0);
 }
 
 #[cfg(test)]

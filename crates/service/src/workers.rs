@@ -81,7 +81,7 @@ pub async fn run_tenant(
             tenant: tenant.id.clone(),
             settings: tenant.sync.clone(),
             psa: PsaSide(psa.clone()),
-            itg: ItGlueSide(itg.clone()),
+            itg: ItGlueSide::new(itg.clone()),
             stores: WorkerStores {
                 links: LinkStore::open(&conn, STORE_TIMEOUT).await?,
                 leases: LeaseStore::open(&conn, STORE_TIMEOUT).await?,

@@ -122,7 +122,7 @@ async fn a_connectwise_company_syncs_to_the_itglue_simulator_and_back() {
         tenant: TenantId::new("acme").unwrap(),
         settings,
         psa: PsaSide(std::sync::Arc::new(PsaClient::ConnectWise(cw()))),
-        itg: ItGlueSide(std::sync::Arc::new(itg())),
+        itg: ItGlueSide::new(std::sync::Arc::new(itg())),
         stores: stores.clone(),
         holder: "w1".into(),
         lease_wait: Duration::from_secs(5),
