@@ -40,6 +40,28 @@ pub enum AdminError {
     Invalid(String),
 }
 
+impl AdminError {
+    /// `Ok` when `collection` is one of `known`.
+    pub fn check_collection(known: &[&str], collection: &str) -> Result<(), AdminError> {
+        if known.contains(&collection) {
+            Ok(())
+        } else {
+            Err(AdminError::UnknownCollection(collection.into()))
+        }
+    }
+}
+
+/// A vendor-API refusal met while serving an admin call: 404 stays "not found".
+impl From<crate::core::Rejection> for AdminError {
+    fn from(r: crate::core::Rejection) -> Self {
+        if r.status == StatusCode::NOT_FOUND {
+            AdminError::NotFound(r.message)
+        } else {
+            AdminError::Invalid(r.message)
+        }
+    }
+}
+
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         let status = match self {

@@ -1039,10 +1039,6 @@ fn known(collection: &str) -> Result<&'static EntityDef, AdminError> {
     entity_def(collection).ok_or_else(|| AdminError::UnknownCollection(collection.into()))
 }
 
-fn to_admin(r: Rejection) -> AdminError {
-    AdminError::Invalid(r.message)
-}
-
 impl AdminOps for AutotaskSim {
     fn core(&self) -> &Arc<Core> {
         &self.core
@@ -1097,7 +1093,7 @@ impl AdminOps for AutotaskSim {
             resource_id: self.resource_of(user),
         };
         self.update_record(def, num, fields, false, &caller)
-            .map_err(to_admin)?;
+            .map_err(AdminError::from)?;
         self.lock()
             .store
             .get(def.name, num)
@@ -1114,6 +1110,7 @@ impl AdminOps for AutotaskSim {
             username: user.to_owned(),
             resource_id: self.resource_of(user),
         };
-        self.delete_record(def, num, &caller).map_err(to_admin)
+        self.delete_record(def, num, &caller)
+            .map_err(AdminError::from)
     }
 }

@@ -1336,19 +1336,7 @@ async fn rotate_key(
 }
 
 fn known(collection: &str) -> Result<(), AdminError> {
-    if ALL_COLLECTIONS.contains(&collection) {
-        Ok(())
-    } else {
-        Err(AdminError::UnknownCollection(collection.into()))
-    }
-}
-
-fn to_admin(r: Rejection) -> AdminError {
-    if r.status == StatusCode::NOT_FOUND {
-        AdminError::NotFound(r.message)
-    } else {
-        AdminError::Invalid(r.message)
-    }
+    AdminError::check_collection(&ALL_COLLECTIONS, collection)
 }
 
 impl AdminOps for ConnectWiseSim {
@@ -1405,7 +1393,7 @@ impl AdminOps for ConnectWiseSim {
             f.extend(fields);
             Ok(sent)
         })
-        .map_err(to_admin)
+        .map_err(AdminError::from)
     }
 
     fn delete(&self, collection: &str, id: &str, user: &str) -> Result<(), AdminError> {
@@ -1413,7 +1401,8 @@ impl AdminOps for ConnectWiseSim {
         let num = id
             .parse::<u64>()
             .map_err(|_| AdminError::NotFound(id.into()))?;
-        self.delete_record(collection, num, user).map_err(to_admin)
+        self.delete_record(collection, num, user)
+            .map_err(AdminError::from)
     }
 }
 

@@ -1250,19 +1250,7 @@ async fn account_types(State(sim): State<Arc<BmsSim>>) -> Response {
 }
 
 fn known(collection: &str) -> Result<(), AdminError> {
-    if COLLECTIONS.contains(&collection) {
-        Ok(())
-    } else {
-        Err(AdminError::UnknownCollection(collection.into()))
-    }
-}
-
-fn to_admin(r: Rejection) -> AdminError {
-    if r.status == StatusCode::NOT_FOUND {
-        AdminError::NotFound(r.message)
-    } else {
-        AdminError::Invalid(r.message)
-    }
+    AdminError::check_collection(&COLLECTIONS, collection)
 }
 
 impl AdminOps for BmsSim {
@@ -1339,7 +1327,7 @@ impl AdminOps for BmsSim {
             f.extend(fields);
             Ok(sent)
         })
-        .map_err(to_admin)
+        .map_err(AdminError::from)
     }
 
     fn delete(&self, collection: &str, id: &str, user: &str) -> Result<(), AdminError> {
@@ -1347,7 +1335,7 @@ impl AdminOps for BmsSim {
         let num = id
             .parse::<u64>()
             .map_err(|_| AdminError::NotFound(id.into()))?;
-        BmsSim::delete(self, collection, num, user).map_err(to_admin)
+        BmsSim::delete(self, collection, num, user).map_err(AdminError::from)
     }
 }
 

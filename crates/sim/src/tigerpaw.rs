@@ -906,11 +906,7 @@ async fn put_contact(
 }
 
 fn known(collection: &str) -> Result<(), AdminError> {
-    if collection == "accounts" || collection == "contacts" {
-        Ok(())
-    } else {
-        Err(AdminError::UnknownCollection(collection.into()))
-    }
+    AdminError::check_collection(&["accounts", "contacts"], collection)
 }
 
 impl AdminOps for TigerpawSim {
