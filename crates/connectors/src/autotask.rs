@@ -10,10 +10,16 @@
 //! per endpoint; Autotask's thread limit counts per endpoint and integration code).
 //!
 //! Field map (canonical ⇄ Autotask, reference §2.2) lives in [`to_record`] and
-//! [`AutotaskClient::wire_fields`]. Autotask has no location records that syncbridge syncs
+//! [`AutotaskClient::wire_fields`]. Picklists (`companyType`, `configurationItemType`) are read
+//! from `GET /{Entity}/entityInformation/fields` on first use and cached, reloaded once on a
+//! label the cache lacks; manufacturer and model are the `Products` row a configuration item's
+//! `productID` names (read in batches and cached; found by an `eq` query on write). A name the
+//! vendor does not have is [`Error::UnknownLookup`], before any request that writes. Autotask has no location records that syncbridge syncs
 //! (capability matrix): every location call is `Unsupported`.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use reqwest::Method;
@@ -25,14 +31,24 @@ use crate::api::{unsupported_entity, values_as_changes, Cursor, Page};
 use crate::create::{create_without_duplicates, has_any_key, KeyedCreate};
 use crate::error::{Error, Result};
 use crate::http::{Http, HttpStats, Reply, Retry};
+use crate::lookup_table::LookupTable;
 use crate::policy::{HttpPolicy, RateBudget};
 use crate::secret::Secret;
 use crate::wire::{id_of, millis, rfc3339, text};
 
+#[path = "autotask_webhooks.rs"]
+mod webhooks;
+
 /// Rows per query page (Autotask's maximum).
 const PAGE_SIZE: u32 = 500;
+/// Product ids asked for in one `in` condition.
+const PRODUCT_BATCH: usize = 100;
+/// How long product names (manufacturer, model) are trusted before they are asked again.
+const PRODUCT_TTL: Duration = Duration::from_secs(600);
 
-/// Autotask's standard `companyType` picklist (tenants may add values: configure them).
+/// Autotask's standard `companyType` picklist (tenants may add values). The client reads the
+/// tenant's picklist from `Companies/entityInformation/fields`; this list is for tests and
+/// documentation.
 pub const STANDARD_COMPANY_TYPES: [(i64, &str); 7] = [
     (1, "Customer"),
     (2, "Lead"),
@@ -54,9 +70,12 @@ pub struct AutotaskConfig {
     pub integration_code: Secret,
     /// `ownerResourceID` of companies we create: a non-API resource (reference §1.3, S15).
     pub owner_resource_id: u64,
-    /// `companyType` picklist (value, label).
+    /// Extra `companyType` picklist entries (value, label), pinned on top of the picklist the
+    /// client loads from `Companies/entityInformation/fields` (they win on a label found in
+    /// both). Empty by default: the vendor's picklist is the truth.
     pub company_types: Vec<(i64, String)>,
-    /// `configurationItemType` picklist (value, label); tenant-specific.
+    /// Extra `configurationItemType` entries, pinned on top of the picklist loaded from
+    /// `ConfigurationItems/entityInformation/fields`. Empty by default.
     pub configuration_item_types: Vec<(i64, String)>,
     pub http: HttpPolicy,
 }
@@ -75,10 +94,7 @@ impl AutotaskConfig {
             secret: secret.into(),
             integration_code: integration_code.into(),
             owner_resource_id,
-            company_types: STANDARD_COMPANY_TYPES
-                .iter()
-                .map(|(v, l)| (*v, (*l).to_owned()))
-                .collect(),
+            company_types: Vec::new(),
             configuration_item_types: Vec::new(),
             http: HttpPolicy {
                 per_endpoint_concurrency: Some(3),
@@ -111,6 +127,39 @@ pub async fn discover_zone(lookup: &str, username: &str, policy: HttpPolicy) -> 
     Ok(format!("{}/v1.0", zone.trim_end_matches('/')))
 }
 
+/// An Autotask Products row, as far as configuration items need it (reference §2.2:
+/// Manufacturer ⇄ `manufacturerName`, Model ⇄ `manufacturerProductName`, the name as the
+/// configuration item's name when it has no reference title).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Product {
+    pub(crate) id: u64,
+    pub(crate) name: Option<String>,
+    pub(crate) maker: Option<String>,
+    pub(crate) model: Option<String>,
+    pub(crate) active: bool,
+}
+
+impl Product {
+    fn from_item(item: &Value) -> Option<Product> {
+        Some(Product {
+            id: item.get("id")?.as_u64()?,
+            name: text(item.get("name")),
+            maker: text(item.get("manufacturerName")),
+            model: text(item.get("manufacturerProductName")),
+            active: item
+                .get("isActive")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct ProductCache {
+    by_id: HashMap<u64, Product>,
+    since: Instant,
+}
+
 /// An Autotask REST client.
 #[derive(Debug)]
 pub struct AutotaskClient {
@@ -120,8 +169,11 @@ pub struct AutotaskClient {
     secret: HeaderValue,
     integration_code: HeaderValue,
     owner_resource_id: u64,
-    company_types: Vec<(i64, String)>,
-    ci_types: Vec<(i64, String)>,
+    /// `Companies.companyType` picklist, loaded from the API.
+    company_types: LookupTable,
+    /// `ConfigurationItems.configurationItemType` picklist, loaded from the API.
+    ci_types: LookupTable,
+    products: Mutex<ProductCache>,
 }
 
 fn entity_name(entity: Entity) -> Result<&'static str> {
@@ -147,28 +199,61 @@ fn sensitive(value: &str) -> Result<HeaderValue> {
     Ok(v)
 }
 
-fn label(list: &[(i64, String)], value: Option<&Value>) -> Option<String> {
-    let n = value?.as_i64()?;
-    Some(
-        list.iter()
-            .find(|(v, _)| *v == n)
-            .map_or_else(|| n.to_string(), |(_, l)| l.clone()),
-    )
+/// The name of a picklist value: its label, else the number itself.
+fn label(names: &dyn Fn(i64) -> Option<String>, value: Option<&Value>) -> Option<String> {
+    let n = picklist_number(value?)?;
+    Some(names(n).unwrap_or_else(|| n.to_string()))
 }
 
-fn picklist_value(list: &[(i64, String)], name: &str, kind: &str) -> Result<i64> {
-    list.iter()
-        .find(|(_, l)| l == name)
-        .map(|(v, _)| *v)
-        .or_else(|| name.parse().ok())
-        .ok_or_else(|| Error::UnknownLookup {
-            kind: kind.to_owned(),
-            name: name.to_owned(),
-        })
+/// A picklist value as Autotask sends it: a number, or a number in a string.
+fn picklist_number(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// The picklist of one field in an `entityInformation/fields` answer: (value, label) pairs,
+/// inactive values included (records may still carry them).
+fn picklist_of(doc: &Value, field: &str) -> Result<Vec<(i64, String)>> {
+    let fields = doc
+        .get("fields")
+        .and_then(Value::as_array)
+        .ok_or_else(|| Error::malformed("entityInformation answer without fields"))?;
+    let Some(f) = fields.iter().find(|f| {
+        f.get("name")
+            .and_then(Value::as_str)
+            .is_some_and(|n| n.eq_ignore_ascii_case(field))
+    }) else {
+        return Err(Error::malformed(format!("entity has no field {field}")));
+    };
+    Ok(f.get("picklistValues")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| Some((picklist_number(v.get("value")?)?, text(v.get("label"))?)))
+        .collect())
 }
 
 fn condition(op: &str, field: &str, value: Value) -> Value {
     json!({"op": op, "field": field, "value": value})
+}
+
+/// Which picklist a field reads from.
+#[derive(Debug, Clone, Copy)]
+enum Picklist {
+    CompanyType,
+    CiType,
+}
+
+impl Picklist {
+    fn entity_field(self) -> (&'static str, &'static str) {
+        match self {
+            Picklist::CompanyType => ("Companies", "companyType"),
+            Picklist::CiType => ("ConfigurationItems", "configurationItemType"),
+        }
+    }
 }
 
 impl AutotaskClient {
@@ -184,8 +269,15 @@ impl AutotaskClient {
             secret: sensitive(config.secret.expose())?,
             integration_code: sensitive(config.integration_code.expose())?,
             owner_resource_id: config.owner_resource_id,
-            company_types: config.company_types,
-            ci_types: config.configuration_item_types,
+            company_types: LookupTable::new("Autotask company type", config.company_types),
+            ci_types: LookupTable::new(
+                "Autotask configuration item type",
+                config.configuration_item_types,
+            ),
+            products: Mutex::new(ProductCache {
+                by_id: HashMap::new(),
+                since: Instant::now(),
+            }),
         })
     }
 
@@ -218,6 +310,41 @@ impl AutotaskClient {
             .await
     }
 
+    fn table(&self, list: Picklist) -> &LookupTable {
+        match list {
+            Picklist::CompanyType => &self.company_types,
+            Picklist::CiType => &self.ci_types,
+        }
+    }
+
+    /// `GET /{Entity}/entityInformation/fields` → the field's picklist.
+    async fn load_picklist(&self, list: Picklist) -> Result<Vec<(i64, String)>> {
+        let (entity, field) = list.entity_field();
+        let doc = self
+            .call(
+                Method::GET,
+                entity,
+                "/entityInformation/fields",
+                None,
+                Retry::Idempotent,
+            )
+            .await?
+            .json()?;
+        picklist_of(&doc, field)
+    }
+
+    /// The picklist value of a label (loading the picklist on a miss). A label the picklist
+    /// lacks may be the value itself (how unknown values are read); otherwise
+    /// [`Error::UnknownLookup`].
+    async fn picklist_value(&self, list: Picklist, name: &str) -> Result<i64> {
+        match self.table(list).id(name, || self.load_picklist(list)).await {
+            Err(Error::UnknownLookup { .. }) if name.parse::<i64>().is_ok() => {
+                Ok(name.parse().unwrap_or_default())
+            }
+            other => other,
+        }
+    }
+
     pub async fn get(&self, entity: Entity, id: &str) -> Result<Option<Record>> {
         let name = entity_name(entity)?;
         let Ok(num) = id.parse::<u64>() else {
@@ -237,7 +364,10 @@ impl AutotaskClient {
                 let doc = reply.json()?;
                 match doc.get("item") {
                     Some(Value::Null) | None => Ok(None),
-                    Some(item) => self.to_record(entity, item).map(Some),
+                    Some(item) => Ok(self
+                        .to_records(entity, std::slice::from_ref(item))
+                        .await?
+                        .pop()),
                 }
             }
             Err(Error::NotFound) => Ok(None),
@@ -245,11 +375,52 @@ impl AutotaskClient {
         }
     }
 
+    /// One raw page of `filter` AND `id > after` on any entity, ids ascending; `true` when
+    /// Autotask says there is more.
+    async fn query_items(
+        &self,
+        name: &str,
+        mut filter: Vec<Value>,
+        after: u64,
+    ) -> Result<(Vec<Value>, bool)> {
+        filter.push(condition("gt", "id", Value::from(after)));
+        let body = json!({"filter": filter, "MaxRecords": PAGE_SIZE});
+        let mut doc = self
+            .call(Method::POST, name, "/query", Some(body), Retry::Idempotent)
+            .await?
+            .json()?;
+        let more = doc
+            .pointer("/pageDetails/nextPageUrl")
+            .is_some_and(|u| u.as_str().is_some_and(|s| !s.is_empty()));
+        match doc.get_mut("items").map(Value::take) {
+            Some(Value::Array(items)) => Ok((items, more)),
+            _ => Err(Error::malformed("query answer without items")),
+        }
+    }
+
+    /// Every row of `filter` on any entity.
+    async fn query_all(&self, name: &str, filter: Vec<Value>) -> Result<Vec<Value>> {
+        let mut out: Vec<Value> = Vec::new();
+        let mut after = 0;
+        loop {
+            let (items, more) = self.query_items(name, filter.clone(), after).await?;
+            let last = items
+                .iter()
+                .filter_map(|i| i.get("id").and_then(Value::as_u64))
+                .max();
+            out.extend(items);
+            match last {
+                Some(last) if more => after = last,
+                _ => return Ok(out),
+            }
+        }
+    }
+
     /// One page of `filter` AND `id > cursor`, ids ascending.
     async fn query_page(
         &self,
         entity: Entity,
-        mut filter: Vec<Value>,
+        filter: Vec<Value>,
         cursor: Option<&Cursor>,
     ) -> Result<Page> {
         let name = entity_name(entity)?;
@@ -260,23 +431,8 @@ impl AutotaskClient {
             }
             None => 0,
         };
-        filter.push(condition("gt", "id", Value::from(after)));
-        let body = json!({"filter": filter, "MaxRecords": PAGE_SIZE});
-        let doc = self
-            .call(Method::POST, name, "/query", Some(body), Retry::Idempotent)
-            .await?
-            .json()?;
-        let items = doc
-            .get("items")
-            .and_then(Value::as_array)
-            .ok_or_else(|| Error::malformed("query answer without items"))?;
-        let records: Vec<Record> = items
-            .iter()
-            .map(|i| self.to_record(entity, i))
-            .collect::<Result<_>>()?;
-        let more = doc
-            .pointer("/pageDetails/nextPageUrl")
-            .is_some_and(|u| u.as_str().is_some_and(|s| !s.is_empty()));
+        let (items, more) = self.query_items(name, filter, after).await?;
+        let records = self.to_records(entity, &items).await?;
         let last = records
             .iter()
             .filter_map(|r| r.id.parse::<u64>().ok())
@@ -368,6 +524,10 @@ impl AutotaskClient {
         values: &Values,
     ) -> Result<Record> {
         entity_name(entity)?;
+        // Names that map to ids (picklists, products) are resolved before any request that
+        // could write: an unknown one fails here, and the attempts below hit the cache.
+        self.wire_fields(entity, &values_as_changes(values), None)
+            .await?;
         create_without_duplicates(self, entity, org_id, values).await
     }
 
@@ -375,7 +535,15 @@ impl AutotaskClient {
     pub async fn update(&self, entity: Entity, id: &str, changes: &Changes) -> Result<Record> {
         let name = entity_name(entity)?;
         let num: u64 = id.parse().map_err(|_| Error::NotFound)?;
-        let mut fields = self.wire_fields(entity, changes)?;
+        // Manufacturer and model are one product: a change of one keeps the other.
+        let one_of_product =
+            changes.contains_key(&Field::Manufacturer) != changes.contains_key(&Field::Model);
+        let current = if entity == Entity::Configuration && one_of_product {
+            Some(self.get(entity, id).await?.ok_or(Error::NotFound)?)
+        } else {
+            None
+        };
+        let mut fields = self.wire_fields(entity, changes, current.as_ref()).await?;
         if !fields.is_empty() {
             fields.insert("id".into(), num.into());
             self.call(
@@ -390,9 +558,95 @@ impl AutotaskClient {
         self.get(entity, id).await?.ok_or(Error::NotFound)
     }
 
-    /// Canonical changes → Autotask fields.
-    fn wire_fields(&self, entity: Entity, changes: &Changes) -> Result<Map<String, Value>> {
+    /// The products of `ids`, from the cache or asked for (batched `in` queries).
+    async fn cover_products(&self, ids: &[u64]) -> Result<()> {
+        let missing: Vec<u64> = {
+            let mut cache = self.products.lock().unwrap_or_else(|e| e.into_inner());
+            if cache.since.elapsed() >= PRODUCT_TTL {
+                cache.by_id.clear();
+                cache.since = Instant::now();
+            }
+            let mut m: Vec<u64> = ids
+                .iter()
+                .copied()
+                .filter(|id| !cache.by_id.contains_key(id))
+                .collect();
+            m.sort_unstable();
+            m.dedup();
+            m
+        };
+        for batch in missing.chunks(PRODUCT_BATCH) {
+            let ids: Vec<Value> = batch.iter().map(|i| Value::from(*i)).collect();
+            let items = self
+                .query_all("Products", vec![condition("in", "id", Value::Array(ids))])
+                .await?;
+            self.remember_products(&items);
+        }
+        Ok(())
+    }
+
+    fn remember_products(&self, items: &[Value]) {
+        let mut cache = self.products.lock().unwrap_or_else(|e| e.into_inner());
+        for p in items.iter().filter_map(Product::from_item) {
+            cache.by_id.insert(p.id, p);
+        }
+    }
+
+    fn product(&self, id: u64) -> Option<Product> {
+        self.products
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_id
+            .get(&id)
+            .cloned()
+    }
+
+    /// The product with this manufacturer and model (exact; active ones first, then the lowest
+    /// id), from the cache or the Products entity.
+    async fn product_id(&self, maker: Option<&str>, model: Option<&str>) -> Result<u64> {
+        let fits = |p: &Product| {
+            maker.is_none_or(|m| p.maker.as_deref() == Some(m))
+                && model.is_none_or(|m| p.model.as_deref() == Some(m))
+        };
+        let best = |products: &mut dyn Iterator<Item = &Product>| {
+            products
+                .filter(|p| fits(p))
+                .min_by_key(|p| (!p.active, p.id))
+                .map(|p| p.id)
+        };
+        let cached = {
+            let cache = self.products.lock().unwrap_or_else(|e| e.into_inner());
+            best(&mut cache.by_id.values())
+        };
+        if let Some(id) = cached {
+            return Ok(id);
+        }
+        let mut filter = Vec::new();
+        if let Some(m) = maker {
+            filter.push(condition("eq", "manufacturerName", m.into()));
+        }
+        if let Some(m) = model {
+            filter.push(condition("eq", "manufacturerProductName", m.into()));
+        }
+        let items = self.query_all("Products", filter).await?;
+        self.remember_products(&items);
+        let found: Vec<Product> = items.iter().filter_map(Product::from_item).collect();
+        best(&mut found.iter()).ok_or_else(|| Error::UnknownLookup {
+            kind: "Autotask product (manufacturer / model)".into(),
+            name: format!("{} / {}", maker.unwrap_or("-"), model.unwrap_or("-")),
+        })
+    }
+
+    /// Canonical changes → Autotask fields. `current` supplies the manufacturer or model that
+    /// a change of only the other one keeps.
+    async fn wire_fields(
+        &self,
+        entity: Entity,
+        changes: &Changes,
+        current: Option<&Record>,
+    ) -> Result<Map<String, Value>> {
         let mut out = Map::new();
+        let mut product_done = false;
         for (field, value) in changes {
             let v = value.as_deref().filter(|s| !s.is_empty());
             let s = |x: Option<&str>| x.map_or(Value::Null, Value::from);
@@ -418,7 +672,7 @@ impl AutotaskClient {
                 (Entity::Organization, Field::Type) => match v {
                     Some(n) => (
                         "companyType",
-                        picklist_value(&self.company_types, n, "company type")?.into(),
+                        self.picklist_value(Picklist::CompanyType, n).await?.into(),
                     ),
                     None => ("companyType", Value::Null),
                 },
@@ -439,10 +693,31 @@ impl AutotaskClient {
                 (Entity::Configuration, Field::Type) => match v {
                     Some(n) => (
                         "configurationItemType",
-                        picklist_value(&self.ci_types, n, "configuration item type")?.into(),
+                        self.picklist_value(Picklist::CiType, n).await?.into(),
                     ),
                     None => ("configurationItemType", Value::Null),
                 },
+                (Entity::Configuration, Field::Manufacturer | Field::Model) => {
+                    if product_done {
+                        continue;
+                    }
+                    product_done = true;
+                    let part = |f: Field| match changes.get(&f) {
+                        Some(v) => v.clone().filter(|s| !s.is_empty()),
+                        None => current.and_then(|r| r.get(f)).map(str::to_owned),
+                    };
+                    let (maker, model) = (part(Field::Manufacturer), part(Field::Model));
+                    if maker.is_none() && model.is_none() {
+                        ("productID", Value::Null)
+                    } else {
+                        (
+                            "productID",
+                            self.product_id(maker.as_deref(), model.as_deref())
+                                .await?
+                                .into(),
+                        )
+                    }
+                }
                 (Entity::Configuration, Field::Contact) => ("contactID", num(v)?),
                 (Entity::Configuration, Field::InstalledAt) => ("installDate", s(v)),
                 (Entity::Configuration, Field::WarrantyExpiresAt) => {
@@ -459,19 +734,53 @@ impl AutotaskClient {
         Ok(out)
     }
 
-    /// Autotask JSON → canonical record (the field map, read direction).
-    fn to_record(&self, entity: Entity, item: &Value) -> Result<Record> {
-        to_record(entity, item, &self.company_types, &self.ci_types)
+    /// Autotask JSON → canonical records, after making sure the picklists and products that
+    /// name their ids are loaded.
+    async fn to_records(&self, entity: Entity, items: &[Value]) -> Result<Vec<Record>> {
+        let numbers = |key: &str| -> Vec<i64> {
+            items
+                .iter()
+                .filter_map(|i| i.get(key).and_then(picklist_number))
+                .collect()
+        };
+        match entity {
+            Entity::Organization => {
+                let ids = numbers("companyType");
+                self.company_types
+                    .cover(&ids, || self.load_picklist(Picklist::CompanyType))
+                    .await?;
+            }
+            Entity::Configuration => {
+                let ids = numbers("configurationItemType");
+                self.ci_types
+                    .cover(&ids, || self.load_picklist(Picklist::CiType))
+                    .await?;
+                let products: Vec<u64> = items
+                    .iter()
+                    .filter_map(|i| i.get("productID").and_then(Value::as_u64))
+                    .collect();
+                self.cover_products(&products).await?;
+            }
+            _ => {}
+        }
+        let names = Names {
+            company_type: &|n| self.company_types.name_of(n),
+            ci_type: &|n| self.ci_types.name_of(n),
+            product: &|id| self.product(id),
+        };
+        items.iter().map(|i| to_record(entity, i, &names)).collect()
     }
 }
 
-/// Autotask JSON → canonical record, with the picklists that name types.
-pub(crate) fn to_record(
-    entity: Entity,
-    item: &Value,
-    company_types: &[(i64, String)],
-    ci_types: &[(i64, String)],
-) -> Result<Record> {
+/// How [`to_record`] names ids.
+pub(crate) struct Names<'a> {
+    pub(crate) company_type: &'a dyn Fn(i64) -> Option<String>,
+    pub(crate) ci_type: &'a dyn Fn(i64) -> Option<String>,
+    pub(crate) product: &'a dyn Fn(u64) -> Option<Product>,
+}
+
+/// Autotask JSON → canonical record, with the picklists and products that name ids.
+pub(crate) fn to_record(entity: Entity, item: &Value, names: &Names<'_>) -> Result<Record> {
     if !item.is_object() {
         return Err(Error::malformed("item is not an object"));
     }
@@ -494,7 +803,10 @@ pub(crate) fn to_record(
         Entity::Organization => {
             v.set(Field::Name, t("companyName"));
             v.set(Field::ShortName, t("companyNumber"));
-            v.set(Field::Type, label(company_types, item.get("companyType")));
+            v.set(
+                Field::Type,
+                label(names.company_type, item.get("companyType")),
+            );
             v.set(Field::Status, active());
         }
         Entity::Contact => {
@@ -510,14 +822,27 @@ pub(crate) fn to_record(
         }
         Entity::Configuration => {
             rec.org_id = t("companyID");
-            v.set(Field::Name, t("referenceTitle"));
+            let product = item
+                .get("productID")
+                .and_then(Value::as_u64)
+                .and_then(names.product);
+            // "Reference Name (if present) OR Product Name" (reference §2.2).
+            v.set(
+                Field::Name,
+                t("referenceTitle").or_else(|| product.as_ref().and_then(|p| p.name.clone())),
+            );
             v.set(Field::AssetTag, t("referenceNumber"));
             v.set(Field::SerialNumber, t("serialNumber"));
             v.set(
                 Field::Type,
-                label(ci_types, item.get("configurationItemType")),
+                label(names.ci_type, item.get("configurationItemType")),
             );
             v.set(Field::Status, active());
+            v.set(
+                Field::Manufacturer,
+                product.as_ref().and_then(|p| p.maker.clone()),
+            );
+            v.set(Field::Model, product.and_then(|p| p.model));
             v.set(Field::Contact, t("contactID"));
             v.set(Field::Location, t("companyLocationID"));
             v.set(Field::InstalledAt, t("installDate"));
@@ -550,7 +875,9 @@ impl KeyedCreate for AutotaskClient {
         values: &Values,
     ) -> Result<Record> {
         let name = entity_name(entity)?;
-        let mut fields = self.wire_fields(entity, &values_as_changes(values))?;
+        let mut fields = self
+            .wire_fields(entity, &values_as_changes(values), None)
+            .await?;
         fields.retain(|_, v| !v.is_null());
         match entity {
             Entity::Organization => {
@@ -599,26 +926,72 @@ mod tests {
 
     #[test]
     fn picklists_name_types_and_unknown_values_stay_numeric() {
-        let types: Vec<(i64, String)> = STANDARD_COMPANY_TYPES
-            .iter()
-            .map(|(v, l)| (*v, (*l).to_owned()))
-            .collect();
+        let types = |n: i64| {
+            STANDARD_COMPANY_TYPES
+                .iter()
+                .find(|(v, _)| *v == n)
+                .map(|(_, l)| (*l).to_owned())
+        };
+        let names = Names {
+            company_type: &types,
+            ci_type: &|_| None,
+            product: &|id| {
+                (id == 5).then(|| Product {
+                    id,
+                    name: Some("Dell R650".into()),
+                    maker: Some("Dell".into()),
+                    model: Some("PowerEdge R650".into()),
+                    active: true,
+                })
+            },
+        };
         let r = to_record(
             Entity::Organization,
             &json!({"id": 4, "companyName": "Acme", "companyType": 99, "isActive": false}),
-            &types,
-            &[],
+            &names,
         )
         .unwrap();
         assert_eq!(r.get(Field::Type), Some("99"));
         assert_eq!(r.get(Field::Status), Some("Inactive"));
-        assert_eq!(picklist_value(&types, "Vendor", "t").unwrap(), 7);
+        let r = to_record(
+            Entity::Organization,
+            &json!({"id": 4, "companyName": "Acme", "companyType": "7"}),
+            &names,
+        )
+        .unwrap();
+        assert_eq!(r.get(Field::Type), Some("Vendor"));
+        let ci = to_record(
+            Entity::Configuration,
+            &json!({"id": 8, "companyID": 4, "configurationItemType": 2, "productID": 5}),
+            &names,
+        )
+        .unwrap();
+        assert_eq!(ci.get(Field::Name), Some("Dell R650"));
+        assert_eq!(ci.get(Field::Manufacturer), Some("Dell"));
+        assert_eq!(ci.get(Field::Model), Some("PowerEdge R650"));
+        assert_eq!(ci.get(Field::Type), Some("2"));
         assert!(matches!(
-            picklist_value(&types, "Nope", "t"),
-            Err(Error::UnknownLookup { .. })
+            to_record(Entity::Contact, &json!("x"), &names),
+            Err(Error::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn picklists_are_read_from_entity_information() {
+        let doc = json!({"fields": [
+            {"name": "companyName", "isPickList": false, "picklistValues": null},
+            {"name": "companyType", "isPickList": true, "picklistValues": [
+                {"value": "1", "label": "Customer", "isActive": true},
+                {"value": 7, "label": "Vendor", "isActive": false},
+                {"value": "x", "label": "Broken"}
+            ]}
+        ]});
+        assert_eq!(
+            picklist_of(&doc, "CompanyType").unwrap(),
+            vec![(1, "Customer".to_owned()), (7, "Vendor".to_owned())]
+        );
         assert!(matches!(
-            to_record(Entity::Contact, &json!("x"), &[], &[]),
+            picklist_of(&doc, "nope"),
             Err(Error::Malformed(_))
         ));
     }

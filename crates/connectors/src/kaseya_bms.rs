@@ -13,12 +13,12 @@
 //! Field map (reference §2.3; our reading in the BMS reference §1.6) lives in [`to_record`] and
 //! the `*_fields` functions. Locations are children of an account with no v2 write path: their
 //! side-local id is `"{account id}:{location id}"` (also in contacts' and assets' Location
-//! references), and creating or updating one answers [`Error::Unsupported`]. Asset categories,
-//! states and manufacturers are written by id: the v2 API offers no lookup for them, so the
-//! client learns name → id pairs from every asset it reads, on top of the configured ones.
+//! references), and creating or updating one answers [`Error::Unsupported`]. Account types, asset
+//! categories, states and manufacturers are written by id: the client loads each name → id table
+//! from the API on first use (`/v2/system/accounttypes/lookup`, `/v2/system/lookup/{table}`),
+//! caches it, reloads it once when a name is missing, and also learns the pairs every asset it
+//! reads shows. A name the vendor does not have is [`Error::UnknownLookup`].
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
@@ -32,6 +32,7 @@ use crate::create::{create_without_duplicates, has_any_key, KeyedCreate};
 use crate::error::{excerpt, Error, Result};
 use crate::http::{Http, HttpStats, Retry};
 use crate::itglue::encode_segment;
+use crate::lookup_table::LookupTable;
 use crate::policy::{HttpPolicy, RateBudget};
 use crate::secret::Secret;
 use crate::wire::{id_of, millis, path_text, text};
@@ -56,7 +57,8 @@ pub struct BmsConfig {
     /// `businessTypeId` and `accountManagerId` of accounts we create (both required by BMS).
     pub business_type_id: u64,
     pub account_manager_id: u64,
-    /// Known asset lookups (id, name), added to the pairs learned from reads.
+    /// Asset lookup entries (id, name) pinned on top of the tables loaded from the API (they
+    /// win on a name found in both). Empty by default: the vendor's tables are the truth.
     pub asset_categories: Vec<(u64, String)>,
     pub asset_states: Vec<(u64, String)>,
     pub manufacturers: Vec<(u64, String)>,
@@ -95,20 +97,63 @@ impl BmsConfig {
     }
 }
 
-/// Asset lookups written by id.
+/// Lookups written by id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum AssetLookup {
-    Category,
-    State,
+enum BmsLookup {
+    AccountType,
+    AssetCategory,
+    AssetState,
     Manufacturer,
 }
 
-impl AssetLookup {
-    const ALL: [(AssetLookup, &'static str, &'static str); 3] = [
-        (AssetLookup::Category, "categoryId", "category"),
-        (AssetLookup::State, "stateId", "state"),
-        (AssetLookup::Manufacturer, "manufacturerId", "manufacturer"),
+impl BmsLookup {
+    /// Asset lookups: (lookup, id field, name field) of a hardware asset.
+    const ASSET: [(BmsLookup, &'static str, &'static str); 3] = [
+        (BmsLookup::AssetCategory, "categoryId", "category"),
+        (BmsLookup::AssetState, "stateId", "state"),
+        (BmsLookup::Manufacturer, "manufacturerId", "manufacturer"),
     ];
+
+    /// Where the table is read. Account types have their own documented endpoint; the others
+    /// go through the documented generic `/v2/system/lookup/{tableName}`, whose table names
+    /// are not published (reference §1.4, [gap]): ours are assumptions, see docs/vendors.md.
+    fn path(self) -> &'static str {
+        match self {
+            BmsLookup::AccountType => "/v2/system/accounttypes/lookup",
+            BmsLookup::AssetCategory => "/v2/system/lookup/AssetCategories",
+            BmsLookup::AssetState => "/v2/system/lookup/AssetStates",
+            BmsLookup::Manufacturer => "/v2/system/lookup/Manufacturers",
+        }
+    }
+
+    fn kind(self) -> &'static str {
+        match self {
+            BmsLookup::AccountType => "account type",
+            BmsLookup::AssetCategory => "asset category",
+            BmsLookup::AssetState => "asset status",
+            BmsLookup::Manufacturer => "manufacturer",
+        }
+    }
+}
+
+/// The client's lookup tables.
+#[derive(Debug)]
+struct Tables {
+    account_types: LookupTable,
+    categories: LookupTable,
+    states: LookupTable,
+    manufacturers: LookupTable,
+}
+
+impl Tables {
+    fn get(&self, lookup: BmsLookup) -> &LookupTable {
+        match lookup {
+            BmsLookup::AccountType => &self.account_types,
+            BmsLookup::AssetCategory => &self.categories,
+            BmsLookup::AssetState => &self.states,
+            BmsLookup::Manufacturer => &self.manufacturers,
+        }
+    }
 }
 
 /// A Kaseya BMS / Pulseway PSA client.
@@ -124,9 +169,8 @@ pub struct BmsClient {
     account_manager_id: u64,
     page_size: u32,
     token: tokio::sync::Mutex<Option<HeaderValue>>,
-    /// Asset lookup name → id, configured and learned.
-    asset_lookups: Mutex<HashMap<AssetLookup, HashMap<String, u64>>>,
-    account_types: Mutex<Vec<(u64, String)>>,
+    /// Name → id tables, loaded from the API, pinned by the config and learned from reads.
+    lookups: Tables,
 }
 
 /// `POST /v2/crm/accounts/12` → `post /v2/crm/accounts/{id}` (BMS counts per endpoint).
@@ -165,17 +209,25 @@ fn number(v: Option<&str>, what: &str) -> Result<Value> {
 impl BmsClient {
     pub fn new(config: BmsConfig) -> Result<Self> {
         let http = Http::new(config.http, vec![config.password.clone()])?;
-        let mut lookups: HashMap<AssetLookup, HashMap<String, u64>> = HashMap::new();
-        for (kind, list) in [
-            (AssetLookup::Category, &config.asset_categories),
-            (AssetLookup::State, &config.asset_states),
-            (AssetLookup::Manufacturer, &config.manufacturers),
-        ] {
-            let map = lookups.entry(kind).or_default();
-            for (id, name) in list {
-                map.insert(name.clone(), *id);
-            }
-        }
+        let vendor = match config.flavor {
+            BmsFlavor::KaseyaBms => "Kaseya BMS",
+            BmsFlavor::PulsewayPsa => "Pulseway PSA",
+        };
+        let table = |lookup: BmsLookup, pinned: &[(u64, String)]| {
+            LookupTable::new(
+                format!("{vendor} {}", lookup.kind()),
+                pinned
+                    .iter()
+                    .filter_map(|(id, n)| Some((i64::try_from(*id).ok()?, n.clone())))
+                    .collect(),
+            )
+        };
+        let lookups = Tables {
+            account_types: table(BmsLookup::AccountType, &[]),
+            categories: table(BmsLookup::AssetCategory, &config.asset_categories),
+            states: table(BmsLookup::AssetState, &config.asset_states),
+            manufacturers: table(BmsLookup::Manufacturer, &config.manufacturers),
+        };
         Ok(BmsClient {
             http,
             base: config.base_url.trim_end_matches('/').to_owned(),
@@ -187,8 +239,7 @@ impl BmsClient {
             account_manager_id: config.account_manager_id,
             page_size: config.page_size.clamp(1, 1000),
             token: tokio::sync::Mutex::new(None),
-            asset_lookups: Mutex::new(lookups),
-            account_types: Mutex::new(Vec::new()),
+            lookups,
         })
     }
 
@@ -582,7 +633,7 @@ impl BmsClient {
                     Some(_) => return Err(Error::malformed("asset is not an object")),
                     None => return Err(Error::NotFound),
                 };
-                let fields = self.asset_fields(changes)?;
+                let fields = self.asset_fields(changes).await?;
                 if !fields.is_empty() {
                     for k in [
                         "id",
@@ -615,63 +666,45 @@ impl BmsClient {
 
     /// Records the lookup name ↔ id pairs an asset shows.
     fn learn(&self, row: &Value) {
-        let mut map = self.asset_lookups.lock().unwrap_or_else(|e| e.into_inner());
-        for (kind, id_key, name_key) in AssetLookup::ALL {
+        for (lookup, id_key, name_key) in BmsLookup::ASSET {
             if let (Some(id), Some(name)) = (
-                row.get(id_key).and_then(Value::as_u64),
+                row.get(id_key).and_then(Value::as_i64),
                 text(row.get(name_key)),
             ) {
-                map.entry(kind).or_default().insert(name, id);
+                self.lookups.get(lookup).learn(id, &name);
             }
         }
     }
 
-    fn asset_lookup(&self, kind: AssetLookup, name: Option<&str>) -> Result<Value> {
+    /// One lookup table from the API: rows with `id` and `name`.
+    async fn load_lookup(&self, lookup: BmsLookup) -> Result<Vec<(i64, String)>> {
+        let (result, _) = self
+            .call(Method::GET, lookup.path(), &[], None, Retry::Idempotent)
+            .await?;
+        let rows = result
+            .as_array()
+            .ok_or_else(|| Error::malformed(format!("{} lookup is not a list", lookup.kind())))?;
+        Ok(rows
+            .iter()
+            .filter_map(|t| {
+                let id = t.get("id").or_else(|| t.get("Id"))?.as_i64()?;
+                let name = text(t.get("name").or_else(|| t.get("Name")))?;
+                Some((id, name))
+            })
+            .collect())
+    }
+
+    /// The id of a lookup name (loading the table on a miss), or `null` for no name.
+    async fn lookup_id(&self, lookup: BmsLookup, name: Option<&str>) -> Result<Value> {
         let Some(name) = name else {
             return Ok(Value::Null);
         };
-        let map = self.asset_lookups.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(&kind)
-            .and_then(|m| m.get(name))
-            .map(|id| Value::from(*id))
-            .ok_or_else(|| Error::UnknownLookup {
-                kind: format!("{kind:?}").to_lowercase(),
-                name: name.to_owned(),
-            })
-    }
-
-    async fn account_type_id(&self, name: &str) -> Result<u64> {
-        let find = |this: &Self| {
-            this.account_types
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .iter()
-                .find(|(_, n)| n == name)
-                .map(|(id, _)| *id)
-        };
-        if let Some(id) = find(self) {
-            return Ok(id);
-        }
-        let (result, _) = self
-            .call(
-                Method::GET,
-                "/v2/system/accounttypes/lookup",
-                &[],
-                None,
-                Retry::Idempotent,
-            )
+        let id = self
+            .lookups
+            .get(lookup)
+            .id(name, || self.load_lookup(lookup))
             .await?;
-        let list: Vec<(u64, String)> = result
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|t| Some((t.get("id")?.as_u64()?, text(t.get("name"))?)))
-            .collect();
-        *self.account_types.lock().unwrap_or_else(|e| e.into_inner()) = list;
-        find(self).ok_or_else(|| Error::UnknownLookup {
-            kind: "account type".into(),
-            name: name.to_owned(),
-        })
+        Ok(Value::from(id))
     }
 
     async fn account_fields(&self, changes: &Changes) -> Result<Map<String, Value>> {
@@ -686,31 +719,31 @@ impl BmsClient {
                     "isActive".into(),
                     Value::Bool(v.is_some_and(|x| !x.eq_ignore_ascii_case("inactive"))),
                 ),
-                Field::Type => {
-                    let id = match v {
-                        Some(n) => Value::from(self.account_type_id(n).await?),
-                        None => Value::Null,
-                    };
-                    out.insert("accountTypeId".into(), id)
-                }
+                Field::Type => out.insert(
+                    "accountTypeId".into(),
+                    self.lookup_id(BmsLookup::AccountType, v).await?,
+                ),
                 _ => continue,
             };
         }
         Ok(out)
     }
 
-    fn asset_fields(&self, changes: &Changes) -> Result<Map<String, Value>> {
+    async fn asset_fields(&self, changes: &Changes) -> Result<Map<String, Value>> {
         let mut out = Map::new();
         for (field, value) in changes {
             let v = value.as_deref().filter(|s| !s.is_empty());
             let s = v.map_or(Value::Null, Value::from);
             let (key, val) = match field {
                 Field::Name => ("name", s),
-                Field::Type => ("categoryId", self.asset_lookup(AssetLookup::Category, v)?),
-                Field::Status => ("stateId", self.asset_lookup(AssetLookup::State, v)?),
+                Field::Type => (
+                    "categoryId",
+                    self.lookup_id(BmsLookup::AssetCategory, v).await?,
+                ),
+                Field::Status => ("stateId", self.lookup_id(BmsLookup::AssetState, v).await?),
                 Field::Manufacturer => (
                     "manufacturerId",
-                    self.asset_lookup(AssetLookup::Manufacturer, v)?,
+                    self.lookup_id(BmsLookup::Manufacturer, v).await?,
                 ),
                 Field::Model => ("modelNumber", s),
                 Field::SerialNumber => ("serialNumber", s),
@@ -1031,7 +1064,7 @@ impl KeyedCreate for BmsClient {
                 ("/v2/crm/contacts/summary", f)
             }
             Entity::Configuration => {
-                let mut f = self.asset_fields(&changes)?;
+                let mut f = self.asset_fields(&changes).await?;
                 let account = org()?;
                 f.insert("accountId".into(), number(Some(account), "account")?);
                 if f.get("accountLocationId").is_none_or(Value::is_null) {

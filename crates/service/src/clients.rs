@@ -4,19 +4,29 @@
 use anyhow::Context;
 use syncbridge_connectors::{
     AutotaskClient, AutotaskConfig, BmsClient, BmsConfig, BmsFlavor, ConnectWiseClient,
-    ConnectWiseConfig, ItGlueClient, ItGlueConfig, PsaClient, TigerpawClient, TigerpawConfig,
+    ConnectWiseConfig, HttpPolicy, ItGlueClient, ItGlueConfig, PsaClient, RateBudget,
+    TigerpawClient, TigerpawConfig,
 };
 
-use crate::config::{PsaConfig, TenantConfig};
+use crate::config::{PsaConfig, RequestBudget, TenantConfig};
+
+/// A configured budget replaces the connector's default (keeping its burst).
+fn apply_budget(http: &mut HttpPolicy, budget: Option<RequestBudget>) {
+    if let Some(b) = budget {
+        let burst = http.rate.map_or(1, |r| r.burst);
+        http.rate = Some(RateBudget::per(b.requests, b.per).with_burst(burst));
+    }
+}
 
 /// ConnectWise's REST path below the site host.
 const CONNECTWISE_API: &str = "/v4_6_release/apis/3.0";
 
 pub fn itglue(tenant: &TenantConfig) -> anyhow::Result<ItGlueClient> {
-    let config = ItGlueConfig::new(
+    let mut config = ItGlueConfig::new(
         tenant.itglue.base_url.clone(),
         tenant.itglue.api_key.expose().to_owned(),
     );
+    apply_budget(&mut config.http, tenant.budgets.itglue);
     ItGlueClient::new(config).with_context(|| format!("tenants.{}.itglue", tenant.id))
 }
 
@@ -29,19 +39,20 @@ pub fn psa(tenant: &TenantConfig) -> anyhow::Result<PsaClient> {
             } else {
                 "https"
             };
-            let config = ConnectWiseConfig::new(
+            let mut config = ConnectWiseConfig::new(
                 format!("{scheme}://{}{CONNECTWISE_API}", cw.site),
                 cw.company_id.clone(),
                 cw.public_key.clone(),
                 cw.private_key.expose().to_owned(),
                 cw.client_id.clone(),
             );
+            apply_budget(&mut config.http, tenant.budgets.psa);
             PsaClient::ConnectWise(
                 ConnectWiseClient::new(config).with_context(|| key("connectwise"))?,
             )
         }
         PsaConfig::Autotask(at) => {
-            let config = AutotaskConfig::new(
+            let mut config = AutotaskConfig::new(
                 format!("{}/v1.0", at.base_url.trim_end_matches('/')),
                 at.username.clone(),
                 at.secret.expose().to_owned(),
@@ -49,6 +60,7 @@ pub fn psa(tenant: &TenantConfig) -> anyhow::Result<PsaClient> {
                 // Checked at load time: required whenever syncbridge may create companies.
                 at.owner_resource_id.unwrap_or_default(),
             );
+            apply_budget(&mut config.http, tenant.budgets.psa);
             PsaClient::Autotask(AutotaskClient::new(config).with_context(|| key("autotask"))?)
         }
         PsaConfig::KaseyaBms(v2) | PsaConfig::PulsewayPsa(v2) => {
@@ -69,6 +81,7 @@ pub fn psa(tenant: &TenantConfig) -> anyhow::Result<PsaClient> {
             if let Some(id) = v2.account_manager_id {
                 config.account_manager_id = id;
             }
+            apply_budget(&mut config.http, tenant.budgets.psa);
             let client = BmsClient::new(config).with_context(|| key(section))?;
             match flavor {
                 BmsFlavor::KaseyaBms => PsaClient::KaseyaBms(client),
@@ -76,11 +89,12 @@ pub fn psa(tenant: &TenantConfig) -> anyhow::Result<PsaClient> {
             }
         }
         PsaConfig::Tigerpaw(tp) => {
-            let config = TigerpawConfig::new(
+            let mut config = TigerpawConfig::new(
                 tp.base_url.clone(),
                 tp.public_key.clone(),
                 tp.private_key.expose().to_owned(),
             );
+            apply_budget(&mut config.http, tenant.budgets.psa);
             PsaClient::Tigerpaw(TigerpawClient::new(config).with_context(|| key("tigerpaw"))?)
         }
     })

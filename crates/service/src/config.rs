@@ -28,8 +28,8 @@ use syncbridge_model::{PsaKind, TenantId, TenantSettings};
 use syncbridge_webhooks::{BodyLimit, KeyUrlPolicy, Secret, StandardWebhookVerifier};
 
 use raw::{
-    RawAutotask, RawConnectWise, RawIngest, RawItGlue, RawNats, RawPolling, RawStandard,
-    RawTigerpaw, RawV2Psa, PSA_SECTIONS,
+    RawAutotask, RawBudgets, RawConnectWise, RawIngest, RawItGlue, RawNats, RawPolling,
+    RawStandard, RawTigerpaw, RawV2Psa, PSA_SECTIONS,
 };
 pub use secrets::{Credential, EnvLookup};
 
@@ -103,6 +103,42 @@ pub struct TenantConfig {
     pub psa: PsaConfig,
     pub standard: Option<StandardConfig>,
     pub polling: PollingConfig,
+    pub budgets: BudgetsConfig,
+}
+
+/// `[tenants.<id>.budgets]`: the tenant's request budgets per vendor. `None` keeps the
+/// connector's default, half the vendor's published limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BudgetsConfig {
+    pub itglue: Option<RequestBudget>,
+    pub psa: Option<RequestBudget>,
+}
+
+/// At most `requests` per `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestBudget {
+    pub requests: u32,
+    pub per: Duration,
+}
+
+impl RequestBudget {
+    /// Parses `"<requests>/<duration>"`, e.g. `"1500/5m"`.
+    pub fn parse(text: &str) -> Result<RequestBudget, String> {
+        let (n, per) = text.split_once('/').ok_or_else(|| {
+            format!("{text:?} is not a budget (write \"<requests>/<duration>\", e.g. \"1500/5m\")")
+        })?;
+        let requests: u32 = n
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("{n:?} is not a positive number of requests"))?;
+        let per = duration::parse(per)?;
+        if per.is_zero() {
+            return Err("the window must be longer than 0".into());
+        }
+        Ok(RequestBudget { requests, per })
+    }
 }
 
 /// `[tenants.<id>.polling]`.
@@ -421,12 +457,14 @@ fn resolve_tenant(
 ) -> Result<TenantConfig, ConfigError> {
     let tenant_id = TenantId::new(id).map_err(|e| ConfigError::at(key, e.to_string()))?;
     for name in table.keys() {
-        let known = matches!(name.as_str(), "sync" | "itglue" | "standard" | "polling")
-            || PSA_SECTIONS.iter().any(|(section, _)| section == name);
+        let known = matches!(
+            name.as_str(),
+            "sync" | "itglue" | "standard" | "polling" | "budgets"
+        ) || PSA_SECTIONS.iter().any(|(section, _)| section == name);
         if !known {
             return Err(ConfigError::at(
                 format!("{key}.{name}"),
-                "unknown section (expected sync, itglue, standard, polling, connectwise, \
+                "unknown section (expected sync, itglue, standard, polling, budgets, connectwise, \
                  autotask, kaseya_bms, pulseway_psa or tigerpaw)",
             ));
         }
@@ -566,6 +604,20 @@ fn resolve_tenant(
             ));
         }
     }
+    let budgets_key = format!("{key}.budgets");
+    let raw_budgets: RawBudgets = match table.get("budgets") {
+        Some(value) => decode(value.clone(), &budgets_key)?,
+        None => RawBudgets::default(),
+    };
+    let budget = |name: &str, text: Option<String>| {
+        text.map(|t| RequestBudget::parse(&t))
+            .transpose()
+            .map_err(|e| ConfigError::at(format!("{budgets_key}.{name}"), e))
+    };
+    let budgets = BudgetsConfig {
+        itglue: budget("itglue", raw_budgets.itglue)?,
+        psa: budget("psa", raw_budgets.psa)?,
+    };
     // Autotask refuses API-only users as company owners: creating companies there needs a person.
     if let PsaConfig::Autotask(at) = &psa {
         if sync.two_way && at.owner_resource_id.is_none() {
@@ -586,6 +638,7 @@ fn resolve_tenant(
             itglue_interval: raw_polling.itglue_interval,
             psa_interval: raw_polling.psa_interval,
         },
+        budgets,
     })
 }
 

@@ -1,15 +1,18 @@
-//! The connectors as change feeds for the pollers: "records changed since" through each vendor's
-//! modified-since listing. The version stamp of a change is the vendor's own `updated_at` /
-//! `lastUpdated` (as milliseconds), so the poller's dedup id `{id}:{version}` is the same for the
-//! same save however often it is seen. An entity the vendor cannot list by modification time
-//! (`Unsupported`) yields nothing here; the full sync covers it.
+//! The connectors as change feeds for the pollers, per entity: "records changed since" through the
+//! vendor's modified-since listing where it has one; otherwise (the connector answers
+//! `Unsupported`: Tigerpaw everything, Kaseya BMS / Pulseway PSA assets and locations, ConnectWise
+//! sites) the full listing, which the poller compares by content hash with the previous round
+//! (`syncbridge_worker::content_hash`). The version stamp of a modified-since change is the
+//! vendor's own `updated_at` / `lastUpdated` (as milliseconds), so the poller's dedup id
+//! `{id}:{version}` is the same for the same save however often it is seen. An entity the vendor
+//! does not sync at all (its listing is `Unsupported` too) yields nothing.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use syncbridge_connectors::{Cursor, Error, ItGlueClient, Page, PsaClient};
 use syncbridge_model::{Entity, UnixMillis};
-use syncbridge_worker::poller::{ChangeFeed, Changed};
+use syncbridge_worker::poller::{ChangeFeed, Changed, Listing};
 use syncbridge_worker::ApiError;
 
 use crate::sides::api_error;
@@ -20,8 +23,9 @@ pub struct ItGlueFeed(pub Arc<ItGlueClient>);
 /// A PSA's modified-since queries as a change feed.
 pub struct PsaFeed(pub Arc<PsaClient>);
 
-/// Drains a modified-since listing into changes, newest stamp per record.
-async fn changes<F, Fut>(mut page: F) -> Result<Vec<Changed>, ApiError>
+/// Drains a modified-since listing into changes, newest stamp per record; `None` when the vendor
+/// has no such listing for the entity.
+async fn changes<F, Fut>(mut page: F) -> Result<Option<Vec<Changed>>, ApiError>
 where
     F: FnMut(Option<Cursor>) -> Fut,
     Fut: std::future::Future<Output = Result<Page, Error>>,
@@ -31,7 +35,7 @@ where
     loop {
         let next = match page(cursor).await {
             Ok(p) => p,
-            Err(Error::Unsupported(_)) => return Ok(Vec::new()),
+            Err(Error::Unsupported(_)) => return Ok(None),
             Err(e) => return Err(api_error(e)),
         };
         for r in next.records {
@@ -43,14 +47,16 @@ where
             None => break,
         }
     }
-    Ok(latest
-        .into_iter()
-        .map(|(id, updated_at)| Changed {
-            id,
-            version: updated_at.to_string(),
-            updated_at,
-        })
-        .collect())
+    Ok(Some(
+        latest
+            .into_iter()
+            .map(|(id, updated_at)| Changed {
+                id,
+                version: updated_at.to_string(),
+                updated_at,
+            })
+            .collect(),
+    ))
 }
 
 impl ChangeFeed for ItGlueFeed {
@@ -59,6 +65,22 @@ impl ChangeFeed for ItGlueFeed {
         entity: Entity,
         since: UnixMillis,
     ) -> Result<Vec<Changed>, ApiError> {
+        Ok(changes(|c| async move {
+            self.0
+                .list_modified_since_page(entity, since, c.as_ref())
+                .await
+        })
+        .await?
+        .unwrap_or_default())
+    }
+}
+
+impl PsaFeed {
+    async fn modified_since(
+        &self,
+        entity: Entity,
+        since: UnixMillis,
+    ) -> Result<Option<Vec<Changed>>, ApiError> {
         changes(|c| async move {
             self.0
                 .list_modified_since_page(entity, since, c.as_ref())
@@ -74,11 +96,22 @@ impl ChangeFeed for PsaFeed {
         entity: Entity,
         since: UnixMillis,
     ) -> Result<Vec<Changed>, ApiError> {
-        changes(|c| async move {
-            self.0
-                .list_modified_since_page(entity, since, c.as_ref())
-                .await
-        })
-        .await
+        Ok(self
+            .modified_since(entity, since)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Modified-since where the vendor has it for `entity`, else the full listing (content hash).
+    async fn listing(&self, entity: Entity, since: UnixMillis) -> Result<Listing, ApiError> {
+        if let Some(changed) = self.modified_since(entity, since).await? {
+            return Ok(Listing::Changed(changed));
+        }
+        match self.0.list_all(entity).await {
+            Ok(records) => Ok(Listing::All(records)),
+            // Not synced with this vendor at all.
+            Err(Error::Unsupported(_)) => Ok(Listing::Changed(Vec::new())),
+            Err(e) => Err(api_error(e)),
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! One concept per file: [`config`] (the TOML file), [`cli`] (commands), [`ingest`] (routes,
 //! verification, publishing), [`metrics`] (Prometheus), [`serve`] (running it), [`check`]
 //! (`config check`'s report), [`ops`] (dead letters, replay, links, tenant mode), [`shutdown`]
-//! (signals), [`telemetry`] (logs).
+//! (signals), [`telemetry`] (logs), [`register`] (`register-webhooks`).
 //!
 //! Tests and embedders build the router directly:
 //!
@@ -22,10 +22,13 @@ pub mod check;
 pub mod cli;
 pub mod clients;
 pub mod config;
+pub mod demo;
 pub mod feeds;
+pub mod full_sync;
 pub mod ingest;
 pub mod metrics;
 pub mod ops;
+pub mod register;
 pub mod serve;
 pub mod shutdown;
 pub mod sides;

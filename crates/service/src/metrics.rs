@@ -13,6 +13,7 @@
 //! | `syncbridge_ingest_publish_seconds` | histogram | source |
 //! | `syncbridge_autotask_deactivation_notices_total` | counter | tenant, outcome |
 //! | `syncbridge_autotask_webhook_deactivated` | gauge (alert) | tenant |
+//! | `syncbridge_safety_net_unannounced_changes_total` | counter | tenant, entity |
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -25,6 +26,7 @@ pub const DUPLICATES: &str = "syncbridge_ingest_duplicates_total";
 pub const PUBLISH_SECONDS: &str = "syncbridge_ingest_publish_seconds";
 pub const DEACTIVATION_NOTICES: &str = "syncbridge_autotask_deactivation_notices_total";
 pub const WEBHOOK_DEACTIVATED: &str = "syncbridge_autotask_webhook_deactivated";
+pub const SAFETY_NET_UNANNOUNCED: &str = "syncbridge_safety_net_unannounced_changes_total";
 
 /// Publish latency buckets (seconds): a local ack takes a millisecond, a sick cluster seconds.
 const PUBLISH_BUCKETS: [f64; 12] = [
@@ -73,6 +75,11 @@ fn describe() {
         WEBHOOK_DEACTIVATED,
         "ALERT: 1 when Autotask confirmed a webhook of this tenant was deactivated or deleted."
     );
+    metrics::describe_counter!(
+        SAFETY_NET_UNANNOUNCED,
+        "Changes of a webhook-fed PSA that the safety-net poll found and no webhook event \
+         announced (a webhook may be disabled or dropping deliveries)."
+    );
 }
 
 /// One answered webhook request.
@@ -109,4 +116,14 @@ pub fn deactivation_notice(tenant: &str, outcome: &'static str) {
 /// Raises the deactivation alert for `tenant`.
 pub fn webhook_deactivated(tenant: &str) {
     metrics::gauge!(WEBHOOK_DEACTIVATED, "tenant" => tenant.to_owned()).set(1.0);
+}
+
+/// Changes of a webhook-fed PSA found by the safety-net poll that no webhook announced.
+pub fn safety_net_unannounced(tenant: &str, entity: &'static str, count: u64) {
+    metrics::counter!(
+        SAFETY_NET_UNANNOUNCED,
+        "tenant" => tenant.to_owned(),
+        "entity" => entity
+    )
+    .increment(count);
 }

@@ -19,8 +19,8 @@ use syncbridge_bus::{
     ensure_worker_consumer, AuditLog, Connection, DeadLetterMover, DeadLetters, EventPublisher,
     LeaseStore, LinkStore, StateStore, WorkerConsumerConfig,
 };
-use syncbridge_model::{Entity, EventSource, Mode, UnixMillis};
-use syncbridge_worker::poller::{ChangeFeed, Poller};
+use syncbridge_model::{ChangeFeed as FeedKind, Entity, EventSource, Mode, UnixMillis};
+use syncbridge_worker::poller::{ChangeFeed, Poller, SafetyNet};
 use syncbridge_worker::{consume, Worker, WorkerStores};
 use tokio::sync::watch;
 
@@ -107,6 +107,7 @@ pub async fn run_tenant(
             entities: Entity::ALL.to_vec(),
             publisher: publisher.clone(),
             state: state.clone(),
+            safety_net: None,
         };
         tasks.push(tokio::spawn(poll_loop(
             itglue_poller,
@@ -114,13 +115,23 @@ pub async fn run_tenant(
             stop.clone(),
         )));
         let caps = tenant.sync.capabilities();
+        let entities: Vec<Entity> = Entity::ALL.into_iter().filter(|e| caps.syncs(*e)).collect();
+        // Webhook-fed entities (not polled locations): this poll is their safety net.
+        let webhook_fed: Vec<Entity> = entities
+            .iter()
+            .copied()
+            .filter(|_| caps.change_feed == FeedKind::Webhooks)
+            .filter(|e| !(*e == Entity::Location && caps.locations_polled))
+            .collect();
         let psa_poller = Poller {
             tenant: tenant.id.clone(),
             source: EventSource::Psa(tenant.sync.psa),
             feed: PsaFeed(psa.clone()),
-            entities: Entity::ALL.into_iter().filter(|e| caps.syncs(*e)).collect(),
+            entities,
             publisher,
             state,
+            safety_net: (!webhook_fed.is_empty())
+                .then(|| SafetyNet::new(conn.clone(), webhook_fed)),
         };
         tasks.push(tokio::spawn(poll_loop(
             psa_poller,
@@ -214,13 +225,18 @@ async fn poll_loop<F: ChangeFeed>(
             }
         };
         match poller.poll_once(start, now).await {
-            Ok(report) if report.published > 0 => tracing::debug!(
-                tenant = %poller.tenant,
-                source = %poller.source,
-                published = report.published,
-                "poll"
-            ),
-            Ok(_) => {}
+            Ok(report) => {
+                if report.published > 0 {
+                    tracing::debug!(
+                        tenant = %poller.tenant,
+                        source = %poller.source,
+                        published = report.published,
+                        deleted = report.deleted,
+                        "poll"
+                    );
+                }
+                safety_net_alarm(&poller, &report);
+            }
             Err(e) => tracing::warn!(
                 tenant = %poller.tenant,
                 source = %poller.source,
@@ -231,6 +247,20 @@ async fn poll_loop<F: ChangeFeed>(
         if sleep_or_stop(interval, &stop).await {
             return;
         }
+    }
+}
+
+/// Safety net: changes no webhook announced become a metric and a warning.
+fn safety_net_alarm<F>(poller: &Poller<F>, report: &syncbridge_worker::poller::PollReport) {
+    for (entity, &count) in &report.unannounced {
+        crate::metrics::safety_net_unannounced(poller.tenant.as_str(), entity.as_str(), count);
+        tracing::warn!(
+            tenant = %poller.tenant,
+            source = %poller.source,
+            %entity,
+            count,
+            "safety-net poll found changes no webhook announced: a webhook may be disabled"
+        );
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! Simulated: zone lookup (`GET …/v1.0/zoneInformation?user=`, no auth, no thread limit);
 //! `ApiIntegrationCode` / `UserName` / `Secret` headers (401 otherwise); `Companies`,
-//! `Contacts` (also as the child `Companies/{id}/Contacts`) and `ConfigurationItems`: `GET /{E}/{id}`
+//! `Contacts` (also as the child `Companies/{id}/Contacts`), `ConfigurationItems` and `Products`
+//! (manufacturer and model of configuration items, no webhooks): `GET /{E}/{id}`
 //! → `{"item": …}`, `POST /{E}/query` (and `GET /{E}/query?search=`) with the filter JSON,
 //! `IncludeFields`, `MaxRecords` (≤ 500), 500 rows per page and `pageDetails.nextPageUrl`
 //! (`GET /{E}/query/next?paging=…`), `POST /{E}/query/count`, `POST` create → `{"itemId": n}`,
@@ -11,6 +12,15 @@
 //! `{"errors": [...]}`; 10,000 requests per hour per database (429 + `Retry-After`) and 3
 //! concurrent requests per entity endpoint and integration code (429 beyond). Entity and field
 //! names are case-insensitive, as Autotask's are.
+//!
+//! `GET /{E}/entityInformation/fields` describes each field (`dataType`, `isRequired`,
+//! `isReadOnly`, `isReference` / `referenceEntityType`, `isPickList` with `picklistValues`
+//! `[{value, label, isDefaultValue, sortOrder, parentValue, isActive, isSystem}]`, values as
+//! strings as Autotask sends them, and `webhookFieldID`). Picklists: `Companies.companyType` starts
+//! with Autotask's standard values; `ConfigurationItems.configurationItemType` is tenant-defined
+//! and starts empty; both are seeded through the admin collection `Picklists`. A create or update
+//! with a value outside a non-empty picklist, or a `productID` that names no product, is refused
+//! (500, as Autotask's validation errors are).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -95,7 +105,8 @@ impl Default for AutotaskConfig {
 pub struct EntityDef {
     /// REST collection, e.g. `Companies`.
     pub name: &'static str,
-    /// Webhook `EntityType`, e.g. `Company`; its webhook resource is `{entity}Webhooks`.
+    /// Webhook `EntityType`, e.g. `Company`; its webhook resource is `{entity}Webhooks`. Empty
+    /// for entities without webhooks.
     pub webhook_entity: &'static str,
     pub fields: &'static [&'static str],
     /// Server-maintained last-modified field.
@@ -105,7 +116,7 @@ pub struct EntityDef {
     pub immutable: &'static [&'static str],
 }
 
-pub const ENTITIES: [EntityDef; 3] = [
+pub const ENTITIES: [EntityDef; 4] = [
     EntityDef {
         name: "Companies",
         webhook_entity: "Company",
@@ -181,7 +192,153 @@ pub const ENTITIES: [EntityDef; 3] = [
         required: &["companyID", "referenceTitle"],
         immutable: &["companyID"],
     },
+    // Field names as in Autotask's Products entity; the last-modified field's name is assumed.
+    EntityDef {
+        name: "Products",
+        webhook_entity: "",
+        fields: &[
+            "id",
+            "name",
+            "description",
+            "manufacturerName",
+            "manufacturerProductName",
+            "productCategory",
+            "sku",
+            "unitCost",
+            "unitPrice",
+            "msrp",
+            "isActive",
+            "isSerialized",
+            "productBillingCodeID",
+            "vendorProductNumber",
+            "externalProductID",
+            "createDate",
+            "lastModifiedDate",
+        ],
+        modified_field: "lastModifiedDate",
+        required: &["name", "productBillingCodeID"],
+        immutable: &[],
+    },
 ];
+
+/// Fields that are picklists: (entity, field).
+pub const PICKLIST_FIELDS: [(&str, &str); 2] = [
+    ("Companies", "companyType"),
+    ("ConfigurationItems", "configurationItemType"),
+];
+
+/// Fields that reference another entity: (entity, field, referenced entity).
+const REFERENCE_FIELDS: [(&str, &str, &str); 6] = [
+    ("Companies", "parentCompanyID", "Companies"),
+    ("Contacts", "companyID", "Companies"),
+    ("ConfigurationItems", "companyID", "Companies"),
+    ("ConfigurationItems", "contactID", "Contacts"),
+    ("ConfigurationItems", "productID", "Products"),
+    (
+        "ConfigurationItems",
+        "companyLocationID",
+        "CompanyLocations",
+    ),
+];
+
+/// Autotask's standard `companyType` values.
+const STANDARD_COMPANY_TYPES: [(i64, &str); 7] = [
+    (1, "Customer"),
+    (2, "Lead"),
+    (3, "Prospect"),
+    (4, "Dead"),
+    (6, "Cancellation"),
+    (7, "Vendor"),
+    (8, "Partner"),
+];
+
+/// Admin collection holding picklist values.
+pub const PICKLISTS: &str = "Picklists";
+
+/// One picklist value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PicklistValue {
+    entity: &'static str,
+    field: &'static str,
+    value: i64,
+    label: String,
+    is_active: bool,
+    is_system: bool,
+    sort_order: i64,
+}
+
+impl PicklistValue {
+    fn to_json(&self) -> Value {
+        json!({"entity": self.entity, "field": self.field, "value": self.value.to_string(),
+            "label": self.label, "isDefaultValue": false, "sortOrder": self.sort_order,
+            "parentValue": "", "isActive": self.is_active, "isSystem": self.is_system})
+    }
+
+    /// The wire shape inside `picklistValues`.
+    fn wire(&self) -> Value {
+        let mut v = self.to_json();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("entity");
+            o.remove("field");
+        }
+        v
+    }
+
+    /// A seeded value: `{"entity", "field", "value", "label", "isActive"?, "sortOrder"?}`.
+    fn parse(rec: &Value) -> Result<PicklistValue, AdminError> {
+        let get = |k: &str| {
+            rec.as_object().and_then(|o| {
+                o.iter()
+                    .find(|(key, _)| key.eq_ignore_ascii_case(k))
+                    .map(|(_, v)| v)
+            })
+        };
+        let entity = get("entity").and_then(Value::as_str).unwrap_or_default();
+        let field = get("field").and_then(Value::as_str).unwrap_or_default();
+        let (entity, field) = PICKLIST_FIELDS
+            .iter()
+            .find(|(e, f)| e.eq_ignore_ascii_case(entity) && f.eq_ignore_ascii_case(field))
+            .copied()
+            .ok_or_else(|| {
+                AdminError::Invalid(format!("{entity}.{field} is not a simulated picklist"))
+            })?;
+        let value = match get("value") {
+            Some(Value::Number(n)) => n.as_i64(),
+            Some(Value::String(s)) => s.parse().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| AdminError::Invalid("a picklist value needs a numeric value".into()))?;
+        let label = get("label")
+            .and_then(Value::as_str)
+            .filter(|l| !l.is_empty())
+            .ok_or_else(|| AdminError::Invalid("a picklist value needs a label".into()))?;
+        Ok(PicklistValue {
+            entity,
+            field,
+            value,
+            label: label.to_owned(),
+            is_active: get("isActive").and_then(Value::as_bool).unwrap_or(true),
+            is_system: false,
+            sort_order: get("sortOrder").and_then(Value::as_i64).unwrap_or(value),
+        })
+    }
+}
+
+fn standard_picklists() -> Vec<PicklistValue> {
+    STANDARD_COMPANY_TYPES
+        .iter()
+        .enumerate()
+        .map(|(i, (value, label))| PicklistValue {
+            entity: "Companies",
+            field: "companyType",
+            value: *value,
+            label: (*label).to_owned(),
+            is_active: true,
+            is_system: true,
+            sort_order: i as i64,
+        })
+        .collect()
+}
 
 /// The entity for a path segment (`companies`, `Companies`, …).
 pub fn entity_def(segment: &str) -> Option<&'static EntityDef> {
@@ -198,7 +355,7 @@ pub fn webhook_entity_def(segment: &str) -> Option<&'static EntityDef> {
     }
     ENTITIES
         .iter()
-        .find(|e| e.webhook_entity.eq_ignore_ascii_case(base))
+        .find(|e| !e.webhook_entity.is_empty() && e.webhook_entity.eq_ignore_ascii_case(base))
 }
 
 /// A saved query position for `nextPageUrl`.
@@ -217,6 +374,16 @@ pub(crate) struct AtState {
     pub(crate) store: Store,
     pub(crate) hooks: HookState,
     cursors: HashMap<String, Cursor>,
+    picklists: Vec<PicklistValue>,
+}
+
+impl AtState {
+    fn picklist(&self, entity: &str, field: &str) -> impl Iterator<Item = &PicklistValue> {
+        let (entity, field) = (entity.to_owned(), field.to_owned());
+        self.picklists
+            .iter()
+            .filter(move |p| p.entity == entity && p.field == field)
+    }
 }
 
 /// The simulator's state.
@@ -247,7 +414,10 @@ impl Autotask {
         let sim = Arc::new(AutotaskSim {
             core: core.clone(),
             config: config.clone(),
-            state: Mutex::new(AtState::default()),
+            state: Mutex::new(AtState {
+                picklists: standard_picklists(),
+                ..AtState::default()
+            }),
             in_flight: Mutex::new(HashMap::new()),
         });
         let server = SimServer::start(core, router(sim.clone()), config.bind).await?;
@@ -429,7 +599,7 @@ impl AutotaskSim {
         fields.entry("isActive").or_insert(active);
         let now = self.core.clock.now_millis();
         let mut st = self.lock();
-        validate(&st.store, def, &fields)?;
+        validate(&st, def, &fields)?;
         let names: Vec<String> = fields.keys().cloned().collect();
         let id = st.store.insert(def.name, None, fields, Map::new(), now);
         self.core.writes.record(
@@ -487,7 +657,7 @@ impl AutotaskSim {
             rec.fields.clone()
         };
         merged.extend(fields);
-        validate(&st.store, def, &merged)?;
+        validate(&st, def, &merged)?;
         let changed = st
             .store
             .replace(def.name, id, merged, now)
@@ -565,7 +735,8 @@ fn normalise_keys(def: &EntityDef, fields: &mut Map<String, Value>) {
     *fields = renamed;
 }
 
-fn validate(store: &Store, def: &EntityDef, fields: &Map<String, Value>) -> Result<(), Rejection> {
+fn validate(st: &AtState, def: &EntityDef, fields: &Map<String, Value>) -> Result<(), Rejection> {
+    let store = &st.store;
     for req in def.required {
         let present = fields
             .get(*req)
@@ -574,10 +745,39 @@ fn validate(store: &Store, def: &EntityDef, fields: &Map<String, Value>) -> Resu
             return Err(invalid(format!("{req} is required")));
         }
     }
-    if def.name != "Companies" {
+    if def.fields.contains(&"companyID") {
         let company = fields.get("companyID").and_then(value_as_id);
         if company.is_none_or(|c| store.get("Companies", c).is_none()) {
             return Err(invalid("companyID does not reference an existing company"));
+        }
+    }
+    if def.name == "ConfigurationItems" {
+        if let Some(p) = fields.get("productID").filter(|v| !v.is_null()) {
+            if value_as_id(p).is_none_or(|id| store.get("Products", id).is_none()) {
+                return Err(invalid("productID does not reference an existing product"));
+            }
+        }
+    }
+    for (entity, field) in PICKLIST_FIELDS {
+        if entity != def.name {
+            continue;
+        }
+        let Some(v) = fields.get(field).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let mut values = st.picklist(entity, field).peekable();
+        if values.peek().is_none() {
+            continue;
+        }
+        let n = match v {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.parse().ok(),
+            _ => None,
+        };
+        if !values.any(|p| Some(p.value) == n) {
+            return Err(invalid(format!(
+                "Value {v} is not a valid value for {field}"
+            )));
         }
     }
     Ok(())
@@ -928,17 +1128,7 @@ async fn child_get(
             };
         }
         if id.eq_ignore_ascii_case("entityInformation") && child.eq_ignore_ascii_case("fields") {
-            let fields: Vec<Value> = def
-                .fields
-                .iter()
-                .enumerate()
-                .map(|(i, f)| {
-                    json!({"name": f, "isRequired": def.required.contains(f),
-                        "isReadOnly": *f == "id" || *f == "createDate" || *f == def.modified_field,
-                        "isQueryable": true, "webhookFieldID": i + 1})
-                })
-                .collect();
-            return Ok(Json(json!({"fields": fields})).into_response());
+            return Ok(Json(json!({"fields": field_information(&sim.lock(), def)})).into_response());
         }
         if def.name == "Companies" && child.eq_ignore_ascii_case("Contacts") {
             let company = parse_id(&id)?;
@@ -958,6 +1148,43 @@ async fn child_get(
         Err(reject(StatusCode::NOT_FOUND, "Not found"))
     })();
     respond(result)
+}
+
+/// `entityInformation/fields`: one description per field, picklists with their values.
+fn field_information(st: &AtState, def: &EntityDef) -> Vec<Value> {
+    def.fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let picklist = PICKLIST_FIELDS.contains(&(def.name, *f));
+            let reference = REFERENCE_FIELDS
+                .iter()
+                .find(|(e, field, _)| *e == def.name && field == f)
+                .map(|(_, _, target)| *target);
+            let data_type = if *f == "id" || f.ends_with("ID") || picklist {
+                "integer"
+            } else if f.starts_with("is") {
+                "boolean"
+            } else if f.ends_with("Date") || f.ends_with("Time") || f.ends_with("DateTime") {
+                "datetime"
+            } else {
+                "string"
+            };
+            let values: Value = if picklist {
+                Value::Array(st.picklist(def.name, f).map(PicklistValue::wire).collect())
+            } else {
+                Value::Null
+            };
+            json!({"name": f, "dataType": data_type, "length": 0,
+                "isRequired": def.required.contains(f),
+                "isReadOnly": *f == "id" || *f == "createDate" || *f == def.modified_field,
+                "isQueryable": true, "isReference": reference.is_some(),
+                "referenceEntityType": reference.unwrap_or(""),
+                "isPickList": picklist, "picklistValues": values,
+                "picklistParentValueField": "", "isSupportedWebhookField": !def.webhook_entity.is_empty(),
+                "webhookFieldID": i + 1})
+        })
+        .collect()
 }
 
 /// `POST /{E}/query/count`, `POST /Companies/{id}/Contacts`, `POST /{X}Webhooks/{id}/Fields|…`.
@@ -1044,9 +1271,24 @@ impl AdminOps for AutotaskSim {
         &self.core
     }
 
-    /// Seeds `Companies`, `Contacts` or `ConfigurationItems` in Autotask's field names (optional
-    /// `id`). No webhooks, no write log.
+    /// Seeds `Companies`, `Contacts`, `ConfigurationItems` or `Products` in Autotask's field
+    /// names (optional `id`), or `Picklists` values (`{"entity", "field", "value", "label",
+    /// "isActive"?}`; a value already there is replaced). No webhooks, no write log.
     fn seed(&self, collection: &str, records: Vec<Value>) -> Result<Vec<Value>, AdminError> {
+        if collection.eq_ignore_ascii_case(PICKLISTS) {
+            let values = records
+                .iter()
+                .map(PicklistValue::parse)
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut st = self.lock();
+            for v in &values {
+                st.picklists.retain(|p| {
+                    !(p.entity == v.entity && p.field == v.field && p.value == v.value)
+                });
+                st.picklists.push(v.clone());
+            }
+            return Ok(values.iter().map(PicklistValue::to_json).collect());
+        }
         let def = known(collection)?;
         let now = self.core.clock.now_millis();
         let mut st = self.lock();
@@ -1068,6 +1310,14 @@ impl AdminOps for AutotaskSim {
     }
 
     fn state(&self, collection: &str) -> Result<Vec<Value>, AdminError> {
+        if collection.eq_ignore_ascii_case(PICKLISTS) {
+            return Ok(self
+                .lock()
+                .picklists
+                .iter()
+                .map(PicklistValue::to_json)
+                .collect());
+        }
         let def = known(collection)?;
         Ok(self
             .lock()

@@ -10,7 +10,9 @@
 //! lookup|{locationId}`), contacts (`/v2/crm/contacts/summary[/{id}]`, `/search`, create at
 //! `POST /v2/crm/contacts/summary`, PUT, PATCH, `PATCH …/{id}/emails|phones`, DELETE), hardware assets
 //! (`/v2/servicedesk/hardwareasset/searchselect|{id}`, POST, PUT, DELETE), account types
-//! (`/v2/system/accounttypes/lookup`); `PageSize`/`PageNumber`; `Filter.*` equality filters and
+//! (`/v2/system/accounttypes/lookup`) and the generic `/v2/system/lookup/{tableName}` for asset
+//! categories, asset states and manufacturers (table names [`LOOKUP_TABLES`]: the vendor does not
+//! publish them, ours are assumptions shared with the connector); `PageSize`/`PageNumber`; `Filter.*` equality filters and
 //! `Filter.ModifiedOnFrom/To`, `Filter.CreatedOnFrom/To` for accounts and contacts only; 1500
 //! requests per hour per endpoint (429 + `Retry-After`).
 
@@ -117,6 +119,15 @@ const COLLECTIONS: [&str; 8] = [
     "categories",
     "manufacturers",
     "assetstates",
+];
+
+/// `GET /v2/system/lookup/{tableName}`: table name (case-insensitive) → collection. BMS documents
+/// the route but not its table names (reference §1.4, gap): these are assumed.
+pub const LOOKUP_TABLES: [(&str, &str); 4] = [
+    ("AccountTypes", "accounttypes"),
+    ("AssetCategories", "categories"),
+    ("AssetStates", "assetstates"),
+    ("Manufacturers", "manufacturers"),
 ];
 
 /// `<field>` id → `<name field>` joined from another collection, per collection.
@@ -231,6 +242,7 @@ fn router(sim: Arc<BmsSim>) -> Router {
             get(assets_get).put(put_asset).delete(delete_asset),
         )
         .route("/v2/system/accounttypes/lookup", get(account_types))
+        .route("/v2/system/lookup/{table}", get(lookup_table))
         .layer(middleware::from_fn_with_state(sim.clone(), auth))
         .with_state(sim.clone());
     let open = Router::new()
@@ -447,6 +459,26 @@ impl BmsSim {
         };
         for (field, target) in refs {
             if !Self::exists(store, target, fields, field) {
+                return Err(failure(
+                    StatusCode::BAD_REQUEST,
+                    format!("{field} does not exist"),
+                ));
+            }
+        }
+        // Lookup ids must name an entry of their table (when the table has entries: an
+        // unseeded simulator accepts any id).
+        let lookups: &[(&str, &str)] = match collection {
+            "accounts" => &[("accountTypeId", "accounttypes")],
+            "hardwareassets" => &[
+                ("categoryId", "categories"),
+                ("stateId", "assetstates"),
+                ("manufacturerId", "manufacturers"),
+            ],
+            _ => &[],
+        };
+        for (field, target) in lookups {
+            let set = fields.get(*field).is_some_and(|v| !v.is_null());
+            if set && store.len(target) > 0 && !Self::exists(store, target, fields, field) {
                 return Err(failure(
                     StatusCode::BAD_REQUEST,
                     format!("{field} does not exist"),
@@ -1240,13 +1272,37 @@ async fn delete_asset(
 }
 
 async fn account_types(State(sim): State<Arc<BmsSim>>) -> Response {
+    lookup_rows(&sim, "accounttypes")
+}
+
+/// `{id, name, isActive}` rows of a lookup collection.
+fn lookup_rows(sim: &BmsSim, collection: &str) -> Response {
     let st = sim.lock();
     let items: Vec<Value> = st
         .store
-        .list("accounttypes")
-        .map(|r| sim.render(&st.store, "accounttypes", r))
+        .list(collection)
+        .map(|r| {
+            let mut row = sim.render(&st.store, collection, r);
+            if let Some(o) = row.as_object_mut() {
+                o.entry("isActive").or_insert(Value::Bool(true));
+            }
+            row
+        })
         .collect();
     ok(Value::Array(items))
+}
+
+async fn lookup_table(State(sim): State<Arc<BmsSim>>, Path(table): Path<String>) -> Response {
+    match LOOKUP_TABLES
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(&table))
+    {
+        Some((_, collection)) => lookup_rows(&sim, collection),
+        None => business_error(
+            StatusCode::NOT_FOUND,
+            &format!("lookup table {table} does not exist"),
+        ),
+    }
 }
 
 fn known(collection: &str) -> Result<(), AdminError> {

@@ -490,12 +490,38 @@ pub fn load_connectwise(sim: &ConnectWiseSim, ds: &Dataset) -> Result<(), AdminE
 const AT_COMPANY_TYPES: [u64; 4] = [1, 3, 7, 8];
 
 /// Loads a data set into the Autotask simulator (company ids = position + 1). Locations are not
-/// loaded: Autotask does not sync them (DESIGN §3 capability matrix).
+/// loaded: Autotask does not sync them (DESIGN §3 capability matrix). The configuration item
+/// type picklist gets the configuration types (values 1…), and `Products` one product per
+/// manufacturer/model (ids 1…), which configuration items point at with `productID`; the
+/// company types are Autotask's standard picklist the simulator starts with.
 pub fn load_autotask(
     sim: &AutotaskSim,
     ds: &Dataset,
     owner_resource_id: u64,
 ) -> Result<(), AdminError> {
+    sim.seed(
+        crate::autotask::PICKLISTS,
+        CONFIG_TYPES
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| {
+                json!({"entity": "ConfigurationItems", "field": "configurationItemType",
+                    "value": i + 1, "label": name, "isActive": true})
+            })
+            .collect(),
+    )?;
+    sim.seed(
+        "Products",
+        MANUFACTURERS
+            .iter()
+            .enumerate()
+            .map(|(i, (maker, model))| {
+                json!({"id": i + 1, "name": format!("{maker} {model}"), "manufacturerName": maker,
+                    "manufacturerProductName": model, "productBillingCodeID": 1,
+                    "isSerialized": true, "isActive": true})
+            })
+            .collect(),
+    )?;
     sim.seed(
         "Companies",
         ds.organizations

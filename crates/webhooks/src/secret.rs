@@ -55,6 +55,12 @@ impl Secret {
         found.into()
     }
 
+    /// The current value, only for handing it to the sender that signs with it (Autotask's
+    /// webhook `SecretKey`, set by `syncbridge register-webhooks`). Never log it.
+    pub fn expose_current(&self) -> &[u8] {
+        &self.values[0]
+    }
+
     /// The active values, current first (for computing HMACs).
     pub(crate) fn values(&self) -> impl Iterator<Item = &[u8]> {
         self.values.iter().map(Vec::as_slice)

@@ -13,6 +13,7 @@
 
 mod apply;
 pub mod consume;
+pub mod content_hash;
 mod gather;
 mod pipeline;
 pub mod poller;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use syncbridge_bus::{AuditLog, KvError, Lease, LeaseKey, LeaseStore, LinkStore, StateStore};
-use syncbridge_engine::{decide, Action, ActionKind, Decision, Trigger};
+use syncbridge_engine::{decide, Action, ActionKind, Decision, LinkUpdate, Rule, Trigger};
 use syncbridge_model::{
     key_fields, ChangeEvent, Entity, EventSource, Link, LinkState, Record, Side, TenantId,
     TenantSettings, UnixMillis,
@@ -100,13 +100,18 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
         };
         match self.sync(event, entity, side, id, trigger, now, true).await {
             Ok(outcome) => outcome,
-            Err(Failure::Api(ApiError::Transient { retry_after, .. })) => {
+            Err(Failure::Api(ApiError::Transient {
+                retry_after,
+                message,
+            })) => {
+                tracing::debug!(tenant = %self.tenant, %entity, id, %message, "vendor busy: retry");
                 Outcome::Retry(retry_after)
             }
             Err(Failure::Api(ApiError::Permanent { status, message })) => {
                 Outcome::DeadLetter(format!("vendor answered {status}: {message}"))
             }
             Err(Failure::Kv(e)) if e.is_unavailable() || e.is_conflict() => {
+                tracing::debug!(tenant = %self.tenant, %entity, id, error = %e, "bus: retry");
                 Outcome::Retry(BUS_RETRY)
             }
             Err(Failure::Kv(e)) => Outcome::DeadLetter(format!("link store: {e}")),
@@ -137,8 +142,10 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
         may_sync_parent: bool,
     ) -> Result<Outcome, Failure> {
         let mut earlier_writes = 0;
+        let mut parent_synced = false;
         for _ in 0..CAS_ATTEMPTS {
             let Some(lease) = self.lease(entity, side, id).await? else {
+                tracing::debug!(tenant = %self.tenant, %entity, id, "lease held elsewhere: retry");
                 return Ok(Outcome::Retry(Duration::from_secs(1)));
             };
             let step = self
@@ -161,7 +168,7 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
                 Step::ParentFirst {
                     side: parent_side,
                     org_id,
-                } if may_sync_parent => {
+                } if may_sync_parent && !parent_synced => {
                     let parent = Box::pin(self.sync(
                         event,
                         Entity::Organization,
@@ -176,8 +183,35 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
                     if !matches!(parent, Outcome::Done { .. }) {
                         return Ok(parent);
                     }
+                    parent_synced = true;
                 }
-                Step::ParentFirst { .. } => return Ok(Outcome::Retry(Duration::from_secs(1))),
+                // The organization was synced just now and is still not linked: it is out of
+                // scope, or held (ambiguous, near miss with `hold`, waiting for the full sync).
+                // The child follows its organization; retrying would spin until it enters scope,
+                // and the full sync brings its children when it does.
+                Step::ParentFirst { org_id, .. } if parent_synced => {
+                    let decision = Decision {
+                        actions: vec![Action {
+                            kind: ActionKind::Ignore {
+                                reason: format!(
+                                    "its organization ({org_id}) is not synced: out of scope or held"
+                                ),
+                            },
+                            rule: Rule::ParentFirst,
+                        }],
+                        link: LinkUpdate::Unchanged,
+                        write: false,
+                    };
+                    self.audit(event, entity, side, id, &decision, false, None, None, now)
+                        .await?;
+                    return Ok(Outcome::Done {
+                        writes: earlier_writes,
+                    });
+                }
+                Step::ParentFirst { org_id, .. } => {
+                    tracing::debug!(tenant = %self.tenant, %entity, id, org_id, "parent not synced yet: retry");
+                    return Ok(Outcome::Retry(Duration::from_secs(1)));
+                }
             }
         }
         Ok(Outcome::Retry(BUS_RETRY))
@@ -230,6 +264,7 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
             .iter()
             .any(|a| matches!(a.kind, ActionKind::Retry { .. }))
         {
+            tracing::debug!(tenant = %self.tenant, %entity, id, "stale read: retry");
             return Ok(Step::Done(Outcome::Retry(Duration::from_secs(2))));
         }
         let before = gathered.link.as_ref().map(|v| &v.value);

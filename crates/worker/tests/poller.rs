@@ -53,6 +53,7 @@ async fn polls_publish_each_change_once_and_advance_the_cursor() {
         entities: vec![Entity::Organization],
         publisher: EventPublisher::new(h.conn.clone(), Duration::from_secs(5)),
         state: h.stores.state.clone(),
+        safety_net: None,
     };
 
     let first = poller.poll_once(T0, T0 + 3_000).await.unwrap();

@@ -157,6 +157,14 @@ pub(crate) struct RawPolling {
     pub(crate) psa_interval: Duration,
 }
 
+/// `[tenants.<id>.budgets]`: request budgets as `"<requests>/<duration>"` (e.g. `"1500/5m"`).
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBudgets {
+    pub(crate) itglue: Option<String>,
+    pub(crate) psa: Option<String>,
+}
+
 fn default_itglue_interval() -> Duration {
     Duration::from_secs(5)
 }

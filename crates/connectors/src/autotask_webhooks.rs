@@ -1,0 +1,471 @@
+//! Registering syncbridge's webhooks with Autotask (`CompanyWebhooks`, `ContactWebhooks`,
+//! `ConfigurationItemWebhooks`, webhooks.md §2.1), idempotently.
+//!
+//! Per entity one webhook posting to our `WebhookUrl`, with our `DeactivationUrl` and `SecretKey`,
+//! active, subscribed to create, update and delete events; its subscribed fields
+//! (`/{id}/Fields`, `FieldID` = the field's `webhookFieldID` from
+//! `GET /{Entity}/entityInformation/fields`) are the Autotask fields syncbridge maps for the
+//! entity (the connector's field map, plus `companyID` for contacts and configuration items);
+//! our API user's resource is in `/{id}/ExcludedResources`, so our own writes send no callout.
+//!
+//! A webhook is ours when its `WebhookUrl` is ours. Ours is reused and completed (flags,
+//! DeactivationUrl, missing or unsubscribed fields, the excluded resource), never duplicated;
+//! fields and exclusions someone else added are kept. Webhooks with another URL are not touched.
+//! Autotask never shows a `SecretKey`: an existing webhook's key is only rewritten on request
+//! ([`AutotaskWebhookSpec::rewrite_secret`]).
+//!
+//! Our API user's resource: given, else `Resources` queried by user name, else the
+//! `ownerResourceID` of a webhook created in this run (the API user that created it), else the
+//! owner of one of our webhooks that already excludes its owner (a previous run's work).
+
+use std::collections::BTreeMap;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use syncbridge_engine::Changes;
+use syncbridge_model::{field_map, Entity, PsaKind};
+
+use super::{condition, AutotaskClient};
+use crate::error::{Error, Result};
+use crate::http::Retry;
+use crate::registration::{AutotaskWebhookSpec, Outcome, RegistrationReport};
+
+/// Entities with webhooks that syncbridge syncs: (entity, REST collection, webhook resource).
+const HOOKED: [(Entity, &str, &str); 3] = [
+    (Entity::Organization, "Companies", "CompanyWebhooks"),
+    (Entity::Contact, "Contacts", "ContactWebhooks"),
+    (
+        Entity::Configuration,
+        "ConfigurationItems",
+        "ConfigurationItemWebhooks",
+    ),
+];
+
+/// A JSON key looked up case-insensitively (Autotask's casing varies between docs and answers).
+fn get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    v.as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
+}
+
+fn get_u64(v: &Value, key: &str) -> Option<u64> {
+    match get(v, key)? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn get_bool(v: &Value, key: &str) -> bool {
+    match get(v, key) {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Number(n)) => n.as_u64() != Some(0),
+        _ => false,
+    }
+}
+
+fn get_str<'a>(v: &'a Value, key: &str) -> &'a str {
+    get(v, key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn items(doc: &Value) -> Result<&Vec<Value>> {
+    get(doc, "items")
+        .and_then(Value::as_array)
+        .ok_or_else(|| Error::malformed("answer without items"))
+}
+
+/// One of our webhooks while it is being completed.
+struct Hook {
+    entity: Entity,
+    collection: &'static str,
+    resource: &'static str,
+    id: u64,
+    created: bool,
+    changes: Vec<String>,
+    owner: Option<u64>,
+    excluded: Vec<u64>,
+}
+
+impl AutotaskClient {
+    /// Makes sure one webhook per synced entity (companies, contacts, configuration items) sends
+    /// callouts to `spec.webhook_url` as described in the module documentation; reports per
+    /// webhook what was created, updated or already in place.
+    pub async fn ensure_webhooks(
+        &self,
+        spec: &AutotaskWebhookSpec<'_>,
+    ) -> Result<RegistrationReport> {
+        let bad = |what: &str| Error::Rejected {
+            status: 0,
+            body_excerpt: what.to_owned(),
+        };
+        if spec.webhook_url.is_empty() || spec.deactivation_url.is_empty() {
+            return Err(bad("Autotask requires both WebhookUrl and DeactivationUrl"));
+        }
+        if spec.secret.is_empty() || spec.secret.expose().chars().count() > 64 {
+            return Err(bad("an Autotask SecretKey has 1 to 64 characters"));
+        }
+        let mut report = RegistrationReport::new("Autotask");
+        let mut resource = match spec.exclude_resource_id {
+            Some(id) => Some(id),
+            None => self.api_user_resource().await?,
+        };
+
+        let mut hooks = Vec::new();
+        for (entity, collection, hook_resource) in HOOKED {
+            let existing = self.list_webhooks(hook_resource).await?;
+            let ours: Vec<&Value> = existing
+                .iter()
+                .filter(|h| get_str(h, "webhookUrl") == spec.webhook_url)
+                .collect();
+            let hook = match ours.first() {
+                None => self.create_webhook(entity, hook_resource, spec).await?,
+                Some(found) => self.correct_webhook(hook_resource, found, spec).await?,
+            };
+            let hook = Hook {
+                entity,
+                collection,
+                resource: hook_resource,
+                ..hook
+            };
+            for dup in ours.iter().skip(1).filter_map(|h| get_u64(h, "id")) {
+                report.notes.push(format!(
+                    "{hook_resource} id {dup} duplicates id {} (same WebhookUrl); left in place \
+                     — Autotask sends one callout per URL, but delete it to keep things clear",
+                    hook.id
+                ));
+            }
+            hooks.push(hook);
+        }
+
+        for hook in &mut hooks {
+            let rest = format!("/{}/ExcludedResources", hook.id);
+            let doc = self.at_get(hook.resource, &rest).await?;
+            hook.excluded = items(&doc)?
+                .iter()
+                .filter_map(|e| get_u64(e, "resourceID"))
+                .collect();
+        }
+        if resource.is_none() {
+            resource = hooks
+                .iter()
+                .filter(|h| h.created)
+                .find_map(|h| h.owner)
+                .or_else(|| {
+                    hooks
+                        .iter()
+                        .filter_map(|h| h.owner.filter(|o| h.excluded.contains(o)))
+                        .next()
+                });
+        }
+
+        let mut field_ids: BTreeMap<&'static str, BTreeMap<String, u64>> = BTreeMap::new();
+        for hook in &mut hooks {
+            let ids = match field_ids.get(hook.collection) {
+                Some(ids) => ids.clone(),
+                None => {
+                    let ids = self.webhook_field_ids(hook.collection).await?;
+                    field_ids.insert(hook.collection, ids.clone());
+                    ids
+                }
+            };
+            self.complete_fields(hook, &ids, &mut report).await?;
+            if let Some(me) = resource {
+                if !hook.excluded.contains(&me) {
+                    self.call(
+                        Method::POST,
+                        hook.resource,
+                        &format!("/{}/ExcludedResources", hook.id),
+                        Some(json!({"ResourceID": me, "WebhookID": hook.id})),
+                        Retry::Once,
+                    )
+                    .await?;
+                    hook.changes
+                        .push(format!("our API user (resource {me}) excluded"));
+                }
+            }
+        }
+        match resource {
+            Some(me) => report.notes.push(format!(
+                "our API user is resource {me}: its changes send no callout"
+            )),
+            None => report.notes.push(
+                "could not tell our API user's resource (no Resources access and no webhook \
+                 created in this run): not added to ExcludedResources — our own writes will \
+                 come back as callouts until it is"
+                    .into(),
+            ),
+        }
+
+        for hook in hooks {
+            let subject = format!("{} webhook (id {})", hook.resource, hook.id);
+            let outcome = if hook.created {
+                Outcome::Created
+            } else if hook.changes.is_empty() {
+                Outcome::InPlace
+            } else {
+                Outcome::Updated(hook.changes)
+            };
+            report.push(subject, outcome);
+        }
+        Ok(report)
+    }
+
+    /// `GET {endpoint}{rest}` as JSON.
+    async fn at_get(&self, endpoint: &str, rest: &str) -> Result<Value> {
+        self.call(Method::GET, endpoint, rest, None, Retry::Idempotent)
+            .await?
+            .json()
+    }
+
+    /// The resource behind our API user name, when `Resources` can be queried.
+    async fn api_user_resource(&self) -> Result<Option<u64>> {
+        let filter = json!({"filter": [{"op": "or", "items": [
+            condition("eq", "userName", self.username.clone().into()),
+            condition("eq", "email", self.username.clone().into()),
+        ]}], "MaxRecords": 2});
+        let doc = match self
+            .call(
+                Method::POST,
+                "Resources",
+                "/query",
+                Some(filter),
+                Retry::Idempotent,
+            )
+            .await
+        {
+            Ok(reply) => reply.json()?,
+            // No Resources entity or no permission to read it: learnt otherwise.
+            Err(Error::NotFound | Error::Rejected { .. } | Error::Auth { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let found = items(&doc)?;
+        Ok(match found.as_slice() {
+            [one] => get_u64(one, "id"),
+            _ => None,
+        })
+    }
+
+    /// Every webhook of one resource, paging by id.
+    async fn list_webhooks(&self, resource: &str) -> Result<Vec<Value>> {
+        let mut out: Vec<Value> = Vec::new();
+        let mut after = 0u64;
+        loop {
+            let body = json!({"filter": [condition("gt", "id", after.into())], "MaxRecords": 500});
+            let doc = self
+                .call(
+                    Method::POST,
+                    resource,
+                    "/query",
+                    Some(body),
+                    Retry::Idempotent,
+                )
+                .await?
+                .json()?;
+            let page = items(&doc)?;
+            let last = page.iter().filter_map(|h| get_u64(h, "id")).max();
+            out.extend(
+                page.iter()
+                    .filter(|h| get_u64(h, "id").is_some_and(|id| id > after))
+                    .cloned(),
+            );
+            let more = get(&doc, "pageDetails")
+                .map(|p| get_str(p, "nextPageUrl"))
+                .is_some_and(|u| !u.is_empty());
+            match last {
+                Some(last) if more && last > after => after = last,
+                _ => break,
+            }
+        }
+        out.sort_by_key(|h| get_u64(h, "id"));
+        Ok(out)
+    }
+
+    async fn create_webhook(
+        &self,
+        entity: Entity,
+        resource: &'static str,
+        spec: &AutotaskWebhookSpec<'_>,
+    ) -> Result<Hook> {
+        let name = format!("syncbridge {}", resource.trim_end_matches("Webhooks"));
+        let body = json!({
+            "Name": name,
+            "WebhookUrl": spec.webhook_url,
+            "DeactivationUrl": spec.deactivation_url,
+            "SecretKey": spec.secret.expose(),
+            "IsActive": true,
+            "IsSubscribedToCreateEvents": true,
+            "IsSubscribedToUpdateEvents": true,
+            "IsSubscribedToDeleteEvents": true,
+            "SendThresholdExceededNotification": true,
+        });
+        let doc = self
+            .call(Method::POST, resource, "", Some(body), Retry::Once)
+            .await?
+            .json()?;
+        let id = get_u64(&doc, "itemId")
+            .ok_or_else(|| Error::malformed("webhook create answer without itemId"))?;
+        let read = self.at_get(resource, &format!("/{id}")).await?;
+        let owner = get(&read, "item").and_then(|i| get_u64(i, "ownerResourceID"));
+        Ok(Hook {
+            entity,
+            collection: "",
+            resource,
+            id,
+            created: true,
+            changes: Vec::new(),
+            owner,
+            excluded: Vec::new(),
+        })
+    }
+
+    /// Corrects flags and the DeactivationUrl of an existing webhook of ours (one PATCH).
+    async fn correct_webhook(
+        &self,
+        resource: &'static str,
+        found: &Value,
+        spec: &AutotaskWebhookSpec<'_>,
+    ) -> Result<Hook> {
+        let id = get_u64(found, "id").ok_or_else(|| Error::malformed("webhook without id"))?;
+        let mut patch = serde_json::Map::new();
+        let mut changes = Vec::new();
+        for key in [
+            "IsActive",
+            "IsSubscribedToCreateEvents",
+            "IsSubscribedToUpdateEvents",
+            "IsSubscribedToDeleteEvents",
+        ] {
+            if !get_bool(found, key) {
+                patch.insert(key.into(), true.into());
+                changes.push(format!("{key} false → true"));
+            }
+        }
+        if get_str(found, "deactivationUrl") != spec.deactivation_url {
+            patch.insert("DeactivationUrl".into(), spec.deactivation_url.into());
+            changes.push("DeactivationUrl set".into());
+        }
+        if spec.rewrite_secret {
+            patch.insert("SecretKey".into(), spec.secret.expose().into());
+            changes.push("SecretKey set to the current webhook secret".into());
+        }
+        if !patch.is_empty() {
+            patch.insert("id".into(), id.into());
+            self.call(
+                Method::PATCH,
+                resource,
+                "",
+                Some(Value::Object(patch)),
+                Retry::Idempotent,
+            )
+            .await?;
+        }
+        Ok(Hook {
+            entity: Entity::Organization,
+            collection: "",
+            resource,
+            id,
+            created: false,
+            changes,
+            owner: get_u64(found, "ownerResourceID"),
+            excluded: Vec::new(),
+        })
+    }
+
+    /// Field name (lower case) → `webhookFieldID` of one entity.
+    async fn webhook_field_ids(&self, collection: &str) -> Result<BTreeMap<String, u64>> {
+        let doc = self.at_get(collection, "/entityInformation/fields").await?;
+        let fields = get(&doc, "fields")
+            .and_then(Value::as_array)
+            .ok_or_else(|| Error::malformed("entityInformation/fields without fields"))?;
+        Ok(fields
+            .iter()
+            .filter_map(|f| {
+                let id = get_u64(f, "webhookFieldID")?;
+                Some((get_str(f, "name").to_ascii_lowercase(), id))
+            })
+            .collect())
+    }
+
+    /// The Autotask fields syncbridge maps for `entity`: the connector's field map applied to
+    /// the model's field list (all values empty, so no lookup is asked), plus the parent
+    /// company of contacts and configuration items.
+    async fn subscribed_field_names(&self, entity: Entity) -> Result<Vec<String>> {
+        let all: Changes = field_map(PsaKind::Autotask, entity)
+            .iter()
+            .map(|spec| (spec.field, None))
+            .collect();
+        let mut names: Vec<String> = self
+            .wire_fields(entity, &all, None)
+            .await?
+            .keys()
+            .cloned()
+            .collect();
+        if entity.has_parent_org() {
+            names.push("companyID".into());
+        }
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    /// Subscribes the mapped fields that are missing or not subscribed.
+    async fn complete_fields(
+        &self,
+        hook: &mut Hook,
+        ids: &BTreeMap<String, u64>,
+        report: &mut RegistrationReport,
+    ) -> Result<()> {
+        let path = format!("/{}/Fields", hook.id);
+        let doc = self.at_get(hook.resource, &path).await?;
+        let present: Vec<(u64, u64, bool)> = items(&doc)?
+            .iter()
+            .filter_map(|f| {
+                Some((
+                    get_u64(f, "fieldID")?,
+                    get_u64(f, "id")?,
+                    get_bool(f, "isSubscribedField"),
+                ))
+            })
+            .collect();
+        let mut added = Vec::new();
+        for name in self.subscribed_field_names(hook.entity).await? {
+            let Some(&field_id) = ids.get(&name.to_ascii_lowercase()) else {
+                report.notes.push(format!(
+                    "{}: Autotask lists no webhook field {name}; not subscribed",
+                    hook.resource
+                ));
+                continue;
+            };
+            match present.iter().find(|(f, _, _)| *f == field_id) {
+                Some((_, _, true)) => continue,
+                Some((_, child, false)) => {
+                    // Not subscribed (display-only): replaced by a subscribed entry.
+                    self.call(
+                        Method::DELETE,
+                        hook.resource,
+                        &format!("{path}/{child}"),
+                        None,
+                        Retry::Idempotent,
+                    )
+                    .await?;
+                }
+                None => {}
+            }
+            self.call(
+                Method::POST,
+                hook.resource,
+                &path,
+                Some(json!({"FieldID": field_id, "IsSubscribedField": true,
+                    "IsDisplayAlwaysField": false, "WebhookID": hook.id})),
+                Retry::Once,
+            )
+            .await?;
+            added.push(name);
+        }
+        if !added.is_empty() {
+            hook.changes
+                .push(format!("subscribed fields added: {}", added.join(", ")));
+        }
+        Ok(())
+    }
+}

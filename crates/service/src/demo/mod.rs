@@ -1,0 +1,517 @@
+//! `syncbridge demo`: the whole product in one process, on simulated vendors.
+//!
+//! It starts a private nats-server (free port, temporary store; or uses `--nats-url`), one IT
+//! Glue simulator and one PSA simulator per tenant (one tenant per PSA: [`world`]), and the real
+//! service on them — the webhook ingest on a local port with our webhooks registered at the
+//! simulators, the workers, the pollers and the dead-letter mover, configured from the same TOML
+//! a user writes. A full sync links and creates what exists; then people edit both sides
+//! ([`driver`]) for `--duration`, including same-field conflicts. Progress is read live from the
+//! audit stream ([`tally`]); at the end every linked pair is compared field by field through the
+//! vendors' APIs ([`verify`]) and the simulators' write logs are searched for echo writes.
+//!
+//! The exit status says whether the run converged: 0 when both sides are equal for every tenant,
+//! there is no echo write and every conflict ended with the PSA's value.
+
+pub mod driver;
+pub mod tally;
+pub mod verify;
+pub mod world;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use syncbridge_bus::testing::NatsServer;
+use syncbridge_bus::{connect, names, setup, ConnectConfig, EventPublisher, LinkStore};
+use syncbridge_model::{Entity, PsaKind, TenantId};
+use syncbridge_sim::SimClock;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::{Config, TenantConfig};
+use crate::full_sync::publish_full_sync;
+use crate::ingest::{Ingest, NatsSink};
+use crate::workers::{now_millis, spawn_all, Loops};
+use driver::{Driver, Edits};
+use tally::{Tally, TenantTally};
+use world::{DemoTenant, ALL_KINDS};
+
+/// What `syncbridge demo` runs.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// How long people keep editing (the run also syncs first and settles after).
+    pub duration: Duration,
+    /// The PSAs to run a tenant for.
+    pub tenants: Vec<PsaKind>,
+    /// An existing NATS server (JetStream, ≥ 2.10) instead of a private one.
+    pub nats_url: Option<String>,
+    /// Organizations per PSA (each with a location, two contacts, two configurations).
+    pub organizations: usize,
+    /// Edits per second, over all tenants.
+    pub edits_per_second: f64,
+    pub seed: u64,
+    /// Whether to print live progress lines.
+    pub progress: bool,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            duration: Duration::from_secs(30),
+            tenants: ALL_KINDS.to_vec(),
+            nats_url: None,
+            organizations: 12,
+            edits_per_second: 5.0,
+            seed: 42,
+            progress: true,
+        }
+    }
+}
+
+/// One tenant's line of the final summary.
+#[derive(Debug, Clone)]
+pub struct TenantSummary {
+    pub tenant: String,
+    pub tally: TenantTally,
+    pub edits: Edits,
+    pub sync_writes: usize,
+    pub echo_writes: usize,
+    pub compared: usize,
+    pub differences: Vec<String>,
+    pub conflicts_expected: usize,
+    pub conflicts_won_by_psa: usize,
+}
+
+impl TenantSummary {
+    pub fn converged(&self) -> bool {
+        self.differences.is_empty()
+            && self.echo_writes == 0
+            && self.conflicts_won_by_psa == self.conflicts_expected
+    }
+}
+
+/// The result of a run.
+#[derive(Debug, Clone)]
+pub struct DemoReport {
+    pub tenants: Vec<TenantSummary>,
+    pub interrupted: bool,
+}
+
+impl DemoReport {
+    pub fn converged(&self) -> bool {
+        self.tenants.iter().all(TenantSummary::converged)
+    }
+}
+
+/// Longest wait for the initial sync, and for the last edits to settle.
+const SETTLE_LIMIT: Duration = Duration::from_secs(90);
+/// The audit stream must be quiet this long (with nothing pending) to call a run settled: longer
+/// than the slowest poll interval of the demo tenants.
+const QUIET: Duration = Duration::from_secs(5);
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn say(line: impl AsRef<str>) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", line.as_ref());
+    let _ = out.flush();
+}
+
+/// Runs the demo until it is done or `interrupt` resolves; prints as it goes.
+pub async fn run(
+    options: DemoOptions,
+    interrupt: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<DemoReport> {
+    let started = Instant::now();
+    tokio::pin!(interrupt);
+    // NATS: a private server unless one is given.
+    let (nats_url, _server) = match &options.nats_url {
+        Some(url) => (url.clone(), None),
+        None => {
+            let server = NatsServer::start()
+                .await
+                .context("starting a private nats-server")?;
+            (server.url(), Some(server))
+        }
+    };
+    say(format!("nats-server      {nats_url}"));
+
+    let clock = SimClock::new();
+    let mut tenants = Vec::new();
+    for (i, kind) in options.tenants.iter().enumerate() {
+        let tenant = DemoTenant::start(
+            *kind,
+            &clock,
+            options.organizations,
+            options.seed + i as u64,
+        )
+        .await
+        .with_context(|| format!("starting the {} simulators", kind.as_str()))?;
+        say(format!(
+            "{:<16} IT Glue {}  ·  {} {}",
+            tenant.id,
+            tenant.itglue.base_url(),
+            kind.as_str(),
+            psa_url(&tenant)
+        ));
+        tenants.push(Arc::new(tenant));
+    }
+    say(format!(
+        "vendor rate limits run on windows {}× shorter than published; syncbridge's budgets follow at half",
+        world::SCALE
+    ));
+
+    // The service, configured as a user would.
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding the ingest")?;
+    let public_url = format!("http://{}", listener.local_addr()?);
+    let mut text = format!(
+        "[nats]\nurls = [\"{nats_url}\"]\n\n[ingest]\nlisten = \"{}\"\n\n",
+        listener.local_addr()?
+    );
+    for t in &tenants {
+        text.push_str(&t.toml);
+        text.push('\n');
+    }
+    let config = Config::from_toml(&text, &|_| None).context("the demo's configuration")?;
+    let conn = connect(&ConnectConfig::new(nats_url.clone()))
+        .await
+        .context("connecting to NATS")?;
+    setup(&conn, &config.setup_config())
+        .await
+        .context("NATS set-up")?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let sink = Arc::new(NatsSink::new(conn.clone(), PUBLISH_TIMEOUT));
+    let router = Ingest::new(&config, sink)?.router();
+    let ingest = {
+        let stop = stop_rx.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(crate::workers::stopped(stop))
+                .await
+        })
+    };
+    say(format!("ingest           {public_url}/webhooks/…"));
+    for tenant in config.tenants.values() {
+        if matches!(tenant.sync.psa, PsaKind::ConnectWise | PsaKind::Autotask) {
+            let report = crate::register::register_webhooks(tenant, &public_url)
+                .await
+                .with_context(|| format!("registering webhooks for {}", tenant.id))?;
+            for line in report.lines() {
+                say(format!("{:<16} {line}", tenant.id));
+            }
+        }
+    }
+
+    let tally = Tally::default();
+    let follower = tokio::spawn(tally.clone().follow(conn.client().clone()));
+    // Give the subscription a moment to reach the server before anything is audited.
+    conn.client().flush().await.ok();
+    let loops = Loops {
+        worker: true,
+        pollers: true,
+    };
+    let tenant_configs: Vec<TenantConfig> = config.tenants.values().cloned().collect();
+    let handles = spawn_all(
+        &conn,
+        tenant_configs.clone(),
+        PUBLISH_TIMEOUT,
+        loops,
+        &stop_rx,
+    );
+
+    // Initial full sync: one event per PSA record.
+    let publisher = EventPublisher::new(conn.clone(), PUBLISH_TIMEOUT);
+    for tenant in &tenant_configs {
+        let psa = crate::clients::psa(tenant)?;
+        let caps = tenant.sync.capabilities();
+        let entities: Vec<Entity> = Entity::ALL.into_iter().filter(|e| caps.syncs(*e)).collect();
+        let report = publish_full_sync(
+            &tenant.id,
+            &psa,
+            &entities,
+            &publisher,
+            "demo",
+            now_millis(),
+        )
+        .await
+        .with_context(|| format!("full sync of {}", tenant.id))?;
+        say(format!(
+            "{:<16} full sync: {} records queued",
+            tenant.id,
+            report.total()
+        ));
+    }
+    let ids: Vec<TenantId> = tenant_configs.iter().map(|t| t.id.clone()).collect();
+    let mut interrupted = false;
+    tokio::select! {
+        r = settle(&conn, &ids, &tally, options.progress, started) => r?,
+        _ = &mut interrupt => interrupted = true,
+    }
+    say(format!(
+        "[{:>5.1}s] initial sync done: {} decisions",
+        started.elapsed().as_secs_f64(),
+        tally.snapshot().values().map(|t| t.events).sum::<u64>()
+    ));
+
+    // People edit both sides.
+    let links = LinkStore::open(&conn, PUBLISH_TIMEOUT).await?;
+    let mut driver = Driver::new(links.clone(), options.seed);
+    let mut edits: BTreeMap<String, Edits> = BTreeMap::new();
+    if !interrupted {
+        let gap = Duration::from_secs_f64(1.0 / options.edits_per_second.max(0.1));
+        let until = Instant::now() + options.duration;
+        let mut next_line = Instant::now() + Duration::from_secs(2);
+        let mut turn = 0usize;
+        while Instant::now() < until {
+            let tenant = tenants[turn % tenants.len()].clone();
+            turn += 1;
+            let e = edits.entry(tenant.id.clone()).or_default();
+            driver.step(&tenant, e).await;
+            if options.progress && Instant::now() >= next_line {
+                next_line += Duration::from_secs(2);
+                progress_line(started, &tally, &edits);
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(gap) => {}
+                _ = &mut interrupt => { interrupted = true; break; }
+            }
+        }
+    }
+    if !interrupted {
+        say(format!(
+            "[{:>5.1}s] edits done; letting the last ones sync",
+            started.elapsed().as_secs_f64()
+        ));
+        tokio::select! {
+            r = settle(&conn, &ids, &tally, options.progress, started) => r?,
+            _ = &mut interrupt => interrupted = true,
+        }
+    }
+
+    // The verdict, from the vendors themselves.
+    let snapshot = tally.snapshot();
+    let mut summaries = Vec::new();
+    for tenant in &tenants {
+        let t0 = Instant::now();
+        let comparison = verify::compare(tenant, &links).await?;
+        tracing::info!(tenant = %tenant.id, took = ?t0.elapsed(), "compared");
+        let (sync_writes, echo_writes) = tenant.sync_writes();
+        let expected: Vec<_> = driver
+            .expectations
+            .iter()
+            .filter(|x| x.tenant == tenant.id)
+            .collect();
+        let mut won = 0;
+        for x in &expected {
+            let psa = tenant
+                .psa_reader
+                .get(x.entity, &x.psa_id)
+                .await
+                .ok()
+                .flatten();
+            let itg = tenant
+                .itglue_reader
+                .get(x.entity, &x.itg_id)
+                .await
+                .ok()
+                .flatten();
+            let holds = |r: Option<&syncbridge_model::Record>| {
+                r.and_then(|r| r.get(x.field)) == Some(x.value.as_str())
+            };
+            if holds(psa.as_ref()) && holds(itg.as_ref()) {
+                won += 1;
+            }
+        }
+        summaries.push(TenantSummary {
+            tenant: tenant.id.clone(),
+            tally: snapshot.get(&tenant.id).cloned().unwrap_or_default(),
+            edits: edits.get(&tenant.id).cloned().unwrap_or_default(),
+            sync_writes,
+            echo_writes,
+            compared: comparison.compared,
+            differences: comparison.differences,
+            conflicts_expected: expected.len(),
+            conflicts_won_by_psa: won,
+        });
+    }
+    let report = DemoReport {
+        tenants: summaries,
+        interrupted,
+    };
+    print_summary(&report, started);
+
+    // Stop: loops finish the event in hand; simulators and the private server go last.
+    let _ = stop_tx.send(true);
+    for handle in handles {
+        let _ = tokio::time::timeout(Duration::from_secs(15), handle).await;
+    }
+    let _ = ingest.await;
+    follower.abort();
+    for tenant in tenants {
+        if let Ok(tenant) = Arc::try_unwrap(tenant) {
+            tenant.shutdown().await;
+        }
+    }
+    Ok(report)
+}
+
+fn psa_url(tenant: &DemoTenant) -> String {
+    match &tenant.psa {
+        world::PsaSim::ConnectWise(s) => s.base_url().to_owned(),
+        world::PsaSim::Autotask(s) => s.base_url().to_owned(),
+        world::PsaSim::Bms(s) => s.base_url().to_owned(),
+        world::PsaSim::Tigerpaw(s) => s.base_url().to_owned(),
+    }
+}
+
+/// Events still waiting for (or held by) the tenants' workers.
+async fn pending(conn: &syncbridge_bus::Connection, tenants: &[TenantId]) -> anyhow::Result<u64> {
+    let stream = conn.jetstream().get_stream(names::EVENTS_STREAM).await?;
+    let mut total = 0;
+    for tenant in tenants {
+        let mut consumer: syncbridge_bus::PullConsumer = stream
+            .get_consumer(&names::worker_consumer(tenant))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let info = consumer.info().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        total += info.num_pending + info.num_ack_pending as u64;
+    }
+    Ok(total)
+}
+
+/// Waits until nothing is pending and the audit stream has been quiet for [`QUIET`] (pollers have
+/// had their rounds), or [`SETTLE_LIMIT`].
+async fn settle(
+    conn: &syncbridge_bus::Connection,
+    tenants: &[TenantId],
+    tally: &Tally,
+    progress: bool,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let limit = Instant::now() + SETTLE_LIMIT;
+    let decisions = || tally.snapshot().values().map(|t| t.events).sum::<u64>();
+    let mut last = (decisions(), Instant::now());
+    let mut next_line = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < limit {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = decisions();
+        let waiting = pending(conn, tenants).await.unwrap_or(u64::MAX);
+        if now != last.0 || waiting > 0 {
+            last = (now, Instant::now());
+        } else if last.1.elapsed() >= QUIET {
+            return Ok(());
+        }
+        if progress && Instant::now() >= next_line {
+            next_line += Duration::from_secs(2);
+            say(format!(
+                "[{:>5.1}s] syncing: {now} decisions, {waiting} events pending",
+                started.elapsed().as_secs_f64()
+            ));
+        }
+    }
+    say("settling took longer than expected; reporting what is there");
+    Ok(())
+}
+
+fn progress_line(started: Instant, tally: &Tally, edits: &BTreeMap<String, Edits>) {
+    let snap = tally.snapshot();
+    let people: u64 = edits.values().map(Edits::total).sum();
+    let decisions: u64 = snap.values().map(|t| t.events).sum();
+    let writes: u64 = snap
+        .values()
+        .map(|t| t.created_in_itglue + t.updated_in_itglue + t.pushed + t.reverted)
+        .sum();
+    say(format!(
+        "[{:>5.1}s] people's edits {people} · decisions {decisions} · writes {writes}",
+        started.elapsed().as_secs_f64()
+    ));
+}
+
+fn ms(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| format!("{v} ms"))
+}
+
+fn print_summary(report: &DemoReport, started: Instant) {
+    say("");
+    say(format!(
+        "Summary after {:.1}s{}",
+        started.elapsed().as_secs_f64(),
+        if report.interrupted {
+            " (interrupted)"
+        } else {
+            ""
+        }
+    ));
+    say(format!(
+        "{:<14} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9} {:>9} {:>6}  both sides equal",
+        "tenant",
+        "edits",
+        "created",
+        "updated",
+        "linked",
+        "orphan",
+        "pushed",
+        "revert",
+        "conflicts",
+        "p50",
+        "p99",
+        "echo"
+    ));
+    for t in &report.tenants {
+        let y = &t.tally;
+        say(format!(
+            "{:<14} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9} {:>9} {:>6}  {}",
+            t.tenant,
+            t.edits.total(),
+            y.created_in_itglue,
+            y.updated_in_itglue,
+            y.linked,
+            y.orphaned,
+            y.pushed,
+            y.reverted,
+            format!("{}/{}", t.conflicts_won_by_psa, t.conflicts_expected),
+            ms(y.latency_quantile(0.5)),
+            ms(y.latency_quantile(0.99)),
+            t.echo_writes,
+            if t.differences.is_empty() {
+                format!("yes ({} pairs)", t.compared)
+            } else {
+                format!(
+                    "NO ({} of {} pairs differ)",
+                    t.differences.len(),
+                    t.compared
+                )
+            }
+        ));
+    }
+    say("");
+    say("edits: people's edits (PSA + IT Glue + Network Glue contacts + deletions); conflicts: same field");
+    say(
+        "edited on both sides, resolved to the PSA's value on both / seen; latency: event → write;",
+    );
+    say("echo: writes by syncbridge that changed nothing (must be 0).");
+    for t in &report.tenants {
+        if t.edits.failed > 0 {
+            say(format!(
+                "{}: {} edits were refused by the vendor",
+                t.tenant, t.edits.failed
+            ));
+        }
+        if t.tally.near_misses > 0 {
+            say(format!(
+                "{}: {} near misses reported (same name but for case/whitespace: created, not linked)",
+                t.tenant, t.tally.near_misses
+            ));
+        }
+        for d in t.differences.iter().take(5) {
+            say(format!("{}: differs: {d}", t.tenant));
+        }
+        say(format!(
+            "{}: {} writes by syncbridge, {} decisions",
+            t.tenant, t.sync_writes, t.tally.events
+        ));
+    }
+}

@@ -1,0 +1,275 @@
+//! `syncbridge register-webhooks --tenant T`: registers our ingest URLs with the tenant's PSA,
+//! idempotently (DESIGN §4), and says what it did, one line at a time.
+//!
+//! - ConnectWise: one owner-level callback per synced type with `isSelfSuppressedFlag`, posting
+//!   to `{public}/webhooks/{tenant}/connectwise/` (ConnectWise appends the record id).
+//! - Autotask: Company, Contact and ConfigurationItem webhooks posting to
+//!   `{public}/webhooks/{tenant}/autotask`, DeactivationUrl `…/autotask/deactivated`, SecretKey =
+//!   the tenant's `autotask.webhook_secret` (its current value; during a rotation it is sent to
+//!   existing webhooks too), the mapped fields subscribed, our API user excluded.
+//! - Kaseya BMS, Pulseway PSA, Tigerpaw: no webhooks; polled.
+//! - IT Glue: workflow webhooks are set up by a person in IT Glue's UI; the line says where.
+//!
+//! Running it again changes nothing and says so.
+
+use anyhow::{bail, Context};
+use syncbridge_connectors::{AutotaskWebhookSpec, PsaClient, Secret};
+
+use crate::clients;
+use crate::config::{PsaConfig, TenantConfig};
+
+/// Our ingest URLs for one tenant below the public base URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestUrls {
+    /// `{public}/webhooks/{tenant}/connectwise/` (ConnectWise appends the record id).
+    pub connectwise: String,
+    /// `{public}/webhooks/{tenant}/autotask`.
+    pub autotask: String,
+    /// `{public}/webhooks/{tenant}/autotask/deactivated`.
+    pub autotask_deactivated: String,
+    /// `{public}/webhooks/{tenant}/itglue/` — the workflow token follows.
+    pub itglue_prefix: String,
+    /// `{public}/webhooks/{tenant}/standard`.
+    pub standard: String,
+}
+
+impl IngestUrls {
+    pub fn new(public_url: &str, tenant: &str) -> Self {
+        let base = format!("{}/webhooks/{tenant}", public_url.trim_end_matches('/'));
+        IngestUrls {
+            connectwise: format!("{base}/connectwise/"),
+            autotask: format!("{base}/autotask"),
+            autotask_deactivated: format!("{base}/autotask/deactivated"),
+            itglue_prefix: format!("{base}/itglue/"),
+            standard: format!("{base}/standard"),
+        }
+    }
+}
+
+/// Checks that `public_url` is an absolute http(s) URL without query or fragment.
+fn check_public_url(public_url: &str) -> anyhow::Result<()> {
+    let url = reqwest::Url::parse(public_url)
+        .with_context(|| format!("public URL {public_url:?} is not a URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        bail!("public URL {public_url:?} must be an absolute http(s) URL");
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        bail!("public URL {public_url:?} must not have a query or fragment");
+    }
+    Ok(())
+}
+
+/// Registers the tenant's webhooks with its PSA and returns a human-readable report (one line
+/// per registration or fact). Idempotent.
+pub async fn register_webhooks(tenant: &TenantConfig, public_url: &str) -> anyhow::Result<String> {
+    check_public_url(public_url)?;
+    let id = tenant.id.as_str();
+    let urls = IngestUrls::new(public_url, id);
+    let mut lines = vec![format!(
+        "tenant {id}: registering webhooks for {public_url}"
+    )];
+
+    match &tenant.psa {
+        PsaConfig::ConnectWise(cw) => {
+            if !cw.webhook_enabled {
+                bail!(
+                    "tenants.{id}.connectwise.webhook_enabled is false: our ingest would refuse \
+                     the callbacks; enable it first"
+                );
+            }
+            let PsaClient::ConnectWise(client) = clients::psa(tenant)? else {
+                bail!("tenants.{id}: the ConnectWise section did not build a ConnectWise client");
+            };
+            let report = client
+                .ensure_callbacks(&urls.connectwise)
+                .await
+                .with_context(|| format!("registering ConnectWise callbacks for tenant {id}"))?;
+            lines.push(format!(
+                "ConnectWise: callbacks post to {}",
+                urls.connectwise
+            ));
+            lines.extend(report.lines());
+        }
+        PsaConfig::Autotask(at) => {
+            let Some(webhook_secret) = &at.webhook_secret else {
+                bail!(
+                    "tenants.{id}.autotask.webhook_secret is not set: Autotask webhooks need a \
+                     SecretKey, and our ingest needs it to verify them"
+                );
+            };
+            let secret = Secret::new(
+                String::from_utf8(webhook_secret.expose_current().to_vec()).context(format!(
+                    "tenants.{id}.autotask.webhook_secret is not UTF-8 text"
+                ))?,
+            );
+            let PsaClient::Autotask(client) = clients::psa(tenant)? else {
+                bail!("tenants.{id}: the Autotask section did not build an Autotask client");
+            };
+            let spec = AutotaskWebhookSpec {
+                webhook_url: &urls.autotask,
+                deactivation_url: &urls.autotask_deactivated,
+                secret: &secret,
+                exclude_resource_id: None,
+                rewrite_secret: webhook_secret.is_rotating(),
+            };
+            let report = client
+                .ensure_webhooks(&spec)
+                .await
+                .with_context(|| format!("registering Autotask webhooks for tenant {id}"))?;
+            lines.push(format!(
+                "Autotask: webhooks post to {} (DeactivationUrl {})",
+                urls.autotask, urls.autotask_deactivated
+            ));
+            lines.extend(report.lines());
+        }
+        psa => {
+            lines.push(format!(
+                "{}: no webhooks; polled; nothing to register",
+                psa.kind().display_name()
+            ));
+        }
+    }
+
+    match &tenant.itglue.workflow_token {
+        Some(_) => lines.push(format!(
+            "IT Glue: workflow webhooks are configured by a person in IT Glue's UI (Account > \
+             Workflows, action \"Webhook\"), URL {}<the tenant's itglue.workflow_token>; nothing \
+             registered here",
+            urls.itglue_prefix
+        )),
+        None => lines.push(
+            "IT Glue: polled (no itglue.workflow_token configured); workflow webhooks, if \
+             wanted, are configured by a person in IT Glue's UI"
+                .into(),
+        ),
+    }
+    if tenant.standard.is_some() {
+        lines.push(format!(
+            "Standard Webhooks: configure the producer with {}; nothing registered here",
+            urls.standard
+        ));
+    }
+    Ok(lines.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ingest_urls_follow_the_routes() {
+        let u = IngestUrls::new("https://sync.example.com/", "acme");
+        assert_eq!(
+            u.connectwise,
+            "https://sync.example.com/webhooks/acme/connectwise/"
+        );
+        assert_eq!(
+            u.autotask,
+            "https://sync.example.com/webhooks/acme/autotask"
+        );
+        assert_eq!(
+            u.autotask_deactivated,
+            "https://sync.example.com/webhooks/acme/autotask/deactivated"
+        );
+        assert!(check_public_url("https://sync.example.com/base").is_ok());
+        assert!(check_public_url("sync.example.com").is_err());
+        assert!(check_public_url("https://sync.example.com/?x=1").is_err());
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn config(cw_host: &str, autotask_base: &str) -> crate::config::Config {
+        let text = format!(
+            r#"
+[tenants.acme.sync]
+psa = "connectwise"
+org_types = ["Customer"]
+org_statuses = ["Active"]
+config_types = ["Server"]
+config_statuses = ["Active"]
+
+[tenants.acme.itglue]
+api_key = "itg-key"
+workflow_token = "a-workflow-token-that-is-long-enough"
+
+[tenants.acme.connectwise]
+site = "{cw_host}"
+company_id = "acme"
+public_key = "cw-public"
+private_key = "cw-private"
+client_id = "test-client-id"
+allow_http_for_simulator = true
+
+[tenants.globex.sync]
+psa = "autotask"
+org_types = ["Customer"]
+org_statuses = ["Active"]
+config_types = ["Server"]
+config_statuses = ["Active"]
+
+[tenants.globex.itglue]
+api_key = "itg-key"
+
+[tenants.globex.autotask]
+base_url = "{autotask_base}"
+integration_code = "TRACKING-ID"
+username = "syncbridge@example.com"
+secret = "at-secret"
+webhook_secret = "globex-autotask-webhook-secret"
+"#
+        );
+        crate::config::Config::from_toml(&text, &no_env).expect("config")
+    }
+
+    #[tokio::test]
+    async fn registers_with_both_simulators_once() {
+        use syncbridge_sim::autotask::{Autotask, AutotaskConfig as SimAt};
+        use syncbridge_sim::connectwise::{ConnectWise, ConnectWiseConfig as SimCw};
+        let cw = ConnectWise::start(SimCw::default()).await.expect("cw sim");
+        let at = Autotask::start(SimAt {
+            rate_limit: None,
+            ..SimAt::default()
+        })
+        .await
+        .expect("at sim");
+        let config = config(
+            cw.base_url().trim_start_matches("http://"),
+            &format!("{}/atservicesrest", at.base_url()),
+        );
+        let tenant = |id: &str| {
+            config
+                .tenants
+                .values()
+                .find(|t| t.id.as_str() == id)
+                .expect("tenant")
+        };
+        let public = "https://sync.example.com";
+
+        let first = register_webhooks(tenant("acme"), public).await.expect("cw");
+        assert_eq!(first.matches("created").count(), 3, "{first}");
+        assert!(first.contains("https://sync.example.com/webhooks/acme/connectwise/"));
+        assert!(first.contains("IT Glue: workflow webhooks are configured by a person"));
+        assert!(
+            !first.contains("a-workflow-token"),
+            "the token is never shown"
+        );
+        let again = register_webhooks(tenant("acme"), public).await.expect("cw");
+        assert!(again.contains("ConnectWise: nothing changed"), "{again}");
+
+        let first = register_webhooks(tenant("globex"), public)
+            .await
+            .expect("autotask");
+        assert_eq!(first.matches(" created").count(), 3, "{first}");
+        assert!(!first.contains("globex-autotask-webhook-secret"));
+        let again = register_webhooks(tenant("globex"), public)
+            .await
+            .expect("autotask");
+        assert!(again.contains("Autotask: nothing changed"), "{again}");
+        assert!(again.contains("IT Glue: polled"), "{again}");
+
+        cw.shutdown().await;
+        at.shutdown().await;
+    }
+}

@@ -1,0 +1,169 @@
+//! The PSA poller against the Tigerpaw simulator, configured as a user would: Tigerpaw has no
+//! modified-since query, so an account edited in Tigerpaw is found by listing and content hash
+//! and published as an event.
+
+use std::time::Duration;
+
+use serde_json::json;
+use syncbridge::config::Config;
+use syncbridge::workers::{spawn_all, Loops};
+use syncbridge_bus::testing::NatsServer;
+use syncbridge_bus::{connect, setup, ConnectConfig, SetupConfig};
+use syncbridge_sim::admin::AdminOps;
+use syncbridge_sim::itglue::{ItGlue, ItGlueConfig as SimItGlue};
+use syncbridge_sim::seed::{load_tigerpaw, Dataset, SeedSpec};
+use syncbridge_sim::tigerpaw::{Tigerpaw, TigerpawConfig as SimTigerpaw};
+
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// (record id, action, Nats-Msg-Id) of the tenant's Tigerpaw organization events.
+async fn tigerpaw_events(conn: &syncbridge_bus::Connection) -> Vec<(String, String, String)> {
+    let mut stream = conn.jetstream().get_stream("SYNC_EVENTS").await.unwrap();
+    let last = stream.info().await.unwrap().state.last_sequence;
+    let mut out = Vec::new();
+    for seq in 1..=last {
+        let Ok(msg) = stream.get_raw_message(seq).await else {
+            continue;
+        };
+        if msg.subject.as_str() != "sync.events.acme.tigerpaw.organization" {
+            continue;
+        }
+        let get = |k: &str| {
+            msg.headers
+                .get(k)
+                .map(|v| v.as_str().to_owned())
+                .unwrap_or_default()
+        };
+        out.push((
+            get("Sync-Record-Id"),
+            get("Sync-Action"),
+            get("Nats-Msg-Id"),
+        ));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tigerpaw_account_edit_is_published_by_the_psa_poller() {
+    let nats = NatsServer::start().await.unwrap();
+    let conn = connect(&ConnectConfig::new(nats.url())).await.unwrap();
+    setup(&conn, &SetupConfig::default()).await.unwrap();
+    let itg_sim = ItGlue::start(SimItGlue {
+        rate_limit: None,
+        ..SimItGlue::default()
+    })
+    .await
+    .unwrap();
+    let tp_sim = Tigerpaw::start(SimTigerpaw::default()).await.unwrap();
+    load_tigerpaw(&tp_sim.sim, &Dataset::generate(SeedSpec::sized(3, 5))).unwrap();
+
+    let text = format!(
+        r#"
+[nats]
+urls = ["{nats}"]
+
+[tenants.acme.sync]
+psa = "tigerpaw"
+org_types = ["Client"]
+org_statuses = ["Active"]
+
+[tenants.acme.itglue]
+base_url = "{itg}"
+api_key = "itg-test-key"
+
+[tenants.acme.tigerpaw]
+base_url = "{tp}"
+public_key = "tp-public"
+private_key = "tp-private"
+
+[tenants.acme.polling]
+itglue_interval = "300ms"
+psa_interval = "300ms"
+"#,
+        nats = nats.url(),
+        itg = itg_sim.base_url(),
+        tp = tp_sim.base_url(),
+    );
+    let config = Config::from_toml(&text, &|_| None).unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // Pollers only: the events stay in the stream to be looked at.
+    let loops = Loops {
+        worker: false,
+        pollers: true,
+    };
+    let handles = spawn_all(
+        &conn,
+        config.tenants.values().cloned(),
+        Duration::from_secs(5),
+        loops,
+        &stop_rx,
+    );
+
+    // The baseline round stores the hashes and publishes nothing.
+    let state = syncbridge_bus::StateStore::open(&conn, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let key = syncbridge_worker::content_hash::shard_key(
+        &syncbridge_model::TenantId::new("acme").unwrap(),
+        syncbridge_model::EventSource::Psa(syncbridge_model::PsaKind::Tigerpaw),
+        syncbridge_model::Entity::Organization,
+        syncbridge_worker::content_hash::shard_of("1"),
+    )
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while state
+        .get::<serde_json::Value>(&key)
+        .await
+        .unwrap()
+        .is_none()
+    {
+        assert!(tokio::time::Instant::now() < deadline, "no baseline stored");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(tigerpaw_events(&conn).await, vec![], "baseline: nothing");
+
+    // A person renames account 1 in Tigerpaw.
+    let stored = tp_sim.sim.state("accounts").unwrap();
+    let row = stored
+        .iter()
+        .find(|r| r.get("id") == Some(&json!(1)))
+        .unwrap_or_else(|| panic!("account 1 in {stored:?}"));
+    let mut account = row["Account"].clone();
+    account["Name"] = json!("Renamed In Tigerpaw");
+    let fields = json!({ "Account": account });
+    tp_sim
+        .sim
+        .edit(
+            "accounts",
+            "1",
+            "alice",
+            fields.as_object().unwrap().clone(),
+        )
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let events = loop {
+        let events = tigerpaw_events(&conn).await;
+        if !events.is_empty() {
+            break events;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the edit was not published"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Further rounds see the same content: still one event.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let again = tigerpaw_events(&conn).await;
+    assert_eq!(again, events);
+    assert_eq!(events.len(), 1, "{events:?}");
+    let (id, action, msg_id) = &events[0];
+    assert_eq!((id.as_str(), action.as_str()), ("1", "upsert"));
+    assert!(msg_id.starts_with("acme:tigerpaw:1:"), "{msg_id}");
+
+    stop_tx.send(true).unwrap();
+    for h in handles {
+        let _ = tokio::time::timeout(Duration::from_secs(10), h).await;
+    }
+}
