@@ -179,14 +179,20 @@ impl NatsServer {
         let log = File::create(&log_path).map_err(HarnessError::TempDir)?;
         let log_err = log.try_clone().map_err(HarnessError::TempDir)?;
         let port_arg = port.map_or_else(|| "-1".to_owned(), |p| p.to_string());
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        command
             .args(["-a", "127.0.0.1", "-p", &port_arg, "-js", "-sd"])
             .arg(self.store_dir())
             .arg("--ports_file_dir")
             .arg(&dir)
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log_err))
+            .stderr(Stdio::from(log_err));
+        // Its own process group: a Ctrl-C in the terminal reaches the owner (the demo), which
+        // still needs the server to finish cleanly, and not the server directly.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let child = command
             .spawn()
             .map_err(|source| HarnessError::Spawn {
                 binary: self.binary.clone(),

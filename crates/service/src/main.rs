@@ -127,6 +127,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 options,
                 syncbridge::shutdown::signal(),
             ))?;
+            if report.interrupted {
+                // The conventional status of a program stopped by Ctrl-C.
+                std::process::exit(130);
+            }
             if report.converged() {
                 Ok(())
             } else {
