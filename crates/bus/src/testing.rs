@@ -192,12 +192,10 @@ impl NatsServer {
         // still needs the server to finish cleanly, and not the server directly.
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        let child = command
-            .spawn()
-            .map_err(|source| HarnessError::Spawn {
-                binary: self.binary.clone(),
-                source,
-            })?;
+        let child = command.spawn().map_err(|source| HarnessError::Spawn {
+            binary: self.binary.clone(),
+            source,
+        })?;
         let pid = child.id();
         self.child = Some(child);
 

@@ -14,30 +14,23 @@
 //! where it is, prints the summary so far and exits with 130.
 
 pub mod driver;
+pub mod stack;
 pub mod tally;
 pub mod verify;
 pub mod world;
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use syncbridge_bus::testing::NatsServer;
-use syncbridge_bus::{connect, names, setup, ConnectConfig, EventPublisher, LinkStore};
-use syncbridge_model::{Entity, PsaKind, TenantId};
-use syncbridge_sim::SimClock;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use syncbridge_bus::{names, LinkStore};
+use syncbridge_model::{PsaKind, TenantId};
 
-use crate::config::{Config, TenantConfig};
-use crate::full_sync::publish_full_sync;
-use crate::ingest::{Ingest, NatsSink};
-use crate::workers::{now_millis, spawn_all, Loops};
+use crate::config::TenantConfig;
 use driver::{Driver, Edits};
+use stack::{Stack, StackOptions};
 use tally::{Tally, TenantTally};
-use world::{DemoTenant, ALL_KINDS};
+use world::ALL_KINDS;
 
 /// What `syncbridge demo` runs.
 #[derive(Debug, Clone)]
@@ -126,125 +119,30 @@ pub async fn run(
 ) -> anyhow::Result<DemoReport> {
     let started = Instant::now();
     tokio::pin!(interrupt);
-    // NATS: a private server unless one is given.
-    let (nats_url, _server) = match &options.nats_url {
-        Some(url) => (url.clone(), None),
-        None => {
-            let server = NatsServer::start()
-                .await
-                .context("starting a private nats-server")?;
-            (server.url(), Some(server))
-        }
-    };
-    say(format!("nats-server      {nats_url}"));
-
-    let clock = SimClock::new();
-    let mut tenants = Vec::new();
-    for (i, kind) in options.tenants.iter().enumerate() {
-        let tenant = DemoTenant::start(
-            *kind,
-            &clock,
-            options.organizations,
-            options.seed + i as u64,
-        )
-        .await
-        .with_context(|| format!("starting the {} simulators", kind.as_str()))?;
-        say(format!(
-            "{:<16} IT Glue {}  ·  {} {}",
-            tenant.id,
-            tenant.itglue.base_url(),
-            kind.as_str(),
-            psa_url(&tenant)
-        ));
-        tenants.push(Arc::new(tenant));
+    let mut stack = Stack::start(&StackOptions {
+        tenants: options.tenants.clone(),
+        nats_url: options.nats_url.clone(),
+        organizations: options.organizations,
+        seed: options.seed,
+    })
+    .await?;
+    for line in &stack.log {
+        say(line);
     }
-    say(format!(
-        "vendor rate limits run on windows {}× shorter than published; syncbridge's budgets follow at half",
-        world::SCALE
-    ));
-
-    // The service, configured as a user would.
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .context("binding the ingest")?;
-    let public_url = format!("http://{}", listener.local_addr()?);
-    let mut text = format!(
-        "[nats]\nurls = [\"{nats_url}\"]\n\n[ingest]\nlisten = \"{}\"\n\n",
-        listener.local_addr()?
-    );
-    for t in &tenants {
-        text.push_str(&t.toml);
-        text.push('\n');
-    }
-    let config = Config::from_toml(&text, &|_| None).context("the demo's configuration")?;
-    let conn = connect(&ConnectConfig::new(nats_url.clone()))
-        .await
-        .context("connecting to NATS")?;
-    setup(&conn, &config.setup_config())
-        .await
-        .context("NATS set-up")?;
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let sink = Arc::new(NatsSink::new(conn.clone(), PUBLISH_TIMEOUT));
-    let router = Ingest::new(&config, sink)?.router();
-    let ingest = {
-        let stop = stop_rx.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(crate::workers::stopped(stop))
-                .await
-        })
-    };
-    say(format!("ingest           {public_url}/webhooks/…"));
-    for tenant in config.tenants.values() {
-        if matches!(tenant.sync.psa, PsaKind::ConnectWise | PsaKind::Autotask) {
-            let report = crate::register::register_webhooks(tenant, &public_url)
-                .await
-                .with_context(|| format!("registering webhooks for {}", tenant.id))?;
-            for line in report.lines() {
-                say(format!("{:<16} {line}", tenant.id));
-            }
-        }
-    }
-
     let tally = Tally::default();
-    let follower = tokio::spawn(tally.clone().follow(conn.client().clone()));
+    let follower = tokio::spawn(tally.clone().follow(stack.conn.client().clone()));
     // Give the subscription a moment to reach the server before anything is audited.
-    conn.client().flush().await.ok();
-    let loops = Loops {
-        worker: true,
-        pollers: true,
-    };
-    let tenant_configs: Vec<TenantConfig> = config.tenants.values().cloned().collect();
-    let handles = spawn_all(
-        &conn,
-        tenant_configs.clone(),
-        PUBLISH_TIMEOUT,
-        loops,
-        &stop_rx,
-    );
-
-    // Initial full sync: one event per PSA record.
-    let publisher = EventPublisher::new(conn.clone(), PUBLISH_TIMEOUT);
-    for tenant in &tenant_configs {
-        let psa = crate::clients::psa(tenant)?;
-        let caps = tenant.sync.capabilities();
-        let entities: Vec<Entity> = Entity::ALL.into_iter().filter(|e| caps.syncs(*e)).collect();
-        let report = publish_full_sync(
-            &tenant.id,
-            &psa,
-            &entities,
-            &publisher,
-            "demo",
-            now_millis(),
-        )
-        .await
-        .with_context(|| format!("full sync of {}", tenant.id))?;
+    stack.conn.client().flush().await.ok();
+    stack.run_service();
+    for (tenant, report) in stack.full_sync("demo").await? {
         say(format!(
             "{:<16} full sync: {} records queued",
-            tenant.id,
+            tenant,
             report.total()
         ));
     }
+    let (conn, tenants) = (stack.conn.clone(), stack.tenants.clone());
+    let tenant_configs: Vec<TenantConfig> = stack.config.tenants.values().cloned().collect();
     let ids: Vec<TenantId> = tenant_configs.iter().map(|t| t.id.clone()).collect();
     let mut interrupted = false;
     tokio::select! {
@@ -342,28 +240,9 @@ pub async fn run(
     };
     print_summary(&report, started);
 
-    // Stop: loops finish the event in hand; simulators and the private server go last.
-    let _ = stop_tx.send(true);
-    for handle in handles {
-        let _ = tokio::time::timeout(Duration::from_secs(15), handle).await;
-    }
-    let _ = ingest.await;
     follower.abort();
-    for tenant in tenants {
-        if let Ok(tenant) = Arc::try_unwrap(tenant) {
-            tenant.shutdown().await;
-        }
-    }
+    stack.stop().await;
     Ok(report)
-}
-
-fn psa_url(tenant: &DemoTenant) -> String {
-    match &tenant.psa {
-        world::PsaSim::ConnectWise(s) => s.base_url().to_owned(),
-        world::PsaSim::Autotask(s) => s.base_url().to_owned(),
-        world::PsaSim::Bms(s) => s.base_url().to_owned(),
-        world::PsaSim::Tigerpaw(s) => s.base_url().to_owned(),
-    }
 }
 
 /// Events still waiting for (or held by) the tenants' workers.

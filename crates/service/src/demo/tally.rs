@@ -105,7 +105,9 @@ impl Tally {
     fn add(&self, tenant: &str, audit: &Value) {
         let seen_at = crate::workers::now_millis().max(0) as u64;
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry(tenant.to_owned()).or_default().add(audit, seen_at);
+        map.entry(tenant.to_owned())
+            .or_default()
+            .add(audit, seen_at);
     }
 
     /// Follows `sync.audit.>` until the connection closes.
@@ -133,17 +135,19 @@ mod tests {
     fn counts_written_actions_by_kind_and_rule_and_measures_latency() {
         let mut t = TenantTally::default();
         t.add(
-            &json!({"at": 1500, "written": true, "event": {"received_at": 1000},
+            &json!({"at": 1200, "written": true, "event": {"received_at": 1000},
             "actions": [
                 {"kind": "update_itglue", "rule": "psa_wins_conflict"},
                 {"kind": "update_itglue", "rule": "one_way_revert"},
                 {"kind": "create_in_psa", "rule": "two_way_push"},
                 {"kind": "link", "rule": "exact_match"}]}),
+            1500,
         );
         // Shadow mode: decided, not written — counted as an event only.
         t.add(
             &json!({"at": 9000, "written": false, "event": {"received_at": 1000},
             "actions": [{"kind": "create_in_itglue", "rule": "instant_create"}]}),
+            9000,
         );
         assert_eq!(t.events, 2);
         assert_eq!(t.updated_in_itglue, 1);

@@ -16,8 +16,8 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 use syncbridge_connectors::{
     AutotaskClient, AutotaskConfig as AtClientConfig, BmsClient, BmsConfig as BmsClientConfig,
-    BmsFlavor, ConnectWiseClient, ConnectWiseConfig as CwClientConfig, ItGlueClient,
-    HttpPolicy, ItGlueConfig as ItgClientConfig, PsaClient,
+    BmsFlavor, ConnectWiseClient, ConnectWiseConfig as CwClientConfig, HttpPolicy, ItGlueClient,
+    ItGlueConfig as ItgClientConfig, PsaClient,
 };
 use syncbridge_model::PsaKind;
 use syncbridge_sim::admin::{AdminError, AdminOps};
@@ -353,7 +353,11 @@ impl DemoTenant {
                 let reader = PsaClient::Tigerpaw(syncbridge_connectors::TigerpawClient::new(
                     syncbridge_connectors::TigerpawConfig {
                         http: unbudgeted(),
-                        ..syncbridge_connectors::TigerpawConfig::new(&url, "tp-public", "tp-private")
+                        ..syncbridge_connectors::TigerpawConfig::new(
+                            &url,
+                            "tp-public",
+                            "tp-private",
+                        )
                     },
                 )?);
                 (PsaSim::Tigerpaw(sim), section, None, reader, None)
