@@ -34,11 +34,43 @@ pub enum Command {
     /// Pause, resume or shadow a tenant.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Register our webhooks with a tenant's PSA (ConnectWise callbacks, Autotask webhooks);
+    /// idempotent: a second run changes nothing and says so.
+    RegisterWebhooks(RegisterWebhooksArgs),
+    /// Publish one event per PSA record of a tenant: the workers check every record (a record
+    /// equal to its last sync writes nothing).
+    FullSync(FullSyncArgs),
     /// Run the vendor simulators (IT Glue and the five PSAs), seeded, until Ctrl-C.
     Sim(SimArgs),
     /// The whole product in one process on simulated vendors: NATS, ingest, workers, pollers,
     /// one tenant per PSA, people editing both sides; ends with a summary per tenant.
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterWebhooksArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[arg(long)]
+    pub tenant: String,
+    /// The URL vendors reach our ingest at (default: `ingest.public_url` of the configuration).
+    #[arg(long)]
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FullSyncArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[arg(long)]
+    pub tenant: String,
+    /// Count what would be published, publish nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Names the run: a run repeated with the same name (after an interruption, within the
+    /// stream's duplicate window) publishes nothing twice. Default: the current time.
+    #[arg(long)]
+    pub run: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -92,6 +92,8 @@ pub struct IngestConfig {
     pub request_timeout: Duration,
     /// The `Retry-After` (seconds) sent with a 503.
     pub retry_after: Duration,
+    /// The URL vendors reach this ingest at, as they must be told (`register-webhooks`).
+    pub public_url: Option<String>,
 }
 
 /// `[tenants.<id>]`.
@@ -446,6 +448,7 @@ fn resolve_ingest(raw: RawIngest) -> Result<IngestConfig, ConfigError> {
         body_limit: BodyLimit::new(raw.body_limit),
         request_timeout: raw.request_timeout,
         retry_after: raw.retry_after,
+        public_url: raw.public_url,
     })
 }
 

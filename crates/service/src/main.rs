@@ -107,6 +107,38 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = syncbridge::sim::SimConfig::load(args.config.as_deref())?;
             runtime()?.block_on(syncbridge::sim::run(config, syncbridge::shutdown::signal()))
         }
+        Command::RegisterWebhooks(args) => {
+            let config = Config::load(&args.config.config)?;
+            let tenant = ops::tenant(&config, &args.tenant)?;
+            let public_url = args
+                .public_url
+                .or_else(|| config.ingest.public_url.clone())
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "no public URL: pass --public-url https://… or set ingest.public_url \
+                         (the address vendors reach this ingest at)"
+                    )
+                })?;
+            let tenant_config = &config.tenants[&tenant];
+            let report = runtime()?.block_on(syncbridge::register::register_webhooks(
+                tenant_config,
+                &public_url,
+            ))?;
+            println!("{report}");
+            Ok(())
+        }
+        Command::FullSync(args) => {
+            let config = Config::load(&args.config.config)?;
+            let tenant = ops::tenant(&config, &args.tenant)?;
+            let out = runtime()?.block_on(ops::full_sync(
+                &config,
+                &tenant,
+                args.dry_run,
+                args.run.as_deref(),
+            ))?;
+            print!("{out}");
+            Ok(())
+        }
         Command::Demo(args) => {
             let defaults = syncbridge::demo::DemoOptions::default();
             let options = syncbridge::demo::DemoOptions {

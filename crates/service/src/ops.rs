@@ -286,3 +286,50 @@ pub async fn set_mode(config: &Config, tenant: &TenantId, mode: Mode) -> anyhow:
     }
     bail!("tenant {tenant}: the mode kept changing under us; try again")
 }
+
+/// `full-sync`: one event per PSA record of the tenant (organizations first), or with `dry_run`
+/// only the counts.
+pub async fn full_sync(
+    config: &Config,
+    tenant: &TenantId,
+    dry_run: bool,
+    run: Option<&str>,
+) -> anyhow::Result<String> {
+    let tenant_config = &config.tenants[tenant];
+    let psa = crate::clients::psa(tenant_config)?;
+    let caps = tenant_config.sync.capabilities();
+    let entities: Vec<Entity> = crate::full_sync::ENTITY_ORDER
+        .into_iter()
+        .filter(|e| caps.syncs(*e))
+        .collect();
+    let mut out = String::new();
+    if dry_run {
+        for entity in entities {
+            let n = psa
+                .list_all(entity)
+                .await
+                .with_context(|| format!("listing {entity} from the PSA"))?
+                .len();
+            writeln!(out, "{entity}: {n} records would be checked")?;
+        }
+        writeln!(out, "dry run: nothing published")?;
+        return Ok(out);
+    }
+    let now = crate::workers::now_millis();
+    let run = run.map_or_else(|| now.to_string(), str::to_owned);
+    let publisher = syncbridge_bus::EventPublisher::new(connected(config).await?, OP_TIMEOUT);
+    let report =
+        crate::full_sync::publish_full_sync(tenant, &psa, &entities, &publisher, &run, now).await?;
+    for (entity, n) in &report.published {
+        writeln!(out, "{entity}: {n} events published")?;
+    }
+    if report.duplicates > 0 {
+        writeln!(
+            out,
+            "{} events were already published by an earlier attempt of run {run}",
+            report.duplicates
+        )?;
+    }
+    writeln!(out, "run {run}: the workers check every record now")?;
+    Ok(out)
+}

@@ -10,8 +10,16 @@
 //! - once per process, the mover that files events which exhausted their deliveries in the DLQ.
 //!
 //! Every loop survives a failed round (logged, retried next round) and stops on the shutdown signal.
+//!
+//! **Test hook** (DESIGN §6, "kill -9 of a worker at deterministic points"): when the environment
+//! variable [`KILL_AT_ENV`] (`SYNCBRIDGE_TEST_KILL_AT`) is set to `after_vendor_write` or
+//! `after_link_store`, the worker process aborts (`std::process::abort`: no ack, no nak, no lease
+//! release, no flush — what `kill -9` leaves behind) at that [`KillPoint`] of the first event that
+//! reaches it. Only the end-to-end tests set it; unset (always, in production) it changes nothing,
+//! and any other value is ignored with a warning. See [`test_hook`].
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +29,7 @@ use syncbridge_bus::{
 };
 use syncbridge_model::{ChangeFeed as FeedKind, Entity, EventSource, Mode, UnixMillis};
 use syncbridge_worker::poller::{ChangeFeed, Poller, SafetyNet};
-use syncbridge_worker::{consume, Worker, WorkerStores};
+use syncbridge_worker::{consume, KillPoint, Worker, WorkerStores};
 use tokio::sync::watch;
 
 use crate::clients;
@@ -90,7 +98,8 @@ pub async fn run_tenant(
             },
             holder: format!("{}-{}", tenant.id, std::process::id()),
             lease_wait: Duration::from_secs(10),
-            kill_at: None,
+            // Test hook: `None` unless SYNCBRIDGE_TEST_KILL_AT is set (module documentation).
+            kill_at: test_hook::kill_at(),
         };
         tasks.push(tokio::spawn(consume_loop(
             conn.clone(),
@@ -187,15 +196,24 @@ async fn consume_loop(
                 }
             };
         // A session ends at the next mode check, so a pause or shadow takes effect within seconds.
+        let session_over = Arc::new(AtomicBool::new(false));
         let session_end = {
             let stop = stop.clone();
+            let over = session_over.clone();
             async move {
                 let _ = sleep_or_stop(MODE_CHECK, &stop).await;
+                over.store(true, Ordering::SeqCst);
             }
         };
-        if let Err(e) =
-            consume::run(&worker, &consumer, &dead_letters, now_millis, session_end).await
-        {
+        let consumed =
+            consume::run(&worker, &consumer, &dead_letters, now_millis, session_end).await;
+        // Test hook: `run` returns Ok before its session is over only when a kill point fired.
+        if let (Some(point), Ok(_)) = (worker.kill_at, &consumed) {
+            if !session_over.load(Ordering::SeqCst) {
+                test_hook::die(point);
+            }
+        }
+        if let Err(e) = consumed {
             tracing::warn!(%tenant, error = %e, "consuming stopped; resuming");
             if sleep_or_stop(ROUND_RETRY, &stop).await {
                 return;
@@ -316,5 +334,41 @@ pub fn spawn_all(
 async fn log_failure(tenant: String, fut: impl Future<Output = anyhow::Result<()>>) {
     if let Err(e) = fut.await {
         tracing::error!(%tenant, error = %format!("{e:#}"), "tenant could not start");
+    }
+}
+
+/// The environment variable of the kill test hook (module documentation).
+pub const KILL_AT_ENV: &str = "SYNCBRIDGE_TEST_KILL_AT";
+
+/// Test hook only: makes a worker process die at a deterministic point, as `kill -9` would.
+pub mod test_hook {
+    use super::{KillPoint, KILL_AT_ENV};
+
+    /// The kill point [`KILL_AT_ENV`] asks for; `None` when it is unset (production).
+    pub fn kill_at() -> Option<KillPoint> {
+        let value = std::env::var(KILL_AT_ENV).ok()?;
+        let point = match value.as_str() {
+            "after_vendor_write" => KillPoint::AfterVendorWrite,
+            "after_link_store" => KillPoint::AfterLinkStore,
+            other => {
+                tracing::warn!(
+                    value = other,
+                    "{KILL_AT_ENV} is not after_vendor_write or after_link_store: ignored"
+                );
+                return None;
+            }
+        };
+        tracing::warn!(
+            ?point,
+            "TEST HOOK {KILL_AT_ENV} is set: this process aborts at that point of its first event"
+        );
+        Some(point)
+    }
+
+    /// Aborts the process where the kill point fired: nothing after it runs (no ack, no nak, no
+    /// lease release, no flush of the NATS client).
+    pub fn die(point: KillPoint) -> ! {
+        eprintln!("{KILL_AT_ENV}: aborting at {point:?}");
+        std::process::abort()
     }
 }

@@ -71,6 +71,9 @@ pub(crate) struct RawIngest {
         deserialize_with = "duration::deserialize"
     )]
     pub(crate) retry_after: Duration,
+    /// The URL vendors reach this ingest at (for `register-webhooks`).
+    #[serde(default)]
+    pub(crate) public_url: Option<String>,
 }
 
 fn default_listen() -> String {
