@@ -1,0 +1,332 @@
+//! Harness of the end-to-end rule tests (`e2e_rules.rs`): the running product as a value
+//! ([`Stack`]: a private nats-server, the IT Glue and PSA simulators of one tenant, the webhook
+//! ingest with our webhooks registered at the vendor, the workers and the pollers), driven only
+//! through the vendors (people's edits at the simulators) and read back through the vendors' APIs,
+//! the simulators' write logs, the link store and the audit stream — never by calling the engine.
+//!
+//! Included only by the end-to-end tests (`#[path = "common/e2e.rs"] mod e2e;`), so the other
+//! test binaries that use `common` are unaffected.
+#![allow(dead_code)] // each test uses a different subset
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use syncbridge::demo::stack::{Stack, StackOptions};
+use syncbridge::demo::world::DemoTenant;
+use syncbridge_bus::{names, AuditLog, LinkStore};
+use syncbridge_engine::Changes;
+use syncbridge_model::{Entity, Field, Link, LinkState, PsaKind, Record, TenantId};
+use syncbridge_sim::seed::{Dataset, GenOrg, SeedSpec};
+use syncbridge_sim::writes::{WriteAction, WriteEntry, WriteQuery};
+
+/// Longest wait for any condition (a bound for a broken run, not a speed expectation).
+pub const DEADLINE: Duration = Duration::from_secs(90);
+/// Nothing pending and no new audit record for this long: settled (longer than the slowest poll
+/// interval of the polled tenants, 2 s).
+const QUIET: Duration = Duration::from_secs(3);
+const STORE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Organizations per tenant: the first third (2) documented in IT Glue, plus a near miss of the
+/// third's name.
+pub const ORGS: usize = 6;
+/// Documented organizations (IT Glue ids 1..=DOCUMENTED = PSA ids); the near miss is IT Glue
+/// organization `DOCUMENTED + 1`.
+pub const DOCUMENTED: usize = ORGS / 3;
+/// The user names the simulators log syncbridge's writes under (as `DemoTenant::sync_writes`).
+pub const SYNC_USERS: [&str; 2] = ["syncbridge", "syncbridge@example.com"];
+
+/// The data set a tenant started with `seed` holds (`world.rs` generates it the same way).
+pub fn dataset(seed: u64) -> Dataset {
+    Dataset::generate(SeedSpec {
+        seed,
+        organizations: ORGS,
+        locations_per_org: 1,
+        contacts_per_org: 2,
+        configurations_per_org: 2,
+    })
+}
+
+/// The first seed whose data set satisfies `pred` (deterministic: the scenario a test needs is
+/// chosen, never hoped for).
+pub fn seed_where(pred: impl Fn(&Dataset) -> bool) -> u64 {
+    (1..10_000)
+        .find(|s| pred(&dataset(*s)))
+        .expect("a seed with the scenario")
+}
+
+/// In scope with the demo tenants' settings: the customer type and Active.
+pub fn in_scope(org: &GenOrg) -> bool {
+    org.kind == 0 && org.active
+}
+
+/// PSA id of the `index`-th generated organization (every simulator numbers them from 1).
+pub fn psa_org_id(index: usize) -> String {
+    (index + 1).to_string()
+}
+
+/// One field's change.
+pub fn change(field: Field, value: &str) -> Changes {
+    let mut c = Changes::new();
+    c.insert(field, Some(value.to_owned()));
+    c
+}
+
+/// Polls `probe` until it gives a value, or panics naming `what` after [`DEADLINE`].
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not within {DEADLINE:?}: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// One tenant of one PSA, running.
+pub struct E2e {
+    pub stack: Stack,
+    pub tenant: Arc<DemoTenant>,
+    pub id: TenantId,
+    pub links: LinkStore,
+    pub audit: AuditLog,
+    pub ds: Dataset,
+    pub seed: u64,
+}
+
+impl E2e {
+    /// Starts NATS, the simulators (seeded) and the ingest; workers and pollers start with
+    /// [`E2e::run`] (so a test can prepare the vendors first, before the first-sync watermark).
+    pub async fn start(kind: PsaKind, seed: u64) -> E2e {
+        let stack = Stack::start(&StackOptions {
+            tenants: vec![kind],
+            nats_url: None,
+            organizations: ORGS,
+            seed,
+        })
+        .await
+        .expect("the stack starts");
+        let tenant = stack.tenants[0].clone();
+        let id = TenantId::new(&tenant.id).unwrap();
+        let links = LinkStore::open(&stack.conn, STORE_TIMEOUT).await.unwrap();
+        let audit = AuditLog::new(stack.conn.clone(), STORE_TIMEOUT);
+        E2e {
+            stack,
+            tenant,
+            id,
+            links,
+            audit,
+            ds: dataset(seed),
+            seed,
+        }
+    }
+
+    /// Starts the workers and pollers.
+    pub fn run(&mut self) {
+        self.stack.run_service();
+    }
+
+    /// Publishes the initial (full) sync.
+    pub async fn full_sync(&self) {
+        self.stack.full_sync("e2e").await.expect("full sync");
+    }
+
+    /// Started, running, fully synced and settled.
+    pub async fn launch(kind: PsaKind, seed: u64) -> E2e {
+        let mut e = E2e::start(kind, seed).await;
+        e.run();
+        e.full_sync().await;
+        e.settle().await;
+        e
+    }
+
+    async fn pending(&self) -> Option<u64> {
+        let js = self.stack.conn.jetstream();
+        let stream = js.get_stream(names::EVENTS_STREAM).await.ok()?;
+        let mut consumer: syncbridge_bus::PullConsumer = stream
+            .get_consumer(&names::worker_consumer(&self.id))
+            .await
+            .ok()?;
+        let info = consumer.info().await.ok()?;
+        Some(info.num_pending + info.num_ack_pending as u64)
+    }
+
+    async fn audited(&self) -> Option<u64> {
+        let mut stream = self
+            .stack
+            .conn
+            .jetstream()
+            .get_stream(names::AUDIT_STREAM)
+            .await
+            .ok()?;
+        Some(stream.info().await.ok()?.state.messages)
+    }
+
+    /// Waits until the worker has nothing pending and no decision was audited for [`QUIET`]
+    /// (the pollers had their rounds, echoes of our writes included).
+    pub async fn settle(&self) {
+        let deadline = Instant::now() + DEADLINE;
+        let mut last = (None, Instant::now());
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let audited = self.audited().await;
+            let pending = self.pending().await;
+            if audited != last.0 || pending != Some(0) {
+                last = (audited, Instant::now());
+            } else if last.1.elapsed() >= QUIET {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: not settled within {DEADLINE:?} (pending {pending:?})",
+                self.tenant.id
+            );
+        }
+    }
+
+    pub async fn link(&self, entity: Entity, psa_id: &str) -> Option<Link> {
+        self.links
+            .get(&self.id, entity, psa_id)
+            .await
+            .unwrap()
+            .map(|v| v.value)
+    }
+
+    pub async fn link_by_itg(&self, entity: Entity, itg_id: &str) -> Option<Link> {
+        self.links
+            .get_by_itg(&self.id, entity, itg_id)
+            .await
+            .unwrap()
+            .map(|v| v.value)
+    }
+
+    /// The IT Glue id a PSA record is linked to (state Linked), if any.
+    pub async fn linked_itg(&self, entity: Entity, psa_id: &str) -> Option<String> {
+        self.link(entity, psa_id)
+            .await
+            .filter(|l| l.state == LinkState::Linked)
+            .and_then(|l| l.itg_id)
+    }
+
+    /// Every (PSA id, IT Glue id) pair of `entity` in state Linked.
+    pub async fn linked_pairs(&self, entity: Entity) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for psa_id in self.links.psa_ids(&self.id, entity).await.unwrap() {
+            if let Some(itg) = self.linked_itg(entity, &psa_id).await {
+                out.push((psa_id, itg));
+            }
+        }
+        out
+    }
+
+    /// A linked pair of `entity` (the first by PSA id).
+    pub async fn a_linked_pair(&self, entity: Entity) -> (String, String) {
+        self.linked_pairs(entity)
+            .await
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("{}: no linked {entity}", self.tenant.id))
+    }
+
+    pub async fn psa(&self, entity: Entity, id: &str) -> Option<Record> {
+        self.tenant.psa_reader.get(entity, id).await.unwrap()
+    }
+
+    pub async fn itg(&self, entity: Entity, id: &str) -> Option<Record> {
+        self.tenant.itglue_reader.get(entity, id).await.unwrap()
+    }
+
+    pub async fn psa_value(&self, entity: Entity, id: &str, field: Field) -> Option<String> {
+        self.psa(entity, id)
+            .await
+            .and_then(|r| r.get(field).map(str::to_owned))
+    }
+
+    pub async fn itg_value(&self, entity: Entity, id: &str, field: Field) -> Option<String> {
+        self.itg(entity, id)
+            .await
+            .and_then(|r| r.get(field).map(str::to_owned))
+    }
+
+    /// The audit records of `entity`, oldest first.
+    pub async fn audits(&self, entity: Entity) -> Vec<Value> {
+        self.audit
+            .find(&self.id, entity, 100_000, |_| true)
+            .await
+            .unwrap()
+    }
+
+    /// Audit records of one record (the id on the side the event came from).
+    pub async fn audits_of(&self, entity: Entity, side: &str, record_id: &str) -> Vec<Value> {
+        self.audits(entity)
+            .await
+            .into_iter()
+            .filter(|a| {
+                a["side"].as_str() == Some(side) && a["record_id"].as_str() == Some(record_id)
+            })
+            .collect()
+    }
+
+    /// Syncbridge's writes to IT Glue (`itglue = true`) or the PSA, in a vendor collection.
+    pub fn sync_writes_in(&self, itglue: bool, collection: &str) -> Vec<WriteEntry> {
+        let core = if itglue {
+            self.tenant.itglue.sim.core().clone()
+        } else {
+            self.tenant.psa.core().clone()
+        };
+        SYNC_USERS
+            .iter()
+            .flat_map(|user| {
+                core.writes.entries(&WriteQuery {
+                    collection: Some(collection.to_owned()),
+                    user: Some((*user).to_owned()),
+                    ..WriteQuery::default()
+                })
+            })
+            .collect()
+    }
+
+    /// No echo: every write syncbridge made on either side changed something.
+    pub fn assert_no_echo(&self) {
+        let (writes, no_op) = self.tenant.sync_writes();
+        assert_eq!(
+            no_op, 0,
+            "{}: {no_op} of {writes} writes by syncbridge changed nothing",
+            self.tenant.id
+        );
+    }
+
+    pub async fn stop(self) {
+        self.stack.stop().await;
+    }
+}
+
+/// Whether an audit record holds an action of `rule` (and `kind`, when given).
+pub fn has_action(audit: &Value, rule: &str, kind: Option<&str>) -> bool {
+    audit["actions"].as_array().is_some_and(|actions| {
+        actions.iter().any(|a| {
+            a["rule"].as_str() == Some(rule) && kind.is_none_or(|k| a["kind"].as_str() == Some(k))
+        })
+    })
+}
+
+/// Whether any of `audits` holds an action of `rule` (and `kind`).
+pub fn any_action(audits: &[Value], rule: &str, kind: Option<&str>) -> bool {
+    audits.iter().any(|a| has_action(a, rule, kind))
+}
+
+/// Only writes that created records.
+pub fn creates(entries: &[WriteEntry]) -> Vec<&WriteEntry> {
+    entries
+        .iter()
+        .filter(|e| e.action == WriteAction::Create)
+        .collect()
+}
