@@ -91,6 +91,9 @@ pub struct DemoArgs {
     /// People's edits per second, over all tenants.
     #[arg(long, default_value_t = 5.0)]
     pub rate: f64,
+    /// Stop editing after this many edits (over all tenants), if --duration has not ended first.
+    #[arg(long)]
+    pub edits: Option<u64>,
     /// The data set and the edits are the same for the same seed.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,

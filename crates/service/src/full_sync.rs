@@ -4,7 +4,7 @@
 //!
 //! A full sync is not a second pipeline: its events are ordinary `upsert` events, decided and
 //! written by the same workers as webhook and poller events. Their dedup ids are
-//! `full:{run}:{record id}` — one event per record per run, however often a run is restarted —
+//! `full:{run}:{entity}:{record id}` — one event per record per run, however often a run is restarted —
 //! so running it again (a new `run`) re-checks every record, and the rules make that harmless:
 //! a record equal to its base gives no write.
 
@@ -69,7 +69,7 @@ pub async fn publish_full_sync(
                 tenant: tenant.clone(),
                 source: EventSource::FullSync,
                 entity: Some(entity),
-                msg_id: Some(format!("full:{run}:{}", record.id)),
+                msg_id: Some(format!("full:{run}:{entity}:{}", record.id)),
                 record_id: Some(record.id),
                 action: ChangeAction::Upsert,
                 received_at: now,

@@ -151,6 +151,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 nats_url: args.nats_url,
                 organizations: args.organizations,
                 edits_per_second: args.rate,
+                max_edits: args.edits,
                 seed: args.seed,
                 progress: !args.quiet,
             };

@@ -98,3 +98,49 @@ async fn ctrl_c_stops_the_demo_cleanly_with_a_summary() {
     // The conventional status of a program stopped by Ctrl-C.
     assert_eq!(status.code(), Some(130), "{seen}");
 }
+
+/// The echo run: at least 2,000 people's edits spread over both sides of five tenants,
+/// no fault injected; every write syncbridge made changed something (no echo), every conflict
+/// ended with the PSA's value, and both sides are equal at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_edits_make_no_echo_and_end_equal() {
+    let out = tokio::time::timeout(
+        Duration::from_secs(900),
+        Command::new(env!("CARGO_BIN_EXE_syncbridge"))
+            .args([
+                "demo",
+                "--edits",
+                "2000",
+                "--duration",
+                "10m",
+                "--rate",
+                "60",
+                "--quiet",
+            ])
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the run ends on its own")
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = stdout.split("Summary after").nth(1).expect("a summary");
+    let mut edits = 0;
+    for tenant in TENANTS {
+        let line = summary
+            .lines()
+            .find(|l| l.starts_with(tenant) && l.contains("pairs"))
+            .unwrap_or_else(|| panic!("no summary line for {tenant}:\n{stdout}"));
+        let columns: Vec<&str> = line.split_whitespace().collect();
+        edits += columns[1].parse::<u64>().unwrap();
+        let yes = columns.iter().position(|c| *c == "yes").expect(line);
+        assert_eq!(columns[yes - 1], "0", "echo writes in {line}");
+    }
+    assert!(edits >= 2000, "only {edits} edits:\n{stdout}");
+}

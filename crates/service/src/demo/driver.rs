@@ -43,6 +43,15 @@ pub struct Edits {
 }
 
 impl Edits {
+    pub fn add(&mut self, other: &Edits) {
+        self.psa += other.psa;
+        self.itglue += other.itglue;
+        self.conflicts += other.conflicts;
+        self.network_glue += other.network_glue;
+        self.deleted += other.deleted;
+        self.failed += other.failed;
+    }
+
     pub fn total(&self) -> u64 {
         self.psa + self.itglue + self.network_glue + self.deleted
     }
@@ -59,9 +68,14 @@ enum Kind {
     DeleteContact,
 }
 
+/// How long a listing of linked ids is reused for picking.
+const IDS_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Chooses and makes edits.
 pub struct Driver {
     links: LinkStore,
+    /// Linked PSA ids per entity, and when they were listed.
+    ids: std::collections::HashMap<Entity, (std::time::Instant, Vec<String>)>,
     rng: SimRng,
     counter: u64,
     /// (tenant, entity, psa id) no longer edited.
@@ -79,6 +93,7 @@ impl Driver {
     pub fn new(links: LinkStore, seed: u64) -> Driver {
         Driver {
             links,
+            ids: std::collections::HashMap::new(),
             rng: SimRng::new(seed),
             counter: 0,
             frozen: HashSet::new(),
@@ -107,7 +122,15 @@ impl Driver {
     /// A random linked pair of `entity` that is not frozen.
     async fn pick(&mut self, tenant: &DemoTenant, entity: Entity) -> Option<Pair> {
         let id = TenantId::new(&tenant.id).ok()?;
-        let ids = self.links.psa_ids(&id, entity).await.ok()?;
+        let fresh = self
+            .ids
+            .get(&entity)
+            .is_some_and(|(at, ids)| at.elapsed() < IDS_TTL && !ids.is_empty());
+        if !fresh {
+            let listed = self.links.psa_ids(&id, entity).await.ok()?;
+            self.ids.insert(entity, (std::time::Instant::now(), listed));
+        }
+        let ids = self.ids.get(&entity).map(|(_, ids)| ids.clone())?;
         if ids.is_empty() {
             return None;
         }

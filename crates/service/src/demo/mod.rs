@@ -21,10 +21,13 @@ pub mod world;
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use syncbridge_bus::{names, LinkStore};
 use syncbridge_model::{PsaKind, TenantId};
+use tokio::sync::watch;
 
 use crate::config::TenantConfig;
 use driver::{Driver, Edits};
@@ -45,6 +48,8 @@ pub struct DemoOptions {
     pub organizations: usize,
     /// Edits per second, over all tenants.
     pub edits_per_second: f64,
+    /// Stop editing after this many edits (over all tenants), if `duration` has not ended first.
+    pub max_edits: Option<u64>,
     pub seed: u64,
     /// Whether to print live progress lines.
     pub progress: bool,
@@ -58,6 +63,7 @@ impl Default for DemoOptions {
             nats_url: None,
             organizations: 12,
             edits_per_second: 5.0,
+            max_edits: None,
             seed: 42,
             progress: true,
         }
@@ -155,30 +161,79 @@ pub async fn run(
         tally.snapshot().values().map(|t| t.events).sum::<u64>()
     ));
 
-    // People edit both sides.
+    // People edit both sides: one person per tenant, so a slow vendor never holds up the others.
     let links = LinkStore::open(&conn, PUBLISH_TIMEOUT).await?;
-    let mut driver = Driver::new(links.clone(), options.seed);
-    let mut edits: BTreeMap<String, Edits> = BTreeMap::new();
+    let edits: Arc<Mutex<BTreeMap<String, Edits>>> = Arc::default();
+    let mut expectations = Vec::new();
     if !interrupted {
-        let gap = Duration::from_secs_f64(1.0 / options.edits_per_second.max(0.1));
+        let per_tenant = options.edits_per_second.max(0.1) / tenants.len() as f64;
+        let gap = Duration::from_secs_f64(1.0 / per_tenant);
         let until = Instant::now() + options.duration;
-        let mut next_line = Instant::now() + Duration::from_secs(2);
-        let mut turn = 0usize;
+        let (done_tx, done_rx) = watch::channel(false);
+        let budget = Arc::new(std::sync::atomic::AtomicU64::new(
+            options.max_edits.unwrap_or(u64::MAX),
+        ));
+        let mut people = Vec::new();
+        for (i, tenant) in tenants.iter().enumerate() {
+            let (tenant, edits, links) = (tenant.clone(), edits.clone(), links.clone());
+            let budget = budget.clone();
+            let mut done = done_rx.clone();
+            let seed = options.seed.wrapping_add(i as u64);
+            people.push(tokio::spawn(async move {
+                let mut driver = Driver::new(links, seed);
+                while Instant::now() < until && !*done.borrow() {
+                    if budget.load(Ordering::SeqCst) == 0 {
+                        break;
+                    }
+                    let mut mine = Edits::default();
+                    if driver.step(&tenant, &mut mine).await {
+                        // People's edits, counted as the summary counts them (a conflict is two).
+                        let made = mine.total();
+                        let _ = budget.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                            Some(n.saturating_sub(made))
+                        });
+                    }
+                    edits
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .entry(tenant.id.clone())
+                        .or_default()
+                        .add(&mine);
+                    tokio::select! {
+                        _ = tokio::time::sleep(gap) => {}
+                        _ = done.changed() => {}
+                    }
+                }
+                driver.expectations
+            }));
+        }
+        let mut ticker = tokio::time::interval(Duration::from_secs(2));
+        ticker.tick().await;
+        let all_done = futures_util::future::join_all(people);
+        tokio::pin!(all_done);
+        let mut finished = None;
         while Instant::now() < until {
-            let tenant = tenants[turn % tenants.len()].clone();
-            turn += 1;
-            let e = edits.entry(tenant.id.clone()).or_default();
-            driver.step(&tenant, e).await;
-            if options.progress && Instant::now() >= next_line {
-                next_line += Duration::from_secs(2);
-                progress_line(started, &tally, &edits);
-            }
             tokio::select! {
-                _ = tokio::time::sleep(gap) => {}
+                _ = ticker.tick() => {
+                    if options.progress {
+                        progress_line(started, &tally, &edits.lock().unwrap_or_else(|e| e.into_inner()));
+                    }
+                }
+                _ = tokio::time::sleep_until(until.into()) => {}
+                results = &mut all_done => { finished = Some(results); break; }
                 _ = &mut interrupt => { interrupted = true; break; }
             }
         }
+        let _ = done_tx.send(true);
+        let results = match finished {
+            Some(results) => results,
+            None => all_done.await,
+        };
+        for person in results {
+            expectations.extend(person.unwrap_or_default());
+        }
     }
+    let edits = edits.lock().unwrap_or_else(|e| e.into_inner()).clone();
     if !interrupted {
         say(format!(
             "[{:>5.1}s] edits done; letting the last ones sync",
@@ -196,8 +251,7 @@ pub async fn run(
     for tenant in &tenants {
         let comparison = verify::compare(tenant, &links).await?;
         let (sync_writes, echo_writes) = tenant.sync_writes();
-        let expected: Vec<_> = driver
-            .expectations
+        let expected: Vec<_> = expectations
             .iter()
             .filter(|x| x.tenant == tenant.id)
             .collect();
