@@ -187,6 +187,9 @@ impl Http {
                         .until_key_ready(&endpoint.to_ascii_lowercase())
                         .await;
                 }
+                if let Some(shared) = &self.policy.shared {
+                    shared.0.acquire(&endpoint.to_ascii_lowercase()).await;
+                }
                 self.counters.requests.fetch_add(1, Ordering::Relaxed);
                 self.attempt(make(&self.client), retry).await
             };

@@ -3,6 +3,10 @@
 //! Defaults follow the vendors' published limits at half the budget (DESIGN §2.5: leave room for
 //! the MSP's other tools); every field can be changed per tenant.
 
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// At most `requests` per `per`, with short bursts of up to `burst` requests.
@@ -29,6 +33,31 @@ impl RateBudget {
     }
 }
 
+/// A request budget shared with other processes (syncbridge keeps its tenants' in NATS, so
+/// several worker processes together stay within one budget). Asked before every request, after
+/// the client's own budget; it waits until the request may be made.
+pub trait SharedBudget: Send + Sync {
+    /// Waits until one request to `endpoint` (the key the client's own per-endpoint budget uses)
+    /// may be made.
+    fn acquire<'a>(&'a self, endpoint: &'a str) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+}
+
+/// A [`SharedBudget`] in a policy (compared by identity).
+#[derive(Clone)]
+pub struct SharedGate(pub Arc<dyn SharedBudget>);
+
+impl fmt::Debug for SharedGate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SharedGate")
+    }
+}
+
+impl PartialEq for SharedGate {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
 /// Timeouts, retries, rate budget and concurrency of one client.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpPolicy {
@@ -45,6 +74,8 @@ pub struct HttpPolicy {
     pub max_retry_after: Duration,
     /// The client-side budget (`None`: unlimited).
     pub rate: Option<RateBudget>,
+    /// A budget shared with other processes, taken after `rate` (`None`: this process only).
+    pub shared: Option<SharedGate>,
     /// Whether `rate` is one budget for the whole client or one per endpoint (Kaseya BMS:
     /// "1500 per hour per endpoint").
     pub rate_per_endpoint: bool,
@@ -65,6 +96,7 @@ impl Default for HttpPolicy {
             max_backoff: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(120),
             rate: None,
+            shared: None,
             rate_per_endpoint: false,
             per_endpoint_concurrency: None,
             retry_after_divisor: 1.0,

@@ -1,5 +1,7 @@
 //! Building a tenant's vendor clients from its configuration: one IT Glue client and one client
-//! for its PSA, each with its vendor's default rate budget (half the published limit).
+//! for its PSA, each with the tenant's budget for that vendor (`[budgets]`, by default half the
+//! published limit) — shared with every other syncbridge process through NATS when the caller
+//! gives the state store (workers and pollers do; one-off commands need not).
 
 use anyhow::Context;
 use syncbridge_connectors::{
@@ -8,29 +10,48 @@ use syncbridge_connectors::{
     TigerpawClient, TigerpawConfig,
 };
 
-use crate::config::{PsaConfig, RequestBudget, TenantConfig};
+use syncbridge_bus::StateStore;
 
-/// A configured budget replaces the connector's default (keeping its burst).
-fn apply_budget(http: &mut HttpPolicy, budget: Option<RequestBudget>) {
+use crate::config::{PsaConfig, RequestBudget, TenantConfig};
+use crate::shared_budget::NatsBudget;
+
+/// A configured budget replaces the connector's default (keeping its burst); with `shared`, the
+/// budget holds for all processes together.
+fn apply_budget(
+    http: &mut HttpPolicy,
+    budget: Option<RequestBudget>,
+    shared: Option<&StateStore>,
+    tenant: &TenantConfig,
+    vendor: &'static str,
+) {
     if let Some(b) = budget {
         let burst = http.rate.map_or(1, |r| r.burst);
         http.rate = Some(RateBudget::per(b.requests, b.per).with_burst(burst));
+    }
+    if let Some(state) = shared {
+        NatsBudget::share(http, state, &tenant.id, vendor);
     }
 }
 
 /// ConnectWise's REST path below the site host.
 const CONNECTWISE_API: &str = "/v4_6_release/apis/3.0";
 
-pub fn itglue(tenant: &TenantConfig) -> anyhow::Result<ItGlueClient> {
+pub fn itglue(tenant: &TenantConfig, shared: Option<&StateStore>) -> anyhow::Result<ItGlueClient> {
     let mut config = ItGlueConfig::new(
         tenant.itglue.base_url.clone(),
         tenant.itglue.api_key.expose().to_owned(),
     );
-    apply_budget(&mut config.http, tenant.budgets.itglue);
+    apply_budget(
+        &mut config.http,
+        tenant.budgets.itglue,
+        shared,
+        tenant,
+        "itglue",
+    );
     ItGlueClient::new(config).with_context(|| format!("tenants.{}.itglue", tenant.id))
 }
 
-pub fn psa(tenant: &TenantConfig) -> anyhow::Result<PsaClient> {
+pub fn psa(tenant: &TenantConfig, shared: Option<&StateStore>) -> anyhow::Result<PsaClient> {
     let key = |section: &str| format!("tenants.{}.{section}", tenant.id);
     Ok(match &tenant.psa {
         PsaConfig::ConnectWise(cw) => {
@@ -46,7 +67,13 @@ pub fn psa(tenant: &TenantConfig) -> anyhow::Result<PsaClient> {
                 cw.private_key.expose().to_owned(),
                 cw.client_id.clone(),
             );
-            apply_budget(&mut config.http, tenant.budgets.psa);
+            apply_budget(
+                &mut config.http,
+                tenant.budgets.psa,
+                shared,
+                tenant,
+                tenant.sync.psa.as_str(),
+            );
             PsaClient::ConnectWise(
                 ConnectWiseClient::new(config).with_context(|| key("connectwise"))?,
             )
@@ -60,7 +87,13 @@ pub fn psa(tenant: &TenantConfig) -> anyhow::Result<PsaClient> {
                 // Checked at load time: required whenever syncbridge may create companies.
                 at.owner_resource_id.unwrap_or_default(),
             );
-            apply_budget(&mut config.http, tenant.budgets.psa);
+            apply_budget(
+                &mut config.http,
+                tenant.budgets.psa,
+                shared,
+                tenant,
+                tenant.sync.psa.as_str(),
+            );
             PsaClient::Autotask(AutotaskClient::new(config).with_context(|| key("autotask"))?)
         }
         PsaConfig::KaseyaBms(v2) | PsaConfig::PulsewayPsa(v2) => {
@@ -81,7 +114,13 @@ pub fn psa(tenant: &TenantConfig) -> anyhow::Result<PsaClient> {
             if let Some(id) = v2.account_manager_id {
                 config.account_manager_id = id;
             }
-            apply_budget(&mut config.http, tenant.budgets.psa);
+            apply_budget(
+                &mut config.http,
+                tenant.budgets.psa,
+                shared,
+                tenant,
+                tenant.sync.psa.as_str(),
+            );
             let client = BmsClient::new(config).with_context(|| key(section))?;
             match flavor {
                 BmsFlavor::KaseyaBms => PsaClient::KaseyaBms(client),
@@ -94,7 +133,13 @@ pub fn psa(tenant: &TenantConfig) -> anyhow::Result<PsaClient> {
                 tp.public_key.clone(),
                 tp.private_key.expose().to_owned(),
             );
-            apply_budget(&mut config.http, tenant.budgets.psa);
+            apply_budget(
+                &mut config.http,
+                tenant.budgets.psa,
+                shared,
+                tenant,
+                tenant.sync.psa.as_str(),
+            );
             PsaClient::Tigerpaw(TigerpawClient::new(config).with_context(|| key("tigerpaw"))?)
         }
     })

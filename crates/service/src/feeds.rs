@@ -4,7 +4,7 @@
 //! sites) the full listing, which the poller compares by content hash with the previous round
 //! (`syncbridge_worker::content_hash`). The version stamp of a modified-since change is the
 //! vendor's own `updated_at` / `lastUpdated` (as milliseconds), so the poller's dedup id
-//! `{id}:{version}` is the same for the same save however often it is seen. An entity the vendor
+//! `{entity}:{id}:{version}` is the same for the same save however often it is seen. An entity the vendor
 //! does not sync at all (its listing is `Unsupported` too) yields nothing.
 
 use std::collections::BTreeMap;

@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod ops;
 pub mod register;
 pub mod serve;
+pub mod shared_budget;
 pub mod shutdown;
 pub mod sides;
 pub mod sim;

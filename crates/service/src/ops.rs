@@ -296,7 +296,7 @@ pub async fn full_sync(
     run: Option<&str>,
 ) -> anyhow::Result<String> {
     let tenant_config = &config.tenants[tenant];
-    let psa = crate::clients::psa(tenant_config)?;
+    let psa = crate::clients::psa(tenant_config, None)?;
     let caps = tenant_config.sync.capabilities();
     let entities: Vec<Entity> = crate::full_sync::ENTITY_ORDER
         .into_iter()

@@ -77,7 +77,7 @@ pub async fn register_webhooks(tenant: &TenantConfig, public_url: &str) -> anyho
                      the callbacks; enable it first"
                 );
             }
-            let PsaClient::ConnectWise(client) = clients::psa(tenant)? else {
+            let PsaClient::ConnectWise(client) = clients::psa(tenant, None)? else {
                 bail!("tenants.{id}: the ConnectWise section did not build a ConnectWise client");
             };
             let report = client
@@ -102,7 +102,7 @@ pub async fn register_webhooks(tenant: &TenantConfig, public_url: &str) -> anyho
                     "tenants.{id}.autotask.webhook_secret is not UTF-8 text"
                 ))?,
             );
-            let PsaClient::Autotask(client) = clients::psa(tenant)? else {
+            let PsaClient::Autotask(client) = clients::psa(tenant, None)? else {
                 bail!("tenants.{id}: the Autotask section did not build an Autotask client");
             };
             let spec = AutotaskWebhookSpec {

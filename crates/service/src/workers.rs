@@ -80,9 +80,9 @@ pub async fn run_tenant(
     loops: Loops,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let itg = Arc::new(clients::itglue(&tenant)?);
-    let psa = Arc::new(clients::psa(&tenant)?);
     let state = StateStore::open(&conn, STORE_TIMEOUT).await?;
+    let itg = Arc::new(clients::itglue(&tenant, Some(&state))?);
+    let psa = Arc::new(clients::psa(&tenant, Some(&state))?);
     let mut tasks = Vec::new();
     if loops.worker {
         let worker = Worker {

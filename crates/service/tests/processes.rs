@@ -31,7 +31,7 @@ use syncbridge_bus::{
     StateStore,
 };
 use syncbridge_engine::scope::psa_in_scope;
-use syncbridge_engine::Changes;
+use syncbridge_engine::{Changes, LookupKind};
 use syncbridge_model::{
     field_map, ChangeAction, ChangeEvent, Entity, EventSource, Field, LinkState, PsaKind, Record,
     TenantId, Values,
@@ -265,7 +265,7 @@ impl World {
 
     async fn full_sync(&self, run: &str) {
         let tenant = &self.config.tenants[&self.id];
-        let psa = syncbridge::clients::psa(tenant).unwrap();
+        let psa = syncbridge::clients::psa(tenant, None).unwrap();
         let caps = tenant.sync.capabilities();
         let entities: Vec<Entity> = Entity::ALL.into_iter().filter(|e| caps.syncs(*e)).collect();
         publish_full_sync(
@@ -419,9 +419,10 @@ impl World {
                     Some(itg_id) if itg.contains_key(itg_id) => {}
                     other => {
                         return Err(format!(
-                            "{entity} {} ({}) in scope, link {other:?}",
+                            "{entity} {} ({}) in scope, link {other:?}; audit: {}",
                             r.id,
-                            name_of(r)
+                            name_of(r),
+                            self.audit_of(entity, &r.id).await
                         ))
                     }
                 }
@@ -444,6 +445,24 @@ impl World {
         }
         summary.push(format!("{} pairs equal", comparison.compared));
         Ok(summary.join("; "))
+    }
+
+    /// The decisions audited for a record (for failure messages).
+    async fn audit_of(&self, entity: Entity, record_id: &str) -> String {
+        let audit = syncbridge_bus::AuditLog::new(self.conn.clone(), TIMEOUT);
+        match audit
+            .find(&self.id, entity, 5, |v| {
+                v["record_id"].as_str() == Some(record_id)
+            })
+            .await
+        {
+            Ok(entries) => entries
+                .iter()
+                .map(|e| e["actions"].to_string())
+                .collect::<Vec<_>>()
+                .join(" | "),
+            Err(e) => e.to_string(),
+        }
     }
 
     async fn linked_pairs(&self, entity: Entity) -> Vec<(String, String)> {
@@ -648,6 +667,17 @@ async fn acme_on_both_sides(workers: usize) -> AcmeResult {
         .with(Field::Name, "Acme")
         .with(Field::Type, "Client")
         .with(Field::Status, "Active");
+    // The person picks the organization type and status IT Glue offers.
+    for (kind, name) in [
+        (LookupKind::OrganizationType, "Client"),
+        (LookupKind::OrganizationStatus, "Active"),
+    ] {
+        w.tenant
+            .itglue_person
+            .ensure_lookup(kind, name, None)
+            .await
+            .expect("an IT Glue lookup");
+    }
     let psa_person = w.tenant.psa_person.as_ref().expect("ConnectWise person");
     let itg_values = values.clone().with(Field::ShortName, "ACME-ITG");
     let (company, org) = tokio::join!(

@@ -3,7 +3,7 @@
 //!
 //! **Modified-since.** A poll asks the source for records changed since its cursor and
 //! publishes one event per change — the same events a webhook makes — with the dedup id
-//! `{record id}:{vendor version stamp}`, never a timestamp of ours or a body hash, so a record seen
+//! `{entity}:{record id}:{vendor version stamp}`, never a timestamp of ours or a body hash, so a record seen
 //! by two overlapping polls is one event.
 //!
 //! The cursor (the greatest `updated_at` seen, per source and entity) lives in `sync_state` and is
@@ -300,7 +300,8 @@ impl<F: ChangeFeed> Poller<F> {
             record_id: Some(change.id.clone()),
             action,
             received_at: now,
-            msg_id: Some(format!("{}:{}", change.id, change.version)),
+            // Ids are per entity (organization 1 and contact 1 are different records).
+            msg_id: Some(format!("{entity}:{}:{}", change.id, change.version)),
         };
         let published = self.publisher.publish(&event, Bytes::new()).await?;
         if published.duplicate {

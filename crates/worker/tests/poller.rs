@@ -86,6 +86,6 @@ async fn polls_publish_each_change_once_and_advance_the_cursor() {
     assert_eq!(msg.subject.as_str(), "sync.events.acme.itglue.organization");
     assert_eq!(
         msg.headers.get("Nats-Msg-Id").unwrap().as_str(),
-        format!("acme:itglue:1:v{}", T0 + 1_000)
+        format!("acme:itglue:organization:1:v{}", T0 + 1_000)
     );
 }

@@ -107,7 +107,7 @@ async fn content_hash_polls_publish_edits_and_deletions_once() {
         Some(&content_hash(&account("2", "Globex")))
     );
 
-    // One edit: one event, dedup id {id}:{hash}.
+    // One edit: one event, dedup id {entity}:{id}:{hash}.
     p.feed.put(account("2", "Globex Corp"));
     let edit = p.poll_once(T0, T0 + 2_000).await.unwrap();
     assert_eq!((edit.published, edit.duplicates, edit.deleted), (1, 0, 0));
@@ -130,12 +130,12 @@ async fn content_hash_polls_publish_edits_and_deletions_once() {
             (
                 "upsert".into(),
                 "2".into(),
-                format!("acme:tigerpaw:2:{hash}")
+                format!("acme:tigerpaw:organization:2:{hash}")
             ),
             (
                 "delete".into(),
                 "3".into(),
-                format!("acme:tigerpaw:3:deleted-{deleted}")
+                format!("acme:tigerpaw:organization:3:deleted-{deleted}")
             ),
         ]
     );

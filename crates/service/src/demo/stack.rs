@@ -164,7 +164,7 @@ impl Stack {
         let publisher = EventPublisher::new(self.conn.clone(), PUBLISH_TIMEOUT);
         let mut out = Vec::new();
         for tenant in self.config.tenants.values() {
-            let psa = crate::clients::psa(tenant)?;
+            let psa = crate::clients::psa(tenant, None)?;
             let caps = tenant.sync.capabilities();
             let entities: Vec<Entity> =
                 Entity::ALL.into_iter().filter(|e| caps.syncs(*e)).collect();

@@ -1,0 +1,87 @@
+//! A tenant's vendor budget holds across processes: two clients built as two worker processes
+//! build them (`clients::psa` with the shared state store) make at most the budget's requests in
+//! its window together — the others wait, they do not fail — while without sharing each would
+//! spend the whole budget on its own.
+
+use std::time::Duration;
+
+use syncbridge::config::Config;
+use syncbridge_bus::testing::NatsServer;
+use syncbridge_bus::{connect, setup, ConnectConfig, SetupConfig, StateStore};
+use syncbridge_model::Entity;
+use syncbridge_sim::autotask::{Autotask, AutotaskConfig};
+
+fn tenant_config(nats: &str, autotask: &str) -> Config {
+    let text = format!(
+        r#"
+[nats]
+urls = ["{nats}"]
+
+[tenants.globex.sync]
+psa = "autotask"
+org_types = ["Customer"]
+org_statuses = ["Active"]
+config_types = ["Server"]
+config_statuses = ["Active"]
+
+[tenants.globex.itglue]
+base_url = "http://127.0.0.1:9"
+api_key = "unused"
+
+[tenants.globex.autotask]
+base_url = "{autotask}/atservicesrest"
+integration_code = "TRACKING-ID"
+username = "syncbridge@example.com"
+secret = "at-secret"
+
+[tenants.globex.budgets]
+psa = "6/1m"
+"#
+    );
+    Config::from_toml(&text, &|_| None).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_together_stay_within_the_tenants_budget() {
+    let nats = NatsServer::start().await.unwrap();
+    let conn = connect(&ConnectConfig::new(nats.url())).await.unwrap();
+    setup(&conn, &SetupConfig::default()).await.unwrap();
+    let state = StateStore::open(&conn, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let sim = Autotask::start(AutotaskConfig::default()).await.unwrap();
+    let config = tenant_config(&nats.url(), sim.base_url());
+    let tenant = config.tenants.values().next().unwrap();
+
+    let first = std::sync::Arc::new(syncbridge::clients::psa(tenant, Some(&state)).unwrap());
+    let second = std::sync::Arc::new(syncbridge::clients::psa(tenant, Some(&state)).unwrap());
+    let mut calls = Vec::new();
+    for client in [&first, &second] {
+        for i in 0..5 {
+            let client = client.clone();
+            calls.push(tokio::spawn(async move {
+                let _ = client.get(Entity::Organization, &(i + 1).to_string()).await;
+            }));
+        }
+    }
+    // Each client's own budget would let all five through at once; together only six may go.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let made = first.stats().requests + second.stats().requests;
+    assert!(made > 0, "nothing was sent");
+    assert!(made <= 6, "{made} requests in a window of 6");
+    let finished = calls.iter().filter(|c| c.is_finished()).count();
+    assert!(
+        finished < 10,
+        "every call finished: the budget was not shared"
+    );
+
+    // Without the shared store, the same two clients are each on their own budget.
+    let alone = syncbridge::clients::psa(tenant, None).unwrap();
+    for i in 0..5 {
+        let _ = alone.get(Entity::Organization, &(i + 1).to_string()).await;
+    }
+    assert_eq!(alone.stats().requests, 5);
+    for c in calls {
+        c.abort();
+    }
+}
