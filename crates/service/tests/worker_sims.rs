@@ -31,6 +31,7 @@ fn policy() -> HttpPolicy {
         max_backoff: Duration::from_millis(50),
         max_retry_after: Duration::from_secs(5),
         rate: None,
+        shared: None,
         rate_per_endpoint: false,
         per_endpoint_concurrency: None,
         retry_after_divisor: 1.0,
