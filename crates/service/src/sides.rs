@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use syncbridge_connectors::{Error, ItGlueClient, PsaClient};
+use syncbridge_engine::matching::loose;
 use syncbridge_engine::{Changes, LookupKind, Lookups};
-use syncbridge_model::{Entity, Record, Side, Values};
+use syncbridge_model::{Entity, Field, Record, Side, Values};
 use syncbridge_worker::{ApiError, SideApi};
 
 /// When a transient error carries no Retry-After.
@@ -43,7 +44,11 @@ pub(crate) fn api_error(e: Error) -> ApiError {
 pub struct ItGlueSide {
     client: Arc<ItGlueClient>,
     cache: Mutex<Option<(Instant, Lookups)>>,
+    orgs: Mutex<Option<(Instant, Vec<Record>)>>,
 }
+
+/// How long the organization list (for near misses only) is reused.
+const ORGS_TTL: Duration = Duration::from_secs(30);
 
 /// How long lookup names are reused.
 const LOOKUP_TTL: Duration = Duration::from_secs(60);
@@ -53,7 +58,29 @@ impl ItGlueSide {
         ItGlueSide {
             client,
             cache: Mutex::new(None),
+            orgs: Mutex::new(None),
         }
+    }
+
+    /// Every IT Glue organization, from a list at most [`ORGS_TTL`] old.
+    async fn organizations(&self) -> Result<Vec<Record>, ApiError> {
+        let cached = self
+            .orgs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < ORGS_TTL)
+            .map(|(_, orgs)| orgs.clone());
+        if let Some(orgs) = cached {
+            return Ok(orgs);
+        }
+        let orgs = self
+            .client
+            .list_all(Entity::Organization)
+            .await
+            .map_err(api_error)?;
+        *self.orgs.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), orgs.clone()));
+        Ok(orgs)
     }
 
     fn cached(&self) -> Option<Lookups> {
@@ -110,18 +137,6 @@ macro_rules! record_calls {
             self.$client.get(entity, id).await.map_err(api_error)
         }
 
-        async fn candidates(
-            &self,
-            entity: Entity,
-            org_id: Option<&str>,
-            probe: &Record,
-        ) -> Result<Vec<Record>, ApiError> {
-            self.$client
-                .find_by_key(entity, org_id, &probe.values)
-                .await
-                .map_err(api_error)
-        }
-
         async fn create(
             &self,
             entity: Entity,
@@ -154,6 +169,35 @@ impl SideApi for ItGlueSide {
     }
 
     record_calls!(client);
+
+    /// The records with the exact key (IT Glue's filters), and for organizations also those whose
+    /// name differs only in case, whitespace or Unicode form, so the engine can report a near
+    /// miss (it never links them). IT Glue's name filter cannot find those: they come from the
+    /// organization list, read at most every [`ORGS_TTL`].
+    async fn candidates(
+        &self,
+        entity: Entity,
+        org_id: Option<&str>,
+        probe: &Record,
+    ) -> Result<Vec<Record>, ApiError> {
+        let mut found = self
+            .client
+            .find_by_key(entity, org_id, &probe.values)
+            .await
+            .map_err(api_error)?;
+        if entity == Entity::Organization {
+            if let Some(name) = probe.get(Field::Name) {
+                let wanted = loose(name);
+                for org in self.organizations().await? {
+                    let near = org.get(Field::Name).is_some_and(|n| loose(n) == wanted);
+                    if near && !found.iter().any(|f| f.id == org.id) {
+                        found.push(org);
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
 
     async fn lookups(&self) -> Result<Lookups, ApiError> {
         if let Some(lookups) = self.cached() {
@@ -205,6 +249,18 @@ impl SideApi for PsaSide {
     }
 
     record_calls!(0);
+
+    async fn candidates(
+        &self,
+        entity: Entity,
+        org_id: Option<&str>,
+        probe: &Record,
+    ) -> Result<Vec<Record>, ApiError> {
+        self.0
+            .find_by_key(entity, org_id, &probe.values)
+            .await
+            .map_err(api_error)
+    }
 }
 
 #[cfg(test)]

@@ -122,8 +122,6 @@ async fn exact_match_links_byte_equal_names_and_creates_the_near_miss() {
 /// The near miss of the test above is reported in the audit (`links explain`, the metric) with
 /// the IT Glue record it nearly matched.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "product bug: the worker's candidates come from ItGlueClient::find_by_key, an exact \
-            filter[name] search, so a near-miss candidate never reaches the engine (see report)"]
 async fn near_miss_is_reported_in_the_audit() {
     let seed = seed_where(|ds| in_scope(&ds.organizations[DOCUMENTED]));
     let e = E2e::launch(PsaKind::ConnectWise, seed).await;

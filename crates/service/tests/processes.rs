@@ -768,10 +768,25 @@ async fn acme_on_both_sides(workers: usize) -> AcmeResult {
     assert_eq!(i.id, org.id);
     // Linked, not created: syncbridge created no organization named Acme on either side (the
     // only Acme of each side is the person's, above).
-    let psa_orgs = w.tenant.psa_reader.list_all(Entity::Organization).await.unwrap();
-    let itg_orgs = w.tenant.itglue_reader.list_all(Entity::Organization).await.unwrap();
+    let psa_orgs = w
+        .tenant
+        .psa_reader
+        .list_all(Entity::Organization)
+        .await
+        .unwrap();
+    let itg_orgs = w
+        .tenant
+        .itglue_reader
+        .list_all(Entity::Organization)
+        .await
+        .unwrap();
     for (side, core, collection, orgs) in [
-        ("IT Glue", w.tenant.itglue.sim.core(), "organizations", &itg_orgs),
+        (
+            "IT Glue",
+            w.tenant.itglue.sim.core(),
+            "organizations",
+            &itg_orgs,
+        ),
         ("ConnectWise", w.tenant.psa.core(), "companies", &psa_orgs),
     ] {
         let acme_ids: HashSet<String> = acme(orgs).into_iter().map(|r| r.id).collect();

@@ -160,7 +160,10 @@ psa_interval = "300ms"
     assert_eq!(events.len(), 1, "{events:?}");
     let (id, action, msg_id) = &events[0];
     assert_eq!((id.as_str(), action.as_str()), ("1", "upsert"));
-    assert!(msg_id.starts_with("acme:tigerpaw:organization:1:"), "{msg_id}");
+    assert!(
+        msg_id.starts_with("acme:tigerpaw:organization:1:"),
+        "{msg_id}"
+    );
 
     stop_tx.send(true).unwrap();
     for h in handles {
