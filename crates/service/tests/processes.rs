@@ -17,9 +17,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_nats::jetstream::kv::Operation;
 use bytes::Bytes;
+use futures_util::StreamExt;
 use syncbridge::config::Config;
 use syncbridge::demo::verify;
 use syncbridge::demo::world::DemoTenant;
@@ -27,17 +30,17 @@ use syncbridge::full_sync::publish_full_sync;
 use syncbridge::workers::{now_millis, KILL_AT_ENV};
 use syncbridge_bus::testing::NatsServer;
 use syncbridge_bus::{
-    connect, names, setup, ConnectConfig, Connection, EventPublisher, LinkStore, PullConsumer,
-    StateStore,
+    connect, names, setup, ConnectConfig, Connection, EventPublisher, LeaseKey, LinkStore,
+    PullConsumer, StateStore,
 };
 use syncbridge_engine::scope::psa_in_scope;
 use syncbridge_engine::{Changes, LookupKind};
 use syncbridge_model::{
     field_map, ChangeAction, ChangeEvent, Entity, EventSource, Field, LinkState, PsaKind, Record,
-    TenantId, Values,
+    Side, TenantId, Values,
 };
 use syncbridge_sim::writes::{WriteAction, WriteQuery};
-use syncbridge_sim::SimClock;
+use syncbridge_sim::{Fault, FaultPlan, FaultRule, SimClock};
 
 /// Bound of every wait (lease expiry of a killed holder and redelivery backoff included); not a
 /// speed expectation.
@@ -644,6 +647,8 @@ async fn worker_killed_after_the_link_store_before_the_ack() {
 struct AcmeResult {
     /// Mapped fields of the linked pair: (PSA value, IT Glue value).
     pair: BTreeMap<&'static str, (String, String)>,
+    /// Leases on Acme (match key or linked record) taken, by holder process.
+    holders: BTreeMap<String, usize>,
 }
 
 /// "Acme" created in ConnectWise and in IT Glue at the same moment, with `workers` worker
@@ -664,6 +669,46 @@ async fn acme_on_both_sides(workers: usize) -> AcmeResult {
     })
     .await
     .unwrap_or_else(|e| panic!("{e}{}", all(&procs)));
+
+    // Every lease taken from here on, with its holder (`{tenant}-{pid}`): which processes worked
+    // on Acme.
+    let taken = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
+    let mut watch = w
+        .conn
+        .jetstream()
+        .get_key_value(names::LEASES_BUCKET)
+        .await
+        .unwrap()
+        .watch_all()
+        .await
+        .unwrap();
+    let watcher = {
+        let taken = taken.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(entry)) = watch.next().await {
+                if entry.operation == Operation::Put {
+                    let value: serde_json::Value =
+                        serde_json::from_slice(&entry.value).unwrap_or_default();
+                    let holder = value["holder"].as_str().unwrap_or_default().to_owned();
+                    taken.lock().unwrap().push((entry.key, holder));
+                }
+            }
+        })
+    };
+    // Slow IT Glue reads, so that events for Acme are in hand at the same time.
+    w.tenant.itglue.sim.core().faults.set(FaultPlan {
+        rules: vec![FaultRule {
+            method: Some("GET".into()),
+            path_contains: Some("/organizations".into()),
+            fault: Fault::Delay {
+                min_ms: 100,
+                max_ms: 300,
+            },
+            probability: 1.0,
+            times: None,
+        }],
+        ..FaultPlan::default()
+    });
 
     let values = Values::new()
         .with(Field::Name, "Acme")
@@ -759,6 +804,7 @@ async fn acme_on_both_sides(workers: usize) -> AcmeResult {
     eventually("one Acme per side, linked", check)
         .await
         .unwrap_or_else(|e| panic!("{e}{}", all(&procs)));
+    w.tenant.itglue.sim.core().faults.clear();
     // Still so after several more poll rounds and redeliveries.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let (p, i) = eventually("one Acme per side, linked (again)", check)
@@ -803,18 +849,21 @@ async fn acme_on_both_sides(workers: usize) -> AcmeResult {
             .collect();
         assert!(creates.is_empty(), "{side}: {creates:?}");
     }
-    let held_elsewhere: usize = procs
+    watcher.abort();
+    let acme_keys = [
+        LeaseKey::match_key(&w.id, Entity::Organization, &["Acme"]),
+        LeaseKey::record(&w.id, Entity::Organization, Side::Psa, &company.id).unwrap(),
+    ];
+    let holders: BTreeMap<String, usize> = taken
+        .lock()
+        .unwrap()
         .iter()
-        .map(|p| p.log_text().matches("lease held elsewhere").count())
-        .sum();
-    let handled: Vec<usize> = procs
-        .iter()
-        .map(|p| p.log_text().matches("syncbridge_worker").count())
-        .collect();
-    eprintln!(
-        "{workers} worker(s): lines by process {handled:?}, waits on a lease held by the other \
-         process: {held_elsewhere}"
-    );
+        .filter(|(key, _)| acme_keys.iter().any(|k| k.as_str() == key))
+        .fold(BTreeMap::new(), |mut m, (_, holder)| {
+            *m.entry(holder.clone()).or_default() += 1;
+            m
+        });
+    eprintln!("{workers} worker process(es): Acme leases taken by holder: {holders:?}");
     let pair = field_map(PsaKind::ConnectWise, Entity::Organization)
         .iter()
         .filter(|s| s.field.references().is_none())
@@ -829,7 +878,7 @@ async fn acme_on_both_sides(workers: usize) -> AcmeResult {
         })
         .collect();
     drop(procs);
-    AcmeResult { pair }
+    AcmeResult { pair, holders }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -837,7 +886,9 @@ async fn two_worker_processes_on_acme_created_on_both_sides_give_the_single_work
     let _one_at_a_time = SERIAL.lock().await;
     let single = acme_on_both_sides(1).await;
     let double = acme_on_both_sides(2).await;
-    assert_eq!(double, single);
+    assert_eq!(double.pair, single.pair);
+    // Both processes worked on Acme.
+    assert_eq!(double.holders.len(), 2, "{:?}", double.holders);
 }
 
 // ---------------------------------------------------------------------------------------------

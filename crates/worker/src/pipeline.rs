@@ -169,12 +169,18 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
                     side: parent_side,
                     org_id,
                 } if may_sync_parent && !parent_synced => {
+                    // A full sync (or push-all) syncs the parent as itself would: with
+                    // instant_create off, an event defers a create the full sync makes.
+                    let parent_trigger = match trigger {
+                        Trigger::FullSync | Trigger::PushAll => trigger,
+                        _ => Trigger::Event(parent_side),
+                    };
                     let parent = Box::pin(self.sync(
                         event,
                         Entity::Organization,
                         parent_side,
                         &org_id,
-                        Trigger::Event(parent_side),
+                        parent_trigger,
                         now,
                         false,
                     ))

@@ -5,7 +5,7 @@ mod common;
 use std::sync::atomic::Ordering;
 
 use common::*;
-use syncbridge_model::{Entity, Field, LinkState, Mode, Record};
+use syncbridge_model::{Entity, EventSource, Field, LinkState, Mode, Record};
 use syncbridge_worker::Outcome;
 
 fn acme(id: &str) -> Record {
@@ -173,6 +173,48 @@ async fn a_contact_before_its_company_syncs_the_company_first() {
     let contacts = h.itg.all(Entity::Contact);
     assert_eq!((orgs.len(), contacts.len()), (1, 1));
     assert_eq!(contacts[0].org_id.as_deref(), Some(orgs[0].id.as_str()));
+}
+
+/// With `instant_create` off, an event defers a create to the full sync; a contact the full sync
+/// reaches before its company creates the company as the full sync would, not as an event —
+/// and a contact whose company is out of scope is acknowledged, not retried forever.
+#[tokio::test]
+async fn a_full_sync_child_before_its_company_creates_the_company_even_without_instant_create() {
+    let h = Harness::start().await;
+    let mut s = settings(false);
+    s.instant_create = false;
+    let w = h.worker(s, "w1");
+    h.psa.seed(Entity::Organization, acme("p1"));
+    h.psa.seed(
+        Entity::Contact,
+        Record::new("pc1")
+            .in_org("p1")
+            .with(Field::FirstName, "Ada")
+            .with(Field::LastName, "Lovelace"),
+    );
+    let prospect = Record::new("p2")
+        .with(Field::Name, "Prospect Co")
+        .with(Field::Type, "Prospect")
+        .with(Field::Status, "Active");
+    h.psa.seed(Entity::Organization, prospect);
+    h.psa.seed(
+        Entity::Contact,
+        Record::new("pc2")
+            .in_org("p2")
+            .with(Field::FirstName, "Grace")
+            .with(Field::LastName, "Hopper"),
+    );
+
+    let full = |id: &str| event(EventSource::FullSync, Entity::Contact, id);
+    let out = w.handle(&full("pc1"), T0).await;
+    assert!(matches!(out, Outcome::Done { .. }), "{out:?}");
+    assert_eq!(h.itg.all(Entity::Organization).len(), 1);
+    assert_eq!(h.itg.all(Entity::Contact).len(), 1);
+
+    let out = w.handle(&full("pc2"), T0).await;
+    assert!(matches!(out, Outcome::Done { writes: 0 }), "{out:?}");
+    assert_eq!(h.itg.all(Entity::Organization).len(), 1);
+    assert_eq!(h.itg.all(Entity::Contact).len(), 1);
 }
 
 #[tokio::test]
