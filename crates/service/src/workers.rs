@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use syncbridge_bus::{
     ensure_worker_consumer, AuditLog, Connection, DeadLetterMover, DeadLetters, EventPublisher,
     LeaseStore, LinkStore, StateStore, WorkerConsumerConfig,
@@ -118,9 +119,22 @@ pub async fn run_tenant(
             state: state.clone(),
             safety_net: None,
         };
+        // An IT Glue workflow webhook is a hint: poll IT Glue at once rather than at the next round.
+        let hints = match conn
+            .client()
+            .subscribe(format!("sync.events.{}.itglue.hint", tenant.id))
+            .await
+        {
+            Ok(sub) => Some(sub),
+            Err(e) => {
+                tracing::warn!(tenant = %tenant.id, error = %e, "IT Glue hints unavailable; polling on schedule");
+                None
+            }
+        };
         tasks.push(tokio::spawn(poll_loop(
             itglue_poller,
             tenant.polling.itglue_interval,
+            hints,
             stop.clone(),
         )));
         let caps = tenant.sync.capabilities();
@@ -145,6 +159,7 @@ pub async fn run_tenant(
         tasks.push(tokio::spawn(poll_loop(
             psa_poller,
             tenant.polling.psa_interval,
+            None,
             stop.clone(),
         )));
     }
@@ -224,9 +239,11 @@ async fn consume_loop(
 
 /// Polls every `interval` until `stop`. The first poll of a source starts at the tenant's
 /// first-sync watermark (what came before is the full sync's).
+/// A message on `wake` (an IT Glue workflow hint) starts the next round at once.
 async fn poll_loop<F: ChangeFeed>(
     poller: Poller<F>,
     interval: Duration,
+    mut wake: Option<async_nats::Subscriber>,
     stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -262,8 +279,20 @@ async fn poll_loop<F: ChangeFeed>(
                 "poll failed; next round"
             ),
         }
-        if sleep_or_stop(interval, &stop).await {
-            return;
+        let woken = async {
+            match wake.as_mut() {
+                Some(sub) => {
+                    if sub.next().await.is_none() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = woken => tracing::debug!(tenant = %poller.tenant, "IT Glue hint: polling now"),
+            _ = stopped(stop.clone()) => return,
         }
     }
 }

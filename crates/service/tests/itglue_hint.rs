@@ -1,0 +1,119 @@
+//! An IT Glue workflow webhook is a hint (IT Glue's workflows have no trigger for record edits):
+//! it makes the tenant's IT Glue poller run at once instead of at its next round.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use syncbridge::config::Config;
+use syncbridge::workers::{now_millis, spawn_all, Loops};
+use syncbridge_bus::testing::NatsServer;
+use syncbridge_bus::{connect, names, setup, ConnectConfig, EventPublisher, SetupConfig};
+use syncbridge_connectors::{ItGlueClient, ItGlueConfig};
+use syncbridge_model::{ChangeAction, ChangeEvent, Entity, EventSource, Field, TenantId, Values};
+use syncbridge_sim::itglue::{ItGlue, ItGlueConfig as SimItGlue};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_hint_runs_the_itglue_poll_at_once() {
+    let nats = NatsServer::start().await.unwrap();
+    let conn = connect(&ConnectConfig::new(nats.url())).await.unwrap();
+    setup(&conn, &SetupConfig::default()).await.unwrap();
+    let itg_sim = ItGlue::start(SimItGlue {
+        rate_limit: None,
+        ..SimItGlue::default()
+    })
+    .await
+    .unwrap();
+    // Pollers only, IT Glue polled every 10 minutes: within this test only a hint can make it run.
+    let text = format!(
+        r#"
+[nats]
+urls = ["{nats}"]
+
+[tenants.acme.sync]
+psa = "tigerpaw"
+org_types = ["Customer"]
+org_statuses = ["Active"]
+
+[tenants.acme.itglue]
+base_url = "{itg}"
+api_key = "itg-test-key"
+
+[tenants.acme.tigerpaw]
+base_url = "http://127.0.0.1:9"
+public_key = "tp"
+private_key = "tp"
+
+[tenants.acme.polling]
+itglue_interval = "10m"
+psa_interval = "10m"
+"#,
+        nats = nats.url(),
+        itg = itg_sim.base_url(),
+    );
+    let config = Config::from_toml(&text, &|_| None).unwrap();
+    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let loops = Loops {
+        worker: false,
+        pollers: true,
+    };
+    let _handles = spawn_all(
+        &conn,
+        config.tenants.values().cloned(),
+        Duration::from_secs(5),
+        loops,
+        &stop_rx,
+    );
+    // The first round takes the watermark; what is saved after it is a change.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let itg = ItGlueClient::new(ItGlueConfig::new(itg_sim.base_url(), "itg-test-key")).unwrap();
+    itg.create(
+        Entity::Organization,
+        None,
+        &Values::new().with(Field::Name, "Hinted Ltd"),
+    )
+    .await
+    .unwrap();
+    let itglue_org_events = async || {
+        let stream = conn
+            .jetstream()
+            .get_stream(names::EVENTS_STREAM)
+            .await
+            .unwrap();
+        let Ok(mut subjects) = stream
+            .info_with_subjects("sync.events.acme.itglue.organization")
+            .await
+        else {
+            return 0;
+        };
+        let mut total = 0;
+        while let Some(Ok((_, n))) = subjects.next().await {
+            total += n as u64;
+        }
+        total
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(itglue_org_events().await, 0, "no poll before the hint");
+
+    let hint = ChangeEvent {
+        tenant: TenantId::new("acme").unwrap(),
+        source: EventSource::ItGlue,
+        entity: None,
+        record_id: None,
+        action: ChangeAction::Hint,
+        received_at: now_millis(),
+        msg_id: Some("workflow-1".into()),
+    };
+    EventPublisher::new(conn.clone(), Duration::from_secs(5))
+        .publish(&hint, Bytes::from_static(b"{}"))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while itglue_org_events().await == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the hint did not start a poll"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
