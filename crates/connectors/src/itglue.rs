@@ -278,6 +278,21 @@ impl ItGlueClient {
         }
     }
 
+    /// Every record of a child entity in one organization (`filter[organization_id]`).
+    pub async fn list_in_org(&self, entity: Entity, org_id: &str) -> Result<Vec<Record>> {
+        let q = vec![("filter[organization_id]".to_owned(), org_id.to_owned())];
+        let mut out = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self.page_of(entity, q.clone(), cursor.as_ref()).await?;
+            out.extend(page.records);
+            match page.next {
+                Some(n) => cursor = Some(n),
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// Creates a record (inside organization `org_id` for children); never duplicated by retries.
     pub async fn create(
         &self,

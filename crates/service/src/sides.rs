@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use syncbridge_connectors::{Error, ItGlueClient, PsaClient};
 use syncbridge_engine::matching::loose;
 use syncbridge_engine::{Changes, LookupKind, Lookups};
-use syncbridge_model::{Entity, Field, Record, Side, Values};
+use syncbridge_model::{Entity, Field, Record, Side, UnixMillis, Values};
 use syncbridge_worker::{ApiError, SideApi};
 
 /// When a transient error carries no Retry-After.
@@ -46,6 +46,9 @@ pub struct ItGlueSide {
     cache: Mutex<Option<(Instant, Lookups)>>,
     orgs: Mutex<Option<(Instant, Vec<Record>)>>,
 }
+
+/// "Per organization per minute" (`import_burst`): creations this close to a record's own count.
+const BURST_WINDOW_MS: u64 = 60_000;
 
 /// How long the organization list (for near misses only) is reused.
 const ORGS_TTL: Duration = Duration::from_secs(30);
@@ -197,6 +200,24 @@ impl SideApi for ItGlueSide {
             }
         }
         Ok(found)
+    }
+
+    async fn created_around(
+        &self,
+        entity: Entity,
+        org_id: &str,
+        at: UnixMillis,
+    ) -> Result<u32, ApiError> {
+        let records = self
+            .client
+            .list_in_org(entity, org_id)
+            .await
+            .map_err(api_error)?;
+        let near = records
+            .iter()
+            .filter(|r| r.created_at.abs_diff(at) <= BURST_WINDOW_MS)
+            .count();
+        Ok(u32::try_from(near).unwrap_or(u32::MAX))
     }
 
     async fn lookups(&self) -> Result<Lookups, ApiError> {

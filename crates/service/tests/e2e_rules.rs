@@ -1010,3 +1010,72 @@ async fn no_echo_every_sync_write_changed_something() {
     e.assert_no_echo();
     e.stop().await;
 }
+
+/// Imported records wait: contacts created in one IT Glue organization in a burst above
+/// `import_burst` (20 per organization per minute) are not pushed to the PSA, while a single new
+/// contact in another organization — its negative twin — is pushed and linked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_burst_is_not_pushed_while_a_single_new_contact_is() {
+    let e = E2e::launch(PsaKind::ConnectWise, 1).await;
+    let pairs = e.linked_pairs(Entity::Organization).await;
+    assert!(pairs.len() >= 2, "two linked organizations: {pairs:?}");
+    let (_, burst_org) = &pairs[0];
+    let (single_psa_org, single_org) = &pairs[1];
+    let burst: Vec<Value> = (0..25)
+        .map(|i| {
+            json!({"organization-id": burst_org.parse::<u64>().unwrap(),
+                "first-name": "Imported", "last-name": format!("Person {i}")})
+        })
+        .collect();
+    e.tenant.itglue.sim.seed("contacts", burst).unwrap();
+    e.tenant
+        .itglue
+        .sim
+        .seed(
+            "contacts",
+            vec![
+                json!({"organization-id": single_org.parse::<u64>().unwrap(),
+                "first-name": "Single", "last-name": "Newcomer"}),
+            ],
+        )
+        .unwrap();
+    let single_id = e
+        .tenant
+        .itglue
+        .sim
+        .state("contacts")
+        .unwrap()
+        .into_iter()
+        .find(|c| c["first-name"] == "Single")
+        .unwrap()["id"]
+        .to_string();
+    let link = eventually("the single new contact is pushed and linked", || async {
+        e.link_by_itg(Entity::Contact, &single_id)
+            .await
+            .filter(|l| l.state == LinkState::Linked && l.psa_id.is_some())
+    })
+    .await;
+    let pushed = e
+        .psa(Entity::Contact, link.psa_id.as_deref().unwrap())
+        .await
+        .expect("in the PSA");
+    assert_eq!(pushed.org_id.as_deref(), Some(single_psa_org.as_str()));
+    e.settle().await;
+    let imported_in_psa = e
+        .tenant
+        .psa_reader
+        .list_all(Entity::Contact)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.get(Field::FirstName) == Some("Imported"))
+        .count();
+    assert_eq!(imported_in_psa, 0, "an import burst is not pushed");
+    let audits = e.audits(Entity::Contact).await;
+    assert!(
+        any_action(&audits, "imported_waits", None),
+        "the burst is reported as imported: {audits:#?}"
+    );
+    e.assert_no_echo();
+    e.stop().await;
+}

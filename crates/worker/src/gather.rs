@@ -105,7 +105,21 @@ impl<P: SideApi, I: SideApi> Reader<'_, P, I> {
                 .await?,
         );
         input.link = stored.cloned();
+        input.recent_creations_in_org = self.creation_burst(entity, &input).await?;
         Ok(Gathered { input, link })
+    }
+
+    /// For an unlinked IT Glue child that could be pushed: how many records of its kind its
+    /// organization gained around the time it was created (an import shows as a burst).
+    async fn creation_burst(&self, entity: Entity, input: &Input) -> Result<u32, Failure> {
+        let Some(itg) = input.itg.as_ref().filter(|r| r.created_at > 0) else {
+            return Ok(0);
+        };
+        let pushable = input.link.is_none() && input.psa.is_none() && self.settings.two_way;
+        match (&itg.org_id, pushable && entity.has_parent_org()) {
+            (Some(org), true) => Ok(self.itg.created_around(entity, org, itg.created_at).await?),
+            _ => Ok(0),
+        }
     }
 
     /// The parent organization's link, seen from the side the event came from.

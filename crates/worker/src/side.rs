@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use syncbridge_engine::{Changes, LookupKind, Lookups};
-use syncbridge_model::{Entity, Record, Side, Values};
+use syncbridge_model::{Entity, Record, Side, UnixMillis, Values};
 
 /// A vendor call that failed, classified the way the worker must react (DESIGN §2.3).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,6 +57,18 @@ pub trait SideApi: Send + Sync {
         id: &str,
         changes: &Changes,
     ) -> impl Future<Output = Result<Record, ApiError>> + Send;
+
+    /// How many records of `entity` in organization `org_id` were created within a minute either
+    /// side of `at` (IT Glue: import bursts). Sides that never push answer 0.
+    fn created_around(
+        &self,
+        entity: Entity,
+        org_id: &str,
+        at: UnixMillis,
+    ) -> impl Future<Output = Result<u32, ApiError>> + Send {
+        let _ = (entity, org_id, at);
+        async { Ok(0) }
+    }
 
     /// IT Glue's configuration lookups (names). PSAs have none to offer.
     fn lookups(&self) -> impl Future<Output = Result<Lookups, ApiError>> + Send {
