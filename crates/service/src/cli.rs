@@ -40,6 +40,10 @@ pub enum Command {
     /// Publish one event per PSA record of a tenant: the workers check every record (a record
     /// equal to its last sync writes nothing).
     FullSync(FullSyncArgs),
+    /// Push every syncable, unlinked IT Glue organization, location, contact and configuration
+    /// of a two-way tenant to its PSA (matched by key there or created, then linked); resumable,
+    /// and a finished run is not repeated without --restart.
+    PushAll(PushAllArgs),
     /// Run the vendor simulators (IT Glue and the five PSAs), seeded, until Ctrl-C.
     Sim(SimArgs),
     /// The whole product in one process on simulated vendors: NATS, ingest, workers, pollers,
@@ -71,6 +75,21 @@ pub struct FullSyncArgs {
     /// stream's duplicate window) publishes nothing twice. Default: the current time.
     #[arg(long)]
     pub run: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PushAllArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[arg(long)]
+    pub tenant: String,
+    /// Count what would be published (per entity: unlinked / already linked), publish nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Start a new run even if the last one finished or was interrupted (records linked by
+    /// then are skipped).
+    #[arg(long)]
+    pub restart: bool,
 }
 
 #[derive(Debug, Args)]

@@ -28,6 +28,7 @@ pub mod full_sync;
 pub mod ingest;
 pub mod metrics;
 pub mod ops;
+pub mod push_all;
 pub mod register;
 pub mod serve;
 pub mod shared_budget;

@@ -139,6 +139,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{out}");
             Ok(())
         }
+        Command::PushAll(args) => {
+            let config = Config::load(&args.config.config)?;
+            let tenant = ops::tenant(&config, &args.tenant)?;
+            let out = runtime()?.block_on(syncbridge::push_all::command(
+                &config,
+                &tenant,
+                args.dry_run,
+                args.restart,
+            ))?;
+            print!("{out}");
+            Ok(())
+        }
         Command::Demo(args) => {
             let defaults = syncbridge::demo::DemoOptions::default();
             let options = syncbridge::demo::DemoOptions {

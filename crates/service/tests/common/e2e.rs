@@ -17,9 +17,13 @@ use syncbridge::demo::stack::{Stack, StackOptions};
 use syncbridge::demo::world::DemoTenant;
 use syncbridge_bus::{names, AuditLog, LinkStore};
 use syncbridge_engine::Changes;
-use syncbridge_model::{Entity, Field, Link, LinkState, PsaKind, Record, TenantId};
+use syncbridge_model::{
+    Entity, Field, Link, LinkState, Mode, PsaKind, Record, TenantId, TenantSettings,
+};
 use syncbridge_sim::seed::{Dataset, GenOrg, SeedSpec};
 use syncbridge_sim::writes::{WriteAction, WriteEntry, WriteQuery};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 /// Longest wait for any condition (a bound for a broken run, not a speed expectation).
 pub const DEADLINE: Duration = Duration::from_secs(90);
@@ -97,6 +101,16 @@ pub struct E2e {
     pub audit: AuditLog,
     pub ds: Dataset,
     pub seed: u64,
+    /// The workers and pollers started by [`E2e::run_with`] (`None` with [`E2e::run`], whose
+    /// service the stack owns).
+    service: Option<Service>,
+}
+
+/// Workers, pollers and the dead-letter mover of the tenant, on their own stop signal (so a test
+/// can restart them with other settings while NATS, the simulators and the ingest keep running).
+struct Service {
+    stop: watch::Sender<bool>,
+    handles: Vec<JoinHandle<()>>,
 }
 
 impl E2e {
@@ -123,6 +137,7 @@ impl E2e {
             audit,
             ds: dataset(seed),
             seed,
+            service: None,
         }
     }
 
@@ -137,6 +152,12 @@ impl E2e {
     /// Publishes the initial (full) sync.
     pub async fn full_sync(&self) {
         self.stack.full_sync("e2e").await.expect("full sync");
+    }
+
+    /// Publishes a full sync as run `run`. A full sync's events are deduplicated per run and
+    /// record (`full:{run}:…`): a second full sync needs a run name of its own.
+    pub async fn full_sync_run(&self, run: &str) {
+        self.stack.full_sync(run).await.expect("full sync");
     }
 
     /// Started, running, fully synced and settled.
@@ -275,6 +296,14 @@ impl E2e {
             .collect()
     }
 
+    /// The tenant's dead letters (events that exhausted their deliveries or failed for good).
+    pub async fn dead_letters(&self) -> Vec<syncbridge_bus::DeadLetter> {
+        syncbridge_bus::DeadLetters::new(self.stack.conn.clone(), STORE_TIMEOUT)
+            .list(&self.id, 1000)
+            .await
+            .unwrap_or_default()
+    }
+
     /// Syncbridge's writes to IT Glue (`itglue = true`) or the PSA, in a vendor collection.
     pub fn sync_writes_in(&self, itglue: bool, collection: &str) -> Vec<WriteEntry> {
         let core = if itglue {
@@ -304,7 +333,83 @@ impl E2e {
         );
     }
 
-    pub async fn stop(self) {
+    /// As [`E2e::run`], with the tenant's sync settings changed by `settings` first (as if the
+    /// user's TOML said so: the workers and pollers read the settings when they start).
+    pub async fn run_with(&mut self, settings: impl FnOnce(&mut TenantSettings)) {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        self.start_service(settings);
+    }
+
+    /// [`E2e::launch`] with changed settings ([`E2e::run_with`]).
+    pub async fn launch_with(
+        kind: PsaKind,
+        seed: u64,
+        settings: impl FnOnce(&mut TenantSettings),
+    ) -> E2e {
+        let mut e = E2e::start(kind, seed).await;
+        e.run_with(settings).await;
+        e.full_sync().await;
+        e.settle().await;
+        e
+    }
+
+    /// Stops the workers and pollers started by [`E2e::run_with`] (each finishes the event in
+    /// hand), changes the settings, and starts them again: a redeploy with an edited TOML. The
+    /// link store, the audit, the poll cursors and the first-sync watermark are kept.
+    pub async fn restart_with(&mut self, settings: impl FnOnce(&mut TenantSettings)) {
+        self.stop_service().await;
+        self.start_service(settings);
+    }
+
+    /// The tenant's settings as the running service uses them.
+    pub fn settings(&self) -> &TenantSettings {
+        &self.stack.config.tenants[&self.id].sync
+    }
+
+    fn start_service(&mut self, settings: impl FnOnce(&mut TenantSettings)) {
+        assert!(self.service.is_none(), "the service runs already");
+        let tenant = self
+            .stack
+            .config
+            .tenants
+            .get_mut(&self.id)
+            .expect("the tenant's configuration");
+        settings(&mut tenant.sync);
+        let (stop, stop_rx) = watch::channel(false);
+        let handles = syncbridge::workers::spawn_all(
+            &self.stack.conn,
+            [tenant.clone()],
+            Duration::from_secs(5),
+            syncbridge::workers::Loops {
+                worker: true,
+                pollers: true,
+            },
+            &stop_rx,
+        );
+        self.service = Some(Service { stop, handles });
+    }
+
+    async fn stop_service(&mut self) {
+        if let Some(service) = self.service.take() {
+            let _ = service.stop.send(true);
+            for handle in service.handles {
+                let _ = tokio::time::timeout(Duration::from_secs(15), handle).await;
+            }
+        }
+    }
+
+    /// Sets the tenant's stored mode, as `syncbridge tenant pause|resume|shadow` does (the
+    /// running worker re-reads it every few seconds).
+    pub async fn set_mode(&self, mode: Mode) {
+        let state = syncbridge_bus::StateStore::open(&self.stack.conn, STORE_TIMEOUT)
+            .await
+            .unwrap();
+        let revision = state.mode(&self.id).await.unwrap().map(|v| v.revision);
+        state.set_mode(&self.id, mode, revision).await.unwrap();
+    }
+
+    pub async fn stop(mut self) {
+        self.stop_service().await;
         self.stack.stop().await;
     }
 }
