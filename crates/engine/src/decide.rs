@@ -308,6 +308,21 @@ fn match_or_create(
                 Side::Psa => (record, found),
                 Side::ItGlue => (found, record),
             };
+            // A push never links to a PSA record that is out of scope: the next PSA event would
+            // orphan that link at once. A person decides (bring it into scope, or rename).
+            if from == Side::ItGlue {
+                if let Err(reason) = psa_in_scope(&input.settings, input.entity, psa) {
+                    return d.push(
+                        ActionKind::ReportNotYetPushed {
+                            reason: format!(
+                                "not yet pushed: the PSA record {} with this key is out of scope ({reason})",
+                                psa.id
+                            ),
+                        },
+                        Rule::PushEligibility,
+                    );
+                }
+            }
             d.push(
                 ActionKind::Link {
                     psa_id: psa.id.clone(),

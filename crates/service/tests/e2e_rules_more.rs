@@ -384,12 +384,13 @@ async fn connectwise_sites_sync_to_itglue_locations() {
 }
 
 /// Autotask has no locations to sync: after the full sync no IT Glue location is created or
-/// linked, and a person's edit of an IT Glue location is ignored by the capability (neither pushed
-/// nor reverted). Its negative twin: the organizations of the same run are synced.
+/// linked, and IT Glue's documented locations are left as they are. Its negative twin: the
+/// organizations and contacts of the same run are synced.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn autotask_creates_no_itglue_locations() {
     let e = E2e::launch(PsaKind::Autotask, 1).await;
     assert!(!e.linked_pairs(Entity::Organization).await.is_empty());
+    assert!(!e.linked_pairs(Entity::Contact).await.is_empty());
     let locations = e.tenant.itglue.sim.state("locations").unwrap();
     assert_eq!(locations.len(), documented_count(&e, Entity::Location));
     assert!(e.sync_writes_in(true, "locations").is_empty());
@@ -399,37 +400,6 @@ async fn autotask_creates_no_itglue_locations() {
         .await
         .unwrap()
         .is_empty());
-
-    let loc = locations[0]["id"].to_string();
-    e.tenant
-        .itglue_person
-        .update(
-            Entity::Location,
-            &loc,
-            &change(Field::Name, "Renamed By A Person"),
-        )
-        .await
-        .unwrap();
-    e.settle().await;
-    let audits = e.audits_of(Entity::Location, "it_glue", &loc).await;
-    assert!(
-        any_action(&audits, "entity_capability", Some("ignore")),
-        "{audits:#?}\n{:#?}\n{:#?}",
-        e.audits(Entity::Location).await,
-        e.dead_letters().await
-    );
-    assert_eq!(
-        e.itg_value(Entity::Location, &loc, Field::Name)
-            .await
-            .as_deref(),
-        Some("Renamed By A Person"),
-        "not reverted"
-    );
-    assert!(e.sync_writes_in(true, "locations").is_empty());
-    assert_eq!(
-        e.tenant.itglue.sim.state("locations").unwrap().len(),
-        locations.len()
-    );
     e.assert_no_echo();
     e.stop().await;
 }
@@ -439,9 +409,8 @@ async fn autotask_creates_no_itglue_locations() {
 // ---------------------------------------------------------------------------------------------
 
 /// Tigerpaw's configurations are not synced: after the full sync no IT Glue configuration is
-/// created or linked, and a person's edit of a configuration in a linked IT Glue organization is
-/// ignored by the capability (not reverted, nothing written). Its negative twin: the organizations
-/// of the same run are synced.
+/// created or linked, and IT Glue's documented configurations are left as they are. Its negative
+/// twin: the organizations of the same run are synced.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tigerpaw_configurations_are_not_synced() {
     let e = E2e::launch(PsaKind::Tigerpaw, 1).await;
@@ -458,35 +427,69 @@ async fn tigerpaw_configurations_are_not_synced() {
         .await
         .unwrap()
         .is_empty());
+    e.assert_no_echo();
+    e.stop().await;
+}
 
-    let config = configurations[0]["id"].to_string();
+/// A person edits, in IT Glue, a record of an entity the tenant's PSA does not sync (`entity`,
+/// documented in a linked organization): the edit is decided by the capability (`ignore`,
+/// `entity_capability`) and audited, not dead-lettered; it is neither pushed nor reverted.
+async fn itglue_edit_of_an_unsynced_entity_is_ignored(kind: PsaKind, entity: Entity) {
+    let e = E2e::launch(kind, 1).await;
+    let collection = match entity {
+        Entity::Location => "locations",
+        Entity::Configuration => "configurations",
+        _ => unreachable!(),
+    };
+    let records = e.tenant.itglue.sim.state(collection).unwrap();
+    let id = records
+        .iter()
+        .find(|r| r["organization-id"] == 1)
+        .expect("a record documented in organization 1")["id"]
+        .to_string();
+    assert!(e
+        .linked_pairs(Entity::Organization)
+        .await
+        .iter()
+        .any(|(_, itg)| itg == "1"));
     e.tenant
         .itglue_person
-        .update(
-            Entity::Configuration,
-            &config,
-            &change(Field::Name, "renamed-by-a-person"),
-        )
+        .update(entity, &id, &change(Field::Name, "renamed-by-a-person"))
         .await
         .unwrap();
+    eventually("the IT Glue edit is decided by the capability", || async {
+        let dead = e.dead_letters().await;
+        assert!(
+            dead.is_empty(),
+            "dead-lettered instead of decided: {dead:#?}"
+        );
+        let audits = e.audits_of(entity, "it_glue", &id).await;
+        any_action(&audits, "entity_capability", Some("ignore")).then_some(())
+    })
+    .await;
     e.settle().await;
-    let audits = e.audits_of(Entity::Configuration, "it_glue", &config).await;
-    assert!(
-        any_action(&audits, "entity_capability", Some("ignore")),
-        "{audits:#?}\n{:#?}\n{:#?}",
-        e.audits(Entity::Configuration).await,
-        e.dead_letters().await
-    );
+    let dead = e.dead_letters().await;
+    assert!(dead.is_empty(), "nothing dead-lettered: {dead:#?}");
     assert_eq!(
-        e.itg_value(Entity::Configuration, &config, Field::Name)
-            .await
-            .as_deref(),
+        e.itg_value(entity, &id, Field::Name).await.as_deref(),
         Some("renamed-by-a-person"),
         "not reverted"
     );
-    assert!(e.sync_writes_in(true, "configurations").is_empty());
+    assert!(e.sync_writes_in(true, collection).is_empty());
     e.assert_no_echo();
     e.stop().await;
+}
+
+/// [`itglue_edit_of_an_unsynced_entity_is_ignored`] for an Autotask tenant's IT Glue location.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autotask_itglue_location_edit_is_ignored_by_the_capability() {
+    itglue_edit_of_an_unsynced_entity_is_ignored(PsaKind::Autotask, Entity::Location).await;
+}
+
+/// [`itglue_edit_of_an_unsynced_entity_is_ignored`] for a Tigerpaw tenant's IT Glue configuration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tigerpaw_itglue_configuration_edit_is_ignored_by_the_capability() {
+    itglue_edit_of_an_unsynced_entity_is_ignored(PsaKind::Tigerpaw, Entity::Configuration).await;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use syncbridge_bus::{AuditLog, KvError, Lease, LeaseKey, LeaseStore, LinkStore, StateStore};
-use syncbridge_engine::{decide, Action, ActionKind, Decision, LinkUpdate, Rule, Trigger};
+use syncbridge_engine::{decide, Action, ActionKind, Decision, Input, LinkUpdate, Rule, Trigger};
 use syncbridge_model::{
     key_fields, ChangeEvent, Entity, EventSource, Link, LinkState, Record, Side, TenantId,
     TenantSettings, UnixMillis,
@@ -260,6 +260,14 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
         trigger: Trigger,
         now: UnixMillis,
     ) -> Result<Step, Failure> {
+        // An entity this PSA does not sync (an IT Glue location of an Autotask tenant, say) is
+        // decided without reading either side: the PSA has no such records to ask about.
+        if !self.settings.capabilities().syncs(entity) {
+            let decision = decide(&Input::new(self.settings.clone(), entity, trigger));
+            self.audit(event, entity, side, id, &decision, false, None, None, now)
+                .await?;
+            return Ok(Step::Done(Outcome::Done { writes: 0 }));
+        }
         let gathered = self.reader().gather(entity, side, id, trigger, now).await?;
         let decision = decide(&gathered.input);
         if let Some((side, org_id)) = parent_first(&decision) {

@@ -436,3 +436,33 @@ fn a_linked_reference_edit_in_itglue_is_pushed_translated() {
     input.refs = syncbridge_engine::Refs::new().link(Entity::Contact, "pc1", "ic1");
     assert_eq!(run(&input).writes().count(), 0);
 }
+
+#[test]
+fn a_push_never_links_to_an_out_of_scope_psa_record_with_the_same_key() {
+    // The PSA's "Acme" is a prospect (type not enabled): linking would orphan at its next event.
+    let prospect = org("p1", "Acme").with(Field::Type, "Prospect");
+    let d = run(&from_itg(
+        two_way(PsaKind::ConnectWise),
+        Entity::Organization,
+        fresh(org("i1", "Acme")),
+        vec![prospect],
+    ));
+    assert_eq!(d.writes().count(), 0);
+    assert!(!d
+        .actions
+        .iter()
+        .any(|a| matches!(a.kind, ActionKind::Link { .. })));
+    assert!(d.actions.iter().any(|a| a.rule == Rule::PushEligibility
+        && matches!(&a.kind, ActionKind::ReportNotYetPushed { reason } if reason.contains("out of scope"))));
+    // Twin: the same key on an in-scope PSA record is linked.
+    let d = run(&from_itg(
+        two_way(PsaKind::ConnectWise),
+        Entity::Organization,
+        fresh(org("i1", "Acme")),
+        vec![org("p1", "Acme")],
+    ));
+    assert!(d
+        .actions
+        .iter()
+        .any(|a| matches!(a.kind, ActionKind::Link { .. })));
+}
