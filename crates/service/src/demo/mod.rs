@@ -21,7 +21,7 @@ pub mod world;
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,11 +29,10 @@ use syncbridge_bus::{names, LinkStore};
 use syncbridge_model::{PsaKind, TenantId};
 use tokio::sync::watch;
 
-use crate::config::TenantConfig;
-use driver::{Driver, Edits};
+use driver::{Driver, Edits, Expectation};
 use stack::{Stack, StackOptions};
 use tally::{Tally, TenantTally};
-use world::ALL_KINDS;
+use world::{DemoTenant, ALL_KINDS};
 
 /// What `syncbridge demo` runs.
 #[derive(Debug, Clone)]
@@ -148,8 +147,7 @@ pub async fn run(
         ));
     }
     let (conn, tenants) = (stack.conn.clone(), stack.tenants.clone());
-    let tenant_configs: Vec<TenantConfig> = stack.config.tenants.values().cloned().collect();
-    let ids: Vec<TenantId> = tenant_configs.iter().map(|t| t.id.clone()).collect();
+    let ids: Vec<TenantId> = stack.config.tenants.keys().cloned().collect();
     let mut interrupted = false;
     tokio::select! {
         r = settle(&conn, &ids, &tally, options.progress, started) => r?,
@@ -161,79 +159,16 @@ pub async fn run(
         tally.snapshot().values().map(|t| t.events).sum::<u64>()
     ));
 
-    // People edit both sides: one person per tenant, so a slow vendor never holds up the others.
+    // People edit both sides.
     let links = LinkStore::open(&conn, PUBLISH_TIMEOUT).await?;
-    let edits: Arc<Mutex<BTreeMap<String, Edits>>> = Arc::default();
-    let mut expectations = Vec::new();
-    if !interrupted {
-        let per_tenant = options.edits_per_second.max(0.1) / tenants.len() as f64;
-        let gap = Duration::from_secs_f64(1.0 / per_tenant);
-        let until = Instant::now() + options.duration;
-        let (done_tx, done_rx) = watch::channel(false);
-        let budget = Arc::new(std::sync::atomic::AtomicU64::new(
-            options.max_edits.unwrap_or(u64::MAX),
-        ));
-        let mut people = Vec::new();
-        for (i, tenant) in tenants.iter().enumerate() {
-            let (tenant, edits, links) = (tenant.clone(), edits.clone(), links.clone());
-            let budget = budget.clone();
-            let mut done = done_rx.clone();
-            let seed = options.seed.wrapping_add(i as u64);
-            people.push(tokio::spawn(async move {
-                let mut driver = Driver::new(links, seed);
-                while Instant::now() < until && !*done.borrow() {
-                    if budget.load(Ordering::SeqCst) == 0 {
-                        break;
-                    }
-                    let mut mine = Edits::default();
-                    if driver.step(&tenant, &mut mine).await {
-                        // People's edits, counted as the summary counts them (a conflict is two).
-                        let made = mine.total();
-                        let _ = budget.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                            Some(n.saturating_sub(made))
-                        });
-                    }
-                    edits
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .entry(tenant.id.clone())
-                        .or_default()
-                        .add(&mine);
-                    tokio::select! {
-                        _ = tokio::time::sleep(gap) => {}
-                        _ = done.changed() => {}
-                    }
-                }
-                driver.expectations
-            }));
-        }
-        let mut ticker = tokio::time::interval(Duration::from_secs(2));
-        ticker.tick().await;
-        let all_done = futures_util::future::join_all(people);
-        tokio::pin!(all_done);
-        let mut finished = None;
-        while Instant::now() < until {
-            tokio::select! {
-                _ = ticker.tick() => {
-                    if options.progress {
-                        progress_line(started, &tally, &edits.lock().unwrap_or_else(|e| e.into_inner()));
-                    }
-                }
-                _ = tokio::time::sleep_until(until.into()) => {}
-                results = &mut all_done => { finished = Some(results); break; }
-                _ = &mut interrupt => { interrupted = true; break; }
-            }
-        }
-        let _ = done_tx.send(true);
-        let results = match finished {
-            Some(results) => results,
-            None => all_done.await,
-        };
-        for person in results {
-            expectations.extend(person.unwrap_or_default());
-        }
-    }
-    let edits = edits.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let (edits, expectations) = if interrupted {
+        Default::default()
+    } else {
+        let people = edit_both_sides(&tenants, &links, &options, &tally, started, &mut interrupt);
+        let (edits, expectations, stopped) = people.await;
+        interrupted = stopped;
+        (edits, expectations)
+    };
     if !interrupted {
         say(format!(
             "[{:>5.1}s] edits done; letting the last ones sync",
@@ -246,10 +181,128 @@ pub async fn run(
     }
 
     // The verdict, from the vendors themselves.
+    let summaries = verdict(&tenants, &links, &tally, &edits, &expectations).await?;
+    let report = DemoReport {
+        tenants: summaries,
+        interrupted,
+    };
+    print_summary(&report, started);
+
+    follower.abort();
+    stack.stop().await;
+    Ok(report)
+}
+
+/// One person per tenant edits both sides until `options` says stop (duration or edit count) or
+/// `interrupt` fires (third value true); a slow vendor never holds up the others.
+async fn edit_both_sides<I: std::future::Future<Output = ()> + Unpin>(
+    tenants: &[Arc<DemoTenant>],
+    links: &LinkStore,
+    options: &DemoOptions,
+    tally: &Tally,
+    started: Instant,
+    interrupt: &mut I,
+) -> (BTreeMap<String, Edits>, Vec<Expectation>, bool) {
+    let edits: Arc<Mutex<BTreeMap<String, Edits>>> = Arc::default();
+    let per_tenant = options.edits_per_second.max(0.1) / tenants.len().max(1) as f64;
+    let gap = Duration::from_secs_f64(1.0 / per_tenant);
+    let until = Instant::now() + options.duration;
+    let (done_tx, done_rx) = watch::channel(false);
+    let budget = Arc::new(AtomicU64::new(options.max_edits.unwrap_or(u64::MAX)));
+    let mut people = Vec::new();
+    for (i, tenant) in tenants.iter().enumerate() {
+        let person = Person {
+            tenant: tenant.clone(),
+            driver: Driver::new(links.clone(), options.seed.wrapping_add(i as u64)),
+            edits: edits.clone(),
+            budget: budget.clone(),
+        };
+        people.push(tokio::spawn(person.edit(gap, until, done_rx.clone())));
+    }
+    let mut ticker = tokio::time::interval(Duration::from_secs(2));
+    ticker.tick().await;
+    let all_done = futures_util::future::join_all(people);
+    tokio::pin!(all_done);
+    let (mut finished, mut interrupted) = (None, false);
+    while Instant::now() < until {
+        tokio::select! {
+            _ = ticker.tick() => {
+                if options.progress {
+                    progress_line(started, tally, &edits.lock().unwrap_or_else(|e| e.into_inner()));
+                }
+            }
+            _ = tokio::time::sleep_until(until.into()) => {}
+            results = &mut all_done => { finished = Some(results); break; }
+            _ = &mut *interrupt => { interrupted = true; break; }
+        }
+    }
+    let _ = done_tx.send(true);
+    let results = match finished {
+        Some(results) => results,
+        None => all_done.await,
+    };
+    let expectations = results
+        .into_iter()
+        .flat_map(|r| r.unwrap_or_default())
+        .collect();
+    let edits = edits.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    (edits, expectations, interrupted)
+}
+
+/// One tenant's person: edits at `gap` intervals while there is time and edit budget left.
+struct Person {
+    tenant: Arc<DemoTenant>,
+    driver: Driver,
+    edits: Arc<Mutex<BTreeMap<String, Edits>>>,
+    budget: Arc<AtomicU64>,
+}
+
+impl Person {
+    async fn edit(
+        mut self,
+        gap: Duration,
+        until: Instant,
+        mut done: watch::Receiver<bool>,
+    ) -> Vec<Expectation> {
+        while Instant::now() < until && !*done.borrow() && self.budget.load(Ordering::SeqCst) > 0 {
+            let mut mine = Edits::default();
+            if self.driver.step(&self.tenant, &mut mine).await {
+                // People's edits, counted as the summary counts them (a conflict is two).
+                let made = mine.total();
+                let _ = self
+                    .budget
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                        Some(n.saturating_sub(made))
+                    });
+            }
+            self.edits
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(self.tenant.id.clone())
+                .or_default()
+                .add(&mine);
+            tokio::select! {
+                _ = tokio::time::sleep(gap) => {}
+                _ = done.changed() => {}
+            }
+        }
+        self.driver.expectations
+    }
+}
+
+/// Each tenant's line of the summary: the audit tally, the people's edits, and what the vendors
+/// show now (pairs compared, echo writes, conflicts that ended with the PSA's value).
+async fn verdict(
+    tenants: &[Arc<DemoTenant>],
+    links: &LinkStore,
+    tally: &Tally,
+    edits: &BTreeMap<String, Edits>,
+    expectations: &[Expectation],
+) -> anyhow::Result<Vec<TenantSummary>> {
     let snapshot = tally.snapshot();
     let mut summaries = Vec::new();
-    for tenant in &tenants {
-        let comparison = verify::compare(tenant, &links).await?;
+    for tenant in tenants {
+        let comparison = verify::compare(tenant, links).await?;
         let (sync_writes, echo_writes) = tenant.sync_writes();
         let expected: Vec<_> = expectations
             .iter()
@@ -257,22 +310,7 @@ pub async fn run(
             .collect();
         let mut won = 0;
         for x in &expected {
-            let psa = tenant
-                .psa_reader
-                .get(x.entity, &x.psa_id)
-                .await
-                .ok()
-                .flatten();
-            let itg = tenant
-                .itglue_reader
-                .get(x.entity, &x.itg_id)
-                .await
-                .ok()
-                .flatten();
-            let holds = |r: Option<&syncbridge_model::Record>| {
-                r.and_then(|r| r.get(x.field)) == Some(x.value.as_str())
-            };
-            if holds(psa.as_ref()) && holds(itg.as_ref()) {
+            if conflict_won_by_psa(tenant, x).await {
                 won += 1;
             }
         }
@@ -288,15 +326,27 @@ pub async fn run(
             conflicts_won_by_psa: won,
         });
     }
-    let report = DemoReport {
-        tenants: summaries,
-        interrupted,
-    };
-    print_summary(&report, started);
+    Ok(summaries)
+}
 
-    follower.abort();
-    stack.stop().await;
-    Ok(report)
+/// Whether both sides hold the PSA's value of a conflict.
+async fn conflict_won_by_psa(tenant: &DemoTenant, x: &Expectation) -> bool {
+    let psa = tenant
+        .psa_reader
+        .get(x.entity, &x.psa_id)
+        .await
+        .ok()
+        .flatten();
+    let itg = tenant
+        .itglue_reader
+        .get(x.entity, &x.itg_id)
+        .await
+        .ok()
+        .flatten();
+    let holds = |r: Option<&syncbridge_model::Record>| {
+        r.and_then(|r| r.get(x.field)) == Some(x.value.as_str())
+    };
+    holds(psa.as_ref()) && holds(itg.as_ref())
 }
 
 /// Events still waiting for (or held by) the tenants' workers.
