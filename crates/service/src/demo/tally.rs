@@ -2,7 +2,8 @@
 //! records `links explain` reads, so the demo's numbers are the service's own account of itself.
 //!
 //! Latency is event → write: from when the event entered syncbridge (webhook received, or the
-//! poll that found the change) to the moment the worker's writes were done.
+//! poll that found the change) to the moment the worker's writes were done — for changes only,
+//! not for the initial full sync's backlog.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -26,7 +27,8 @@ pub struct TenantTally {
     pub conflicts: u64,
     pub near_misses: u64,
     pub lookups_created: u64,
-    /// Event → write latency of each decision that wrote, in milliseconds.
+    /// Event → write latency of each decision about a change (webhook or poll) that wrote, in
+    /// milliseconds; the full sync's backlog is not counted.
     pub latencies_ms: Vec<u64>,
 }
 
@@ -81,7 +83,13 @@ impl TenantTally {
                 "create_in_itglue" | "update_itglue" | "create_in_psa" | "update_psa"
             );
         }
-        if wrote {
+        // Latency is about changes: the full sync's backlog (queued all at once) is not one.
+        let source = audit
+            .get("event")
+            .and_then(|e| e.get("source"))
+            .and_then(Value::as_str);
+        let live = !matches!(source, Some("full-sync" | "push-all"));
+        if wrote && live {
             let received = audit
                 .get("event")
                 .and_then(|e| e.get("received_at"))
@@ -156,6 +164,14 @@ mod tests {
         assert_eq!(t.pushed, 1);
         assert_eq!(t.linked, 1);
         assert_eq!(t.created_in_itglue, 0);
+        assert_eq!(t.latencies_ms, vec![500]);
+        // The full sync's backlog counts as work, not as latency.
+        t.add(
+            &json!({"at": 1200, "written": true, "event": {"received_at": 1000, "source": "full-sync"},
+            "actions": [{"kind": "create_in_itglue", "rule": "instant_create"}]}),
+            99_000,
+        );
+        assert_eq!(t.created_in_itglue, 1);
         assert_eq!(t.latencies_ms, vec![500]);
         assert_eq!(t.latency_quantile(0.5), Some(500));
     }
