@@ -220,6 +220,15 @@ impl SideApi for ItGlueSide {
         Ok(u32::try_from(near).unwrap_or(u32::MAX))
     }
 
+    async fn children(&self, entity: Entity, org_id: &str) -> Result<Vec<String>, ApiError> {
+        let records = self
+            .client
+            .list_in_org(entity, org_id)
+            .await
+            .map_err(api_error)?;
+        Ok(records.into_iter().map(|r| r.id).collect())
+    }
+
     async fn lookups(&self) -> Result<Lookups, ApiError> {
         if let Some(lookups) = self.cached() {
             return Ok(lookups);

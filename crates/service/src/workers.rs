@@ -96,6 +96,7 @@ pub async fn run_tenant(
                 leases: LeaseStore::open(&conn, STORE_TIMEOUT).await?,
                 state: state.clone(),
                 audit: AuditLog::new(conn.clone(), STORE_TIMEOUT),
+                events: EventPublisher::new(conn.clone(), STORE_TIMEOUT),
             },
             holder: format!("{}-{}", tenant.id, std::process::id()),
             lease_wait: Duration::from_secs(10),

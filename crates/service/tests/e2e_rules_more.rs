@@ -875,3 +875,111 @@ async fn push_failing_its_requirements_is_reported_not_pushed_and_not_reverted()
     e.assert_no_echo();
     e.stop().await;
 }
+
+/// Orphaning a company orphans the records under it at once — no event of theirs is needed — and
+/// nothing is written to either side; a PSA edit of an orphaned contact is not synced. Back in
+/// scope, the company's children are relinked to the same IT Glue records and the PSA wins (the
+/// edit made while orphaned reaches IT Glue).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orphaning_a_company_orphans_its_children_and_relinking_it_relinks_them() {
+    let e = E2e::launch(PsaKind::ConnectWise, 1).await;
+    let (contact_psa, contact_itg) = e.a_linked_pair(Entity::Contact).await;
+    let org_psa = e
+        .psa(Entity::Contact, &contact_psa)
+        .await
+        .and_then(|c| c.org_id)
+        .expect("the contact's company");
+    let mut children = Vec::new();
+    for entity in [Entity::Location, Entity::Contact, Entity::Configuration] {
+        for (psa_id, _) in e.linked_pairs(entity).await {
+            let org = e.psa(entity, &psa_id).await.and_then(|r| r.org_id);
+            if org.as_deref() == Some(org_psa.as_str()) {
+                children.push((entity, psa_id));
+            }
+        }
+    }
+    let title = e
+        .itg_value(Entity::Contact, &contact_itg, Field::Title)
+        .await;
+    let writes_before = e.sync_writes_in(true, "contacts").len();
+
+    // The company leaves scope: every linked child is orphaned with it.
+    e.tenant
+        .psa
+        .edit_as_person("companies", &org_psa, fields(json!({"types": [{"id": 2}]})))
+        .unwrap();
+    eventually("the company's children are orphaned", || async {
+        for (entity, psa_id) in &children {
+            let link = e.link(*entity, psa_id).await?;
+            if link.state != LinkState::Orphaned {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await;
+    let audits = e.audits_of(Entity::Contact, "it_glue", &contact_itg).await;
+    assert!(
+        any_action(&audits, "orphan_children", Some("mark_orphaned")),
+        "{audits:#?}"
+    );
+
+    // A person edits the orphaned contact in the PSA: IT Glue keeps its record unchanged.
+    let seen = e
+        .audits_of(Entity::Contact, "psa", &contact_psa)
+        .await
+        .len();
+    e.tenant
+        .psa
+        .edit_as_person(
+            "contacts",
+            &contact_psa,
+            fields(json!({"title": "Edited While Orphaned"})),
+        )
+        .unwrap();
+    eventually("the orphaned contact's edit is decided", || async {
+        (e.audits_of(Entity::Contact, "psa", &contact_psa)
+            .await
+            .len()
+            > seen)
+            .then_some(())
+    })
+    .await;
+    e.settle().await;
+    assert_eq!(
+        e.itg_value(Entity::Contact, &contact_itg, Field::Title)
+            .await,
+        title,
+        "an orphan is not synced"
+    );
+    assert_eq!(e.sync_writes_in(true, "contacts").len(), writes_before);
+
+    // Back in scope: the children are relinked to the same records, and the PSA wins.
+    e.tenant
+        .psa
+        .edit_as_person("companies", &org_psa, fields(json!({"types": [{"id": 1}]})))
+        .unwrap();
+    eventually(
+        "the children are relinked, with the PSA's values",
+        || async {
+            for (entity, psa_id) in &children {
+                e.linked_itg(*entity, psa_id).await?;
+            }
+            let title = e
+                .itg_value(Entity::Contact, &contact_itg, Field::Title)
+                .await;
+            (title.as_deref() == Some("Edited While Orphaned")).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        e.linked_itg(Entity::Contact, &contact_psa).await.as_deref(),
+        Some(contact_itg.as_str()),
+        "relinked to the same IT Glue contact"
+    );
+    let audits = e.audits_of(Entity::Contact, "psa", &contact_psa).await;
+    assert!(any_action(&audits, "relink", Some("relink")), "{audits:#?}");
+    e.settle().await;
+    e.assert_no_echo();
+    e.stop().await;
+}

@@ -7,7 +7,8 @@ use std::time::Duration;
 use syncbridge::sides::{ItGlueSide, PsaSide};
 use syncbridge_bus::testing::NatsServer;
 use syncbridge_bus::{
-    connect, setup, AuditLog, ConnectConfig, LeaseStore, LinkStore, SetupConfig, StateStore,
+    connect, setup, AuditLog, ConnectConfig, EventPublisher, LeaseStore, LinkStore, SetupConfig,
+    StateStore,
 };
 use syncbridge_connectors::{
     ConnectWiseClient, ConnectWiseConfig, HttpPolicy, ItGlueClient, ItGlueConfig, PsaClient,
@@ -68,6 +69,7 @@ async fn a_connectwise_company_syncs_to_the_itglue_simulator_and_back() {
         leases: LeaseStore::open(&conn, timeout).await.unwrap(),
         state: StateStore::open(&conn, timeout).await.unwrap(),
         audit: AuditLog::new(conn.clone(), timeout),
+        events: EventPublisher::new(conn.clone(), timeout),
     };
     let itg_sim = ItGlue::start(SimItGlue {
         rate_limit: None,

@@ -12,6 +12,7 @@
 //! pipeline itself never knows a vendor.
 
 mod apply;
+mod cascade;
 pub mod consume;
 pub mod content_hash;
 mod gather;

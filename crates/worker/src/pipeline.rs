@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use syncbridge_bus::{AuditLog, KvError, Lease, LeaseKey, LeaseStore, LinkStore, StateStore};
+use syncbridge_bus::{
+    AuditLog, EventPublisher, KvError, Lease, LeaseKey, LeaseStore, LinkStore, StateStore,
+};
 use syncbridge_engine::{decide, Action, ActionKind, Decision, Input, LinkUpdate, Rule, Trigger};
 use syncbridge_model::{
     key_fields, ChangeEvent, Entity, EventSource, Link, LinkState, Record, Side, TenantId,
@@ -45,6 +47,8 @@ pub struct WorkerStores {
     pub leases: LeaseStore,
     pub state: StateStore,
     pub audit: AuditLog,
+    /// For the reconcile events of an organization's relinked children.
+    pub events: EventPublisher,
 }
 
 /// One decision as the audit stream keeps it.
@@ -302,11 +306,11 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
             (Some(link), Some(rev)) => self.stores.links.update(&self.tenant, link, rev).await,
             (Some(link), None) => self.stores.links.create(&self.tenant, link).await,
         };
-        let conflict = match stored {
-            Ok(_) => false,
+        let (conflict, stored_revision) = match stored {
+            Ok(rev) => (false, rev),
             // Another worker stored this link since we read it: decide again on fresh state.
             // What we wrote is already on the vendor; the next decision sees it as current.
-            Err(e) if e.is_conflict() => true,
+            Err(e) if e.is_conflict() => (true, 0),
             Err(e) => return Err(e.into()),
         };
         self.kill_point(KillPoint::AfterLinkStore)?;
@@ -323,6 +327,17 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
             now,
         )
         .await?;
+        if !conflict {
+            // The organization's link as it now stands: stored just now, or unchanged.
+            let org = match (&after, &gathered.link) {
+                (Some(link), _) => Some((link, stored_revision)),
+                (None, Some(v)) => Some((&v.value, v.revision)),
+                (None, None) => None,
+            };
+            if let Some((org, revision)) = org {
+                self.cascade(event, &decision, org, revision, now).await?;
+            }
+        }
         let writes = applied.writes;
         Ok(if conflict {
             Step::Conflict { writes }
@@ -375,7 +390,7 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn audit(
+    pub(crate) async fn audit(
         &self,
         event: &ChangeEvent,
         entity: Entity,

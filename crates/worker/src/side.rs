@@ -70,6 +70,18 @@ pub trait SideApi: Send + Sync {
         async { Ok(0) }
     }
 
+    /// The ids of the records of `entity` inside organization `org_id` (this side's id): how an
+    /// organization's orphaning or relinking reaches the records under it. Only IT Glue answers:
+    /// it keeps an orphaned organization and its records, while the PSA's may be gone.
+    fn children(
+        &self,
+        entity: Entity,
+        org_id: &str,
+    ) -> impl Future<Output = Result<Vec<String>, ApiError>> + Send {
+        let _ = (entity, org_id);
+        async { Ok(Vec::new()) }
+    }
+
     /// IT Glue's configuration lookups (names). PSAs have none to offer.
     fn lookups(&self) -> impl Future<Output = Result<Lookups, ApiError>> + Send {
         async { Ok(Lookups::default()) }

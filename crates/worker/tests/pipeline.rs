@@ -281,3 +281,86 @@ async fn shadow_mode_decides_and_audits_but_writes_nothing() {
     assert_eq!(entry["written"], false);
     assert_eq!(entry["actions"][0]["rule"], "instant_create");
 }
+
+/// Orphaning an organization orphans the records under it at once (no event of theirs needed),
+/// and relinking it publishes a reconcile event per orphaned child, which relinks it with the
+/// PSA's values.
+#[tokio::test]
+async fn an_organization_leaving_scope_orphans_its_children_and_coming_back_relinks_them() {
+    let h = Harness::start().await;
+    let w = h.worker(settings(false), "w1");
+    h.psa.seed(Entity::Organization, acme("p1"));
+    h.psa.seed(
+        Entity::Contact,
+        Record::new("pc1")
+            .in_org("p1")
+            .with(Field::FirstName, "Ada")
+            .with(Field::LastName, "Lovelace")
+            .with(Field::Title, "CTO"),
+    );
+    w.handle(&psa_event(Entity::Contact, "pc1"), T0).await;
+    let link = |entity, id: &'static str| {
+        let links = h.stores.links.clone();
+        async move {
+            links
+                .get(&tenant(), entity, id)
+                .await
+                .unwrap()
+                .unwrap()
+                .value
+        }
+    };
+    assert_eq!(link(Entity::Contact, "pc1").await.state, LinkState::Linked);
+
+    // The company leaves scope: its contact's link is orphaned with it, nothing written.
+    h.psa
+        .edit(Entity::Organization, "p1", Field::Type, "Vendor");
+    let writes = (h.psa.writes().len(), h.itg.writes().len());
+    let out = w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
+    assert_eq!(out, Outcome::Done { writes: 0 });
+    assert_eq!(
+        link(Entity::Organization, "p1").await.state,
+        LinkState::Orphaned
+    );
+    assert_eq!(
+        link(Entity::Contact, "pc1").await.state,
+        LinkState::Orphaned
+    );
+    assert_eq!((h.psa.writes().len(), h.itg.writes().len()), writes);
+
+    // While orphaned, a PSA edit of the contact is not synced.
+    h.psa.edit(Entity::Contact, "pc1", Field::Title, "CEO");
+    w.handle(&psa_event(Entity::Contact, "pc1"), T0).await;
+    let itg_contact = h.itg.all(Entity::Contact)[0].clone();
+    assert_eq!(itg_contact.get(Field::Title), Some("CTO"));
+
+    // Back in scope: the company is relinked and a reconcile event for the contact is published.
+    h.psa
+        .edit(Entity::Organization, "p1", Field::Type, "Customer");
+    w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
+    assert_eq!(
+        link(Entity::Organization, "p1").await.state,
+        LinkState::Linked
+    );
+    let stream = h
+        .conn
+        .jetstream()
+        .get_stream(syncbridge_bus::names::EVENTS_STREAM)
+        .await
+        .unwrap();
+    let published = stream
+        .get_last_raw_message_by_subject("sync.events.acme.full-sync.contact")
+        .await
+        .expect("a reconcile event for the contact");
+    let headers = published.headers;
+    let event =
+        syncbridge_model::ChangeEvent::from_headers(|name| headers.get(name).map(|v| v.as_str()))
+            .unwrap();
+    assert_eq!(event.record_id.as_deref(), Some("pc1"));
+
+    // The event relinks the contact, and the PSA wins.
+    w.handle(&event, T0).await;
+    assert_eq!(link(Entity::Contact, "pc1").await.state, LinkState::Linked);
+    let itg_contact = h.itg.record(Entity::Contact, &itg_contact.id).unwrap();
+    assert_eq!(itg_contact.get(Field::Title), Some("CEO"));
+}

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use syncbridge_bus::testing::NatsServer;
 use syncbridge_bus::{
-    connect, setup, AuditLog, ConnectConfig, LeaseStore, LinkStore, SetupConfig, StateStore,
+    connect, setup, AuditLog, ConnectConfig, EventPublisher, LeaseStore, LinkStore, SetupConfig,
+    StateStore,
 };
 use syncbridge_engine::Changes;
 use syncbridge_model::{
@@ -170,6 +171,15 @@ impl SideApi for MemorySide {
             .collect())
     }
 
+    async fn children(&self, entity: Entity, org_id: &str) -> Result<Vec<String>, ApiError> {
+        Ok(self
+            .all(entity)
+            .into_iter()
+            .filter(|r| r.org_id.as_deref() == Some(org_id))
+            .map(|r| r.id)
+            .collect())
+    }
+
     async fn create(
         &self,
         entity: Entity,
@@ -294,6 +304,7 @@ impl Harness {
             leases: LeaseStore::open(&conn, timeout).await.unwrap(),
             state: StateStore::open(&conn, timeout).await.unwrap(),
             audit: AuditLog::new(conn.clone(), timeout),
+            events: EventPublisher::new(conn.clone(), timeout),
         };
         Harness {
             server,
