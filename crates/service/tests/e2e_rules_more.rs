@@ -983,3 +983,70 @@ async fn orphaning_a_company_orphans_its_children_and_relinking_it_relinks_them(
     e.assert_no_echo();
     e.stop().await;
 }
+
+/// A configuration's contact is associated in IT Glue only when the PSA documents that contact in
+/// the configuration's own company: a person sets a same-company contact on a ConnectWise
+/// configuration and the IT Glue configuration points at the linked IT Glue contact; its twin, a
+/// contact of another company, is ignored (`contact_association`), and the association stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configuration_contact_is_associated_only_within_its_company() {
+    let e = E2e::launch(PsaKind::ConnectWise, 1).await;
+    let mut contacts = Vec::new();
+    for (psa_id, itg_id) in e.linked_pairs(Entity::Contact).await {
+        let org = e.psa(Entity::Contact, &psa_id).await.and_then(|c| c.org_id);
+        contacts.push((psa_id, itg_id, org));
+    }
+    let mut chosen = None;
+    for (cfg_psa, cfg_itg) in e.linked_pairs(Entity::Configuration).await {
+        let org = e
+            .psa(Entity::Configuration, &cfg_psa)
+            .await
+            .and_then(|c| c.org_id);
+        let same = contacts.iter().find(|c| c.2 == org);
+        let other = contacts.iter().find(|c| c.2 != org);
+        if let (Some(same), Some(other)) = (same, other) {
+            chosen = Some((cfg_psa, cfg_itg, same.clone(), other.clone()));
+            break;
+        }
+    }
+    let (cfg_psa, cfg_itg, (same_psa, same_itg, _), (other_psa, other_itg, _)) =
+        chosen.expect("a linked configuration with linked contacts in and out of its company");
+    let contact_ref = |id: &str| json!({"contact": {"id": id.parse::<i64>().unwrap()}});
+
+    e.tenant
+        .psa
+        .edit_as_person("configurations", &cfg_psa, fields(contact_ref(&same_psa)))
+        .unwrap();
+    eventually(
+        "the configuration points at the same-company contact",
+        || async {
+            let contact = e
+                .itg_value(Entity::Configuration, &cfg_itg, Field::Contact)
+                .await;
+            (contact.as_deref() == Some(same_itg.as_str())).then_some(())
+        },
+    )
+    .await;
+
+    // The twin: a contact documented in another company is not associated.
+    e.tenant
+        .psa
+        .edit_as_person("configurations", &cfg_psa, fields(contact_ref(&other_psa)))
+        .unwrap();
+    eventually(
+        "the other company's contact is ignored by the association rule",
+        || async {
+            let audits = e.audits_of(Entity::Configuration, "psa", &cfg_psa).await;
+            any_action(&audits, "contact_association", Some("ignore")).then_some(())
+        },
+    )
+    .await;
+    e.settle().await;
+    let contact = e
+        .itg_value(Entity::Configuration, &cfg_itg, Field::Contact)
+        .await;
+    assert_ne!(contact.as_deref(), Some(other_itg.as_str()));
+    assert_eq!(contact.as_deref(), Some(same_itg.as_str()));
+    e.assert_no_echo();
+    e.stop().await;
+}
