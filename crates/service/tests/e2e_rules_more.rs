@@ -1050,3 +1050,98 @@ async fn a_configuration_contact_is_associated_only_within_its_company() {
     e.assert_no_echo();
     e.stop().await;
 }
+
+/// Linked records are matched by their link, never by key again: a person renames a linked
+/// company (and gives it a second, disabled type — a multi-type company is in scope while any of
+/// its types is enabled). The same IT Glue organization takes the new name; nothing is created
+/// and the link is unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renamed_multi_type_company_stays_linked_to_the_same_organization() {
+    let e = E2e::launch(PsaKind::ConnectWise, 1).await;
+    let (org_psa, org_itg) = e.a_linked_pair(Entity::Organization).await;
+    let name = format!("Renamed Holdings {org_psa}");
+    let created_before = creates(&e.sync_writes_in(true, "organizations")).len();
+    e.tenant
+        .psa
+        .edit_as_person(
+            "companies",
+            &org_psa,
+            fields(json!({"name": name, "types": [{"id": 2}, {"id": 1}]})),
+        )
+        .unwrap();
+    eventually("the IT Glue organization takes the new name", || async {
+        let now = e
+            .itg_value(Entity::Organization, &org_itg, Field::Name)
+            .await;
+        (now.as_deref() == Some(name.as_str())).then_some(())
+    })
+    .await;
+    e.settle().await;
+    assert_eq!(
+        e.linked_itg(Entity::Organization, &org_psa)
+            .await
+            .as_deref(),
+        Some(org_itg.as_str()),
+        "still linked to the same record"
+    );
+    assert_eq!(
+        creates(&e.sync_writes_in(true, "organizations")).len(),
+        created_before,
+        "nothing created"
+    );
+    e.assert_no_echo();
+    e.stop().await;
+}
+
+/// A person deletes a linked contact in IT Glue. Sync never deletes, and never leaves a PSA record
+/// undocumented: the contact's next PSA change creates it again in IT Glue (`itglue_record_gone`),
+/// once, linked, with the PSA's values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_deleted_in_itglue_is_synced_again_from_the_psa() {
+    let e = E2e::launch(PsaKind::ConnectWise, 1).await;
+    let (contact_psa, contact_itg) = e.a_linked_pair(Entity::Contact).await;
+    let psa = e.psa(Entity::Contact, &contact_psa).await.unwrap();
+    e.tenant
+        .itglue
+        .sim
+        .delete("contacts", &contact_itg, "alice")
+        .unwrap();
+    e.tenant
+        .psa
+        .edit_as_person(
+            "contacts",
+            &contact_psa,
+            fields(json!({"title": "Came Back"})),
+        )
+        .unwrap();
+    let again = eventually("the contact is in IT Glue again, linked", || async {
+        let itg = e.linked_itg(Entity::Contact, &contact_psa).await?;
+        (itg != contact_itg).then_some(itg)
+    })
+    .await;
+    e.settle().await;
+    let record = e.itg(Entity::Contact, &again).await.expect("created again");
+    assert_eq!(record.get(Field::Title), Some("Came Back"));
+    assert_eq!(record.get(Field::FirstName), psa.get(Field::FirstName));
+    let same_name = e
+        .tenant
+        .itglue_reader
+        .list_all(Entity::Contact)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| {
+            c.get(Field::FirstName) == psa.get(Field::FirstName)
+                && c.get(Field::LastName) == psa.get(Field::LastName)
+                && c.org_id == record.org_id
+        })
+        .count();
+    assert_eq!(same_name, 1, "created once");
+    let audits = e.audits_of(Entity::Contact, "psa", &contact_psa).await;
+    assert!(
+        any_action(&audits, "itglue_record_gone", None),
+        "{audits:#?}"
+    );
+    e.assert_no_echo();
+    e.stop().await;
+}
