@@ -410,12 +410,20 @@ async fn psa_wins_a_psa_edit_overwrites_itglue() {
 async fn same_field_conflict_takes_the_psa_value_on_both_sides() {
     let e = E2e::launch(PsaKind::ConnectWise, 1).await;
     let (org_psa, org_itg) = e.a_linked_pair(Entity::Organization).await;
+    same_field_conflict(&e, &org_psa, &org_itg).await;
+    e.assert_no_echo();
+    e.stop().await;
+}
+
+/// A person changes one field on both sides, IT Glue first: both sides end with the PSA's value,
+/// decided by the conflict rule.
+async fn same_field_conflict(e: &E2e, org_psa: &str, org_itg: &str) {
     let person = e.tenant.psa_person.as_ref().unwrap();
     e.tenant
         .itglue_person
         .update(
             Entity::Organization,
-            &org_itg,
+            org_itg,
             &change(Field::ShortName, "CONFLICT-ITG"),
         )
         .await
@@ -423,17 +431,17 @@ async fn same_field_conflict_takes_the_psa_value_on_both_sides() {
     person
         .update(
             Entity::Organization,
-            &org_psa,
+            org_psa,
             &change(Field::ShortName, "CONFLICT-PSA"),
         )
         .await
         .unwrap();
     eventually("both sides hold the PSA's value", || async {
         let p = e
-            .psa_value(Entity::Organization, &org_psa, Field::ShortName)
+            .psa_value(Entity::Organization, org_psa, Field::ShortName)
             .await;
         let i = e
-            .itg_value(Entity::Organization, &org_itg, Field::ShortName)
+            .itg_value(Entity::Organization, org_itg, Field::ShortName)
             .await;
         (p.as_deref() == Some("CONFLICT-PSA") && i.as_deref() == Some("CONFLICT-PSA")).then_some(())
     })
@@ -441,13 +449,13 @@ async fn same_field_conflict_takes_the_psa_value_on_both_sides() {
     e.settle().await;
     // Still so once every echo and poll has been handled.
     assert_eq!(
-        e.psa_value(Entity::Organization, &org_psa, Field::ShortName)
+        e.psa_value(Entity::Organization, org_psa, Field::ShortName)
             .await
             .as_deref(),
         Some("CONFLICT-PSA")
     );
     assert_eq!(
-        e.itg_value(Entity::Organization, &org_itg, Field::ShortName)
+        e.itg_value(Entity::Organization, org_itg, Field::ShortName)
             .await
             .as_deref(),
         Some("CONFLICT-PSA")
@@ -457,16 +465,14 @@ async fn same_field_conflict_takes_the_psa_value_on_both_sides() {
         any_action(&audits, "psa_wins_conflict", Some("update_itglue")),
         "the conflict rule decided: {audits:#?}"
     );
-    e.assert_no_echo();
-    e.stop().await;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Two-way, one-way
 // ---------------------------------------------------------------------------------------------
 
-/// A two-way PSA: an IT Glue edit (company short name, contact title) reaches the PSA, and a PSA
-/// edit reaches IT Glue.
+/// A two-way PSA: an IT Glue edit (company short name, contact title) reaches the PSA, a PSA edit
+/// reaches IT Glue, and a same-field conflict ends with the PSA's value on both sides.
 async fn two_way_both_directions(kind: PsaKind) {
     let e = E2e::launch(kind, 1).await;
     let (org_psa, org_itg) = e.a_linked_pair(Entity::Organization).await;
@@ -539,6 +545,9 @@ async fn two_way_both_directions(kind: PsaKind) {
             .as_deref(),
         Some("PSA2WAY")
     );
+
+    // Same field changed on both sides: the PSA's value on both.
+    same_field_conflict(&e, &org_psa, &org_itg).await;
     e.assert_no_echo();
     e.stop().await;
 }
