@@ -12,8 +12,7 @@
 use std::collections::BTreeMap;
 
 use syncbridge_model::{
-    field_map, Direction, Entity, Field, Link, LinkState, Mode, NearMissPolicy, Record, Side,
-    Snapshot, Values,
+    Direction, Entity, Field, Link, LinkState, Mode, NearMissPolicy, Record, Side, Snapshot, Values,
 };
 
 use crate::action::{Action, ActionKind, Changes, Decision, LinkUpdate, Rule};
@@ -21,7 +20,9 @@ use crate::contacts::new_contacts_allowed;
 use crate::input::{Input, Parent, Trigger};
 use crate::lookups;
 use crate::matching::{find_match, MatchOutcome};
-use crate::merge::{itg_to_psa, merge, pending, psa_to_itg, FieldChange, Translated};
+use crate::merge::{
+    itg_to_psa, merge, pending, psa_to_itg, synced_fields, FieldChange, Translated,
+};
 use crate::orphans::orphan;
 use crate::scope::{entity_synced, psa_in_scope, push_requirements};
 use crate::two_way::may_push;
@@ -378,7 +379,7 @@ fn report_near_misses(input: &Input, near: &[&Record], d: &mut Draft) -> bool {
 fn create_in_itglue(input: &Input, psa: &Record, itg_org: Option<String>, d: &mut Draft) {
     let mut values = Values::new();
     let mut base_psa = Values::new();
-    for spec in field_map(input.settings.psa, input.entity) {
+    for spec in synced_fields(&input.settings, input.entity) {
         match psa_to_itg(input.entity, spec.field, psa, &input.refs) {
             Translated::Value(v) => {
                 values.set(spec.field, v);
@@ -453,9 +454,8 @@ fn from_itg(input: &Input, itg: &Record, d: &mut Draft) {
 fn create_in_psa(input: &Input, itg: &Record, psa_org: Option<String>, rule: Rule, d: &mut Draft) {
     let mut values = Values::new();
     let mut base_itg = Values::new();
-    let both_ways = field_map(input.settings.psa, input.entity)
-        .iter()
-        .filter(|s| s.direction == Direction::Both);
+    let both_ways =
+        synced_fields(&input.settings, input.entity).filter(|s| s.direction == Direction::Both);
     for spec in both_ways {
         if let Translated::Value(v) = itg_to_psa(spec.field, itg, &input.refs) {
             values.set(spec.field, v);

@@ -16,6 +16,7 @@
 //! - [`two_way`]: which IT Glue records may be pushed to the PSA, and when;
 //! - [`orphans`]: orphaning and relinking;
 //! - [`lookups`]: configuration types, statuses, manufacturers and models IT Glue lacks;
+//! - [`reconcile`]: the full sync's plan — which records differ from what the last sync left;
 //! - [`decide`](mod@decide): the orchestration of all of the above.
 
 mod action;
@@ -26,6 +27,7 @@ pub mod lookups;
 pub mod matching;
 pub mod merge;
 pub mod orphans;
+pub mod reconcile;
 pub mod scope;
 pub mod two_way;
 

@@ -13,7 +13,9 @@
 //! Reference fields (contact, location) are translated through the links of the referenced records;
 //! one that cannot be translated yet is left for a later decision (its base is not advanced).
 
-use syncbridge_model::{field_map, Direction, Entity, Field, Record, Snapshot, TenantSettings};
+use syncbridge_model::{
+    field_map, Direction, Entity, Field, FieldSpec, Record, Snapshot, TenantSettings,
+};
 
 use crate::action::{ActionKind, Rule};
 use crate::contacts::{association, Association};
@@ -94,6 +96,20 @@ pub struct Merged {
     pub reports: Vec<(ActionKind, Rule)>,
 }
 
+/// The fields of `entity` the tenant syncs: its PSA's field map, without references to an entity
+/// the PSA does not sync (a Pulseway PSA contact's location can never be carried: Pulseway syncs
+/// no locations). The base snapshot holds exactly these.
+pub fn synced_fields(
+    settings: &TenantSettings,
+    entity: Entity,
+) -> impl Iterator<Item = &'static FieldSpec> + '_ {
+    field_map(settings.psa, entity).iter().filter(|spec| {
+        spec.field
+            .references()
+            .is_none_or(|target| settings.capabilities().syncs(target))
+    })
+}
+
 /// Merges a linked pair. `base` is `None` for a fresh link: the PSA wins every field.
 pub fn merge(
     settings: &TenantSettings,
@@ -113,7 +129,7 @@ pub fn merge(
     let pushable = push_requirements(settings, entity, itg);
     let mut not_pushed_reported = false;
 
-    for spec in field_map(settings.psa, entity) {
+    for spec in synced_fields(settings, entity) {
         let f = spec.field;
         let (p, i) = (psa.get(f), itg.get(f));
         let psa_changed = base.is_none_or(|b| b.psa.get(f) != p);

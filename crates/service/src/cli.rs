@@ -68,9 +68,13 @@ pub struct FullSyncArgs {
     pub config: ConfigArgs,
     #[arg(long)]
     pub tenant: String,
-    /// Count what would be published, publish nothing.
+    /// Plan and count what would be published, publish nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Orphan the links of records the PSA no longer lists even when they are more than
+    /// `polling.full_sync_max_orphan_share` of the tenant's links.
+    #[arg(long)]
+    pub force: bool,
     /// Names the run: a run repeated with the same name (after an interruption, within the
     /// stream's duplicate window) publishes nothing twice. Default: the current time.
     #[arg(long)]

@@ -144,12 +144,16 @@ impl RequestBudget {
 }
 
 /// `[tenants.<id>.polling]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PollingConfig {
     /// How often IT Glue is asked for records changed since the last poll (its only change feed).
     pub itglue_interval: Duration,
     /// How often a polled PSA is asked (and the safety-net poll of a webhook-fed PSA).
     pub psa_interval: Duration,
+    /// How often the scheduled full sync runs (`None`: never; `"0s"` in the file).
+    pub full_sync_interval: Option<Duration>,
+    /// The largest share of the tenant's links a full sync's sweep may orphan without `--force`.
+    pub full_sync_max_orphan_share: f64,
 }
 
 /// `[tenants.<id>.itglue]`.
@@ -607,6 +611,23 @@ fn resolve_tenant(
             ));
         }
     }
+    let full_sync_interval = match raw_polling.full_sync_interval {
+        d if d.is_zero() => None,
+        d if d < Duration::from_secs(60) => {
+            return Err(ConfigError::at(
+                format!("{polling_key}.full_sync_interval"),
+                "must be at least 1m (or \"0s\" for no scheduled full sync)",
+            ))
+        }
+        d => Some(d),
+    };
+    let share = raw_polling.full_sync_max_orphan_share;
+    if !(share > 0.0 && share <= 1.0) {
+        return Err(ConfigError::at(
+            format!("{polling_key}.full_sync_max_orphan_share"),
+            "must be a share above 0 and at most 1 (e.g. 0.25)",
+        ));
+    }
     let budgets_key = format!("{key}.budgets");
     let raw_budgets: RawBudgets = match table.get("budgets") {
         Some(value) => decode(value.clone(), &budgets_key)?,
@@ -640,6 +661,8 @@ fn resolve_tenant(
         polling: PollingConfig {
             itglue_interval: raw_polling.itglue_interval,
             psa_interval: raw_polling.psa_interval,
+            full_sync_interval,
+            full_sync_max_orphan_share: share,
         },
         budgets,
     })

@@ -134,6 +134,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 &config,
                 &tenant,
                 args.dry_run,
+                args.force,
                 args.run.as_deref(),
             ))?;
             print!("{out}");

@@ -287,49 +287,42 @@ pub async fn set_mode(config: &Config, tenant: &TenantId, mode: Mode) -> anyhow:
     bail!("tenant {tenant}: the mode kept changing under us; try again")
 }
 
-/// `full-sync`: one event per PSA record of the tenant (organizations first), or with `dry_run`
-/// only the counts.
+/// `full-sync`: lists both systems, plans what differs from the last sync, and publishes one
+/// reconcile event per planned record (with `dry_run`, only the plan's counts). A sweep held back
+/// (too many links would be orphaned) is an error after the rest was published, naming `--force`.
 pub async fn full_sync(
     config: &Config,
     tenant: &TenantId,
     dry_run: bool,
+    force: bool,
     run: Option<&str>,
 ) -> anyhow::Result<String> {
     let tenant_config = &config.tenants[tenant];
     let psa = crate::clients::psa(tenant_config, None)?;
-    let caps = tenant_config.sync.capabilities();
-    let entities: Vec<Entity> = crate::full_sync::ENTITY_ORDER
-        .into_iter()
-        .filter(|e| caps.syncs(*e))
-        .collect();
-    let mut out = String::new();
-    if dry_run {
-        for entity in entities {
-            let n = psa
-                .list_all(entity)
-                .await
-                .with_context(|| format!("listing {entity} from the PSA"))?
-                .len();
-            writeln!(out, "{entity}: {n} records would be checked")?;
-        }
-        writeln!(out, "dry run: nothing published")?;
-        return Ok(out);
-    }
+    let itg = crate::clients::itglue(tenant_config, None)?;
+    let conn = connected(config).await?;
+    let links = LinkStore::open(&conn, OP_TIMEOUT).await?;
+    let publisher = syncbridge_bus::EventPublisher::new(conn, OP_TIMEOUT);
     let now = crate::workers::now_millis();
-    let run = run.map_or_else(|| now.to_string(), str::to_owned);
-    let publisher = syncbridge_bus::EventPublisher::new(connected(config).await?, OP_TIMEOUT);
+    let options = crate::full_sync::FullSyncOptions {
+        run: run.map_or_else(|| now.to_string(), str::to_owned),
+        dry_run,
+        force,
+        max_orphan_share: tenant_config.polling.full_sync_max_orphan_share,
+    };
     let report =
-        crate::full_sync::publish_full_sync(tenant, &psa, &entities, &publisher, &run, now).await?;
-    for (entity, n) in &report.published {
-        writeln!(out, "{entity}: {n} events published")?;
+        crate::full_sync::full_sync(tenant_config, &psa, &itg, &links, &publisher, &options, now)
+            .await?;
+    let mut out = report.describe(dry_run);
+    if report.sweep_held.is_some() {
+        bail!("{out}");
     }
-    if report.duplicates > 0 {
+    if !dry_run {
         writeln!(
             out,
-            "{} events were already published by an earlier attempt of run {run}",
-            report.duplicates
+            "run {}: the workers decide each event now",
+            options.run
         )?;
     }
-    writeln!(out, "run {run}: the workers check every record now")?;
     Ok(out)
 }

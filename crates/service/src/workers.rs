@@ -59,7 +59,7 @@ pub async fn stopped(mut stop: watch::Receiver<bool>) {
     }
 }
 
-async fn sleep_or_stop(d: Duration, stop: &watch::Receiver<bool>) -> bool {
+pub(crate) async fn sleep_or_stop(d: Duration, stop: &watch::Receiver<bool>) -> bool {
     tokio::select! {
         _ = tokio::time::sleep(d) => false,
         _ = stopped(stop.clone()) => true,
@@ -147,13 +147,14 @@ pub async fn run_tenant(
             .filter(|_| caps.change_feed == FeedKind::Webhooks)
             .filter(|e| !(*e == Entity::Location && caps.locations_polled))
             .collect();
+        let full_sync_state = state.clone();
         let psa_poller = Poller {
             tenant: tenant.id.clone(),
             source: EventSource::Psa(tenant.sync.psa),
             feed: PsaFeed(psa.clone()),
             entities,
             publisher,
-            state,
+            state: state.clone(),
             safety_net: (!webhook_fed.is_empty())
                 .then(|| SafetyNet::new(conn.clone(), webhook_fed)),
         };
@@ -163,6 +164,18 @@ pub async fn run_tenant(
             None,
             stop.clone(),
         )));
+        if let Some(interval) = tenant.polling.full_sync_interval {
+            tasks.push(tokio::spawn(crate::full_sync::schedule(
+                tenant.clone(),
+                psa.clone(),
+                itg.clone(),
+                LinkStore::open(&conn, STORE_TIMEOUT).await?,
+                full_sync_state,
+                EventPublisher::new(conn.clone(), publish_timeout),
+                interval,
+                stop.clone(),
+            )));
+        }
     }
     for task in tasks {
         let _ = task.await;

@@ -26,7 +26,7 @@ use futures_util::StreamExt;
 use syncbridge::config::Config;
 use syncbridge::demo::verify;
 use syncbridge::demo::world::DemoTenant;
-use syncbridge::full_sync::publish_full_sync;
+use syncbridge::full_sync::{full_sync, FullSyncOptions};
 use syncbridge::workers::{now_millis, KILL_AT_ENV};
 use syncbridge_bus::testing::NatsServer;
 use syncbridge_bus::{
@@ -271,14 +271,20 @@ impl World {
     async fn full_sync(&self, run: &str) {
         let tenant = &self.config.tenants[&self.id];
         let psa = syncbridge::clients::psa(tenant, None).unwrap();
-        let caps = tenant.sync.capabilities();
-        let entities: Vec<Entity> = Entity::ALL.into_iter().filter(|e| caps.syncs(*e)).collect();
-        publish_full_sync(
-            &self.id,
+        let itg = syncbridge::clients::itglue(tenant, None).unwrap();
+        let options = FullSyncOptions {
+            run: run.to_owned(),
+            dry_run: false,
+            force: false,
+            max_orphan_share: tenant.polling.full_sync_max_orphan_share,
+        };
+        full_sync(
+            tenant,
             &psa,
-            &entities,
+            &itg,
+            &self.links,
             &self.publisher,
-            run,
+            &options,
             now_millis(),
         )
         .await

@@ -7,8 +7,9 @@
 //! base, which deliberately lags for changes not carried yet (a pending reference, an edit not yet
 //! pushable), so they are carried once possible.
 
+use syncbridge_engine::merge::synced_fields;
 use syncbridge_engine::{ActionKind, Changes, Decision, LinkUpdate};
-use syncbridge_model::{field_map, Entity, Field, Link, Record, TenantSettings, Values};
+use syncbridge_model::{Entity, Field, Link, Record, TenantSettings, Values};
 
 use crate::side::{ApiError, SideApi};
 
@@ -87,10 +88,7 @@ pub(crate) fn link_after(
         return None;
     };
     let mut link = link.clone();
-    let mapped: Vec<Field> = field_map(settings.psa, entity)
-        .iter()
-        .map(|s| s.field)
-        .collect();
+    let mapped: Vec<Field> = synced_fields(settings, entity).map(|s| s.field).collect();
     let read_back = |base: &mut Values, after: &Record, written: &Option<Vec<Field>>| {
         for f in written.as_deref().unwrap_or(&mapped) {
             base.set(*f, after.get(*f).map(str::to_owned));

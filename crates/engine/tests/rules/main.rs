@@ -10,5 +10,6 @@ mod echo_and_shadow;
 mod matching;
 mod merge;
 mod orphans;
+mod reconcile;
 mod scope;
 mod two_way;

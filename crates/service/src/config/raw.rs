@@ -158,6 +158,13 @@ pub(crate) struct RawPolling {
         deserialize_with = "duration::deserialize"
     )]
     pub(crate) psa_interval: Duration,
+    #[serde(
+        default = "default_full_sync_interval",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub(crate) full_sync_interval: Duration,
+    #[serde(default = "default_max_orphan_share")]
+    pub(crate) full_sync_max_orphan_share: f64,
 }
 
 /// `[tenants.<id>.budgets]`: request budgets as `"<requests>/<duration>"` (e.g. `"1500/5m"`).
@@ -176,11 +183,21 @@ fn default_psa_interval() -> Duration {
     Duration::from_secs(60)
 }
 
+fn default_full_sync_interval() -> Duration {
+    Duration::from_secs(6 * 3600)
+}
+
+fn default_max_orphan_share() -> f64 {
+    0.25
+}
+
 impl Default for RawPolling {
     fn default() -> Self {
         RawPolling {
             itglue_interval: default_itglue_interval(),
             psa_interval: default_psa_interval(),
+            full_sync_interval: default_full_sync_interval(),
+            full_sync_max_orphan_share: default_max_orphan_share(),
         }
     }
 }

@@ -175,3 +175,29 @@ fn request_timeout_must_outlive_the_publish() {
     let err = Config::from_toml(&text, &env).unwrap_err();
     assert_eq!(err.key, "ingest.request_timeout");
 }
+
+#[test]
+fn full_sync_schedule_and_sweep_share() {
+    let globex = |config: &Config| config.tenants[&TenantId::new("globex").unwrap()].polling;
+    let minimal = MINIMAL_AUTOTASK.replace("{ env = \"ACME_AT_SECRET\" }", "\"w\"");
+    let defaults = globex(&load(&minimal).unwrap());
+    assert_eq!(
+        defaults.full_sync_interval,
+        Some(Duration::from_secs(6 * 3600))
+    );
+    assert_eq!(defaults.full_sync_max_orphan_share, 0.25);
+    let with = |polling: &str| format!("{minimal}\n[tenants.globex.polling]\n{polling}\n");
+    let off = load(&with("full_sync_interval = \"0s\"")).unwrap();
+    assert_eq!(globex(&off).full_sync_interval, None);
+    for bad in [
+        "full_sync_interval = \"30s\"",
+        "full_sync_max_orphan_share = 0.0",
+        "full_sync_max_orphan_share = 1.5",
+    ] {
+        let err = load(&with(bad)).expect_err(bad);
+        assert!(
+            err.key.starts_with("tenants.globex.polling.full_sync"),
+            "{err}"
+        );
+    }
+}

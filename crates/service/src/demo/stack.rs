@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use syncbridge_bus::testing::NatsServer;
-use syncbridge_bus::{connect, setup, ConnectConfig, Connection, EventPublisher};
-use syncbridge_model::{Entity, PsaKind, TenantId};
+use syncbridge_bus::{connect, setup, ConnectConfig, Connection, EventPublisher, LinkStore};
+use syncbridge_model::{PsaKind, TenantId};
 use syncbridge_sim::SimClock;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 
 use super::world::{DemoTenant, PsaSim, SCALE};
 use crate::config::Config;
-use crate::full_sync::{publish_full_sync, FullSyncReport};
+use crate::full_sync::{full_sync, FullSyncOptions, FullSyncReport};
 use crate::ingest::{Ingest, NatsSink};
 use crate::workers::{now_millis, spawn_all, stopped, Loops};
 
@@ -159,19 +159,31 @@ impl Stack {
         ));
     }
 
-    /// Publishes a full sync of every tenant (one event per PSA record), as run `run`.
+    /// Runs a full sync of every tenant (publishing what differs from the last sync), as run `run`.
     pub async fn full_sync(&self, run: &str) -> anyhow::Result<Vec<(TenantId, FullSyncReport)>> {
         let publisher = EventPublisher::new(self.conn.clone(), PUBLISH_TIMEOUT);
+        let links = LinkStore::open(&self.conn, PUBLISH_TIMEOUT).await?;
         let mut out = Vec::new();
         for tenant in self.config.tenants.values() {
             let psa = crate::clients::psa(tenant, None)?;
-            let caps = tenant.sync.capabilities();
-            let entities: Vec<Entity> =
-                Entity::ALL.into_iter().filter(|e| caps.syncs(*e)).collect();
-            let report =
-                publish_full_sync(&tenant.id, &psa, &entities, &publisher, run, now_millis())
-                    .await
-                    .with_context(|| format!("full sync of {}", tenant.id))?;
+            let itg = crate::clients::itglue(tenant, None)?;
+            let options = FullSyncOptions {
+                run: run.to_owned(),
+                dry_run: false,
+                force: false,
+                max_orphan_share: tenant.polling.full_sync_max_orphan_share,
+            };
+            let report = full_sync(
+                tenant,
+                &psa,
+                &itg,
+                &links,
+                &publisher,
+                &options,
+                now_millis(),
+            )
+            .await
+            .with_context(|| format!("full sync of {}", tenant.id))?;
             out.push((tenant.id.clone(), report));
         }
         Ok(out)

@@ -375,8 +375,10 @@ impl DemoTenant {
             PsaKind::ConnectWise | PsaKind::Autotask => "30s",
             _ => "2s",
         };
+        // The demo runs its full syncs itself (at start, and as tests ask): none on a schedule.
         let polling = format!(
-            "[tenants.{id}.polling]\nitglue_interval = \"1s\"\npsa_interval = \"{psa_interval}\"\n"
+            "[tenants.{id}.polling]\nitglue_interval = \"1s\"\npsa_interval = \"{psa_interval}\"\n\
+             full_sync_interval = \"0s\"\n"
         );
         let toml = format!("{sync}\n{itg_section}\n{psa_section}\n{budgets}\n{polling}");
         Ok(DemoTenant {

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use syncbridge::demo::stack::{Stack, StackOptions};
 use syncbridge::demo::world::DemoTenant;
-use syncbridge_bus::{names, AuditLog, LinkStore};
+use syncbridge::full_sync::{full_sync, FullSyncOptions, FullSyncReport};
+use syncbridge_bus::{names, AuditLog, EventPublisher, LinkStore};
 use syncbridge_engine::Changes;
 use syncbridge_model::{
     Entity, Field, Link, LinkState, Mode, PsaKind, Record, TenantId, TenantSettings,
@@ -158,6 +159,29 @@ impl E2e {
     /// record (`full:{run}:…`): a second full sync needs a run name of its own.
     pub async fn full_sync_run(&self, run: &str) {
         self.stack.full_sync(run).await.expect("full sync");
+    }
+
+    /// Runs a full sync as run `run` (its own run name: events are deduplicated per run), with the
+    /// sweep forced or not, and returns what it planned and published.
+    pub async fn full_sync_with(&self, run: &str, force: bool) -> FullSyncReport {
+        let tenant = &self.stack.config.tenants[&self.id];
+        let options = FullSyncOptions {
+            run: run.to_owned(),
+            dry_run: false,
+            force,
+            max_orphan_share: tenant.polling.full_sync_max_orphan_share,
+        };
+        full_sync(
+            tenant,
+            &syncbridge::clients::psa(tenant, None).unwrap(),
+            &syncbridge::clients::itglue(tenant, None).unwrap(),
+            &self.links,
+            &EventPublisher::new(self.stack.conn.clone(), STORE_TIMEOUT),
+            &options,
+            syncbridge::workers::now_millis(),
+        )
+        .await
+        .expect("full sync")
     }
 
     /// Started, running, fully synced and settled.

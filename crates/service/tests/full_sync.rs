@@ -1,0 +1,118 @@
+//! The full sync on the running product (DESIGN §2.4): it publishes only what differs from what
+//! the last sync left behind — nothing at all for an unchanged tenant — and its sweep orphans the
+//! links of records the PSA no longer lists, unless that would be too many to trust.
+
+#[path = "common/e2e.rs"]
+mod e2e;
+
+use e2e::{eventually, E2e};
+use syncbridge_engine::reconcile::Why;
+use syncbridge_model::{Entity, LinkState, PsaKind};
+use syncbridge_sim::faults::{DeliveryFaults, FaultPlan};
+
+/// After the initial sync settled, a second full sync plans and publishes nothing, for every PSA:
+/// what the workers stored as the base is exactly what the vendors list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_sync_of_an_unchanged_tenant_publishes_nothing() {
+    for kind in PsaKind::ALL {
+        let e = E2e::launch(kind, 1).await;
+        assert!(!e.linked_pairs(Entity::Organization).await.is_empty());
+        let report = e.full_sync_with("again", false).await;
+        assert_eq!(
+            (report.total(), report.published),
+            (0, 0),
+            "{kind}: {}",
+            report.describe(false)
+        );
+        e.assert_no_echo();
+        e.stop().await;
+    }
+}
+
+/// Deletes a person makes in ConnectWise while its callbacks are lost (a disabled webhook): only
+/// the full sync can notice them. Its sweep orphans the links of the contacts the PSA no longer
+/// lists. A sweep that would orphan more than `full_sync_max_orphan_share` of the links (as an
+/// empty listing from a broken API would) is held back and reported, and orphans only with force.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_orphans_unannounced_deletes_and_holds_back_a_suspicious_one() {
+    let e = E2e::launch(PsaKind::ConnectWise, 1).await;
+    e.tenant.psa.core().faults.set(FaultPlan {
+        delivery: DeliveryFaults {
+            drop: 1.0,
+            ..DeliveryFaults::default()
+        },
+        ..FaultPlan::default()
+    });
+    let contacts = e.linked_pairs(Entity::Contact).await;
+    let linked_total = e.linked_pairs(Entity::Organization).await.len()
+        + e.linked_pairs(Entity::Location).await.len()
+        + contacts.len()
+        + e.linked_pairs(Entity::Configuration).await.len();
+    let (first, _) = &contacts[0];
+    e.tenant.psa.delete_as_person("contacts", first).unwrap();
+    e.settle().await;
+    assert_eq!(
+        e.link(Entity::Contact, first).await.unwrap().state,
+        LinkState::Linked,
+        "no callback, no orphan yet"
+    );
+
+    let report = e.full_sync_with("sweep-1", false).await;
+    assert_eq!(
+        report.planned,
+        vec![(Entity::Contact, Why::Deleted, 1)],
+        "{}",
+        report.describe(false)
+    );
+    eventually("the deleted contact's link is orphaned", || async {
+        e.link(Entity::Contact, first)
+            .await
+            .filter(|l| l.state == LinkState::Orphaned)
+    })
+    .await;
+
+    // Most contacts vanish at once: too many to trust; held back until forced.
+    let rest: Vec<&String> = contacts[1..].iter().map(|(p, _)| p).collect();
+    assert!(
+        rest.len() as f64 > 0.25 * linked_total as f64,
+        "the data set must make this sweep suspicious"
+    );
+    for psa_id in &rest {
+        e.tenant.psa.delete_as_person("contacts", psa_id).unwrap();
+    }
+    let held = e.full_sync_with("sweep-2", false).await;
+    assert_eq!(
+        held.sweep_held.map(|(n, _)| n),
+        Some(rest.len()),
+        "{}",
+        held.describe(false)
+    );
+    assert_eq!(held.published, 0);
+    assert!(held.describe(false).contains("--force"));
+    e.settle().await;
+    for psa_id in &rest {
+        assert_eq!(
+            e.link(Entity::Contact, psa_id).await.unwrap().state,
+            LinkState::Linked
+        );
+    }
+    let forced = e.full_sync_with("sweep-3", true).await;
+    assert_eq!(forced.published as usize, rest.len());
+    eventually("every deleted contact is orphaned", || async {
+        for psa_id in &rest {
+            e.link(Entity::Contact, psa_id)
+                .await
+                .filter(|l| l.state == LinkState::Orphaned)?;
+        }
+        Some(())
+    })
+    .await;
+    e.settle().await;
+    assert_eq!(
+        e.full_sync_with("sweep-4", false).await.total(),
+        0,
+        "orphans are not swept twice"
+    );
+    e.assert_no_echo();
+    e.stop().await;
+}
