@@ -1,9 +1,9 @@
 //! syncbridge's NATS JetStream layer (DESIGN §2, §4): connecting with reconnects, creating and
 //! verifying the streams, KV buckets and per-tenant worker consumers, publishing change events with
 //! their dedup id, and the KV-backed stores the workers use — links with their base snapshots,
-//! per-record leases, and sync state — all with compare-and-set on the KV revision — and the
-//! operations tools on the streams: dead letters (with the MAX_DELIVERIES mover), the audit log
-//! and replay.
+//! per-record leases, and sync state — all with compare-and-set on the KV revision — the budgets
+//! every process shares (request windows, concurrency slots), and the operations tools on the
+//! streams: dead letters (with the MAX_DELIVERIES mover), the audit log and replay.
 //!
 //! Typical start-up:
 //!
@@ -38,6 +38,7 @@ mod ops_error;
 mod publish;
 mod replay;
 mod setup;
+mod slots;
 mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -58,6 +59,7 @@ pub use setup::{
     ensure_worker_consumer, setup, topology_present, Difference, Outcome, SetupConfig, SetupError,
     SetupReport, WorkerConsumerConfig,
 };
+pub use slots::{ConcurrencySlots, Slot};
 pub use state::{PollCursor, StateKey, StateStore};
 
 /// The async-nats pull consumer type returned by [`ensure_worker_consumer`].

@@ -7,7 +7,8 @@
 //! be single-use); partial `PATCH /{Entity}` with the id in the body, then a read-back (Autotask
 //! answers writes with `{"itemId"}` only). Limits: a client budget of half of the published
 //! 10,000 requests per hour, and at most 3 concurrent requests per entity endpoint (a semaphore
-//! per endpoint; Autotask's thread limit counts per endpoint and integration code).
+//! per endpoint; Autotask's thread limit counts per endpoint and integration code, so syncbridge's
+//! shared gate makes the 3 hold for all processes of a tenant together).
 //!
 //! Field map (canonical ⇄ Autotask, reference §2.2) lives in [`to_record`] and
 //! [`AutotaskClient::wire_fields`]. Picklists (`companyType`, `configurationItemType`) are read

@@ -1,6 +1,7 @@
 //! The shared HTTP machinery of every connector: one `reqwest` client (rustls), per-attempt
 //! timeouts, the client-side rate budget (`governor`), per-endpoint concurrency caps (a semaphore
-//! per endpoint), and retries with exponential backoff and jitter that honour `Retry-After`.
+//! per endpoint, plus a slot shared with other processes when the policy's shared gate offers
+//! one), and retries with exponential backoff and jitter that honour `Retry-After`.
 //!
 //! Classification (DESIGN §2.3): 429, 5xx, 408, 409, timeouts and connection failures are
 //! transient and retried; any other 4xx is permanent and returned at once. Calls that must not be
@@ -20,7 +21,7 @@ use reqwest::header::HeaderMap;
 use tokio::sync::Semaphore;
 
 use crate::error::{excerpt, Error, Result};
-use crate::policy::HttpPolicy;
+use crate::policy::{HttpPolicy, SharedSlot};
 use crate::secret::Secret;
 
 /// Whether a call may be repeated after an ambiguous failure.
@@ -158,6 +159,15 @@ impl Http {
         )
     }
 
+    /// Waits for the shared budget, then for a shared concurrency slot (after the budget, so no
+    /// slot is held while a window is awaited).
+    async fn shared_turn(&self, endpoint: &str) -> Option<SharedSlot> {
+        let shared = self.policy.shared.as_ref()?;
+        let endpoint = endpoint.to_ascii_lowercase();
+        shared.0.acquire(&endpoint).await;
+        shared.0.hold(&endpoint).await
+    }
+
     /// Sends the request `make` builds (once per attempt, so per-request signatures stay fresh)
     /// under the endpoint's concurrency gate and the rate budget, retrying as `retry` allows.
     pub async fn send<F>(&self, endpoint: &str, retry: Retry, make: F) -> Result<Reply>
@@ -187,9 +197,8 @@ impl Http {
                         .until_key_ready(&endpoint.to_ascii_lowercase())
                         .await;
                 }
-                if let Some(shared) = &self.policy.shared {
-                    shared.0.acquire(&endpoint.to_ascii_lowercase()).await;
-                }
+                // Held, like the permit, until the attempt ends (dropped with it on any outcome).
+                let _shared_slot = self.shared_turn(endpoint).await;
                 self.counters.requests.fetch_add(1, Ordering::Relaxed);
                 self.attempt(make(&self.client), retry).await
             };

@@ -32,7 +32,7 @@ pub use error::{Error, Result};
 pub use http::HttpStats;
 pub use itglue::{ItGlueClient, ItGlueConfig};
 pub use kaseya_bms::{BmsClient, BmsConfig, BmsFlavor};
-pub use policy::{HttpPolicy, RateBudget, SharedBudget, SharedGate};
+pub use policy::{HttpPolicy, RateBudget, SharedBudget, SharedGate, SharedSlot};
 pub use registration::{AutotaskWebhookSpec, Outcome, RegistrationItem, RegistrationReport};
 pub use secret::Secret;
 pub use syncbridge_model::Record;

@@ -35,11 +35,46 @@ impl RateBudget {
 
 /// A request budget shared with other processes (syncbridge keeps its tenants' in NATS, so
 /// several worker processes together stay within one budget). Asked before every request, after
-/// the client's own budget; it waits until the request may be made.
+/// the client's own budget and concurrency cap; it waits until the request may be made.
 pub trait SharedBudget: Send + Sync {
     /// Waits until one request to `endpoint` (the key the client's own per-endpoint budget uses)
     /// may be made.
     fn acquire<'a>(&'a self, endpoint: &'a str) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+    /// Waits for one of `endpoint`'s concurrent-request slots shared with other processes (Autotask:
+    /// 3 per endpoint for all processes together), asked after [`acquire`](Self::acquire) so no
+    /// slot is held while a rate budget is awaited. The request holds the returned slot until it
+    /// ends; `None` means no shared cap applies (or it could not be asked), and the client's own
+    /// per-process cap stands alone. By default there is none.
+    fn hold<'a>(
+        &'a self,
+        endpoint: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Option<SharedSlot>> + Send + 'a>> {
+        let _ = endpoint;
+        Box::pin(std::future::ready(None))
+    }
+}
+
+/// One held slot of a shared concurrency cap (see [`SharedBudget::hold`]): dropping it gives the
+/// slot back, so a request that ends in any way (answer, error, timeout, cancellation) frees it.
+pub struct SharedSlot {
+    /// Never read: it exists to be dropped.
+    _held: Box<dyn Send>,
+}
+
+impl SharedSlot {
+    /// Wraps whatever gives the slot back on drop.
+    pub fn new(held: impl Send + 'static) -> SharedSlot {
+        SharedSlot {
+            _held: Box::new(held),
+        }
+    }
+}
+
+impl fmt::Debug for SharedSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SharedSlot")
+    }
 }
 
 /// A [`SharedBudget`] in a policy (compared by identity).
@@ -74,7 +109,8 @@ pub struct HttpPolicy {
     pub max_retry_after: Duration,
     /// The client-side budget (`None`: unlimited).
     pub rate: Option<RateBudget>,
-    /// A budget shared with other processes, taken after `rate` (`None`: this process only).
+    /// A budget shared with other processes, taken after `rate` (`None`: this process only); it
+    /// may also share `per_endpoint_concurrency` (see [`SharedBudget::hold`]).
     pub shared: Option<SharedGate>,
     /// Whether `rate` is one budget for the whole client or one per endpoint (Kaseya BMS:
     /// "1500 per hour per endpoint").

@@ -1,7 +1,9 @@
 //! Building a tenant's vendor clients from its configuration: one IT Glue client and one client
 //! for its PSA, each with the tenant's budget for that vendor (`[budgets]`, by default half the
 //! published limit) — shared with every other syncbridge process through NATS when the caller
-//! gives the state store (workers and pollers do; one-off commands need not).
+//! gives the state store (workers and pollers do; one-off commands need not). Sharing also covers
+//! a per-endpoint concurrency cap where the connector has one (Autotask: 3 concurrent requests
+//! per endpoint for all processes together).
 
 use anyhow::Context;
 use syncbridge_connectors::{
@@ -16,7 +18,8 @@ use crate::config::{PsaConfig, RequestBudget, TenantConfig};
 use crate::shared_budget::NatsBudget;
 
 /// A configured budget replaces the connector's default (keeping its burst); with `shared`, the
-/// budget holds for all processes together.
+/// budget — and the connector's per-endpoint concurrency cap, if it has one — holds for all
+/// processes together.
 fn apply_budget(
     http: &mut HttpPolicy,
     budget: Option<RequestBudget>,
