@@ -220,13 +220,14 @@ async fn type_and_status_gate_then_instant_create_on_entering_scope() {
     let e = E2e::launch(PsaKind::ConnectWise, seed).await;
     let name = e.ds.organizations[target].name.clone();
     let psa_id = psa_org_id(target);
-    // Type not enabled (status Active): nothing, and the gate says why.
+    // Type not enabled (status Active): nothing (the full sync does not even publish it).
     out_of_scope(&e, &psa_id, &name).await;
-    let audits = e.audits_of(Entity::Organization, "psa", &psa_id).await;
-    assert!(any_action(&audits, "type_status_gate", None), "{audits:#?}");
 
-    // Type enabled ("Client"), status not (Inactive): still nothing.
-    let seen = audits.len();
+    // Type enabled ("Client"), status not (Inactive): still nothing, and the gate says why.
+    let seen = e
+        .audits_of(Entity::Organization, "psa", &psa_id)
+        .await
+        .len();
     e.tenant
         .psa
         .edit_as_person(
@@ -245,6 +246,8 @@ async fn type_and_status_gate_then_instant_create_on_entering_scope() {
     .await;
     e.settle().await;
     out_of_scope(&e, &psa_id, &name).await;
+    let audits = e.audits_of(Entity::Organization, "psa", &psa_id).await;
+    assert!(any_action(&audits, "type_status_gate", None), "{audits:#?}");
 
     // Both enabled: created at once, from the webhook of that edit.
     e.tenant
@@ -814,6 +817,16 @@ async fn network_glue_contact_is_pushed_to_the_psa_and_linked() {
     })
     .await;
     let psa_id = link.psa_id.unwrap();
+    // The PSA badge, as an operator sees it.
+    let shown =
+        syncbridge::ops::links_show(&e.stack.config, &e.id, Entity::Contact, None, Some(&itg_id))
+            .await
+            .unwrap();
+    assert!(shown.contains("\"linked\""), "{shown}");
+    assert!(
+        shown.contains(&format!("\"psa_id\": \"{psa_id}\"")),
+        "{shown}"
+    );
     let psa = e.psa(Entity::Contact, &psa_id).await.expect("in the PSA");
     assert_eq!(psa.get(Field::FirstName), Some("Ada"));
     assert_eq!(psa.get(Field::LastName), Some("Lovelace"));

@@ -88,3 +88,45 @@ async fn killed_after_the_link_store_before_the_ack_loses_nothing_and_writes_not
         Some("ACME")
     );
 }
+
+/// The same for a push (two-way): a worker killed after creating a new IT Glue organization in the
+/// PSA, before the link store. The redelivery finds the PSA record by its exact key and links it:
+/// one PSA record, nothing written twice.
+#[tokio::test]
+async fn killed_after_a_push_to_the_psa_before_the_link_store_duplicates_nothing() {
+    let h = Harness::start().await;
+    let mut itg_acme = acme();
+    itg_acme.id = "i1".into();
+    h.itg.seed(Entity::Organization, itg_acme);
+    // The first sync started before the IT Glue record was made: two-way pushes it.
+    let start = T0 - 1_000;
+    let mut doomed = h.worker(settings(true), "doomed");
+    doomed.kill_at = Some(KillPoint::AfterVendorWrite);
+    let event = itg_event(Entity::Organization, "i1");
+    assert_eq!(
+        doomed.handle(&event, start).await,
+        Outcome::Killed(KillPoint::AfterVendorWrite)
+    );
+    assert_eq!(
+        h.psa.all(Entity::Organization).len(),
+        1,
+        "the push happened"
+    );
+
+    let alive = h.worker(settings(true), "alive");
+    let out = alive.handle(&event, start).await;
+    assert!(matches!(out, Outcome::Done { .. }), "{out:?}");
+    let pushed = h.psa.all(Entity::Organization);
+    assert_eq!(pushed.len(), 1, "no duplicate");
+    let link = h
+        .stores
+        .links
+        .get_by_itg(&tenant(), Entity::Organization, "i1")
+        .await
+        .unwrap()
+        .expect("linked")
+        .value;
+    assert_eq!(link.state, LinkState::Linked);
+    assert_eq!(link.psa_id.as_deref(), Some(pushed[0].id.as_str()));
+    assert_eq!(h.psa.writes().len(), 1, "one create, nothing written twice");
+}
