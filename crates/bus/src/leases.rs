@@ -172,8 +172,9 @@ fn encode(holder: &str, token: &str) -> Result<Bytes, KvError> {
         .map_err(|e| KvError::InvalidValue(e.to_string()))
 }
 
-/// Unique per acquisition across processes and time: pid, clock and a process-wide counter.
-fn unique_token() -> String {
+/// Unique per acquisition across processes and time: pid, clock and a process-wide counter (leases
+/// and concurrency slots).
+pub(crate) fn unique_token() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = SystemTime::now()

@@ -20,13 +20,14 @@
 //! holds, rather than in a bucket with a `max_age`: a per-key expiry stamp needs no new bucket and
 //! no new connection plumbing, and `sync_state` keeps only a few revisions per key.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use syncbridge_model::{TenantId, UnixMillis};
 
 use crate::kv::{KvError, Versioned};
+use crate::leases::unique_token;
 use crate::state::{StateKey, StateStore};
 
 /// First pause while every slot is taken; doubled per round up to [`MAX_BACKOFF`].
@@ -247,16 +248,6 @@ fn jittered(d: Duration) -> Duration {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |t| t.subsec_nanos());
     d.mul_f64(0.5 + f64::from(nanos % 1000) / 2000.0)
-}
-
-/// Unique per acquisition across processes and time: pid, clock and a process-wide counter.
-fn unique_token() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("{:x}-{nanos:x}-{n:x}", std::process::id())
 }
 
 #[cfg(test)]

@@ -338,3 +338,39 @@ async fn claim(state: &StateStore, key: &StateKey, slot: i64) -> Result<bool, Kv
         Err(e) => Err(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syncbridge_bus::testing::NatsServer;
+    use syncbridge_bus::{connect, setup, ConnectConfig, SetupConfig};
+
+    /// Each slot of the schedule is claimed once, however many processes ask at the same moment,
+    /// and a slot that is over is never claimed late.
+    #[tokio::test]
+    async fn one_process_claims_each_slot() {
+        let server = NatsServer::start().await.expect("nats-server");
+        let conn = connect(&ConnectConfig::new(server.url())).await.unwrap();
+        setup(&conn, &SetupConfig::default()).await.unwrap();
+        let state = StateStore::open(&conn, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let key = StateKey::checkpoint(&TenantId::new("acme").unwrap(), "full_sync_slot").unwrap();
+        let (a, b, c) = tokio::join!(
+            claim(&state, &key, 7),
+            claim(&state, &key, 7),
+            claim(&state, &key, 7)
+        );
+        let won = [a.unwrap(), b.unwrap(), c.unwrap()];
+        assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+        assert!(!claim(&state, &key, 7).await.unwrap(), "the slot is taken");
+        assert!(
+            !claim(&state, &key, 6).await.unwrap(),
+            "an older slot is over"
+        );
+        assert!(
+            claim(&state, &key, 8).await.unwrap(),
+            "the next slot is free"
+        );
+    }
+}

@@ -5,10 +5,16 @@
 #[path = "common/e2e.rs"]
 mod e2e;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use e2e::{eventually, E2e};
+use syncbridge::full_sync::schedule;
+use syncbridge_bus::{EventPublisher, StateStore};
 use syncbridge_engine::reconcile::Why;
 use syncbridge_model::{Entity, LinkState, PsaKind};
 use syncbridge_sim::faults::{DeliveryFaults, FaultPlan};
+use tokio::sync::watch;
 
 /// After the initial sync settled, a second full sync plans and publishes nothing, for every PSA:
 /// what the workers stored as the base is exactly what the vendors list.
@@ -113,6 +119,57 @@ async fn the_sweep_orphans_unannounced_deletes_and_holds_back_a_suspicious_one()
         0,
         "orphans are not swept twice"
     );
+    e.assert_no_echo();
+    e.stop().await;
+}
+
+/// The scheduled full sync, run by two poller processes on one schedule: a contact deleted in
+/// ConnectWise while its callbacks are lost (which no poll can see) is orphaned by the next slot's
+/// sweep (`full:scheduled-…`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduled_full_sync_sweeps_an_unannounced_delete() {
+    let e = E2e::launch(PsaKind::ConnectWise, 1).await;
+    e.tenant.psa.core().faults.set(FaultPlan {
+        delivery: DeliveryFaults {
+            drop: 1.0,
+            ..DeliveryFaults::default()
+        },
+        ..FaultPlan::default()
+    });
+    let (contact, _) = e.a_linked_pair(Entity::Contact).await;
+    e.tenant.psa.delete_as_person("contacts", &contact).unwrap();
+
+    let tenant = e.stack.config.tenants[&e.id].clone();
+    let (stop, stopped) = watch::channel(false);
+    for _ in 0..2 {
+        tokio::spawn(schedule(
+            tenant.clone(),
+            Arc::new(syncbridge::clients::psa(&tenant, None).unwrap()),
+            Arc::new(syncbridge::clients::itglue(&tenant, None).unwrap()),
+            e.links.clone(),
+            StateStore::open(&e.stack.conn, Duration::from_secs(5))
+                .await
+                .unwrap(),
+            EventPublisher::new(e.stack.conn.clone(), Duration::from_secs(5)),
+            Duration::from_secs(2),
+            stopped.clone(),
+        ));
+    }
+    eventually("the deleted contact is orphaned", || async {
+        e.link(Entity::Contact, &contact)
+            .await
+            .filter(|l| l.state == LinkState::Orphaned)
+    })
+    .await;
+    let _ = stop.send(true);
+    let audits = e.audits_of(Entity::Contact, "psa", &contact).await;
+    assert!(
+        audits.iter().any(|a| a["event"]["msg_id"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("full:scheduled-"))),
+        "{audits:#?}"
+    );
+    e.settle().await;
     e.assert_no_echo();
     e.stop().await;
 }

@@ -3,6 +3,9 @@
 //! its window together — the others wait, they do not fail — while without sharing each would
 //! spend the whole budget on its own.
 
+#[path = "common/autotask_tenant.rs"]
+mod autotask_tenant;
+
 use std::time::Duration;
 
 use syncbridge::config::Config;
@@ -12,33 +15,7 @@ use syncbridge_model::Entity;
 use syncbridge_sim::autotask::{Autotask, AutotaskConfig};
 
 fn tenant_config(nats: &str, autotask: &str) -> Config {
-    let text = format!(
-        r#"
-[nats]
-urls = ["{nats}"]
-
-[tenants.globex.sync]
-psa = "autotask"
-org_types = ["Customer"]
-org_statuses = ["Active"]
-config_types = ["Server"]
-config_statuses = ["Active"]
-
-[tenants.globex.itglue]
-base_url = "http://127.0.0.1:9"
-api_key = "unused"
-
-[tenants.globex.autotask]
-base_url = "{autotask}/atservicesrest"
-integration_code = "TRACKING-ID"
-username = "syncbridge@example.com"
-secret = "at-secret"
-
-[tenants.globex.budgets]
-psa = "6/1m"
-"#
-    );
-    Config::from_toml(&text, &|_| None).unwrap()
+    autotask_tenant::tenant_config(nats, autotask, "[tenants.globex.budgets]\npsa = \"6/1m\"\n")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,9 @@
 //! way two worker processes build them (`clients::psa` with the shared state store) get no
 //! "Thread threshold exceeded" answer from the simulator, where two unshared clients do.
 
+#[path = "common/autotask_tenant.rs"]
+mod autotask_tenant;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -151,30 +154,7 @@ async fn holding_a_slot_never_stalls_without_nats() {
 }
 
 fn tenant_config(nats: &str, autotask: &str) -> Config {
-    let text = format!(
-        r#"
-[nats]
-urls = ["{nats}"]
-
-[tenants.globex.sync]
-psa = "autotask"
-org_types = ["Customer"]
-org_statuses = ["Active"]
-config_types = ["Server"]
-config_statuses = ["Active"]
-
-[tenants.globex.itglue]
-base_url = "http://127.0.0.1:9"
-api_key = "unused"
-
-[tenants.globex.autotask]
-base_url = "{autotask}/atservicesrest"
-integration_code = "TRACKING-ID"
-username = "syncbridge@example.com"
-secret = "at-secret"
-"#
-    );
-    Config::from_toml(&text, &|_| None).unwrap()
+    autotask_tenant::tenant_config(nats, autotask, "")
 }
 
 /// An Autotask simulator whose answers take a while, so concurrent calls overlap.

@@ -16,6 +16,14 @@ fn acme(id: &str) -> Record {
         .with(Field::ShortName, "ACME")
 }
 
+/// A contact of Acme ("p1") in the PSA.
+fn ada() -> Record {
+    Record::new("pc1")
+        .in_org("p1")
+        .with(Field::FirstName, "Ada")
+        .with(Field::LastName, "Lovelace")
+}
+
 #[tokio::test]
 async fn a_psa_company_is_created_in_itglue_linked_and_its_echo_writes_nothing() {
     let h = Harness::start().await;
@@ -160,13 +168,7 @@ async fn a_contact_before_its_company_syncs_the_company_first() {
     let h = Harness::start().await;
     let w = h.worker(settings(false), "w1");
     h.psa.seed(Entity::Organization, acme("p1"));
-    h.psa.seed(
-        Entity::Contact,
-        Record::new("pc1")
-            .in_org("p1")
-            .with(Field::FirstName, "Ada")
-            .with(Field::LastName, "Lovelace"),
-    );
+    h.psa.seed(Entity::Contact, ada());
     let out = w.handle(&psa_event(Entity::Contact, "pc1"), T0).await;
     assert!(matches!(out, Outcome::Done { .. }), "{out:?}");
     let orgs = h.itg.all(Entity::Organization);
@@ -185,13 +187,7 @@ async fn a_full_sync_child_before_its_company_creates_the_company_even_without_i
     s.instant_create = false;
     let w = h.worker(s, "w1");
     h.psa.seed(Entity::Organization, acme("p1"));
-    h.psa.seed(
-        Entity::Contact,
-        Record::new("pc1")
-            .in_org("p1")
-            .with(Field::FirstName, "Ada")
-            .with(Field::LastName, "Lovelace"),
-    );
+    h.psa.seed(Entity::Contact, ada());
     let prospect = Record::new("p2")
         .with(Field::Name, "Prospect Co")
         .with(Field::Type, "Prospect")
@@ -290,14 +286,7 @@ async fn an_organization_leaving_scope_orphans_its_children_and_coming_back_reli
     let h = Harness::start().await;
     let w = h.worker(settings(false), "w1");
     h.psa.seed(Entity::Organization, acme("p1"));
-    h.psa.seed(
-        Entity::Contact,
-        Record::new("pc1")
-            .in_org("p1")
-            .with(Field::FirstName, "Ada")
-            .with(Field::LastName, "Lovelace")
-            .with(Field::Title, "CTO"),
-    );
+    h.psa.seed(Entity::Contact, ada().with(Field::Title, "CTO"));
     w.handle(&psa_event(Entity::Contact, "pc1"), T0).await;
     let link = |entity, id: &'static str| {
         let links = h.stores.links.clone();
