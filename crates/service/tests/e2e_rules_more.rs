@@ -17,6 +17,7 @@ use e2e::{any_action, change, creates, eventually, in_scope, psa_org_id, seed_wh
 use serde_json::{json, Map, Value};
 use syncbridge_model::{Entity, Field, LinkState, Mode, PsaKind, Values};
 use syncbridge_sim::admin::AdminOps;
+use syncbridge_sim::faults::{Fault, FaultPlan, FaultRule};
 
 fn fields(value: Value) -> Map<String, Value> {
     match value {
@@ -1141,6 +1142,77 @@ async fn a_contact_deleted_in_itglue_is_synced_again_from_the_psa() {
     assert!(
         any_action(&audits, "itglue_record_gone", None),
         "{audits:#?}"
+    );
+    e.assert_no_echo();
+    e.stop().await;
+}
+
+/// Stale reads are retried, not mistaken for edits: IT Glue answers the read that follows
+/// syncbridge's write with the record as it was before (a lagging replica). The worker sees a
+/// version older than the one it stored as the base and retries (`stale_read`); taking the stale
+/// short name for an IT Glue edit would, with two-way on, push it back to the PSA and undo the
+/// person's edit. The test reads IT Glue only through the simulator's admin state, so its own
+/// reads never take the stale answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_read_after_our_write_is_retried_not_pushed_back() {
+    let e = E2e::launch(PsaKind::ConnectWise, 1).await;
+    assert!(e.settings().two_way);
+    let (org_psa, org_itg) = e.a_linked_pair(Entity::Organization).await;
+    let faults = &e.tenant.itglue.sim.core().faults;
+    faults.set(FaultPlan {
+        rules: vec![FaultRule {
+            method: Some("GET".into()),
+            path_contains: Some(format!("/organizations/{org_itg}")),
+            fault: Fault::StaleRead,
+            probability: 1.0,
+            times: Some(1),
+        }],
+        ..FaultPlan::default()
+    });
+    let short_name_in_itglue = || {
+        e.tenant
+            .itglue
+            .sim
+            .state("organizations")
+            .unwrap()
+            .into_iter()
+            .find(|o| o["id"].to_string() == org_itg)
+            .and_then(|o| o["short-name"].as_str().map(str::to_owned))
+    };
+    let psa_writes = e.sync_writes_in(false, "companies").len();
+
+    e.tenant
+        .psa_person
+        .as_ref()
+        .unwrap()
+        .update(
+            Entity::Organization,
+            &org_psa,
+            &change(Field::ShortName, "FRESH"),
+        )
+        .await
+        .unwrap();
+    eventually("IT Glue takes the PSA's short name", || async {
+        (short_name_in_itglue().as_deref() == Some("FRESH")).then_some(())
+    })
+    .await;
+    eventually("the read after the write was answered stale", || async {
+        (faults.plan().rules[0].times == Some(0)).then_some(())
+    })
+    .await;
+    e.settle().await;
+    assert_eq!(
+        e.psa_value(Entity::Organization, &org_psa, Field::ShortName)
+            .await
+            .as_deref(),
+        Some("FRESH"),
+        "the person's edit stands"
+    );
+    assert_eq!(short_name_in_itglue().as_deref(), Some("FRESH"));
+    assert_eq!(
+        e.sync_writes_in(false, "companies").len(),
+        psa_writes,
+        "nothing pushed back to the PSA"
     );
     e.assert_no_echo();
     e.stop().await;

@@ -3,13 +3,16 @@
 //!
 //! A plan holds request rules (matched in order by method and a path substring: injected status
 //! codes with `Retry-After`, hangs longer than the client's timeout, "commit then time out" on
-//! creates, slow responses) and webhook delivery faults (dropped, duplicated, reordered). Every
+//! creates, slow responses, stale reads from a lagging replica) and webhook delivery faults
+//! (dropped, duplicated, reordered). Every
 //! random decision comes from one generator seeded by the plan's `seed`, so a single-threaded test
 //! replays identically; `times` bounds a rule to its first N matches for fully deterministic tests.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -44,6 +47,10 @@ pub enum Fault {
     },
     /// Answer normally after a real-time delay drawn uniformly from `[min_ms, max_ms]`.
     Delay { min_ms: u64, max_ms: u64 },
+    /// A lagging read replica: a GET whose answer changed since the previous GET of the same URL
+    /// is answered with that previous answer instead (an older version of the record). Fires, and
+    /// uses one of `times`, only when the answer did change, so it always serves something stale.
+    StaleRead,
 }
 
 fn default_hang() -> u64 {
@@ -132,6 +139,25 @@ pub struct DeliveryDecision {
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
     inner: Arc<Mutex<(FaultPlan, SimRng)>>,
+    /// The last answer to each GET URL a stale-read rule covers.
+    answers: Arc<Mutex<HashMap<String, Answer>>>,
+}
+
+/// One remembered answer.
+#[derive(Debug, Clone)]
+struct Answer {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+}
+
+impl Answer {
+    fn response(&self) -> Response {
+        let mut resp = Response::new(Body::from(self.body.clone()));
+        *resp.status_mut() = self.status;
+        *resp.headers_mut() = self.headers.clone();
+        resp
+    }
 }
 
 impl Faults {
@@ -143,6 +169,62 @@ impl Faults {
     pub fn set(&self, plan: FaultPlan) {
         let rng = SimRng::new(plan.seed);
         *self.lock() = (plan, rng);
+        self.answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// Whether a stale-read rule with uses left covers this request.
+    fn stale_read_covers(&self, method: &Method, path: &str) -> bool {
+        method == Method::GET
+            && self
+                .lock()
+                .0
+                .rules
+                .iter()
+                .any(|r| r.fault == Fault::StaleRead && r.matches(method, path))
+    }
+
+    /// Uses one of the first matching stale-read rule's `times` (after a roll of its probability);
+    /// false when it does not fire.
+    fn stale_read_fires(&self, method: &Method, path: &str) -> bool {
+        let mut guard = self.lock();
+        let (plan, rng) = &mut *guard;
+        let Some(rule) = plan
+            .rules
+            .iter_mut()
+            .find(|r| r.fault == Fault::StaleRead && r.matches(method, path))
+        else {
+            return false;
+        };
+        if !rng.chance(rule.probability) {
+            return false;
+        }
+        if let Some(t) = rule.times.as_mut() {
+            *t -= 1;
+        }
+        true
+    }
+
+    /// Remembers `fresh` as the URL's answer and returns what to send: the previous answer when
+    /// it differs and the rule fires (stale), else `fresh`.
+    fn answer_for(&self, method: &Method, url: &str, path: &str, fresh: Answer) -> Answer {
+        let previous = self
+            .answers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(url.to_owned(), fresh.clone());
+        match previous {
+            Some(old)
+                if (old.status, &old.body) != (fresh.status, &fresh.body)
+                    && self.stale_read_fires(method, path) =>
+            {
+                // The fresh answer is remembered: the replica has caught up by the next read.
+                old
+            }
+            _ => fresh,
+        }
     }
 
     pub fn clear(&self) {
@@ -158,7 +240,11 @@ impl Faults {
         let mut guard = self.lock();
         let (plan, rng) = &mut *guard;
         for rule in plan.rules.iter_mut() {
-            if !rule.matches(method, path) || !rng.chance(rule.probability) {
+            // Stale reads are decided on the answer (`answer_for`), not up front.
+            if rule.fault == Fault::StaleRead
+                || !rule.matches(method, path)
+                || !rng.chance(rule.probability)
+            {
                 continue;
             }
             if let Some(t) = rule.times.as_mut() {
@@ -197,6 +283,9 @@ pub async fn fault_layer(State(core): State<Arc<Core>>, req: Request, next: Next
     if path.starts_with("/_admin") {
         return next.run(req).await;
     }
+    if core.faults.stale_read_covers(req.method(), &path) {
+        return stale_read(&core, req, next).await;
+    }
     match core.faults.pick(req.method(), &path) {
         None => next.run(req).await,
         Some(Fault::Status {
@@ -225,8 +314,32 @@ pub async fn fault_layer(State(core): State<Arc<Core>>, req: Request, next: Next
             core.hang(Duration::from_millis(min_ms)).await;
             next.run(req).await
         }
+        Some(Fault::StaleRead) => next.run(req).await,
     }
 }
+
+/// Runs a GET a stale-read rule covers and answers it as a lagging replica would.
+async fn stale_read(core: &Core, req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let url = req.uri().to_string();
+    let resp = next.run(req).await;
+    let (parts, body) = resp.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, STALE_READ_BODY_LIMIT).await else {
+        return (core.error_body)(StatusCode::INTERNAL_SERVER_ERROR, "answer too large");
+    };
+    let fresh = Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    };
+    core.faults
+        .answer_for(&method, &url, &path, fresh)
+        .response()
+}
+
+/// The largest answer a stale-read rule remembers.
+const STALE_READ_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 #[cfg(test)]
 mod tests {
@@ -252,6 +365,38 @@ mod tests {
         assert!(f.pick(&Method::GET, "/organizations").is_none());
         assert!(f.pick(&Method::POST, "/organizations").is_some());
         assert!(f.pick(&Method::POST, "/organizations").is_none());
+    }
+
+    #[test]
+    fn a_stale_read_serves_the_previous_answer_once_and_only_when_it_changed() {
+        let f = Faults::default();
+        let url = "/organizations/5";
+        f.set(FaultPlan {
+            rules: vec![FaultRule {
+                method: Some("GET".into()),
+                path_contains: Some(url.into()),
+                fault: Fault::StaleRead,
+                probability: 1.0,
+                times: Some(1),
+            }],
+            ..FaultPlan::default()
+        });
+        let get = Method::GET;
+        let answer = |body: &'static str| Answer {
+            status: StatusCode::OK,
+            headers: Default::default(),
+            body: Bytes::from_static(body.as_bytes()),
+        };
+        assert!(f.stale_read_covers(&get, url));
+        assert!(!f.stale_read_covers(&Method::PATCH, url));
+        let mut read = |body| f.answer_for(&get, url, url, answer(body)).body;
+        assert_eq!(read("v1"), "v1");
+        assert_eq!(read("v1"), "v1", "unchanged: the fresh answer");
+        assert_eq!(read("v2"), "v1", "changed: the previous answer");
+        assert_eq!(read("v2"), "v2", "caught up by the next read");
+        assert_eq!(read("v3"), "v3", "its one use is spent");
+        assert!(!f.stale_read_covers(&get, url));
+        assert!(f.pick(&get, url).is_none(), "never picked up front");
     }
 
     #[test]
