@@ -1176,7 +1176,7 @@ async fn a_stale_read_after_our_write_is_retried_not_pushed_back() {
             .state("organizations")
             .unwrap()
             .into_iter()
-            .find(|o| o["id"].to_string() == org_itg)
+            .find(|o| o["id"].as_u64() == org_itg.parse().ok())
             .and_then(|o| o["short-name"].as_str().map(str::to_owned))
     };
     let psa_writes = e.sync_writes_in(false, "companies").len();
