@@ -389,7 +389,7 @@ mod tests {
         };
         assert!(f.stale_read_covers(&get, url));
         assert!(!f.stale_read_covers(&Method::PATCH, url));
-        let mut read = |body| f.answer_for(&get, url, url, answer(body)).body;
+        let read = |body| f.answer_for(&get, url, url, answer(body)).body;
         assert_eq!(read("v1"), "v1");
         assert_eq!(read("v1"), "v1", "unchanged: the fresh answer");
         assert_eq!(read("v2"), "v1", "changed: the previous answer");
