@@ -16,6 +16,19 @@ use syncbridge_model::{Entity, LinkState, PsaKind};
 use syncbridge_sim::faults::{DeliveryFaults, FaultPlan};
 use tokio::sync::watch;
 
+/// A synced ConnectWise tenant whose callbacks no longer arrive (a disabled webhook).
+async fn connectwise_with_callbacks_lost() -> E2e {
+    let e = E2e::launch(PsaKind::ConnectWise, 1).await;
+    e.tenant.psa.core().faults.set(FaultPlan {
+        delivery: DeliveryFaults {
+            drop: 1.0,
+            ..DeliveryFaults::default()
+        },
+        ..FaultPlan::default()
+    });
+    e
+}
+
 /// After the initial sync settled, a second full sync plans and publishes nothing, for every PSA:
 /// what the workers stored as the base is exactly what the vendors list.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,14 +54,7 @@ async fn a_full_sync_of_an_unchanged_tenant_publishes_nothing() {
 /// empty listing from a broken API would) is held back and reported, and orphans only with force.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sweep_orphans_unannounced_deletes_and_holds_back_a_suspicious_one() {
-    let e = E2e::launch(PsaKind::ConnectWise, 1).await;
-    e.tenant.psa.core().faults.set(FaultPlan {
-        delivery: DeliveryFaults {
-            drop: 1.0,
-            ..DeliveryFaults::default()
-        },
-        ..FaultPlan::default()
-    });
+    let e = connectwise_with_callbacks_lost().await;
     let contacts = e.linked_pairs(Entity::Contact).await;
     let linked_total = e.linked_pairs(Entity::Organization).await.len()
         + e.linked_pairs(Entity::Location).await.len()
@@ -128,14 +134,7 @@ async fn the_sweep_orphans_unannounced_deletes_and_holds_back_a_suspicious_one()
 /// sweep (`full:scheduled-…`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_scheduled_full_sync_sweeps_an_unannounced_delete() {
-    let e = E2e::launch(PsaKind::ConnectWise, 1).await;
-    e.tenant.psa.core().faults.set(FaultPlan {
-        delivery: DeliveryFaults {
-            drop: 1.0,
-            ..DeliveryFaults::default()
-        },
-        ..FaultPlan::default()
-    });
+    let e = connectwise_with_callbacks_lost().await;
     let (contact, _) = e.a_linked_pair(Entity::Contact).await;
     e.tenant.psa.delete_as_person("contacts", &contact).unwrap();
 
