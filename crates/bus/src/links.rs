@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use syncbridge_model::{Entity, Link, Side, TenantId};
 
 use crate::connect::Connection;
@@ -132,6 +132,20 @@ impl LinkStore {
         tokio::time::timeout(self.timeout * 4, list)
             .await
             .map_err(|_| unavailable("timed out".into()))?
+    }
+
+    /// Every stored link of one tenant and entity, in PSA id order (for full syncs and
+    /// verification). Links are read a few at a time; one deleted since its id was listed is
+    /// left out.
+    pub async fn all(&self, tenant: &TenantId, entity: Entity) -> Result<Vec<Link>, KvError> {
+        const READS_IN_FLIGHT: usize = 16;
+        let links: Vec<Option<Versioned<Link>>> =
+            futures_util::stream::iter(self.psa_ids(tenant, entity).await?)
+                .map(|id| async move { self.get(tenant, entity, &id).await })
+                .buffered(READS_IN_FLIGHT)
+                .try_collect()
+                .await?;
+        Ok(links.into_iter().flatten().map(|v| v.value).collect())
     }
 
     /// Stores a new link; [`KvError::Conflict`] if the PSA record already has one. The link must

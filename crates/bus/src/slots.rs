@@ -111,16 +111,6 @@ impl ConcurrencySlots {
         })
     }
 
-    /// How many slots the scope has.
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    /// Always false: a scope has at least one slot.
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
     /// How long a held slot lasts unless released.
     pub fn hold_for(&self) -> Duration {
         self.hold_for

@@ -170,7 +170,7 @@ async fn ids_with_characters_kv_keys_disallow_are_encoded() {
 }
 
 #[tokio::test]
-async fn psa_ids_lists_one_tenant_and_entity() {
+async fn psa_ids_and_all_list_one_tenant_and_entity() {
     let (_server, conn) = common::ready_server().await;
     let links = LinkStore::open(&conn, common::OP_TIMEOUT).await.unwrap();
     let acme = common::tenant();
@@ -202,5 +202,20 @@ async fn psa_ids_lists_one_tenant_and_entity() {
     assert_eq!(
         links.psa_ids(&other, Entity::Organization).await.unwrap(),
         ["9"]
+    );
+    let all: Vec<Option<String>> = links
+        .all(&acme, Entity::Organization)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.itg_id)
+        .collect();
+    assert_eq!(
+        all,
+        [
+            Some("itg-1".into()),
+            Some("itg-3".into()),
+            Some("itg-a.b c".into())
+        ]
     );
 }

@@ -19,7 +19,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{stream, StreamExt, TryStreamExt};
 use syncbridge_bus::{EventPublisher, KvError, LinkStore, PublishError, StateKey, StateStore};
 use syncbridge_connectors::{ItGlueClient, PsaClient};
 use syncbridge_engine::reconcile::{plan, Listed, Plan, Why};
@@ -37,9 +36,6 @@ pub const ENTITY_ORDER: [Entity; 4] = [
     Entity::Contact,
     Entity::Configuration,
 ];
-
-/// Link reads in flight at once while loading a tenant's links.
-const LINK_READS: usize = 16;
 
 /// Why a full sync stopped (everything published before it stays published).
 #[derive(Debug, thiserror::Error)]
@@ -221,18 +217,7 @@ async fn list(
             system: "the PSA",
             source,
         })?;
-    let ids = links.psa_ids(tenant, entity).await?;
-    let stored: Vec<Option<Link>> = stream::iter(ids)
-        .map(|id| async move {
-            links
-                .get(tenant, entity, &id)
-                .await
-                .map(|v| v.map(|v| v.value))
-        })
-        .buffered(LINK_READS)
-        .try_collect()
-        .await?;
-    let stored: Vec<Link> = stored.into_iter().flatten().collect();
+    let stored = links.all(tenant, entity).await?;
     let itg_records = if stored.is_empty() {
         None
     } else {

@@ -40,11 +40,10 @@ pub async fn compare(tenant: &DemoTenant, links: &LinkStore) -> anyhow::Result<C
         };
         let psa_records = by_id(tenant.psa_reader.list_all(entity).await?);
         let itg_records = by_id(tenant.itglue_reader.list_all(entity).await?);
-        for psa_id in links.psa_ids(&id, entity).await? {
-            let Some(link) = links.get(&id, entity, &psa_id).await? else {
+        for link in links.all(&id, entity).await? {
+            let Some(psa_id) = link.psa_id.clone() else {
                 continue;
             };
-            let link = link.value;
             if link.state == LinkState::Orphaned {
                 out.orphaned += 1;
                 continue;
