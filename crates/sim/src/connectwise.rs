@@ -592,7 +592,9 @@ fn validate(
                         .is_some_and(|o| o.eq_ignore_ascii_case(ident))
             });
             if taken {
-                return Err(format!("identifier: identifier {ident:?} is already in use"));
+                return Err(format!(
+                    "identifier: identifier {ident:?} is already in use"
+                ));
             }
         }
         "configurations" => {
@@ -1537,7 +1539,12 @@ async fn list_members(
 ) -> Response {
     let path = format!("{API}/system/members");
     respond(list_response(
-        &sim, "members", |_| true, &params, &headers, &path,
+        &sim,
+        "members",
+        |_| true,
+        &params,
+        &headers,
+        &path,
     ))
 }
 
@@ -1556,9 +1563,8 @@ fn association_parent(
         "contacts" => "contacts",
         _ => return Err(reject(StatusCode::NOT_FOUND, "Not found")),
     };
-    let (assoc, key) = association_collection(parent).ok_or_else(|| {
-        reject(StatusCode::NOT_FOUND, "Not found")
-    })?;
+    let (assoc, key) =
+        association_collection(parent).ok_or_else(|| reject(StatusCode::NOT_FOUND, "Not found"))?;
     let num = parse_id(id)?;
     if sim.lock().store.get(parent, num).is_none() {
         return Err(not_found(parent, num));
@@ -1577,7 +1583,13 @@ fn association_of(
     let num = parse_id(assoc_id)?;
     let st = sim.lock();
     match st.store.get(assoc, num) {
-        Some(r) if r.fields.get(key).and_then(|p| p.get("id")).and_then(value_as_id) == Some(parent) => {
+        Some(r)
+            if r.fields
+                .get(key)
+                .and_then(|p| p.get("id"))
+                .and_then(value_as_id)
+                == Some(parent) =>
+        {
             Ok((num, render(r)))
         }
         _ => Err(not_found(assoc, num)),
@@ -1633,9 +1645,7 @@ async fn add_type_association(
         let body = Value::Object(parse_object(&body)?);
         let type_id = association_type(&sim, parent, &body)?;
         sim.update_record(parent, num, &member, |f| {
-            let types = f
-                .entry("types")
-                .or_insert_with(|| Value::Array(Vec::new()));
+            let types = f.entry("types").or_insert_with(|| Value::Array(Vec::new()));
             if type_ids(Some(types)).contains(&type_id) {
                 return Err(format!(
                     "type: type {type_id} is already associated with this record"
@@ -1653,8 +1663,15 @@ async fn add_type_association(
             .store
             .list(assoc)
             .find(|r| {
-                r.fields.get(key).and_then(|p| p.get("id")).and_then(value_as_id) == Some(num)
-                    && r.fields.get("type").and_then(|t| t.get("id")).and_then(value_as_id)
+                r.fields
+                    .get(key)
+                    .and_then(|p| p.get("id"))
+                    .and_then(value_as_id)
+                    == Some(num)
+                    && r.fields
+                        .get("type")
+                        .and_then(|t| t.get("id"))
+                        .and_then(value_as_id)
                         == Some(type_id)
             })
             .map(render)
@@ -1707,11 +1724,11 @@ async fn patch_type_association(
                 r.fields.insert("type".into(), json!({"id": new_type}));
             }
             sim.update_record(parent, num, &member, |f| {
-                let types = f
-                    .entry("types")
-                    .or_insert_with(|| Value::Array(Vec::new()));
+                let types = f.entry("types").or_insert_with(|| Value::Array(Vec::new()));
                 if let Value::Array(a) = types {
-                    if a.iter().any(|t| t.get("id").and_then(value_as_id) == Some(new_type)) {
+                    if a.iter()
+                        .any(|t| t.get("id").and_then(value_as_id) == Some(new_type))
+                    {
                         return Err(format!(
                             "type: type {new_type} is already associated with this record"
                         ));
