@@ -47,7 +47,7 @@ fn stored(sim: &ConnectWise, collection: &str, id: &str) -> Value {
         .state(collection)
         .unwrap()
         .into_iter()
-        .find(|r| r["id"].to_string() == id)
+        .find(|r| r["id"].as_u64().map(|n| n.to_string()).as_deref() == Some(id))
         .unwrap_or_else(|| panic!("{collection} {id} stored"))
 }
 
@@ -57,7 +57,7 @@ fn association_types(sim: &ConnectWise, collection: &str, parent: &str, id: &str
         .state(collection)
         .unwrap()
         .iter()
-        .filter(|a| a[parent]["id"].to_string() == id)
+        .filter(|a| a[parent]["id"].as_u64().map(|n| n.to_string()).as_deref() == Some(id))
         .filter_map(|a| a["type"]["id"].as_u64())
         .collect()
 }

@@ -170,7 +170,7 @@ async fn connectwise_delivers_a_persons_edit_but_not_our_own() {
         .sim
         .seed(
             "companies",
-            vec![json!({"name": "Northwind", "identifier": "Northwind"})],
+            vec![json!({"name": "Northwind", "identifier": "Northwind", "city": "Seattle"})],
         )
         .expect("seed");
     let id = seeded[0]["id"].to_string();
