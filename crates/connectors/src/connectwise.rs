@@ -29,6 +29,7 @@ use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, LINK};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 use syncbridge_engine::Changes;
+use syncbridge_model::dates::{midnight, DateTimeForm};
 use syncbridge_model::{Entity, Field, Origin, Record, UnixMillis, Values};
 
 use crate::api::{values_as_changes, Cursor, Page};
@@ -880,14 +881,14 @@ impl ConnectWiseClient {
                 ),
                 (Entity::Configuration, Field::Model) => ("modelNumber", s(v)),
                 (Entity::Configuration, Field::Notes) => ("notes", s(v)),
-                (Entity::Configuration, Field::InstalledAt) => ("installationDate", s(v)),
+                (Entity::Configuration, Field::InstalledAt) => ("installationDate", date_time(v)),
                 (Entity::Configuration, Field::InstalledBy) => (
                     "installedBy",
                     self.reference_by("system/members", "identifier", v).await?,
                 ),
-                (Entity::Configuration, Field::PurchasedAt) => ("purchaseDate", s(v)),
+                (Entity::Configuration, Field::PurchasedAt) => ("purchaseDate", date_time(v)),
                 (Entity::Configuration, Field::WarrantyExpiresAt) => {
-                    ("warrantyExpirationDate", s(v))
+                    ("warrantyExpirationDate", date_time(v))
                 }
                 (Entity::Configuration, Field::Contact) => ("contact", id_ref(v)?),
                 (Entity::Configuration | Entity::Contact, Field::Location) => {
@@ -970,6 +971,11 @@ impl ConnectWiseClient {
             })
             .collect())
     }
+}
+
+/// A canonical date as ConnectWise's date-time (`2024-01-02T00:00:00Z`), or null to clear.
+fn date_time(v: Option<&str>) -> Value {
+    v.map_or(Value::Null, |d| midnight(d, DateTimeForm::Utc).into())
 }
 
 /// `{"id": n}` of a numeric reference, or null.

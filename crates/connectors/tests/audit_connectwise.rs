@@ -547,3 +547,64 @@ async fn cw_5_identifier_collisions_get_a_suffix() {
     assert!(!companies.iter().any(|c| c["name"] == "Other Acme"));
     sim.shutdown().await;
 }
+
+/// X-1 (ConnectWise part): dates are written as ConnectWise date-times and come back equal to
+/// the canonical date, so an unchanged date never looks like an edit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x_1_connectwise_dates_are_date_times_and_read_back_unchanged() {
+    let sim = tenant().await;
+    let cw = connectwise_client(&sim, fast_policy());
+    let values = Values::new()
+        .with(Field::Name, "DATE-SRV01")
+        .with(Field::Type, "Server")
+        .with(Field::InstalledAt, "2024-01-02")
+        .with(Field::PurchasedAt, "2023-12-31")
+        .with(Field::WarrantyExpiresAt, "2027-01-02");
+    let config = cw
+        .create(Entity::Configuration, Some("1"), &values)
+        .await
+        .unwrap();
+    let stored_config = stored(&sim, "configurations", &config.id);
+    assert_eq!(stored_config["installationDate"], "2024-01-02T00:00:00Z");
+    assert_eq!(stored_config["purchaseDate"], "2023-12-31T00:00:00Z");
+    assert_eq!(
+        stored_config["warrantyExpirationDate"],
+        "2027-01-02T00:00:00Z"
+    );
+    let read = cw
+        .get(Entity::Configuration, &config.id)
+        .await
+        .unwrap()
+        .unwrap();
+    for f in [
+        Field::InstalledAt,
+        Field::PurchasedAt,
+        Field::WarrantyExpiresAt,
+    ] {
+        assert_eq!(read.get(f), values.get(f), "{f} reads back as written");
+    }
+    let updated = cw
+        .update(
+            Entity::Configuration,
+            &config.id,
+            &change(Field::InstalledAt, "2024-02-03"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.get(Field::InstalledAt), Some("2024-02-03"));
+    assert_eq!(
+        stored(&sim, "configurations", &config.id)["installationDate"],
+        "2024-02-03T00:00:00Z"
+    );
+    // The simulator refuses what is not a date-time.
+    let (status, body) = raw(
+        &sim,
+        reqwest::Method::PATCH,
+        &format!("company/configurations/{}", config.id),
+        Some(json!([{"op": "replace", "path": "installationDate", "value": "next week"}])),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["errors"][0]["field"], "installationDate", "{body}");
+    sim.shutdown().await;
+}

@@ -557,6 +557,53 @@ fn has_ref(fields: &Map<String, Value>, key: &str) -> bool {
 /// The company address fields of which the spec requires at least one (audit CW-2).
 const COMPANY_ADDRESS_FIELDS: [&str; 5] = ["addressLine1", "addressLine2", "city", "state", "zip"];
 
+/// Configuration date-time fields (`installationDate`, …: `date-time` in the spec).
+const DATE_TIME_FIELDS: [&str; 3] = ["installationDate", "purchaseDate", "warrantyExpirationDate"];
+
+/// Stores date-times as ConnectWise returns them, `YYYY-MM-DDTHH:MM:SSZ`: a plain date is
+/// midnight UTC, fractions are dropped, a zone-less time is taken as UTC; anything else → 400.
+fn normalise_date_times(collection: &str, fields: &mut Map<String, Value>) -> Result<(), String> {
+    if collection != "configurations" {
+        return Ok(());
+    }
+    for key in DATE_TIME_FIELDS {
+        let Some(Value::String(text)) = fields.get(key) else {
+            continue;
+        };
+        let parsed = cw_date_time(text)
+            .ok_or_else(|| format!("{key}: {text:?} is not a date-time (YYYY-MM-DDTHH:MM:SSZ)"))?;
+        fields.insert(key.into(), parsed.into());
+    }
+    Ok(())
+}
+
+fn cw_date_time(text: &str) -> Option<String> {
+    let t = text.trim();
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let date = t.get(0..10)?;
+    let d: Vec<&str> = date.split('-').collect();
+    if d.len() != 3
+        || d[0].len() != 4
+        || d[1].len() != 2
+        || d[2].len() != 2
+        || !d.iter().all(|p| digits(p))
+    {
+        return None;
+    }
+    let rest = &t[10..];
+    if rest.is_empty() {
+        return Some(format!("{date}T00:00:00Z"));
+    }
+    let time = rest.strip_prefix('T')?;
+    let time = time.strip_suffix('Z').unwrap_or(time);
+    let hms = time.split('.').next().unwrap_or("");
+    let parts: Vec<&str> = hms.split(':').collect();
+    if parts.len() != 3 || !parts.iter().all(|p| p.len() == 2 && digits(p)) {
+        return None;
+    }
+    Some(format!("{date}T{hms}Z"))
+}
+
 /// Required fields and unique identifiers, as ConnectWise checks them on save.
 fn validate(
     store: &Store,
@@ -921,6 +968,8 @@ impl ConnectWiseSim {
         all.extend(fields);
         resolve_refs(&st.store, collection, &mut all)
             .map_err(|e| reject(StatusCode::BAD_REQUEST, e))?;
+        normalise_date_times(collection, &mut all)
+            .map_err(|e| reject(StatusCode::BAD_REQUEST, e))?;
         validate(&st.store, collection, None, &all)
             .map_err(|e| reject(StatusCode::BAD_REQUEST, e))?;
         let names: Vec<String> = all.keys().cloned().collect();
@@ -963,6 +1012,8 @@ impl ConnectWiseSim {
         let mut fields = rec.fields.clone();
         let sent = change(&mut fields).map_err(|e| reject(StatusCode::BAD_REQUEST, e))?;
         resolve_refs(&st.store, collection, &mut fields)
+            .map_err(|e| reject(StatusCode::BAD_REQUEST, e))?;
+        normalise_date_times(collection, &mut fields)
             .map_err(|e| reject(StatusCode::BAD_REQUEST, e))?;
         validate(&st.store, collection, Some(id), &fields)
             .map_err(|e| reject(StatusCode::BAD_REQUEST, e))?;
