@@ -390,6 +390,13 @@ fn webhook_field_id(def: &EntityDef, index: usize) -> Option<u64> {
     Some(100 * (pos as u64 + 1) + index as u64)
 }
 
+/// The webhook FieldID of a field by name (for tests and tools; clients read
+/// `…WebhookFields/entityInformation/fields`).
+pub fn webhook_field_id_of(def: &EntityDef, name: &str) -> Option<u64> {
+    let index = def.fields.iter().position(|f| f.eq_ignore_ascii_case(name))?;
+    webhook_field_id(def, index)
+}
+
 /// The field a webhook FieldID names.
 pub(crate) fn webhook_field_name(def: &EntityDef, field_id: u64) -> Option<&'static str> {
     let index = def
