@@ -410,7 +410,7 @@ async fn autotask_delivers_a_persons_edit_but_not_our_own() {
             "Companies",
             vec![
                 json!({"companyName": "Northwind", "companyType": 1, "isActive": true,
-                        "ownerResourceID": ALICE_RESOURCE}),
+                        "phone": "555-111-1111", "ownerResourceID": ALICE_RESOURCE}),
             ],
         )
         .expect("seed");
