@@ -380,11 +380,10 @@ const UNSTAMPED: &str = "unstamped";
 
 /// The webhook FieldID of the `index`-th field of an entity with webhooks: a number of
 /// Autotask's own (here 100 × the entity's position + the field's), not the field's position,
-/// so a client can only learn it from `…WebhookFields/entityInformation/fields`. `id` is not a
-/// webhook field.
+/// so a client can only learn it from `…WebhookFields/entityInformation/fields`.
 fn webhook_field_id(def: &EntityDef, index: usize) -> Option<u64> {
     let pos = ENTITIES.iter().position(|e| e.name == def.name)?;
-    if def.webhook_entity.is_empty() || def.fields.get(index).is_none_or(|f| *f == "id") {
+    if def.webhook_entity.is_empty() || index >= def.fields.len() {
         return None;
     }
     Some(100 * (pos as u64 + 1) + index as u64)
