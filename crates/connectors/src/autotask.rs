@@ -43,6 +43,7 @@ use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 use syncbridge_engine::Changes;
+use syncbridge_model::dates::{midnight, DateTimeForm};
 use syncbridge_model::{Entity, Field, Origin, Record, UnixMillis, Values};
 
 use crate::api::{unsupported_entity, values_as_changes, Cursor, Page};
@@ -240,21 +241,10 @@ fn is_refusal(status: u16, body: &str) -> bool {
 }
 
 /// A date for `installDate` / `warrantyExpirationDate`: Autotask's zone-less midnight
-/// date-time (`2024-01-02` → `2024-01-02T00:00:00`); a value that starts with no date is sent
-/// as it is, for Autotask to judge.
+/// date-time (`2024-01-02` → `2024-01-02T00:00:00`); a value that is no date is sent as it is,
+/// for Autotask to judge.
 fn at_date(v: &str) -> String {
-    match date_part(v) {
-        Some(d) => format!("{d}T00:00:00"),
-        None => v.to_owned(),
-    }
-}
-
-/// The `YYYY-MM-DD` a date or date-time starts with.
-fn date_part(v: &str) -> Option<&str> {
-    let d = v.trim().get(..10)?;
-    d.char_indices()
-        .all(|(i, c)| if i == 4 || i == 7 { c == '-' } else { c.is_ascii_digit() })
-        .then_some(d)
+    midnight(v, DateTimeForm::ZoneLess)
 }
 
 fn entity_name(entity: Entity) -> Result<&'static str> {
@@ -979,9 +969,9 @@ pub(crate) fn to_record(entity: Entity, item: &Value, names: &Names<'_>) -> Resu
             v.set(Field::Model, product.and_then(|p| p.model));
             v.set(Field::Contact, t("contactID"));
             v.set(Field::Location, t("companyLocationID"));
-            let date = |k: &str| t(k).map(|d| date_part(&d).map_or(d.clone(), str::to_owned));
-            v.set(Field::InstalledAt, date("installDate"));
-            v.set(Field::WarrantyExpiresAt, date("warrantyExpirationDate"));
+            // Zone-less date-times; `Values` keeps their date.
+            v.set(Field::InstalledAt, t("installDate"));
+            v.set(Field::WarrantyExpiresAt, t("warrantyExpirationDate"));
             v.set(Field::Notes, t("notes"));
         }
         Entity::Location => return Err(unsupported_entity("Autotask", entity)),
