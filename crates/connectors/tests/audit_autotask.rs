@@ -253,17 +253,23 @@ async fn at_4_modified_since_sees_unstamped_new_rows_and_late_stamps() {
     sim.sim.core().clock.advance(Duration::from_secs(3600));
     let since = sim.sim.core().clock.now_millis();
 
-    // A row created now has no modified stamp yet.
-    let created = client
-        .create(
-            Entity::Organization,
-            None,
-            &values(&[(Field::Name, "New"), (Field::Type, "Customer")]),
-        )
+    // A person creates a row now: it has no modified stamp yet.
+    let created: Value = reqwest::Client::new()
+        .post(format!("{}/Companies", sim.api_url()))
+        .header("ApiIntegrationCode", "TRACKING-ID")
+        .header("UserName", "alice@example.com")
+        .header("Secret", "alice-secret")
+        .json(&json!({"companyName": "New", "companyType": 1, "phone": "555",
+            "ownerResourceID": common::AT_RESOURCE}))
+        .send()
         .await
-        .expect("created");
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let created_id = created["itemId"].to_string();
     assert_eq!(
-        state_of(&sim, "Companies", &created.id)["lastTrackedModifiedDateTime"],
+        state_of(&sim, "Companies", &created_id)["lastTrackedModifiedDateTime"],
         Value::Null
     );
     // An edit made now is stamped before `since` (the stamp lands late).
@@ -281,7 +287,7 @@ async fn at_4_modified_since_sees_unstamped_new_rows_and_late_stamps() {
         .await
         .expect("poll");
     let ids: Vec<&str> = page.records.iter().map(|r| r.id.as_str()).collect();
-    assert!(ids.contains(&created.id.as_str()), "new row: {ids:?}");
+    assert!(ids.contains(&created_id.as_str()), "new row: {ids:?}");
     assert!(ids.contains(&"2"), "late stamp: {ids:?}");
     assert!(!ids.contains(&"1"), "untouched row: {ids:?}");
     sim.shutdown().await;
