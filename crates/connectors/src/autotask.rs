@@ -657,7 +657,10 @@ impl AutotaskClient {
             return Ok(id);
         }
         let items = self
-            .query_all("Products", vec![condition("eq", "name", name.clone().into())])
+            .query_all(
+                "Products",
+                vec![condition("eq", "name", name.clone().into())],
+            )
             .await?;
         self.remember_products(&items);
         let id = items

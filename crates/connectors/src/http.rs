@@ -276,7 +276,11 @@ impl Http {
                 retry == Retry::Idempotent,
                 self.retry_after(&headers),
             ),
-            500..=599 if self.refusal.is_some_and(|is_refusal| is_refusal(status, &text)) => {
+            500..=599
+                if self
+                    .refusal
+                    .is_some_and(|is_refusal| is_refusal(status, &text)) =>
+            {
                 self.counters.server_errors.fetch_add(1, Ordering::Relaxed);
                 failed(
                     Error::Rejected {

@@ -37,8 +37,10 @@ fn seed_company(sim: &Autotask, id: u64, name: &str) {
     sim.sim
         .seed(
             "Companies",
-            vec![json!({"id": id, "companyName": name, "companyType": 1, "isActive": true,
-                "phone": "555-111-1111", "ownerResourceID": common::AT_RESOURCE})],
+            vec![
+                json!({"id": id, "companyName": name, "companyType": 1, "isActive": true,
+                "phone": "555-111-1111", "ownerResourceID": common::AT_RESOURCE}),
+            ],
         )
         .expect("seed company");
 }
@@ -56,7 +58,7 @@ fn state_of(sim: &Autotask, collection: &str, id: &str) -> Value {
         .state(collection)
         .expect("state")
         .into_iter()
-        .find(|r| r["id"].to_string() == id)
+        .find(|r| r["id"].as_u64().map(|n| n.to_string()).as_deref() == Some(id))
         .unwrap_or_else(|| panic!("{collection} {id} stored"))
 }
 
@@ -115,7 +117,10 @@ async fn at_1_creates_send_the_fields_autotask_requires() {
         )
         .await
         .expect("configuration item created");
-    assert_eq!(state_of(&sim, "ConfigurationItems", &dell.id)["productID"], 1);
+    assert_eq!(
+        state_of(&sim, "ConfigurationItems", &dell.id)["productID"],
+        1
+    );
     sim.shutdown().await;
 }
 
@@ -205,7 +210,10 @@ async fn at_2_webhook_fields_are_subscribed_by_the_ids_autotask_lists() {
     let hooks = hooks.as_array().expect("array");
     assert_eq!(hooks.len(), 3, "{hooks:?}");
     for hook in hooks {
-        assert_eq!(hook["isReady"], true, "a subscribed field makes it ready: {hook}");
+        assert_eq!(
+            hook["isReady"], true,
+            "a subscribed field makes it ready: {hook}"
+        );
     }
     let company = hooks
         .iter()
@@ -259,8 +267,10 @@ async fn at_4_modified_since_sees_unstamped_new_rows_and_late_stamps() {
         .header("ApiIntegrationCode", "TRACKING-ID")
         .header("UserName", "alice@example.com")
         .header("Secret", "alice-secret")
-        .json(&json!({"companyName": "New", "companyType": 1, "phone": "555",
-            "ownerResourceID": common::AT_RESOURCE}))
+        .json(
+            &json!({"companyName": "New", "companyType": 1, "phone": "555",
+            "ownerResourceID": common::AT_RESOURCE}),
+        )
         .send()
         .await
         .expect("create")

@@ -392,7 +392,10 @@ fn webhook_field_id(def: &EntityDef, index: usize) -> Option<u64> {
 /// The webhook FieldID of a field by name (for tests and tools; clients read
 /// `…WebhookFields/entityInformation/fields`).
 pub fn webhook_field_id_of(def: &EntityDef, name: &str) -> Option<u64> {
-    let index = def.fields.iter().position(|f| f.eq_ignore_ascii_case(name))?;
+    let index = def
+        .fields
+        .iter()
+        .position(|f| f.eq_ignore_ascii_case(name))?;
     webhook_field_id(def, index)
 }
 
@@ -428,8 +431,10 @@ fn webhook_fields_information(def: &EntityDef) -> Value {
         .enumerate()
         .filter_map(|(i, f)| {
             let id = webhook_field_id(def, i)?;
-            Some(json!({"value": id.to_string(), "label": f, "isDefaultValue": false,
-                "sortOrder": i, "parentValue": "", "isActive": true, "isSystem": true}))
+            Some(
+                json!({"value": id.to_string(), "label": f, "isDefaultValue": false,
+                "sortOrder": i, "parentValue": "", "isActive": true, "isSystem": true}),
+            )
         })
         .collect();
     let plain = |name: &str, data_type: &str| {
@@ -474,9 +479,13 @@ fn date_value(s: &str) -> Option<String> {
         None => (s, None),
     };
     let valid_date = date.len() == 10
-        && date
-            .char_indices()
-            .all(|(i, c)| if i == 4 || i == 7 { c == '-' } else { c.is_ascii_digit() });
+        && date.char_indices().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                c == '-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
     if !valid_date {
         return None;
     }

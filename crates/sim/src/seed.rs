@@ -522,8 +522,10 @@ pub fn load_autotask(
         .collect();
     // Autotask requires a product on every configuration item: the tenant's product for items
     // without manufacturer and model (the connector's default fallback product name).
-    products.push(json!({"id": MANUFACTURERS.len() + 1, "name": "Generic Configuration Item",
-        "productBillingCodeID": 1, "isSerialized": false, "isActive": true}));
+    products.push(
+        json!({"id": MANUFACTURERS.len() + 1, "name": "Generic Configuration Item",
+        "productBillingCodeID": 1, "isSerialized": false, "isActive": true}),
+    );
     sim.seed("Products", products)?;
     sim.seed(
         "Companies",

@@ -231,9 +231,15 @@ async fn create_patch_put_and_child_contacts() {
         .expect("stamped once updated");
     assert!(!stamp.ends_with('Z'), "zone-less: {stamp}");
 
-    let (status, _) = call(&at, reqwest::Method::PUT, "/Companies", SYNC,
+    let (status, _) = call(
+        &at,
+        reqwest::Method::PUT,
+        "/Companies",
+        SYNC,
         json!({"id": id, "companyName": "Acme & Co", "companyType": 1, "ownerResourceID": 29682885,
-            "phone": "555"})).await;
+            "phone": "555"}),
+    )
+    .await;
     assert_eq!(status, 200);
     let (_, item) = call(
         &at,
@@ -313,8 +319,10 @@ async fn create_patch_put_and_child_contacts() {
     at.sim
         .seed(
             "Products",
-            vec![json!({"id": 1, "name": "Generic", "productBillingCodeID": 1,
-                "isSerialized": false, "isActive": true})],
+            vec![
+                json!({"id": 1, "name": "Generic", "productBillingCodeID": 1,
+                "isSerialized": false, "isActive": true}),
+            ],
         )
         .expect("product");
     let (status, ci) = call(
