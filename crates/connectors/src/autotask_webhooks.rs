@@ -3,8 +3,10 @@
 //!
 //! Per entity one webhook posting to our `WebhookUrl`, with our `DeactivationUrl` and `SecretKey`,
 //! active, subscribed to create, update and delete events; its subscribed fields
-//! (`/{id}/Fields`, `FieldID` = the field's `webhookFieldID` from
-//! `GET /{Entity}/entityInformation/fields`) are the Autotask fields syncbridge maps for the
+//! (`/{id}/Fields`, `FieldID` = the value of the `fieldID` picklist entry whose label names the
+//! field, from `GET /{Singular}WebhookFields/entityInformation/fields`, as public clients read it;
+//! labels are matched ignoring case, spaces and punctuation, since whether they are REST names
+//! or display names is unverified) are the Autotask fields syncbridge maps for the
 //! entity (the connector's field map, plus `companyID` for contacts and configuration items);
 //! our API user's resource is in `/{id}/ExcludedResources`, so our own writes send no callout.
 //!
@@ -164,7 +166,7 @@ impl AutotaskClient {
             let ids = match field_ids.get(hook.collection) {
                 Some(ids) => ids.clone(),
                 None => {
-                    let ids = self.webhook_field_ids(hook.collection).await?;
+                    let ids = self.webhook_field_ids(hook.resource).await?;
                     field_ids.insert(hook.collection, ids.clone());
                     ids
                 }
@@ -371,19 +373,12 @@ impl AutotaskClient {
         })
     }
 
-    /// Field name (lower case) → `webhookFieldID` of one entity.
-    async fn webhook_field_ids(&self, collection: &str) -> Result<BTreeMap<String, u64>> {
-        let doc = self.at_get(collection, "/entityInformation/fields").await?;
-        let fields = get(&doc, "fields")
-            .and_then(Value::as_array)
-            .ok_or_else(|| Error::malformed("entityInformation/fields without fields"))?;
-        Ok(fields
-            .iter()
-            .filter_map(|f| {
-                let id = get_u64(f, "webhookFieldID")?;
-                Some((get_str(f, "name").to_ascii_lowercase(), id))
-            })
-            .collect())
+    /// Field name ([`field_key`]) → webhook FieldID of one webhook resource (`CompanyWebhooks`):
+    /// the `fieldID` picklist of `GET /CompanyWebhookFields/entityInformation/fields`.
+    async fn webhook_field_ids(&self, resource: &str) -> Result<BTreeMap<String, u64>> {
+        let endpoint = format!("{}Fields", resource.trim_end_matches('s'));
+        let doc = self.at_get(&endpoint, "/entityInformation/fields").await?;
+        webhook_field_picklist(&doc)
     }
 
     /// The Autotask fields syncbridge maps for `entity`: the connector's field map applied to
@@ -429,7 +424,7 @@ impl AutotaskClient {
             .collect();
         let mut added = Vec::new();
         for name in self.subscribed_field_names(hook.entity).await? {
-            let Some(&field_id) = ids.get(&name.to_ascii_lowercase()) else {
+            let Some(&field_id) = ids.get(&field_key(&name)) else {
                 report.notes.push(format!(
                     "{}: Autotask lists no webhook field {name}; not subscribed",
                     hook.resource
@@ -467,5 +462,61 @@ impl AutotaskClient {
                 .push(format!("subscribed fields added: {}", added.join(", ")));
         }
         Ok(())
+    }
+}
+
+/// A field name as webhook field labels are compared: lower case, letters and digits only
+/// (`companyName`, `Company Name` → `companyname`).
+fn field_key(name: &str) -> String {
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// The `fieldID` picklist of a `…WebhookFields/entityInformation/fields` answer: label
+/// ([`field_key`]) → FieldID.
+fn webhook_field_picklist(doc: &Value) -> Result<BTreeMap<String, u64>> {
+    let fields = get(doc, "fields")
+        .and_then(Value::as_array)
+        .ok_or_else(|| Error::malformed("WebhookFields entityInformation without fields"))?;
+    let field_id = fields
+        .iter()
+        .find(|f| get_str(f, "name").eq_ignore_ascii_case("fieldID"))
+        .ok_or_else(|| Error::malformed("WebhookFields entityInformation without fieldID"))?;
+    Ok(get(field_id, "picklistValues")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            let id = match get(v, "value")? {
+                Value::Number(n) => n.as_u64()?,
+                Value::String(s) => s.trim().parse().ok()?,
+                _ => return None,
+            };
+            Some((field_key(get_str(v, "label")), id))
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_field_ids_come_from_the_field_id_picklist() {
+        let doc = json!({"fields": [
+            {"name": "id", "picklistValues": null},
+            {"name": "fieldID", "isPickList": true, "picklistValues": [
+                {"value": "101", "label": "companyName"},
+                {"value": 7, "label": "Company Number"},
+                {"value": "x", "label": "broken"}
+            ]}
+        ]});
+        let ids = webhook_field_picklist(&doc).unwrap();
+        assert_eq!(ids.get(&field_key("companyName")), Some(&101));
+        assert_eq!(ids.get(&field_key("companyNumber")), Some(&7));
+        assert_eq!(ids.len(), 2);
+        assert!(webhook_field_picklist(&json!({"fields": []})).is_err());
     }
 }

@@ -334,7 +334,7 @@ async fn autotask_webhooks_are_created_once_completed_and_others_left_alone() {
             .iter()
             .all(|f| f["isSubscribedField"] == true));
     }
-    // Subscribed fields are the mapped ones, by webhookFieldID (position in the entity's list).
+    // Subscribed fields are the mapped ones, by the FieldIDs of `…WebhookFields`.
     let field_ids = |entity: &str| -> Vec<u64> {
         let hook = ours
             .iter()
@@ -353,14 +353,7 @@ async fn autotask_webhooks_are_created_once_completed_and_others_left_alone() {
     let ids_of = |entity: &str, names: &[&str]| -> Vec<u64> {
         let mut ids: Vec<u64> = names
             .iter()
-            .map(|n| {
-                def(entity)
-                    .fields
-                    .iter()
-                    .position(|f| f == n)
-                    .expect("field") as u64
-                    + 1
-            })
+            .map(|n| syncbridge_sim::autotask::webhook_field_id_of(def(entity), n).expect("field"))
             .collect();
         ids.sort_unstable();
         ids
@@ -417,7 +410,7 @@ async fn autotask_delivers_a_persons_edit_but_not_our_own() {
             "Companies",
             vec![
                 json!({"companyName": "Northwind", "companyType": 1, "isActive": true,
-                        "ownerResourceID": ALICE_RESOURCE}),
+                        "phone": "555-111-1111", "ownerResourceID": ALICE_RESOURCE}),
             ],
         )
         .expect("seed");

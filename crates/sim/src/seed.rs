@@ -546,7 +546,8 @@ const AT_COMPANY_TYPES: [u64; 4] = [1, 3, 7, 8];
 /// Loads a data set into the Autotask simulator (company ids = position + 1). Locations are not
 /// loaded: Autotask does not sync them (DESIGN §3 capability matrix). The configuration item
 /// type picklist gets the configuration types (values 1…), and `Products` one product per
-/// manufacturer/model (ids 1…), which configuration items point at with `productID`; the
+/// manufacturer/model (ids 1…), which configuration items point at with `productID`, plus the
+/// "Generic Configuration Item" for items without manufacturer and model; the
 /// company types are Autotask's standard picklist the simulator starts with.
 pub fn load_autotask(
     sim: &AutotaskSim,
@@ -564,18 +565,22 @@ pub fn load_autotask(
             })
             .collect(),
     )?;
-    sim.seed(
-        "Products",
-        MANUFACTURERS
-            .iter()
-            .enumerate()
-            .map(|(i, (maker, model))| {
-                json!({"id": i + 1, "name": format!("{maker} {model}"), "manufacturerName": maker,
-                    "manufacturerProductName": model, "productBillingCodeID": 1,
-                    "isSerialized": true, "isActive": true})
-            })
-            .collect(),
-    )?;
+    let mut products: Vec<Value> = MANUFACTURERS
+        .iter()
+        .enumerate()
+        .map(|(i, (maker, model))| {
+            json!({"id": i + 1, "name": format!("{maker} {model}"), "manufacturerName": maker,
+                "manufacturerProductName": model, "productBillingCodeID": 1,
+                "isSerialized": true, "isActive": true})
+        })
+        .collect();
+    // Autotask requires a product on every configuration item: the tenant's product for items
+    // without manufacturer and model (the connector's default fallback product name).
+    products.push(
+        json!({"id": MANUFACTURERS.len() + 1, "name": "Generic Configuration Item",
+        "productBillingCodeID": 1, "isSerialized": false, "isActive": true}),
+    );
+    sim.seed("Products", products)?;
     sim.seed(
         "Companies",
         ds.organizations
