@@ -7,7 +7,7 @@
 //! [tenants.acme.sync]          # syncbridge_model::TenantSettings (psa = "connectwise", …)
 //! [tenants.acme.itglue]        # IT Glue API + optional workflow token
 //! [tenants.acme.connectwise]   # the PSA named by sync.psa (or autotask, kaseya_bms, …)
-//! [tenants.acme.standard]      # optional Standard Webhooks producer
+//! [tenants.acme.standard]      # optional Standard Webhooks producer (side = "psa" | "itglue")
 //! ```
 //!
 //! Every error names the dotted key it is about (`tenants.acme.autotask.webhook_secret: …`).
@@ -24,7 +24,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use syncbridge_model::{PsaKind, TenantId, TenantSettings};
+use syncbridge_model::{PsaKind, Side, TenantId, TenantSettings};
 use syncbridge_webhooks::{BodyLimit, KeyUrlPolicy, Secret, StandardWebhookVerifier};
 
 use raw::{
@@ -247,6 +247,9 @@ pub struct TigerpawConfig {
 pub struct StandardConfig {
     /// The `whsec_…` secret (both values during a rotation).
     pub secret: Secret,
+    /// Whose record ids the producer's `data.id` carries: its events are handled like that
+    /// side's webhooks.
+    pub side: Side,
     pub tolerance: Duration,
 }
 
@@ -578,10 +581,29 @@ fn resolve_tenant(
         Some(value) => {
             let standard_key = format!("{key}.standard");
             let raw: RawStandard = decode(value.clone(), &standard_key)?;
+            let side_key = format!("{standard_key}.side");
+            let side = match raw.side.as_deref() {
+                Some("psa") => Side::Psa,
+                Some("itglue") => Side::ItGlue,
+                Some(other) => {
+                    return Err(ConfigError::at(
+                        side_key,
+                        format!("must be \"psa\" or \"itglue\", not {other:?}"),
+                    ))
+                }
+                None => {
+                    return Err(ConfigError::at(
+                        side_key,
+                        "required: write side = \"psa\" if the producer's data.id values are \
+                         the PSA's record ids, side = \"itglue\" if they are IT Glue ids; its \
+                         events are handled like that side's webhooks",
+                    ))
+                }
+            };
             let secret_key = format!("{standard_key}.secret");
             let secret = webhook_secret(&secret_key, &raw.secret.resolve(&secret_key, env)?)?;
             // Decoding `whsec_…` now turns a typo into a start-up error, not 401s later.
-            StandardWebhookVerifier::new(tenant_id.clone(), &secret)
+            StandardWebhookVerifier::new(tenant_id.clone(), &secret, side)
                 .map_err(|e| ConfigError::at(&secret_key, e.to_string()))?;
             if raw.tolerance < Duration::from_secs(1) || raw.tolerance > Duration::from_secs(3600) {
                 return Err(ConfigError::at(
@@ -591,6 +613,7 @@ fn resolve_tenant(
             }
             Some(StandardConfig {
                 secret,
+                side,
                 tolerance: raw.tolerance,
             })
         }

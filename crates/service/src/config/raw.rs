@@ -214,6 +214,9 @@ pub(crate) struct RawTigerpaw {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStandard {
     pub(crate) secret: SecretSpec,
+    /// Required; optional here so that its absence is our error naming the key, with what to
+    /// write, rather than serde's "missing field".
+    pub(crate) side: Option<String>,
     #[serde(
         default = "default_tolerance",
         deserialize_with = "duration::deserialize"

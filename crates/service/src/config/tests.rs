@@ -201,3 +201,22 @@ fn full_sync_schedule_and_sweep_share() {
         );
     }
 }
+
+#[test]
+fn a_standard_producer_declares_its_side() {
+    let acme = |config: &Config| config.tenants[&TenantId::new("acme").unwrap()].clone();
+    let example = load(EXAMPLE).unwrap();
+    assert_eq!(acme(&example).standard.map(|s| s.side), Some(Side::Psa));
+    let itglue = load(&EXAMPLE.replace("side = \"psa\"", "side = \"itglue\"")).unwrap();
+    assert_eq!(acme(&itglue).standard.map(|s| s.side), Some(Side::ItGlue));
+
+    let missing = load(&EXAMPLE.replace("side = \"psa\"", "")).unwrap_err();
+    assert_eq!(missing.key, "tenants.acme.standard.side");
+    assert!(
+        missing.message.contains("side = \"psa\"") && missing.message.contains("side = \"itglue\""),
+        "says what to write: {missing}"
+    );
+    let wrong = load(&EXAMPLE.replace("side = \"psa\"", "side = \"both\"")).unwrap_err();
+    assert_eq!(wrong.key, "tenants.acme.standard.side");
+    assert!(wrong.message.contains("\"both\""), "{wrong}");
+}

@@ -60,7 +60,7 @@ impl Tenants {
             });
             let standard = match &tenant.standard {
                 Some(standard) => Some(
-                    StandardWebhookVerifier::new(id.clone(), &standard.secret)
+                    StandardWebhookVerifier::new(id.clone(), &standard.secret, standard.side)
                         .map_err(|e| format!("tenants.{id}.standard.secret: {e}"))?
                         .with_tolerance_secs(secs(standard.tolerance))
                         .with_body_limit(limit),

@@ -67,6 +67,7 @@ allow_http_for_simulator = true
 
 [tenants.acme.standard]
 secret = "{STANDARD_SECRET}"
+side = "psa"
 
 [tenants.globex.sync]
 psa = "autotask"
