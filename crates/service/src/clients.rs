@@ -70,6 +70,9 @@ pub fn psa(tenant: &TenantConfig, shared: Option<&StateStore>) -> anyhow::Result
                 cw.private_key.expose().to_owned(),
                 cw.client_id.clone(),
             );
+            if let Some(city) = &cw.company_address_fallback {
+                config.company_address_fallback = city.clone();
+            }
             apply_budget(
                 &mut config.http,
                 tenant.budgets.psa,
@@ -90,6 +93,12 @@ pub fn psa(tenant: &TenantConfig, shared: Option<&StateStore>) -> anyhow::Result
                 // Checked at load time: required whenever syncbridge may create companies.
                 at.owner_resource_id.unwrap_or_default(),
             );
+            if let Some(phone) = &at.company_phone {
+                config.company_phone = phone.clone();
+            }
+            if let Some(product) = &at.fallback_product {
+                config.fallback_product = product.clone();
+            }
             apply_budget(
                 &mut config.http,
                 tenant.budgets.psa,

@@ -24,6 +24,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
+use syncbridge_connectors::autotask::FallbackProduct;
 use syncbridge_model::{PsaKind, Side, TenantId, TenantSettings};
 use syncbridge_webhooks::{BodyLimit, KeyUrlPolicy, Secret, StandardWebhookVerifier};
 
@@ -205,6 +206,9 @@ pub struct ConnectWiseConfig {
     pub allow_http_for_simulator: bool,
     /// Built from `site`, `key_hosts` and `allow_http_for_simulator`.
     pub key_urls: KeyUrlPolicy,
+    /// The city of a company syncbridge creates from an organization without an address
+    /// (ConnectWise requires an address field); the connector's default when `None`.
+    pub company_address_fallback: Option<String>,
 }
 
 /// `[tenants.<id>.autotask]`.
@@ -219,6 +223,12 @@ pub struct AutotaskConfig {
     pub webhook_secret: Option<Secret>,
     /// Owner of the companies syncbridge creates (Autotask refuses API-only users as owners).
     pub owner_resource_id: Option<u64>,
+    /// The `phone` of companies syncbridge creates (Autotask requires one); the connector's
+    /// default when `None`.
+    pub company_phone: Option<String>,
+    /// The product of configuration items whose manufacturer and model resolve to none (Autotask
+    /// requires `productID`); the connector's default product name when `None`.
+    pub fallback_product: Option<FallbackProduct>,
 }
 
 /// `[tenants.<id>.kaseya_bms]` / `[tenants.<id>.pulseway_psa]` (same v2 platform).
@@ -718,6 +728,10 @@ fn resolve_connectwise(
         key_hosts: raw.key_hosts,
         webhook_enabled: raw.webhook_enabled,
         allow_http_for_simulator: raw.allow_http_for_simulator,
+        company_address_fallback: raw
+            .company_address_fallback
+            .map(|c| non_empty(&format!("{key}.company_address_fallback"), c))
+            .transpose()?,
         key_urls,
     })
 }
@@ -749,6 +763,24 @@ fn resolve_autotask(
         secret: raw.secret.resolve(&format!("{key}.secret"), env)?,
         webhook_secret,
         owner_resource_id: raw.owner_resource_id,
+        company_phone: raw
+            .company_phone
+            .map(|p| non_empty(&format!("{key}.company_phone"), p))
+            .transpose()?,
+        fallback_product: match (raw.fallback_product, raw.fallback_product_id) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::at(
+                    format!("{key}.fallback_product_id"),
+                    "give fallback_product (a product name) or fallback_product_id, not both",
+                ))
+            }
+            (Some(name), None) => Some(FallbackProduct::Named(non_empty(
+                &format!("{key}.fallback_product"),
+                name,
+            )?)),
+            (None, Some(id)) => Some(FallbackProduct::Id(id)),
+            (None, None) => None,
+        },
     })
 }
 
