@@ -103,3 +103,55 @@ async fn itglue_422_is_dead_lettered_on_the_first_attempt_with_the_message() {
     assert!(dead.error.contains("422"), "{}", dead.error);
     e.stop().await;
 }
+
+/// A person renames a linked organization in IT Glue to `name`; the two-way tenant's PSA refuses
+/// the rename. Returns the pair (PSA id, IT Glue id).
+async fn rename_in_itglue(e: &E2e, name: &str) -> (String, String) {
+    let (psa_id, itg_id) = e.a_linked_pair(Entity::Organization).await;
+    e.tenant
+        .itglue_person
+        .update(Entity::Organization, &itg_id, &change(Field::Name, name))
+        .await
+        .unwrap();
+    (psa_id, itg_id)
+}
+
+/// ConnectWise refuses (400) a company name longer than its 50 characters (spec maxLength); IT
+/// Glue takes it. The IT Glue rename is dead-lettered with ConnectWise's message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connectwise_400_is_dead_lettered_on_the_first_attempt_with_the_message() {
+    let e = E2e::launch(PsaKind::ConnectWise, 1).await;
+    let long = "Contoso Pharmaceuticals Research and Development Holdings";
+    assert!(long.chars().count() > 50);
+    let (psa_id, itg_id) = rename_in_itglue(&e, long).await;
+    let dead = assert_dead_lettered_at_once(
+        &e,
+        Entity::Organization,
+        &itg_id,
+        &psa_id,
+        "name must be no more than 50 characters",
+    )
+    .await;
+    assert!(dead.error.contains("400"), "{}", dead.error);
+    e.stop().await;
+}
+
+/// Autotask reports validation failures as HTTP 500 with a message (`{"errors": [...]}`): a
+/// company name over its 100 characters is such a refusal, not an outage to retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autotask_500_with_a_message_is_dead_lettered_on_the_first_attempt() {
+    let e = E2e::launch(PsaKind::Autotask, 1).await;
+    let long = "Contoso ".repeat(14);
+    assert!(long.trim().chars().count() > 100);
+    let (psa_id, itg_id) = rename_in_itglue(&e, long.trim()).await;
+    let dead = assert_dead_lettered_at_once(
+        &e,
+        Entity::Organization,
+        &itg_id,
+        &psa_id,
+        "exceeds the maximum length of 100",
+    )
+    .await;
+    assert!(dead.error.contains("500"), "{}", dead.error);
+    e.stop().await;
+}

@@ -913,6 +913,10 @@ fn normalise_keys(def: &EntityDef, fields: &mut Map<String, Value>) {
     *fields = renamed;
 }
 
+/// String lengths Autotask's entity metadata gives (`length` in `entityInformation/fields`);
+/// from recollection of the Companies entity reference, unverified: see docs/vendors.md.
+const MAX_LENGTHS: [(&str, &str, usize); 1] = [("Companies", "companyName", 100)];
+
 /// Checks a record about to be stored (the whole record, as Autotask validates the entity) and
 /// brings date fields to the stored zone-less date-time.
 fn validate(
@@ -927,6 +931,18 @@ fn validate(
             .is_some_and(|v| !v.is_null() && v != &Value::String(String::new()));
         if !present {
             return Err(invalid(format!("Missing Required Field: {req}.")));
+        }
+    }
+    for (entity, field, max) in MAX_LENGTHS {
+        let too_long = entity == def.name
+            && fields
+                .get(field)
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.chars().count() > max);
+        if too_long {
+            return Err(invalid(format!(
+                "Value for {field} exceeds the maximum length of {max}."
+            )));
         }
     }
     for (entity, field) in DATE_FIELDS {
@@ -1384,7 +1400,11 @@ fn field_information(st: &AtState, def: &EntityDef) -> Vec<Value> {
             } else {
                 Value::Null
             };
-            json!({"name": f, "dataType": data_type, "length": 0,
+            let length = MAX_LENGTHS
+                .iter()
+                .find(|(e, field, _)| *e == def.name && field == f)
+                .map_or(0, |(_, _, max)| *max);
+            json!({"name": f, "dataType": data_type, "length": length,
                 "isRequired": def.required.contains(f),
                 "isReadOnly": *f == "id" || *f == "createDate" || *f == def.modified_field,
                 "isQueryable": true, "isReference": reference.is_some(),

@@ -604,6 +604,9 @@ fn cw_date_time(text: &str) -> Option<String> {
     Some(format!("{date}T{hms}Z"))
 }
 
+/// Longest company name ConnectWise takes (spec `Company.name` maxLength).
+const COMPANY_NAME_MAX: usize = 50;
+
 /// Required fields and unique identifiers, as ConnectWise checks them on save.
 fn validate(
     store: &Store,
@@ -619,6 +622,13 @@ fn validate(
             }
             if !has_text(fields, "identifier") {
                 return missing("identifier");
+            }
+            // The spec's maxLength (audit §2.4: name max 50).
+            let name = fields.get("name").and_then(Value::as_str).unwrap_or("");
+            if name.chars().count() > COMPANY_NAME_MAX {
+                return Err(format!(
+                    "name: name must be no more than {COMPANY_NAME_MAX} characters"
+                ));
             }
             if !COMPANY_ADDRESS_FIELDS.iter().any(|f| has_text(fields, f))
                 && !has_ref(fields, "country")
