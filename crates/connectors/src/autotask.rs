@@ -57,6 +57,7 @@ use crate::wire::{id_of, millis, text, zoneless};
 
 #[path = "autotask_webhooks.rs"]
 mod webhooks;
+pub use webhooks::WebhookState;
 
 /// Rows per query page (Autotask's maximum).
 const PAGE_SIZE: u32 = 500;

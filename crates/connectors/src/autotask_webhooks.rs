@@ -77,6 +77,17 @@ fn items(doc: &Value) -> Result<&Vec<Value>> {
         .ok_or_else(|| Error::malformed("answer without items"))
 }
 
+/// What the Autotask API says about a webhook a deactivation notice names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookState {
+    /// `isActive` is true: the notice is not confirmed.
+    Active,
+    /// `isActive` is false: confirmed.
+    Inactive,
+    /// No webhook with that GUID exists any more (deleted): confirmed.
+    Deleted,
+}
+
 /// One of our webhooks while it is being completed.
 struct Hook {
     entity: Entity,
@@ -248,39 +259,48 @@ impl AutotaskClient {
         })
     }
 
-    /// Every webhook of one resource, paging by id.
+    /// Every webhook of one resource (paged by id like every Autotask listing, AT-3).
     async fn list_webhooks(&self, resource: &str) -> Result<Vec<Value>> {
-        let mut out: Vec<Value> = Vec::new();
-        let mut after = 0u64;
-        loop {
-            let body = json!({"filter": [condition("gt", "id", after.into())], "MaxRecords": 500});
-            let doc = self
-                .call(
-                    Method::POST,
-                    resource,
-                    "/query",
-                    Some(body),
-                    Retry::Idempotent,
-                )
-                .await?
-                .json()?;
-            let page = items(&doc)?;
-            let last = page.iter().filter_map(|h| get_u64(h, "id")).max();
-            out.extend(
-                page.iter()
-                    .filter(|h| get_u64(h, "id").is_some_and(|id| id > after))
-                    .cloned(),
-            );
-            let more = get(&doc, "pageDetails")
-                .map(|p| get_str(p, "nextPageUrl"))
-                .is_some_and(|u| !u.is_empty());
-            match last {
-                Some(last) if more && last > after => after = last,
-                _ => break,
-            }
-        }
+        let mut out = self.query_all(resource, Vec::new()).await?;
         out.sort_by_key(|h| get_u64(h, "id"));
         Ok(out)
+    }
+
+    /// What Autotask says about the webhook with this GUID, to confirm a deactivation notice
+    /// before acting on it (a verified notice is still only a claim: GHSA-hh59-fgrr-93hf). The
+    /// notice's `EntityType` names the webhook resource to ask; without one, all three are asked.
+    pub async fn webhook_state(
+        &self,
+        entity_type: Option<&str>,
+        guid: &str,
+    ) -> Result<WebhookState> {
+        let named = entity_type.and_then(|t| {
+            HOOKED
+                .iter()
+                .find(|(_, _, resource)| {
+                    resource
+                        .trim_end_matches("Webhooks")
+                        .eq_ignore_ascii_case(t)
+                })
+                .map(|(_, _, resource)| *resource)
+        });
+        let resources: Vec<&str> = match named {
+            Some(resource) => vec![resource],
+            None => HOOKED.iter().map(|(_, _, r)| *r).collect(),
+        };
+        for resource in resources {
+            let filter = vec![condition("eq", "webhookGUID", guid.into())];
+            let found = self.query_all(resource, filter).await?;
+            // Filter again here: the answer must be about this GUID, whatever the server did.
+            if let Some(hook) = found.iter().find(|h| get_str(h, "webhookGUID") == guid) {
+                return match get(hook, "isActive") {
+                    Some(Value::Bool(true)) => Ok(WebhookState::Active),
+                    Some(Value::Bool(false)) => Ok(WebhookState::Inactive),
+                    _ => Err(Error::malformed("webhook without isActive")),
+                };
+            }
+        }
+        Ok(WebhookState::Deleted)
     }
 
     async fn create_webhook(

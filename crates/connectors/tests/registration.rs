@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::{autotask_client, autotask_sim, connectwise_client, connectwise_sim, fast_policy};
 use serde_json::{json, Map, Value};
+use syncbridge_connectors::autotask::WebhookState;
 use syncbridge_connectors::{AutotaskWebhookSpec, Outcome, RegistrationReport, Secret};
 use syncbridge_sim::admin::AdminOps;
 use syncbridge_sim::Core;
@@ -314,6 +315,28 @@ async fn autotask_webhooks_are_created_once_completed_and_others_left_alone() {
     assert_eq!(all[0], theirs_before, "their webhook is left alone");
     let ours = webhooks_with_url(all, &url);
     assert_eq!(ours.len(), 3, "one per entity, none duplicated");
+    // A deactivation notice is confirmed only by what the API says about the named webhook.
+    for hook in &ours {
+        let guid = hook["webhookGUID"].as_str().expect("a GUID");
+        assert_eq!(
+            client.webhook_state(None, guid).await.unwrap(),
+            WebhookState::Active
+        );
+        if hook["id"] == half {
+            // The notice's EntityType names the one resource to ask.
+            let contact = client.webhook_state(Some("Contact"), guid).await.unwrap();
+            assert_eq!(contact, WebhookState::Active);
+            let company = client.webhook_state(Some("Company"), guid).await.unwrap();
+            assert_eq!(company, WebhookState::Deleted);
+        }
+    }
+    assert_eq!(
+        client
+            .webhook_state(None, "00000000-0000-0000-0000-000000000000")
+            .await
+            .unwrap(),
+        WebhookState::Deleted
+    );
     for hook in &ours {
         assert_eq!(hook["isActive"], true, "{hook}");
         assert_eq!(hook["isReady"], true, "{hook}");

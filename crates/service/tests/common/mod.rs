@@ -355,7 +355,7 @@ pub async fn genuine_connectwise_callback(h: &Harness, name: &str) -> (Vec<u8>, 
         .unwrap()
         .status();
     assert!(status.is_success(), "callback registration: {status}");
-    let company = serde_json::json!({"name": name, "identifier": name.replace(' ', "")});
+    let company = serde_json::json!({"name": name, "identifier": name.replace(' ', ""), "city": "Springfield"});
     let status = cw_alice(h.http.post(format!("{api}/company/companies")))
         .json(&company)
         .send()
