@@ -54,25 +54,32 @@ pub fn itglue(tenant: &TenantConfig, shared: Option<&StateStore>) -> anyhow::Res
     ItGlueClient::new(config).with_context(|| format!("tenants.{}.itglue", tenant.id))
 }
 
+/// The ConnectWise client's settings (credentials, address fallback) without budgets: also what
+/// the ingest's signing-key fetcher authenticates with.
+pub fn connectwise_config(cw: &crate::config::ConnectWiseConfig) -> ConnectWiseConfig {
+    let scheme = if cw.allow_http_for_simulator {
+        "http"
+    } else {
+        "https"
+    };
+    let mut config = ConnectWiseConfig::new(
+        format!("{scheme}://{}{CONNECTWISE_API}", cw.site),
+        cw.company_id.clone(),
+        cw.public_key.clone(),
+        cw.private_key.expose().to_owned(),
+        cw.client_id.clone(),
+    );
+    if let Some(city) = &cw.company_address_fallback {
+        config.company_address_fallback = city.clone();
+    }
+    config
+}
+
 pub fn psa(tenant: &TenantConfig, shared: Option<&StateStore>) -> anyhow::Result<PsaClient> {
     let key = |section: &str| format!("tenants.{}.{section}", tenant.id);
     Ok(match &tenant.psa {
         PsaConfig::ConnectWise(cw) => {
-            let scheme = if cw.allow_http_for_simulator {
-                "http"
-            } else {
-                "https"
-            };
-            let mut config = ConnectWiseConfig::new(
-                format!("{scheme}://{}{CONNECTWISE_API}", cw.site),
-                cw.company_id.clone(),
-                cw.public_key.clone(),
-                cw.private_key.expose().to_owned(),
-                cw.client_id.clone(),
-            );
-            if let Some(city) = &cw.company_address_fallback {
-                config.company_address_fallback = city.clone();
-            }
+            let mut config = connectwise_config(cw);
             apply_budget(
                 &mut config.http,
                 tenant.budgets.psa,
