@@ -387,7 +387,10 @@ impl ItGlueClient {
                 && within_date_range_limit(since, wall_clock_millis()) =>
             {
                 match self.filtered_page(entity, since, 1).await {
-                    Err(Error::Rejected { status: 422, body_excerpt }) => {
+                    Err(Error::Rejected {
+                        status: 422,
+                        body_excerpt,
+                    }) => {
                         tracing::info!(
                             %entity,
                             refusal = %body_excerpt,

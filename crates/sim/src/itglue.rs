@@ -971,7 +971,9 @@ fn normalize_contact_lists(attrs: &mut Map<String, Value>) -> Result<(), String>
                 .as_str()
                 .is_some_and(|t| PHONE_LABEL_TYPES.contains(&t))
             {
-                return Err("Contact phones label type is not included in the list (phone, fax)".into());
+                return Err(
+                    "Contact phones label type is not included in the list (phone, fax)".into(),
+                );
             }
             let named = obj
                 .get("label-name")
