@@ -1091,4 +1091,70 @@ mod tests {
         assert_eq!(r.get(Field::Phone), Some("2"));
         assert_eq!(r.get(Field::Email), None);
     }
+
+    #[test]
+    fn the_walk_pages_are_contiguous_for_any_page_size() {
+        for max in [1, 3, 8, 50, 100, 999, 1000] {
+            let mut step = WalkStep::first(max);
+            let mut offset = 0u64;
+            for _ in 0..20 {
+                assert_eq!(
+                    (step.number - 1) * u64::from(step.size),
+                    offset,
+                    "page size {max}: {step:?} starts where the last page ended"
+                );
+                assert!(step.size <= max);
+                offset += u64::from(step.size);
+                step = step.next(max);
+            }
+            assert_eq!(step.size, max, "page size {max}: grows to the full size");
+        }
+        assert_eq!(WalkStep::first(1000).size, 125);
+    }
+
+    #[test]
+    fn change_cursors_round_trip_and_garbage_is_a_typed_error() {
+        let walk = FeedCursor::Walk(WalkStep {
+            size: 250,
+            number: 2,
+            total: 10_000,
+            restarts: 1,
+        });
+        for c in [FeedCursor::Filtered(3), walk] {
+            assert_eq!(FeedCursor::parse(&c.encode()).unwrap(), c);
+        }
+        for bad in [
+            "",
+            "7",
+            "f:",
+            "f:x",
+            "w:1:2",
+            "w:1:2:3:4:5",
+            "w:99999999999:1:0:0",
+            "z:1",
+        ] {
+            assert!(
+                matches!(FeedCursor::parse(bad), Err(Error::Malformed(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn phones_are_classified_by_label_type_and_free_text_label() {
+        let kind = |v: Value| phone_kind(&v);
+        assert_eq!(
+            kind(json!({"label-name": "Main", "label-type": "fax"})),
+            Field::Fax
+        );
+        assert_eq!(kind(json!({"label-name": "Office Fax"})), Field::Fax);
+        assert_eq!(
+            kind(json!({"label-name": "Cell", "label-type": "phone"})),
+            Field::Mobile
+        );
+        assert_eq!(kind(json!({"label-name": "Work mobile"})), Field::Mobile);
+        assert_eq!(kind(json!({"label-name": "Office"})), Field::Phone);
+        assert_eq!(kind(json!({"label-name": "Cellar"})), Field::Phone);
+        assert_eq!(kind(json!({})), Field::Phone);
+    }
 }

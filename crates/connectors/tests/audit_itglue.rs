@@ -504,3 +504,44 @@ async fn sim_validates_phone_label_types_and_ignores_joined_names_in_writes() {
     assert_eq!(status, 200, "{doc}");
     assert_eq!(doc["data"]["attributes"]["region-name"], "ON");
 }
+
+/// A record deleted while the newest-first walk pages (the rows after it shift up by one) does not
+/// hide another changed record: the walk sees the collection shrink and starts over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_deleted_during_the_walk_does_not_hide_another_change() {
+    let sim = itglue_sim().await;
+    seed_parent(&sim);
+    let now = wall_clock();
+    for (i, id) in (1..=5).enumerate() {
+        seed_stamped(&sim, "configurations", id, 1, now - (i as i64 + 1) * 60_000);
+    }
+    let mut config = syncbridge_connectors::ItGlueConfig::new(sim.base_url(), "itg-test-key");
+    config.http = fast_policy();
+    // One-row pages first: the deletion lands between two of them.
+    config.page_size = 8;
+    let itg = ItGlueClient::new(config).unwrap();
+    let since = now - HOUR;
+    let first = itg
+        .list_modified_since_page(Entity::Configuration, since, None)
+        .await
+        .unwrap();
+    assert_eq!(ids(&first.records), BTreeSet::from(["1".to_owned()]));
+    sim.sim.delete("configurations", "1", "someone").unwrap();
+    let mut seen = ids(&first.records);
+    let mut cursor = first.next;
+    while let Some(c) = cursor {
+        let page = itg
+            .list_modified_since_page(Entity::Configuration, since, Some(&c))
+            .await
+            .unwrap();
+        seen.extend(ids(&page.records));
+        cursor = page.next;
+    }
+    assert_eq!(
+        seen,
+        ["1", "2", "3", "4", "5"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    );
+}
