@@ -545,3 +545,56 @@ async fn a_record_deleted_during_the_walk_does_not_hide_another_change() {
             .collect()
     );
 }
+
+/// X-1, IT Glue's part: configuration dates are written as IT Glue keeps them (`YYYY-MM-DD`), the
+/// simulator stores and returns the calendar date (also of a date-time a person sends), and a
+/// PSA's date-time for the same day reads as no change, so nothing is written back and forth.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x_1_itglue_dates_round_trip_as_calendar_dates_without_a_write_loop() {
+    let sim = itglue_sim().await;
+    seed_parent(&sim);
+    let itg = itglue_client(&sim, fast_policy());
+    let values = Values::new()
+        .with(Field::Name, "SRV-DATES")
+        .with(Field::Type, "Server")
+        .with(Field::InstalledAt, "2024-01-02T00:00:00Z")
+        .with(Field::WarrantyExpiresAt, "2027-06-30T00:00:00");
+    let made = itg
+        .create(Entity::Configuration, Some("1"), &values)
+        .await
+        .unwrap();
+    assert_eq!(made.get(Field::InstalledAt), Some("2024-01-02"));
+    assert_eq!(made.get(Field::WarrantyExpiresAt), Some("2027-06-30"));
+    let stored = sim.sim.state("configurations").unwrap();
+    let raw = stored
+        .iter()
+        .find(|r| r["name"] == "SRV-DATES")
+        .expect("stored");
+    assert_eq!(raw["installed-at"], "2024-01-02");
+    // The PSA's date-times for the same days are the same values: no write to make.
+    let from_psa = Values::new()
+        .with(Field::InstalledAt, "2024-01-02T00:00:00")
+        .with(Field::WarrantyExpiresAt, "2027-06-30T00:00:00Z");
+    for field in [Field::InstalledAt, Field::WarrantyExpiresAt] {
+        assert_eq!(made.get(field), from_psa.get(field), "{field}");
+    }
+
+    let (status, doc) = send_json(
+        &sim,
+        reqwest::Method::PATCH,
+        &format!("/configurations/{}", made.id),
+        json!({"data": {"type": "configurations", "attributes": {
+            "purchased_at": "2023-03-04T10:00:00Z"}}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{doc}");
+    assert_eq!(doc["data"]["attributes"]["purchased-at"], "2023-03-04");
+    let (status, _) = send_json(
+        &sim,
+        reqwest::Method::PATCH,
+        &format!("/configurations/{}", made.id),
+        json!({"data": {"type": "configurations", "attributes": {"purchased_at": "next week"}}}),
+    )
+    .await;
+    assert_eq!(status, 422);
+}

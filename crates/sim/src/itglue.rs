@@ -14,7 +14,8 @@
 //! and 422 on a PATCH of a record managed by IT Glue's native PSA integration (`psa-integration`
 //! set) outside the whitelisted attributes (§3.3).
 //!
-//! Writes: contact phones carry `label-type` (`phone` or `fax`, default `phone`; anything else is
+//! Writes: configuration dates (`installed-at`, `purchased-at`, `warranty-expires-at`) are stored
+//! and returned as `YYYY-MM-DD` (a date-time's date part; anything else is 422); contact phones carry `label-type` (`phone` or `fax`, default `phone`; anything else is
 //! 422) and a required free-text `label-name` (audit ITG-3); the joined `*-name` attributes
 //! (`region-name`, `country-name`, …) are read-only and ignored in a write, so a location's region
 //! and country are set by `region_id` / `country_id` only (audit ITG-4).
@@ -941,6 +942,45 @@ fn parse_write_body(
     Ok((attrs, has_relationships))
 }
 
+/// Date attributes of configurations, which IT Glue keeps as `YYYY-MM-DD` [doc] (audit §1.4, X-1).
+const DATE_ATTRIBUTES: [&str; 3] = ["installed-at", "purchased-at", "warranty-expires-at"];
+
+/// Stores the date attributes as IT Glue does: the calendar date, `YYYY-MM-DD`, also when a
+/// date-time is sent (its date part, as written). Anything that is not a date → 422: what IT
+/// Glue answers to one is not documented; refusing is the stricter reading.
+fn normalize_dates(attrs: &mut Map<String, Value>) -> Result<(), String> {
+    for key in DATE_ATTRIBUTES {
+        let Some(value) = attrs.get_mut(key) else {
+            continue;
+        };
+        let Some(text) = value.as_str().map(str::trim) else {
+            if value.is_null() {
+                continue;
+            }
+            return Err(format!("{} is not a valid date", snake(key)));
+        };
+        if text.is_empty() {
+            *value = Value::Null;
+            continue;
+        }
+        let date = text.get(..10).filter(|d| {
+            let b = d.as_bytes();
+            b.iter().enumerate().all(|(i, c)| match i {
+                4 | 7 => *c == b'-',
+                _ => c.is_ascii_digit(),
+            })
+        });
+        let rest_ok = text
+            .get(10..)
+            .is_some_and(|r| r.is_empty() || r.starts_with(['T', ' ']));
+        match date {
+            Some(d) if rest_ok => *value = Value::from(d.to_owned()),
+            _ => return Err(format!("{} is not a valid date", snake(key))),
+        }
+    }
+    Ok(())
+}
+
 /// The phone kinds IT Glue accepts as a contact phone's `label_type` (audit §1.4 [doc]).
 const PHONE_LABEL_TYPES: [&str; 2] = ["phone", "fax"];
 
@@ -1044,7 +1084,7 @@ fn create_record(
         Err(r) => return r.into_response(),
     };
     attrs.retain(|k, _| !is_read_only(k));
-    if let Err(e) = normalize_contact_lists(&mut attrs) {
+    if let Err(e) = normalize_contact_lists(&mut attrs).and_then(|()| normalize_dates(&mut attrs)) {
         return error_response(StatusCode::UNPROCESSABLE_ENTITY, &e);
     }
     if let Some(org) = org {
@@ -1148,6 +1188,7 @@ fn check_patch(
     }
     attrs.retain(|k, _| !is_read_only(k));
     normalize_contact_lists(&mut attrs)
+        .and_then(|()| normalize_dates(&mut attrs))
         .map_err(|e| reject(StatusCode::UNPROCESSABLE_ENTITY, &e))?;
     let mut merged = rec.fields.clone();
     merged.extend(attrs.clone());
@@ -1390,7 +1431,9 @@ impl AdminOps for ItGlueSim {
                     }
                 }
             }
-            normalize_contact_lists(&mut fields).map_err(AdminError::Invalid)?;
+            normalize_contact_lists(&mut fields)
+                .and_then(|()| normalize_dates(&mut fields))
+                .map_err(AdminError::Invalid)?;
             let id = store.insert(collection, id, fields, meta, created);
             if let Some(r) = store.get_mut(collection, id) {
                 r.updated_at = updated;
