@@ -364,6 +364,25 @@ pub fn load_itglue(sim: &ItGlueSim, ds: &Dataset, source: &str) -> Result<(), Ad
         .map(|(i, (_, m))| json!({"id": i + 1, "name": m, "manufacturer-id": i + 1}))
         .collect();
     sim.seed("models", models)?;
+    // IT Glue's countries and regions are global lists a location refers to by id (a write takes
+    // `region_id` / `country_id` only), so the ones the data set uses are seeded.
+    let mut countries: Vec<&str> = Vec::new();
+    for (_, _, country) in CITIES {
+        if !countries.contains(&country) {
+            countries.push(country);
+        }
+    }
+    let country_id = |name: &str| countries.iter().position(|c| *c == name).map(|i| i + 1);
+    sim.seed("countries", named(&countries))?;
+    let regions: Vec<Value> = CITIES
+        .iter()
+        .enumerate()
+        .map(|(i, (_, region, country))| {
+            json!({"id": i + 1, "name": region, "country-id": country_id(country)})
+        })
+        .collect();
+    sim.seed("regions", regions)?;
+    let region_id = |name: &str| CITIES.iter().position(|c| c.1 == name).map(|i| i + 1);
     let status = |active: bool| if active { 1 } else { 2 };
     sim.seed(
         "organizations",
@@ -383,8 +402,8 @@ pub fn load_itglue(sim: &ItGlueSim, ds: &Dataset, source: &str) -> Result<(), Ad
             .iter()
             .map(|l| {
                 json!({"organization-id": l.org + 1, "name": l.name, "address-1": l.address_1,
-                    "address-2": l.address_2, "city": l.city, "region-name": l.region,
-                    "postal-code": l.postal_code, "country-name": l.country, "phone": l.phone,
+                    "address-2": l.address_2, "city": l.city, "region-id": region_id(&l.region),
+                    "postal-code": l.postal_code, "country-id": country_id(&l.country), "phone": l.phone,
                     "_source": source})
             })
             .collect(),
@@ -397,7 +416,8 @@ pub fn load_itglue(sim: &ItGlueSim, ds: &Dataset, source: &str) -> Result<(), Ad
                 json!({"organization-id": c.org + 1, "first-name": c.first_name,
                     "last-name": c.last_name, "title": c.title,
                     "contact-emails": [{"value": c.email, "primary": true, "label-name": "Work"}],
-                    "contact-phones": [{"value": c.phone, "primary": true, "label-name": "Work"}],
+                    "contact-phones": [{"value": c.phone, "primary": true, "label-name": "Work",
+                        "label-type": "phone"}],
                     "_source": source})
             })
             .collect(),
