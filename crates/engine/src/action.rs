@@ -1,27 +1,11 @@
 //! What a decision asks the worker to do, and why.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Serialize;
-use syncbridge_model::{Field, Link, Side, Values};
+use syncbridge_model::{Link, Side, Values};
 
-/// Field changes for an update: `None` clears the field.
-pub type Changes = BTreeMap<Field, Option<String>>;
-
-/// IT Glue lookup lists that syncbridge creates when a PSA value is missing from them (IT Glue's
-/// types and statuses come from the PSA: "set up new types and statuses from your PSA and let them
-/// sync to IT Glue").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LookupKind {
-    OrganizationType,
-    OrganizationStatus,
-    ConfigurationType,
-    ConfigurationStatus,
-    Manufacturer,
-    Model,
-}
+pub use syncbridge_model::{Changes, LookupKind};
 
 /// The rule of DESIGN §3 behind an action. Named in the audit stream and by `links explain`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

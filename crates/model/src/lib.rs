@@ -5,6 +5,7 @@
 //! ([`PsaKind::capabilities`]) and which fields each PSA maps ([`field_map`]): every other crate
 //! asks it, so no other crate branches on a vendor's name.
 
+mod changes;
 pub mod dates;
 mod event;
 mod fields;
@@ -14,6 +15,7 @@ mod psa;
 mod record;
 mod settings;
 
+pub use changes::{Changes, LookupKind};
 pub use event::{headers, ChangeAction, ChangeEvent, EventSource};
 pub use fields::{field_map, key_fields, Direction, Field, FieldSpec};
 pub use ids::{Entity, ParseError, Side, TenantId};
