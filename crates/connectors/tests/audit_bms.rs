@@ -32,7 +32,7 @@ fn stored_contact(sim: &KaseyaBms, id: &str) -> Value {
         .state("contacts")
         .expect("contacts")
         .into_iter()
-        .find(|c| c["id"].to_string() == id)
+        .find(|c| c["id"].as_u64().map(|n| n.to_string()).as_deref() == Some(id))
         .expect("contact stored")
 }
 
