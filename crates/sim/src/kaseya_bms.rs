@@ -15,6 +15,13 @@
 //! publish them, ours are assumptions shared with the connector); `PageSize`/`PageNumber`; `Filter.*` equality filters and
 //! `Filter.ModifiedOnFrom/To`, `Filter.CreatedOnFrom/To` for accounts and contacts only; 1500
 //! requests per hour per endpoint (429 + `Retry-After`).
+//!
+//! Shapes follow the v2 OpenAPI spec (vendor audit §4): `searchselect` answers the thin list DTO,
+//! account lists carry no `locations`, contact create reads `ContactInputDto` only, contact PATCH
+//! is checked against `ContactPutInputDto`, e-mails/phones change through the patch operation
+//! DTOs; where the spec leaves a behaviour open (maximum page size, `LocationId` 0, empty
+//! `Addresses`, the meaning of `RelatedItemOperationType`) the simulator takes the stricter
+//! reading (docs/vendors.md).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
