@@ -329,3 +329,42 @@ async fn bms_6_locations_come_from_the_location_endpoints_and_accounts_are_creat
     assert_eq!(contact.get(Field::Location), Some(location.as_str()));
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x_1_bms_asset_dates_are_zone_less_date_times_on_the_wire_and_days_in_the_record() {
+    let (sim, _) = seeded(2, false).await;
+    let bms = client(&sim);
+    let values = Values::new()
+        .with(Field::Name, "DATED-01")
+        .with(Field::Type, "Server")
+        .with(Field::PurchasedAt, "2024-01-02")
+        .with(Field::WarrantyExpiresAt, "2027-01-02");
+    let asset = bms
+        .create(Entity::Configuration, Some("1"), &values)
+        .await
+        .expect("create");
+    // The vendor's own format is stored and returned …
+    let stored = sim
+        .sim
+        .state("hardwareassets")
+        .unwrap()
+        .into_iter()
+        .find(|a| a["name"] == "DATED-01")
+        .expect("stored");
+    assert_eq!(stored["acquisitionDate"], "2024-01-02T00:00:00");
+    assert_eq!(stored["warrantyExpirationDate"], "2027-01-02T00:00:00");
+    // … and reads back as the day that was written: nothing for the engine to write again.
+    assert_eq!(asset.get(Field::PurchasedAt), Some("2024-01-02"));
+    assert_eq!(asset.get(Field::WarrantyExpiresAt), Some("2027-01-02"));
+    let listed = bms.list_all(Entity::Configuration).await.unwrap();
+    let again = listed.iter().find(|a| a.id == asset.id).expect("listed");
+    assert_eq!(again.get(Field::PurchasedAt), Some("2024-01-02"));
+    // A value that is not a date is the vendor's refusal, not an outage.
+    let mut bad = Changes::new();
+    bad.insert(Field::PurchasedAt, Some("soon".into()));
+    assert!(matches!(
+        bms.update(Entity::Configuration, &asset.id, &bad).await,
+        Err(Error::Rejected { status: 400, .. })
+    ));
+    sim.shutdown().await;
+}

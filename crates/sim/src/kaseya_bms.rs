@@ -305,6 +305,45 @@ fn format_bms(ms: SimMillis) -> String {
         .unwrap_or_default()
 }
 
+/// The `date-time` fields of a collection's DTOs that this simulator stores from client input.
+fn date_fields(collection: &str) -> &'static [&'static str] {
+    match collection {
+        "hardwareassets" => &["acquisitionDate", "warrantyExpirationDate"],
+        "contacts" => &["effectiveDate"],
+        _ => &[],
+    }
+}
+
+/// Stores date-time fields the way the v2 API returns them: zone-less `YYYY-MM-DDTHH:MM:SS`
+/// (audit X-1). A date `YYYY-MM-DD` binds to midnight, a zoned value is taken in UTC (the
+/// server's zone is not published: assumed); anything else is refused, as model binding of a
+/// `DateTime` fails.
+fn bms_dates(collection: &str, fields: &mut Map<String, Value>) -> Result<(), Rejection> {
+    for key in date_fields(collection) {
+        let Some(raw) = fields.get(*key).and_then(Value::as_str).map(str::trim) else {
+            continue;
+        };
+        if raw.is_empty() {
+            fields.insert((*key).to_owned(), Value::Null);
+            continue;
+        }
+        let day = format_description!("[year]-[month]-[day]");
+        let ms = if time::Date::parse(raw, &day).is_ok() {
+            parse_timestamp(&format!("{raw}T00:00:00Z"))
+        } else {
+            parse_timestamp(raw)
+        };
+        let Some(ms) = ms else {
+            return Err(failure(
+                StatusCode::BAD_REQUEST,
+                format!("{key} is not a valid date-time: {raw:?}"),
+            ));
+        };
+        fields.insert((*key).to_owned(), Value::from(format_bms(ms)));
+    }
+    Ok(())
+}
+
 /// `AccountName` → `accountName`, recursively (the wire is camelCase, input may be PascalCase).
 fn camel_keys(v: Value) -> Value {
     match v {
@@ -590,6 +629,7 @@ impl BmsSim {
     ) -> Result<u64, Rejection> {
         fields.remove("id");
         fields.entry("isActive").or_insert(Value::Bool(true));
+        bms_dates(collection, &mut fields)?;
         let mut st = self.lock();
         Self::validate(&st.store, collection, &fields)?;
         Ok(self.insert(&mut st, collection, fields, user))
@@ -615,6 +655,7 @@ impl BmsSim {
         let sent = change(&mut fields).map_err(|e| failure(StatusCode::BAD_REQUEST, e))?;
         fields.remove("locations");
         fields.remove("id");
+        bms_dates(collection, &mut fields)?;
         Self::validate(&st.store, collection, &fields)?;
         let changed = st
             .store
