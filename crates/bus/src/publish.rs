@@ -145,13 +145,13 @@ fn server_status(e: &async_nats::jetstream::context::PublishError) -> Option<usi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use syncbridge_model::{ChangeAction, EventSource, TenantId};
+    use syncbridge_model::{ChangeAction, EventSource, Side, TenantId};
 
     #[test]
     fn line_breaks_in_header_values_are_refused() {
         let event = ChangeEvent {
             tenant: TenantId::new("acme").unwrap(),
-            source: EventSource::Standard,
+            source: EventSource::Standard(Side::Psa),
             entity: None,
             record_id: Some("1\r\nX-Injected: yes".into()),
             action: ChangeAction::Upsert,

@@ -17,6 +17,23 @@
 //! `productID` names (read in batches and cached; found by an `eq` query on write). A name the
 //! vendor does not have is [`Error::UnknownLookup`], before any request that writes. Autotask has no location records that syncbridge syncs
 //! (capability matrix): every location call is `Unsupported`.
+//!
+//! Vendor facts this client depends on (audit §3, vendor-fidelity-audit.md):
+//! - Creates carry every field Autotask's entity metadata requires (AT-1): companies
+//!   `companyName, companyType, ownerResourceID, phone` (IT Glue organizations have no phone:
+//!   [`AutotaskConfig::company_phone`] is sent instead), contacts `isActive: 1`, configuration
+//!   items `isActive` and `productID` (the product of the manufacturer and model; one without
+//!   either gets the fallback product, [`AutotaskConfig::fallback_product`]).
+//! - Autotask reports validation failures as HTTP 500 with `{"errors": ["message"]}`: such an
+//!   answer is a permanent [`Error::Rejected`] with the vendor's message; a 5xx without a message
+//!   (an outage) stays transient.
+//! - Listings continue while a page comes back full (500 rows), by `id gt <last>`, whether or
+//!   not `nextPageUrl` is set (AT-3: with `MaxRecords` Autotask documents id-looping instead).
+//! - Modified-since re-reads [`POLL_OVERLAP`] behind the watermark and ORs `createDate` (AT-4:
+//!   stamps land slightly out of order; a new row may have no modified stamp yet).
+//! - Date-times are zone-less and read as UTC; filters send zone-less UTC values (AT-5: REST is
+//!   believed UTC, unverified). `installDate` / `warrantyExpirationDate` are written as
+//!   zone-less midnight date-times and read as their date.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -26,6 +43,7 @@ use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 use syncbridge_engine::Changes;
+use syncbridge_model::dates::{midnight, DateTimeForm};
 use syncbridge_model::{Entity, Field, Origin, Record, UnixMillis, Values};
 
 use crate::api::{unsupported_entity, values_as_changes, Cursor, Page};
@@ -35,10 +53,11 @@ use crate::http::{Http, HttpStats, Reply, Retry};
 use crate::lookup_table::LookupTable;
 use crate::policy::{HttpPolicy, RateBudget};
 use crate::secret::Secret;
-use crate::wire::{id_of, millis, rfc3339, text};
+use crate::wire::{id_of, millis, text, zoneless};
 
 #[path = "autotask_webhooks.rs"]
 mod webhooks;
+pub use webhooks::WebhookState;
 
 /// Rows per query page (Autotask's maximum).
 const PAGE_SIZE: u32 = 500;
@@ -46,6 +65,24 @@ const PAGE_SIZE: u32 = 500;
 const PRODUCT_BATCH: usize = 100;
 /// How long product names (manufacturer, model) are trusted before they are asked again.
 const PRODUCT_TTL: Duration = Duration::from_secs(600);
+/// How far behind the watermark a modified-since poll re-reads (the live note's 2 minutes):
+/// Autotask's stamps can land slightly out of order.
+pub const POLL_OVERLAP: Duration = Duration::from_secs(120);
+/// Default [`AutotaskConfig::company_phone`].
+pub const DEFAULT_COMPANY_PHONE: &str = "000-000-0000";
+/// Default name of the fallback product ([`FallbackProduct::Named`]).
+pub const DEFAULT_FALLBACK_PRODUCT: &str = "Generic Configuration Item";
+
+/// The product a configuration item without manufacturer and model gets (Autotask requires a
+/// `productID`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FallbackProduct {
+    /// This product id.
+    Id(u64),
+    /// The active product of this exact name (lowest id), looked up once; create it in Autotask
+    /// (Products need a billing code, which only the tenant can choose).
+    Named(String),
+}
 
 /// Autotask's standard `companyType` picklist (tenants may add values). The client reads the
 /// tenant's picklist from `Companies/entityInformation/fields`; this list is for tests and
@@ -78,6 +115,12 @@ pub struct AutotaskConfig {
     /// Extra `configurationItemType` entries, pinned on top of the picklist loaded from
     /// `ConfigurationItems/entityInformation/fields`. Empty by default.
     pub configuration_item_types: Vec<(i64, String)>,
+    /// `phone` of companies we create: Autotask requires one and IT Glue organizations carry
+    /// none. Default [`DEFAULT_COMPANY_PHONE`].
+    pub company_phone: String,
+    /// Product of configuration items without manufacturer and model. Default: the product
+    /// named [`DEFAULT_FALLBACK_PRODUCT`].
+    pub fallback_product: FallbackProduct,
     pub http: HttpPolicy,
 }
 
@@ -97,6 +140,8 @@ impl AutotaskConfig {
             owner_resource_id,
             company_types: Vec::new(),
             configuration_item_types: Vec::new(),
+            company_phone: DEFAULT_COMPANY_PHONE.to_owned(),
+            fallback_product: FallbackProduct::Named(DEFAULT_FALLBACK_PRODUCT.to_owned()),
             http: HttpPolicy {
                 per_endpoint_concurrency: Some(3),
                 ..HttpPolicy::default()
@@ -175,6 +220,32 @@ pub struct AutotaskClient {
     /// `ConfigurationItems.configurationItemType` picklist, loaded from the API.
     ci_types: LookupTable,
     products: Mutex<ProductCache>,
+    company_phone: String,
+    fallback_product: FallbackProduct,
+    /// The fallback product's id once looked up.
+    fallback_product_id: Mutex<Option<u64>>,
+}
+
+/// Autotask answers a validation failure with HTTP 500 and `{"errors": ["message", …]}`: with a
+/// message it is a refusal (permanent); without one, an outage (transient).
+fn is_refusal(status: u16, body: &str) -> bool {
+    status == 500
+        && serde_json::from_str::<Value>(body).is_ok_and(|doc| {
+            doc.get("errors")
+                .and_then(Value::as_array)
+                .is_some_and(|errors| {
+                    errors
+                        .iter()
+                        .any(|e| e.as_str().is_some_and(|m| !m.trim().is_empty()))
+                })
+        })
+}
+
+/// A date for `installDate` / `warrantyExpirationDate`: Autotask's zone-less midnight
+/// date-time (`2024-01-02` → `2024-01-02T00:00:00`); a value that is no date is sent as it is,
+/// for Autotask to judge.
+fn at_date(v: &str) -> String {
+    midnight(v, DateTimeForm::ZoneLess)
 }
 
 fn entity_name(entity: Entity) -> Result<&'static str> {
@@ -262,7 +333,8 @@ impl AutotaskClient {
         let http = Http::new(
             config.http,
             vec![config.secret.clone(), config.integration_code.clone()],
-        )?;
+        )?
+        .with_refusal_check(is_refusal);
         Ok(AutotaskClient {
             http,
             base: config.api_url.trim_end_matches('/').to_owned(),
@@ -279,6 +351,9 @@ impl AutotaskClient {
                 by_id: HashMap::new(),
                 since: Instant::now(),
             }),
+            company_phone: config.company_phone,
+            fallback_product: config.fallback_product,
+            fallback_product_id: Mutex::new(None),
         })
     }
 
@@ -377,7 +452,7 @@ impl AutotaskClient {
     }
 
     /// One raw page of `filter` AND `id > after` on any entity, ids ascending; `true` when
-    /// Autotask says there is more.
+    /// there may be more: the page is full, or Autotask sent a `nextPageUrl`.
     async fn query_items(
         &self,
         name: &str,
@@ -390,11 +465,14 @@ impl AutotaskClient {
             .call(Method::POST, name, "/query", Some(body), Retry::Idempotent)
             .await?
             .json()?;
-        let more = doc
+        let linked = doc
             .pointer("/pageDetails/nextPageUrl")
             .is_some_and(|u| u.as_str().is_some_and(|s| !s.is_empty()));
         match doc.get_mut("items").map(Value::take) {
-            Some(Value::Array(items)) => Ok((items, more)),
+            Some(Value::Array(items)) => {
+                let more = linked || items.len() >= PAGE_SIZE as usize;
+                Ok((items, more))
+            }
             _ => Err(Error::malformed("query answer without items")),
         }
     }
@@ -449,7 +527,8 @@ impl AutotaskClient {
         self.query_page(entity, Vec::new(), cursor).await
     }
 
-    /// Records whose last-modified field is at or after `since`.
+    /// Records modified or created at or after `since` − [`POLL_OVERLAP`] (a superset of what
+    /// changed since `since`: stamps land out of order, a new row may have no modified stamp).
     pub async fn list_modified_since_page(
         &self,
         entity: Entity,
@@ -457,11 +536,12 @@ impl AutotaskClient {
         cursor: Option<&Cursor>,
     ) -> Result<Page> {
         entity_name(entity)?;
-        let f = vec![condition(
-            "gte",
-            modified_field(entity),
-            rfc3339(since).into(),
-        )];
+        let overlap = UnixMillis::try_from(POLL_OVERLAP.as_millis()).unwrap_or(UnixMillis::MAX);
+        let from = zoneless(since.saturating_sub(overlap).max(0));
+        let f = vec![json!({"op": "or", "items": [
+            condition("gte", modified_field(entity), from.clone().into()),
+            condition("gte", "createDate", from.into()),
+        ]})];
         self.query_page(entity, f, cursor).await
     }
 
@@ -545,6 +625,10 @@ impl AutotaskClient {
             None
         };
         let mut fields = self.wire_fields(entity, changes, current.as_ref()).await?;
+        // Autotask requires a product: clearing manufacturer and model means the fallback one.
+        if fields.get("productID").is_some_and(Value::is_null) {
+            fields.insert("productID".into(), self.fallback_product().await?.into());
+        }
         if !fields.is_empty() {
             fields.insert("id".into(), num.into());
             self.call(
@@ -557,6 +641,47 @@ impl AutotaskClient {
             .await?;
         }
         self.get(entity, id).await?.ok_or(Error::NotFound)
+    }
+
+    /// The product of configuration items without manufacturer and model
+    /// ([`AutotaskConfig::fallback_product`]).
+    async fn fallback_product(&self) -> Result<u64> {
+        let name = match &self.fallback_product {
+            FallbackProduct::Id(id) => return Ok(*id),
+            FallbackProduct::Named(name) => name,
+        };
+        if let Some(id) = *self
+            .fallback_product_id
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+        {
+            return Ok(id);
+        }
+        let items = self
+            .query_all(
+                "Products",
+                vec![condition("eq", "name", name.clone().into())],
+            )
+            .await?;
+        self.remember_products(&items);
+        let id = items
+            .iter()
+            .filter_map(Product::from_item)
+            .filter(|p| p.active && p.name.as_deref() == Some(name.as_str()))
+            .map(|p| p.id)
+            .min()
+            .ok_or_else(|| Error::UnknownLookup {
+                kind: "Autotask product for configuration items without manufacturer and model \
+                       (create an active product of this name in Autotask, or configure \
+                       fallback_product)"
+                    .into(),
+                name: name.clone(),
+            })?;
+        *self
+            .fallback_product_id
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(id);
+        Ok(id)
     }
 
     /// The products of `ids`, from the cache or asked for (batched `in` queries).
@@ -720,9 +845,11 @@ impl AutotaskClient {
                     }
                 }
                 (Entity::Configuration, Field::Contact) => ("contactID", num(v)?),
-                (Entity::Configuration, Field::InstalledAt) => ("installDate", s(v)),
+                (Entity::Configuration, Field::InstalledAt) => {
+                    ("installDate", s(v.map(at_date).as_deref()))
+                }
                 (Entity::Configuration, Field::WarrantyExpiresAt) => {
-                    ("warrantyExpirationDate", s(v))
+                    ("warrantyExpirationDate", s(v.map(at_date).as_deref()))
                 }
                 (Entity::Configuration, Field::Notes) => ("notes", s(v)),
                 _ => {
@@ -846,6 +973,7 @@ pub(crate) fn to_record(entity: Entity, item: &Value, names: &Names<'_>) -> Resu
             v.set(Field::Model, product.and_then(|p| p.model));
             v.set(Field::Contact, t("contactID"));
             v.set(Field::Location, t("companyLocationID"));
+            // Zone-less date-times; `Values` keeps their date.
             v.set(Field::InstalledAt, t("installDate"));
             v.set(Field::WarrantyExpiresAt, t("warrantyExpirationDate"));
             v.set(Field::Notes, t("notes"));
@@ -855,7 +983,8 @@ pub(crate) fn to_record(entity: Entity, item: &Value, names: &Names<'_>) -> Resu
     rec.values = v;
     rec.origin = Origin::Psa;
     rec.created_at = millis(item.get("createDate"));
-    rec.updated_at = millis(item.get(modified_field(entity)));
+    // A row never modified has no modified stamp: it last changed when it was created.
+    rec.updated_at = millis(item.get(modified_field(entity))).max(rec.created_at);
     Ok(rec)
 }
 
@@ -883,9 +1012,12 @@ impl KeyedCreate for AutotaskClient {
         match entity {
             Entity::Organization => {
                 fields.insert("ownerResourceID".into(), self.owner_resource_id.into());
-                if !fields.contains_key("isActive") {
-                    fields.insert("isActive".into(), true.into());
-                }
+                fields
+                    .entry("isActive")
+                    .or_insert_with(|| Value::Bool(true));
+                fields
+                    .entry("phone")
+                    .or_insert_with(|| self.company_phone.clone().into());
             }
             _ => {
                 let org =
@@ -896,6 +1028,17 @@ impl KeyedCreate for AutotaskClient {
                             body_excerpt: format!("a {entity} needs a numeric company id"),
                         })?;
                 fields.insert("companyID".into(), org.into());
+                if entity == Entity::Contact {
+                    // Contacts carry isActive as 1/0; Autotask requires it.
+                    fields.entry("isActive").or_insert_with(|| Value::from(1));
+                } else {
+                    fields
+                        .entry("isActive")
+                        .or_insert_with(|| Value::Bool(true));
+                    if !fields.contains_key("productID") {
+                        fields.insert("productID".into(), self.fallback_product().await?.into());
+                    }
+                }
             }
         }
         let doc = self

@@ -3,8 +3,10 @@
 //!
 //! Per entity one webhook posting to our `WebhookUrl`, with our `DeactivationUrl` and `SecretKey`,
 //! active, subscribed to create, update and delete events; its subscribed fields
-//! (`/{id}/Fields`, `FieldID` = the field's `webhookFieldID` from
-//! `GET /{Entity}/entityInformation/fields`) are the Autotask fields syncbridge maps for the
+//! (`/{id}/Fields`, `FieldID` = the value of the `fieldID` picklist entry whose label names the
+//! field, from `GET /{Singular}WebhookFields/entityInformation/fields`, as public clients read it;
+//! labels are matched ignoring case, spaces and punctuation, since whether they are REST names
+//! or display names is unverified) are the Autotask fields syncbridge maps for the
 //! entity (the connector's field map, plus `companyID` for contacts and configuration items);
 //! our API user's resource is in `/{id}/ExcludedResources`, so our own writes send no callout.
 //!
@@ -73,6 +75,17 @@ fn items(doc: &Value) -> Result<&Vec<Value>> {
     get(doc, "items")
         .and_then(Value::as_array)
         .ok_or_else(|| Error::malformed("answer without items"))
+}
+
+/// What the Autotask API says about a webhook a deactivation notice names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookState {
+    /// `isActive` is true: the notice is not confirmed.
+    Active,
+    /// `isActive` is false: confirmed.
+    Inactive,
+    /// No webhook with that GUID exists any more (deleted): confirmed.
+    Deleted,
 }
 
 /// One of our webhooks while it is being completed.
@@ -164,7 +177,7 @@ impl AutotaskClient {
             let ids = match field_ids.get(hook.collection) {
                 Some(ids) => ids.clone(),
                 None => {
-                    let ids = self.webhook_field_ids(hook.collection).await?;
+                    let ids = self.webhook_field_ids(hook.resource).await?;
                     field_ids.insert(hook.collection, ids.clone());
                     ids
                 }
@@ -246,39 +259,48 @@ impl AutotaskClient {
         })
     }
 
-    /// Every webhook of one resource, paging by id.
+    /// Every webhook of one resource (paged by id like every Autotask listing, AT-3).
     async fn list_webhooks(&self, resource: &str) -> Result<Vec<Value>> {
-        let mut out: Vec<Value> = Vec::new();
-        let mut after = 0u64;
-        loop {
-            let body = json!({"filter": [condition("gt", "id", after.into())], "MaxRecords": 500});
-            let doc = self
-                .call(
-                    Method::POST,
-                    resource,
-                    "/query",
-                    Some(body),
-                    Retry::Idempotent,
-                )
-                .await?
-                .json()?;
-            let page = items(&doc)?;
-            let last = page.iter().filter_map(|h| get_u64(h, "id")).max();
-            out.extend(
-                page.iter()
-                    .filter(|h| get_u64(h, "id").is_some_and(|id| id > after))
-                    .cloned(),
-            );
-            let more = get(&doc, "pageDetails")
-                .map(|p| get_str(p, "nextPageUrl"))
-                .is_some_and(|u| !u.is_empty());
-            match last {
-                Some(last) if more && last > after => after = last,
-                _ => break,
-            }
-        }
+        let mut out = self.query_all(resource, Vec::new()).await?;
         out.sort_by_key(|h| get_u64(h, "id"));
         Ok(out)
+    }
+
+    /// What Autotask says about the webhook with this GUID, to confirm a deactivation notice
+    /// before acting on it (a verified notice is still only a claim: GHSA-hh59-fgrr-93hf). The
+    /// notice's `EntityType` names the webhook resource to ask; without one, all three are asked.
+    pub async fn webhook_state(
+        &self,
+        entity_type: Option<&str>,
+        guid: &str,
+    ) -> Result<WebhookState> {
+        let named = entity_type.and_then(|t| {
+            HOOKED
+                .iter()
+                .find(|(_, _, resource)| {
+                    resource
+                        .trim_end_matches("Webhooks")
+                        .eq_ignore_ascii_case(t)
+                })
+                .map(|(_, _, resource)| *resource)
+        });
+        let resources: Vec<&str> = match named {
+            Some(resource) => vec![resource],
+            None => HOOKED.iter().map(|(_, _, r)| *r).collect(),
+        };
+        for resource in resources {
+            let filter = vec![condition("eq", "webhookGUID", guid.into())];
+            let found = self.query_all(resource, filter).await?;
+            // Filter again here: the answer must be about this GUID, whatever the server did.
+            if let Some(hook) = found.iter().find(|h| get_str(h, "webhookGUID") == guid) {
+                return match get(hook, "isActive") {
+                    Some(Value::Bool(true)) => Ok(WebhookState::Active),
+                    Some(Value::Bool(false)) => Ok(WebhookState::Inactive),
+                    _ => Err(Error::malformed("webhook without isActive")),
+                };
+            }
+        }
+        Ok(WebhookState::Deleted)
     }
 
     async fn create_webhook(
@@ -371,19 +393,12 @@ impl AutotaskClient {
         })
     }
 
-    /// Field name (lower case) → `webhookFieldID` of one entity.
-    async fn webhook_field_ids(&self, collection: &str) -> Result<BTreeMap<String, u64>> {
-        let doc = self.at_get(collection, "/entityInformation/fields").await?;
-        let fields = get(&doc, "fields")
-            .and_then(Value::as_array)
-            .ok_or_else(|| Error::malformed("entityInformation/fields without fields"))?;
-        Ok(fields
-            .iter()
-            .filter_map(|f| {
-                let id = get_u64(f, "webhookFieldID")?;
-                Some((get_str(f, "name").to_ascii_lowercase(), id))
-            })
-            .collect())
+    /// Field name ([`field_key`]) → webhook FieldID of one webhook resource (`CompanyWebhooks`):
+    /// the `fieldID` picklist of `GET /CompanyWebhookFields/entityInformation/fields`.
+    async fn webhook_field_ids(&self, resource: &str) -> Result<BTreeMap<String, u64>> {
+        let endpoint = format!("{}Fields", resource.trim_end_matches('s'));
+        let doc = self.at_get(&endpoint, "/entityInformation/fields").await?;
+        webhook_field_picklist(&doc)
     }
 
     /// The Autotask fields syncbridge maps for `entity`: the connector's field map applied to
@@ -429,7 +444,7 @@ impl AutotaskClient {
             .collect();
         let mut added = Vec::new();
         for name in self.subscribed_field_names(hook.entity).await? {
-            let Some(&field_id) = ids.get(&name.to_ascii_lowercase()) else {
+            let Some(&field_id) = ids.get(&field_key(&name)) else {
                 report.notes.push(format!(
                     "{}: Autotask lists no webhook field {name}; not subscribed",
                     hook.resource
@@ -467,5 +482,61 @@ impl AutotaskClient {
                 .push(format!("subscribed fields added: {}", added.join(", ")));
         }
         Ok(())
+    }
+}
+
+/// A field name as webhook field labels are compared: lower case, letters and digits only
+/// (`companyName`, `Company Name` → `companyname`).
+fn field_key(name: &str) -> String {
+    name.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// The `fieldID` picklist of a `…WebhookFields/entityInformation/fields` answer: label
+/// ([`field_key`]) → FieldID.
+fn webhook_field_picklist(doc: &Value) -> Result<BTreeMap<String, u64>> {
+    let fields = get(doc, "fields")
+        .and_then(Value::as_array)
+        .ok_or_else(|| Error::malformed("WebhookFields entityInformation without fields"))?;
+    let field_id = fields
+        .iter()
+        .find(|f| get_str(f, "name").eq_ignore_ascii_case("fieldID"))
+        .ok_or_else(|| Error::malformed("WebhookFields entityInformation without fieldID"))?;
+    Ok(get(field_id, "picklistValues")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            let id = match get(v, "value")? {
+                Value::Number(n) => n.as_u64()?,
+                Value::String(s) => s.trim().parse().ok()?,
+                _ => return None,
+            };
+            Some((field_key(get_str(v, "label")), id))
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_field_ids_come_from_the_field_id_picklist() {
+        let doc = json!({"fields": [
+            {"name": "id", "picklistValues": null},
+            {"name": "fieldID", "isPickList": true, "picklistValues": [
+                {"value": "101", "label": "companyName"},
+                {"value": 7, "label": "Company Number"},
+                {"value": "x", "label": "broken"}
+            ]}
+        ]});
+        let ids = webhook_field_picklist(&doc).unwrap();
+        assert_eq!(ids.get(&field_key("companyName")), Some(&101));
+        assert_eq!(ids.get(&field_key("companyNumber")), Some(&7));
+        assert_eq!(ids.len(), 2);
+        assert!(webhook_field_picklist(&json!({"fields": []})).is_err());
     }
 }

@@ -1,21 +1,25 @@
 //! ConnectWise PSA connector: the REST API under `/v4_6_release/apis/3.0/` (reference
-//! sync-rules-and-apis.md §4.1).
+//! sync-rules-and-apis.md §4.1, vendor audit §2).
 //!
-//! Basic auth `company+public:private` plus the `clientId` header; forward-only paging
-//! (`pagination-type: forward-only`, `pageId` = last id, `pageSize` ≤ 1000, next page while the
-//! `Link` header has `rel="next"`); `conditions` for key searches and `lastUpdated` polls;
-//! PATCH as a JSON-Patch array of only the changed paths. No published rate limit: no client
-//! budget by default.
+//! Basic auth `company+public:private` plus the `clientId` header. Paging: forward-only
+//! (`pagination-type: forward-only`, `pageId` = last id) on the top-level record collections, page
+//! numbers (`page`) everywhere else and wherever ConnectWise answers that an endpoint "doesn't
+//! support 'forward-only' pagination" (audit CW-4); `pageSize` ≤ 1000; a next page while the
+//! `Link` header has `rel="next"` (or, without any `Link`, while pages come back full).
+//! `conditions` for key searches and `lastUpdated` polls; PATCH as a JSON-Patch array of only
+//! the changed paths. No published rate limit: no client budget by default.
 //!
 //! Field map (canonical ⇄ ConnectWise, reference §2.1) lives in [`to_record`] and
 //! [`ConnectWiseClient::patch_ops`]. Companies: Name ⇄ `name`, Short Name ⇄ `identifier`, Status ⇄
-//! `status`, Type ⇄ first of `types[]` (further types in `Record::extra_types`). Configurations
-//! and contacts carry `company.id` as `Record::org_id`, `contact.id` and site references as ids.
-//! Sites are children of a company and have no top-level collection: their side-local id is
-//! `"{company id}:{site id}"`, and references to a site (`site.id` on configurations and
-//! contacts) use the same form.
+//! `status`, Type ⇄ first of `types[]` (further types in `Record::extra_types`). Types are sent
+//! on create only; later changes go through `…/{id}/typeAssociations` (audit CW-1). Every
+//! reference is written by id, resolved through the lookup endpoints (audit CW-3).
+//! Configurations and contacts carry `company.id` as `Record::org_id`, `contact.id` and site
+//! references as ids. Sites are children of a company and have no top-level collection: their
+//! side-local id is `"{company id}:{site id}"`, and references to a site (`site.id` on
+//! configurations and contacts) use the same form.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -25,6 +29,7 @@ use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, LINK};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 use syncbridge_engine::Changes;
+use syncbridge_model::dates::{midnight, DateTimeForm};
 use syncbridge_model::{Entity, Field, Origin, Record, UnixMillis, Values};
 
 use crate::api::{values_as_changes, Cursor, Page};
@@ -42,6 +47,32 @@ mod callbacks;
 /// Site listings run per company; this many at once.
 const SITE_FETCH_CONCURRENCY: usize = 4;
 
+/// Listings that take forward-only paging. ConnectWise does not support it on every endpoint
+/// and publishes no list (audit CW-4); the top-level record collections are where it is used in
+/// public clients. Any other listing pages by number.
+const FORWARD_ONLY_PATHS: [&str; 3] = [
+    "company/companies",
+    "company/configurations",
+    "company/contacts",
+];
+
+/// How many numbered identifiers (`AcmeInc1`, `AcmeInc2`, …) a new company tries when the
+/// derived one is taken.
+const IDENTIFIER_SUFFIXES: u32 = 50;
+
+/// ConnectWise's limit on a company identifier (25 in older schemas, 30 in the current one:
+/// the stricter).
+const IDENTIFIER_MAX: usize = 25;
+
+/// The company address fields ConnectWise wants at least one of on create (audit CW-2).
+const ADDRESS_FIELDS: [(Field, &str); 5] = [
+    (Field::Address1, "addressLine1"),
+    (Field::Address2, "addressLine2"),
+    (Field::City, "city"),
+    (Field::Region, "state"),
+    (Field::PostalCode, "zip"),
+];
+
 /// How to reach one ConnectWise PSA.
 #[derive(Debug, Clone)]
 pub struct ConnectWiseConfig {
@@ -54,6 +85,10 @@ pub struct ConnectWiseConfig {
     /// The integration's `clientId`.
     pub client_id: Secret,
     pub page_size: u32,
+    /// The `city` written on a new company whose values carry no address field: ConnectWise
+    /// requires at least one (addressLine1, addressLine2, city, state, zip or country), and IT
+    /// Glue organizations have none (their addresses are locations, synced as sites).
+    pub company_address_fallback: String,
     pub http: HttpPolicy,
 }
 
@@ -72,6 +107,7 @@ impl ConnectWiseConfig {
             private_key: private_key.into(),
             client_id: client_id.into(),
             page_size: 1000,
+            company_address_fallback: "Unknown".into(),
             http: HttpPolicy::default(),
         }
     }
@@ -85,8 +121,62 @@ pub struct ConnectWiseClient {
     authorization: HeaderValue,
     client_id: HeaderValue,
     page_size: u32,
-    /// Lookup name → id per lookup path (`company/companies/types`, …).
+    company_address_fallback: String,
+    /// Lookup key (name or identifier) → id per lookup path (`company/companies/types`, …).
     lookups: Mutex<HashMap<&'static str, Vec<(String, String)>>>,
+    /// Listing paths that refused forward-only paging: paged by number from then on.
+    numbered_paging: Mutex<HashSet<String>>,
+}
+
+/// Where a listing page starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PageAt {
+    Start,
+    /// Forward-only: records with `id > n`.
+    After(u64),
+    /// Page number (1-based).
+    Number(u64),
+}
+
+impl PageAt {
+    /// Cursors are `id:<n>` (forward-only) or `page:<n>`; a bare number is a `pageId` (the
+    /// format of earlier versions).
+    fn parse(cursor: Option<&Cursor>) -> Result<PageAt> {
+        let Some(c) = cursor else {
+            return Ok(PageAt::Start);
+        };
+        let bad = || Error::malformed(format!("not a ConnectWise cursor: {:?}", c.0));
+        let num = |s: &str| s.parse::<u64>().map_err(|_| bad());
+        match c.0.split_once(':') {
+            Some(("id", n)) => Ok(PageAt::After(num(n)?)),
+            Some(("page", n)) => Ok(PageAt::Number(num(n)?.max(1))),
+            None => Ok(PageAt::After(num(&c.0)?)),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// Whether a 400 says that the endpoint has no forward-only paging.
+fn forward_only_refused(e: &Error) -> bool {
+    matches!(e, Error::Rejected { status: 400, body_excerpt }
+        if body_excerpt.to_ascii_lowercase().contains("forward-only"))
+}
+
+/// Whether a refused company create says that its identifier is taken.
+fn identifier_taken(e: &Error) -> bool {
+    match e {
+        Error::Rejected {
+            status: 400,
+            body_excerpt,
+        } => {
+            let b = body_excerpt.to_ascii_lowercase();
+            b.contains("identifier")
+                && (b.contains("already in use")
+                    || b.contains("already exists")
+                    || b.contains("duplicate"))
+        }
+        _ => false,
+    }
 }
 
 fn sensitive(value: &str) -> Result<HeaderValue> {
@@ -116,22 +206,25 @@ fn quoted(v: &str) -> String {
     format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-/// The `pageId` of a `Link: <…pageId=N…>; rel="next"` header, if there is a next page.
-fn next_page_id(reply: &Reply) -> Option<String> {
+/// What a reply's `Link` header says about a next page: `None` without a `Link` header,
+/// `Some(None)` when it has no `rel="next"`, `Some(Some(pageId))` when it has one (the pageId
+/// empty when the link carries none).
+fn next_link(reply: &Reply) -> Option<Option<String>> {
     let link = reply.headers.get(LINK)?.to_str().ok()?;
-    link.split(',').find_map(|part| {
+    Some(link.split(',').find_map(|part| {
         let (target, rel) = part.split_once(';')?;
         if !rel.contains("rel=\"next\"") {
             return None;
         }
-        let url =
-            url::Url::parse(target.trim().trim_start_matches('<').trim_end_matches('>')).ok()?;
-        let page_id = url
-            .query_pairs()
-            .find(|(k, _)| k.eq_ignore_ascii_case("pageId"))
-            .map(|(_, v)| v.into_owned());
-        page_id
-    })
+        let page_id = url::Url::parse(target.trim().trim_start_matches('<').trim_end_matches('>'))
+            .ok()
+            .and_then(|url| {
+                url.query_pairs()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("pageId"))
+                    .map(|(_, v)| v.into_owned())
+            });
+        Some(page_id.unwrap_or_default())
+    }))
 }
 
 impl ConnectWiseClient {
@@ -158,7 +251,9 @@ impl ConnectWiseClient {
             authorization,
             client_id,
             page_size: config.page_size.clamp(1, 1000),
+            company_address_fallback: config.company_address_fallback,
             lookups: Mutex::new(HashMap::new()),
+            numbered_paging: Mutex::new(HashSet::new()),
         })
     }
 
@@ -174,6 +269,19 @@ impl ConnectWiseClient {
         body: Option<Value>,
         retry: Retry,
     ) -> Result<Reply> {
+        self.send(method, path, query, body, retry, false).await
+    }
+
+    /// One request; `forward_only` adds the forward-only paging header (listings only).
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Value>,
+        retry: Retry,
+        forward_only: bool,
+    ) -> Result<Reply> {
         let mut url =
             url::Url::parse(&format!("{}/{path}", self.base)).map_err(|e| Error::Rejected {
                 status: 0,
@@ -186,11 +294,13 @@ impl ConnectWiseClient {
         let endpoint = path.split('/').take(2).collect::<Vec<_>>().join("/");
         self.http
             .send(&endpoint, retry, |c| {
-                let rb = c
+                let mut rb = c
                     .request(method.clone(), url.clone())
                     .header(AUTHORIZATION, self.authorization.clone())
-                    .header("clientId", self.client_id.clone())
-                    .header("pagination-type", "forward-only");
+                    .header("clientId", self.client_id.clone());
+                if forward_only {
+                    rb = rb.header("pagination-type", "forward-only");
+                }
                 match &body {
                     Some(b) => rb.header(CONTENT_TYPE, "application/json").body(b.clone()),
                     None => rb,
@@ -199,28 +309,102 @@ impl ConnectWiseClient {
             .await
     }
 
-    /// One forward-only page of `path` under `conditions`.
+    /// Whether to ask `path` for forward-only pages.
+    fn forward_only(&self, path: &str) -> bool {
+        FORWARD_ONLY_PATHS.contains(&path)
+            && !self
+                .numbered_paging
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(path)
+    }
+
+    /// One page of `path` under `conditions` (and `extra` query pairs); forward-only where the
+    /// endpoint takes it, else by page number. An endpoint that refuses forward-only is paged by
+    /// number from then on.
     async fn page_at(
         &self,
         path: &str,
         conditions: Option<String>,
+        extra: &[(&str, String)],
         cursor: Option<&Cursor>,
     ) -> Result<(Vec<Value>, Option<Cursor>)> {
+        let at = PageAt::parse(cursor)?;
+        let forward = match at {
+            PageAt::Start => self.forward_only(path),
+            PageAt::After(_) => true,
+            PageAt::Number(_) => false,
+        };
+        match self.fetch_page(path, &conditions, extra, at, forward).await {
+            Err(e) if forward && at == PageAt::Start && forward_only_refused(&e) => {
+                tracing::info!(
+                    path,
+                    "ConnectWise refuses forward-only paging here; paging by number"
+                );
+                self.numbered_paging
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(path.to_owned());
+                self.fetch_page(path, &conditions, extra, at, false).await
+            }
+            other => other,
+        }
+    }
+
+    async fn fetch_page(
+        &self,
+        path: &str,
+        conditions: &Option<String>,
+        extra: &[(&str, String)],
+        at: PageAt,
+        forward: bool,
+    ) -> Result<(Vec<Value>, Option<Cursor>)> {
         let mut q = vec![("pageSize", self.page_size.to_string())];
-        if let Some(c) = cursor {
-            q.push(("pageId", c.0.clone()));
+        q.extend(extra.iter().cloned());
+        let number = match at {
+            PageAt::Number(n) => n,
+            _ => 1,
+        };
+        match at {
+            PageAt::After(id) => q.push(("pageId", id.to_string())),
+            PageAt::Number(n) => q.push(("page", n.to_string())),
+            PageAt::Start if !forward => q.push(("page", "1".to_owned())),
+            PageAt::Start => {}
         }
         if let Some(c) = conditions {
-            q.push(("conditions", c));
+            q.push(("conditions", c.clone()));
         }
         let reply = self
-            .call(Method::GET, path, &q, None, Retry::Idempotent)
+            .send(Method::GET, path, &q, None, Retry::Idempotent, forward)
             .await?;
         let rows = match reply.json()? {
             Value::Array(rows) => rows,
             _ => return Err(Error::malformed("listing is not an array")),
         };
-        Ok((rows, next_page_id(&reply).map(Cursor)))
+        // Without any Link header a full page may have a successor: ask rather than stop.
+        let full = rows.len() >= self.page_size as usize;
+        let more = match next_link(&reply) {
+            None => full.then(String::new),
+            Some(next) => next,
+        };
+        let next = match more {
+            None => None,
+            Some(_) if rows.is_empty() => None,
+            Some(page_id) if forward => {
+                let last = match page_id.parse::<u64>() {
+                    Ok(id) => id,
+                    // A next link without a pageId: continue after the last row.
+                    Err(_) => rows
+                        .last()
+                        .and_then(|r| id_of(r, "id").ok())
+                        .and_then(|id| id.parse().ok())
+                        .ok_or_else(|| Error::malformed("listing row without a numeric id"))?,
+                };
+                Some(Cursor(format!("id:{last}")))
+            }
+            Some(_) => Some(Cursor(format!("page:{}", number + 1))),
+        };
+        Ok((rows, next))
     }
 
     async fn all_rows(&self, path: &str, conditions: Option<String>) -> Result<Vec<Value>> {
@@ -228,7 +412,7 @@ impl ConnectWiseClient {
         let mut cursor = None;
         loop {
             let (rows, next) = self
-                .page_at(path, conditions.clone(), cursor.as_ref())
+                .page_at(path, conditions.clone(), &[], cursor.as_ref())
                 .await?;
             out.extend(rows);
             match next {
@@ -271,7 +455,9 @@ impl ConnectWiseClient {
         if entity == Entity::Location {
             return self.sites_page(conditions, cursor).await;
         }
-        let (rows, next) = self.page_at(collection(entity), conditions, cursor).await?;
+        let (rows, next) = self
+            .page_at(collection(entity), conditions, &[], cursor)
+            .await?;
         let records = rows
             .iter()
             .map(|r| to_record(entity, r))
@@ -285,26 +471,14 @@ impl ConnectWiseClient {
         conditions: Option<String>,
         cursor: Option<&Cursor>,
     ) -> Result<Page> {
-        let mut q = vec![
-            ("pageSize", self.page_size.to_string()),
-            ("fields", "id".to_owned()),
-        ];
-        if let Some(c) = cursor {
-            q.push(("pageId", c.0.clone()));
-        }
-        let reply = self
-            .call(
-                Method::GET,
+        let (companies, next) = self
+            .page_at(
                 "company/companies",
-                &q,
                 None,
-                Retry::Idempotent,
+                &[("fields", "id".to_owned())],
+                cursor,
             )
             .await?;
-        let companies = match reply.json()? {
-            Value::Array(rows) => rows,
-            _ => return Err(Error::malformed("listing is not an array")),
-        };
         let ids = companies
             .iter()
             .map(|c| id_of(c, "id"))
@@ -331,10 +505,7 @@ impl ConnectWiseClient {
                 records.push(to_record(Entity::Location, r)?);
             }
         }
-        Ok(Page {
-            records,
-            next: next_page_id(&reply).map(Cursor),
-        })
+        Ok(Page { records, next })
     }
 
     pub async fn list_page(&self, entity: Entity, cursor: Option<&Cursor>) -> Result<Page> {
@@ -432,6 +603,9 @@ impl ConnectWiseClient {
     }
 
     /// PATCH with a JSON-Patch of only the changed paths; returns the record as answered.
+    /// Company and contact types cannot be PATCHed (audit CW-1): a Type change goes through
+    /// `…/{id}/typeAssociations` (the new type added, the replaced one removed) and the record
+    /// is read back afterwards.
     pub async fn update(&self, entity: Entity, id: &str, changes: &Changes) -> Result<Record> {
         let path = match entity {
             Entity::Location => {
@@ -444,12 +618,17 @@ impl ConnectWiseClient {
             }
             _ => format!("{}/{}", collection(entity), encode_segment(id)),
         };
+        let mut changes = changes.clone();
+        let type_change = match entity {
+            Entity::Organization | Entity::Contact => changes.remove(&Field::Type),
+            _ => None,
+        };
         // Multi-valued fields are rewritten whole: read the current ones first.
-        let needs_current = changes.keys().any(|f| match entity {
-            Entity::Organization => *f == Field::Type,
-            Entity::Contact => matches!(f, Field::Email | Field::Phone | Field::Fax | Field::Type),
-            _ => false,
-        });
+        let needs_current = type_change.is_some()
+            || changes.keys().any(|f| match entity {
+                Entity::Contact => matches!(f, Field::Email | Field::Phone | Field::Fax),
+                _ => false,
+            });
         let current = if needs_current {
             Some(
                 self.call(Method::GET, &path, &[], None, Retry::Idempotent)
@@ -459,23 +638,140 @@ impl ConnectWiseClient {
         } else {
             None
         };
-        let ops = self.patch_ops(entity, changes, current.as_ref()).await?;
-        if ops.is_empty() {
-            return self.get(entity, id).await?.ok_or(Error::NotFound);
+        let ops = self.patch_ops(entity, &changes, current.as_ref()).await?;
+        let mut answered = None;
+        if !ops.is_empty() {
+            let reply = self
+                .call(
+                    Method::PATCH,
+                    &path,
+                    &[],
+                    Some(Value::Array(ops)),
+                    Retry::Idempotent,
+                )
+                .await?;
+            answered = Some(reply.json()?);
         }
-        let reply = self
-            .call(
-                Method::PATCH,
-                &path,
-                &[],
-                Some(Value::Array(ops)),
-                Retry::Idempotent,
-            )
-            .await?;
-        to_record(entity, &reply.json()?)
+        if let (Some(new_type), Some(current)) = (type_change, current.as_ref()) {
+            let changed = self
+                .change_types(
+                    entity,
+                    &path,
+                    current,
+                    new_type.as_deref().filter(|s| !s.is_empty()),
+                )
+                .await?;
+            if changed {
+                answered = None;
+            }
+        }
+        match answered {
+            Some(row) => to_record(entity, &row),
+            None => self.get(entity, id).await?.ok_or(Error::NotFound),
+        }
     }
 
+    /// Makes `new_type` the first type of a company or contact through its type associations,
+    /// keeping its other types; returns whether anything was written.
+    async fn change_types(
+        &self,
+        entity: Entity,
+        record_path: &str,
+        current: &Value,
+        new_type: Option<&str>,
+    ) -> Result<bool> {
+        let lookup = match entity {
+            Entity::Organization => "company/companies/types",
+            _ => "company/contacts/types",
+        };
+        let current_ids: Vec<u64> = current
+            .get("types")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.get("id").and_then(Value::as_u64))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let new_id = match new_type {
+            Some(name) => Some(self.lookup_id(lookup, name).await?),
+            None => None,
+        };
+        let others: Vec<u64> = current_ids
+            .iter()
+            .skip(1)
+            .copied()
+            .filter(|id| Some(*id) != new_id)
+            .collect();
+        let desired: Vec<u64> = new_id.into_iter().chain(others.iter().copied()).collect();
+        if desired == current_ids {
+            return Ok(false);
+        }
+        let assoc_path = format!("{record_path}/typeAssociations");
+        let associations: Vec<(String, u64)> = self
+            .all_rows(&assoc_path, None)
+            .await?
+            .iter()
+            .filter_map(|a| Some((id_of(a, "id").ok()?, a.get("type")?.get("id")?.as_u64()?)))
+            .collect();
+        let add = |type_id: u64| {
+            let assoc_path = assoc_path.clone();
+            async move {
+                self.call(
+                    Method::POST,
+                    &assoc_path,
+                    &[],
+                    Some(json!({"type": {"id": type_id}})),
+                    Retry::Once,
+                )
+                .await
+                .map(|_| ())
+            }
+        };
+        let remove = |assoc_id: String| {
+            let path = format!("{assoc_path}/{}", encode_segment(&assoc_id));
+            async move {
+                match self
+                    .call(Method::DELETE, &path, &[], None, Retry::Idempotent)
+                    .await
+                {
+                    Ok(_) | Err(Error::NotFound) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        // Add the missing type first, so the record never has fewer types than it needs.
+        if let Some(id) = new_id {
+            if !associations.iter().any(|(_, t)| *t == id) {
+                add(id).await?;
+            }
+        }
+        for (assoc_id, type_id) in &associations {
+            if !desired.contains(type_id) {
+                remove(assoc_id.clone()).await?;
+            }
+        }
+        // Types read as "first of types[]", and types[] follows the associations' order: the
+        // other types are re-added after the new one so that it reads first.
+        if new_id.is_some() && current_ids.first() != new_id.as_ref() {
+            for (assoc_id, type_id) in &associations {
+                if others.contains(type_id) {
+                    remove(assoc_id.clone()).await?;
+                    add(*type_id).await?;
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Id of the lookup record whose name is `name` (see [`Self::lookup_id_by`]).
     async fn lookup_id(&self, path: &'static str, name: &str) -> Result<u64> {
+        self.lookup_id_by(path, "name", name).await
+    }
+
+    /// Id of the record of lookup `path` whose `key` (name, identifier, description) is
+    /// `name`, exactly; the list is read once per client and read again once on a miss.
+    async fn lookup_id_by(&self, path: &'static str, key: &str, name: &str) -> Result<u64> {
         let find = |this: &Self| -> Option<String> {
             let map = this.lookups.lock().unwrap_or_else(|e| e.into_inner());
             map.get(path)?
@@ -489,7 +785,7 @@ impl ConnectWiseClient {
                 let rows = self.all_rows(path, None).await?;
                 let list: Vec<(String, String)> = rows
                     .iter()
-                    .filter_map(|r| Some((text(r.get("name"))?, text(r.get("id"))?)))
+                    .filter_map(|r| Some((text(r.get(key))?, text(r.get("id"))?)))
                     .collect();
                 self.lookups
                     .lock()
@@ -506,8 +802,19 @@ impl ConnectWiseClient {
     }
 
     async fn reference(&self, path: &'static str, name: Option<&str>) -> Result<Value> {
-        match name {
-            Some(n) => Ok(json!({"id": self.lookup_id(path, n).await?})),
+        self.reference_by(path, "name", name).await
+    }
+
+    /// `{"id": …}` of the lookup record whose `key` is `value` (ConnectWise takes references
+    /// by id, audit CW-3), or null to clear.
+    async fn reference_by(
+        &self,
+        path: &'static str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<Value> {
+        match value {
+            Some(v) => Ok(json!({"id": self.lookup_id_by(path, key, v).await?})),
             None => Ok(Value::Null),
         }
     }
@@ -570,18 +877,18 @@ impl ConnectWiseClient {
                 (Entity::Configuration, Field::OperatingSystem) => ("osType", s(v)),
                 (Entity::Configuration, Field::Manufacturer) => (
                     "manufacturer",
-                    v.map_or(Value::Null, |n| json!({"name": n})),
+                    self.reference("procurement/manufacturers", v).await?,
                 ),
                 (Entity::Configuration, Field::Model) => ("modelNumber", s(v)),
                 (Entity::Configuration, Field::Notes) => ("notes", s(v)),
-                (Entity::Configuration, Field::InstalledAt) => ("installationDate", s(v)),
+                (Entity::Configuration, Field::InstalledAt) => ("installationDate", date_time(v)),
                 (Entity::Configuration, Field::InstalledBy) => (
                     "installedBy",
-                    v.map_or(Value::Null, |n| json!({"identifier": n})),
+                    self.reference_by("system/members", "identifier", v).await?,
                 ),
-                (Entity::Configuration, Field::PurchasedAt) => ("purchaseDate", s(v)),
+                (Entity::Configuration, Field::PurchasedAt) => ("purchaseDate", date_time(v)),
                 (Entity::Configuration, Field::WarrantyExpiresAt) => {
-                    ("warrantyExpirationDate", s(v))
+                    ("warrantyExpirationDate", date_time(v))
                 }
                 (Entity::Configuration, Field::Contact) => ("contact", id_ref(v)?),
                 (Entity::Configuration | Entity::Contact, Field::Location) => {
@@ -607,7 +914,19 @@ impl ConnectWiseClient {
                             .cloned()
                             .unwrap_or_default()
                     });
-                    set_communication(list, *field, v);
+                    // A new item needs its communication type by id.
+                    let type_id = match (v, comm_position(list, *field)) {
+                        (Some(_), None) => Some(
+                            self.lookup_id_by(
+                                "company/communicationTypes",
+                                "description",
+                                comm_type_name(*field),
+                            )
+                            .await?,
+                        ),
+                        _ => None,
+                    };
+                    set_communication(list, *field, v, type_id);
                     continue;
                 }
                 (Entity::Location, Field::Name) => ("name", s(v)),
@@ -616,11 +935,11 @@ impl ConnectWiseClient {
                 (Entity::Location, Field::City) => ("city", s(v)),
                 (Entity::Location, Field::Region) => (
                     "stateReference",
-                    v.map_or(Value::Null, |n| json!({"identifier": n})),
+                    self.reference_by("company/states", "identifier", v).await?,
                 ),
                 (Entity::Location, Field::PostalCode) => ("zip", s(v)),
                 (Entity::Location, Field::Country) => {
-                    ("country", v.map_or(Value::Null, |n| json!({"name": n})))
+                    ("country", self.reference("company/countries", v).await?)
                 }
                 (Entity::Location, Field::Phone) => ("phoneNumber", s(v)),
                 (Entity::Location, Field::Fax) => ("faxNumber", s(v)),
@@ -652,6 +971,11 @@ impl ConnectWiseClient {
             })
             .collect())
     }
+}
+
+/// A canonical date as ConnectWise's date-time (`2024-01-02T00:00:00Z`), or null to clear.
+fn date_time(v: Option<&str>) -> Value {
+    v.map_or(Value::Null, |d| midnight(d, DateTimeForm::Utc).into())
 }
 
 /// `{"id": n}` of a numeric reference, or null.
@@ -693,12 +1017,32 @@ fn comm_kind(item: &Value) -> Option<Field> {
     }
 }
 
-fn set_communication(list: &mut Vec<Value>, field: Field, value: Option<&str>) {
+/// The item a contact's Email / Phone / Fax is read from and written to: the default item of
+/// that kind, else the first.
+fn comm_position(list: &[Value], field: Field) -> Option<usize> {
     let default = |e: &Value| e.get("defaultFlag") == Some(&Value::Bool(true));
-    let pos = list
-        .iter()
+    list.iter()
         .position(|e| comm_kind(e) == Some(field) && default(e))
-        .or_else(|| list.iter().position(|e| comm_kind(e) == Some(field)));
+        .or_else(|| list.iter().position(|e| comm_kind(e) == Some(field)))
+}
+
+/// The communication type a new item of `field` gets (ConnectWise's standard types).
+fn comm_type_name(field: Field) -> &'static str {
+    match field {
+        Field::Email => "Email",
+        Field::Fax => "Fax",
+        _ => "Direct",
+    }
+}
+
+/// Sets the value of `field`'s item; a new item gets communication type `type_id`.
+fn set_communication(
+    list: &mut Vec<Value>,
+    field: Field,
+    value: Option<&str>,
+    type_id: Option<u64>,
+) {
+    let pos = comm_position(list, field);
     match (pos, value) {
         (Some(i), Some(v)) => {
             if let Some(o) = list[i].as_object_mut() {
@@ -709,13 +1053,15 @@ fn set_communication(list: &mut Vec<Value>, field: Field, value: Option<&str>) {
             list.remove(i);
         }
         (None, Some(v)) => {
-            let (kind, type_name) = match field {
-                Field::Email => ("Email", "Email"),
-                Field::Fax => ("Phone", "Fax"),
-                _ => ("Phone", "Direct"),
+            let kind = match field {
+                Field::Email => "Email",
+                Field::Fax => "Fax",
+                _ => "Phone",
             };
-            list.push(json!({"type": {"name": type_name}, "value": v,
-                "communicationType": kind, "defaultFlag": true}));
+            list.push(
+                json!({"type": {"id": type_id, "name": comm_type_name(field)}, "value": v,
+                "communicationType": kind, "defaultFlag": true}),
+            );
         }
         (None, None) => {}
     }
@@ -827,17 +1173,53 @@ pub(crate) fn to_record(entity: Entity, row: &Value) -> Result<Record> {
 }
 
 /// A company identifier for a new company without a Short Name: ConnectWise requires one
-/// (unique, ≤ 25 characters); we derive it from the name's letters and digits.
-fn identifier_from_name(name: &str) -> String {
+/// (unique, ≤ 25 characters); we derive it from the name's letters and digits. `suffix` n > 0
+/// gives the n-th alternative (`AcmeInc1`, …) for when the plain one is taken (audit CW-5),
+/// shortening the base so that the whole stays within the limit.
+fn identifier_from_name(name: &str, suffix: u32) -> String {
+    let tail = if suffix == 0 {
+        String::new()
+    } else {
+        suffix.to_string()
+    };
     let base: String = name
         .chars()
         .filter(char::is_ascii_alphanumeric)
-        .take(25)
+        .take(IDENTIFIER_MAX - tail.len())
         .collect();
     if base.is_empty() {
-        "Company".into()
+        format!("Company{tail}")
     } else {
-        base
+        format!("{base}{tail}")
+    }
+}
+
+impl ConnectWiseClient {
+    /// The address fields of a new company: those the values carry (an organization's address
+    /// where the caller has one), else `city` = the configured fallback, since ConnectWise
+    /// refuses a company without any (audit CW-2).
+    async fn company_address(
+        &self,
+        values: &Values,
+        fields: &mut Map<String, Value>,
+    ) -> Result<()> {
+        for (field, key) in ADDRESS_FIELDS {
+            if let Some(v) = values.get(field).filter(|v| !v.is_empty()) {
+                fields.insert(key.into(), v.into());
+            }
+        }
+        if let Some(country) = values.get(Field::Country).filter(|v| !v.is_empty()) {
+            fields.insert(
+                "country".into(),
+                self.reference("company/countries", Some(country)).await?,
+            );
+        }
+        let has_address = ADDRESS_FIELDS.iter().any(|(_, k)| fields.contains_key(*k))
+            || fields.contains_key("country");
+        if !has_address && !self.company_address_fallback.is_empty() {
+            fields.insert("city".into(), self.company_address_fallback.clone().into());
+        }
+        Ok(())
     }
 }
 
@@ -867,12 +1249,15 @@ impl KeyedCreate for ConnectWiseClient {
                 body_excerpt: format!("a {entity} needs a company"),
             })
         };
+        let mut derived_identifier = None;
         let path = match entity {
             Entity::Organization => {
                 if !fields.contains_key("identifier") {
                     let name = values.get(Field::Name).unwrap_or("");
-                    fields.insert("identifier".into(), identifier_from_name(name).into());
+                    fields.insert("identifier".into(), identifier_from_name(name, 0).into());
+                    derived_identifier = Some(name);
                 }
+                self.company_address(values, &mut fields).await?;
                 collection(entity).to_owned()
             }
             Entity::Location => format!("company/companies/{}/sites", encode_segment(need_org()?)),
@@ -881,16 +1266,30 @@ impl KeyedCreate for ConnectWiseClient {
                 collection(entity).to_owned()
             }
         };
-        let reply = self
-            .call(
-                Method::POST,
-                &path,
-                &[],
-                Some(Value::Object(fields)),
-                Retry::Once,
-            )
-            .await?;
-        to_record(entity, &reply.json()?)
+        let mut suffix = 0;
+        loop {
+            let reply = self
+                .call(
+                    Method::POST,
+                    &path,
+                    &[],
+                    Some(Value::Object(fields.clone())),
+                    Retry::Once,
+                )
+                .await;
+            match (reply, derived_identifier) {
+                (Ok(reply), _) => return to_record(entity, &reply.json()?),
+                // A 400 created nothing: the next numbered identifier is safe to try. A Short
+                // Name given by the user is never altered.
+                (Err(e), Some(name)) if identifier_taken(&e) && suffix < IDENTIFIER_SUFFIXES => {
+                    suffix += 1;
+                    let next = identifier_from_name(name, suffix);
+                    tracing::info!(identifier = %next, "ConnectWise company identifier taken; trying the next");
+                    fields.insert("identifier".into(), next.into());
+                }
+                (Err(e), _) => return Err(e),
+            }
+        }
     }
 
     fn create_attempts(&self) -> u32 {

@@ -7,7 +7,9 @@
 //! transient and retried; any other 4xx is permanent and returned at once. Calls that must not be
 //! repeated blindly (creates) use [`Retry::Once`]: only answers that prove the request was not
 //! processed (429, a refused connection) are retried, and an ambiguous failure (timeout, 5xx) is
-//! returned for the caller to resolve by looking the record up.
+//! returned for the caller to resolve by looking the record up. A vendor that reports
+//! validation failures as 5xx (Autotask) installs a [`RefusalCheck`]: a 5xx whose body it
+//! recognises as a refusal is permanent ([`Error::Rejected`]).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -32,6 +34,10 @@ pub(crate) enum Retry {
     /// Creates: repeat only when the vendor certainly did not process the request.
     Once,
 }
+
+/// Tells, from a 5xx answer's status and (scrubbed) body, whether the vendor refused the request
+/// (a validation failure: permanent) rather than failed (transient).
+pub(crate) type RefusalCheck = fn(status: u16, body: &str) -> bool;
 
 /// A successful (2xx) answer.
 #[derive(Debug)]
@@ -81,6 +87,7 @@ pub(crate) struct Http {
     /// Strings scrubbed from every error excerpt (the client's credentials).
     secrets: Vec<Secret>,
     counters: Counters,
+    refusal: Option<RefusalCheck>,
 }
 
 impl fmt::Debug for Http {
@@ -130,7 +137,14 @@ impl Http {
             gates: Mutex::new(HashMap::new()),
             secrets: secrets.into_iter().filter(|s| !s.is_empty()).collect(),
             counters: Counters::default(),
+            refusal: None,
         })
+    }
+
+    /// Installs the vendor's check of 5xx bodies (see [`RefusalCheck`]).
+    pub fn with_refusal_check(mut self, check: RefusalCheck) -> Http {
+        self.refusal = Some(check);
+        self
     }
 
     pub fn policy(&self) -> &HttpPolicy {
@@ -262,6 +276,21 @@ impl Http {
                 retry == Retry::Idempotent,
                 self.retry_after(&headers),
             ),
+            500..=599
+                if self
+                    .refusal
+                    .is_some_and(|is_refusal| is_refusal(status, &text)) =>
+            {
+                self.counters.server_errors.fetch_add(1, Ordering::Relaxed);
+                failed(
+                    Error::Rejected {
+                        status,
+                        body_excerpt: excerpt(&text),
+                    },
+                    false,
+                    None,
+                )
+            }
             500..=599 => {
                 self.counters.server_errors.fetch_add(1, Ordering::Relaxed);
                 failed(

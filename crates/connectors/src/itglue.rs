@@ -1,10 +1,14 @@
 //! IT Glue connector: the JSON:API REST API (reference sync-rules-and-apis.md §3).
 //!
 //! `x-api-key` auth, `application/vnd.api+json`, kebab-case attributes, `page[size]` (≤ 1000) and
-//! `page[number]` paging sorted by id, exact `filter[...]` searches, `filter[updated_at]` for the
-//! modified-since poll, and the lookups (configuration types and statuses, manufacturers, models)
-//! the engine creates when a PSA value is missing. Default budget: half of IT Glue's published
-//! 3000 requests per 5 minutes.
+//! `page[number]` paging sorted by id, exact `filter[...]` searches, and the lookups (configuration
+//! types and statuses, manufacturers, models) the engine creates when a PSA value is missing.
+//! Default budget: half of IT Glue's published 3000 requests per 5 minutes.
+//!
+//! The modified-since poll ([`ItGlueClient::list_modified_since_page`]) walks a collection newest
+//! first (`sort=-updated_at`) and stops at the cursor: IT Glue has `filter[updated_at]` on
+//! organizations only and ignores it elsewhere (audit ITG-1). Organizations use the filter while
+//! the range stays within IT Glue's week (ITG-2), and the walk otherwise.
 //!
 //! Field map (canonical ⇄ IT Glue) lives in [`to_record`] and [`ItGlueClient::attributes`]:
 //! lookups are read by their joined `*-name` attribute and written by id (resolved through a
@@ -85,8 +89,133 @@ fn lookup_collection(kind: LookupKind) -> &'static str {
     }
 }
 
+/// What an entry of a lookup collection is called in an error.
+fn lookup_kind_name(coll: &str) -> &'static str {
+    match coll {
+        "organization_types" => "organization type",
+        "organization_statuses" => "organization status",
+        "configuration_types" => "configuration type",
+        "configuration_statuses" => "configuration status",
+        "contact_types" => "contact type",
+        "manufacturers" => "manufacturer",
+        "models" => "model",
+        "operating_systems" => "operating system",
+        "regions" => "IT Glue region",
+        "countries" => "IT Glue country",
+        _ => "lookup entry",
+    }
+}
+
 fn json_api_type(collection: &str) -> String {
     collection.replace('_', "-")
+}
+
+/// A week: the longest date range IT Glue accepts in a filter (audit ITG-2).
+const DATE_RANGE_LIMIT_MS: i64 = 7 * 24 * 3_600_000;
+
+/// How far inside the week an organization poll's `filter[updated_at]` stays, for the difference
+/// between our clock and IT Glue's.
+const DATE_RANGE_MARGIN_MS: i64 = 3_600_000;
+
+/// How often one newest-first walk restarts because records vanished under it.
+const WALK_RESTARTS: u32 = 3;
+
+fn wall_clock_millis() -> UnixMillis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as UnixMillis)
+}
+
+/// Whether `"<since>, *"` stays within IT Glue's week at `now`. The open end is taken to mean now
+/// (not verified; the stricter reading, audit §7).
+fn within_date_range_limit(since: UnixMillis, now: UnixMillis) -> bool {
+    now.saturating_sub(since) <= DATE_RANGE_LIMIT_MS - DATE_RANGE_MARGIN_MS
+}
+
+/// One page as IT Glue answers it.
+struct RawPage {
+    data: Vec<Value>,
+    next_page: Option<u64>,
+    total: Option<u64>,
+}
+
+/// Where a change listing continues (encoded in the opaque [`Cursor`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FeedCursor {
+    /// `filter[updated_at]` listing: the next page number.
+    Filtered(u64),
+    /// Newest-first walk: the next page.
+    Walk(WalkStep),
+}
+
+/// A page of the newest-first walk, with what the walk saw so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct WalkStep {
+    size: u32,
+    number: u64,
+    /// `meta.total-count` of the previous page (0 before the first).
+    total: u64,
+    restarts: u32,
+}
+
+impl WalkStep {
+    /// The first page: `max / 2^k` rows (k ≤ 3, so every size divides `max`), as small as that
+    /// for the usual case of a poll that finds nothing new.
+    fn first(max: u32) -> WalkStep {
+        let k = max.trailing_zeros().min(3);
+        WalkStep {
+            size: (max >> k).max(1),
+            number: 1,
+            total: 0,
+            restarts: 0,
+        }
+    }
+
+    /// The page after this one: rows `[s, 2s)` with size `s`, then doubling sizes that start where
+    /// the last page ended (`[2s, 4s)` is page 2 of size `2s`), then `max`-sized pages.
+    fn next(self, max: u32) -> WalkStep {
+        let (size, number) = if self.size >= max {
+            (self.size, self.number + 1)
+        } else if self.number == 1 {
+            (self.size, 2)
+        } else {
+            ((self.size * 2).min(max), 2)
+        };
+        WalkStep {
+            size,
+            number,
+            ..self
+        }
+    }
+}
+
+impl FeedCursor {
+    fn encode(self) -> String {
+        match self {
+            FeedCursor::Filtered(n) => format!("f:{n}"),
+            FeedCursor::Walk(w) => format!("w:{}:{}:{}:{}", w.size, w.number, w.total, w.restarts),
+        }
+    }
+
+    fn parse(s: &str) -> Result<FeedCursor> {
+        let bad = || Error::malformed("bad IT Glue change cursor");
+        let (kind, rest) = s.split_once(':').ok_or_else(bad)?;
+        let nums = rest
+            .split(':')
+            .map(|p| p.parse::<u64>().map_err(|_| bad()))
+            .collect::<Result<Vec<u64>>>()?;
+        let small = |n: u64| u32::try_from(n).map_err(|_| bad());
+        match (kind, nums.as_slice()) {
+            ("f", [number]) => Ok(FeedCursor::Filtered((*number).max(1))),
+            ("w", [size, number, total, restarts]) => Ok(FeedCursor::Walk(WalkStep {
+                size: small(*size)?.max(1),
+                number: (*number).max(1),
+                total: *total,
+                restarts: small(*restarts)?,
+            })),
+            _ => Err(bad()),
+        }
+    }
 }
 
 impl ItGlueClient {
@@ -143,7 +272,7 @@ impl ItGlueClient {
     async fn list_resources(
         &self,
         coll: &str,
-        mut query: Vec<(String, String)>,
+        query: Vec<(String, String)>,
         cursor: Option<&Cursor>,
     ) -> Result<(Vec<Value>, Option<Cursor>)> {
         let number: u64 = match cursor {
@@ -153,9 +282,25 @@ impl ItGlueClient {
             }
             None => 1,
         };
-        query.push(("page[size]".into(), self.page_size.to_string()));
+        let page = self
+            .fetch_page(coll, query, "id", self.page_size, number)
+            .await?;
+        let next = page.next_page.map(|n| Cursor(n.to_string()));
+        Ok((page.data, next))
+    }
+
+    /// One page of a listing: `page[size]`, `page[number]` and `sort` added to `query`.
+    async fn fetch_page(
+        &self,
+        coll: &str,
+        mut query: Vec<(String, String)>,
+        sort: &str,
+        size: u32,
+        number: u64,
+    ) -> Result<RawPage> {
+        query.push(("page[size]".into(), size.to_string()));
         query.push(("page[number]".into(), number.to_string()));
-        query.push(("sort".into(), "id".into()));
+        query.push(("sort".into(), sort.into()));
         let doc = self
             .call(
                 Method::GET,
@@ -171,11 +316,11 @@ impl ItGlueClient {
             .and_then(Value::as_array)
             .cloned()
             .ok_or_else(|| Error::malformed("listing without a data array"))?;
-        let next = doc
-            .pointer("/meta/next-page")
-            .and_then(Value::as_u64)
-            .map(|n| Cursor(n.to_string()));
-        Ok((data, next))
+        Ok(RawPage {
+            data,
+            next_page: doc.pointer("/meta/next-page").and_then(Value::as_u64),
+            total: doc.pointer("/meta/total-count").and_then(Value::as_u64),
+        })
     }
 
     async fn page_of(
@@ -216,18 +361,121 @@ impl ItGlueClient {
         self.page_of(entity, Vec::new(), cursor).await
     }
 
-    /// Records updated at or after `since` (`filter[updated_at]`).
+    /// Records updated at or after `since` (inclusive), one page at a time; `cursor` is the
+    /// previous page's `next`. IT Glue documents `filter[updated_at]` on organizations only and
+    /// silently ignores it elsewhere (audit ITG-1), and refuses a date range longer than a week
+    /// (ITG-2), so:
+    ///
+    /// - organizations, `since` less than a week (minus [`DATE_RANGE_MARGIN_MS`] for the clocks)
+    ///   ago: `filter[updated_at]=<since>, *`, paged by id;
+    /// - everything else: the newest-first walk (`sort=-updated_at`), which stops at the first
+    ///   record older than `since`. An unchanged collection costs one small page, whatever its
+    ///   size. Page sizes grow from `page_size / 8` to `page_size` (every size divides the next
+    ///   offset, so `page[number]` paging stays contiguous), and a walk that sees the collection
+    ///   shrink under it (a record deleted shifts the rest up by one: one would be skipped)
+    ///   restarts from the top, at most [`WALK_RESTARTS`] times. A 422 to the organization filter
+    ///   (IT Glue's clock ahead of ours) falls back to the walk.
     pub async fn list_modified_since_page(
         &self,
         entity: Entity,
         since: UnixMillis,
         cursor: Option<&Cursor>,
     ) -> Result<Page> {
+        let state = cursor.map(|c| FeedCursor::parse(&c.0)).transpose()?;
+        match state {
+            None if entity == Entity::Organization
+                && within_date_range_limit(since, wall_clock_millis()) =>
+            {
+                match self.filtered_page(entity, since, 1).await {
+                    Err(Error::Rejected {
+                        status: 422,
+                        body_excerpt,
+                    }) => {
+                        tracing::info!(
+                            %entity,
+                            refusal = %body_excerpt,
+                            "IT Glue refused the updated_at range; walking newest first instead"
+                        );
+                        self.walk_page(entity, since, WalkStep::first(self.page_size))
+                            .await
+                    }
+                    other => other,
+                }
+            }
+            None => {
+                self.walk_page(entity, since, WalkStep::first(self.page_size))
+                    .await
+            }
+            Some(FeedCursor::Filtered(number)) => self.filtered_page(entity, since, number).await,
+            Some(FeedCursor::Walk(step)) => self.walk_page(entity, since, step).await,
+        }
+    }
+
+    /// A page of `filter[updated_at]=<since>, *` (organizations only), sorted by id.
+    async fn filtered_page(&self, entity: Entity, since: UnixMillis, number: u64) -> Result<Page> {
         let q = vec![(
             "filter[updated_at]".into(),
             format!("{}, *", rfc3339(since)),
         )];
-        self.page_of(entity, q, cursor).await
+        let page = self
+            .fetch_page(collection(entity), q, "id", self.page_size, number)
+            .await?;
+        let records = page
+            .data
+            .iter()
+            .map(|r| to_record(entity, r))
+            .collect::<Result<_>>()?;
+        let next = page
+            .next_page
+            .map(|n| Cursor(FeedCursor::Filtered(n).encode()));
+        Ok(Page { records, next })
+    }
+
+    /// A page of the newest-first walk: the records at or after `since`; no next page once a
+    /// record older than `since` was seen.
+    async fn walk_page(&self, entity: Entity, since: UnixMillis, step: WalkStep) -> Result<Page> {
+        let page = self
+            .fetch_page(
+                collection(entity),
+                Vec::new(),
+                "-updated_at",
+                step.size,
+                step.number,
+            )
+            .await?;
+        let mut records = Vec::with_capacity(page.data.len());
+        let mut reached_since = false;
+        for resource in &page.data {
+            let rec = to_record(entity, resource)?;
+            if rec.updated_at < since {
+                reached_since = true;
+                break;
+            }
+            records.push(rec);
+        }
+        let total = page.total.unwrap_or(0);
+        let shrunk = step.total > 0 && total < step.total;
+        let next = if reached_since {
+            None
+        } else if shrunk && step.restarts < WALK_RESTARTS {
+            tracing::debug!(%entity, before = step.total, now = total, "records vanished during the walk; restarting it");
+            Some(WalkStep {
+                total,
+                restarts: step.restarts + 1,
+                ..WalkStep::first(self.page_size)
+            })
+        } else if page.next_page.is_some() {
+            Some(WalkStep {
+                total,
+                ..step.next(self.page_size)
+            })
+        } else {
+            None
+        };
+        Ok(Page {
+            records,
+            next: next.map(|s| Cursor(FeedCursor::Walk(s).encode())),
+        })
     }
 
     pub async fn list_all(&self, entity: Entity) -> Result<Vec<Record>> {
@@ -437,7 +685,7 @@ impl ItGlueClient {
         self.lookup_id(coll, name)
             .await?
             .ok_or_else(|| Error::UnknownLookup {
-                kind: coll.trim_end_matches('s').replace('_', " "),
+                kind: lookup_kind_name(coll).to_owned(),
                 name: name.to_owned(),
             })
     }
@@ -515,15 +763,28 @@ impl ItGlueClient {
                         list,
                         v,
                         |e| e.get("primary") == Some(&Value::Bool(true)),
-                        "Work",
+                        &[("label-name", "Work")],
                     );
                     continue;
                 }
                 (Entity::Contact, Field::Phone | Field::Mobile | Field::Fax) => {
                     let list =
                         phones.get_or_insert_with(|| contact_list(current, "contact-phones"));
-                    let label = phone_label(*field);
-                    set_entry(list, v, |e| phone_kind(e) == *field, label);
+                    let (label_name, label_type) = phone_label(*field);
+                    set_entry(
+                        list,
+                        v,
+                        |e| phone_kind(e) == *field,
+                        &[("label-name", label_name), ("label-type", label_type)],
+                    );
+                    if *field == Field::Fax {
+                        // A fax stored by an older writer as a phone labelled "Fax" becomes one.
+                        for e in list.iter_mut().filter(|e| phone_kind(e) == Field::Fax) {
+                            if let Some(obj) = e.as_object_mut() {
+                                obj.insert("label-type".into(), "fax".into());
+                            }
+                        }
+                    }
                     continue;
                 }
                 (Entity::Location, Field::Address1) => plain("address-1"),
@@ -532,20 +793,16 @@ impl ItGlueClient {
                 (Entity::Location, Field::PostalCode) => plain("postal-code"),
                 (Entity::Location, Field::Phone) => plain("phone"),
                 (Entity::Location, Field::Fax) => plain("fax"),
-                (Entity::Location, Field::Region) => match v {
-                    Some(name) => match self.lookup_id("regions", name).await? {
-                        Some(id) => ("region-id".into(), Value::from(id)),
-                        None => ("region-name".into(), Value::from(name)),
-                    },
-                    None => ("region-id".into(), Value::Null),
-                },
-                (Entity::Location, Field::Country) => match v {
-                    Some(name) => match self.lookup_id("countries", name).await? {
-                        Some(id) => ("country-id".into(), Value::from(id)),
-                        None => ("country-name".into(), Value::from(name)),
-                    },
-                    None => ("country-id".into(), Value::Null),
-                },
+                // Written by id only: IT Glue ignores `region-name` / `country-name` in a write
+                // (audit ITG-4), so a name it does not list is an `UnknownLookup`, not a silently
+                // dropped attribute. Regions and countries are IT Glue's global lists: there is
+                // nothing to create.
+                (Entity::Location, Field::Region) => {
+                    ("region-id".into(), self.id_value("regions", v).await?)
+                }
+                (Entity::Location, Field::Country) => {
+                    ("country-id".into(), self.id_value("countries", v).await?)
+                }
                 _ => {
                     tracing::debug!(%entity, %field, "field not mapped for IT Glue; skipped");
                     continue;
@@ -634,25 +891,39 @@ fn to_lookup(resource: &Value) -> Result<Lookup> {
     })
 }
 
-fn phone_label(field: Field) -> &'static str {
+/// The label name and label type of a new `contact-phones` entry for `field`.
+fn phone_label(field: Field) -> (&'static str, &'static str) {
     match field {
-        Field::Mobile => "Mobile",
-        Field::Fax => "Fax",
-        _ => "Work",
+        Field::Mobile => ("Mobile", "phone"),
+        Field::Fax => ("Fax", "fax"),
+        _ => ("Work", "phone"),
     }
 }
 
-/// Which canonical field a `contact-phones` entry is: Mobile and Fax by label, anything else a
-/// phone.
+/// Which canonical field a `contact-phones` entry is. IT Glue marks a fax by `label-type: "fax"`;
+/// the label name is free text ("Work", "Cell", "Office", "Mobile", …; audit ITG-3). So: a fax
+/// by its type, or by a label name with the word "fax" (entries written without a type are
+/// stored as phones); a mobile by a label name with the word "mobile", "cell" or "cellular";
+/// anything else a phone.
 fn phone_kind(entry: &Value) -> Field {
+    let label_type = entry
+        .get("label-type")
+        .and_then(Value::as_str)
+        .unwrap_or("phone");
     let label = entry
         .get("label-name")
         .and_then(Value::as_str)
-        .unwrap_or("");
-    if label.eq_ignore_ascii_case("mobile") {
-        Field::Mobile
-    } else if label.eq_ignore_ascii_case("fax") {
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let has_word = |words: &[&str]| {
+        label
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|w| words.contains(&w))
+    };
+    if label_type.eq_ignore_ascii_case("fax") || has_word(&["fax"]) {
         Field::Fax
+    } else if has_word(&["mobile", "cell", "cellular", "cellphone"]) {
+        Field::Mobile
     } else {
         Field::Phone
     }
@@ -666,12 +937,13 @@ fn contact_list(current: Option<&Value>, key: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-/// Sets (or removes, for `None`) the entry `is_it` selects, preferring the primary one.
+/// Sets (or removes, for `None`) the entry `is_it` selects, preferring the primary one; a new
+/// entry carries the `labels` (`label-name`, and `label-type` for phones).
 fn set_entry(
     list: &mut Vec<Value>,
     value: Option<&str>,
     is_it: impl Fn(&Value) -> bool,
-    label: &str,
+    labels: &[(&str, &str)],
 ) {
     let primary = |e: &Value| e.get("primary") == Some(&Value::Bool(true));
     let pos = list
@@ -689,7 +961,11 @@ fn set_entry(
         }
         (None, Some(v)) => {
             let first_of_kind = !list.iter().any(primary);
-            list.push(json!({"value": v, "primary": first_of_kind, "label-name": label}));
+            let mut entry = json!({"value": v, "primary": first_of_kind});
+            for (k, l) in labels {
+                entry[*k] = Value::from(*l);
+            }
+            list.push(entry);
         }
         (None, None) => {}
     }
@@ -814,5 +1090,71 @@ mod tests {
         assert_eq!(r.get(Field::Mobile), Some("1"));
         assert_eq!(r.get(Field::Phone), Some("2"));
         assert_eq!(r.get(Field::Email), None);
+    }
+
+    #[test]
+    fn the_walk_pages_are_contiguous_for_any_page_size() {
+        for max in [1, 3, 8, 50, 100, 999, 1000] {
+            let mut step = WalkStep::first(max);
+            let mut offset = 0u64;
+            for _ in 0..20 {
+                assert_eq!(
+                    (step.number - 1) * u64::from(step.size),
+                    offset,
+                    "page size {max}: {step:?} starts where the last page ended"
+                );
+                assert!(step.size <= max);
+                offset += u64::from(step.size);
+                step = step.next(max);
+            }
+            assert_eq!(step.size, max, "page size {max}: grows to the full size");
+        }
+        assert_eq!(WalkStep::first(1000).size, 125);
+    }
+
+    #[test]
+    fn change_cursors_round_trip_and_garbage_is_a_typed_error() {
+        let walk = FeedCursor::Walk(WalkStep {
+            size: 250,
+            number: 2,
+            total: 10_000,
+            restarts: 1,
+        });
+        for c in [FeedCursor::Filtered(3), walk] {
+            assert_eq!(FeedCursor::parse(&c.encode()).unwrap(), c);
+        }
+        for bad in [
+            "",
+            "7",
+            "f:",
+            "f:x",
+            "w:1:2",
+            "w:1:2:3:4:5",
+            "w:99999999999:1:0:0",
+            "z:1",
+        ] {
+            assert!(
+                matches!(FeedCursor::parse(bad), Err(Error::Malformed(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn phones_are_classified_by_label_type_and_free_text_label() {
+        let kind = |v: Value| phone_kind(&v);
+        assert_eq!(
+            kind(json!({"label-name": "Main", "label-type": "fax"})),
+            Field::Fax
+        );
+        assert_eq!(kind(json!({"label-name": "Office Fax"})), Field::Fax);
+        assert_eq!(
+            kind(json!({"label-name": "Cell", "label-type": "phone"})),
+            Field::Mobile
+        );
+        assert_eq!(kind(json!({"label-name": "Work mobile"})), Field::Mobile);
+        assert_eq!(kind(json!({"label-name": "Office"})), Field::Phone);
+        assert_eq!(kind(json!({"label-name": "Cellar"})), Field::Phone);
+        assert_eq!(kind(json!({})), Field::Phone);
     }
 }

@@ -13,6 +13,7 @@
 pub mod api;
 pub mod autotask;
 pub mod connectwise;
+mod connectwise_keys;
 mod create;
 pub mod error;
 mod http;
@@ -28,6 +29,7 @@ mod wire;
 pub use api::{Cursor, Lookup, Page, PsaClient};
 pub use autotask::{discover_zone, AutotaskClient, AutotaskConfig};
 pub use connectwise::{ConnectWiseClient, ConnectWiseConfig};
+pub use connectwise_keys::ConnectWiseKeySource;
 pub use error::{Error, Result};
 pub use http::HttpStats;
 pub use itglue::{ItGlueClient, ItGlueConfig};

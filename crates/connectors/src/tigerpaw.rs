@@ -3,10 +3,22 @@
 //!
 //! Every request is signed: `Authorization: TSI base64("{public}:{sig}")` with
 //! `sig = base64(HMAC-SHA256(private key, lower("{method}|{path}|{date}")))` and the same RFC 1123
-//! date in `X-TSI-Date`, computed afresh for each attempt. Listings are
-//! `POST /api/{accounts|contacts}/search` with `PageSize` / `StartRow` and `NextRow` (0 on the
-//! last page). Tigerpaw has no modified-since query: [`Error::Unsupported`]; it is polled by
-//! listing and content hash.
+//! date in `X-TSI-Date`, computed afresh for each attempt. Tigerpaw has no modified-since query
+//! ([`Error::Unsupported`]); it is polled by listing and content hash.
+//!
+//! Only documented requests (audit TP-1, TP-2; Tsi.Web client generated from the vendor's
+//! Swagger 18.2.1):
+//! - accounts are listed by `POST /api/accounts/search` with `PageSize` / `StartRow` and
+//!   `NextRow` (0 on the last page). The advanced search needs a criterion (an empty `Criteria`
+//!   list is not documented to return everything), so the listing asks for
+//!   `AccountNumber GreaterThan 0`: a documented SearchType and MatchType that every account
+//!   number satisfies;
+//! - contacts are listed per account, `GET /api/contacts/account/{accountNumber}?activeOnly=true`
+//!   for each account of an accounts page (no contact SearchType can name "all contacts"). A
+//!   contact linked to several accounts is kept under its own account only (`AccountNumber`);
+//! - the contact key search reads the organization's contacts the same way and compares names
+//!   locally (the contact search has no account-number SearchType); without an organization it
+//!   uses the documented `Firstname` / `LastName` types.
 //!
 //! IT Glue syncs Tigerpaw one way: every create or update answers [`Error::ReadOnly`] before
 //! any request is made. Field map (reference §2.4) in [`account_record`], [`contact_record`] and
@@ -15,6 +27,7 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use futures_util::{StreamExt, TryStreamExt};
 use hmac::{Hmac, Mac};
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Method;
@@ -33,6 +46,16 @@ use crate::itglue::encode_segment;
 use crate::policy::HttpPolicy;
 use crate::secret::Secret;
 use crate::wire::{path_text, text};
+
+/// Account contact lists fetched at once while listing contacts (one request per account).
+const CONTACT_FETCHES: usize = 4;
+
+/// The criterion that lists every account: documented SearchType and MatchType, true of every
+/// account number (a positive integer). Whether the vendor compares it as a number is not
+/// documented [assumed]; docs/vendors.md.
+fn every_account() -> Vec<Value> {
+    vec![json!({"SearchType": "AccountNumber", "MatchType": "GreaterThan", "Criteria": "0"})]
+}
 
 /// How to reach one Tigerpaw API site.
 #[derive(Debug, Clone)]
@@ -114,10 +137,12 @@ impl TigerpawClient {
         self.http.stats()
     }
 
+    /// One signed request; `path` may carry a query, which is not signed.
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value> {
         let url = format!("{}{path}", self.base);
         let body = body.map(|b| b.to_string());
         let endpoint = path.split('/').nth(2).unwrap_or("");
+        let signed_path = path.split('?').next().unwrap_or(path);
         let reply = self
             .http
             .send(endpoint, Retry::Idempotent, |c| {
@@ -125,8 +150,13 @@ impl TigerpawClient {
                 let rb = c
                     .request(method.clone(), &url)
                     .header("X-TSI-Date", date.clone());
-                let rb = match signature(&self.public_key, &self.private_key, &method, path, &date)
-                {
+                let rb = match signature(
+                    &self.public_key,
+                    &self.private_key,
+                    &method,
+                    signed_path,
+                    &date,
+                ) {
                     Ok(auth) => rb.header(AUTHORIZATION, auth),
                     // Unreachable with a valid key; the vendor then answers 401.
                     Err(_) => rb,
@@ -147,13 +177,14 @@ impl TigerpawClient {
         Ok(doc)
     }
 
-    /// One page of a search (`criteria` empty: everything).
-    async fn search(
+    /// One page of an advanced search: its rows and where the next page starts. `criteria` is
+    /// never empty (see the module docs).
+    async fn search_rows(
         &self,
         entity: Entity,
         criteria: Vec<Value>,
         cursor: Option<&Cursor>,
-    ) -> Result<Page> {
+    ) -> Result<(Vec<Value>, Option<Cursor>)> {
         let (path, key) = match entity {
             Entity::Contact => ("/api/contacts/search", "Contacts"),
             _ => ("/api/accounts/search", "Accounts"),
@@ -166,25 +197,102 @@ impl TigerpawClient {
             None => 1,
         };
         let body = json!({"Criteria": criteria, "PageSize": self.page_size, "StartRow": start});
-        let doc = self.call(Method::POST, path, Some(body)).await?;
-        let rows = doc
-            .get(key)
-            .and_then(Value::as_array)
-            .ok_or_else(|| Error::malformed(format!("search answer without {key}")))?;
+        let mut doc = self.call(Method::POST, path, Some(body)).await?;
+        let next = doc
+            .get("NextRow")
+            .and_then(Value::as_u64)
+            .filter(|n| *n > 0)
+            .map(|n| Cursor(n.to_string()));
+        match doc.get_mut(key).map(Value::take) {
+            Some(Value::Array(rows)) => Ok((rows, next)),
+            _ => Err(Error::malformed(format!("search answer without {key}"))),
+        }
+    }
+
+    /// One page of a search, as records.
+    async fn search(
+        &self,
+        entity: Entity,
+        criteria: Vec<Value>,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page> {
+        let (rows, next) = self.search_rows(entity, criteria, cursor).await?;
         let mut records = Vec::new();
-        for row in rows {
+        for row in &rows {
             match entity {
                 Entity::Organization => records.push(account_record(row)?),
                 Entity::Location => records.extend(location_record(row)?),
                 _ => records.extend(contact_record(row)?),
             }
         }
-        let next = doc
-            .get("NextRow")
-            .and_then(Value::as_u64)
-            .filter(|n| *n > 0)
-            .map(|n| Cursor(n.to_string()));
         Ok(Page { records, next })
+    }
+
+    /// The active contacts of one account whose own account it is
+    /// (`GET /api/contacts/account/{n}?activeOnly=true`); an unknown account has none.
+    ///
+    /// The call documents no paging parameters, so one answer is expected. Should the vendor
+    /// page it anyway (`NextRow` > 0), the next rows are asked for with `pageRequest.startRow`,
+    /// its paging parameter on other listings [assumed]; a `NextRow` that does not advance is a
+    /// typed error, never a loop.
+    async fn account_contacts(&self, account: &str) -> Result<Vec<Record>> {
+        let path = format!(
+            "/api/contacts/account/{}?activeOnly=true",
+            encode_segment(account)
+        );
+        let mut out = Vec::new();
+        let mut start = 1;
+        loop {
+            let page_path = match start {
+                1 => path.clone(),
+                n => format!("{path}&pageRequest.startRow={n}"),
+            };
+            let doc = match self.call(Method::GET, &page_path, None).await {
+                Ok(doc) => doc,
+                Err(Error::NotFound) => return Ok(out),
+                Err(e) => return Err(e),
+            };
+            let rows = doc
+                .get("Contacts")
+                .and_then(Value::as_array)
+                .ok_or_else(|| Error::malformed("account contacts answer without Contacts"))?;
+            for row in rows {
+                if let Some(rec) = contact_record(row)? {
+                    if rec.org_id.as_deref() == Some(account) {
+                        out.push(rec);
+                    }
+                }
+            }
+            match doc.get("NextRow").and_then(Value::as_u64).unwrap_or(0) {
+                0 => return Ok(out),
+                next if next <= start => {
+                    return Err(Error::malformed(format!(
+                        "account contacts: NextRow {next} does not advance from row {start}"
+                    )))
+                }
+                next => start = next,
+            }
+        }
+    }
+
+    /// One page of contacts: one page of accounts, then each account's contacts.
+    async fn contacts_page(&self, cursor: Option<&Cursor>) -> Result<Page> {
+        let (rows, next) = self
+            .search_rows(Entity::Organization, every_account(), cursor)
+            .await?;
+        let numbers = rows
+            .iter()
+            .map(|row| account_of(row).map(|(_, number)| number))
+            .collect::<Result<Vec<String>>>()?;
+        let lists: Vec<Vec<Record>> = futures_util::stream::iter(numbers)
+            .map(|n| async move { self.account_contacts(&n).await })
+            .buffered(CONTACT_FETCHES)
+            .try_collect()
+            .await?;
+        Ok(Page {
+            records: lists.into_iter().flatten().collect(),
+            next,
+        })
     }
 
     fn check_entity(entity: Entity) -> Result<()> {
@@ -214,7 +322,10 @@ impl TigerpawClient {
 
     pub async fn list_page(&self, entity: Entity, cursor: Option<&Cursor>) -> Result<Page> {
         Self::check_entity(entity)?;
-        self.search(entity, Vec::new(), cursor).await
+        match entity {
+            Entity::Contact => self.contacts_page(cursor).await,
+            _ => self.search(entity, every_account(), cursor).await,
+        }
     }
 
     /// Tigerpaw has no modified-since query.
@@ -230,8 +341,8 @@ impl TigerpawClient {
         ))
     }
 
-    /// Narrow search: accounts by name; contacts by account and names; a location is its
-    /// account's address.
+    /// Narrow search: accounts by name; contacts by names among the organization's contacts (or
+    /// by the documented name SearchTypes without one); a location is its account's address.
     pub async fn find_by_key(
         &self,
         entity: Entity,
@@ -256,12 +367,22 @@ impl TigerpawClient {
                 }
             }
             _ => {
-                let mut c = Vec::new();
+                let same = |r: &Record, f: Field| match key.get(f) {
+                    Some(want) => r
+                        .get(f)
+                        .is_some_and(|have| have.to_lowercase() == want.to_lowercase()),
+                    None => true,
+                };
                 if let Some(org) = org_id {
-                    c.push(equal("AccountNumber", org));
+                    let contacts = self.account_contacts(org).await?;
+                    return Ok(contacts
+                        .into_iter()
+                        .filter(|r| same(r, Field::FirstName) && same(r, Field::LastName))
+                        .collect());
                 }
+                let mut c = Vec::new();
                 if let Some(n) = key.get(Field::FirstName) {
-                    c.push(equal("FirstName", n));
+                    c.push(equal("Firstname", n));
                 }
                 if let Some(n) = key.get(Field::LastName) {
                     c.push(equal("LastName", n));

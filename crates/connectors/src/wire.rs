@@ -54,6 +54,15 @@ pub(crate) fn rfc3339(ms: UnixMillis) -> String {
         .unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
 }
 
+/// Epoch milliseconds → zone-less UTC `2026-01-02T03:04:05.678` (Autotask's filter values).
+pub(crate) fn zoneless(ms: UnixMillis) -> String {
+    let mut s = rfc3339(ms);
+    if s.ends_with('Z') {
+        s.pop();
+    }
+    s
+}
+
 /// Epoch milliseconds → `2026-01-02T03:04:05Z` (second precision, rounded down).
 pub(crate) fn rfc3339_seconds(ms: UnixMillis) -> String {
     rfc3339(ms.div_euclid(1000) * 1000)
@@ -80,5 +89,6 @@ mod tests {
             1_700_000_000_000
         );
         assert_eq!(rfc3339_seconds(1_700_000_000_123), "2023-11-14T22:13:20Z");
+        assert_eq!(zoneless(1_700_000_000_123), "2023-11-14T22:13:20.123");
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::{autotask_client, autotask_sim, connectwise_client, connectwise_sim, fast_policy};
 use serde_json::{json, Map, Value};
+use syncbridge_connectors::autotask::WebhookState;
 use syncbridge_connectors::{AutotaskWebhookSpec, Outcome, RegistrationReport, Secret};
 use syncbridge_sim::admin::AdminOps;
 use syncbridge_sim::Core;
@@ -170,7 +171,7 @@ async fn connectwise_delivers_a_persons_edit_but_not_our_own() {
         .sim
         .seed(
             "companies",
-            vec![json!({"name": "Northwind", "identifier": "Northwind"})],
+            vec![json!({"name": "Northwind", "identifier": "Northwind", "city": "Seattle"})],
         )
         .expect("seed");
     let id = seeded[0]["id"].to_string();
@@ -314,6 +315,28 @@ async fn autotask_webhooks_are_created_once_completed_and_others_left_alone() {
     assert_eq!(all[0], theirs_before, "their webhook is left alone");
     let ours = webhooks_with_url(all, &url);
     assert_eq!(ours.len(), 3, "one per entity, none duplicated");
+    // A deactivation notice is confirmed only by what the API says about the named webhook.
+    for hook in &ours {
+        let guid = hook["webhookGUID"].as_str().expect("a GUID");
+        assert_eq!(
+            client.webhook_state(None, guid).await.unwrap(),
+            WebhookState::Active
+        );
+        if hook["id"] == half {
+            // The notice's EntityType names the one resource to ask.
+            let contact = client.webhook_state(Some("Contact"), guid).await.unwrap();
+            assert_eq!(contact, WebhookState::Active);
+            let company = client.webhook_state(Some("Company"), guid).await.unwrap();
+            assert_eq!(company, WebhookState::Deleted);
+        }
+    }
+    assert_eq!(
+        client
+            .webhook_state(None, "00000000-0000-0000-0000-000000000000")
+            .await
+            .unwrap(),
+        WebhookState::Deleted
+    );
     for hook in &ours {
         assert_eq!(hook["isActive"], true, "{hook}");
         assert_eq!(hook["isReady"], true, "{hook}");
@@ -334,7 +357,7 @@ async fn autotask_webhooks_are_created_once_completed_and_others_left_alone() {
             .iter()
             .all(|f| f["isSubscribedField"] == true));
     }
-    // Subscribed fields are the mapped ones, by webhookFieldID (position in the entity's list).
+    // Subscribed fields are the mapped ones, by the FieldIDs of `…WebhookFields`.
     let field_ids = |entity: &str| -> Vec<u64> {
         let hook = ours
             .iter()
@@ -353,14 +376,7 @@ async fn autotask_webhooks_are_created_once_completed_and_others_left_alone() {
     let ids_of = |entity: &str, names: &[&str]| -> Vec<u64> {
         let mut ids: Vec<u64> = names
             .iter()
-            .map(|n| {
-                def(entity)
-                    .fields
-                    .iter()
-                    .position(|f| f == n)
-                    .expect("field") as u64
-                    + 1
-            })
+            .map(|n| syncbridge_sim::autotask::webhook_field_id_of(def(entity), n).expect("field"))
             .collect();
         ids.sort_unstable();
         ids
@@ -417,7 +433,7 @@ async fn autotask_delivers_a_persons_edit_but_not_our_own() {
             "Companies",
             vec![
                 json!({"companyName": "Northwind", "companyType": 1, "isActive": true,
-                        "ownerResourceID": ALICE_RESOURCE}),
+                        "phone": "555-111-1111", "ownerResourceID": ALICE_RESOURCE}),
             ],
         )
         .expect("seed");

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{Entity, ParseError, TenantId};
+use crate::ids::{Entity, ParseError, Side, TenantId};
 use crate::psa::PsaKind;
 use crate::record::UnixMillis;
 
@@ -31,8 +31,11 @@ pub enum EventSource {
     Psa(PsaKind),
     /// IT Glue: its `updated_at` poller, or a workflow webhook hint.
     ItGlue,
-    /// A Standard Webhooks producer.
-    Standard,
+    /// A Standard Webhooks producer, about the side its configuration declares
+    /// (`[tenants.<id>.standard] side`): the record id is that side's, and the event is handled
+    /// like that side's webhooks. Fixed at ingest, so an event already stored keeps its meaning
+    /// if the configuration changes later.
+    Standard(Side),
     /// A reconcile event from a full sync.
     FullSync,
     /// An event from a one-time push of all syncable IT Glue assets.
@@ -44,7 +47,8 @@ impl EventSource {
         match self {
             EventSource::Psa(k) => k.as_str(),
             EventSource::ItGlue => "itglue",
-            EventSource::Standard => "standard",
+            EventSource::Standard(Side::Psa) => "standard-psa",
+            EventSource::Standard(Side::ItGlue) => "standard-itglue",
             EventSource::FullSync => "full-sync",
             EventSource::PushAll => "push-all",
         }
@@ -56,7 +60,8 @@ impl FromStr for EventSource {
     fn from_str(s: &str) -> Result<Self, ParseError> {
         Ok(match s {
             "itglue" => EventSource::ItGlue,
-            "standard" => EventSource::Standard,
+            "standard-psa" => EventSource::Standard(Side::Psa),
+            "standard-itglue" => EventSource::Standard(Side::ItGlue),
             "full-sync" => EventSource::FullSync,
             "push-all" => EventSource::PushAll,
             other => EventSource::Psa(
@@ -232,6 +237,20 @@ mod tests {
         assert_ne!(a.dedup_id(), b.dedup_id());
         let map: HashMap<_, _> = a.header_pairs().into_iter().collect();
         assert_eq!(map[headers::MSG_ID], "acme:connectwise:cw-msg-1");
+    }
+
+    #[test]
+    fn standard_webhook_sources_name_their_side() {
+        for side in [Side::Psa, Side::ItGlue] {
+            let source = EventSource::Standard(side);
+            assert_eq!(source.as_str().parse::<EventSource>(), Ok(source));
+        }
+        assert_eq!(EventSource::Standard(Side::Psa).to_string(), "standard-psa");
+        // An envelope from before sides were declared names none: unreadable, not guessed.
+        assert_eq!(
+            "standard".parse::<EventSource>(),
+            Err(ParseError::Source("standard".into()))
+        );
     }
 
     #[test]

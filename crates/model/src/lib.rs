@@ -5,6 +5,7 @@
 //! ([`PsaKind::capabilities`]) and which fields each PSA maps ([`field_map`]): every other crate
 //! asks it, so no other crate branches on a vendor's name.
 
+pub mod dates;
 mod event;
 mod fields;
 mod ids;

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::dates;
 use crate::fields::Field;
 
 /// Milliseconds since the Unix epoch (UTC). Plain integers keep this crate free of a time library.
@@ -40,11 +41,12 @@ impl Values {
             .filter(|v| !v.is_empty())
     }
 
-    /// Sets a field; `None` (or an empty string) clears it.
+    /// Sets a field; `None` (or an empty string) clears it. A date field is kept in its canonical
+    /// form (`YYYY-MM-DD`, see [`crate::dates`]), so vendors' date formats never look like edits.
     pub fn set(&mut self, field: Field, value: Option<String>) {
         match value.filter(|v| !v.is_empty()) {
             Some(v) => {
-                self.0.insert(field, v);
+                self.0.insert(field, dates::normalise(field, v));
             }
             None => {
                 self.0.remove(&field);
@@ -171,6 +173,19 @@ mod tests {
         assert_eq!(a.get(Field::Name), None);
         let b = Values::new().with(Field::Name, "Acme");
         assert_eq!(b.get(Field::Name), Some("Acme"));
+    }
+
+    #[test]
+    fn a_date_field_compares_equal_in_every_vendor_format() {
+        let itglue = Values::new().with(Field::InstalledAt, "2024-01-02");
+        let connectwise = Values::new().with(Field::InstalledAt, "2024-01-02T00:00:00Z");
+        let autotask = Values::new().with(Field::InstalledAt, "2024-01-02T00:00:00.000");
+        assert_eq!(itglue, connectwise);
+        assert_eq!(itglue, autotask);
+        // Stored snapshots written before the date kind read back canonical too.
+        let old: Values =
+            serde_json::from_str(r#"{"installed_at":"2024-01-02T00:00:00Z"}"#).unwrap();
+        assert_eq!(old, itglue);
     }
 
     #[test]

@@ -57,6 +57,7 @@ client_id = "c"
 webhook_enabled = false
 [tenants.acme.standard]
 secret = "{SECRET}"
+side = "psa"
 "#,
             url = nats.url()
         ),
@@ -197,9 +198,13 @@ fn baseline_router(conn: Connection) -> Router {
                     h.insert("Nats-Msg-Id", format!("base:{id}").as_str());
                     let js = state.0.jetstream();
                     let stored = async {
-                        js.publish_with_headers("sync.events.acme.standard.organization", h, body)
-                            .await?
-                            .await
+                        js.publish_with_headers(
+                            "sync.events.acme.standard-psa.organization",
+                            h,
+                            body,
+                        )
+                        .await?
+                        .await
                     };
                     match stored.await {
                         Ok(_) => StatusCode::ACCEPTED,

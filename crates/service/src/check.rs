@@ -126,11 +126,15 @@ fn describe_tenant(out: &mut String, tenant: &TenantConfig) {
     if let Some(standard) = &tenant.standard {
         let _ = writeln!(
             out,
-            "      standard: secret ***{}, tolerance {}",
+            "      standard: secret ***{}, side {}, tolerance {}",
             if standard.secret.is_rotating() {
                 " (rotating)"
             } else {
                 ""
+            },
+            match standard.side {
+                syncbridge_model::Side::Psa => "psa",
+                syncbridge_model::Side::ItGlue => "itglue",
             },
             display(standard.tolerance)
         );

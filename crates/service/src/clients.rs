@@ -54,22 +54,32 @@ pub fn itglue(tenant: &TenantConfig, shared: Option<&StateStore>) -> anyhow::Res
     ItGlueClient::new(config).with_context(|| format!("tenants.{}.itglue", tenant.id))
 }
 
+/// The ConnectWise client's settings (credentials, address fallback) without budgets: also what
+/// the ingest's signing-key fetcher authenticates with.
+pub fn connectwise_config(cw: &crate::config::ConnectWiseConfig) -> ConnectWiseConfig {
+    let scheme = if cw.allow_http_for_simulator {
+        "http"
+    } else {
+        "https"
+    };
+    let mut config = ConnectWiseConfig::new(
+        format!("{scheme}://{}{CONNECTWISE_API}", cw.site),
+        cw.company_id.clone(),
+        cw.public_key.clone(),
+        cw.private_key.expose().to_owned(),
+        cw.client_id.clone(),
+    );
+    if let Some(city) = &cw.company_address_fallback {
+        config.company_address_fallback = city.clone();
+    }
+    config
+}
+
 pub fn psa(tenant: &TenantConfig, shared: Option<&StateStore>) -> anyhow::Result<PsaClient> {
     let key = |section: &str| format!("tenants.{}.{section}", tenant.id);
     Ok(match &tenant.psa {
         PsaConfig::ConnectWise(cw) => {
-            let scheme = if cw.allow_http_for_simulator {
-                "http"
-            } else {
-                "https"
-            };
-            let mut config = ConnectWiseConfig::new(
-                format!("{scheme}://{}{CONNECTWISE_API}", cw.site),
-                cw.company_id.clone(),
-                cw.public_key.clone(),
-                cw.private_key.expose().to_owned(),
-                cw.client_id.clone(),
-            );
+            let mut config = connectwise_config(cw);
             apply_budget(
                 &mut config.http,
                 tenant.budgets.psa,
@@ -90,6 +100,12 @@ pub fn psa(tenant: &TenantConfig, shared: Option<&StateStore>) -> anyhow::Result
                 // Checked at load time: required whenever syncbridge may create companies.
                 at.owner_resource_id.unwrap_or_default(),
             );
+            if let Some(phone) = &at.company_phone {
+                config.company_phone = phone.clone();
+            }
+            if let Some(product) = &at.fallback_product {
+                config.fallback_product = product.clone();
+            }
             apply_budget(
                 &mut config.http,
                 tenant.budgets.psa,

@@ -7,7 +7,7 @@
 //! [tenants.acme.sync]          # syncbridge_model::TenantSettings (psa = "connectwise", …)
 //! [tenants.acme.itglue]        # IT Glue API + optional workflow token
 //! [tenants.acme.connectwise]   # the PSA named by sync.psa (or autotask, kaseya_bms, …)
-//! [tenants.acme.standard]      # optional Standard Webhooks producer
+//! [tenants.acme.standard]      # optional Standard Webhooks producer (side = "psa" | "itglue")
 //! ```
 //!
 //! Every error names the dotted key it is about (`tenants.acme.autotask.webhook_secret: …`).
@@ -24,7 +24,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use syncbridge_model::{PsaKind, TenantId, TenantSettings};
+use syncbridge_connectors::autotask::FallbackProduct;
+use syncbridge_model::{PsaKind, Side, TenantId, TenantSettings};
 use syncbridge_webhooks::{BodyLimit, KeyUrlPolicy, Secret, StandardWebhookVerifier};
 
 use raw::{
@@ -205,6 +206,9 @@ pub struct ConnectWiseConfig {
     pub allow_http_for_simulator: bool,
     /// Built from `site`, `key_hosts` and `allow_http_for_simulator`.
     pub key_urls: KeyUrlPolicy,
+    /// The city of a company syncbridge creates from an organization without an address
+    /// (ConnectWise requires an address field); the connector's default when `None`.
+    pub company_address_fallback: Option<String>,
 }
 
 /// `[tenants.<id>.autotask]`.
@@ -219,6 +223,12 @@ pub struct AutotaskConfig {
     pub webhook_secret: Option<Secret>,
     /// Owner of the companies syncbridge creates (Autotask refuses API-only users as owners).
     pub owner_resource_id: Option<u64>,
+    /// The `phone` of companies syncbridge creates (Autotask requires one); the connector's
+    /// default when `None`.
+    pub company_phone: Option<String>,
+    /// The product of configuration items whose manufacturer and model resolve to none (Autotask
+    /// requires `productID`); the connector's default product name when `None`.
+    pub fallback_product: Option<FallbackProduct>,
 }
 
 /// `[tenants.<id>.kaseya_bms]` / `[tenants.<id>.pulseway_psa]` (same v2 platform).
@@ -247,6 +257,9 @@ pub struct TigerpawConfig {
 pub struct StandardConfig {
     /// The `whsec_…` secret (both values during a rotation).
     pub secret: Secret,
+    /// Whose record ids the producer's `data.id` carries: its events are handled like that
+    /// side's webhooks.
+    pub side: Side,
     pub tolerance: Duration,
 }
 
@@ -578,10 +591,29 @@ fn resolve_tenant(
         Some(value) => {
             let standard_key = format!("{key}.standard");
             let raw: RawStandard = decode(value.clone(), &standard_key)?;
+            let side_key = format!("{standard_key}.side");
+            let side = match raw.side.as_deref() {
+                Some("psa") => Side::Psa,
+                Some("itglue") => Side::ItGlue,
+                Some(other) => {
+                    return Err(ConfigError::at(
+                        side_key,
+                        format!("must be \"psa\" or \"itglue\", not {other:?}"),
+                    ))
+                }
+                None => {
+                    return Err(ConfigError::at(
+                        side_key,
+                        "required: write side = \"psa\" if the producer's data.id values are \
+                         the PSA's record ids, side = \"itglue\" if they are IT Glue ids; its \
+                         events are handled like that side's webhooks",
+                    ))
+                }
+            };
             let secret_key = format!("{standard_key}.secret");
             let secret = webhook_secret(&secret_key, &raw.secret.resolve(&secret_key, env)?)?;
             // Decoding `whsec_…` now turns a typo into a start-up error, not 401s later.
-            StandardWebhookVerifier::new(tenant_id.clone(), &secret)
+            StandardWebhookVerifier::new(tenant_id.clone(), &secret, side)
                 .map_err(|e| ConfigError::at(&secret_key, e.to_string()))?;
             if raw.tolerance < Duration::from_secs(1) || raw.tolerance > Duration::from_secs(3600) {
                 return Err(ConfigError::at(
@@ -591,6 +623,7 @@ fn resolve_tenant(
             }
             Some(StandardConfig {
                 secret,
+                side,
                 tolerance: raw.tolerance,
             })
         }
@@ -695,6 +728,10 @@ fn resolve_connectwise(
         key_hosts: raw.key_hosts,
         webhook_enabled: raw.webhook_enabled,
         allow_http_for_simulator: raw.allow_http_for_simulator,
+        company_address_fallback: raw
+            .company_address_fallback
+            .map(|c| non_empty(&format!("{key}.company_address_fallback"), c))
+            .transpose()?,
         key_urls,
     })
 }
@@ -726,6 +763,24 @@ fn resolve_autotask(
         secret: raw.secret.resolve(&format!("{key}.secret"), env)?,
         webhook_secret,
         owner_resource_id: raw.owner_resource_id,
+        company_phone: raw
+            .company_phone
+            .map(|p| non_empty(&format!("{key}.company_phone"), p))
+            .transpose()?,
+        fallback_product: match (raw.fallback_product, raw.fallback_product_id) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::at(
+                    format!("{key}.fallback_product_id"),
+                    "give fallback_product (a product name) or fallback_product_id, not both",
+                ))
+            }
+            (Some(name), None) => Some(FallbackProduct::Named(non_empty(
+                &format!("{key}.fallback_product"),
+                name,
+            )?)),
+            (None, Some(id)) => Some(FallbackProduct::Id(id)),
+            (None, None) => None,
+        },
     })
 }
 

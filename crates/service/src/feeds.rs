@@ -17,7 +17,11 @@ use syncbridge_worker::ApiError;
 
 use crate::sides::api_error;
 
-/// IT Glue's `filter[updated_at]` as a change feed.
+/// IT Glue's changes as a change feed: organizations by `filter[updated_at]` while the cursor is
+/// within IT Glue's one-week range limit, everything else (and older cursors) by the connector's
+/// newest-first walk that stops at the cursor (audit ITG-1, ITG-2). An unchanged collection costs
+/// one request whatever its size, and the poller's inclusive cursor semantics hold: every record
+/// updated at or after `since` is listed.
 pub struct ItGlueFeed(pub Arc<ItGlueClient>);
 
 /// A PSA's modified-since queries as a change feed.

@@ -194,7 +194,11 @@ pub async fn links_show(
     }
 }
 
-/// The link and the last decisions about a record, with the rule behind every action.
+/// Dead letters searched by `links explain` (a tenant's DLQ is meant to be short).
+const EXPLAIN_DEAD_LETTERS: usize = 10_000;
+
+/// The link and the last decisions about a record, with the rule behind every action, and the
+/// events about it that were dead-lettered (with the vendor's refusal).
 pub async fn links_explain(
     config: &Config,
     tenant: &TenantId,
@@ -204,6 +208,19 @@ pub async fn links_explain(
     last: usize,
 ) -> anyhow::Result<String> {
     let conn = connected(config).await?;
+    explain(&conn, tenant, entity, psa_id, itg_id, last).await
+}
+
+/// [`links_explain`] on an open connection.
+pub async fn explain(
+    conn: &Connection,
+    tenant: &TenantId,
+    entity: Entity,
+    psa_id: Option<&str>,
+    itg_id: Option<&str>,
+    last: usize,
+) -> anyhow::Result<String> {
+    let conn = conn.clone();
     let links = LinkStore::open(&conn, OP_TIMEOUT).await?;
     let link = match (psa_id, itg_id) {
         (Some(p), _) => links.get(tenant, entity, p).await?,
@@ -220,6 +237,16 @@ pub async fn links_explain(
     if let Some(l) = &link {
         ids.extend(l.psa_id.iter().chain(l.itg_id.iter()).cloned());
     }
+    let dead: Vec<DeadLetter> = DeadLetters::new(conn.clone(), OP_TIMEOUT)
+        .list(tenant, EXPLAIN_DEAD_LETTERS)
+        .await?
+        .into_iter()
+        .filter(|d| {
+            d.event.as_ref().is_some_and(|e| {
+                e.entity == Some(entity) && e.record_id.as_ref().is_some_and(|id| ids.contains(id))
+            })
+        })
+        .collect();
     let audit = AuditLog::new(conn, OP_TIMEOUT);
     let decisions = audit
         .find(tenant, entity, last, |v| {
@@ -267,6 +294,13 @@ pub async fn links_explain(
                 .unwrap_or_default();
             let _ = writeln!(out, "  [{rule}] {kind} {detail}");
         }
+    }
+    for d in &dead {
+        let _ = writeln!(
+            out,
+            "dead letter #{} at {} after {} attempt(s): {}\n  (`syncbridge dlq retry {}` once the cause is fixed)",
+            d.seq, d.dead_at, d.attempts, d.error, d.seq
+        );
     }
     Ok(out)
 }

@@ -52,21 +52,26 @@ async fn registered_webhook_callouts_and_deactivation_notices() {
     )
     .await;
     let hook_id = created["itemId"].as_u64().expect("itemId");
+    // Webhook FieldIDs are the `fieldID` picklist of CompanyWebhookFields (audit AT-2).
     let fields = json_of(
-        sb(h.http
-            .get(format!("{api}/Companies/entityInformation/fields")))
+        sb(h.http.get(format!(
+            "{api}/CompanyWebhookFields/entityInformation/fields"
+        )))
         .send()
         .await
         .unwrap(),
     )
     .await;
-    let name_field = fields["fields"]
+    let name_field: u64 = fields["fields"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|f| f["name"] == "companyName")
-        .expect("companyName field")["webhookFieldID"]
-        .clone();
+        .find(|f| f["name"] == "fieldID")
+        .and_then(|f| f["picklistValues"].as_array())
+        .and_then(|values| values.iter().find(|v| v["label"] == "companyName"))
+        .and_then(|v| v["value"].as_str())
+        .and_then(|v| v.parse().ok())
+        .expect("companyName webhook field");
     json_of(
         sb(h.http.post(format!("{api}/CompanyWebhooks/{hook_id}/Fields")))
             .json(&json!({"FieldID": name_field, "IsSubscribedField": true, "IsDisplayAlwaysField": false, "WebhookID": hook_id}))
@@ -95,7 +100,8 @@ async fn registered_webhook_callouts_and_deactivation_notices() {
             "alice-secret",
         )
         .json(
-            &json!({"companyName": "Globex & Sons", "companyType": 1, "ownerResourceID": 29682885}),
+            &json!({"companyName": "Globex & Sons", "companyType": 1, "ownerResourceID": 29682885,
+                "phone": "555-111-1111"}),
         )
         .send()
         .await

@@ -1,6 +1,6 @@
 //! `syncbridge demo` — the README's main command — run as a user runs it: the binary, its own
 //! nats-server, the six simulators. It must finish with exit status 0 (both sides equal for every
-//! tenant, no echo write, every conflict won by the PSA) and print the summary; Ctrl-C (SIGINT)
+//! tenant, no echo write, no dead letter, every conflict won by the PSA) and print the summary; Ctrl-C (SIGINT)
 //! stops it cleanly with the summary of what was done so far (exit status 130).
 
 use std::process::Stdio;
@@ -44,10 +44,11 @@ async fn the_demo_runs_for_20_seconds_converges_and_prints_the_summary() {
             .find(|l| l.starts_with(tenant) && l.contains("pairs"))
             .unwrap_or_else(|| panic!("no summary line for {tenant}:\n{stdout}"));
         assert!(line.contains("yes ("), "{line}");
-        // The echo column, just before "both sides equal", is 0.
+        // The echo and dead-letter columns, just before "both sides equal", are 0.
         let columns: Vec<&str> = line.split_whitespace().collect();
         let yes = columns.iter().position(|c| *c == "yes").unwrap();
-        assert_eq!(columns[yes - 1], "0", "echo writes in {line}");
+        assert_eq!(columns[yes - 2], "0", "echo writes in {line}");
+        assert_eq!(columns[yes - 1], "0", "dead letters in {line}");
     }
     // People edited, and syncbridge created, linked and pushed.
     assert!(!summary.contains("NO ("), "{summary}");

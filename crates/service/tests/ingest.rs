@@ -160,7 +160,7 @@ async fn standard_webhook_is_stored_and_stale_or_forged_ones_are_refused() {
     let headers = standard_headers("msg_2VwFwP0JbU0N5D", now, &body, STANDARD_SECRET);
     let first = h.post("/webhooks/acme/standard", &headers, &body).await;
     assert_eq!(first.status, 202, "{}", first.text);
-    assert_eq!(first.json["id"], "acme:standard:msg_2VwFwP0JbU0N5D");
+    assert_eq!(first.json["id"], "acme:standard-psa:msg_2VwFwP0JbU0N5D");
     // A retry carries the same webhook-id (and a new timestamp and signature).
     let retry = standard_headers("msg_2VwFwP0JbU0N5D", now + 5, &body, STANDARD_SECRET);
     let second = h.post("/webhooks/acme/standard", &retry, &body).await;
@@ -189,7 +189,10 @@ async fn standard_webhook_is_stored_and_stale_or_forged_ones_are_refused() {
 
     let events = h.events().await;
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].subject, "sync.events.acme.standard.organization");
+    assert_eq!(
+        events[0].subject,
+        "sync.events.acme.standard-psa.organization"
+    );
     assert_eq!(events[0].payload, body);
 }
 

@@ -117,3 +117,101 @@ psa_interval = "10m"
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Audit ITG-1 acceptance, through the poller itself (`Poller` over `feeds::ItGlueFeed`, as
+/// `serve` runs it): a poll cycle of an unchanged tenant with 10,000 configurations costs about
+/// one request per entity and publishes nothing, round after round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn itg_1_an_unchanged_poll_cycle_of_10000_configurations_through_the_poller_costs_a_few_requests(
+) {
+    use std::sync::Arc;
+
+    use serde_json::json;
+    use syncbridge::feeds::ItGlueFeed;
+    use syncbridge_bus::StateStore;
+    use syncbridge_sim::admin::AdminOps;
+    use syncbridge_worker::poller::Poller;
+
+    let nats = NatsServer::start().await.unwrap();
+    let conn = connect(&ConnectConfig::new(nats.url())).await.unwrap();
+    setup(&conn, &SetupConfig::default()).await.unwrap();
+    let itg_sim = ItGlue::start(SimItGlue {
+        rate_limit: None,
+        ..SimItGlue::default()
+    })
+    .await
+    .unwrap();
+    let sim = &itg_sim.sim;
+    sim.seed(
+        "configuration_types",
+        vec![json!({"id": 1, "name": "Server"})],
+    )
+    .unwrap();
+    sim.seed(
+        "organizations",
+        (1..=100)
+            .map(|i| json!({"id": i, "name": format!("Org {i}")}))
+            .collect(),
+    )
+    .unwrap();
+    sim.seed(
+        "configurations",
+        (1..=10_000)
+            .map(|i| {
+                json!({"id": i, "organization-id": 1 + i % 100, "name": format!("SRV-{i}"),
+                    "configuration-type-id": 1})
+            })
+            .collect(),
+    )
+    .unwrap();
+    sim.seed(
+        "contacts",
+        (1..=300)
+            .map(|i| {
+                json!({"id": i, "organization-id": 1 + i % 100, "first-name": "Ada",
+                "last-name": format!("L{i}")})
+            })
+            .collect(),
+    )
+    .unwrap();
+    sim.seed(
+        "locations",
+        (1..=100)
+            .map(|i| json!({"id": i, "organization-id": i, "name": "Main Office"}))
+            .collect(),
+    )
+    .unwrap();
+    let seeded_at = sim.core().clock.now_millis();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+
+    let itg =
+        Arc::new(ItGlueClient::new(ItGlueConfig::new(itg_sim.base_url(), "itg-test-key")).unwrap());
+    let poller = Poller {
+        tenant: TenantId::new("acme").unwrap(),
+        source: EventSource::ItGlue,
+        feed: ItGlueFeed(itg.clone()),
+        entities: Entity::ALL.to_vec(),
+        publisher: EventPublisher::new(conn.clone(), Duration::from_secs(5)),
+        state: StateStore::open(&conn, Duration::from_secs(5))
+            .await
+            .unwrap(),
+        safety_net: None,
+    };
+    // The cursor starts after the seeding: nothing changed since.
+    let start = seeded_at + 1;
+    for round in 1..=2 {
+        let before = itg.stats().requests;
+        let report = poller.poll_once(start, now_millis()).await.unwrap();
+        let requests = itg.stats().requests - before;
+        println!(
+            "IT Glue poll cycle {round} of an unchanged tenant (10,000 configurations, 4 entities): \
+             {requests} requests, {} events published",
+            report.published
+        );
+        assert_eq!(report.published, 0, "round {round}: {report:?}");
+        assert!(
+            requests <= 3 * Entity::ALL.len() as u64,
+            "round {round}: {requests} requests"
+        );
+    }
+}

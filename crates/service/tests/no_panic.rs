@@ -66,6 +66,7 @@ allow_http_for_simulator = true
 
 [tenants.acme.standard]
 secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
+side = "psa"
 
 [tenants.globex.sync]
 psa = "autotask"

@@ -4,7 +4,9 @@
 //! Operators: `eq noteq gt gte lt lte beginsWith endsWith contains exist notExist in notIn`, and
 //! `and` / `or` groups with `items`. The top-level list is combined with AND. Field names and
 //! string comparisons are case-insensitive (Autotask runs on SQL Server's default collation);
-//! date-times compare as instants, numbers numerically.
+//! date-times compare as instants, numbers numerically. Date-time values must be zone-less
+//! (`2024-01-02T03:04:05.678`, read in the database's zone, UTC here): a value with a zone is
+//! refused, the stricter reading of the unverified REST time zone (audit AT-5).
 
 use std::cmp::Ordering;
 
@@ -39,10 +41,25 @@ fn validate_item(item: &Value) -> Result<(), String> {
             if item.get("field").and_then(Value::as_str).is_none() {
                 return Err(format!("{op} needs a field"));
             }
-            Ok(())
+            let values = match item.get("value") {
+                Some(Value::Array(vs)) => vs.iter().collect(),
+                Some(v) => vec![v],
+                None => Vec::new(),
+            };
+            match values.into_iter().filter_map(Value::as_str).find(|s| zoned(s)) {
+                Some(s) => Err(format!(
+                    "Value {s} is not a valid date-time: use yyyy-MM-ddTHH:mm:ss[.fff] without a zone."
+                )),
+                None => Ok(()),
+            }
         }
         other => Err(format!("unknown filter op {other:?}")),
     }
+}
+
+/// A date-time with a zone (`Z` or an offset), which Autotask's filters do not take.
+fn zoned(s: &str) -> bool {
+    time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339).is_ok()
 }
 
 fn field<'a>(record: &'a Value, name: &str) -> &'a Value {
@@ -162,7 +179,7 @@ mod tests {
     #[test]
     fn ops_and_groups() {
         let rec = json!({"id": 7, "companyName": "Acme & Co", "isActive": true,
-            "lastTrackedModifiedDateTime": "2026-01-02T03:04:05.000Z"});
+            "lastTrackedModifiedDateTime": "2026-01-02T03:04:05.000"});
         let m = |f: Value| {
             assert!(validate(&f).is_ok(), "{f}");
             matches(&f, &rec)
@@ -172,8 +189,11 @@ mod tests {
         ));
         assert!(m(json!([{"op": "gte", "field": "id", "value": 0}])));
         assert!(m(
-            json!([{"op": "gt", "field": "lastTrackedModifiedDateTime", "value": "2026-01-01T00:00:00Z"}])
+            json!([{"op": "gt", "field": "lastTrackedModifiedDateTime", "value": "2026-01-01T00:00:00"}])
         ));
+        let zoned = json!([{"op": "gt", "field": "lastTrackedModifiedDateTime",
+            "value": "2026-01-01T00:00:00Z"}]);
+        assert!(validate(&zoned).is_err());
         assert!(!m(json!([{"op": "lt", "field": "id", "value": 7}])));
         assert!(m(json!([{"op": "or", "items": [
             {"op": "eq", "field": "id", "value": 1},

@@ -6,21 +6,44 @@
 //! `Contacts` (also as the child `Companies/{id}/Contacts`), `ConfigurationItems` and `Products`
 //! (manufacturer and model of configuration items, no webhooks): `GET /{E}/{id}`
 //! → `{"item": …}`, `POST /{E}/query` (and `GET /{E}/query?search=`) with the filter JSON,
-//! `IncludeFields`, `MaxRecords` (≤ 500), 500 rows per page and `pageDetails.nextPageUrl`
-//! (`GET /{E}/query/next?paging=…`), `POST /{E}/query/count`, `POST` create → `{"itemId": n}`,
-//! partial `PATCH` (id in the body) and `PUT` (omitted fields become null); errors as 500 with
-//! `{"errors": [...]}`; 10,000 requests per hour per database (429 + `Retry-After`) and 3
+//! `IncludeFields`, `MaxRecords` (1…500), 500 rows per page, `pageDetails.nextPageUrl`
+//! (`GET /{E}/query/next?paging=…`) only when the query did not set `MaxRecords` (audit AT-3: the
+//! docs offer id-looping "as an alternative to pagination controls" for MaxRecords queries; the
+//! stricter reading is that no link comes back), `POST /{E}/query/count`, `POST` create →
+//! `{"itemId": n}`, partial `PATCH` (id in the body) and `PUT` (omitted fields become null);
+//! errors as 500 with `{"errors": [...]}` (validation failures) while an injected outage 5xx
+//! carries no such message; 10,000 requests per hour per database (429 + `Retry-After`) and 3
 //! concurrent requests per entity endpoint and integration code (429 beyond). Entity and field
 //! names are case-insensitive, as Autotask's are.
+//!
+//! Required fields follow Autotask's entity metadata (audit AT-1, `Anteris-Dev/autotask-client`,
+//! generated from it): Companies `companyName, ownerResourceID, phone` (plus `companyType`, kept
+//! from earlier versions of this simulator: stricter, unverified), Contacts `companyID, firstName,
+//! lastName, isActive`, ConfigurationItems `companyID, isActive, productID`, Products `isActive,
+//! isSerialized, name, productBillingCodeID`. Nothing is defaulted: a missing one is a 500
+//! `{"errors": ["Missing Required Field: <field>."]}` (message wording unverified).
+//!
+//! Date-times are returned without a zone (`2016-03-30T13:10:35.563`, audit AT-5; the simulator's
+//! zone is UTC) and a filter value that carries a zone (`…Z`, `+02:00`) is refused: how Autotask
+//! converts a zoned value is unverified (the SOAP API shifted them to US Eastern), so the stricter
+//! reading is that only zone-less values are safe. Configuration item dates (`installDate`,
+//! `warrantyExpirationDate`) are stored as zone-less date-times (`2024-01-02T00:00:00`; a date
+//! alone is extended with midnight). Records created through the API carry no modified stamp
+//! (null) until their first update, and every write is stamped [`AutotaskConfig::stamp_lag`]
+//! before it becomes visible (audit AT-4, live note: stamps land slightly out of order and new
+//! rows may lack a modified stamp).
 //!
 //! `GET /{E}/entityInformation/fields` describes each field (`dataType`, `isRequired`,
 //! `isReadOnly`, `isReference` / `referenceEntityType`, `isPickList` with `picklistValues`
 //! `[{value, label, isDefaultValue, sortOrder, parentValue, isActive, isSystem}]`, values as
-//! strings as Autotask sends them, and `webhookFieldID`). Picklists: `Companies.companyType` starts
-//! with Autotask's standard values; `ConfigurationItems.configurationItemType` is tenant-defined
-//! and starts empty; both are seeded through the admin collection `Picklists`. A create or update
-//! with a value outside a non-empty picklist, or a `productID` that names no product, is refused
-//! (500, as Autotask's validation errors are).
+//! strings as Autotask sends them). Webhook field ids are not there: they are the `fieldID`
+//! picklist of `GET /{Singular}WebhookFields/entityInformation/fields` (audit AT-2; `value` = the
+//! FieldID, `label` = the field's REST name; the label format is unverified). Picklists:
+//! `Companies.companyType` starts with Autotask's standard values;
+//! `ConfigurationItems.configurationItemType` is tenant-defined and starts empty; both are seeded
+//! through the admin collection `Picklists`. A create or update with a value outside a non-empty
+//! picklist, or a `productID` that names no product, is refused (500, as Autotask's validation
+//! errors are).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -72,6 +95,10 @@ pub struct AutotaskConfig {
     /// Concurrent requests per entity endpoint and integration code (default 3).
     pub thread_limit: usize,
     pub seed: u64,
+    /// How long before a write becomes visible its modified stamp (and a create's `createDate`)
+    /// was taken: a poll that read up to "now" can later meet rows stamped before that. Default
+    /// 1 s (audit AT-4, live note: "stamps can land slightly out of order").
+    pub stamp_lag: Duration,
 }
 
 impl Default for AutotaskConfig {
@@ -96,6 +123,7 @@ impl Default for AutotaskConfig {
             rate_limit: Some(RateLimit::sliding(10_000, Duration::from_secs(3600))),
             thread_limit: 3,
             seed: 3,
+            stamp_lag: Duration::from_secs(1),
         }
     }
 }
@@ -141,7 +169,7 @@ pub const ENTITIES: [EntityDef; 4] = [
             "lastTrackedModifiedDateTime",
         ],
         modified_field: "lastTrackedModifiedDateTime",
-        required: &["companyName", "companyType", "ownerResourceID"],
+        required: &["companyName", "companyType", "ownerResourceID", "phone"],
         immutable: &[],
     },
     EntityDef {
@@ -164,7 +192,7 @@ pub const ENTITIES: [EntityDef; 4] = [
             "lastModifiedDate",
         ],
         modified_field: "lastModifiedDate",
-        required: &["companyID", "firstName", "lastName"],
+        required: &["companyID", "firstName", "lastName", "isActive"],
         immutable: &[],
     },
     EntityDef {
@@ -189,7 +217,7 @@ pub const ENTITIES: [EntityDef; 4] = [
             "lastModifiedTime",
         ],
         modified_field: "lastModifiedTime",
-        required: &["companyID", "referenceTitle"],
+        required: &["companyID", "isActive", "productID"],
         immutable: &["companyID"],
     },
     // Field names as in Autotask's Products entity; the last-modified field's name is assumed.
@@ -216,7 +244,7 @@ pub const ENTITIES: [EntityDef; 4] = [
             "lastModifiedDate",
         ],
         modified_field: "lastModifiedDate",
-        required: &["name", "productBillingCodeID"],
+        required: &["isActive", "isSerialized", "name", "productBillingCodeID"],
         immutable: &[],
     },
 ];
@@ -340,6 +368,137 @@ fn standard_picklists() -> Vec<PicklistValue> {
         .collect()
 }
 
+/// Date fields that Autotask stores as zone-less date-times.
+const DATE_FIELDS: [(&str, &str); 2] = [
+    ("ConfigurationItems", "installDate"),
+    ("ConfigurationItems", "warrantyExpirationDate"),
+];
+
+/// Meta flag of a record created through the API and not updated since: its modified stamp is
+/// null (audit AT-4).
+const UNSTAMPED: &str = "unstamped";
+
+/// The webhook FieldID of the `index`-th field of an entity with webhooks: a number of
+/// Autotask's own (here 100 × the entity's position + the field's), not the field's position,
+/// so a client can only learn it from `…WebhookFields/entityInformation/fields`.
+fn webhook_field_id(def: &EntityDef, index: usize) -> Option<u64> {
+    let pos = ENTITIES.iter().position(|e| e.name == def.name)?;
+    if def.webhook_entity.is_empty() || index >= def.fields.len() {
+        return None;
+    }
+    Some(100 * (pos as u64 + 1) + index as u64)
+}
+
+/// The webhook FieldID of a field by name (for tests and tools; clients read
+/// `…WebhookFields/entityInformation/fields`).
+pub fn webhook_field_id_of(def: &EntityDef, name: &str) -> Option<u64> {
+    let index = def
+        .fields
+        .iter()
+        .position(|f| f.eq_ignore_ascii_case(name))?;
+    webhook_field_id(def, index)
+}
+
+/// The field a webhook FieldID names.
+pub(crate) fn webhook_field_name(def: &EntityDef, field_id: u64) -> Option<&'static str> {
+    let index = def
+        .fields
+        .iter()
+        .enumerate()
+        .find(|(i, _)| webhook_field_id(def, *i) == Some(field_id))?
+        .0;
+    def.fields.get(index).copied()
+}
+
+/// The entity whose webhook field resource is `segment` (`CompanyWebhookFields`).
+fn webhook_fields_def(segment: &str) -> Option<&'static EntityDef> {
+    let suffix = "WebhookFields";
+    let base = segment.get(..segment.len().checked_sub(suffix.len())?)?;
+    if !segment[base.len()..].eq_ignore_ascii_case(suffix) {
+        return None;
+    }
+    ENTITIES
+        .iter()
+        .find(|e| !e.webhook_entity.is_empty() && e.webhook_entity.eq_ignore_ascii_case(base))
+}
+
+/// `GET /{Singular}WebhookFields/entityInformation/fields`: the WebhookFields entity's own
+/// fields; `fieldID` is a picklist of the entity's webhook fields.
+fn webhook_fields_information(def: &EntityDef) -> Value {
+    let values: Vec<Value> = def
+        .fields
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            let id = webhook_field_id(def, i)?;
+            Some(
+                json!({"value": id.to_string(), "label": f, "isDefaultValue": false,
+                "sortOrder": i, "parentValue": "", "isActive": true, "isSystem": true}),
+            )
+        })
+        .collect();
+    let plain = |name: &str, data_type: &str| {
+        json!({"name": name, "dataType": data_type, "length": 0, "isRequired": true,
+            "isReadOnly": false, "isQueryable": true, "isReference": false,
+            "referenceEntityType": "", "isPickList": false, "picklistValues": null,
+            "picklistParentValueField": "", "isSupportedWebhookField": false})
+    };
+    let mut field_id = plain("fieldID", "integer");
+    if let Some(o) = field_id.as_object_mut() {
+        o.insert("isPickList".into(), true.into());
+        o.insert("picklistValues".into(), Value::Array(values));
+    }
+    let mut id = plain("id", "long");
+    if let Some(o) = id.as_object_mut() {
+        o.insert("isReadOnly".into(), true.into());
+    }
+    json!({"fields": [
+        id,
+        field_id,
+        plain("isDisplayAlwaysField", "boolean"),
+        plain("isSubscribedField", "boolean"),
+        plain("webhookID", "integer"),
+    ]})
+}
+
+/// Epoch milliseconds → Autotask's zone-less `2016-03-30T13:10:35.563` (UTC).
+pub fn format_zoneless(ms: crate::clock::SimMillis) -> String {
+    let mut s = format_millis(ms);
+    if s.ends_with('Z') {
+        s.pop();
+    }
+    s
+}
+
+/// A date written to a date field → the zone-less date-time Autotask stores
+/// (`2024-01-02` → `2024-01-02T00:00:00`); `None` when it is no date.
+fn date_value(s: &str) -> Option<String> {
+    let s = s.trim();
+    let (date, time) = match s.split_once('T') {
+        Some((d, t)) => (d, Some(t)),
+        None => (s, None),
+    };
+    let valid_date = date.len() == 10
+        && date.char_indices().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                c == '-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    if !valid_date {
+        return None;
+    }
+    match time {
+        None => Some(format!("{date}T00:00:00")),
+        Some(t) => {
+            // A zoned value is refused: which zone Autotask converts it to is unverified.
+            let zone_less = !t.ends_with('Z') && !t.contains('+') && !t.contains('-');
+            (zone_less && crate::clock::parse_timestamp(s).is_some()).then(|| s.to_owned())
+        }
+    }
+}
+
 /// The entity for a path segment (`companies`, `Companies`, …).
 pub fn entity_def(segment: &str) -> Option<&'static EntityDef> {
     ENTITIES
@@ -365,6 +524,8 @@ struct Cursor {
     filter: Value,
     include: Option<Vec<String>>,
     max: usize,
+    /// `MaxRecords` was sent: no `nextPageUrl` comes back (see the module doc).
+    max_given: bool,
     after: u64,
 }
 
@@ -408,7 +569,7 @@ impl Autotask {
             "autotask",
             config.clock.clone(),
             config.rate_limit,
-            error_response,
+            fault_response,
             config.seed,
         );
         let sim = Arc::new(AutotaskSim {
@@ -466,6 +627,16 @@ fn router(sim: Arc<AutotaskSim>) -> Router {
         .with_state(sim.clone());
     api.merge(hooks::admin_routes(sim.clone()))
         .merge(admin::routes(sim.clone()))
+}
+
+/// Bodies of the answers the fault layer injects: a 5xx is an outage (a gateway or an
+/// unhandled server error), whose body carries no Autotask validation message, so a client can
+/// tell it from a refusal; anything else in Autotask's error shape.
+fn fault_response(status: StatusCode, message: &str) -> Response {
+    if status.is_server_error() {
+        return (status, Json(json!({"Message": "An error has occurred."}))).into_response();
+    }
+    error_response(status, message)
 }
 
 /// Autotask error body: `{"errors": ["..."]}`.
@@ -571,6 +742,12 @@ impl AutotaskSim {
         &self.core
     }
 
+    /// The stamp of a write made at `now` (see [`AutotaskConfig::stamp_lag`]).
+    fn stamp(&self, now: crate::clock::SimMillis) -> crate::clock::SimMillis {
+        let lag = i64::try_from(self.config.stamp_lag.as_millis()).unwrap_or(i64::MAX);
+        now.saturating_sub(lag)
+    }
+
     fn resource_of(&self, username: &str) -> u64 {
         self.config
             .users
@@ -590,18 +767,14 @@ impl AutotaskSim {
         for ro in ["id", "createDate", def.modified_field] {
             fields.remove(ro);
         }
-        // Contacts carry isActive as 1/0, companies and configuration items as a boolean.
-        let active = if def.name == "Contacts" {
-            Value::from(1)
-        } else {
-            Value::Bool(true)
-        };
-        fields.entry("isActive").or_insert(active);
         let now = self.core.clock.now_millis();
+        let stamp = self.stamp(now);
         let mut st = self.lock();
-        validate(&st, def, &fields)?;
+        validate(&st, def, &mut fields)?;
         let names: Vec<String> = fields.keys().cloned().collect();
-        let id = st.store.insert(def.name, None, fields, Map::new(), now);
+        let mut meta = Map::new();
+        meta.insert(UNSTAMPED.into(), true.into());
+        let id = st.store.insert(def.name, None, fields, meta, stamp);
         self.core.writes.record(
             now,
             def.name,
@@ -657,11 +830,16 @@ impl AutotaskSim {
             rec.fields.clone()
         };
         merged.extend(fields);
-        validate(&st, def, &merged)?;
+        validate(&st, def, &mut merged)?;
         let changed = st
             .store
-            .replace(def.name, id, merged, now)
+            .replace(def.name, id, merged, self.stamp(now))
             .unwrap_or_default();
+        if !changed.is_empty() {
+            if let Some(rec) = st.store.get_mut(def.name, id) {
+                rec.meta.remove(UNSTAMPED);
+            }
+        }
         self.core.writes.record(
             now,
             def.name,
@@ -735,15 +913,51 @@ fn normalise_keys(def: &EntityDef, fields: &mut Map<String, Value>) {
     *fields = renamed;
 }
 
-fn validate(st: &AtState, def: &EntityDef, fields: &Map<String, Value>) -> Result<(), Rejection> {
+/// String lengths Autotask's entity metadata gives (`length` in `entityInformation/fields`);
+/// from recollection of the Companies entity reference, unverified: see docs/vendors.md.
+const MAX_LENGTHS: [(&str, &str, usize); 1] = [("Companies", "companyName", 100)];
+
+/// Checks a record about to be stored (the whole record, as Autotask validates the entity) and
+/// brings date fields to the stored zone-less date-time.
+fn validate(
+    st: &AtState,
+    def: &EntityDef,
+    fields: &mut Map<String, Value>,
+) -> Result<(), Rejection> {
     let store = &st.store;
     for req in def.required {
         let present = fields
             .get(*req)
             .is_some_and(|v| !v.is_null() && v != &Value::String(String::new()));
         if !present {
-            return Err(invalid(format!("{req} is required")));
+            return Err(invalid(format!("Missing Required Field: {req}.")));
         }
+    }
+    for (entity, field, max) in MAX_LENGTHS {
+        let too_long = entity == def.name
+            && fields
+                .get(field)
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.chars().count() > max);
+        if too_long {
+            return Err(invalid(format!(
+                "Value for {field} exceeds the maximum length of {max}."
+            )));
+        }
+    }
+    for (entity, field) in DATE_FIELDS {
+        if entity != def.name {
+            continue;
+        }
+        let Some(v) = fields.get_mut(field).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let stored = v.as_str().and_then(date_value).ok_or_else(|| {
+            invalid(format!(
+                "Value {v} is not a valid date-time for {field} (expected yyyy-MM-ddTHH:mm:ss, no zone)."
+            ))
+        })?;
+        *v = Value::String(stored);
     }
     if def.fields.contains(&"companyID") {
         let company = fields.get("companyID").and_then(value_as_id);
@@ -793,11 +1007,13 @@ pub(crate) fn render_with(def: &EntityDef, rec: &StoredRecord) -> Value {
         out.insert(k.clone(), v.clone());
     }
     out.insert("id".into(), Value::from(rec.id));
-    out.insert("createDate".into(), format_millis(rec.created_at).into());
-    out.insert(
-        def.modified_field.into(),
-        format_millis(rec.updated_at).into(),
-    );
+    out.insert("createDate".into(), format_zoneless(rec.created_at).into());
+    let modified = if rec.meta.contains_key(UNSTAMPED) {
+        Value::Null
+    } else {
+        format_zoneless(rec.updated_at).into()
+    };
+    out.insert(def.modified_field.into(), modified);
     out.insert("userDefinedFields".into(), Value::Array(vec![]));
     Value::Object(out)
 }
@@ -898,6 +1114,7 @@ fn run_query(
     };
     let filter = get("filter").cloned().unwrap_or(Value::Null);
     at_filter::validate(&filter).map_err(invalid)?;
+    let max_given = !matches!(get("MaxRecords"), None | Some(Value::Null));
     let max = match get("MaxRecords") {
         None | Some(Value::Null) => PAGE_SIZE,
         Some(v) => v
@@ -917,6 +1134,7 @@ fn run_query(
         filter,
         include,
         max,
+        max_given,
         after: 0,
     };
     Ok(page(sim, cursor))
@@ -942,7 +1160,7 @@ fn page(sim: &AutotaskSim, cursor: Cursor) -> Response {
         .and_then(|r| r.get("id"))
         .and_then(Value::as_u64);
     let next = match last {
-        Some(after) if more => {
+        Some(after) if more && !cursor.max_given => {
             let token = sim.core.guid();
             st.cursors.insert(
                 token.clone(),
@@ -1113,6 +1331,12 @@ async fn child_get(
     if let Some(def) = webhook_entity_def(&entity) {
         return respond(hooks::list_children(&sim, def, &id, &child));
     }
+    if let Some(def) = webhook_fields_def(&entity) {
+        if id.eq_ignore_ascii_case("entityInformation") && child.eq_ignore_ascii_case("fields") {
+            return Json(webhook_fields_information(def)).into_response();
+        }
+        return reject(StatusCode::NOT_FOUND, "Not found").into_response();
+    }
     let result = (|| {
         let def = entity_or_404(&entity)?;
         if id.eq_ignore_ascii_case("query") && child.eq_ignore_ascii_case("next") {
@@ -1141,6 +1365,7 @@ async fn child_get(
                     filter,
                     include: None,
                     max: PAGE_SIZE,
+                    max_given: false,
                     after: 0,
                 },
             ));
@@ -1175,14 +1400,18 @@ fn field_information(st: &AtState, def: &EntityDef) -> Vec<Value> {
             } else {
                 Value::Null
             };
-            json!({"name": f, "dataType": data_type, "length": 0,
+            let length = MAX_LENGTHS
+                .iter()
+                .find(|(e, field, _)| *e == def.name && field == f)
+                .map_or(0, |(_, _, max)| *max);
+            json!({"name": f, "dataType": data_type, "length": length,
                 "isRequired": def.required.contains(f),
                 "isReadOnly": *f == "id" || *f == "createDate" || *f == def.modified_field,
                 "isQueryable": true, "isReference": reference.is_some(),
                 "referenceEntityType": reference.unwrap_or(""),
                 "isPickList": picklist, "picklistValues": values,
-                "picklistParentValueField": "", "isSupportedWebhookField": !def.webhook_entity.is_empty(),
-                "webhookFieldID": i + 1})
+                "picklistParentValueField": "",
+                "isSupportedWebhookField": webhook_field_id(def, i).is_some()})
         })
         .collect()
 }

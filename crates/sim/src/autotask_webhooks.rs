@@ -2,9 +2,9 @@
 //!
 //! Resources: `CompanyWebhooks`, `ContactWebhooks`, `ConfigurationItemWebhooks` (create → `itemId`,
 //! `GET /{id}`, `POST /query`, `PATCH` with the id in the body, `DELETE /{id}`), their
-//! `/{id}/Fields` (`FieldID` = position in the entity's field list, see
-//! `GET /{Entity}/entityInformation/fields` → `webhookFieldID`; `IsSubscribedField`,
-//! `IsDisplayAlwaysField`) and `/{id}/ExcludedResources` (`ResourceID`). A webhook is ready once it
+//! `/{id}/Fields` (`FieldID` = a value of the `fieldID` picklist of
+//! `GET /{Singular}WebhookFields/entityInformation/fields`, any other id is refused;
+//! `IsSubscribedField`, `IsDisplayAlwaysField`) and `/{id}/ExcludedResources` (`ResourceID`). A webhook is ready once it
 //! has a subscribed field.
 //!
 //! Callouts: `{"Action","Guid","EntityType","Id","Fields","EventTime","SequenceNumber","PersonId"}`
@@ -401,11 +401,11 @@ pub(crate) fn add_child(
     if child.eq_ignore_ascii_case("Fields") {
         let field_id = field_of(&o, "FieldID")
             .and_then(value_as_id)
-            .filter(|f| (1..=def.fields.len() as u64).contains(f))
+            .filter(|f| crate::autotask::webhook_field_name(def, *f).is_some())
             .ok_or_else(|| {
                 invalid(format!(
-                    "FieldID must be between 1 and {}",
-                    def.fields.len()
+                    "Value does not reference an existing entity for fieldID (see {}WebhookFields/entityInformation/fields).",
+                    def.webhook_entity
                 ))
             })?;
         hook.fields.retain(|f| f.field_id != field_id);
@@ -505,7 +505,7 @@ pub(crate) fn on_change(
         {
             continue;
         }
-        let name_of = |f: &HookField| def.fields.get(f.field_id as usize - 1).copied();
+        let name_of = |f: &HookField| crate::autotask::webhook_field_name(def, f.field_id);
         let subscribed: Vec<&str> = hook
             .fields
             .iter()

@@ -4,11 +4,19 @@
 //! Simulated: Basic auth `company+public:private` plus the `clientId` header (401 otherwise);
 //! `company/companies`, `company/configurations`, `company/contacts` (+ `/count`, `/{id}`) and
 //! `company/companies/{id}/sites`; lookups `company/companies/statuses|types`,
-//! `company/configurations/types|statuses`, `company/contacts/types`; `conditions` (see
-//! [`cw_conditions`]), `orderBy`, `fields`, `page`/`pageSize` (default 25,
-//! max 1000) and forward-only `pageId` with a `Link: <…>; rel="next"` header; PATCH as a JSON-Patch
-//! array; reference objects (`status`, `type`, `company`, …) given by id get their name filled in;
-//! `_info.lastUpdated` (second precision) on the simulated clock.
+//! `company/configurations/types|statuses`, `company/contacts/types`, `company/states`,
+//! `company/countries`, `company/communicationTypes`, `procurement/manufacturers` and
+//! `system/members`; `company/companies|contacts/{id}/typeAssociations`;
+//! `company/configurations/{id}/changeType`; `conditions` (see [`cw_conditions`]), `orderBy`,
+//! `fields`, `page`/`pageSize` (default 25, max 1000) and forward-only `pageId` with a
+//! `Link: <…>; rel="next"` header; PATCH as a JSON-Patch array; `_info.lastUpdated` (second
+//! precision) on the simulated clock.
+//!
+//! Stricter than our client would like, as the vendor audit (§2) reads the spec: company and
+//! contact `types` are set on POST only (a PATCH/PUT that changes them is refused, changes go
+//! through `typeAssociations`); a company needs at least one address field; reference objects
+//! must carry an `id` (the name is filled in from the id); forward-only paging is refused on
+//! every endpoint except the three top-level record collections.
 //!
 //! Callbacks: `system/callbacks` CRUD; every add/update/delete of a company, configuration or
 //! contact is POSTed to each active registration of that type, at the registered URL with the
@@ -189,6 +197,7 @@ impl ConnectWise {
             config: config.clone(),
             state: Mutex::new(state),
         });
+        sim.seed_system_lookups();
         let server = SimServer::start(core, router(sim.clone()), config.bind).await?;
         Ok(ConnectWise { server, sim })
     }
@@ -226,6 +235,30 @@ fn router(sim: Arc<ConnectWiseSim>) -> Router {
                 .delete(remove_site),
         )
         .route(
+            &format!("{API}/company/{{coll}}/{{id}}/typeAssociations"),
+            get(list_type_associations).post(add_type_association),
+        )
+        .route(
+            &format!("{API}/company/{{coll}}/{{id}}/typeAssociations/{{assoc}}"),
+            get(show_type_association)
+                .patch(patch_type_association)
+                .delete(remove_type_association),
+        )
+        .route(
+            &format!("{API}/company/{{coll}}/{{id}}/changeType"),
+            axum::routing::patch(change_type),
+        )
+        .route(
+            &format!("{API}/procurement/manufacturers"),
+            get(list_manufacturers),
+        )
+        .route(
+            &format!("{API}/procurement/manufacturers/{{id}}"),
+            get(show_manufacturer),
+        )
+        .route(&format!("{API}/system/members"), get(list_members))
+        .route(&format!("{API}/system/members/{{id}}"), get(show_member))
+        .route(
             &format!("{API}/system/callbacks"),
             get(list_callbacks).post(add_callback),
         )
@@ -258,7 +291,19 @@ fn error_response(status: StatusCode, message: &str) -> Response {
         StatusCode::TOO_MANY_REQUESTS => "TooManyRequests",
         _ => "ServerError",
     };
-    (status, Json(json!({"code": code, "message": message}))).into_response()
+    let mut body = json!({"code": code, "message": message});
+    // A validation failure that names a field ("identifier: …") also lists it in `errors`, as
+    // ConnectWise's InvalidObject answers do.
+    if status == StatusCode::BAD_REQUEST {
+        if let Some((field, text)) = message.split_once(": ").filter(|(f, _)| {
+            !f.is_empty()
+                && f.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '/' || c == '_')
+        }) {
+            body["errors"] = json!([{"code": "InvalidField", "message": text, "field": field}]);
+        }
+    }
+    (status, Json(body)).into_response()
 }
 
 fn reject(status: StatusCode, message: impl Into<String>) -> Rejection {
@@ -333,7 +378,27 @@ fn lookup_collection(coll: &str, sub: &str) -> Option<&'static str> {
     }
 }
 
-const ALL_COLLECTIONS: [&str; 9] = [
+/// `company/{coll}` lookups that live directly under `company/`.
+fn company_lookup(coll: &str) -> Option<&'static str> {
+    match coll {
+        "states" => Some("states"),
+        "countries" => Some("countries"),
+        "communicationTypes" => Some("communication_types"),
+        _ => None,
+    }
+}
+
+/// The type-association collection of companies or contacts, and the key of its parent
+/// reference.
+fn association_collection(collection: &str) -> Option<(&'static str, &'static str)> {
+    match collection {
+        "companies" => Some(("company_type_associations", "company")),
+        "contacts" => Some(("contact_type_associations", "contact")),
+        _ => None,
+    }
+}
+
+const ALL_COLLECTIONS: [&str; 16] = [
     "companies",
     "configurations",
     "contacts",
@@ -343,6 +408,13 @@ const ALL_COLLECTIONS: [&str; 9] = [
     "configuration_types",
     "configuration_statuses",
     "contact_types",
+    "manufacturers",
+    "members",
+    "states",
+    "countries",
+    "communication_types",
+    "company_type_associations",
+    "contact_type_associations",
 ];
 
 /// Reference fields and the collection their ids point into.
@@ -352,62 +424,120 @@ fn reference_target(collection: &str, field: &str) -> Option<&'static str> {
         ("companies", "types") => Some("company_types"),
         ("companies", "site") => Some("sites"),
         ("companies", "parentCompany") => Some("companies"),
+        ("companies" | "sites", "country") => Some("countries"),
+        ("sites", "stateReference") => Some("states"),
         ("configurations", "type") => Some("configuration_types"),
         ("configurations", "status") => Some("configuration_statuses"),
         ("configurations", "contact") => Some("contacts"),
+        ("configurations", "manufacturer") => Some("manufacturers"),
+        ("configurations", "installedBy") => Some("members"),
         ("contacts", "types") => Some("contact_types"),
+        ("company_type_associations", "type") => Some("company_types"),
+        ("contact_type_associations", "type") => Some("contact_types"),
+        ("contact_type_associations", "contact") => Some("contacts"),
         (_, "company") => Some("companies"),
         (_, "site") => Some("sites"),
         _ => None,
     }
 }
 
-/// Fills in `name` (and `identifier` for companies) of reference objects given by id.
+/// Fills in one reference object from the record its `id` points at. A reference without an
+/// id is refused: the spec's reference DTOs carry an id and nothing documents resolution by
+/// name or identifier (audit CW-3, unverified → the stricter reading).
+fn resolve_one(store: &Store, field: &str, target: &str, item: &mut Value) -> Result<(), String> {
+    let Some(obj) = item.as_object_mut() else {
+        return Ok(());
+    };
+    let Some(id) = obj.get("id").and_then(value_as_id) else {
+        return Err(format!(
+            "{field}: a reference needs an id (names and identifiers are not looked up)"
+        ));
+    };
+    let rec = store
+        .get(target, id)
+        .ok_or_else(|| format!("{field}: {field} with id {id} was not found"))?;
+    let text = |k: &str| rec.fields.get(k).and_then(Value::as_str).unwrap_or("");
+    let name = match target {
+        "contacts" | "members" => Value::from(
+            format!("{} {}", text("firstName"), text("lastName"))
+                .trim()
+                .to_owned(),
+        ),
+        "communication_types" => Value::from(text("description")),
+        _ => rec.fields.get("name").cloned().unwrap_or(Value::Null),
+    };
+    obj.insert("name".into(), name);
+    if matches!(target, "companies" | "members" | "states" | "countries") {
+        let ident = rec.fields.get("identifier").cloned().unwrap_or(Value::Null);
+        obj.insert("identifier".into(), ident);
+    }
+    Ok(())
+}
+
+/// Fills in `name` (and `identifier` where the reference has one) of reference objects; a
+/// reference object without an id is refused.
 fn resolve_refs(
     store: &Store,
     collection: &str,
     fields: &mut Map<String, Value>,
 ) -> Result<(), String> {
     for (field, value) in fields.iter_mut() {
+        if collection == "contacts" && field == "communicationItems" {
+            resolve_communication_items(store, value)?;
+            continue;
+        }
         let Some(target) = reference_target(collection, field) else {
             continue;
         };
-        let items: Vec<&mut Value> = match value {
-            Value::Array(a) => a.iter_mut().collect(),
-            Value::Object(_) => vec![value],
-            _ => continue,
-        };
-        for item in items {
-            let Some(obj) = item.as_object_mut() else {
-                continue;
-            };
-            let Some(id) = obj.get("id").and_then(value_as_id) else {
-                continue;
-            };
-            let rec = store
-                .get(target, id)
-                .ok_or_else(|| format!("{field} with id {id} was not found"))?;
-            let name = match target {
-                "contacts" => {
-                    let f = rec
-                        .fields
-                        .get("firstName")
-                        .and_then(Value::as_str)
-                        .unwrap_or("");
-                    let l = rec
-                        .fields
-                        .get("lastName")
-                        .and_then(Value::as_str)
-                        .unwrap_or("");
-                    Value::from(format!("{f} {l}").trim().to_owned())
+        match value {
+            Value::Array(a) => {
+                for item in a {
+                    resolve_one(store, field, target, item)?;
                 }
-                _ => rec.fields.get("name").cloned().unwrap_or(Value::Null),
-            };
-            obj.insert("name".into(), name);
-            if target == "companies" {
-                let ident = rec.fields.get("identifier").cloned().unwrap_or(Value::Null);
-                obj.insert("identifier".into(), ident);
             }
+            Value::Object(_) => resolve_one(store, field, target, value)?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A contact's communication items: `type` is a communication type reference (by id); the
+/// item's `communicationType` follows from that type's flags, as ConnectWise derives it.
+fn resolve_communication_items(store: &Store, items: &mut Value) -> Result<(), String> {
+    let Some(list) = items.as_array_mut() else {
+        return Ok(());
+    };
+    for item in list {
+        let Some(kind) = item.get_mut("type") else {
+            continue;
+        };
+        if kind.is_null() {
+            continue;
+        }
+        resolve_one(
+            store,
+            "communicationItems/type",
+            "communication_types",
+            kind,
+        )?;
+        let id = kind.get("id").and_then(value_as_id).unwrap_or(0);
+        let flag = |k: &str| {
+            store
+                .get("communication_types", id)
+                .and_then(|r| r.fields.get(k))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
+        let derived = if flag("emailFlag") {
+            "Email"
+        } else if flag("faxFlag") {
+            "Fax"
+        } else {
+            "Phone"
+        };
+        if let Some(o) = item.as_object_mut() {
+            o.insert("communicationType".into(), derived.into());
         }
     }
     Ok(())
@@ -424,6 +554,59 @@ fn has_ref(fields: &Map<String, Value>, key: &str) -> bool {
     fields.get(key).and_then(|v| v.get("id")).is_some()
 }
 
+/// The company address fields of which the spec requires at least one (audit CW-2).
+const COMPANY_ADDRESS_FIELDS: [&str; 5] = ["addressLine1", "addressLine2", "city", "state", "zip"];
+
+/// Configuration date-time fields (`installationDate`, …: `date-time` in the spec).
+const DATE_TIME_FIELDS: [&str; 3] = ["installationDate", "purchaseDate", "warrantyExpirationDate"];
+
+/// Stores date-times as ConnectWise returns them, `YYYY-MM-DDTHH:MM:SSZ`: a plain date is
+/// midnight UTC, fractions are dropped, a zone-less time is taken as UTC; anything else → 400.
+fn normalise_date_times(collection: &str, fields: &mut Map<String, Value>) -> Result<(), String> {
+    if collection != "configurations" {
+        return Ok(());
+    }
+    for key in DATE_TIME_FIELDS {
+        let Some(Value::String(text)) = fields.get(key) else {
+            continue;
+        };
+        let parsed = cw_date_time(text)
+            .ok_or_else(|| format!("{key}: {text:?} is not a date-time (YYYY-MM-DDTHH:MM:SSZ)"))?;
+        fields.insert(key.into(), parsed.into());
+    }
+    Ok(())
+}
+
+fn cw_date_time(text: &str) -> Option<String> {
+    let t = text.trim();
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let date = t.get(0..10)?;
+    let d: Vec<&str> = date.split('-').collect();
+    if d.len() != 3
+        || d[0].len() != 4
+        || d[1].len() != 2
+        || d[2].len() != 2
+        || !d.iter().all(|p| digits(p))
+    {
+        return None;
+    }
+    let rest = &t[10..];
+    if rest.is_empty() {
+        return Some(format!("{date}T00:00:00Z"));
+    }
+    let time = rest.strip_prefix('T')?;
+    let time = time.strip_suffix('Z').unwrap_or(time);
+    let hms = time.split('.').next().unwrap_or("");
+    let parts: Vec<&str> = hms.split(':').collect();
+    if parts.len() != 3 || !parts.iter().all(|p| p.len() == 2 && digits(p)) {
+        return None;
+    }
+    Some(format!("{date}T{hms}Z"))
+}
+
+/// Longest company name ConnectWise takes (spec `Company.name` maxLength).
+const COMPANY_NAME_MAX: usize = 50;
+
 /// Required fields and unique identifiers, as ConnectWise checks them on save.
 fn validate(
     store: &Store,
@@ -431,7 +614,7 @@ fn validate(
     id: Option<u64>,
     fields: &Map<String, Value>,
 ) -> Result<(), String> {
-    let missing = |f: &str| Err(format!("{f} is required"));
+    let missing = |f: &str| Err(format!("{f}: {f} is required"));
     match collection {
         "companies" => {
             if !has_text(fields, "name") {
@@ -439,6 +622,20 @@ fn validate(
             }
             if !has_text(fields, "identifier") {
                 return missing("identifier");
+            }
+            // The spec's maxLength (audit §2.4: name max 50).
+            let name = fields.get("name").and_then(Value::as_str).unwrap_or("");
+            if name.chars().count() > COMPANY_NAME_MAX {
+                return Err(format!(
+                    "name: name must be no more than {COMPANY_NAME_MAX} characters"
+                ));
+            }
+            if !COMPANY_ADDRESS_FIELDS.iter().any(|f| has_text(fields, f))
+                && !has_ref(fields, "country")
+            {
+                return Err("addressLine1: at least one address field is required -- \
+                     addressLine1, addressLine2, city, state, zip and/or country"
+                    .into());
             }
             let ident = fields
                 .get("identifier")
@@ -452,7 +649,9 @@ fn validate(
                         .is_some_and(|o| o.eq_ignore_ascii_case(ident))
             });
             if taken {
-                return Err(format!("identifier {ident:?} is already in use"));
+                return Err(format!(
+                    "identifier: identifier {ident:?} is already in use"
+                ));
             }
         }
         "configurations" => {
@@ -473,6 +672,87 @@ fn validate(
     Ok(())
 }
 
+/// `company/countries` of a fresh tenant: (name, ISO code).
+const COUNTRIES: [(&str, &str); 10] = [
+    ("United States", "US"),
+    ("Canada", "CA"),
+    ("United Kingdom", "GB"),
+    ("Australia", "AU"),
+    ("New Zealand", "NZ"),
+    ("Ireland", "IE"),
+    ("Germany", "DE"),
+    ("Netherlands", "NL"),
+    ("France", "FR"),
+    ("South Africa", "ZA"),
+];
+
+/// `company/states`: (identifier, name, country).
+const STATES: [(&str, &str, &str); 36] = [
+    ("AZ", "Arizona", "United States"),
+    ("CA", "California", "United States"),
+    ("CO", "Colorado", "United States"),
+    ("FL", "Florida", "United States"),
+    ("GA", "Georgia", "United States"),
+    ("IL", "Illinois", "United States"),
+    ("MA", "Massachusetts", "United States"),
+    ("MI", "Michigan", "United States"),
+    ("MN", "Minnesota", "United States"),
+    ("NC", "North Carolina", "United States"),
+    ("NJ", "New Jersey", "United States"),
+    ("NY", "New York", "United States"),
+    ("OH", "Ohio", "United States"),
+    ("OR", "Oregon", "United States"),
+    ("PA", "Pennsylvania", "United States"),
+    ("TX", "Texas", "United States"),
+    ("VA", "Virginia", "United States"),
+    ("WA", "Washington", "United States"),
+    ("AB", "Alberta", "Canada"),
+    ("BC", "British Columbia", "Canada"),
+    ("MB", "Manitoba", "Canada"),
+    ("NB", "New Brunswick", "Canada"),
+    ("NL", "Newfoundland and Labrador", "Canada"),
+    ("NS", "Nova Scotia", "Canada"),
+    ("ON", "Ontario", "Canada"),
+    ("QC", "Quebec", "Canada"),
+    ("SK", "Saskatchewan", "Canada"),
+    ("England", "England", "United Kingdom"),
+    ("Scotland", "Scotland", "United Kingdom"),
+    ("Wales", "Wales", "United Kingdom"),
+    ("NI", "Northern Ireland", "United Kingdom"),
+    ("NSW", "New South Wales", "Australia"),
+    ("VIC", "Victoria", "Australia"),
+    ("QLD", "Queensland", "Australia"),
+    ("WA-AU", "Western Australia", "Australia"),
+    ("AKL", "Auckland", "New Zealand"),
+];
+
+/// `company/communicationTypes`: (description, phone, fax, email, default of its kind).
+const COMMUNICATION_TYPES: [(&str, bool, bool, bool, bool); 7] = [
+    ("Email", false, false, true, true),
+    ("Direct", true, false, false, true),
+    ("Cell", true, false, false, false),
+    ("Fax", false, true, false, true),
+    ("Home", true, false, false, false),
+    ("Pager", true, false, false, false),
+    ("Email - Other", false, false, true, false),
+];
+
+/// `procurement/manufacturers` a tenant typically has.
+const MANUFACTURERS: [&str; 12] = [
+    "Apple",
+    "Cisco",
+    "Dell",
+    "Fortinet",
+    "HP",
+    "Lenovo",
+    "Microsoft",
+    "SonicWall",
+    "Synology",
+    "Ubiquiti",
+    "Brother",
+    "Canon",
+];
+
 /// Defaults ConnectWise fills in on create.
 fn defaults(collection: &str) -> Map<String, Value> {
     let pairs: &[(&str, Value)] = match collection {
@@ -487,7 +767,177 @@ fn defaults(collection: &str) -> Map<String, Value> {
         .collect()
 }
 
+/// Keeps a company's or contact's type associations in step with its `types[]`: one
+/// association per type, kept (same id) while the type stays, removed with it, added for a new
+/// one. A record that is gone loses all of its associations.
+fn sync_type_associations(store: &mut Store, collection: &str, id: u64, now: i64) {
+    let Some((assoc, parent_key)) = association_collection(collection) else {
+        return;
+    };
+    let (types, parent): (Vec<Value>, Value) = match store.get(collection, id) {
+        None => (Vec::new(), Value::Null),
+        Some(r) => {
+            let types = r
+                .fields
+                .get("types")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let mut parent = json!({"id": id, "name": r.fields.get("name").cloned()});
+            if collection == "companies" {
+                parent["identifier"] = r.fields.get("identifier").cloned().unwrap_or(Value::Null);
+            } else {
+                let t = |k: &str| r.fields.get(k).and_then(Value::as_str).unwrap_or("");
+                parent["name"] = format!("{} {}", t("firstName"), t("lastName"))
+                    .trim()
+                    .into();
+            }
+            (types, parent)
+        }
+    };
+    let type_id = |v: &Value| v.get("id").and_then(value_as_id);
+    let wanted: Vec<u64> = types.iter().filter_map(type_id).collect();
+    let existing: Vec<(u64, Option<u64>)> = store
+        .list(assoc)
+        .filter(|r| r.fields.get(parent_key).and_then(type_id) == Some(id))
+        .map(|r| (r.id, r.fields.get("type").and_then(type_id)))
+        .collect();
+    let mut kept: Vec<u64> = Vec::new();
+    for (assoc_id, t) in existing {
+        match t {
+            Some(t) if wanted.contains(&t) && !kept.contains(&t) => {
+                kept.push(t);
+                let resolved = types.iter().find(|v| type_id(v) == Some(t)).cloned();
+                if let Some(r) = store.get_mut(assoc, assoc_id) {
+                    r.fields.insert(parent_key.into(), parent.clone());
+                    if let Some(resolved) = resolved {
+                        r.fields.insert("type".into(), resolved);
+                    }
+                }
+            }
+            _ => {
+                store.remove(assoc, assoc_id);
+            }
+        }
+    }
+    for t in &types {
+        let Some(tid) = type_id(t) else { continue };
+        if kept.contains(&tid) {
+            continue;
+        }
+        kept.push(tid);
+        let mut fields = Map::new();
+        fields.insert("type".into(), t.clone());
+        fields.insert(parent_key.into(), parent.clone());
+        store.insert(assoc, None, fields, Map::new(), now);
+    }
+}
+
+/// Ids of a `types[]` value, in order.
+fn type_ids(types: Option<&Value>) -> Vec<u64> {
+    types
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t.get("id").and_then(value_as_id))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The refusal for writing `types`/`typeIds` on an existing company or contact (audit CW-1:
+/// the spec says they "can be passed in only during new … creation (post)"; whether the real
+/// API ignores or refuses such a PATCH is unverified → the stricter reading, 400).
+fn types_not_updatable(collection: &str, id: u64) -> Rejection {
+    reject(
+        StatusCode::BAD_REQUEST,
+        format!(
+            "types: types can be set only when the record is created; to change the types of \
+             an existing record use /company/{collection}/{id}/typeAssociations"
+        ),
+    )
+}
+
+/// ConnectWise's answer to a forward-only request on an endpoint without it.
+fn forward_only_refused(path: &str) -> Rejection {
+    let name = path
+        .rsplit('/')
+        .find(|s| !s.is_empty() && !s.chars().all(|c| c.is_ascii_digit()))
+        .unwrap_or("");
+    let mut chars = name.chars();
+    let name: String = chars
+        .next()
+        .map(|c| c.to_ascii_uppercase())
+        .into_iter()
+        .chain(chars)
+        .collect();
+    reject(
+        StatusCode::BAD_REQUEST,
+        format!("The {name} Endpoint doesn't support 'forward-only' pagination"),
+    )
+}
+
 impl ConnectWiseSim {
+    /// What every ConnectWise tenant has before anyone syncs: the API members, countries,
+    /// states/provinces, communication types and a few manufacturers (record ids from 1, members
+    /// at their configured record ids).
+    fn seed_system_lookups(&self) {
+        let now = self.core.clock.now_millis();
+        let mut st = self.lock();
+        let mut put = |collection: &str, id: Option<u64>, v: Value| {
+            if let Value::Object(fields) = v {
+                st.store.insert(collection, id, fields, Map::new(), now);
+            }
+        };
+        for m in &self.config.members {
+            let mut first = m.identifier.clone();
+            if let Some(c) = first.get_mut(0..1) {
+                c.make_ascii_uppercase();
+            }
+            put(
+                "members",
+                Some(m.rec_id),
+                json!({"identifier": m.identifier, "firstName": first, "lastName": "Member",
+                    "inactiveFlag": false, "licenseClass": "A"}),
+            );
+        }
+        for (i, (name, code)) in COUNTRIES.iter().enumerate() {
+            put(
+                "countries",
+                Some(i as u64 + 1),
+                json!({"name": name, "identifier": code, "countryCode": code,
+                    "defaultFlag": i == 0}),
+            );
+        }
+        for (ident, name, country) in STATES {
+            let cid = COUNTRIES
+                .iter()
+                .position(|(n, _)| *n == country)
+                .map_or(1, |p| p as u64 + 1);
+            put(
+                "states",
+                None,
+                json!({"identifier": ident, "name": name,
+                    "country": {"id": cid, "name": country}}),
+            );
+        }
+        for (description, phone, fax, email, default) in COMMUNICATION_TYPES {
+            put(
+                "communication_types",
+                None,
+                json!({"description": description, "phoneFlag": phone, "faxFlag": fax,
+                    "emailFlag": email, "defaultFlag": default}),
+            );
+        }
+        for name in MANUFACTURERS {
+            put(
+                "manufacturers",
+                None,
+                json!({"name": name, "inactiveFlag": false}),
+            );
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, CwState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -528,6 +978,8 @@ impl ConnectWiseSim {
         all.extend(fields);
         resolve_refs(&st.store, collection, &mut all)
             .map_err(|e| reject(StatusCode::BAD_REQUEST, e))?;
+        normalise_date_times(collection, &mut all)
+            .map_err(|e| reject(StatusCode::BAD_REQUEST, e))?;
         validate(&st.store, collection, None, &all)
             .map_err(|e| reject(StatusCode::BAD_REQUEST, e))?;
         let names: Vec<String> = all.keys().cloned().collect();
@@ -535,6 +987,7 @@ impl ConnectWiseSim {
         meta.insert("enteredBy".into(), member.into());
         meta.insert("updatedBy".into(), member.into());
         let id = st.store.insert(collection, None, all, meta, now);
+        sync_type_associations(&mut st.store, collection, id, now);
         self.core.writes.record(
             now,
             collection,
@@ -570,12 +1023,15 @@ impl ConnectWiseSim {
         let sent = change(&mut fields).map_err(|e| reject(StatusCode::BAD_REQUEST, e))?;
         resolve_refs(&st.store, collection, &mut fields)
             .map_err(|e| reject(StatusCode::BAD_REQUEST, e))?;
+        normalise_date_times(collection, &mut fields)
+            .map_err(|e| reject(StatusCode::BAD_REQUEST, e))?;
         validate(&st.store, collection, Some(id), &fields)
             .map_err(|e| reject(StatusCode::BAD_REQUEST, e))?;
         let changed = st
             .store
             .replace(collection, id, fields, now)
             .unwrap_or_default();
+        sync_type_associations(&mut st.store, collection, id, now);
         if !changed.is_empty() {
             if let Some(r) = st.store.get_mut(collection, id) {
                 r.meta.insert("updatedBy".into(), member.into());
@@ -606,6 +1062,7 @@ impl ConnectWiseSim {
         let Some(old) = st.store.remove(collection, id) else {
             return Err(not_found(collection, id));
         };
+        sync_type_associations(&mut st.store, collection, id, now);
         self.core.writes.record(
             now,
             collection,
@@ -807,6 +1264,10 @@ fn link_to(base: &str, path: &str, params: &Params, replace: &[(&str, String)]) 
     format!("{base}{path}?{}", urlenc::encode_pairs(&pairs))
 }
 
+/// The collections whose listing supports forward-only paging (top-level listings only: a
+/// `filter`ed listing such as a company's sites is refused even though it reads `sites`).
+const FORWARD_ONLY_COLLECTIONS: [&str; 3] = ["companies", "configurations", "contacts"];
+
 /// Lists a collection with conditions, order and paging; `filter` narrows further (sites of one
 /// company).
 fn list_response(
@@ -833,6 +1294,11 @@ fn list_response(
             .get("pagination-type")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.eq_ignore_ascii_case("forward-only"));
+    // Forward-only exists on some endpoints only (audit CW-4; which ones is unverified → the
+    // stricter reading: the three top-level record collections).
+    if forward && !FORWARD_ONLY_COLLECTIONS.contains(&collection) {
+        return Err(forward_only_refused(path));
+    }
     let mut rows: Vec<Value> = {
         let st = sim.lock();
         st.store
@@ -932,16 +1398,21 @@ async fn list(
     Query(params): Query<Params>,
     headers: HeaderMap,
 ) -> Response {
-    respond(entity_or_404(&coll).and_then(|c| {
-        list_response(
+    let path = format!("{API}/company/{coll}");
+    if let Some(lookup) = company_lookup(&coll) {
+        return respond(list_response(
             &sim,
-            c,
+            lookup,
             |_| true,
             &params,
             &headers,
-            &format!("{API}/company/{coll}"),
-        )
-    }))
+            &path,
+        ));
+    }
+    respond(
+        entity_or_404(&coll)
+            .and_then(|c| list_response(&sim, c, |_| true, &params, &headers, &path)),
+    )
 }
 
 async fn show(
@@ -952,6 +1423,9 @@ async fn show(
 ) -> Response {
     let path = format!("{API}/company/{coll}/{id}");
     let result = (|| {
+        if let Some(lookup) = company_lookup(&coll) {
+            return show_plain(&sim, lookup, &id);
+        }
         let c = entity_or_404(&coll)?;
         if id == "count" {
             return count_response(&sim, c, &params);
@@ -984,7 +1458,18 @@ async fn create(
     body: Bytes,
 ) -> Response {
     let result = entity_or_404(&coll).and_then(|c| {
-        let fields = parse_object(&body)?;
+        let mut fields = parse_object(&body)?;
+        // `typeIds` (POST only) names the types by id; stored as `types[]`.
+        if let Some(ids) = fields.remove("typeIds") {
+            if association_collection(c).is_some() {
+                let types = fields
+                    .entry("types")
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                if let (Value::Array(types), Value::Array(ids)) = (types, ids) {
+                    types.extend(ids.into_iter().map(|id| json!({"id": id})));
+                }
+            }
+        }
         let rec = sim.create_record(c, fields, &member)?;
         Ok((StatusCode::CREATED, Json(rec)).into_response())
     });
@@ -1006,6 +1491,9 @@ async fn patch(
                 "The request body is not valid JSON",
             )
         })?;
+        if association_collection(c).is_some() && touches_types(&ops) {
+            return Err(types_not_updatable(&coll, num));
+        }
         let rec = sim.update_record(c, num, &member, |f| apply_json_patch(f, &ops))?;
         Ok(Json(rec).into_response())
     })();
@@ -1024,6 +1512,18 @@ async fn replace(
         let mut new = parse_object(&body)?;
         new.remove("id");
         new.remove("_info");
+        if association_collection(c).is_some() {
+            let current = sim
+                .lock()
+                .store
+                .get(c, num)
+                .map(|r| type_ids(r.fields.get("types")));
+            if new.contains_key("typeIds")
+                || current.is_some_and(|t| t != type_ids(new.get("types")))
+            {
+                return Err(types_not_updatable(&coll, num));
+            }
+        }
         let rec = sim.update_record(c, num, &member, |f| {
             let sent = new.keys().cloned().collect();
             *f = new;
@@ -1043,6 +1543,322 @@ async fn remove(
         let c = entity_or_404(&coll)?;
         sim.delete_record(c, parse_id(&id)?, &member)?;
         Ok(StatusCode::NO_CONTENT.into_response())
+    })();
+    respond(result)
+}
+
+/// Whether a JSON-Patch writes `types` or `typeIds` (any sub-path).
+fn touches_types(ops: &Value) -> bool {
+    ops.as_array().is_some_and(|ops| {
+        ops.iter().any(|op| {
+            op.get("path")
+                .and_then(Value::as_str)
+                .map(|p| p.trim_start_matches('/').split('/').next().unwrap_or(""))
+                .is_some_and(|first| first == "types" || first == "typeIds")
+        })
+    })
+}
+
+/// `GET …/{id}` of a plain lookup collection.
+fn show_plain(sim: &ConnectWiseSim, collection: &str, id: &str) -> Result<Response, Rejection> {
+    let num = parse_id(id)?;
+    let st = sim.lock();
+    let rec = st
+        .store
+        .get(collection, num)
+        .ok_or_else(|| not_found(collection, num))?;
+    Ok(Json(render(rec)).into_response())
+}
+
+async fn list_manufacturers(
+    State(sim): State<Arc<ConnectWiseSim>>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+) -> Response {
+    let path = format!("{API}/procurement/manufacturers");
+    respond(list_response(
+        &sim,
+        "manufacturers",
+        |_| true,
+        &params,
+        &headers,
+        &path,
+    ))
+}
+
+async fn show_manufacturer(
+    State(sim): State<Arc<ConnectWiseSim>>,
+    Path(id): Path<String>,
+) -> Response {
+    respond(show_plain(&sim, "manufacturers", &id))
+}
+
+async fn list_members(
+    State(sim): State<Arc<ConnectWiseSim>>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+) -> Response {
+    let path = format!("{API}/system/members");
+    respond(list_response(
+        &sim,
+        "members",
+        |_| true,
+        &params,
+        &headers,
+        &path,
+    ))
+}
+
+async fn show_member(State(sim): State<Arc<ConnectWiseSim>>, Path(id): Path<String>) -> Response {
+    respond(show_plain(&sim, "members", &id))
+}
+
+/// The company or contact a `typeAssociations` route belongs to, which must exist.
+fn association_parent(
+    sim: &ConnectWiseSim,
+    coll: &str,
+    id: &str,
+) -> Result<(&'static str, u64, &'static str, &'static str), Rejection> {
+    let parent = match coll {
+        "companies" => "companies",
+        "contacts" => "contacts",
+        _ => return Err(reject(StatusCode::NOT_FOUND, "Not found")),
+    };
+    let (assoc, key) =
+        association_collection(parent).ok_or_else(|| reject(StatusCode::NOT_FOUND, "Not found"))?;
+    let num = parse_id(id)?;
+    if sim.lock().store.get(parent, num).is_none() {
+        return Err(not_found(parent, num));
+    }
+    Ok((parent, num, assoc, key))
+}
+
+/// An association that belongs to the parent in the path.
+fn association_of(
+    sim: &ConnectWiseSim,
+    assoc: &str,
+    key: &str,
+    parent: u64,
+    assoc_id: &str,
+) -> Result<(u64, Value), Rejection> {
+    let num = parse_id(assoc_id)?;
+    let st = sim.lock();
+    match st.store.get(assoc, num) {
+        Some(r)
+            if r.fields
+                .get(key)
+                .and_then(|p| p.get("id"))
+                .and_then(value_as_id)
+                == Some(parent) =>
+        {
+            Ok((num, render(r)))
+        }
+        _ => Err(not_found(assoc, num)),
+    }
+}
+
+async fn list_type_associations(
+    State(sim): State<Arc<ConnectWiseSim>>,
+    Path((coll, id)): Path<(String, String)>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+) -> Response {
+    let path = format!("{API}/company/{coll}/{id}/typeAssociations");
+    respond(
+        association_parent(&sim, &coll, &id).and_then(|(_, parent, assoc, key)| {
+            list_response(
+                &sim,
+                assoc,
+                |r| r.get(key).and_then(|p| p.get("id")).and_then(value_as_id) == Some(parent),
+                &params,
+                &headers,
+                &path,
+            )
+        }),
+    )
+}
+
+/// The type id of an association body (`{"type": {"id": n}}`), which must exist.
+fn association_type(sim: &ConnectWiseSim, parent: &str, body: &Value) -> Result<u64, Rejection> {
+    let target = reference_target(parent, "types").unwrap_or("company_types");
+    let id = body
+        .get("type")
+        .and_then(|t| t.get("id"))
+        .and_then(value_as_id)
+        .ok_or_else(|| reject(StatusCode::BAD_REQUEST, "type: type is required (by id)"))?;
+    if sim.lock().store.get(target, id).is_none() {
+        return Err(reject(
+            StatusCode::BAD_REQUEST,
+            format!("type: type with id {id} was not found"),
+        ));
+    }
+    Ok(id)
+}
+
+async fn add_type_association(
+    State(sim): State<Arc<ConnectWiseSim>>,
+    Path((coll, id)): Path<(String, String)>,
+    Extension(Member(member)): Extension<Member>,
+    body: Bytes,
+) -> Response {
+    let result = (|| {
+        let (parent, num, assoc, key) = association_parent(&sim, &coll, &id)?;
+        let body = Value::Object(parse_object(&body)?);
+        let type_id = association_type(&sim, parent, &body)?;
+        sim.update_record(parent, num, &member, |f| {
+            let types = f.entry("types").or_insert_with(|| Value::Array(Vec::new()));
+            if type_ids(Some(types)).contains(&type_id) {
+                return Err(format!(
+                    "type: type {type_id} is already associated with this record"
+                ));
+            }
+            if let Value::Array(a) = types {
+                a.push(json!({"id": type_id}));
+            } else {
+                *types = json!([{"id": type_id}]);
+            }
+            Ok(vec!["types".into()])
+        })?;
+        let st = sim.lock();
+        let created = st
+            .store
+            .list(assoc)
+            .find(|r| {
+                r.fields
+                    .get(key)
+                    .and_then(|p| p.get("id"))
+                    .and_then(value_as_id)
+                    == Some(num)
+                    && r.fields
+                        .get("type")
+                        .and_then(|t| t.get("id"))
+                        .and_then(value_as_id)
+                        == Some(type_id)
+            })
+            .map(render)
+            .unwrap_or(Value::Null);
+        Ok((StatusCode::CREATED, Json(created)).into_response())
+    })();
+    respond(result)
+}
+
+async fn show_type_association(
+    State(sim): State<Arc<ConnectWiseSim>>,
+    Path((coll, id, assoc_id)): Path<(String, String, String)>,
+) -> Response {
+    let result = (|| {
+        let (_, num, assoc, key) = association_parent(&sim, &coll, &id)?;
+        let (_, rec) = association_of(&sim, assoc, key, num, &assoc_id)?;
+        Ok(Json(rec).into_response())
+    })();
+    respond(result)
+}
+
+/// PATCH of an association: only its `type` can change (the association keeps its id).
+async fn patch_type_association(
+    State(sim): State<Arc<ConnectWiseSim>>,
+    Path((coll, id, assoc_id)): Path<(String, String, String)>,
+    Extension(Member(member)): Extension<Member>,
+    body: Bytes,
+) -> Response {
+    let result = (|| {
+        let (parent, num, assoc, key) = association_parent(&sim, &coll, &id)?;
+        let (anum, current) = association_of(&sim, assoc, key, num, &assoc_id)?;
+        let ops: Value = serde_json::from_slice(&body).map_err(|_| {
+            reject(
+                StatusCode::BAD_REQUEST,
+                "The request body is not valid JSON",
+            )
+        })?;
+        let mut fields = current.as_object().cloned().unwrap_or_default();
+        fields.remove("id");
+        fields.remove("_info");
+        apply_json_patch(&mut fields, &ops).map_err(|e| reject(StatusCode::BAD_REQUEST, e))?;
+        let new_type = association_type(&sim, parent, &Value::Object(fields))?;
+        let old_type = current
+            .get("type")
+            .and_then(|t| t.get("id"))
+            .and_then(value_as_id);
+        if old_type != Some(new_type) {
+            // Retarget the association first so the sync after the save keeps its id.
+            if let Some(r) = sim.lock().store.get_mut(assoc, anum) {
+                r.fields.insert("type".into(), json!({"id": new_type}));
+            }
+            sim.update_record(parent, num, &member, |f| {
+                let types = f.entry("types").or_insert_with(|| Value::Array(Vec::new()));
+                if let Value::Array(a) = types {
+                    if a.iter()
+                        .any(|t| t.get("id").and_then(value_as_id) == Some(new_type))
+                    {
+                        return Err(format!(
+                            "type: type {new_type} is already associated with this record"
+                        ));
+                    }
+                    for t in a.iter_mut() {
+                        if t.get("id").and_then(value_as_id) == old_type {
+                            *t = json!({"id": new_type});
+                        }
+                    }
+                }
+                Ok(vec!["types".into()])
+            })?;
+        }
+        let (_, rec) = association_of(&sim, assoc, key, num, &assoc_id)?;
+        Ok(Json(rec).into_response())
+    })();
+    respond(result)
+}
+
+async fn remove_type_association(
+    State(sim): State<Arc<ConnectWiseSim>>,
+    Path((coll, id, assoc_id)): Path<(String, String, String)>,
+    Extension(Member(member)): Extension<Member>,
+) -> Response {
+    let result = (|| {
+        let (parent, num, assoc, key) = association_parent(&sim, &coll, &id)?;
+        let (_, current) = association_of(&sim, assoc, key, num, &assoc_id)?;
+        let type_id = current
+            .get("type")
+            .and_then(|t| t.get("id"))
+            .and_then(value_as_id);
+        sim.update_record(parent, num, &member, |f| {
+            if let Some(Value::Array(a)) = f.get_mut("types") {
+                a.retain(|t| t.get("id").and_then(value_as_id) != type_id);
+            }
+            Ok(vec!["types".into()])
+        })?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })();
+    respond(result)
+}
+
+/// `PATCH company/configurations/{id}/changeType`: a JSON-Patch that may only write `type`
+/// (and the type-specific questions, not simulated).
+async fn change_type(
+    State(sim): State<Arc<ConnectWiseSim>>,
+    Path((coll, id)): Path<(String, String)>,
+    Extension(Member(member)): Extension<Member>,
+    body: Bytes,
+) -> Response {
+    let result = (|| {
+        if coll != "configurations" {
+            return Err(reject(StatusCode::NOT_FOUND, "Not found"));
+        }
+        let num = parse_id(&id)?;
+        let ops: Value = serde_json::from_slice(&body).map_err(|_| {
+            reject(
+                StatusCode::BAD_REQUEST,
+                "The request body is not valid JSON",
+            )
+        })?;
+        let rec = sim.update_record("configurations", num, &member, |f| {
+            let touched = apply_json_patch(f, &ops)?;
+            match touched.iter().find(|t| t.as_str() != "type") {
+                Some(other) => Err(format!("{other}: changeType changes only the type")),
+                None => Ok(touched),
+            }
+        })?;
+        Ok(Json(rec).into_response())
     })();
     respond(result)
 }
@@ -1365,6 +2181,7 @@ impl AdminOps for ConnectWiseSim {
             meta.insert("enteredBy".into(), "seed".into());
             meta.insert("updatedBy".into(), "seed".into());
             let id = st.store.insert(collection, id, all, meta, now);
+            sync_type_associations(&mut st.store, collection, id, now);
             if let Some(r) = st.store.get(collection, id) {
                 out.push(render(r));
             }

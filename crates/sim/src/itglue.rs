@@ -5,10 +5,20 @@
 //! bodies with kebab-case attributes, organizations / configurations / contacts / locations (also
 //! nested under `/organizations/:id/relationships/...`), the lookups, `page[size]` (default 50,
 //! max 1000) and `page[number]` with `meta.total-pages/total-count` and `links`, `filter[...]`
-//! (exact, case-sensitive), `filter[psa_id]` + required `filter[psa_integration_type]`,
-//! `filter[updated_at]` ranges, `sort`, `include=adapters_resources`, 3000 requests per 5 minutes
-//! (429 + `Retry-After`), and 422 on a PATCH of a record managed by IT Glue's native PSA
-//! integration (`psa-integration` set) outside the whitelisted attributes (§3.3).
+//! (exact, case-sensitive) on the keys IT Glue documents per collection, every other key silently
+//! ignored as the real API does (audit ITG-1), `filter[psa_id]` + required
+//! `filter[psa_integration_type]`, `filter[updated_at]` / `filter[created_at]` ranges on
+//! organizations only, refused with 422 when they start with a wildcard or span more than a week
+//! (an open end counts as now: the stricter reading, audit ITG-2), `sort` (`-updated_at` on every
+//! collection), `include=adapters_resources`, 3000 requests per 5 minutes (429 + `Retry-After`),
+//! and 422 on a PATCH of a record managed by IT Glue's native PSA integration (`psa-integration`
+//! set) outside the whitelisted attributes (§3.3).
+//!
+//! Writes: configuration dates (`installed-at`, `purchased-at`, `warranty-expires-at`) are stored
+//! and returned as `YYYY-MM-DD` (a date-time's date part; anything else is 422); contact phones carry `label-type` (`phone` or `fax`, default `phone`; anything else is
+//! 422) and a required free-text `label-name` (audit ITG-3); the joined `*-name` attributes
+//! (`region-name`, `country-name`, …) are read-only and ignored in a write, so a location's region
+//! and country are set by `region_id` / `country_id` only (audit ITG-4).
 //!
 //! IT Glue has no change webhook for organizations, configurations, contacts or locations: only
 //! workflow triggers (documents, flags, passwords, expirations) can post a user-defined template
@@ -87,8 +97,10 @@ const COLLECTIONS: [(&str, &str); 15] = [
     ("configuration_interfaces", "configuration-interfaces"),
 ];
 
-/// `<prefix>-id` attributes whose `<prefix>-name` is rendered from another collection.
-const NAME_JOINS: [(&str, &str); 11] = [
+/// `<prefix>-id` attributes whose `<prefix>-name` is rendered from another collection. The
+/// `-name` attributes are read-only: a write that sends one is silently ignored (a location's
+/// region and country are written by `region_id` / `country_id` only; audit ITG-4).
+const NAME_JOINS: [(&str, &str); 12] = [
     ("organization", "organizations"),
     ("organization-type", "organization_types"),
     ("organization-status", "organization_statuses"),
@@ -100,6 +112,7 @@ const NAME_JOINS: [(&str, &str); 11] = [
     ("operating-system", "operating_systems"),
     ("location", "locations"),
     ("country", "countries"),
+    ("region", "regions"),
 ];
 
 /// Attributes a PATCH may change on a record managed by the native PSA integration (§3.3).
@@ -521,6 +534,8 @@ enum Filter {
         kind: String,
         id: Option<String>,
     },
+    /// A contact whose primary e-mail is this value.
+    PrimaryEmail(String),
 }
 
 impl Filter {
@@ -548,15 +563,105 @@ impl Filter {
                 });
                 kind_ok && id_ok
             }
+            Filter::PrimaryEmail(want) => rec
+                .fields
+                .get("contact-emails")
+                .and_then(Value::as_array)
+                .is_some_and(|list| {
+                    list.iter().any(|e| {
+                        e.get("primary") == Some(&Value::Bool(true))
+                            && e.get("value").and_then(Value::as_str) == Some(want)
+                    })
+                }),
         }
     }
 }
 
-fn parse_filters(params: &Params) -> Result<Vec<Filter>, Rejection> {
+/// The `filter[...]` keys IT Glue documents for a collection's listing (audit §1.3: the API
+/// reference, and the PowerShell module's contact filters). Any other key is silently ignored,
+/// as the real API does (audit ITG-1, verified live): in particular `filter[updated_at]` and
+/// `filter[created_at]` exist on organizations only.
+fn documented_filters(collection: &str) -> &'static [&'static str] {
+    match collection {
+        "organizations" => &[
+            "id",
+            "name",
+            "organization_type_id",
+            "organization_status_id",
+            "created_at",
+            "updated_at",
+            "psa_id",
+            "psa_integration_type",
+        ],
+        "configurations" => &[
+            "id",
+            "name",
+            "organization_id",
+            "configuration_type_id",
+            "configuration_status_id",
+            "contact_id",
+            "serial_number",
+            "mac_address",
+            "asset_tag",
+            "archived",
+            "psa_id",
+            "psa_integration_type",
+        ],
+        "contacts" => &[
+            "id",
+            "first_name",
+            "last_name",
+            "title",
+            "contact_type_id",
+            "important",
+            "primary_email",
+            "organization_id",
+            "psa_id",
+            "psa_integration_type",
+        ],
+        "locations" => &[
+            "id",
+            "name",
+            "city",
+            "region_id",
+            "country_id",
+            "organization_id",
+            "psa_id",
+            "psa_integration_type",
+        ],
+        "models" => &["id", "name", "manufacturer_id"],
+        "regions" => &["id", "name", "iso", "country_id"],
+        "countries" => &["id", "name", "iso"],
+        _ => &["id", "name"],
+    }
+}
+
+/// IT Glue's answer to a date range it refuses (audit ITG-2, the live-verified message).
+const DATE_RANGE_REFUSED: &str =
+    "date range filter cannot be longer than a week, and cannot start with a wildcard";
+
+/// The longest date range IT Glue accepts.
+const MAX_DATE_RANGE_MS: i64 = 7 * 24 * 3_600_000;
+
+/// Checks a date range against IT Glue's limit: a start is required and the span may not
+/// exceed a week. An open end counts as "now": whether IT Glue reads it so is not verified (audit
+/// §7); the stricter reading is taken, so `"<since>, *"` with `since` over a week ago is refused.
+fn check_date_range(from: Option<i64>, to: Option<i64>, now: i64) -> Result<(), Rejection> {
+    let from = from.ok_or_else(|| reject(StatusCode::UNPROCESSABLE_ENTITY, DATE_RANGE_REFUSED))?;
+    if to.unwrap_or(now).saturating_sub(from) > MAX_DATE_RANGE_MS {
+        return Err(reject(StatusCode::UNPROCESSABLE_ENTITY, DATE_RANGE_REFUSED));
+    }
+    Ok(())
+}
+
+fn parse_filters(collection: &str, params: &Params, now: i64) -> Result<Vec<Filter>, Rejection> {
+    let documented = documented_filters(collection);
     let mut out = Vec::new();
     let psa_type = param(params, "filter[psa_integration_type]");
     let psa_id = param(params, "filter[psa_id]");
-    if let Some(kind) = psa_type {
+    if !documented.contains(&"psa_id") {
+        // Lookups have no PSA filters: ignored like any unknown key.
+    } else if let Some(kind) = psa_type {
         if !PSA_INTEGRATION_TYPES.contains(&kind) {
             return Err(bad_request(
                 "filter[psa_integration_type] must be one of: manage, autotask, tigerpaw, kaseya-bms, pulseway-psa, vorex",
@@ -575,6 +680,9 @@ fn parse_filters(params: &Params) -> Result<Vec<Filter>, Rejection> {
         let Some(name) = k.strip_prefix("filter[").and_then(|r| r.strip_suffix(']')) else {
             continue;
         };
+        if !documented.contains(&name) {
+            continue;
+        }
         match name {
             "psa_id" | "psa_integration_type" => {}
             "id" => {
@@ -587,12 +695,14 @@ fn parse_filters(params: &Params) -> Result<Vec<Filter>, Rejection> {
                 let (from, to) = parse_range(v).ok_or_else(|| {
                     bad_request("date range filters take \"start, end\" in RFC 3339 (UTC)")
                 })?;
+                check_date_range(from, to, now)?;
                 out.push(Filter::Time {
                     updated: name == "updated_at",
                     from,
                     to,
                 });
             }
+            "primary_email" => out.push(Filter::PrimaryEmail(v.clone())),
             _ => out.push(Filter::Attr(kebab(name), v.clone())),
         }
     }
@@ -678,7 +788,7 @@ fn list_response(
     if !known_collection(collection) {
         return error_response(StatusCode::NOT_FOUND, "Not found");
     }
-    let filters = match parse_filters(params) {
+    let filters = match parse_filters(collection, params, sim.core.clock.now_millis()) {
         Ok(f) => f,
         Err(r) => return r.into_response(),
     };
@@ -832,6 +942,91 @@ fn parse_write_body(
     Ok((attrs, has_relationships))
 }
 
+/// Date attributes of configurations, which IT Glue keeps as `YYYY-MM-DD` [doc] (audit §1.4, X-1).
+const DATE_ATTRIBUTES: [&str; 3] = ["installed-at", "purchased-at", "warranty-expires-at"];
+
+/// Stores the date attributes as IT Glue does: the calendar date, `YYYY-MM-DD`, also when a
+/// date-time is sent (its date part, as written). Anything that is not a date → 422: what IT
+/// Glue answers to one is not documented; refusing is the stricter reading.
+fn normalize_dates(attrs: &mut Map<String, Value>) -> Result<(), String> {
+    for key in DATE_ATTRIBUTES {
+        let Some(value) = attrs.get_mut(key) else {
+            continue;
+        };
+        let Some(text) = value.as_str().map(str::trim) else {
+            if value.is_null() {
+                continue;
+            }
+            return Err(format!("{} is not a valid date", snake(key)));
+        };
+        if text.is_empty() {
+            *value = Value::Null;
+            continue;
+        }
+        let date = text.get(..10).filter(|d| {
+            let b = d.as_bytes();
+            b.iter().enumerate().all(|(i, c)| match i {
+                4 | 7 => *c == b'-',
+                _ => c.is_ascii_digit(),
+            })
+        });
+        let rest_ok = text
+            .get(10..)
+            .is_some_and(|r| r.is_empty() || r.starts_with(['T', ' ']));
+        match date {
+            Some(d) if rest_ok => *value = Value::from(d.to_owned()),
+            _ => return Err(format!("{} is not a valid date", snake(key))),
+        }
+    }
+    Ok(())
+}
+
+/// The phone kinds IT Glue accepts as a contact phone's `label_type` (audit §1.4 [doc]).
+const PHONE_LABEL_TYPES: [&str; 2] = ["phone", "fax"];
+
+/// Brings the `contact-emails` / `contact-phones` entries of a contact write into the form IT Glue
+/// stores: entry keys kebab-case (`label_name` and `label-name` both mean `label-name`), a phone's
+/// `label-type` defaulted to `phone`. A phone needs a `label-name` (free text: "Work", "Cell",
+/// "Office", …) and its `label-type` must be `phone` or `fax` (audit ITG-3, [doc]).
+fn normalize_contact_lists(attrs: &mut Map<String, Value>) -> Result<(), String> {
+    for key in ["contact-emails", "contact-phones"] {
+        let Some(Value::Array(list)) = attrs.get_mut(key) else {
+            continue;
+        };
+        for entry in list.iter_mut() {
+            let Value::Object(obj) = entry else {
+                return Err(format!("{} entries must be objects", snake(key)));
+            };
+            *obj = std::mem::take(obj)
+                .into_iter()
+                .map(|(k, v)| (kebab(&k), v))
+                .collect();
+            if key != "contact-phones" {
+                continue;
+            }
+            let label_type = obj
+                .entry("label-type")
+                .or_insert_with(|| Value::from("phone"));
+            if !label_type
+                .as_str()
+                .is_some_and(|t| PHONE_LABEL_TYPES.contains(&t))
+            {
+                return Err(
+                    "Contact phones label type is not included in the list (phone, fax)".into(),
+                );
+            }
+            let named = obj
+                .get("label-name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| !n.trim().is_empty());
+            if !named {
+                return Err("Contact phones label name can't be blank".into());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Checks references and required attributes of a record about to be stored.
 fn validate(store: &Store, collection: &str, attrs: &Map<String, Value>) -> Result<(), String> {
     let org_ok = || {
@@ -889,6 +1084,9 @@ fn create_record(
         Err(r) => return r.into_response(),
     };
     attrs.retain(|k, _| !is_read_only(k));
+    if let Err(e) = normalize_contact_lists(&mut attrs).and_then(|()| normalize_dates(&mut attrs)) {
+        return error_response(StatusCode::UNPROCESSABLE_ENTITY, &e);
+    }
     if let Some(org) = org {
         attrs.insert("organization-id".into(), Value::from(org));
     }
@@ -989,6 +1187,9 @@ fn check_patch(
         }
     }
     attrs.retain(|k, _| !is_read_only(k));
+    normalize_contact_lists(&mut attrs)
+        .and_then(|()| normalize_dates(&mut attrs))
+        .map_err(|e| reject(StatusCode::UNPROCESSABLE_ENTITY, &e))?;
     let mut merged = rec.fields.clone();
     merged.extend(attrs.clone());
     validate(store, collection, &merged)
@@ -1230,6 +1431,9 @@ impl AdminOps for ItGlueSim {
                     }
                 }
             }
+            normalize_contact_lists(&mut fields)
+                .and_then(|()| normalize_dates(&mut fields))
+                .map_err(AdminError::Invalid)?;
             let id = store.insert(collection, id, fields, meta, created);
             if let Some(r) = store.get_mut(collection, id) {
                 r.updated_at = updated;

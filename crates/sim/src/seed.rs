@@ -364,6 +364,25 @@ pub fn load_itglue(sim: &ItGlueSim, ds: &Dataset, source: &str) -> Result<(), Ad
         .map(|(i, (_, m))| json!({"id": i + 1, "name": m, "manufacturer-id": i + 1}))
         .collect();
     sim.seed("models", models)?;
+    // IT Glue's countries and regions are global lists a location refers to by id (a write takes
+    // `region_id` / `country_id` only), so the ones the data set uses are seeded.
+    let mut countries: Vec<&str> = Vec::new();
+    for (_, _, country) in CITIES {
+        if !countries.contains(&country) {
+            countries.push(country);
+        }
+    }
+    let country_id = |name: &str| countries.iter().position(|c| *c == name).map(|i| i + 1);
+    sim.seed("countries", named(&countries))?;
+    let regions: Vec<Value> = CITIES
+        .iter()
+        .enumerate()
+        .map(|(i, (_, region, country))| {
+            json!({"id": i + 1, "name": region, "country-id": country_id(country)})
+        })
+        .collect();
+    sim.seed("regions", regions)?;
+    let region_id = |name: &str| CITIES.iter().position(|c| c.1 == name).map(|i| i + 1);
     let status = |active: bool| if active { 1 } else { 2 };
     sim.seed(
         "organizations",
@@ -383,8 +402,8 @@ pub fn load_itglue(sim: &ItGlueSim, ds: &Dataset, source: &str) -> Result<(), Ad
             .iter()
             .map(|l| {
                 json!({"organization-id": l.org + 1, "name": l.name, "address-1": l.address_1,
-                    "address-2": l.address_2, "city": l.city, "region-name": l.region,
-                    "postal-code": l.postal_code, "country-name": l.country, "phone": l.phone,
+                    "address-2": l.address_2, "city": l.city, "region-id": region_id(&l.region),
+                    "postal-code": l.postal_code, "country-id": country_id(&l.country), "phone": l.phone,
                     "_source": source})
             })
             .collect(),
@@ -397,7 +416,8 @@ pub fn load_itglue(sim: &ItGlueSim, ds: &Dataset, source: &str) -> Result<(), Ad
                 json!({"organization-id": c.org + 1, "first-name": c.first_name,
                     "last-name": c.last_name, "title": c.title,
                     "contact-emails": [{"value": c.email, "primary": true, "label-name": "Work"}],
-                    "contact-phones": [{"value": c.phone, "primary": true, "label-name": "Work"}],
+                    "contact-phones": [{"value": c.phone, "primary": true, "label-name": "Work",
+                        "label-type": "phone"}],
                     "_source": source})
             })
             .collect(),
@@ -420,7 +440,23 @@ pub fn load_itglue(sim: &ItGlueSim, ds: &Dataset, source: &str) -> Result<(), Ad
 /// ConnectWise's words for [`ORG_KINDS`].
 const CW_COMPANY_TYPES: [&str; 4] = ["Client", "Prospect", "Vendor", "Partner"];
 
-/// Loads a data set into the ConnectWise simulator (company ids = position + 1).
+/// Id of the record of a ConnectWise lookup whose `key` is `value` (the simulator starts with
+/// states, countries, communication types and manufacturers; references are written by id).
+fn cw_lookup_id(
+    sim: &ConnectWiseSim,
+    collection: &str,
+    key: &str,
+    value: &str,
+) -> Result<u64, AdminError> {
+    sim.state(collection)?
+        .iter()
+        .find(|r| r.get(key).and_then(Value::as_str) == Some(value))
+        .and_then(|r| r.get("id").and_then(Value::as_u64))
+        .ok_or_else(|| AdminError::Invalid(format!("no ConnectWise {collection} {value:?}")))
+}
+
+/// Loads a data set into the ConnectWise simulator (company ids = position + 1). A company
+/// carries the address of its first location (ConnectWise requires an address field).
 pub fn load_connectwise(sim: &ConnectWiseSim, ds: &Dataset) -> Result<(), AdminError> {
     let types: Vec<&str> = CONFIG_TYPES.iter().map(|t| t.0).collect();
     sim.seed("company_types", named(&CW_COMPANY_TYPES))?;
@@ -431,15 +467,47 @@ pub fn load_connectwise(sim: &ConnectWiseSim, ds: &Dataset) -> Result<(), AdminE
     sim.seed("configuration_types", named(&types))?;
     sim.seed("configuration_statuses", named(&["Active", "Inactive"]))?;
     let status = |active: bool| json!({"id": if active { 1 } else { 2 }});
+    let mut first_location: Vec<Option<&GenLocation>> = vec![None; ds.organizations.len()];
+    for l in &ds.locations {
+        if let Some(slot @ None) = first_location.get_mut(l.org) {
+            *slot = Some(l);
+        }
+    }
+    let mut countries: HashMap<&str, u64> = HashMap::new();
+    let mut states: HashMap<&str, u64> = HashMap::new();
+    for l in &ds.locations {
+        if !countries.contains_key(l.country.as_str()) {
+            countries.insert(
+                &l.country,
+                cw_lookup_id(sim, "countries", "name", &l.country)?,
+            );
+        }
+        if !states.contains_key(l.region.as_str()) {
+            states.insert(
+                &l.region,
+                cw_lookup_id(sim, "states", "identifier", &l.region)?,
+            );
+        }
+    }
     sim.seed(
         "companies",
         ds.organizations
             .iter()
             .enumerate()
             .map(|(i, o)| {
-                json!({"id": i + 1, "identifier": o.short_name, "name": o.name,
+                let mut company = json!({"id": i + 1, "identifier": o.short_name, "name": o.name,
                     "status": status(o.active), "types": [{"id": o.kind + 1}],
-                    "phoneNumber": o.phone})
+                    "phoneNumber": o.phone});
+                if let Some(l) = first_location[i] {
+                    company["addressLine1"] = l.address_1.clone().into();
+                    company["city"] = l.city.clone().into();
+                    company["state"] = l.region.clone().into();
+                    company["zip"] = l.postal_code.clone().into();
+                    company["country"] = json!({"id": countries[l.country.as_str()]});
+                } else {
+                    company["city"] = "Unknown".into();
+                }
+                company
             })
             .collect(),
     )?;
@@ -450,12 +518,18 @@ pub fn load_connectwise(sim: &ConnectWiseSim, ds: &Dataset) -> Result<(), AdminE
             .map(|l| {
                 json!({"company": {"id": l.org + 1}, "name": l.name, "addressLine1": l.address_1,
                     "addressLine2": l.address_2, "city": l.city,
-                    "stateReference": {"identifier": l.region}, "zip": l.postal_code,
-                    "country": {"name": l.country}, "phoneNumber": l.phone,
+                    "stateReference": {"id": states[l.region.as_str()]}, "zip": l.postal_code,
+                    "country": {"id": countries[l.country.as_str()]}, "phoneNumber": l.phone,
                     "primaryAddressFlag": l.name == "Main Office"})
             })
             .collect(),
     )?;
+    let email = cw_lookup_id(sim, "communication_types", "description", "Email")?;
+    let direct = cw_lookup_id(sim, "communication_types", "description", "Direct")?;
+    let makers = MANUFACTURERS
+        .iter()
+        .map(|(m, _)| cw_lookup_id(sim, "manufacturers", "name", m))
+        .collect::<Result<Vec<u64>, _>>()?;
     sim.seed(
         "contacts",
         ds.contacts
@@ -464,8 +538,8 @@ pub fn load_connectwise(sim: &ConnectWiseSim, ds: &Dataset) -> Result<(), AdminE
                 json!({"company": {"id": c.org + 1}, "firstName": c.first_name,
                     "lastName": c.last_name, "title": c.title,
                     "communicationItems": [
-                        {"type": {"name": "Email"}, "value": c.email, "communicationType": "Email", "defaultFlag": true},
-                        {"type": {"name": "Direct"}, "value": c.phone, "communicationType": "Phone", "defaultFlag": true}
+                        {"type": {"id": email}, "value": c.email, "communicationType": "Email", "defaultFlag": true},
+                        {"type": {"id": direct}, "value": c.phone, "communicationType": "Phone", "defaultFlag": true}
                     ]})
             })
             .collect(),
@@ -477,7 +551,7 @@ pub fn load_connectwise(sim: &ConnectWiseSim, ds: &Dataset) -> Result<(), AdminE
             .map(|c| {
                 json!({"company": {"id": c.org + 1}, "name": c.name, "type": {"id": c.kind + 1},
                     "status": status(c.active), "serialNumber": c.serial, "macAddress": c.mac,
-                    "ipAddress": c.ip, "manufacturer": {"name": MANUFACTURERS[c.make].0},
+                    "ipAddress": c.ip, "manufacturer": {"id": makers[c.make]},
                     "modelNumber": MANUFACTURERS[c.make].1, "activeFlag": c.active})
             })
             .collect(),
@@ -492,7 +566,8 @@ const AT_COMPANY_TYPES: [u64; 4] = [1, 3, 7, 8];
 /// Loads a data set into the Autotask simulator (company ids = position + 1). Locations are not
 /// loaded: Autotask does not sync them (DESIGN §3 capability matrix). The configuration item
 /// type picklist gets the configuration types (values 1…), and `Products` one product per
-/// manufacturer/model (ids 1…), which configuration items point at with `productID`; the
+/// manufacturer/model (ids 1…), which configuration items point at with `productID`, plus the
+/// "Generic Configuration Item" for items without manufacturer and model; the
 /// company types are Autotask's standard picklist the simulator starts with.
 pub fn load_autotask(
     sim: &AutotaskSim,
@@ -510,18 +585,22 @@ pub fn load_autotask(
             })
             .collect(),
     )?;
-    sim.seed(
-        "Products",
-        MANUFACTURERS
-            .iter()
-            .enumerate()
-            .map(|(i, (maker, model))| {
-                json!({"id": i + 1, "name": format!("{maker} {model}"), "manufacturerName": maker,
-                    "manufacturerProductName": model, "productBillingCodeID": 1,
-                    "isSerialized": true, "isActive": true})
-            })
-            .collect(),
-    )?;
+    let mut products: Vec<Value> = MANUFACTURERS
+        .iter()
+        .enumerate()
+        .map(|(i, (maker, model))| {
+            json!({"id": i + 1, "name": format!("{maker} {model}"), "manufacturerName": maker,
+                "manufacturerProductName": model, "productBillingCodeID": 1,
+                "isSerialized": true, "isActive": true})
+        })
+        .collect();
+    // Autotask requires a product on every configuration item: the tenant's product for items
+    // without manufacturer and model (the connector's default fallback product name).
+    products.push(
+        json!({"id": MANUFACTURERS.len() + 1, "name": "Generic Configuration Item",
+        "productBillingCodeID": 1, "isSerialized": false, "isActive": true}),
+    );
+    sim.seed("Products", products)?;
     sim.seed(
         "Companies",
         ds.organizations

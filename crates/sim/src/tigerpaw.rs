@@ -7,11 +7,17 @@
 //! clock (401 otherwise); `GET /api/diagnostics/validate/user`; accounts (`GET /api/accounts/{n}`,
 //! `/details`, `POST /api/accounts`, `PUT /api/accounts/{n}`, `POST /api/accounts/search` with an
 //! advanced-search body and `POST /api/accounts/search/{type}` with a criteria string); contacts
-//! (`GET /api/contacts/account/{n}?activeOnly=`, `GET /api/contacts/{n}`, `/details`,
-//! `POST /api/contacts`, `PUT /api/contacts/{n}`, search like accounts); paging by
-//! `pageRequest.pageSize` / `pageRequest.startRow` (or `PageSize`/`StartRow` in a search body) with
-//! `{…, PageSize, NextRow, TotalCount, Success, Message}`; PascalCase JSON. No modified-since
-//! query and no webhooks exist, so clients list and compare.
+//! (`GET /api/contacts/account/{n}?activeOnly=` in one answer, `GET /api/contacts/{n}`,
+//! `/details`, `POST /api/contacts`, `PUT /api/contacts/{n}`, search like accounts); paging of
+//! searches by `pageRequest.pageSize` / `pageRequest.startRow` (or `PageSize`/`StartRow` in a
+//! search body) with `{…, PageSize, NextRow, TotalCount, Success, Message}`; PascalCase JSON. No
+//! modified-since query and no webhooks exist, so clients list and compare.
+//!
+//! Advanced searches take only the documented SearchTypes of their collection, spelled exactly as
+//! documented (contacts: `Firstname`, `LastName`, …), and the documented MatchTypes; anything
+//! else, an empty `Criteria` list or a criterion without a value is answered `Success: false`
+//! with a message (audit TP-1, TP-2; the vendor's handling of these is not documented, so the
+//! stricter reading).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -573,106 +579,344 @@ fn paged(key: &str, rows: Vec<Value>, size: usize, start: usize) -> Response {
     Json(Value::Object(body)).into_response()
 }
 
-/// One search criterion.
+/// The advanced-search `SearchType`s Tigerpaw documents for accounts (audit §5.2; Tsi.Web
+/// `docs/AccountsApi.md`, AccountsAdvancedSearch). How the vendor treats another spelling is
+/// not documented: the simulator takes these exactly as written and refuses anything else.
+const ACCOUNT_SEARCH_TYPES: [&str; 15] = [
+    "AccountName",
+    "Address",
+    "PostalCode",
+    "Email",
+    "PhoneNumber",
+    "AccountNumber",
+    "AccountId",
+    "AccountNameSoundsLike",
+    "ExternalId",
+    "Agreement",
+    "CustomField",
+    "ContactName",
+    "ExternalProduct",
+    "AccountType",
+    "AccountStatus",
+];
+
+/// The contact `SearchType`s (Tsi.Web `docs/ContactsApi.md`, ContactsAdvancedSearch). Note
+/// `Firstname` (lower-case n) next to `LastName`: that is how the vendor writes them.
+const CONTACT_SEARCH_TYPES: [&str; 8] = [
+    "Firstname",
+    "LastName",
+    "Email",
+    "PhoneNumber",
+    "FirstNameSoundsLike",
+    "LastNameSoundsLike",
+    "AccountId",
+    "CustomField",
+];
+
+/// The documented `MatchType`s; an absent or empty one is `StartsWith` (the documented default).
+const MATCH_TYPES: [&str; 8] = [
+    "StartsWith",
+    "EndsWith",
+    "Contains",
+    "GreaterThan",
+    "GreaterThanEqual",
+    "Equal",
+    "LessThan",
+    "LessThanEqual",
+];
+
+/// How a criterion compares a stored value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compare {
+    /// By the criterion's MatchType.
+    Match,
+    /// `…SoundsLike` types: by Soundex code, whatever the MatchType.
+    SoundsLike,
+    /// `CustomField`: the simulator stores no custom fields, so nothing matches.
+    CustomField,
+}
+
+/// One search criterion, in the simulator's terms.
 struct Criterion {
+    /// The documented SearchType (advanced search) or the route segment (typed search); same
+    /// types are OR-ed, different ones AND-ed.
     search_type: String,
-    match_type: String,
+    /// The stored value it reads (see [`account_values`], [`contact_values`]).
+    key: &'static str,
+    compare: Compare,
+    match_type: &'static str,
     value: String,
 }
 
+/// `(stored value, comparison)` of a documented advanced-search SearchType.
+fn advanced_type(collection: &str, search_type: &str) -> Option<(&'static str, Compare)> {
+    use Compare::{CustomField, Match, SoundsLike};
+    let known = if collection == "accounts" {
+        &ACCOUNT_SEARCH_TYPES[..]
+    } else {
+        &CONTACT_SEARCH_TYPES[..]
+    };
+    if !known.contains(&search_type) {
+        return None;
+    }
+    Some(match search_type {
+        "AccountName" => ("accountname", Match),
+        "AccountNameSoundsLike" => ("accountname", SoundsLike),
+        "Firstname" => ("firstname", Match),
+        "FirstNameSoundsLike" => ("firstname", SoundsLike),
+        "LastName" => ("lastname", Match),
+        "LastNameSoundsLike" => ("lastname", SoundsLike),
+        "CustomField" => ("", CustomField),
+        "Address" => ("address", Match),
+        "PostalCode" => ("postalcode", Match),
+        "Email" => ("email", Match),
+        "PhoneNumber" => ("phonenumber", Match),
+        "AccountNumber" => ("accountnumber", Match),
+        "AccountId" => ("accountid", Match),
+        "ExternalId" => ("externalid", Match),
+        "Agreement" => ("agreement", Match),
+        "ContactName" => ("contactname", Match),
+        "ExternalProduct" => ("externalproduct", Match),
+        "AccountType" => ("accounttype", Match),
+        _ => ("accountstatus", Match),
+    })
+}
+
+/// The stored value a typed search route (`POST /api/{collection}/search/{segment}`) reads.
+fn typed_key(collection: &str, segment: &str) -> Option<&'static str> {
+    let segment = segment.to_ascii_lowercase();
+    let key = match (collection, segment.as_str()) {
+        ("accounts", "name") => "accountname",
+        ("accounts", "accountid") => "accountid",
+        ("accounts", "accountnumber") => "accountnumber",
+        ("accounts", "accountstatus") => "accountstatus",
+        ("accounts", "accounttype") => "accounttype",
+        ("accounts", "address") => "address",
+        ("accounts", "agreement") => "agreement",
+        ("accounts", "externalid") => "externalid",
+        ("accounts", "postalcode") => "postalcode",
+        ("contacts", "firstname") => "firstname",
+        ("contacts", "lastname") => "lastname",
+        (_, "email") => "email",
+        (_, "phone") => "phonenumber",
+        _ => return None,
+    };
+    Some(key)
+}
+
+/// Criteria of an advanced-search body (`{"Criteria":[{SearchType, MatchType, Criteria,
+/// CategoryName, CustomFieldName}], PageSize, StartRow}`), checked against the documentation.
+///
+/// Not documented, so refused (the stricter reading, docs/vendors.md): an empty or missing
+/// `Criteria` list (nothing says it returns everything, audit TP-2) and a criterion without a
+/// value.
+fn body_criteria(collection: &str, o: &Map<String, Value>) -> Result<Vec<Criterion>, Rejection> {
+    let raw: Vec<&Map<String, Value>> = field(o, "Criteria")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+        .collect();
+    if raw.is_empty() {
+        return Err(failure("At least one search criterion is required."));
+    }
+    let valid = if collection == "accounts" {
+        ACCOUNT_SEARCH_TYPES.join(", ")
+    } else {
+        CONTACT_SEARCH_TYPES.join(", ")
+    };
+    raw.into_iter()
+        .map(|c| {
+            let search_type = text(c, "SearchType");
+            let (key, compare) = advanced_type(collection, &search_type).ok_or_else(|| {
+                failure(format!(
+                    "'{search_type}' is not a valid SearchType. Valid SearchType = {valid}"
+                ))
+            })?;
+            let match_type = match text(c, "MatchType").as_str() {
+                "" => "StartsWith",
+                m => MATCH_TYPES
+                    .iter()
+                    .copied()
+                    .find(|t| *t == m)
+                    .ok_or_else(|| {
+                        failure(format!(
+                            "'{m}' is not a valid MatchType. Valid MatchType = {}",
+                            MATCH_TYPES.join(", ")
+                        ))
+                    })?,
+            };
+            if compare == Compare::CustomField
+                && (text(c, "CategoryName").is_empty() || text(c, "CustomFieldName").is_empty())
+            {
+                return Err(failure(
+                    "SearchType CustomField requires CategoryName and CustomFieldName",
+                ));
+            }
+            let value = text(c, "Criteria");
+            if value.is_empty() {
+                return Err(failure(format!(
+                    "Criteria is required for SearchType {search_type}"
+                )));
+            }
+            Ok(Criterion {
+                search_type,
+                key,
+                compare,
+                match_type,
+                value,
+            })
+        })
+        .collect()
+}
+
+/// A typed search's body is the criteria string itself (JSON string or raw text).
+fn typed_criteria(key: &'static str, segment: &str, body: &[u8]) -> Vec<Criterion> {
+    let raw = String::from_utf8_lossy(body).into_owned();
+    let value = serde_json::from_str::<String>(&raw).unwrap_or(raw);
+    vec![Criterion {
+        search_type: segment.to_owned(),
+        key,
+        compare: Compare::Match,
+        match_type: "StartsWith",
+        value,
+    }]
+}
+
+/// American Soundex (letter + three digits), as SQL Server's `SOUNDEX`.
+fn soundex(s: &str) -> String {
+    let code = |c: char| match c {
+        'B' | 'F' | 'P' | 'V' => '1',
+        'C' | 'G' | 'J' | 'K' | 'Q' | 'S' | 'X' | 'Z' => '2',
+        'D' | 'T' => '3',
+        'L' => '4',
+        'M' | 'N' => '5',
+        'R' => '6',
+        // H and W do not separate two equal codes.
+        'H' | 'W' => '-',
+        _ => '0',
+    };
+    let mut letters = s
+        .chars()
+        .filter(char::is_ascii_alphabetic)
+        .map(|c| c.to_ascii_uppercase());
+    let Some(first) = letters.next() else {
+        return String::new();
+    };
+    let mut out = String::from(first);
+    let mut last = code(first);
+    for c in letters {
+        let d = code(c);
+        if d == '-' {
+            continue;
+        }
+        if d != '0' && d != last {
+            out.push(d);
+            if out.len() == 4 {
+                break;
+            }
+        }
+        last = d;
+    }
+    while out.len() < 4 {
+        out.push('0');
+    }
+    out
+}
+
 fn criterion_matches(have: &str, c: &Criterion) -> bool {
+    match c.compare {
+        Compare::CustomField => return false,
+        Compare::SoundsLike => {
+            let code = soundex(have);
+            return !code.is_empty() && code == soundex(&c.value);
+        }
+        Compare::Match => {}
+    }
+    // Text compares case-insensitively, as the vendor's SQL Server collation does [assumed].
     let (h, w) = (have.to_lowercase(), c.value.to_lowercase());
     let num = || (h.parse::<f64>().ok(), w.parse::<f64>().ok());
-    match c.match_type.to_ascii_lowercase().as_str() {
-        "endswith" => h.ends_with(&w),
-        "contains" => h.contains(&w),
-        "equal" | "equals" => h == w,
-        "greaterthan" => matches!(num(), (Some(a), Some(b)) if a > b),
-        "greaterthanequal" => matches!(num(), (Some(a), Some(b)) if a >= b),
-        "lessthan" => matches!(num(), (Some(a), Some(b)) if a < b),
-        "lessthanequal" => matches!(num(), (Some(a), Some(b)) if a <= b),
+    match c.match_type {
+        "EndsWith" => h.ends_with(&w),
+        "Contains" => h.contains(&w),
+        "Equal" => h == w,
+        "GreaterThan" => matches!(num(), (Some(a), Some(b)) if a > b),
+        "GreaterThanEqual" => matches!(num(), (Some(a), Some(b)) if a >= b),
+        "LessThan" => matches!(num(), (Some(a), Some(b)) if a < b),
+        "LessThanEqual" => matches!(num(), (Some(a), Some(b)) if a <= b),
         _ => h.starts_with(&w),
     }
 }
 
-/// Same-type criteria are OR-ed, different types AND-ed.
-fn passes(criteria: &[Criterion], value_of: impl Fn(&str) -> String) -> bool {
-    let mut types: Vec<String> = criteria
-        .iter()
-        .map(|c| c.search_type.to_ascii_lowercase())
-        .collect();
-    types.sort();
+/// Same-type criteria are OR-ed, different types AND-ed; a record matches a criterion when
+/// any of the values it reads does.
+fn passes(criteria: &[Criterion], values_of: impl Fn(&'static str) -> Vec<String>) -> bool {
+    let mut types: Vec<&str> = criteria.iter().map(|c| c.search_type.as_str()).collect();
+    types.sort_unstable();
     types.dedup();
     types.iter().all(|t| {
         criteria
             .iter()
-            .filter(|c| c.search_type.eq_ignore_ascii_case(t))
-            .any(|c| criterion_matches(&value_of(t), c))
+            .filter(|c| c.search_type == *t)
+            .any(|c| values_of(c.key).iter().any(|v| criterion_matches(v, c)))
     })
 }
 
-fn account_value(rec: &StoredRecord, search_type: &str) -> String {
-    let a = rec
-        .fields
+fn account_of_record(rec: &StoredRecord) -> Map<String, Value> {
+    rec.fields
         .get("Account")
         .and_then(Value::as_object)
         .cloned()
-        .unwrap_or_default();
-    match search_type {
-        "accountname" | "name" => text(&a, "Name"),
+        .unwrap_or_default()
+}
+
+fn account_values(store: &Store, rec: &StoredRecord, key: &str) -> Vec<String> {
+    let a = account_of_record(rec);
+    let one = match key {
+        "accountname" => text(&a, "Name"),
         "address" => text(&a, "Address1"),
         "postalcode" => text(&a, "PostalCode"),
-        "phonenumber" | "phone" => text(&rec.fields, "PhoneNumber"),
+        "phonenumber" => text(&rec.fields, "PhoneNumber"),
         "accountnumber" => rec.id.to_string(),
         "accountid" => text(&a, "AccountId"),
         "accounttype" => text(&a, "AccountType"),
         "accountstatus" => text(&a, "Status"),
         "email" => text(&a, "Email"),
-        other => text(&a, other),
-    }
+        "externalid" => text(&a, "ExternalId"),
+        "contactname" => {
+            return store
+                .list("contacts")
+                .filter(|c| contact_account(c) == Some(rec.id))
+                .map(contact_name)
+                .collect()
+        }
+        // Agreements and external products are not simulated: nothing matches them.
+        _ => return Vec::new(),
+    };
+    vec![one]
 }
 
-fn contact_value(rec: &StoredRecord, search_type: &str) -> String {
+fn contact_values(store: &Store, rec: &StoredRecord, key: &str) -> Vec<String> {
     let c = rec
         .fields
         .get("Contact")
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    match search_type {
+    let one = match key {
         "firstname" => text(&c, "FirstName"),
         "lastname" => text(&c, "LastName"),
         "email" => text(&rec.fields, "EmailAddress"),
-        "phonenumber" | "phone" => text(&rec.fields, "PhoneNumber"),
-        "accountid" | "accountnumber" => text(&c, "AccountNumber"),
-        other => text(&c, other),
-    }
-}
-
-/// Criteria from an advanced-search body (`{"Criteria":[{SearchType, MatchType, Criteria}]}`).
-fn body_criteria(o: &Map<String, Value>) -> Vec<Criterion> {
-    field(o, "Criteria")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_object)
-        .map(|c| Criterion {
-            search_type: text(c, "SearchType"),
-            match_type: text(c, "MatchType"),
-            value: text(c, "Criteria"),
-        })
-        .collect()
-}
-
-/// A typed search's body is the criteria string itself (JSON string or raw text).
-fn typed_criteria(search_type: &str, body: &[u8]) -> Vec<Criterion> {
-    let raw = String::from_utf8_lossy(body).into_owned();
-    let value = serde_json::from_str::<String>(&raw).unwrap_or(raw);
-    vec![Criterion {
-        search_type: search_type.to_owned(),
-        match_type: "StartsWith".into(),
-        value,
-    }]
+        "phonenumber" => text(&rec.fields, "PhoneNumber"),
+        // The account's user-specified identifier (`Account.AccountId`, as in the account
+        // search), not its number [assumed].
+        "accountid" => contact_account(rec)
+            .and_then(|a| store.get("accounts", a))
+            .map(|a| text(&account_of_record(a), "AccountId"))
+            .unwrap_or_default(),
+        _ => return Vec::new(),
+    };
+    vec![one]
 }
 
 fn search(
@@ -687,11 +931,11 @@ fn search(
     let rows: Vec<Value> = st
         .list(collection)
         .filter(|r| {
-            passes(criteria, |t| {
+            passes(criteria, |key| {
                 if collection == "accounts" {
-                    account_value(r, t)
+                    account_values(&st, r, key)
                 } else {
-                    contact_value(r, t)
+                    contact_values(&st, r, key)
                 }
             })
         })
@@ -762,13 +1006,14 @@ fn search_by_body(
         )
         .into_response();
     }
-    respond(
-        parse_object(body)
-            .and_then(|o| search(sim, collection, &body_criteria(&o), params, Some(&o))),
-    )
+    respond(parse_object(body).and_then(|o| {
+        let criteria = body_criteria(collection, &o)?;
+        search(sim, collection, &criteria, params, Some(&o))
+    }))
 }
 
-/// `POST /api/{collection}/search/{type}`.
+/// `POST /api/{collection}/search/{type}` for the simple types the vendor routes (custom-field
+/// and sounds-like routes are not simulated: 404).
 fn search_by_type(
     sim: &TigerpawSim,
     collection: &str,
@@ -777,19 +1022,24 @@ fn search_by_type(
     params: &Params,
     body: &[u8],
 ) -> Response {
-    if !n.eq_ignore_ascii_case("search") {
+    let key = typed_key(collection, search_type);
+    let (true, Some(key)) = (n.eq_ignore_ascii_case("search"), key) else {
         return reject(StatusCode::NOT_FOUND, "Not found").into_response();
-    }
+    };
     respond(search(
         sim,
         collection,
-        &typed_criteria(search_type, body),
+        &typed_criteria(key, search_type, body),
         params,
         None,
     ))
 }
 
-/// `GET /api/contacts/account/{n}` and `GET /api/contacts/{n}/details`.
+/// `GET /api/contacts/account/{n}[?activeOnly=true]` and `GET /api/contacts/{n}/details`.
+///
+/// The account's contacts come in one answer: the spec documents no paging parameters for this
+/// call (Tsi.Web `docs/ContactsApi.md`, ContactsGetAccountContacts: `accountNumber`,
+/// `activeOnly` only), so `NextRow` is 0 and `pageRequest.*` is not read.
 async fn contact_sub(
     State(sim): State<Arc<TigerpawSim>>,
     Path((n, sub)): Path<(String, String)>,
@@ -800,7 +1050,6 @@ async fn contact_sub(
             let account = parse_number(&sub)?;
             let active_only =
                 param(&params, "activeOnly").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-            let (size, start) = paging(&params, None)?;
             let st = sim.lock();
             let rows: Vec<Value> = st
                 .list("contacts")
@@ -816,7 +1065,8 @@ async fn contact_sub(
                 })
                 .map(|c| sim.contact_summary(&st, c))
                 .collect();
-            return Ok(paged("Contacts", rows, size, start));
+            let size = rows.len().max(1);
+            return Ok(paged("Contacts", rows, size, 1));
         }
         if sub.eq_ignore_ascii_case("details") {
             let id = parse_number(&n)?;

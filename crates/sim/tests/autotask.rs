@@ -12,6 +12,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha1::Sha1;
+use syncbridge_sim::admin::AdminOps;
 use syncbridge_sim::autotask::{Autotask, AutotaskConfig};
 
 use common::{client, Receiver};
@@ -154,6 +155,10 @@ async fn query_pages_500_rows_with_next_page_url() {
         Some(2),
         "id + companyName"
     );
+    assert!(
+        small["pageDetails"]["nextPageUrl"].is_null(),
+        "MaxRecords queries loop by id (stricter reading, audit AT-3)"
+    );
     let (bad, body) = call(
         &at,
         reqwest::Method::POST,
@@ -221,10 +226,20 @@ async fn create_patch_put_and_child_contacts() {
     .await;
     assert_eq!(item["item"]["phone"], "555", "PATCH keeps fields not sent");
     assert_eq!(item["item"]["city"], "Oslo");
-    assert!(item["item"]["lastTrackedModifiedDateTime"].is_string());
+    let stamp = item["item"]["lastTrackedModifiedDateTime"]
+        .as_str()
+        .expect("stamped once updated");
+    assert!(!stamp.ends_with('Z'), "zone-less: {stamp}");
 
-    let (status, _) = call(&at, reqwest::Method::PUT, "/Companies", SYNC,
-        json!({"id": id, "companyName": "Acme & Co", "companyType": 1, "ownerResourceID": 29682885})).await;
+    let (status, _) = call(
+        &at,
+        reqwest::Method::PUT,
+        "/Companies",
+        SYNC,
+        json!({"id": id, "companyName": "Acme & Co", "companyType": 1, "ownerResourceID": 29682885,
+            "phone": "555"}),
+    )
+    .await;
     assert_eq!(status, 200);
     let (_, item) = call(
         &at,
@@ -234,7 +249,11 @@ async fn create_patch_put_and_child_contacts() {
         Value::Null,
     )
     .await;
-    assert!(item["item"]["phone"].is_null(), "PUT nulls omitted fields");
+    assert!(item["item"]["city"].is_null(), "PUT nulls omitted fields");
+    let (status, body) = call(&at, reqwest::Method::PUT, "/Companies", SYNC,
+        json!({"id": id, "companyName": "Acme & Co", "companyType": 1, "ownerResourceID": 29682885})).await;
+    assert_eq!(status, 500, "PUT without the required phone");
+    assert_eq!(body, json!({"errors": ["Missing Required Field: phone."]}));
 
     let (_, found) = call(
         &at,
@@ -250,12 +269,21 @@ async fn create_patch_put_and_child_contacts() {
         "eq is case-insensitive"
     );
 
-    let (status, contact) = call(
+    let (status, _) = call(
         &at,
         reqwest::Method::POST,
         &format!("/Companies/{id}/Contacts"),
         SYNC,
         json!({"firstName": "Ada", "lastName": "Lovelace"}),
+    )
+    .await;
+    assert_eq!(status, 500, "isActive is required, not defaulted");
+    let (status, contact) = call(
+        &at,
+        reqwest::Method::POST,
+        &format!("/Companies/{id}/Contacts"),
+        SYNC,
+        json!({"firstName": "Ada", "lastName": "Lovelace", "isActive": 1}),
     )
     .await;
     assert_eq!(status, 200);
@@ -279,22 +307,41 @@ async fn create_patch_put_and_child_contacts() {
     .await;
     assert_eq!(status, 200);
 
+    let (status, _) = call(
+        &at,
+        reqwest::Method::POST,
+        "/ConfigurationItems",
+        SYNC,
+        json!({"companyID": id, "referenceTitle": "srv", "serialNumber": "S1", "isActive": true}),
+    )
+    .await;
+    assert_eq!(status, 500, "productID is required");
+    at.sim
+        .seed(
+            "Products",
+            vec![
+                json!({"id": 1, "name": "Generic", "productBillingCodeID": 1,
+                "isSerialized": false, "isActive": true}),
+            ],
+        )
+        .expect("product");
     let (status, ci) = call(
         &at,
         reqwest::Method::POST,
         "/ConfigurationItems",
         SYNC,
-        json!({"companyID": id, "referenceTitle": "srv", "serialNumber": "S1"}),
+        json!({"companyID": id, "serialNumber": "S1", "isActive": true, "productID": 1,
+            "installDate": "2024-01-02"}),
     )
     .await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 200, "no referenceTitle needed");
     let ci_id = ci["itemId"].as_u64().expect("id");
     let (other, _) = call(
         &at,
         reqwest::Method::POST,
         "/Companies",
         SYNC,
-        json!({"companyName": "Other", "companyType": 1, "ownerResourceID": 1}),
+        json!({"companyName": "Other", "companyType": 1, "ownerResourceID": 1, "phone": "555"}),
     )
     .await;
     assert_eq!(other, 200);
@@ -321,6 +368,10 @@ async fn create_patch_put_and_child_contacts() {
             ci["item"]["serialNumber"].clone()
         ),
         (json!(id), json!("S2"))
+    );
+    assert_eq!(
+        ci["item"]["installDate"], "2024-01-02T00:00:00",
+        "dates are stored as zone-less date-times"
     );
     at.shutdown().await;
 }
@@ -446,8 +497,8 @@ fn derived_vectors_of_webhooks_md_2_6() {
     );
 }
 
-/// Registers a company webhook: companyName (FieldID 2) subscribed, id (FieldID 1) display-always,
-/// the sync user excluded.
+/// Registers a company webhook: companyName subscribed, id display-always (FieldIDs from
+/// `CompanyWebhookFields/entityInformation/fields`), the sync user excluded.
 async fn register(at: &Autotask, url: &str, deactivation: &str) -> u64 {
     let (status, hook) = call(at, reqwest::Method::POST, "/CompanyWebhooks", SYNC, json!({
         "IsActive": true, "DeactivationUrl": deactivation, "IsSubscribedToCreateEvents": true,
@@ -465,7 +516,43 @@ async fn register(at: &Autotask, url: &str, deactivation: &str) -> u64 {
     )
     .await;
     assert_eq!(info["fields"][1]["name"], "companyName");
-    assert_eq!(info["fields"][1]["webhookFieldID"], 2);
+    assert!(
+        info["fields"][1].get("webhookFieldID").is_none(),
+        "no such attribute in Autotask"
+    );
+    let (status, hook_fields) = call(
+        at,
+        reqwest::Method::GET,
+        "/CompanyWebhookFields/entityInformation/fields",
+        SYNC,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let picklist = hook_fields["fields"]
+        .as_array()
+        .and_then(|fs| fs.iter().find(|f| f["name"] == "fieldID"))
+        .and_then(|f| f["picklistValues"].as_array())
+        .cloned()
+        .expect("fieldID picklist");
+    let field_id = |name: &str| -> u64 {
+        picklist
+            .iter()
+            .find(|v| v["label"] == name)
+            .and_then(|v| v["value"].as_str())
+            .and_then(|v| v.parse().ok())
+            .expect("webhook field")
+    };
+    let (name_id, id_id) = (field_id("companyName"), field_id("id"));
+    let (refused, _) = call(
+        at,
+        reqwest::Method::POST,
+        &format!("/CompanyWebhooks/{id}/Fields"),
+        SYNC,
+        json!({"FieldID": 2, "IsSubscribedField": true, "WebhookID": id}),
+    )
+    .await;
+    assert_eq!(refused, 500, "a FieldID Autotask does not list");
     let (_, before) = call(
         at,
         reqwest::Method::GET,
@@ -476,8 +563,8 @@ async fn register(at: &Autotask, url: &str, deactivation: &str) -> u64 {
     .await;
     assert_eq!(before["item"]["isReady"], false);
     for body in [
-        json!({"FieldID": 2, "IsSubscribedField": true, "IsDisplayAlwaysField": false, "WebhookID": id}),
-        json!({"FieldID": 1, "IsSubscribedField": false, "IsDisplayAlwaysField": true, "WebhookID": id}),
+        json!({"FieldID": name_id, "IsSubscribedField": true, "IsDisplayAlwaysField": false, "WebhookID": id}),
+        json!({"FieldID": id_id, "IsSubscribedField": false, "IsDisplayAlwaysField": true, "WebhookID": id}),
     ] {
         assert_eq!(
             call(
@@ -638,7 +725,8 @@ async fn retries_every_30s_then_deactivates_after_25_failures() {
     seed(
         &at,
         "Companies",
-        json!([{"id": 1, "companyName": "A", "companyType": 1, "ownerResourceID": 1}]),
+        json!([{"id": 1, "companyName": "A", "companyType": 1, "ownerResourceID": 1,
+            "phone": "555"}]),
     )
     .await;
     // 30 simulated seconds between attempts take 30 ms of real time.

@@ -132,7 +132,7 @@ fn next_link(resp: &reqwest::Response) -> Option<String> {
 async fn pages_2500_companies_by_page_and_by_page_id() {
     let cw = start().await;
     let companies: Vec<Value> = (0..2500)
-        .map(|i| json!({"name": format!("Company {i:04}"), "identifier": format!("C{i}")}))
+        .map(|i| json!({"name": format!("Company {i:04}"), "identifier": format!("C{i}"), "city": "Springfield"}))
         .collect();
     seed(&cw, "companies", Value::from(companies)).await;
 
@@ -223,8 +223,8 @@ async fn conditions_name_and_last_updated() {
         &cw,
         "companies",
         json!([
-            {"id": 1, "name": "Acme", "identifier": "Acme", "status": {"id": 1}},
-            {"id": 2, "name": "Other", "identifier": "Other", "status": {"id": 1}}
+            {"id": 1, "name": "Acme", "identifier": "Acme", "city": "Springfield", "status": {"id": 1}},
+            {"id": 2, "name": "Other", "identifier": "Other", "city": "Springfield", "status": {"id": 1}}
         ]),
     )
     .await;
@@ -284,7 +284,7 @@ async fn creates_validate_and_sites_live_under_companies() {
         .expect("send");
     assert_eq!(no_ident.status(), 400);
     let created = req(&cw, reqwest::Method::POST, "/company/companies", SYNC)
-        .json(&json!({"name": "Acme", "identifier": "Acme", "status": {"id": 1}, "types": [{"id": 1}]}))
+        .json(&json!({"name": "Acme", "identifier": "Acme", "city": "Springfield", "status": {"id": 1}, "types": [{"id": 1}]}))
         .send()
         .await
         .expect("send");
@@ -293,7 +293,7 @@ async fn creates_validate_and_sites_live_under_companies() {
     assert_eq!(company["types"][0]["name"], "Client");
     let id = company["id"].as_u64().expect("id");
     let dup = req(&cw, reqwest::Method::POST, "/company/companies", SYNC)
-        .json(&json!({"name": "Acme 2", "identifier": "acme"}))
+        .json(&json!({"name": "Acme 2", "identifier": "acme", "city": "Springfield"}))
         .send()
         .await
         .expect("send");
@@ -422,7 +422,7 @@ async fn callbacks_are_signed_carry_entity_strings_and_honour_self_suppression()
 
     // A person (alice) creates a company: one callback.
     let created: Value = req(&cw, reqwest::Method::POST, "/company/companies", ALICE)
-        .json(&json!({"name": "Acme", "identifier": "Acme", "status": {"id": 1}}))
+        .json(&json!({"name": "Acme", "identifier": "Acme", "city": "Springfield", "status": {"id": 1}}))
         .send()
         .await
         .expect("create")
@@ -540,7 +540,7 @@ async fn delivery_faults_drop_duplicate_and_reorder() {
     seed(
         &cw,
         "companies",
-        json!([{"id": 1, "name": "A", "identifier": "A"}]),
+        json!([{"id": 1, "name": "A", "identifier": "A", "city": "Springfield"}]),
     )
     .await;
     let set_plan = |delivery: Value| {

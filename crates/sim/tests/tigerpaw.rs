@@ -1,4 +1,5 @@
-//! Tigerpaw simulator over real HTTP: per-request HMAC auth, searches with paging, contacts.
+//! Tigerpaw simulator over real HTTP: per-request HMAC auth, searches with paging, contacts, and
+//! the advanced searches it refuses as the vendor documents (audit TP-1, TP-2).
 
 mod common;
 
@@ -154,7 +155,9 @@ async fn account_search_pages_and_contacts_by_account() {
             &format!("/api/accounts/search?pageRequest.pageSize=50&pageRequest.startRow={start}"),
             "tp-private",
         )
-        .json(&json!({"Criteria": []}))
+        .json(&json!({"Criteria": [
+            {"SearchType": "AccountNumber", "MatchType": "GreaterThan", "Criteria": "0"}
+        ]}))
         .send()
         .await
         .expect("send")
@@ -240,5 +243,130 @@ async fn account_search_pages_and_contacts_by_account() {
         .await
         .expect("send");
     assert_eq!(missing.status(), 404);
+    tp.shutdown().await;
+}
+
+/// Posts an advanced search and returns the answer's JSON (HTTP 200 either way).
+async fn advanced(tp: &Tigerpaw, collection: &str, criteria: Value) -> Value {
+    let path = format!("/api/{collection}/search");
+    let answer = signed(tp, reqwest::Method::POST, &path, "tp-private")
+        .json(&json!({ "Criteria": criteria }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        answer.status(),
+        200,
+        "search answers 200, Success says the rest"
+    );
+    answer.json().await.expect("json")
+}
+
+#[tokio::test]
+async fn advanced_search_takes_only_documented_criteria() {
+    let tp = Tigerpaw::start(TigerpawConfig::default())
+        .await
+        .expect("start");
+    client()
+        .post(format!("{}/_admin/seed/accounts", tp.base_url()))
+        .json(
+            &json!([{"AccountNumber": 7, "Account": {"Name": "Acme", "AccountId": "ACME",
+            "AccountType": "Customer", "Status": "Active"}}]),
+        )
+        .send()
+        .await
+        .expect("seed");
+    client()
+        .post(format!("{}/_admin/seed/contacts", tp.base_url()))
+        .json(&json!([
+            {"ContactNumber": 1, "Contact": {"AccountNumber": 7, "FirstName": "Robert", "LastName": "Smith"}},
+            {"ContactNumber": 2, "Contact": {"AccountNumber": 7, "FirstName": "Rupert", "LastName": "Smyth"}}
+        ]))
+        .send()
+        .await
+        .expect("seed");
+    let criterion =
+        |t: &str, m: &str, v: &str| json!({"SearchType": t, "MatchType": m, "Criteria": v});
+    let refused = [
+        ("contacts", json!([])),
+        ("accounts", json!([])),
+        (
+            "contacts",
+            json!([criterion("AccountNumber", "Equal", "7")]),
+        ),
+        (
+            "contacts",
+            json!([criterion("FirstName", "Equal", "Robert")]),
+        ),
+        (
+            "contacts",
+            json!([criterion("firstname", "Equal", "Robert")]),
+        ),
+        (
+            "contacts",
+            json!([criterion("Firstname", "Equals", "Robert")]),
+        ),
+        ("contacts", json!([criterion("Firstname", "Equal", "")])),
+        ("contacts", json!([criterion("CustomField", "Equal", "x")])),
+        ("accounts", json!([criterion("Name", "Equal", "Acme")])),
+    ];
+    for (collection, criteria) in refused {
+        let answer = advanced(&tp, collection, criteria.clone()).await;
+        assert_eq!(
+            answer["Success"], false,
+            "{collection} {criteria}: {answer}"
+        );
+        assert!(
+            answer["Message"].as_str().is_some_and(|m| !m.is_empty()),
+            "a refusal says why: {answer}"
+        );
+    }
+    let count = |answer: &Value, key: &str| answer[key].as_array().map_or(0, Vec::len);
+    let robert = advanced(
+        &tp,
+        "contacts",
+        json!([criterion("Firstname", "Equal", "robert")]),
+    )
+    .await;
+    assert_eq!(count(&robert, "Contacts"), 1, "{robert}");
+    let default_match = advanced(
+        &tp,
+        "contacts",
+        json!([{"SearchType": "LastName", "Criteria": "Sm"}]),
+    )
+    .await;
+    assert_eq!(
+        count(&default_match, "Contacts"),
+        2,
+        "StartsWith by default"
+    );
+    let sounds = advanced(
+        &tp,
+        "contacts",
+        json!([criterion("LastNameSoundsLike", "", "Smith")]),
+    )
+    .await;
+    assert_eq!(count(&sounds, "Contacts"), 2, "Smith and Smyth: S530");
+    let by_account_id = advanced(
+        &tp,
+        "contacts",
+        json!([criterion("AccountId", "Equal", "ACME")]),
+    )
+    .await;
+    assert_eq!(count(&by_account_id, "Contacts"), 2, "{by_account_id}");
+    let every = advanced(
+        &tp,
+        "accounts",
+        json!([criterion("AccountNumber", "GreaterThan", "0")]),
+    )
+    .await;
+    assert_eq!(count(&every, "Accounts"), 1);
+    let by_contact = advanced(
+        &tp,
+        "accounts",
+        json!([criterion("ContactName", "Equal", "Rupert Smyth")]),
+    )
+    .await;
+    assert_eq!(count(&by_contact, "Accounts"), 1);
     tp.shutdown().await;
 }

@@ -39,13 +39,14 @@ impl WebhookSource {
         }
     }
 
-    /// The `Sync-Source` of the events it produces.
-    pub fn event_source(self) -> EventSource {
+    /// The `Sync-Source` of the events it produces; `None` for Standard Webhooks, whose source
+    /// names the side the tenant declares for its producer (`EventSource::Standard(side)`).
+    pub fn event_source(self) -> Option<EventSource> {
         match self {
-            WebhookSource::ConnectWise => EventSource::Psa(PsaKind::ConnectWise),
-            WebhookSource::Autotask => EventSource::Psa(PsaKind::Autotask),
-            WebhookSource::ItGlue => EventSource::ItGlue,
-            WebhookSource::Standard => EventSource::Standard,
+            WebhookSource::ConnectWise => Some(EventSource::Psa(PsaKind::ConnectWise)),
+            WebhookSource::Autotask => Some(EventSource::Psa(PsaKind::Autotask)),
+            WebhookSource::ItGlue => Some(EventSource::ItGlue),
+            WebhookSource::Standard => None,
         }
     }
 }

@@ -8,13 +8,16 @@
 //!
 //! Payload convention for syncbridge: the spec's recommended `{"type", "timestamp", "data"}` with
 //! `type` = `{entity}.{created|updated|deleted}` (entity as in `Entity::as_str`) and the record id
-//! in `data.id`. An authentic event of another type is [`Verified::Ignored`]. The dedup id is
-//! `webhook-id`, stable across the producer's retries.
+//! in `data.id`, an id of the side the tenant's configuration declares for its producer
+//! ([`StandardWebhookVerifier::new`]); the event's source is [`EventSource::Standard`] of that side,
+//! so the worker handles it like that side's webhooks. An authentic event of another type (another
+//! record kind or another verb) is [`Verified::Ignored`]: answered as ignored, never stored. The
+//! dedup id is `webhook-id`, stable across the producer's retries.
 
 use base64::engine::general_purpose::{STANDARD as BASE64, STANDARD_NO_PAD};
 use base64::Engine;
 use serde_json::Value;
-use syncbridge_model::{ChangeAction, ChangeEvent, Entity, EventSource, TenantId};
+use syncbridge_model::{ChangeAction, ChangeEvent, Entity, EventSource, Side, TenantId};
 
 use crate::body::BodyLimit;
 use crate::crypto::{hmac_sha256, verify_hmac_sha256};
@@ -107,6 +110,8 @@ fn decode_whsec(value: &[u8]) -> Result<Vec<u8>, ConfigError> {
 #[derive(Debug, Clone)]
 pub struct StandardWebhookVerifier {
     tenant: TenantId,
+    /// Whose record ids `data.id` carries.
+    side: Side,
     /// Decoded key bytes (current, previous).
     keys: Secret,
     tolerance_secs: u32,
@@ -114,10 +119,12 @@ pub struct StandardWebhookVerifier {
 }
 
 impl StandardWebhookVerifier {
-    /// `secret` holds the `whsec_…` values as configured (both during a rotation).
-    pub fn new(tenant: TenantId, secret: &Secret) -> Result<Self, ConfigError> {
+    /// `secret` holds the `whsec_…` values as configured (both during a rotation); `side` is the
+    /// side whose record ids the producer sends (`[tenants.<id>.standard] side`).
+    pub fn new(tenant: TenantId, secret: &Secret, side: Side) -> Result<Self, ConfigError> {
         Ok(StandardWebhookVerifier {
             tenant,
+            side,
             keys: secret.try_map(decode_whsec)?,
             tolerance_secs: DEFAULT_TOLERANCE_SECS,
             body_limit: BodyLimit::DEFAULT,
@@ -136,6 +143,10 @@ impl StandardWebhookVerifier {
 
     pub fn tenant(&self) -> &TenantId {
         &self.tenant
+    }
+
+    pub fn side(&self) -> Side {
+        self.side
     }
 
     /// Checks size, headers, timestamp window and signature; returns the delivery's id and time.
@@ -187,12 +198,18 @@ impl StandardWebhookVerifier {
             Ok(_) => return Err(Rejection::malformed("body is not a JSON object")),
             Err(_) => return Err(Rejection::malformed("body is not JSON")),
         };
+        let source = EventSource::Standard(self.side);
         let event_type = string_field(&payload, "type").unwrap_or_default();
         let (kind, verb) = event_type.split_once('.').unwrap_or((event_type, ""));
-        let Ok(entity) = kind.parse::<Entity>() else {
+        let action = match verb {
+            "created" | "updated" => Some(ChangeAction::Upsert),
+            "deleted" => Some(ChangeAction::Delete),
+            _ => None,
+        };
+        let (Ok(entity), Some(action)) = (kind.parse::<Entity>(), action) else {
             return Ok(Verified::Ignored(Ignored {
                 tenant: self.tenant.clone(),
-                source: EventSource::Standard,
+                source,
                 record_type: shortened(event_type),
             }));
         };
@@ -201,15 +218,10 @@ impl StandardWebhookVerifier {
             .and_then(Value::as_object)
             .and_then(|data| id_field(data, "id"))
             .ok_or(Rejection::malformed("data.id missing or invalid"))?;
-        let action = if verb == "deleted" || verb == "delete" {
-            ChangeAction::Delete
-        } else {
-            ChangeAction::Upsert
-        };
         Ok(Verified::Event(VerifiedEvent {
             envelope: ChangeEvent {
                 tenant: self.tenant.clone(),
-                source: EventSource::Standard,
+                source,
                 entity: Some(entity),
                 record_id: Some(record_id),
                 action,

@@ -6,6 +6,7 @@ mod common;
 
 use common::{block_on, tenant, FakeKeySource};
 use proptest::prelude::*;
+use syncbridge_model::Side;
 use syncbridge_webhooks::{
     dotnet_escaped, AutotaskCallout, AutotaskVerifier, ConnectWiseCallback, ConnectWiseVerifier,
     Headers, ItGlueWorkflowVerifier, KeyUrlPolicy, Secret, SigningKeyCache, StandardWebhook,
@@ -100,7 +101,7 @@ fn run_all(body: &[u8], headers: &Headers, now: i64, token: &str) {
     let _ = AutotaskVerifier::new(tenant(), secret.clone()).verify(&request);
     let _ = AutotaskVerifier::new(tenant(), secret.clone()).verify_deactivation(&request);
     let _ = ItGlueWorkflowVerifier::new(tenant(), secret).verify(token, &request);
-    let _ = StandardWebhookVerifier::new(tenant(), &Secret::new(WHSEC).unwrap())
+    let _ = StandardWebhookVerifier::new(tenant(), &Secret::new(WHSEC).unwrap(), Side::Psa)
         .unwrap()
         .verify(&request);
     let keys = SigningKeyCache::new(FakeKeySource::serving(SECRET));

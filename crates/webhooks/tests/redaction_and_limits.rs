@@ -6,6 +6,7 @@ mod common;
 use std::borrow::Cow;
 
 use common::{block_on, tenant, FakeKeySource};
+use syncbridge_model::Side;
 use syncbridge_webhooks::{
     AutotaskCallout, AutotaskVerifier, BodyLimit, ConnectWiseCallback, ConnectWiseVerifier,
     Headers, ItGlueWorkflowVerifier, KeyUrlPolicy, Rejection, Secret, SigningKeyCache,
@@ -26,7 +27,8 @@ fn secrets_print_as_stars() {
 
     let autotask = AutotaskVerifier::new(tenant(), secret.clone());
     let itglue = ItGlueWorkflowVerifier::new(tenant(), secret.clone());
-    let standard = StandardWebhookVerifier::new(tenant(), &Secret::new(WHSEC).unwrap()).unwrap();
+    let standard =
+        StandardWebhookVerifier::new(tenant(), &Secret::new(WHSEC).unwrap(), Side::Psa).unwrap();
     for debug in [
         format!("{autotask:?}"),
         format!("{itglue:?}"),
@@ -95,6 +97,7 @@ fn rejections_never_contain_secrets_or_signatures() {
     let standard = StandardWebhookVerifier::new(
         tenant(),
         &Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap(),
+        Side::Psa,
     )
     .unwrap();
     leaked.push((
@@ -186,7 +189,7 @@ fn bodies_over_the_limit_are_too_large_everywhere() {
         Err(Rejection::TooLarge)
     );
     assert_eq!(
-        StandardWebhookVerifier::new(tenant(), &Secret::new(WHSEC).unwrap())
+        StandardWebhookVerifier::new(tenant(), &Secret::new(WHSEC).unwrap(), Side::Psa)
             .unwrap()
             .with_body_limit(limit)
             .verify(&request),
@@ -215,8 +218,13 @@ fn route_segments_name_sources() {
             .parse::<WebhookSource>()
             .unwrap()
             .event_source()
-            .to_string(),
-        "connectwise"
+            .map(|s| s.to_string()),
+        Some("connectwise".to_owned())
+    );
+    assert_eq!(
+        WebhookSource::Standard.event_source(),
+        None,
+        "the tenant declares its side"
     );
     let err = "halopsa".parse::<WebhookSource>().unwrap_err();
     assert_eq!(err, Rejection::UnknownSource);

@@ -4,7 +4,7 @@
 mod common;
 
 use common::tenant;
-use syncbridge_model::{ChangeAction, Entity, EventSource};
+use syncbridge_model::{ChangeAction, Entity, EventSource, Side};
 use syncbridge_webhooks::{
     ConfigError, Headers, Rejection, Secret, StandardWebhook, StandardWebhookVerifier, Verified,
     WebhookRequest,
@@ -22,7 +22,7 @@ const SPEC_BAD_SIGNATURE: &str = "v1,R3PTzyfHASBKHH98a7yexTwaJ4yNIcGhFQc1yuN+BPU
 const OTHER_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 fn verifier(secret: &str) -> StandardWebhookVerifier {
-    StandardWebhookVerifier::new(tenant(), &Secret::new(secret).unwrap()).unwrap()
+    StandardWebhookVerifier::new(tenant(), &Secret::new(secret).unwrap(), Side::Psa).unwrap()
 }
 
 fn headers(id: &str, ts: i64, signature: &str) -> Headers {
@@ -74,7 +74,7 @@ fn genuine_delivery_maps_to_an_event() {
         .unwrap();
     let e = &event.envelope;
     assert_eq!(e.tenant, tenant());
-    assert_eq!(e.source, EventSource::Standard);
+    assert_eq!(e.source, EventSource::Standard(Side::Psa));
     assert_eq!(e.entity, Some(Entity::Contact));
     assert_eq!(e.record_id.as_deref(), Some("42"));
     assert_eq!(e.action, ChangeAction::Upsert);
@@ -125,6 +125,7 @@ fn rotation_accepts_current_and_previous_secret() {
     let rotating = StandardWebhookVerifier::new(
         tenant(),
         &Secret::rotating(OTHER_SECRET, SPEC_SECRET).unwrap(),
+        Side::Psa,
     )
     .unwrap();
     let h = headers(SPEC_ID, SPEC_TS, SPEC_SIGNATURE);
@@ -264,8 +265,46 @@ fn authentic_but_unusable_payloads() {
 
 #[test]
 fn invalid_whsec_secret_is_a_config_error() {
-    let err = StandardWebhookVerifier::new(tenant(), &Secret::new("whsec_not*base64").unwrap())
-        .unwrap_err();
+    let err = StandardWebhookVerifier::new(
+        tenant(),
+        &Secret::new("whsec_not*base64").unwrap(),
+        Side::Psa,
+    )
+    .unwrap_err();
     assert!(matches!(err, ConfigError::InvalidSecret(_)));
     assert!(!err.to_string().contains("not*base64"));
+}
+
+#[test]
+fn the_declared_side_is_the_source_and_other_verbs_are_ignored() {
+    let ts = 1_780_000_000;
+    let itglue =
+        StandardWebhookVerifier::new(tenant(), &Secret::new(OTHER_SECRET).unwrap(), Side::ItGlue)
+            .unwrap();
+    assert_eq!(itglue.side(), Side::ItGlue);
+    let body = contact_event("created");
+    let sig = StandardWebhook::sign(OTHER_SECRET, "msg_3", ts, &body).unwrap();
+    let h = headers("msg_3", ts, &sig);
+    let event = itglue
+        .verify(&WebhookRequest::new(&body, &h, at(ts)))
+        .unwrap()
+        .into_event()
+        .unwrap();
+    assert_eq!(event.envelope.source, EventSource::Standard(Side::ItGlue));
+    assert_eq!(event.envelope.action, ChangeAction::Upsert);
+    assert_eq!(
+        event.envelope.subject(),
+        "sync.events.acme.standard-itglue.contact"
+    );
+    // Only created, updated and deleted have a meaning; anything else is not guessed at.
+    for verb in ["archived", "delete", ""] {
+        let body = contact_event(verb);
+        let sig = StandardWebhook::sign(OTHER_SECRET, "msg_4", ts, &body).unwrap();
+        let h = headers("msg_4", ts, &sig);
+        let result = itglue.verify(&WebhookRequest::new(&body, &h, at(ts)));
+        assert!(
+            matches!(result, Ok(Verified::Ignored(_))),
+            "{verb}: {result:?}"
+        );
+    }
 }

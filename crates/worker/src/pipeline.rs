@@ -8,8 +8,8 @@ use syncbridge_bus::{
 };
 use syncbridge_engine::{decide, Action, ActionKind, Decision, Input, LinkUpdate, Rule, Trigger};
 use syncbridge_model::{
-    key_fields, ChangeEvent, Entity, EventSource, Link, LinkState, Record, Side, TenantId,
-    TenantSettings, UnixMillis,
+    key_fields, ChangeAction, ChangeEvent, Entity, EventSource, Link, LinkState, Record, Side,
+    TenantId, TenantSettings, UnixMillis,
 };
 
 use crate::apply::{apply, link_after};
@@ -89,18 +89,27 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
     /// Handles one event. Never panics; every failure becomes an [`Outcome`].
     pub async fn handle(&self, event: &ChangeEvent, now: UnixMillis) -> Outcome {
         let (Some(entity), Some(id)) = (event.entity, event.record_id.as_deref()) else {
-            // A hint (IT Glue workflow webhook) carries no record: the poller acts on it.
-            return Outcome::Done { writes: 0 };
+            // An IT Glue workflow hint carries no record: the IT Glue poller, which sees it on
+            // core NATS, runs at once.
+            if event.source == EventSource::ItGlue && event.action == ChangeAction::Hint {
+                return Outcome::Done { writes: 0 };
+            }
+            // Nothing else is published without a record; should one arrive, it is filed with
+            // the reason rather than acknowledged unseen.
+            return Outcome::DeadLetter(format!(
+                "a {} {} event names no record (entity and id are required); nothing to sync",
+                event.source,
+                event.action.as_str()
+            ));
         };
         let (side, trigger) = match event.source {
             EventSource::Psa(_) => (Side::Psa, Trigger::Event(Side::Psa)),
             EventSource::ItGlue => (Side::ItGlue, Trigger::Event(Side::ItGlue)),
+            // A Standard Webhooks producer speaks for the side its configuration declares: its
+            // events are that side's webhooks.
+            EventSource::Standard(side) => (side, Trigger::Event(side)),
             EventSource::FullSync => (Side::Psa, Trigger::FullSync),
             EventSource::PushAll => (Side::ItGlue, Trigger::PushAll),
-            EventSource::Standard => {
-                tracing::warn!(tenant = %self.tenant, "Standard Webhooks events name no side: ignored");
-                return Outcome::Done { writes: 0 };
-            }
         };
         match self.sync(event, entity, side, id, trigger, now, true).await {
             Ok(outcome) => outcome,

@@ -1,5 +1,6 @@
-//! Change feeds by polling (DESIGN §2.2): IT Glue's `updated_at`, the modified-since queries of
-//! the PSAs that have them, and listing + content hash for the entities that have none.
+//! Change feeds by polling (DESIGN §2.2): IT Glue's `updated_at` (a filter on organizations, a
+//! newest-first walk stopping at the cursor elsewhere), the modified-since queries of the PSAs
+//! that have them, and listing + content hash for the entities that have none.
 //!
 //! **Modified-since.** A poll asks the source for records changed since its cursor and
 //! publishes one event per change — the same events a webhook makes — with the dedup id

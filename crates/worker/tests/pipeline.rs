@@ -5,7 +5,7 @@ mod common;
 use std::sync::atomic::Ordering;
 
 use common::*;
-use syncbridge_model::{Entity, EventSource, Field, LinkState, Mode, Record};
+use syncbridge_model::{ChangeAction, Entity, EventSource, Field, LinkState, Mode, Record, Side};
 use syncbridge_worker::Outcome;
 
 fn acme(id: &str) -> Record {
@@ -352,4 +352,74 @@ async fn an_organization_leaving_scope_orphans_its_children_and_coming_back_reli
     assert_eq!(link(Entity::Contact, "pc1").await.state, LinkState::Linked);
     let itg_contact = h.itg.record(Entity::Contact, &itg_contact.id).unwrap();
     assert_eq!(itg_contact.get(Field::Title), Some("CEO"));
+}
+
+/// A Standard Webhooks producer speaks for the side its tenant declared: `standard-psa` is a PSA
+/// webhook, `standard-itglue` an IT Glue one. Both are decided, written and audited as such.
+#[tokio::test]
+async fn standard_webhook_events_are_the_declared_sides_webhooks() {
+    let h = Harness::start().await;
+    let w = h.worker(settings(true), "w1");
+    h.psa.seed(Entity::Organization, acme("p1"));
+    let from_psa = event(EventSource::Standard(Side::Psa), Entity::Organization, "p1");
+    assert_eq!(w.handle(&from_psa, T0).await, Outcome::Done { writes: 1 });
+    let itg_id = h.itg.all(Entity::Organization)[0].id.clone();
+
+    h.itg
+        .edit(Entity::Organization, &itg_id, Field::ShortName, "AC");
+    let from_itg = event(
+        EventSource::Standard(Side::ItGlue),
+        Entity::Organization,
+        &itg_id,
+    );
+    assert_eq!(w.handle(&from_itg, T0).await, Outcome::Done { writes: 1 });
+    assert_eq!(
+        h.psa
+            .record(Entity::Organization, "p1")
+            .unwrap()
+            .get(Field::ShortName),
+        Some("AC"),
+        "two-way: the IT Glue edit reached the PSA"
+    );
+
+    for (source, side, id) in [
+        ("standard-psa", "psa", "p1"),
+        ("standard-itglue", "it_glue", itg_id.as_str()),
+    ] {
+        let audited = h
+            .stores
+            .audit
+            .find(&tenant(), Entity::Organization, 10, |e| {
+                e["event"]["source"] == source
+            })
+            .await
+            .unwrap();
+        assert_eq!(audited.len(), 1, "{source}: {audited:?}");
+        assert_eq!(audited[0]["side"], side);
+        assert_eq!(audited[0]["record_id"], id);
+        assert_eq!(audited[0]["written"], true);
+    }
+}
+
+/// Only an IT Glue workflow hint may name no record (the IT Glue poller acts on it); anything
+/// else without one is dead-lettered with the reason, never acknowledged unseen.
+#[tokio::test]
+async fn an_event_naming_no_record_is_dead_lettered_with_the_reason() {
+    let h = Harness::start().await;
+    let w = h.worker(settings(true), "w1");
+    let mut hint = itg_event(Entity::Organization, "i1");
+    hint.entity = None;
+    hint.record_id = None;
+    hint.action = ChangeAction::Hint;
+    assert_eq!(w.handle(&hint, T0).await, Outcome::Done { writes: 0 });
+
+    let mut bare = event(EventSource::Standard(Side::Psa), Entity::Organization, "p1");
+    bare.record_id = None;
+    match w.handle(&bare, T0).await {
+        Outcome::DeadLetter(reason) => {
+            assert!(reason.contains("standard-psa"), "{reason}");
+            assert!(reason.contains("names no record"), "{reason}");
+        }
+        other => panic!("not dead-lettered: {other:?}"),
+    }
 }

@@ -116,6 +116,8 @@ pub(crate) struct RawConnectWise {
     pub(crate) webhook_enabled: bool,
     #[serde(default)]
     pub(crate) allow_http_for_simulator: bool,
+    /// The city sent with a company create when the organization has no address.
+    pub(crate) company_address_fallback: Option<String>,
 }
 
 fn yes() -> bool {
@@ -132,6 +134,11 @@ pub(crate) struct RawAutotask {
     pub(crate) webhook_secret: Option<SecretSpec>,
     /// The Autotask resource (a person, not the API user) that owns companies we create.
     pub(crate) owner_resource_id: Option<u64>,
+    /// The phone sent with a company create (Autotask requires one; IT Glue has none).
+    pub(crate) company_phone: Option<String>,
+    /// The product of configuration items whose manufacturer and model name none.
+    pub(crate) fallback_product: Option<String>,
+    pub(crate) fallback_product_id: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -214,6 +221,9 @@ pub(crate) struct RawTigerpaw {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStandard {
     pub(crate) secret: SecretSpec,
+    /// Required; optional here so that its absence is our error naming the key, with what to
+    /// write, rather than serde's "missing field".
+    pub(crate) side: Option<String>,
     #[serde(
         default = "default_tolerance",
         deserialize_with = "duration::deserialize"

@@ -201,3 +201,71 @@ fn full_sync_schedule_and_sweep_share() {
         );
     }
 }
+
+#[test]
+fn a_standard_producer_declares_its_side() {
+    let acme = |config: &Config| config.tenants[&TenantId::new("acme").unwrap()].clone();
+    let example = load(EXAMPLE).unwrap();
+    assert_eq!(acme(&example).standard.map(|s| s.side), Some(Side::Psa));
+    let itglue = load(&EXAMPLE.replace("side = \"psa\"", "side = \"itglue\"")).unwrap();
+    assert_eq!(acme(&itglue).standard.map(|s| s.side), Some(Side::ItGlue));
+
+    let missing = load(&EXAMPLE.replace("side = \"psa\"", "")).unwrap_err();
+    assert_eq!(missing.key, "tenants.acme.standard.side");
+    assert!(
+        missing.message.contains("side = \"psa\"") && missing.message.contains("side = \"itglue\""),
+        "says what to write: {missing}"
+    );
+    let wrong = load(&EXAMPLE.replace("side = \"psa\"", "side = \"both\"")).unwrap_err();
+    assert_eq!(wrong.key, "tenants.acme.standard.side");
+    assert!(wrong.message.contains("\"both\""), "{wrong}");
+}
+
+#[test]
+fn vendor_required_field_fallbacks_are_configurable() {
+    let env = |k: &str| (k == "ACME_AT_SECRET").then(|| "from-env".to_owned());
+    let with = |extra: &str| {
+        Config::from_toml(
+            &MINIMAL_AUTOTASK.replace("secret = \"s\"\n", &format!("secret = \"s\"\n{extra}\n")),
+            &env,
+        )
+    };
+    let autotask = |config: Config| match &config.tenants[&TenantId::new("globex").unwrap()].psa {
+        PsaConfig::Autotask(at) => at.clone(),
+        other => panic!("{other:?}"),
+    };
+    let at =
+        autotask(with("company_phone = \"+1 555 0100\"\nfallback_product_id = 29682").unwrap());
+    assert_eq!(at.company_phone.as_deref(), Some("+1 555 0100"));
+    assert_eq!(at.fallback_product, Some(FallbackProduct::Id(29682)));
+    let at = autotask(with("fallback_product = \"Managed device\"").unwrap());
+    assert_eq!(
+        at.fallback_product,
+        Some(FallbackProduct::Named("Managed device".into()))
+    );
+    let at = autotask(with("").unwrap());
+    assert_eq!((at.company_phone, at.fallback_product), (None, None));
+
+    let both = with("fallback_product = \"X\"\nfallback_product_id = 1").unwrap_err();
+    assert_eq!(
+        both.key, "tenants.globex.autotask.fallback_product_id",
+        "{both}"
+    );
+    let empty = with("company_phone = \"\"").unwrap_err();
+    assert_eq!(
+        empty.key, "tenants.globex.autotask.company_phone",
+        "{empty}"
+    );
+
+    let cw = load(&EXAMPLE.replace(
+        "client_id = ",
+        "company_address_fallback = \"Springfield\"\nclient_id = ",
+    ))
+    .unwrap();
+    match &cw.tenants[&TenantId::new("acme").unwrap()].psa {
+        PsaConfig::ConnectWise(c) => {
+            assert_eq!(c.company_address_fallback.as_deref(), Some("Springfield"))
+        }
+        other => panic!("{other:?}"),
+    }
+}

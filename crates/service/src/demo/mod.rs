@@ -10,7 +10,8 @@
 //! vendors' APIs ([`verify`]) and the simulators' write logs are searched for echo writes.
 //!
 //! The exit status says whether the run converged: 0 when both sides are equal for every tenant,
-//! there is no echo write and every conflict ended with the PSA's value. Ctrl-C stops the run
+//! there is no echo write, no event was dead-lettered and every conflict ended with the PSA's
+//! value. Ctrl-C stops the run
 //! where it is, prints the summary so far and exits with 130.
 
 pub mod driver;
@@ -25,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use syncbridge_bus::{names, LinkStore};
+use syncbridge_bus::{names, DeadLetters, LinkStore};
 use syncbridge_model::{PsaKind, TenantId};
 use tokio::sync::watch;
 
@@ -77,6 +78,8 @@ pub struct TenantSummary {
     pub edits: Edits,
     pub sync_writes: usize,
     pub echo_writes: usize,
+    /// Events the workers gave up on (`SYNC_DLQ`): a vendor refused a write, or retries ran out.
+    pub dead_letters: Vec<String>,
     pub compared: usize,
     pub differences: Vec<String>,
     pub conflicts_expected: usize,
@@ -87,6 +90,7 @@ impl TenantSummary {
     pub fn converged(&self) -> bool {
         self.differences.is_empty()
             && self.echo_writes == 0
+            && self.dead_letters.is_empty()
             && self.conflicts_won_by_psa == self.conflicts_expected
     }
 }
@@ -110,6 +114,8 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(90);
 /// than the slowest poll interval of the demo tenants.
 const QUIET: Duration = Duration::from_secs(5);
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Dead letters listed per tenant in the summary (the count is what matters: it must be 0).
+const MAX_DEAD_LETTERS_SHOWN: usize = 1000;
 
 fn say(line: impl AsRef<str>) {
     let mut out = std::io::stdout().lock();
@@ -181,7 +187,8 @@ pub async fn run(
     }
 
     // The verdict, from the vendors themselves.
-    let summaries = verdict(&tenants, &links, &tally, &edits, &expectations).await?;
+    let dead = DeadLetters::new(conn.clone(), PUBLISH_TIMEOUT);
+    let summaries = verdict(&tenants, &links, &dead, &tally, &edits, &expectations).await?;
     let report = DemoReport {
         tenants: summaries,
         interrupted,
@@ -295,6 +302,7 @@ impl Person {
 async fn verdict(
     tenants: &[Arc<DemoTenant>],
     links: &LinkStore,
+    dead: &DeadLetters,
     tally: &Tally,
     edits: &BTreeMap<String, Edits>,
     expectations: &[Expectation],
@@ -304,6 +312,20 @@ async fn verdict(
     for tenant in tenants {
         let comparison = verify::compare(tenant, links).await?;
         let (sync_writes, echo_writes) = tenant.sync_writes();
+        let tenant_id = TenantId::new(&tenant.id)?;
+        let dead_letters = dead
+            .list(&tenant_id, MAX_DEAD_LETTERS_SHOWN)
+            .await?
+            .into_iter()
+            .map(|d| {
+                format!(
+                    "#{} {}: {}",
+                    d.seq,
+                    d.entity.map_or("?".into(), |e| e.to_string()),
+                    d.error
+                )
+            })
+            .collect();
         let expected: Vec<_> = expectations
             .iter()
             .filter(|x| x.tenant == tenant.id)
@@ -320,6 +342,7 @@ async fn verdict(
             edits: edits.get(&tenant.id).cloned().unwrap_or_default(),
             sync_writes,
             echo_writes,
+            dead_letters,
             compared: comparison.compared,
             differences: comparison.differences,
             conflicts_expected: expected.len(),
@@ -428,7 +451,7 @@ fn print_summary(report: &DemoReport, started: Instant) {
         }
     ));
     say(format!(
-        "{:<14} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9} {:>9} {:>6}  both sides equal",
+        "{:<14} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9} {:>9} {:>6} {:>6}  both sides equal",
         "tenant",
         "edits",
         "created",
@@ -440,12 +463,13 @@ fn print_summary(report: &DemoReport, started: Instant) {
         "conflicts",
         "p50",
         "p99",
-        "echo"
+        "echo",
+        "dead"
     ));
     for t in &report.tenants {
         let y = &t.tally;
         say(format!(
-            "{:<14} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9} {:>9} {:>6}  {}",
+            "{:<14} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>9} {:>9} {:>9} {:>6} {:>6}  {}",
             t.tenant,
             t.edits.total(),
             y.created_in_itglue,
@@ -458,6 +482,7 @@ fn print_summary(report: &DemoReport, started: Instant) {
             ms(y.latency_quantile(0.5)),
             ms(y.latency_quantile(0.99)),
             t.echo_writes,
+            t.dead_letters.len(),
             if t.differences.is_empty() {
                 format!("yes ({} pairs)", t.compared)
             } else {
@@ -474,8 +499,11 @@ fn print_summary(report: &DemoReport, started: Instant) {
     say(
         "edited on both sides, resolved to the PSA's value on both / seen; latency: event → write;",
     );
-    say("echo: writes by syncbridge that changed nothing (must be 0).");
+    say("echo: writes by syncbridge that changed nothing (must be 0); dead: events dead-lettered (must be 0).");
     for t in &report.tenants {
+        for d in &t.dead_letters {
+            say(format!("{}: dead letter {d}", t.tenant));
+        }
         if t.edits.failed > 0 {
             say(format!(
                 "{}: {} edits were refused by the vendor",

@@ -206,16 +206,7 @@ impl DemoTenant {
             contacts_per_org: 2,
             configurations_per_org: 2,
         });
-        // IT Glue's fixed list of countries (a location's country is one of them).
-        let countries: std::collections::BTreeSet<&str> =
-            ds.locations.iter().map(|l| l.country.as_str()).collect();
-        itglue
-            .sim
-            .seed(
-                "countries",
-                countries.iter().map(|c| json!({"name": c})).collect(),
-            )
-            .map_err(|e| anyhow::anyhow!("seeding IT Glue: {e}"))?;
+        // `load_itglue` also loads IT Glue's countries and regions the data set's locations use.
         load_itglue(&itglue.sim, &documented(&ds, organizations / 3), "manual")
             .map_err(|e| anyhow::anyhow!("seeding IT Glue: {e}"))?;
         let itg_url = itglue.base_url().to_owned();

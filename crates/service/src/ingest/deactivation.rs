@@ -5,30 +5,19 @@
 //! `IsActive = false`, or the webhook gone, confirms it; then the alert metric is raised and a
 //! warning logged. Anything else changes nothing.
 //!
-//! [`AutotaskApiChecker`] reads the webhook by its GUID from `{Entity}Webhooks/query` (the
-//! notice's `EntityType` first, else the three webhook resources syncbridge registers), with the
-//! tenant's API user. Tests use a fake or the Autotask simulator.
+//! [`AutotaskApiChecker`] asks the tenant's Autotask client (the connector, with the tenant's API
+//! user, budget and retries: one client per vendor) for the webhook by its GUID.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
-use serde_json::{json, Value};
+use syncbridge_connectors::autotask::AutotaskClient;
+pub use syncbridge_connectors::autotask::WebhookState;
+use syncbridge_connectors::PsaClient;
 use syncbridge_model::TenantId;
 use syncbridge_webhooks::DeactivationNotice;
 
 use super::sink::BoxFuture;
-use crate::config::{AutotaskConfig, Config, PsaConfig};
-
-/// What the Autotask API says about the webhook a notice names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WebhookState {
-    /// `IsActive` is true: the notice is not confirmed.
-    Active,
-    /// `IsActive` is false: confirmed.
-    Inactive,
-    /// No webhook with that GUID exists any more (deleted): confirmed.
-    Deleted,
-}
+use crate::config::{Config, PsaConfig};
 
 /// Asks the PSA about a notice's webhook. `Err` = could not find out (nothing changes).
 pub trait DeactivationChecker: Send + Sync + 'static {
@@ -39,34 +28,22 @@ pub trait DeactivationChecker: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<WebhookState, String>>;
 }
 
-/// The real checker: the Autotask REST API, one API user per tenant.
+/// The real checker: the Autotask connector, one client per Autotask tenant.
 pub struct AutotaskApiChecker {
-    client: reqwest::Client,
-    tenants: HashMap<TenantId, AutotaskConfig>,
+    tenants: HashMap<TenantId, AutotaskClient>,
 }
 
-/// The webhook resources syncbridge registers, by the `EntityType` a notice may name.
-const WEBHOOK_RESOURCES: [(&str, &str); 3] = [
-    ("Company", "CompanyWebhooks"),
-    ("Contact", "ContactWebhooks"),
-    ("ConfigurationItem", "ConfigurationItemWebhooks"),
-];
-
 impl AutotaskApiChecker {
-    pub fn from_config(config: &Config) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
-            .build()?;
-        let tenants = config
-            .tenants
-            .values()
-            .filter_map(|t| match &t.psa {
-                PsaConfig::Autotask(at) => Some((t.id.clone(), at.clone())),
-                _ => None,
-            })
-            .collect();
-        Ok(AutotaskApiChecker { client, tenants })
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        let mut tenants = HashMap::new();
+        for tenant in config.tenants.values() {
+            if let PsaConfig::Autotask(_) = &tenant.psa {
+                if let PsaClient::Autotask(client) = crate::clients::psa(tenant, None)? {
+                    tenants.insert(tenant.id.clone(), client);
+                }
+            }
+        }
+        Ok(AutotaskApiChecker { tenants })
     }
 
     async fn state(
@@ -74,7 +51,7 @@ impl AutotaskApiChecker {
         tenant: &TenantId,
         notice: &DeactivationNotice,
     ) -> Result<WebhookState, String> {
-        let api = self
+        let client = self
             .tenants
             .get(tenant)
             .ok_or("tenant has no Autotask configuration")?;
@@ -82,61 +59,11 @@ impl AutotaskApiChecker {
             .webhook_guid
             .as_deref()
             .ok_or("the notice names no webhook Guid")?;
-        let named = notice.entity_type.as_deref().and_then(|t| {
-            WEBHOOK_RESOURCES
-                .iter()
-                .find(|(entity, _)| entity.eq_ignore_ascii_case(t))
-                .map(|(_, resource)| *resource)
-        });
-        let resources: Vec<&str> = match named {
-            Some(resource) => vec![resource],
-            None => WEBHOOK_RESOURCES.iter().map(|(_, r)| *r).collect(),
-        };
-        for resource in resources {
-            let url = format!("{}/v1.0/{resource}/query", api.base_url);
-            let filter = json!({"filter": [{"op": "eq", "field": "WebhookGUID", "value": guid}]});
-            let response = self
-                .client
-                .post(&url)
-                .header("ApiIntegrationCode", &api.integration_code)
-                .header("UserName", &api.username)
-                .header("Secret", api.secret.expose())
-                .json(&filter)
-                .send()
-                .await
-                .map_err(|e| format!("Autotask API request failed: {}", e.without_url()))?;
-            if !response.status().is_success() {
-                return Err(format!("Autotask API answered {}", response.status()));
-            }
-            let body: Value = response
-                .json()
-                .await
-                .map_err(|_| "Autotask API answer is not JSON".to_owned())?;
-            // Filter again here: the answer must be about this GUID, whatever the server did.
-            let found = body
-                .get("items")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .find(|item| field(item, "WebhookGUID").and_then(Value::as_str) == Some(guid));
-            if let Some(item) = found {
-                return match field(item, "IsActive") {
-                    Some(Value::Bool(true)) => Ok(WebhookState::Active),
-                    Some(Value::Bool(false)) => Ok(WebhookState::Inactive),
-                    _ => Err("webhook has no IsActive".to_owned()),
-                };
-            }
-        }
-        Ok(WebhookState::Deleted)
+        client
+            .webhook_state(notice.entity_type.as_deref(), guid)
+            .await
+            .map_err(|e| format!("Autotask API: {e}"))
     }
-}
-
-/// Autotask's JSON field names vary in case between resources: look them up case-insensitively.
-fn field<'a>(item: &'a Value, name: &str) -> Option<&'a Value> {
-    item.as_object()?
-        .iter()
-        .find(|(key, _)| key.eq_ignore_ascii_case(name))
-        .map(|(_, value)| value)
 }
 
 impl DeactivationChecker for AutotaskApiChecker {

@@ -3,12 +3,12 @@
 //! [`Ingest`] is built from the configuration and an [`EventSink`] (NATS in production, a fake in
 //! tests), and turned into an axum [`Router`] with [`Ingest::router`]. Files: [`routes`] (the
 //! routes and the per-delivery path), [`answer`] (status codes and bodies), [`body`] (the
-//! streaming size limit), [`tenants`] (verifiers per tenant), [`connectwise_keys`] (signing-key
-//! fetches), [`deactivation`] (confirming Autotask deactivation notices), [`sink`], [`trace`].
+//! streaming size limit), [`tenants`] (verifiers per tenant, with the ConnectWise connector's
+//! signing-key fetcher), [`deactivation`] (confirming Autotask deactivation notices through the
+//! Autotask connector), [`sink`], [`trace`].
 
 pub mod answer;
 pub mod body;
-pub mod connectwise_keys;
 pub mod deactivation;
 pub mod routes;
 pub mod sink;
@@ -25,7 +25,6 @@ use syncbridge_webhooks::BodyLimit;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::config::Config;
-use connectwise_keys::HttpKeySource;
 use deactivation::{AutotaskApiChecker, DeactivationChecker};
 pub use sink::{BoxFuture, EventSink, NatsSink};
 use tenants::Tenants;
@@ -54,7 +53,7 @@ impl Ingest {
     /// Verifiers for every configured tenant, events to `sink`, deactivation notices confirmed
     /// through the Autotask API.
     pub fn new(config: &Config, sink: Arc<dyn EventSink>) -> anyhow::Result<Self> {
-        let http = HttpKeySource::client()?;
+        let http = syncbridge_connectors::ConnectWiseKeySource::client()?;
         let tenants = Tenants::from_config(config, &http).map_err(anyhow::Error::msg)?;
         Ok(Ingest {
             tenants,

@@ -11,13 +11,15 @@ use syncbridge_webhooks::{
     StandardWebhookVerifier,
 };
 
-use super::connectwise_keys::HttpKeySource;
+use syncbridge_connectors::ConnectWiseKeySource;
+
+use crate::clients::connectwise_config;
 use crate::config::{Config, PsaConfig};
 
 /// ConnectWise callbacks: the verifier and that tenant's signing-key cache.
 pub struct ConnectWiseIngest {
     pub verifier: ConnectWiseVerifier,
-    pub keys: SigningKeyCache<HttpKeySource>,
+    pub keys: SigningKeyCache<ConnectWiseKeySource>,
 }
 
 /// One tenant's configured sources.
@@ -45,7 +47,10 @@ impl Tenants {
                     verifier: ConnectWiseVerifier::new(id.clone(), cw.key_urls.clone())
                         .with_company_id(cw.company_id.clone())
                         .with_body_limit(limit),
-                    keys: SigningKeyCache::new(HttpKeySource::new(http.clone(), cw)),
+                    keys: SigningKeyCache::new(ConnectWiseKeySource::new(
+                        http.clone(),
+                        &connectwise_config(cw),
+                    )),
                 }),
                 _ => None,
             };
@@ -60,7 +65,7 @@ impl Tenants {
             });
             let standard = match &tenant.standard {
                 Some(standard) => Some(
-                    StandardWebhookVerifier::new(id.clone(), &standard.secret)
+                    StandardWebhookVerifier::new(id.clone(), &standard.secret, standard.side)
                         .map_err(|e| format!("tenants.{id}.standard.secret: {e}"))?
                         .with_tolerance_secs(secs(standard.tolerance))
                         .with_body_limit(limit),

@@ -67,6 +67,7 @@ allow_http_for_simulator = true
 
 [tenants.acme.standard]
 secret = "{STANDARD_SECRET}"
+side = "psa"
 
 [tenants.globex.sync]
 psa = "autotask"
@@ -354,7 +355,7 @@ pub async fn genuine_connectwise_callback(h: &Harness, name: &str) -> (Vec<u8>, 
         .unwrap()
         .status();
     assert!(status.is_success(), "callback registration: {status}");
-    let company = serde_json::json!({"name": name, "identifier": name.replace(' ', "")});
+    let company = serde_json::json!({"name": name, "identifier": name.replace(' ', ""), "city": "Springfield"});
     let status = cw_alice(h.http.post(format!("{api}/company/companies")))
         .json(&company)
         .send()

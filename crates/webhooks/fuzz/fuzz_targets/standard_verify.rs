@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use syncbridge_model::TenantId;
+use syncbridge_model::{Side, TenantId};
 use syncbridge_webhooks::{
     Headers, Secret, StandardWebhook, StandardWebhookVerifier, WebhookRequest,
 };
@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
             genuine.as_deref().map_or(signature, str::as_bytes),
         );
     let verifier =
-        StandardWebhookVerifier::new(TenantId::new("fuzz").unwrap(), &Secret::new(WHSEC).unwrap())
+        StandardWebhookVerifier::new(TenantId::new("fuzz").unwrap(), &Secret::new(WHSEC).unwrap(), Side::Psa)
             .unwrap();
     let _ = verifier.verify(&WebhookRequest::new(body, &headers, now));
 });

@@ -1,4 +1,5 @@
-//! Fetching ConnectWise signing keys over HTTP: the service's [`SigningKeySource`].
+//! Fetching ConnectWise callback signing keys (`Metadata.key_url`): the ingest's
+//! [`SigningKeySource`], with the tenant's ConnectWise API credentials.
 //!
 //! Only URLs the tenant's `KeyUrlPolicy` approved ever reach this file (the webhooks crate checks
 //! before calling). The client still defends itself: no redirects are followed (a 3xx comes back
@@ -14,7 +15,8 @@ use syncbridge_webhooks::{
     ApprovedKeyUrl, KeyFetchError, KeyFetchResponse, SigningKeySource, MAX_KEY_RESPONSE_BYTES,
 };
 
-use crate::config::{ConnectWiseConfig, Credential};
+use crate::connectwise::ConnectWiseConfig;
+use crate::secret::Secret;
 
 /// Bounds a key fetch (connect + request + body). A callback waits for it, and ConnectWise's own
 /// delivery timeout is unknown, so keep it short.
@@ -23,24 +25,26 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One tenant's key fetcher.
 #[derive(Clone)]
-pub struct HttpKeySource {
+pub struct ConnectWiseKeySource {
     client: reqwest::Client,
     user: String,
-    private_key: Credential,
-    client_id: String,
+    private_key: Secret,
+    client_id: Secret,
 }
 
-impl std::fmt::Debug for HttpKeySource {
+impl std::fmt::Debug for ConnectWiseKeySource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpKeySource")
+        f.debug_struct("ConnectWiseKeySource")
             .field("user", &self.user)
             .finish_non_exhaustive()
     }
 }
 
-impl HttpKeySource {
+impl ConnectWiseKeySource {
+    /// A fetcher with the credentials of the tenant's ConnectWise client, on `client` (from
+    /// [`ConnectWiseKeySource::client`], shared by every tenant).
     pub fn new(client: reqwest::Client, config: &ConnectWiseConfig) -> Self {
-        HttpKeySource {
+        ConnectWiseKeySource {
             client,
             user: format!("{}+{}", config.company_id, config.public_key),
             private_key: config.private_key.clone(),
@@ -59,7 +63,7 @@ impl HttpKeySource {
     }
 }
 
-impl SigningKeySource for HttpKeySource {
+impl SigningKeySource for ConnectWiseKeySource {
     fn fetch(
         &self,
         url: &ApprovedKeyUrl,
@@ -68,7 +72,7 @@ impl SigningKeySource for HttpKeySource {
             .client
             .get(url.as_str())
             .basic_auth(&self.user, Some(self.private_key.expose()))
-            .header("clientId", &self.client_id);
+            .header("clientId", self.client_id.expose());
         async move {
             let mut response = request.send().await.map_err(transport)?;
             let status = response.status().as_u16();
@@ -95,5 +99,9 @@ fn transport(e: reqwest::Error) -> KeyFetchError {
     } else {
         "request failed"
     };
-    KeyFetchError(format!("{kind}: {}", e.without_url()))
+    let mut message = e.to_string();
+    if let Some(url) = e.url() {
+        message = message.replace(url.as_str(), "<url>");
+    }
+    KeyFetchError(format!("{kind}: {message}"))
 }
