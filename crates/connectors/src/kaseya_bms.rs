@@ -1,26 +1,36 @@
 //! Kaseya BMS and Pulseway PSA connector: the v2 REST API both platforms share (reference
-//! psa-apis-bms-pulseway-tigerpaw.md §1–2); which one is a matter of host and [`BmsFlavor`].
+//! psa-apis-bms-pulseway-tigerpaw.md §1–2, v2 OpenAPI spec per the vendor audit §4); which one is
+//! a matter of host and [`BmsFlavor`].
 //!
 //! Token from `POST /v2/security/authenticate` (form `grantType=password`, `userName`,
 //! `password`, `tenant`), sent as `Authorization: Bearer`; on a 401 the token is fetched again once.
 //! Answers come in the `{success, error, result, totalRecords}` envelope: `success:false` with
 //! `error.code` 404 is [`Error::NotFound`], other codes are permanent [`Error::Rejected`]. Paging
-//! `PageSize` (≤ 1000) / `PageNumber`; modified-since through `Filter.ModifiedOnFrom` for accounts
-//! and contacts only — assets and locations answer [`Error::Unsupported`] (they are polled by
-//! listing and content hash). Budget: half of "1500 per hour per endpoint", counted per endpoint
-//! (method + path with ids replaced by `{id}`).
+//! `PageSize` / `PageNumber`, decided by the rows actually returned since the server's maximum
+//! page size is not published (audit BMS-5); modified-since through `Filter.ModifiedOnFrom` for
+//! accounts and contacts only — assets and locations answer [`Error::Unsupported`] (they are
+//! polled by listing and content hash). Budget: half of "1500 per hour per endpoint", counted per
+//! endpoint (method + path with ids replaced by `{id}`).
+//!
+//! Listings that the vendor serves thin are expanded by reads by id: the asset `searchselect`
+//! row has a dozen fields only, so every asset is read whole (audit BMS-1: a listing of N assets
+//! costs N reads on one endpoint's budget); account rows of a list carry no locations, so
+//! locations come from each account's location lookup and location reads (BMS-6).
 //!
 //! Field map (reference §2.3; our reading in the BMS reference §1.6) lives in [`to_record`] and
-//! the `*_fields` functions. Locations are children of an account with no v2 write path: their
-//! side-local id is `"{account id}:{location id}"` (also in contacts' and assets' Location
-//! references), and creating or updating one answers [`Error::Unsupported`]. Account types, asset
-//! categories, states and manufacturers are written by id: the client loads each name → id table
-//! from the API on first use (`/v2/system/accounttypes/lookup`, `/v2/system/lookup/{table}`),
-//! caches it, reloads it once when a name is missing, and also learns the pairs every asset it
-//! reads shows. A name the vendor does not have is [`Error::UnknownLookup`].
+//! the `*_fields` functions; writes follow the spec's input DTOs (`ContactInputDto`,
+//! `ContactPutInputDto`, the e-mail/phone patch operation DTOs: BMS-2…4). Locations are children
+//! of an account with no v2 write path: their side-local id is `"{account id}:{location id}"`
+//! (also in contacts' and assets' Location references), and creating or updating one answers
+//! [`Error::Unsupported`]. Account types, asset categories, states and manufacturers are written
+//! by id: the client loads each name → id table from the API on first use
+//! (`/v2/system/accounttypes/lookup`, `/v2/system/lookup/{table}`), caches it, reloads it once
+//! when a name is missing, and also learns the pairs every asset it reads shows. A name the
+//! vendor does not have is [`Error::UnknownLookup`].
 
 use std::time::Duration;
 
+use futures_util::stream::{self, StreamExt};
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
@@ -36,6 +46,11 @@ use crate::lookup_table::LookupTable;
 use crate::policy::{HttpPolicy, RateBudget};
 use crate::secret::Secret;
 use crate::wire::{id_of, millis, path_text, text};
+
+/// Reads by id kept in flight at once while a listing expands thin rows (assets) or lookups
+/// (locations): enough to hide latency, few enough to stay polite to a per-endpoint budget the
+/// rate limiter enforces anyway.
+const READS_IN_FLIGHT: usize = 4;
 
 /// Which platform the v2 API belongs to: the same protocol, different capabilities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +77,8 @@ pub struct BmsConfig {
     pub asset_categories: Vec<(u64, String)>,
     pub asset_states: Vec<(u64, String)>,
     pub manufacturers: Vec<(u64, String)>,
+    /// `PageSize` asked for (default 100, what public clients use; the vendor's maximum is not
+    /// published and a smaller server cap is handled by counting rows, see `list_rows`).
     pub page_size: u32,
     pub http: HttpPolicy,
 }
@@ -85,7 +102,7 @@ impl BmsConfig {
             asset_categories: Vec::new(),
             asset_states: Vec::new(),
             manufacturers: Vec::new(),
-            page_size: 1000,
+            page_size: 100,
             http: HttpPolicy {
                 rate_per_endpoint: true,
                 ..HttpPolicy::default()
@@ -186,6 +203,56 @@ fn endpoint_key(method: &Method, path: &str) -> String {
         })
         .collect();
     format!("{method} {}", template.join("/"))
+}
+
+/// `{page}:{rows so far}:{first page's length}` (see [`BmsClient::list_rows`]).
+fn parse_cursor(c: &str) -> Option<(u64, u64, Option<u64>)> {
+    let mut parts = c.split(':').map(str::parse::<u64>);
+    let page = parts.next()?.ok().filter(|p| *p >= 1)?;
+    let counted = parts.next()?.ok()?;
+    let full = parts.next()?.ok()?;
+    Some((page, counted, Some(full)))
+}
+
+/// A canonical day `YYYY-MM-DD` as the v2 API's zone-less date-time `YYYY-MM-DDT00:00:00`
+/// (audit X-1); any other text is sent as it is (the vendor judges it).
+fn bms_date_time(v: Option<&str>) -> Value {
+    match v {
+        None => Value::Null,
+        Some(d) if is_day(d) => Value::from(format!("{d}T00:00:00")),
+        Some(other) => Value::from(other),
+    }
+}
+
+/// The day of a v2 date-time (`2024-01-02T00:00:00` → `2024-01-02`): asset dates are days in
+/// the canonical record (IT Glue's kind), so the vendor's time part never makes a difference.
+fn day_of(v: String) -> String {
+    match v.get(..10) {
+        Some(d) if is_day(d) && v[10..].starts_with('T') => d.to_owned(),
+        _ => v,
+    }
+}
+
+fn is_day(d: &str) -> bool {
+    let b = d.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
+}
+
+/// Whether a thin `searchselect` row can be the asset `key` names (see `find_by_key`).
+fn thin_may_match(row: &Value, key: &Values) -> bool {
+    let same = |field: Field, k: &str| match (key.get(field), text(row.get(k))) {
+        (Some(want), Some(have)) => want.eq_ignore_ascii_case(&have),
+        (Some(_), None) => field == Field::Type,
+        (None, _) => true,
+    };
+    same(Field::Name, "assetName") && same(Field::Type, "categoryName")
 }
 
 fn split_location_id(id: &str) -> Option<(&str, &str)> {
@@ -341,18 +408,23 @@ impl BmsClient {
         Err(Error::Auth { status: 401 })
     }
 
+    /// One page of a listing. The server's maximum page size is not published (audit BMS-5) and
+    /// may be below the `PageSize` we ask for, so the page number is the only thing the cursor
+    /// trusts about the server's paging; whether there is a next page is decided by the rows
+    /// actually returned: with `totalRecords`, while the rows counted so far are fewer than the
+    /// total; without it (asset `searchselect`, contact `search`), while a page is as long as the
+    /// first one (the server's effective page size) — so a listing without a total ends with one
+    /// short or empty page. An empty page always ends the listing. Cursor:
+    /// `{page}:{rows so far}:{first page's length}`.
     async fn list_rows(
         &self,
         path: &str,
         mut query: Vec<(String, String)>,
         cursor: Option<&Cursor>,
     ) -> Result<(Vec<Value>, Option<Cursor>)> {
-        let number: u64 = match cursor {
-            Some(c) => {
-                c.0.parse()
-                    .map_err(|_| Error::malformed("bad BMS cursor"))?
-            }
-            None => 1,
+        let (number, counted, full) = match cursor {
+            Some(c) => parse_cursor(&c.0).ok_or_else(|| Error::malformed("bad BMS cursor"))?,
+            None => (1, 0, None),
         };
         query.push(("PageSize".into(), self.page_size.to_string()));
         query.push(("PageNumber".into(), number.to_string()));
@@ -363,12 +435,18 @@ impl BmsClient {
             Value::Array(rows) => rows,
             _ => return Err(Error::malformed("listing result is not an array")),
         };
-        let more = match total {
-            Some(total) => number * u64::from(self.page_size) < total,
-            // No total (asset searchselect, contact search): a full page may have a successor.
-            None => rows.len() as u64 >= u64::from(self.page_size),
-        };
-        Ok((rows, more.then(|| Cursor((number + 1).to_string()))))
+        let got = rows.len() as u64;
+        let counted = counted + got;
+        let full = full.unwrap_or(got);
+        let more = got > 0
+            && match total {
+                Some(total) => counted < total,
+                None => got >= full,
+            };
+        Ok((
+            rows,
+            more.then(|| Cursor(format!("{}:{counted}:{full}", number + 1))),
+        ))
     }
 
     fn list_path(entity: Entity) -> &'static str {
@@ -379,29 +457,91 @@ impl BmsClient {
         }
     }
 
-    fn records(&self, entity: Entity, rows: &[Value]) -> Result<Vec<Record>> {
-        let mut out = Vec::new();
+    /// Rows of a listing → records. Accounts and contacts map as they are. Asset rows are the
+    /// thin `searchselect` DTO (audit BMS-1), so each asset is read whole by id. Account rows
+    /// of a list carry no locations (audit BMS-6), so a location listing reads each account's
+    /// locations through the location endpoints.
+    async fn records(&self, entity: Entity, rows: &[Value]) -> Result<Vec<Record>> {
+        match entity {
+            Entity::Organization | Entity::Contact => {
+                rows.iter().map(|r| to_record(entity, r)).collect()
+            }
+            Entity::Configuration => self.full_assets(rows).await,
+            Entity::Location => {
+                let accounts = rows
+                    .iter()
+                    .map(|r| id_of(r, "id"))
+                    .collect::<Result<Vec<_>>>()?;
+                self.locations_of(&accounts).await
+            }
+        }
+    }
+
+    /// The full assets behind thin `searchselect` rows: `GET /v2/servicedesk/hardwareasset/{id}`
+    /// each (a few in flight, listing order kept); an asset deleted in between is skipped.
+    async fn full_assets(&self, thin: &[Value]) -> Result<Vec<Record>> {
+        let mut ids = Vec::with_capacity(thin.len());
+        for row in thin {
+            self.learn_thin(row);
+            ids.push(id_of(row, "id")?);
+        }
+        // Owned ids: a closure over `&String` makes the future not provably `Send`.
+        let rows: Vec<Result<Option<Value>>> = stream::iter(ids)
+            .map(|id| async move { self.raw_get(Entity::Configuration, &id).await })
+            .buffered(READS_IN_FLIGHT)
+            .collect()
+            .await;
+        let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            match entity {
-                Entity::Location => {
-                    let account = id_of(row, "id")?;
-                    for l in row
-                        .get("locations")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                    {
-                        out.push(location_record(&account, l)?);
-                    }
-                }
-                Entity::Configuration => {
-                    self.learn(row);
-                    out.push(to_record(entity, row)?);
-                }
-                _ => out.push(to_record(entity, row)?),
+            if let Some(row) = row? {
+                self.learn(&row);
+                out.push(to_record(Entity::Configuration, &row)?);
             }
         }
         Ok(out)
+    }
+
+    /// The location rows `GET /v2/crm/accounts/{accountId}/locations/lookup` names
+    /// (`{id, name, accountId, isMain}`); none for an account that is gone.
+    async fn location_lookup(&self, account: &str) -> Result<Vec<Value>> {
+        let path = format!(
+            "/v2/crm/accounts/{}/locations/lookup",
+            encode_segment(account)
+        );
+        match self
+            .call(Method::GET, &path, &[], None, Retry::Idempotent)
+            .await
+        {
+            Ok((Value::Array(rows), _)) => Ok(rows),
+            Ok((Value::Null, _)) | Err(Error::NotFound) => Ok(Vec::new()),
+            Ok(_) => Err(Error::malformed("location lookup is not a list")),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The locations of `accounts`: each account's lookup, then every location read whole by
+    /// `GET /v2/crm/accounts/{accountId}/locations/{locationId}` (the lookup has no address).
+    async fn locations_of(&self, accounts: &[String]) -> Result<Vec<Record>> {
+        let lookups: Vec<Result<Vec<Value>>> = stream::iter(accounts.to_vec())
+            .map(|a| async move { self.location_lookup(&a).await })
+            .buffered(READS_IN_FLIGHT)
+            .collect()
+            .await;
+        let mut ids = Vec::new();
+        for (account, lookup) in accounts.iter().zip(lookups) {
+            for l in lookup? {
+                let id = id_of(&l, "id")?;
+                ids.push(format!("{account}:{id}"));
+            }
+        }
+        let rows: Vec<Result<Option<Record>>> = stream::iter(ids)
+            .map(|id| async move { self.get(Entity::Location, &id).await })
+            .buffered(READS_IN_FLIGHT)
+            .collect()
+            .await;
+        rows.into_iter()
+            .filter_map(Result::transpose)
+            .collect::<Result<Vec<_>>>()
     }
 
     async fn page_of(
@@ -415,7 +555,7 @@ impl BmsClient {
             .list_rows(Self::list_path(entity), query, cursor)
             .await?;
         Ok(Page {
-            records: self.records(entity, &rows)?,
+            records: self.records(entity, &rows).await?,
             next,
         })
     }
@@ -532,24 +672,25 @@ impl BmsClient {
                 }
                 (Self::list_path(entity).into(), q)
             }
-            Entity::Configuration => (
-                Self::list_path(entity).into(),
-                vec![("Filter.AccountId".into(), org()?.to_owned())],
-            ),
-            Entity::Location => {
-                let account = org()?;
-                let row = self.raw_get(Entity::Organization, account).await?;
-                return match row {
-                    Some(row) => self.records(Entity::Location, &[row]),
-                    None => Ok(Vec::new()),
-                };
+            Entity::Configuration => {
+                let mut q = vec![("Filter.AccountId".to_owned(), org()?.to_owned())];
+                if let Some(n) = key.get(Field::Name) {
+                    q.push(("Filter.AssetName".into(), n.to_owned()));
+                }
+                (Self::list_path(entity).into(), q)
             }
+            Entity::Location => return self.locations_of(&[org()?.to_owned()]).await,
         };
         let mut out = Vec::new();
         let mut cursor = None;
         loop {
-            let (rows, next) = self.list_rows(&path, q.clone(), cursor.as_ref()).await?;
-            out.extend(self.records(entity, &rows)?);
+            let (mut rows, next) = self.list_rows(&path, q.clone(), cursor.as_ref()).await?;
+            if entity == Entity::Configuration {
+                // Read whole only the thin rows that can match: same name and (when both are
+                // known) the same category, compared as the vendor does, case-insensitively.
+                rows.retain(|r| thin_may_match(r, key));
+            }
+            out.extend(self.records(entity, &rows).await?);
             match next {
                 Some(n) => cursor = Some(n),
                 None => return Ok(out),
@@ -611,10 +752,10 @@ impl BmsClient {
                 }
                 if !lists.is_empty() {
                     let current = self.raw_get(entity, id).await?.ok_or(Error::NotFound)?;
-                    for (list, item_key, value) in lists {
-                        let ops = list_ops(&current, list, item_key, value.as_deref());
+                    for (list, value) in lists {
+                        let ops = list_ops(&current, list, value.as_deref());
                         if !ops.is_empty() {
-                            let path = format!("{base}/{list}");
+                            let path = format!("{base}/{}", list.list());
                             self.call(
                                 Method::PATCH,
                                 &path,
@@ -662,6 +803,18 @@ impl BmsClient {
             }
         }
         self.get(entity, id).await?.ok_or(Error::NotFound)
+    }
+
+    /// Records the category name ↔ id pair a thin `searchselect` row shows.
+    fn learn_thin(&self, row: &Value) {
+        if let (Some(id), Some(name)) = (
+            row.get("categoryId")
+                .and_then(Value::as_i64)
+                .filter(|i| *i > 0),
+            text(row.get("categoryName")),
+        ) {
+            self.lookups.get(BmsLookup::AssetCategory).learn(id, &name);
+        }
     }
 
     /// Records the lookup name ↔ id pairs an asset shows.
@@ -753,8 +906,8 @@ impl BmsClient {
                 Field::OperatingSystem => ("osInfo", s),
                 Field::Notes => ("description", s),
                 Field::AssetTag => ("assetTag", s),
-                Field::PurchasedAt => ("acquisitionDate", s),
-                Field::WarrantyExpiresAt => ("warrantyExpirationDate", s),
+                Field::PurchasedAt => ("acquisitionDate", bms_date_time(v)),
+                Field::WarrantyExpiresAt => ("warrantyExpirationDate", bms_date_time(v)),
                 Field::Contact => ("contactId", number(v, "contact")?),
                 Field::Location => (
                     "accountLocationId",
@@ -770,16 +923,10 @@ impl BmsClient {
         Ok(out)
     }
 
-    /// The main location of an account (assets must name one).
+    /// The main location of an account (assets and contacts must name one), from the account's
+    /// location lookup: the one marked main, else the first.
     async fn main_location(&self, account: &str) -> Result<Option<String>> {
-        let Some(row) = self.raw_get(Entity::Organization, account).await? else {
-            return Ok(None);
-        };
-        let locations = row
-            .get("locations")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let locations = self.location_lookup(account).await?;
         Ok(locations
             .iter()
             .find(|l| l.get("isMain") == Some(&Value::Bool(true)))
@@ -808,7 +955,68 @@ fn json_patch(fields: Map<String, Value>) -> Value {
     )
 }
 
-type ListChange = (&'static str, &'static str, Option<String>);
+/// A contact's e-mail or phone list: the same shape with different names on each DTO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ContactList {
+    Emails,
+    Phones,
+}
+
+impl ContactList {
+    /// The sub-resource and the contact summary's list key.
+    fn list(self) -> &'static str {
+        match self {
+            ContactList::Emails => "emails",
+            ContactList::Phones => "phones",
+        }
+    }
+
+    /// The value's key in the summary's entries (`ContactEmailOutputDto.EmailAddress`,
+    /// `ContactPhoneOutputDto.Phone`).
+    fn output_key(self) -> &'static str {
+        match self {
+            ContactList::Emails => "emailAddress",
+            ContactList::Phones => "phone",
+        }
+    }
+
+    /// The value's key on create (`EmailInputDto.EmailAddress`, `PhoneInputDto.PhoneNumber`)
+    /// and in the PATCH operations (`EmailAddress` / `PhoneNumber`).
+    fn input_key(self) -> &'static str {
+        match self {
+            ContactList::Emails => "emailAddress",
+            ContactList::Phones => "phoneNumber",
+        }
+    }
+
+    /// The new value's key in an update operation.
+    fn new_key(self) -> &'static str {
+        match self {
+            ContactList::Emails => "newEmailAddress",
+            ContactList::Phones => "newPhoneNumber",
+        }
+    }
+
+    /// The type id's key in entries (output and create).
+    fn type_key(self) -> &'static str {
+        match self {
+            ContactList::Emails => "emailTypeId",
+            ContactList::Phones => "phoneTypeId",
+        }
+    }
+}
+
+/// Type id of e-mail / phone entries we add when the contact has none to copy it from. The
+/// type tables are not published; 1 is an assumption (docs/vendors.md).
+const DEFAULT_LIST_TYPE_ID: u64 = 1;
+
+/// `RelatedItemOperationType` (v2 spec: enum 0, 1, 2 without names). Read as add / update /
+/// delete — an assumption, not verified (audit BMS-2, docs/vendors.md).
+const OP_ADD: u64 = 0;
+const OP_UPDATE: u64 = 1;
+const OP_DELETE: u64 = 2;
+
+type ListChange = (ContactList, Option<String>);
 
 /// Contact changes: scalar fields for the contact PATCH, and e-mail/phone changes for the
 /// `emails` / `phones` sub-resources.
@@ -828,9 +1036,10 @@ fn contact_fields(changes: &Changes) -> Result<(Map<String, Value>, Vec<ListChan
             Field::Title => {
                 scalars.insert("jobTitle".into(), s);
             }
+            // `ContactPutInputDto.Poc`; the summary shows it as `isPoc` (audit BMS-3).
             Field::Important => {
                 scalars.insert(
-                    "isPoc".into(),
+                    "poc".into(),
                     Value::Bool(v.is_some_and(|x| x.eq_ignore_ascii_case("true"))),
                 );
             }
@@ -838,40 +1047,49 @@ fn contact_fields(changes: &Changes) -> Result<(Map<String, Value>, Vec<ListChan
                 let loc = v.map(|l| split_location_id(l).map_or(l, |(_, x)| x));
                 scalars.insert("locationId".into(), number(loc, "location")?);
             }
-            Field::Email => lists.push(("emails", "emailAddress", v.map(str::to_owned))),
-            Field::Phone => lists.push(("phones", "phone", v.map(str::to_owned))),
+            Field::Email => lists.push((ContactList::Emails, v.map(str::to_owned))),
+            Field::Phone => lists.push((ContactList::Phones, v.map(str::to_owned))),
             _ => {}
         }
     }
     Ok((scalars, lists))
 }
 
-/// Operations on a contact's `emails` / `phones` list that set (or remove) its default entry.
-fn list_ops(current: &Value, list: &str, item_key: &str, value: Option<&str>) -> Vec<Value> {
+/// `ContactEmailPatchOperationDto[]` / `ContactPhonePatchOperationDto[]` (audit BMS-2) that set
+/// (or remove) the default entry of a contact's `emails` / `phones`: update the default entry in
+/// place (found by its current value), delete it, or add a new default entry typed like the
+/// contact's other entries. Nothing when the default already holds the value.
+fn list_ops(current: &Value, list: ContactList, value: Option<&str>) -> Vec<Value> {
     let items = current
-        .get(list)
+        .get(list.list())
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let pos = items
+    let default = items
         .iter()
-        .position(|e| e.get("isDefault") == Some(&Value::Bool(true)))
-        .or(if items.is_empty() { None } else { Some(0) });
-    match (pos, value) {
-        (Some(i), Some(v)) => {
-            vec![json!({"op": "replace", "path": format!("/{i}/{item_key}"), "value": v})]
-        }
-        (Some(i), None) => vec![json!({"op": "remove", "path": format!("/{i}")})],
-        (None, Some(v)) => {
-            let type_key = if list == "emails" {
-                "emailTypeId"
-            } else {
-                "phoneTypeId"
-            };
-            vec![
-                json!({"op": "add", "path": "/-", "value": {item_key: v, type_key: 1, "isDefault": true}}),
-            ]
-        }
+        .find(|e| e.get("isDefault") == Some(&Value::Bool(true)))
+        .or_else(|| items.first());
+    let old = default.and_then(|e| text(e.get(list.output_key())));
+    let type_id = default
+        .and_then(|e| e.get(list.type_key()))
+        .and_then(Value::as_u64)
+        .filter(|t| *t > 0)
+        .unwrap_or(DEFAULT_LIST_TYPE_ID);
+    match (old, value) {
+        (Some(old), Some(v)) if old == v => Vec::new(),
+        (Some(old), Some(v)) => vec![json!({
+            "operation": OP_UPDATE,
+            list.input_key(): old,
+            list.new_key(): v,
+            "isDefault": true,
+        })],
+        (Some(old), None) => vec![json!({"operation": OP_DELETE, list.input_key(): old})],
+        (None, Some(v)) => vec![json!({
+            "operation": OP_ADD,
+            list.input_key(): v,
+            "typeId": type_id,
+            "isDefault": true,
+        })],
         (None, None) => Vec::new(),
     }
 }
@@ -992,8 +1210,11 @@ pub(crate) fn to_record(entity: Entity, row: &Value) -> Result<Record> {
             v.set(Field::Model, t("modelNumber"));
             v.set(Field::Notes, t("description"));
             v.set(Field::AssetTag, t("assetTag"));
-            v.set(Field::PurchasedAt, t("acquisitionDate"));
-            v.set(Field::WarrantyExpiresAt, t("warrantyExpirationDate"));
+            v.set(Field::PurchasedAt, t("acquisitionDate").map(day_of));
+            v.set(
+                Field::WarrantyExpiresAt,
+                t("warrantyExpirationDate").map(day_of),
+            );
             v.set(Field::Contact, t("contactId"));
             v.set(
                 Field::Location,
@@ -1008,6 +1229,39 @@ pub(crate) fn to_record(entity: Entity, row: &Value) -> Result<Record> {
     rec.created_at = millis(row.get("createdOn"));
     rec.updated_at = millis(row.get("modifiedOn"));
     Ok(rec)
+}
+
+impl BmsClient {
+    /// A created contact's job title and point-of-contact flag, which `ContactInputDto` does not
+    /// carry (audit BMS-4): one PATCH over `ContactPutInputDto` when the record has them, then
+    /// the contact as read back. A refused PATCH is returned as such; the contact exists then,
+    /// and the next delivery finds it by key and updates it.
+    async fn finish_contact(&self, created: Record, changes: &Changes) -> Result<Record> {
+        let (scalars, _) = contact_fields(changes)?;
+        let rest: Map<String, Value> = scalars
+            .into_iter()
+            .filter(|(k, v)| match k.as_str() {
+                "jobTitle" => !v.is_null(),
+                "poc" => v == &Value::Bool(true),
+                _ => false,
+            })
+            .collect();
+        if rest.is_empty() {
+            return Ok(created);
+        }
+        let path = format!("/v2/crm/contacts/{}", encode_segment(&created.id));
+        self.call(
+            Method::PATCH,
+            &path,
+            &[],
+            Some(json_patch(rest)),
+            Retry::Idempotent,
+        )
+        .await?;
+        self.get(Entity::Contact, &created.id)
+            .await?
+            .ok_or(Error::NotFound)
+    }
 }
 
 impl KeyedCreate for BmsClient {
@@ -1039,25 +1293,53 @@ impl KeyedCreate for BmsClient {
                 f.insert("businessTypeId".into(), self.business_type_id.into());
                 f.insert("accountManagerId".into(), self.account_manager_id.into());
                 f.entry("isActive").or_insert(Value::Bool(true));
+                // `Locations` and each location's `Addresses` are required (audit BMS-6);
+                // an organization carries no address, so the one location gets one empty
+                // main/billing address (every `AccountLocationAddressInputDto` field is
+                // optional). Addresses come later from IT Glue's locations, if synced.
                 f.insert(
                     "locations".into(),
-                    json!([{"locationName": "Main", "isMain": true, "isActive": true, "addresses": []}]),
+                    json!([{"locationName": "Main", "isMain": true, "isActive": true,
+                        "addresses": [{"isMain": true, "isBilling": true}]}]),
                 );
                 ("/v2/crm/accounts", f)
             }
             Entity::Contact => {
-                let (mut f, lists) = contact_fields(&changes)?;
-                f.insert("accountId".into(), number(Some(org()?), "account")?);
-                for (list, key, value) in lists {
+                let (scalars, lists) = contact_fields(&changes)?;
+                let account = org()?;
+                let mut f = Map::new();
+                // `ContactInputDto` (audit BMS-4): names, account, a location of the account
+                // (non-null), phones and e-mails. Job title and point of contact are not in it:
+                // they follow in a PATCH (`ContactPutInputDto`).
+                for k in ["firstName", "lastName"] {
+                    if let Some(v) = scalars.get(k) {
+                        f.insert(k.into(), v.clone());
+                    }
+                }
+                f.insert("accountId".into(), number(Some(account), "account")?);
+                let location = match scalars.get("locationId").filter(|v| !v.is_null()) {
+                    Some(l) => l.clone(),
+                    None => {
+                        let main =
+                            self.main_location(account)
+                                .await?
+                                .ok_or_else(|| Error::Rejected {
+                                    status: 0,
+                                    body_excerpt: format!(
+                                        "{} account {account} has no location: a contact needs one",
+                                        self.vendor()
+                                    ),
+                                })?;
+                        number(Some(&main), "location")?
+                    }
+                };
+                f.insert("locationId".into(), location);
+                for (list, value) in lists {
                     if let Some(v) = value {
-                        let type_key = if list == "emails" {
-                            "emailTypeId"
-                        } else {
-                            "phoneTypeId"
-                        };
                         f.insert(
-                            list.into(),
-                            json!([{key: v, type_key: 1, "isDefault": true}]),
+                            list.list().into(),
+                            json!([{list.input_key(): v, list.type_key(): DEFAULT_LIST_TYPE_ID,
+                                "isDefault": true}]),
                         );
                     }
                 }
@@ -1091,7 +1373,11 @@ impl KeyedCreate for BmsClient {
         if entity == Entity::Configuration {
             self.learn(&row);
         }
-        to_record(entity, &row)
+        let created = to_record(entity, &row)?;
+        if entity == Entity::Contact {
+            return self.finish_contact(created, &changes).await;
+        }
+        Ok(created)
     }
 
     fn create_attempts(&self) -> u32 {

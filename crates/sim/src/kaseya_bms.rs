@@ -15,6 +15,13 @@
 //! publish them, ours are assumptions shared with the connector); `PageSize`/`PageNumber`; `Filter.*` equality filters and
 //! `Filter.ModifiedOnFrom/To`, `Filter.CreatedOnFrom/To` for accounts and contacts only; 1500
 //! requests per hour per endpoint (429 + `Retry-After`).
+//!
+//! Shapes follow the v2 OpenAPI spec (vendor audit §4): `searchselect` answers the thin list DTO,
+//! account lists carry no `locations`, contact create reads `ContactInputDto` only, contact PATCH
+//! is checked against `ContactPutInputDto`, e-mails/phones change through the patch operation
+//! DTOs; where the spec leaves a behaviour open (maximum page size, `LocationId` 0, empty
+//! `Addresses`, the meaning of `RelatedItemOperationType`) the simulator takes the stricter
+//! reading (docs/vendors.md).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -43,7 +50,10 @@ use crate::urlenc;
 use crate::writes::WriteAction;
 
 const DEFAULT_PAGE_SIZE: usize = 50;
-const MAX_PAGE_SIZE: usize = 1000;
+/// The largest page the simulator serves. BMS does not publish its maximum (audit BMS-5); public
+/// clients ask for 50–100, so the stricter reading caps a larger `PageSize` at 100, silently, as
+/// a server-side cap would: a client must page by the rows it gets, not by the size it asked.
+pub const MAX_PAGE_SIZE: usize = 100;
 
 /// Which product the simulator presents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -295,6 +305,45 @@ fn format_bms(ms: SimMillis) -> String {
         .unwrap_or_default()
 }
 
+/// The `date-time` fields of a collection's DTOs that this simulator stores from client input.
+fn date_fields(collection: &str) -> &'static [&'static str] {
+    match collection {
+        "hardwareassets" => &["acquisitionDate", "warrantyExpirationDate"],
+        "contacts" => &["effectiveDate"],
+        _ => &[],
+    }
+}
+
+/// Stores date-time fields the way the v2 API returns them: zone-less `YYYY-MM-DDTHH:MM:SS`
+/// (audit X-1). A date `YYYY-MM-DD` binds to midnight, a zoned value is taken in UTC (the
+/// server's zone is not published: assumed); anything else is refused, as model binding of a
+/// `DateTime` fails.
+fn bms_dates(collection: &str, fields: &mut Map<String, Value>) -> Result<(), Rejection> {
+    for key in date_fields(collection) {
+        let Some(raw) = fields.get(*key).and_then(Value::as_str).map(str::trim) else {
+            continue;
+        };
+        if raw.is_empty() {
+            fields.insert((*key).to_owned(), Value::Null);
+            continue;
+        }
+        let day = format_description!("[year]-[month]-[day]");
+        let ms = if time::Date::parse(raw, &day).is_ok() {
+            parse_timestamp(&format!("{raw}T00:00:00Z"))
+        } else {
+            parse_timestamp(raw)
+        };
+        let Some(ms) = ms else {
+            return Err(failure(
+                StatusCode::BAD_REQUEST,
+                format!("{key} is not a valid date-time: {raw:?}"),
+            ));
+        };
+        fields.insert((*key).to_owned(), Value::from(format_bms(ms)));
+    }
+    Ok(())
+}
+
 /// `AccountName` → `accountName`, recursively (the wire is camelCase, input may be PascalCase).
 fn camel_keys(v: Value) -> Value {
     match v {
@@ -465,6 +514,21 @@ impl BmsSim {
                 ));
             }
         }
+        // A contact's location must be one of its account's locations.
+        if collection == "contacts" {
+            if let Some(loc) = fields.get("locationId").filter(|v| !v.is_null()) {
+                let account = fields.get("accountId").and_then(value_as_id);
+                let of_account = value_as_id(loc)
+                    .and_then(|id| store.get("locations", id))
+                    .is_some_and(|l| l.fields.get("accountId").and_then(value_as_id) == account);
+                if !of_account {
+                    return Err(failure(
+                        StatusCode::BAD_REQUEST,
+                        "locationId is not a location of the contact's account",
+                    ));
+                }
+            }
+        }
         // Lookup ids must name an entry of their table (when the table has entries: an
         // unseeded simulator accepts any id).
         let lookups: &[(&str, &str)] = match collection {
@@ -538,6 +602,14 @@ impl BmsSim {
         for l in &locations {
             let lf = l.as_object().cloned().unwrap_or_default();
             Self::validate(&st.store, "locations", &lf)?;
+            // `AccountLocationInputDto.Addresses` is required (v2 spec); whether an empty list
+            // passes is unverified (audit BMS-6): the stricter reading refuses it.
+            if !matches!(lf.get("addresses"), Some(Value::Array(a)) if !a.is_empty()) {
+                return Err(failure(
+                    StatusCode::BAD_REQUEST,
+                    "locations[].addresses is required (at least one address)",
+                ));
+            }
         }
         let id = self.insert(&mut st, "accounts", fields, user);
         for l in locations {
@@ -557,6 +629,7 @@ impl BmsSim {
     ) -> Result<u64, Rejection> {
         fields.remove("id");
         fields.entry("isActive").or_insert(Value::Bool(true));
+        bms_dates(collection, &mut fields)?;
         let mut st = self.lock();
         Self::validate(&st.store, collection, &fields)?;
         Ok(self.insert(&mut st, collection, fields, user))
@@ -582,6 +655,7 @@ impl BmsSim {
         let sent = change(&mut fields).map_err(|e| failure(StatusCode::BAD_REQUEST, e))?;
         fields.remove("locations");
         fields.remove("id");
+        bms_dates(collection, &mut fields)?;
         Self::validate(&st.store, collection, &fields)?;
         let changed = st
             .store
@@ -843,7 +917,15 @@ fn list(
     let mut rows = Vec::new();
     let index = location_index(&st.store);
     for r in st.store.list(collection) {
-        let rendered = sim.render_indexed(&st.store, collection, r, Some(&index));
+        let mut rendered = sim.render_indexed(&st.store, collection, r, Some(&index));
+        match collection {
+            // `searchselect` answers the thin list DTO; its filters work on that DTO's fields.
+            "hardwareassets" => rendered = thin_asset(&st.store, &rendered),
+            // `Locations` is nullable in `AccountSummaryOutputDto` and not documented as filled
+            // in lists (audit BMS-6): the stricter reading leaves it null here; get-by-id embeds.
+            "accounts" => rendered["locations"] = Value::Null,
+            _ => {}
+        }
         if passes(&rendered, params, dated)? {
             rows.push(rendered);
         }
@@ -859,6 +941,43 @@ fn list(
         body["totalRecords"] = Value::from(count);
     }
     Ok(Json(body).into_response())
+}
+
+/// `HardwareAssetsListSearchSelectOutputDto` (v2 spec, audit BMS-1): the only fields
+/// `GET /v2/servicedesk/hardwareasset/searchselect` returns, from a rendered full asset. The
+/// spec's non-nullable ints (`categoryId`, `contactId`, `accountId`) are 0 when unset.
+fn thin_asset(store: &Store, full: &Value) -> Value {
+    let id_or_zero = |k: &str| full.get(k).and_then(value_as_id).unwrap_or(0);
+    let contact_name = full
+        .get("contactId")
+        .and_then(value_as_id)
+        .and_then(|id| store.get("contacts", id))
+        .map(|c| {
+            let part = |k: &str| c.fields.get(k).and_then(value_as_text).unwrap_or_default();
+            format!("{} {}", part("firstName"), part("lastName"))
+                .trim()
+                .to_owned()
+        });
+    let field = |k: &str| full.get(k).cloned().unwrap_or(Value::Null);
+    json!({
+        "id": field("id"),
+        "categoryName": field("category"),
+        "categoryId": id_or_zero("categoryId"),
+        "locationName": field("accountLocation"),
+        "assetName": field("name"),
+        "serialNumber": field("serialNumber"),
+        "machineGroupId": field("machineGroupId"),
+        "ipAddress": field("ipAddress"),
+        "contactId": id_or_zero("contactId"),
+        "contactName": contact_name,
+        "accountId": id_or_zero("accountId"),
+        "accountName": full
+            .get("accountId")
+            .and_then(value_as_id)
+            .and_then(|id| store.get("accounts", id))
+            .and_then(|a| a.fields.get("accountName").cloned()),
+        "isActive": full.get("isActive").cloned().unwrap_or(Value::Bool(true)),
+    })
 }
 
 fn show(sim: &BmsSim, collection: &str, id: &str) -> Result<Response, Rejection> {
@@ -1021,45 +1140,165 @@ fn put(
     .map(ok)
 }
 
-/// Applies `add` (path `/-` or empty: append), `replace` (`/{i}` or `/{i}/{field}`) and `remove`
-/// (`/{i}`) operations to a contact's `emails` or `phones` list.
-fn patch_list(list: &mut Vec<Value>, ops: &Value) -> Result<(), String> {
-    let ops = ops
-        .as_array()
-        .ok_or("the body must be a JSON-Patch array")?;
-    for op in ops {
-        let kind = op
-            .get("op")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let path = op.get("path").and_then(Value::as_str).unwrap_or("");
-        let value = op.get("value").cloned().unwrap_or(Value::Null);
-        let mut segs = path.trim_start_matches('/').splitn(2, '/');
-        let index = segs.next().unwrap_or("");
-        let field = segs.next();
-        match (kind.as_str(), index.parse::<usize>().ok(), field) {
-            ("add", _, None) if index.is_empty() || index == "-" => list.push(camel_keys(value)),
-            ("replace", Some(i), None) if i < list.len() => list[i] = camel_keys(value),
-            ("replace", Some(i), Some(f)) if i < list.len() => {
-                let key = camel_keys(json!({ f: Value::Null }))
-                    .as_object()
-                    .and_then(|o| o.keys().next().cloned())
-                    .unwrap_or_default();
-                if let Some(obj) = list[i].as_object_mut() {
-                    obj.insert(key, value);
-                }
-            }
-            ("remove", Some(i), None) if i < list.len() => {
-                list.remove(i);
-            }
-            _ => return Err(format!("unsupported operation {kind} {path}")),
+/// `ContactInputDto` (v2 spec, audit BMS-4) → the stored contact: only `FirstName, LastName,
+/// AccountId, LocationId, Phones[{PhoneNumber, PhoneTypeId, IsDefault}], Emails[{EmailAddress,
+/// EmailTypeId, IsDefault}], CustomFieldsData` are read; anything else (`jobTitle`, `isPoc`, a
+/// phone's `phone`) is dropped, as ASP.NET drops unknown members. `LocationId` is a non-null int:
+/// whether 0 is accepted is unverified, the stricter reading refuses a missing or 0 one (and
+/// [`BmsSim::validate`] one of another account). Phones are stored under the output DTO's
+/// `phone` key (`ContactPhoneOutputDto.Phone`).
+fn contact_input(body: Map<String, Value>) -> Result<Map<String, Value>, Rejection> {
+    let bad = |m: &str| failure(StatusCode::BAD_REQUEST, m.to_owned());
+    let mut out = Map::new();
+    for k in ["firstName", "lastName", "accountId", "customFieldsData"] {
+        if let Some(v) = body.get(k) {
+            out.insert(k.into(), v.clone());
         }
     }
-    Ok(())
+    match body.get("locationId").and_then(value_as_id) {
+        Some(id) if id > 0 => out.insert("locationId".into(), Value::from(id)),
+        _ => return Err(bad("locationId is required: a location of the account")),
+    };
+    // (list, number key of the input DTO, type key, number key of the output DTO)
+    for (list, key_in, type_key, key_out) in [
+        ("phones", "phoneNumber", "phoneTypeId", "phone"),
+        ("emails", "emailAddress", "emailTypeId", "emailAddress"),
+    ] {
+        let items = match body.get(list) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items.clone(),
+            Some(_) => return Err(bad(&format!("{list} must be an array"))),
+        };
+        let mut stored = Vec::with_capacity(items.len());
+        for item in items {
+            let value = item
+                .get(key_in)
+                .and_then(Value::as_str)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| bad(&format!("{list}[].{key_in} is required")))?;
+            stored.push(json!({
+                key_out: value,
+                type_key: item.get(type_key).and_then(value_as_id).unwrap_or(0),
+                "isDefault": item.get("isDefault").and_then(Value::as_bool).unwrap_or(false),
+            }));
+        }
+        out.insert(list.into(), Value::Array(stored));
+    }
+    out.insert("isPoc".into(), Value::Bool(false));
+    Ok(out)
 }
 
-/// `PATCH /v2/crm/contacts/{id}/emails|phones`.
+/// What one `emails|phones` PATCH did (`ContactEmailPatchResultDto` / `ContactPhonePatchResultDto`).
+#[derive(Debug, Default, Clone, Copy)]
+struct ListPatched {
+    added: u64,
+    updated: u64,
+    deleted: u64,
+}
+
+/// Applies `ContactEmailPatchOperationDto[]` / `ContactPhonePatchOperationDto[]` (v2 spec, audit
+/// BMS-2) to a contact's stored `emails` / `phones`: `{Operation, EmailAddress, NewEmailAddress,
+/// TypeId, IsDefault}` resp. `{Operation, PhoneNumber, NewPhoneNumber, TypeId, IsDefault}`.
+/// `Operation` is the spec's `RelatedItemOperationType` enum 0/1/2 whose names are not
+/// published; read here as 0 = add, 1 = update, 2 = delete (unverified). Add takes the address in
+/// `EmailAddress` (`PhoneNumber`) and needs `TypeId`; update and delete find the entry by that
+/// value (case-insensitively) and refuse one the contact does not have; update sets
+/// `NewEmailAddress` (`NewPhoneNumber`), `TypeId` and `IsDefault` where given. A default entry
+/// clears the others' default. RFC 6902 operations (`op`/`path`) are refused: they are not this
+/// DTO.
+fn patch_list(list: &mut Vec<Value>, which: &str, ops: &Value) -> Result<ListPatched, String> {
+    let (key_in, new_key, type_key, stored_key) = if which == "emails" {
+        (
+            "emailAddress",
+            "newEmailAddress",
+            "emailTypeId",
+            "emailAddress",
+        )
+    } else {
+        ("phoneNumber", "newPhoneNumber", "phoneTypeId", "phone")
+    };
+    let ops = ops
+        .as_array()
+        .ok_or("the body must be an array of patch operations")?;
+    let mut done = ListPatched::default();
+    for op in ops {
+        let op = camel_keys(op.clone());
+        let Some(o) = op.as_object() else {
+            return Err("each patch operation must be an object".into());
+        };
+        if o.contains_key("op") || o.contains_key("path") {
+            return Err(format!(
+                "JSON-Patch operations are not accepted here: send {{operation, {key_in}, \
+                 {new_key}, typeId, isDefault}}"
+            ));
+        }
+        let text = |k: &str| {
+            o.get(k)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let current = text(key_in).ok_or_else(|| format!("{key_in} is required"))?;
+        let type_id = o.get("typeId").and_then(value_as_id);
+        let is_default = o.get("isDefault").and_then(Value::as_bool);
+        let position = list.iter().position(|e| {
+            e.get(stored_key)
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.eq_ignore_ascii_case(&current))
+        });
+        let touched = match o.get("operation").and_then(Value::as_u64) {
+            Some(0) => {
+                if position.is_some() {
+                    return Err(format!("the contact already has {key_in} {current:?}"));
+                }
+                let type_id = type_id.ok_or("typeId is required to add an entry")?;
+                list.push(json!({stored_key: current, type_key: type_id,
+                    "isDefault": is_default.unwrap_or(false)}));
+                done.added += 1;
+                list.len() - 1
+            }
+            Some(1) => {
+                let i =
+                    position.ok_or_else(|| format!("the contact has no {key_in} {current:?}"))?;
+                let entry = list[i]
+                    .as_object_mut()
+                    .ok_or("stored entry is not an object")?;
+                if let Some(new) = text(new_key) {
+                    entry.insert(stored_key.into(), Value::from(new));
+                }
+                if let Some(t) = type_id {
+                    entry.insert(type_key.into(), Value::from(t));
+                }
+                if let Some(d) = is_default {
+                    entry.insert("isDefault".into(), Value::Bool(d));
+                }
+                done.updated += 1;
+                i
+            }
+            Some(2) => {
+                let i =
+                    position.ok_or_else(|| format!("the contact has no {key_in} {current:?}"))?;
+                list.remove(i);
+                done.deleted += 1;
+                continue;
+            }
+            _ => return Err("operation must be 0, 1 or 2 (RelatedItemOperationType)".into()),
+        };
+        if is_default == Some(true) {
+            for (i, e) in list.iter_mut().enumerate() {
+                if i != touched {
+                    if let Some(e) = e.as_object_mut() {
+                        e.insert("isDefault".into(), Value::Bool(false));
+                    }
+                }
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// `PATCH /v2/crm/contacts/{id}/emails|phones` → `{added, updated, deleted, emails|phones}`.
 async fn patch_contact_list(
     State(sim): State<Arc<BmsSim>>,
     Path((a, b)): Path<(String, String)>,
@@ -1077,17 +1316,23 @@ async fn patch_contact_list(
                 "The request body is not valid JSON",
             )
         })?;
-        sim.update("contacts", num, &user, |f| {
+        let mut done = ListPatched::default();
+        let contact = sim.update("contacts", num, &user, |f| {
             let mut list = f
                 .get(&b)
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            patch_list(&mut list, &ops)?;
+            done = patch_list(&mut list, &b, &ops)?;
             f.insert(b.clone(), Value::Array(list));
             Ok(vec![b.clone()])
-        })
-        .map(ok)
+        })?;
+        Ok(ok(json!({
+            "added": done.added,
+            "updated": done.updated,
+            "deleted": done.deleted,
+            b.as_str(): contact.get(b.as_str()).cloned().unwrap_or(Value::Array(Vec::new())),
+        })))
     })();
     respond(result)
 }
@@ -1192,6 +1437,7 @@ async fn create_contact(
     }
     respond(
         parse_object(&body)
+            .and_then(contact_input)
             .and_then(|f| sim.create("contacts", f, &user))
             .and_then(|id| show(&sim, "contacts", &id.to_string())),
     )
@@ -1212,7 +1458,57 @@ async fn patch_contact(
     Extension(User(user)): Extension<User>,
     body: Bytes,
 ) -> Response {
+    let body = match contact_put_paths(&body) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
     respond(patch(&sim, "contacts", &a, &user, &body))
+}
+
+/// `ContactPutInputDto`'s properties (v2 spec, audit BMS-3), camelCase, and where each is stored.
+/// `Poc` is the point-of-contact flag the summary shows as `isPoc`.
+const CONTACT_PUT_FIELDS: [(&str, &str); 11] = [
+    ("accountId", "accountId"),
+    ("locationId", "locationId"),
+    ("firstName", "firstName"),
+    ("middleName", "middleName"),
+    ("lastName", "lastName"),
+    ("jobTitle", "jobTitle"),
+    ("poc", "isPoc"),
+    ("isActive", "isActive"),
+    ("receiveInvoices", "canRecieveInvoices"),
+    ("billByContact", "billByContact"),
+    ("effectiveDate", "effectiveDate"),
+];
+
+/// A contact JSON-Patch body with its paths checked against `ContactPutInputDto` and renamed to
+/// the stored fields. ASP.NET's JsonPatch answers an error for a path that names no property
+/// (audit BMS-3, [mem]): so does the simulator (e.g. `/IsPoc`, which is output-only).
+fn contact_put_paths(body: &[u8]) -> Result<Vec<u8>, Rejection> {
+    let bad = |m: String| failure(StatusCode::BAD_REQUEST, m);
+    let ops: Value = serde_json::from_slice(body)
+        .map_err(|_| bad("The request body is not valid JSON".into()))?;
+    let Value::Array(ops) = camel_paths(ops) else {
+        return Err(bad("the body must be a JSON-Patch array".into()));
+    };
+    let mut out = Vec::with_capacity(ops.len());
+    for mut op in ops {
+        let path = op.get("path").and_then(Value::as_str).unwrap_or_default();
+        let first = path.trim_start_matches('/');
+        let stored = CONTACT_PUT_FIELDS
+            .iter()
+            .find(|(dto, _)| *dto == first)
+            .map(|(_, stored)| *stored)
+            .ok_or_else(|| {
+                bad(format!(
+                    "The target location specified by path segment '{first}' was not found \
+                     (ContactPutInputDto)"
+                ))
+            })?;
+        op["path"] = Value::from(format!("/{stored}"));
+        out.push(op);
+    }
+    serde_json::to_vec(&Value::Array(out)).map_err(|e| bad(e.to_string()))
 }
 
 async fn delete_contact(

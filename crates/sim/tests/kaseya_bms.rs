@@ -150,7 +150,9 @@ async fn pages_2500_accounts_and_filters_modified_since() {
     .await;
     let tok = login(&bms).await;
     let mut seen = HashSet::new();
-    for page in 1..=3 {
+    // A PageSize over the cap is served as pages of 100 (the stricter reading of an unpublished
+    // maximum): 25 pages.
+    for page in 1..=25 {
         let (_, body) = call(
             &bms,
             &tok,
@@ -160,8 +162,11 @@ async fn pages_2500_accounts_and_filters_modified_since() {
         )
         .await;
         assert_eq!(body["totalRecords"], 2500);
-        for r in body["result"].as_array().expect("result") {
+        let rows = body["result"].as_array().expect("result");
+        assert_eq!(rows.len(), 100);
+        for r in rows {
             assert!(seen.insert(r["id"].as_u64().expect("id")));
+            assert!(r["locations"].is_null(), "lists embed no locations");
         }
     }
     assert_eq!(seen.len(), 2500);
@@ -276,6 +281,63 @@ async fn writes_validate_inside_the_envelope() {
     )
     .await;
     assert_eq!(bad["success"], false);
+    let (_, no_location) = call(
+        &bms,
+        &tok,
+        reqwest::Method::POST,
+        "/v2/crm/contacts/summary",
+        Some(json!({"FirstName": "X", "LastName": "Y", "AccountId": id, "LocationId": 0})),
+    )
+    .await;
+    assert_eq!(no_location["success"], false, "LocationId 0 is refused");
+    let (_, dropped) = call(
+        &bms,
+        &tok,
+        reqwest::Method::POST,
+        "/v2/crm/contacts/summary",
+        Some(
+            json!({"FirstName": "Grace", "LastName": "Hopper", "AccountId": id, "LocationId": loc,
+            "JobTitle": "Admiral", "IsPoc": true,
+            "Phones": [{"PhoneNumber": "+1 555 0101", "PhoneTypeId": 1, "IsDefault": true}]}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        dropped["result"]["jobTitle"],
+        Value::Null,
+        "not in ContactInputDto"
+    );
+    assert_eq!(dropped["result"]["isPoc"], false);
+    assert_eq!(dropped["result"]["phones"][0]["phone"], "+1 555 0101");
+    let gid = dropped["result"]["id"].as_u64().expect("id");
+    let (_, is_poc) = call(
+        &bms,
+        &tok,
+        reqwest::Method::PATCH,
+        &format!("/v2/crm/contacts/{gid}"),
+        Some(json!([{"op": "replace", "path": "/IsPoc", "value": true}])),
+    )
+    .await;
+    assert_eq!(
+        is_poc["success"], false,
+        "IsPoc is not in ContactPutInputDto"
+    );
+    let (_, poc) = call(
+        &bms,
+        &tok,
+        reqwest::Method::PATCH,
+        &format!("/v2/crm/contacts/{gid}"),
+        Some(json!([{"op": "replace", "path": "/Poc", "value": true},
+            {"op": "replace", "path": "/JobTitle", "value": "Admiral"}])),
+    )
+    .await;
+    assert_eq!(
+        (
+            poc["result"]["isPoc"].clone(),
+            poc["result"]["jobTitle"].clone()
+        ),
+        (json!(true), json!("Admiral"))
+    );
 
     let (_, asset) = call(&bms, &tok, reqwest::Method::POST, "/v2/servicedesk/hardwareasset", Some(json!({
         "Name": "ACME-DC01", "AccountId": id, "AccountLocationId": loc, "CategoryId": 4, "SerialNumber": "SN1"}))).await;
@@ -293,6 +355,29 @@ async fn writes_validate_inside_the_envelope() {
         Some(1),
         "assets have no modified filter"
     );
+    let thin = assets["result"][0].as_object().expect("row");
+    let mut keys: Vec<&str> = thin.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "accountId",
+            "accountName",
+            "assetName",
+            "categoryId",
+            "categoryName",
+            "contactId",
+            "contactName",
+            "id",
+            "ipAddress",
+            "isActive",
+            "locationName",
+            "machineGroupId",
+            "serialNumber"
+        ],
+        "searchselect answers the thin list DTO"
+    );
+    assert_eq!(thin["assetName"], "ACME-DC01");
     assert!(assets.get("totalRecords").is_none());
     let (_, put) = call(
         &bms,
@@ -307,14 +392,23 @@ async fn writes_validate_inside_the_envelope() {
         put["result"]["emails"][0]["emailAddress"], "ada@example.com",
         "PUT carries no emails/phones: they stay"
     );
+    let (_, json_patch) = call(
+        &bms,
+        &tok,
+        reqwest::Method::PATCH,
+        &format!("/v2/crm/contacts/{cid}/emails"),
+        Some(json!([{"op": "replace", "path": "/0/EmailAddress", "value": "ada@king.example"}])),
+    )
+    .await;
+    assert_eq!(json_patch["success"], false, "RFC 6902 is not the DTO");
     let (_, emails) = call(
         &bms,
         &tok,
         reqwest::Method::PATCH,
         &format!("/v2/crm/contacts/{cid}/emails"),
         Some(json!([
-            {"op": "replace", "path": "/0/EmailAddress", "value": "ada@king.example"},
-            {"op": "add", "path": "/-", "value": {"EmailAddress": "second@example.com", "IsDefault": false}}
+            {"Operation": 1, "EmailAddress": "ADA@example.com", "NewEmailAddress": "ada@king.example"},
+            {"Operation": 0, "EmailAddress": "second@example.com", "TypeId": 2, "IsDefault": false}
         ])),
     )
     .await;
@@ -326,6 +420,22 @@ async fn writes_validate_inside_the_envelope() {
         emails["result"]["emails"][1]["emailAddress"],
         "second@example.com"
     );
+    assert_eq!(
+        (
+            emails["result"]["added"].clone(),
+            emails["result"]["updated"].clone()
+        ),
+        (json!(1), json!(1))
+    );
+    let (_, unknown) = call(
+        &bms,
+        &tok,
+        reqwest::Method::PATCH,
+        &format!("/v2/crm/contacts/{cid}/emails"),
+        Some(json!([{"Operation": 2, "EmailAddress": "nobody@example.com"}])),
+    )
+    .await;
+    assert_eq!(unknown["success"], false, "delete of an address it lacks");
     let (_, bad_op) = call(
         &bms,
         &tok,

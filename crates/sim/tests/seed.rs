@@ -120,8 +120,18 @@ async fn bms_and_tigerpaw_load_the_same_dataset() {
         .await
         .expect("json");
     assert_eq!(accounts["totalRecords"], 60);
+    // Lists embed no locations; the account read by id does.
+    let account: Value = c
+        .get(format!("{}/v2/crm/accounts/summary/1", bms.base_url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(
-        accounts["result"][0]["locations"][0]["locationName"],
+        account["result"]["locations"][0]["locationName"],
         "Main Office"
     );
     let contacts: Value = c
