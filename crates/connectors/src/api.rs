@@ -13,7 +13,7 @@
 //! - `create(entity, org_id, values)` → the record as read back, never duplicated by a retry;
 //! - `update(entity, id, changes)`: sends only the given fields, returns the record read back.
 
-use syncbridge_engine::Changes;
+use syncbridge_model::Changes;
 use syncbridge_model::{Entity, PsaKind, Record, UnixMillis, Values};
 
 use crate::autotask::AutotaskClient;

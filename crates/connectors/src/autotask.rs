@@ -42,8 +42,8 @@ use std::time::{Duration, Instant};
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
-use syncbridge_engine::Changes;
 use syncbridge_model::dates::{midnight, DateTimeForm};
+use syncbridge_model::Changes;
 use syncbridge_model::{Entity, Field, Origin, Record, UnixMillis, Values};
 
 use crate::api::{unsupported_entity, values_as_changes, Cursor, Page};

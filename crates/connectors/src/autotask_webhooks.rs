@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use syncbridge_engine::Changes;
+use syncbridge_model::Changes;
 use syncbridge_model::{field_map, Entity, PsaKind};
 
 use super::{condition, AutotaskClient};

@@ -28,8 +28,8 @@ use futures_util::stream::{self, StreamExt};
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, LINK};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
-use syncbridge_engine::Changes;
 use syncbridge_model::dates::{midnight, DateTimeForm};
+use syncbridge_model::Changes;
 use syncbridge_model::{Entity, Field, Origin, Record, UnixMillis, Values};
 
 use crate::api::{values_as_changes, Cursor, Page};

@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
-use syncbridge_engine::{Changes, LookupKind};
+use syncbridge_model::{Changes, LookupKind};
 use syncbridge_model::{Entity, Field, Origin, Record, UnixMillis, Values};
 
 use crate::api::{values_as_changes, Cursor, Lookup, Page};

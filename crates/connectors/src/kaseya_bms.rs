@@ -34,7 +34,7 @@ use futures_util::stream::{self, StreamExt};
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
-use syncbridge_engine::Changes;
+use syncbridge_model::Changes;
 use syncbridge_model::{Entity, Field, Origin, Record, UnixMillis, Values};
 
 use crate::api::{unsupported_entity, values_as_changes, Cursor, Page};

@@ -33,7 +33,7 @@ use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::Sha256;
-use syncbridge_engine::Changes;
+use syncbridge_model::Changes;
 use syncbridge_model::{Entity, Field, Origin, Record, UnixMillis, Values};
 use time::macros::format_description;
 use time::OffsetDateTime;

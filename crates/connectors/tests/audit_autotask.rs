@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use syncbridge_connectors::{AutotaskWebhookSpec, Error, Secret};
-use syncbridge_engine::Changes;
+use syncbridge_model::Changes;
 use syncbridge_model::{Entity, Field, Values};
 use syncbridge_sim::admin::AdminOps;
 use syncbridge_sim::autotask::{entity_def, webhook_field_id_of, Autotask};

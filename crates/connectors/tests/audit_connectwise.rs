@@ -6,7 +6,7 @@ mod common;
 
 use serde_json::{json, Value};
 use syncbridge_connectors::{ConnectWiseClient, ConnectWiseConfig, Error};
-use syncbridge_engine::Changes;
+use syncbridge_model::Changes;
 use syncbridge_model::{Entity, Field, Values};
 use syncbridge_sim::admin::AdminOps;
 use syncbridge_sim::connectwise::ConnectWise;

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 use syncbridge_connectors::{Error, ItGlueClient};
-use syncbridge_engine::Changes;
+use syncbridge_model::Changes;
 use syncbridge_model::{Entity, Field, Record, UnixMillis, Values};
 use syncbridge_sim::admin::AdminOps;
 use syncbridge_sim::clock::{format_millis, SimClock};

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use syncbridge_connectors::BmsFlavor;
 use syncbridge_connectors::{Error, PsaClient};
-use syncbridge_engine::{Changes, LookupKind};
+use syncbridge_model::{Changes, LookupKind};
 use syncbridge_model::{Entity, Field, Values};
 use syncbridge_sim::seed::{
     load_autotask, load_bms, load_connectwise, load_itglue, load_tigerpaw, Dataset, SeedSpec,
@@ -812,7 +812,7 @@ fn futures_are_send(psa: &PsaClient, itg: &syncbridge_connectors::ItGlueClient) 
 async fn itglue_ensure_lookup_creates_a_missing_entry_once() {
     let sim = itglue_sim().await;
     let itg = itglue_client(&sim, fast_policy());
-    let kind = syncbridge_engine::LookupKind::OrganizationType;
+    let kind = syncbridge_model::LookupKind::OrganizationType;
     let first = itg.ensure_lookup(kind, "Client", None).await.unwrap();
     let again = itg.ensure_lookup(kind, "Client", None).await.unwrap();
     assert_eq!(first.id, again.id);

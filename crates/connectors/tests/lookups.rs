@@ -10,7 +10,7 @@ use serde_json::Value;
 use syncbridge_connectors::{
     AutotaskClient, AutotaskConfig, BmsFlavor, Error, HttpPolicy, PsaClient,
 };
-use syncbridge_engine::Changes;
+use syncbridge_model::Changes;
 use syncbridge_model::{Entity, Field, Values};
 use syncbridge_sim::admin::AdminOps;
 use syncbridge_sim::autotask::Autotask;

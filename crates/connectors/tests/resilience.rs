@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use syncbridge_connectors::BmsFlavor;
 use syncbridge_connectors::{HttpPolicy, PsaClient, RateBudget, Record};
-use syncbridge_engine::Changes;
+use syncbridge_model::Changes;
 use syncbridge_model::{Entity, Field, Values};
 use syncbridge_sim::admin::AdminOps;
 use syncbridge_sim::seed::{
