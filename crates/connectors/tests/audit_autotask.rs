@@ -165,6 +165,7 @@ async fn at_1_a_validation_500_is_rejected_at_once_and_an_outage_500_is_retried(
             fault: Fault::Status {
                 status: 500,
                 retry_after_secs: None,
+                message: None,
             },
             probability: 1.0,
             times: Some(2),

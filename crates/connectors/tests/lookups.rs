@@ -67,6 +67,7 @@ fn refuse_writes(core: &Core, create_paths: &[&str]) {
         fault: Fault::Status {
             status: 418,
             retry_after_secs: None,
+            message: None,
         },
         probability: 1.0,
         times: None,

@@ -17,6 +17,7 @@ use serde_json::{json, Map, Value};
 use syncbridge_bus::DeadLetter;
 use syncbridge_model::{Entity, Field, PsaKind};
 use syncbridge_sim::admin::AdminOps;
+use syncbridge_sim::faults::{Fault, FaultPlan, FaultRule};
 
 fn fields(value: Value) -> Map<String, Value> {
     match value {
@@ -154,4 +155,40 @@ async fn autotask_500_with_a_message_is_dead_lettered_on_the_first_attempt() {
     .await;
     assert!(dead.error.contains("500"), "{}", dead.error);
     e.stop().await;
+}
+
+/// Kaseya BMS and Pulseway PSA answer a refusal as their error envelope (`success: false`, the
+/// error's code and message). The v2 spec publishes no length or uniqueness rule an IT Glue value
+/// could break, so the refusal is the simulator's fault rule answering every account PATCH in the
+/// vendor's own error shape with a message — what the connector and the worker must treat as final.
+async fn v2_refusal_is_dead_lettered_at_once(kind: PsaKind) {
+    let e = E2e::launch(kind, 1).await;
+    let message = "AccountName: an account with this name already exists";
+    e.tenant.psa.core().faults.set(FaultPlan {
+        rules: vec![FaultRule {
+            method: Some("PATCH".into()),
+            path_contains: Some("/v2/crm/accounts/".into()),
+            fault: Fault::Status {
+                status: 400,
+                retry_after_secs: None,
+                message: Some(message.into()),
+            },
+            probability: 1.0,
+            times: None,
+        }],
+        ..FaultPlan::default()
+    });
+    let (psa_id, itg_id) = rename_in_itglue(&e, "Contoso Holdings").await;
+    assert_dead_lettered_at_once(&e, Entity::Organization, &itg_id, &psa_id, message).await;
+    e.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kaseya_bms_refusal_is_dead_lettered_on_the_first_attempt_with_the_message() {
+    v2_refusal_is_dead_lettered_at_once(PsaKind::KaseyaBms).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulseway_psa_refusal_is_dead_lettered_on_the_first_attempt_with_the_message() {
+    v2_refusal_is_dead_lettered_at_once(PsaKind::PulsewayPsa).await;
 }

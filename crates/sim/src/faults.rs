@@ -29,11 +29,15 @@ const DEFAULT_HANG_MS: u64 = 120_000;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Fault {
-    /// Answer with this status (429, 500, 502, 503, …), optionally with `Retry-After` seconds.
+    /// Answer with this status (429, 500, 502, 503, …), optionally with `Retry-After` seconds,
+    /// in the vendor's own error shape; `message` makes it a refusal that says why (a vendor's
+    /// validation message), otherwise the body says "injected fault".
     Status {
         status: u16,
         #[serde(default)]
         retry_after_secs: Option<u64>,
+        #[serde(default)]
+        message: Option<String>,
     },
     /// Never answer (until `hang_ms` of real time or the simulator's shutdown); nothing is stored.
     Timeout {
@@ -291,9 +295,11 @@ pub async fn fault_layer(State(core): State<Arc<Core>>, req: Request, next: Next
         Some(Fault::Status {
             status,
             retry_after_secs,
+            message,
         }) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut resp = (core.error_body)(status, "injected fault");
+            let mut resp =
+                (core.error_body)(status, message.as_deref().unwrap_or("injected fault"));
             if let Some(secs) = retry_after_secs {
                 resp.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -356,6 +362,7 @@ mod tests {
                 fault: Fault::Status {
                     status: 503,
                     retry_after_secs: None,
+                    message: None,
                 },
                 probability: 1.0,
                 times: Some(1),

@@ -145,6 +145,7 @@ pub fn mixed_faults(seed: u64, share: f64, hang_ms: u64) -> FaultPlan {
                 Fault::Status {
                     status: 429,
                     retry_after_secs: Some(1),
+                    message: None,
                 },
                 third,
             ),
@@ -154,6 +155,7 @@ pub fn mixed_faults(seed: u64, share: f64, hang_ms: u64) -> FaultPlan {
                 Fault::Status {
                     status: 503,
                     retry_after_secs: None,
+                    message: None,
                 },
                 third / (1.0 - third),
             ),
