@@ -46,11 +46,11 @@ use syncbridge_model::dates::{midnight, DateTimeForm};
 use syncbridge_model::Changes;
 use syncbridge_model::{Entity, Field, Origin, Record, UnixMillis, Values};
 
-use crate::api::{unsupported_entity, values_as_changes, Cursor, Page};
 use crate::create::{create_without_duplicates, has_any_key, KeyedCreate};
 use crate::error::{Error, Result};
 use crate::http::{Http, HttpStats, Reply, Retry};
 use crate::lookup_table::LookupTable;
+use crate::paging::{Cursor, Page};
 use crate::policy::{HttpPolicy, RateBudget};
 use crate::secret::Secret;
 use crate::wire::{id_of, millis, text, zoneless};
@@ -253,7 +253,7 @@ fn entity_name(entity: Entity) -> Result<&'static str> {
         Entity::Organization => Ok("Companies"),
         Entity::Contact => Ok("Contacts"),
         Entity::Configuration => Ok("ConfigurationItems"),
-        Entity::Location => Err(unsupported_entity("Autotask", entity)),
+        Entity::Location => Err(Error::unsupported_entity("Autotask", entity)),
     }
 }
 
@@ -546,7 +546,7 @@ impl AutotaskClient {
     }
 
     pub async fn list_all(&self, entity: Entity) -> Result<Vec<Record>> {
-        crate::api::drain_pages(
+        crate::paging::drain_pages(
             |cursor| async move { self.list_page(entity, cursor.as_ref()).await },
         )
         .await
@@ -607,7 +607,7 @@ impl AutotaskClient {
         entity_name(entity)?;
         // Names that map to ids (picklists, products) are resolved before any request that
         // could write: an unknown one fails here, and the attempts below hit the cache.
-        self.wire_fields(entity, &values_as_changes(values), None)
+        self.wire_fields(entity, &syncbridge_model::changes_setting(values), None)
             .await?;
         create_without_duplicates(self, entity, org_id, values).await
     }
@@ -978,7 +978,7 @@ pub(crate) fn to_record(entity: Entity, item: &Value, names: &Names<'_>) -> Resu
             v.set(Field::WarrantyExpiresAt, t("warrantyExpirationDate"));
             v.set(Field::Notes, t("notes"));
         }
-        Entity::Location => return Err(unsupported_entity("Autotask", entity)),
+        Entity::Location => return Err(Error::unsupported_entity("Autotask", entity)),
     }
     rec.values = v;
     rec.origin = Origin::Psa;
@@ -1006,7 +1006,7 @@ impl KeyedCreate for AutotaskClient {
     ) -> Result<Record> {
         let name = entity_name(entity)?;
         let mut fields = self
-            .wire_fields(entity, &values_as_changes(values), None)
+            .wire_fields(entity, &syncbridge_model::changes_setting(values), None)
             .await?;
         fields.retain(|_, v| !v.is_null());
         match entity {

@@ -32,11 +32,11 @@ use syncbridge_model::dates::{midnight, DateTimeForm};
 use syncbridge_model::Changes;
 use syncbridge_model::{Entity, Field, Origin, Record, UnixMillis, Values};
 
-use crate::api::{values_as_changes, Cursor, Page};
 use crate::create::{create_without_duplicates, has_any_key, KeyedCreate};
 use crate::error::{Error, Result};
 use crate::http::{Http, HttpStats, Reply, Retry};
 use crate::itglue::encode_segment;
+use crate::paging::{Cursor, Page};
 use crate::policy::HttpPolicy;
 use crate::secret::Secret;
 use crate::wire::{id_of, millis, path_text, rfc3339_seconds, text};
@@ -530,7 +530,7 @@ impl ConnectWiseClient {
     }
 
     pub async fn list_all(&self, entity: Entity) -> Result<Vec<Record>> {
-        crate::api::drain_pages(
+        crate::paging::drain_pages(
             |cursor| async move { self.list_page(entity, cursor.as_ref()).await },
         )
         .await
@@ -1240,7 +1240,7 @@ impl KeyedCreate for ConnectWiseClient {
         values: &Values,
     ) -> Result<Record> {
         let mut fields = self
-            .wire_fields(entity, &values_as_changes(values), None)
+            .wire_fields(entity, &syncbridge_model::changes_setting(values), None)
             .await?;
         fields.retain(|_, v| !v.is_null());
         let need_org = || {

@@ -75,6 +75,11 @@ impl Error {
     pub(crate) fn malformed(what: impl Into<String>) -> Self {
         Error::Malformed(what.into())
     }
+
+    /// `Unsupported` for an entity a vendor does not sync.
+    pub(crate) fn unsupported_entity(vendor: &str, entity: syncbridge_model::Entity) -> Self {
+        Error::Unsupported(format!("{vendor} has no {entity} records to sync"))
+    }
 }
 
 fn retry_hint(retry_after: &Option<Duration>) -> String {

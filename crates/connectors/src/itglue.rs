@@ -24,13 +24,22 @@ use serde_json::{json, Map, Value};
 use syncbridge_model::{Changes, LookupKind};
 use syncbridge_model::{Entity, Field, Origin, Record, UnixMillis, Values};
 
-use crate::api::{values_as_changes, Cursor, Lookup, Page};
 use crate::create::{create_without_duplicates, has_any_key, KeyedCreate};
 use crate::error::{Error, Result};
 use crate::http::{Http, HttpStats, Reply, Retry};
+use crate::paging::{Cursor, Page};
 use crate::policy::{HttpPolicy, RateBudget};
 use crate::secret::Secret;
 use crate::wire::{id_of, millis, rfc3339, text};
+
+/// An IT Glue lookup entry (configuration type, status, manufacturer, model).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    pub id: String,
+    pub name: String,
+    /// Models only: the manufacturer they belong to.
+    pub manufacturer_id: Option<String>,
+}
 
 const JSON_API: &str = "application/vnd.api+json";
 
@@ -479,7 +488,7 @@ impl ItGlueClient {
     }
 
     pub async fn list_all(&self, entity: Entity) -> Result<Vec<Record>> {
-        crate::api::drain_pages(
+        crate::paging::drain_pages(
             |cursor| async move { self.list_page(entity, cursor.as_ref()).await },
         )
         .await
@@ -844,7 +853,7 @@ impl KeyedCreate for ItGlueClient {
         values: &Values,
     ) -> Result<Record> {
         let mut attrs = self
-            .attributes(entity, &values_as_changes(values), None)
+            .attributes(entity, &syncbridge_model::changes_setting(values), None)
             .await?;
         attrs.retain(|_, v| !v.is_null());
         if entity.has_parent_org() {

@@ -37,12 +37,12 @@ use serde_json::{json, Map, Value};
 use syncbridge_model::Changes;
 use syncbridge_model::{Entity, Field, Origin, Record, UnixMillis, Values};
 
-use crate::api::{unsupported_entity, values_as_changes, Cursor, Page};
 use crate::create::{create_without_duplicates, has_any_key, KeyedCreate};
 use crate::error::{excerpt, Error, Result};
 use crate::http::{Http, HttpStats, Retry};
 use crate::itglue::encode_segment;
 use crate::lookup_table::LookupTable;
+use crate::paging::{Cursor, Page};
 use crate::policy::{HttpPolicy, RateBudget};
 use crate::secret::Secret;
 use crate::wire::{id_of, millis, path_text, text};
@@ -327,7 +327,7 @@ impl BmsClient {
 
     fn check_entity(&self, entity: Entity) -> Result<()> {
         if entity == Entity::Location && self.flavor == BmsFlavor::PulsewayPsa {
-            return Err(unsupported_entity(self.vendor(), entity));
+            return Err(Error::unsupported_entity(self.vendor(), entity));
         }
         Ok(())
     }
@@ -631,7 +631,7 @@ impl BmsClient {
     }
 
     pub async fn list_all(&self, entity: Entity) -> Result<Vec<Record>> {
-        crate::api::drain_pages(
+        crate::paging::drain_pages(
             |cursor| async move { self.list_page(entity, cursor.as_ref()).await },
         )
         .await
@@ -1280,7 +1280,7 @@ impl KeyedCreate for BmsClient {
         org_id: Option<&str>,
         values: &Values,
     ) -> Result<Record> {
-        let changes = values_as_changes(values);
+        let changes = syncbridge_model::changes_setting(values);
         let org = || {
             org_id.ok_or_else(|| Error::Rejected {
                 status: 0,
@@ -1358,7 +1358,7 @@ impl KeyedCreate for BmsClient {
                 }
                 ("/v2/servicedesk/hardwareasset", f)
             }
-            Entity::Location => return Err(unsupported_entity(self.vendor(), entity)),
+            Entity::Location => return Err(Error::unsupported_entity(self.vendor(), entity)),
         };
         body.retain(|_, v| !v.is_null());
         let (row, _) = self

@@ -1,7 +1,8 @@
 //! HTTP clients for IT Glue and the PSAs: auth, paging, rate limits, retries, and the field maps
 //! between each vendor's JSON and syncbridge's canonical [`Record`](syncbridge_model::Record)s.
 //!
-//! - [`api`]: the common surface the workers use ([`PsaClient`], [`Page`], [`Cursor`], [`Lookup`]);
+//! - [`psa`]: [`PsaClient`], the one surface over the tenant's PSA, whichever it is;
+//! - [`paging`]: the leaf every client shares ([`Page`], [`Cursor`]);
 //! - one file per vendor: [`itglue`], [`connectwise`], [`autotask`],
 //!   [`kaseya_bms`] (also Pulseway PSA), [`tigerpaw`] (read-only);
 //! - shared machinery: [`policy`] (timeouts, budgets, caps), `http` (the reqwest stack with
@@ -10,7 +11,6 @@
 //!
 //! No sync rule lives here: connectors only translate and transport.
 
-pub mod api;
 pub mod autotask;
 pub mod connectwise;
 mod connectwise_keys;
@@ -20,21 +20,24 @@ mod http;
 pub mod itglue;
 pub mod kaseya_bms;
 mod lookup_table;
+pub mod paging;
 pub mod policy;
+pub mod psa;
 pub mod registration;
 pub mod secret;
 pub mod tigerpaw;
 mod wire;
 
-pub use api::{Cursor, Lookup, Page, PsaClient};
 pub use autotask::{discover_zone, AutotaskClient, AutotaskConfig};
 pub use connectwise::{ConnectWiseClient, ConnectWiseConfig};
 pub use connectwise_keys::ConnectWiseKeySource;
 pub use error::{Error, Result};
 pub use http::HttpStats;
-pub use itglue::{ItGlueClient, ItGlueConfig};
+pub use itglue::{ItGlueClient, ItGlueConfig, Lookup};
 pub use kaseya_bms::{BmsClient, BmsConfig, BmsFlavor};
+pub use paging::{Cursor, Page};
 pub use policy::{HttpPolicy, RateBudget, SharedBudget, SharedGate, SharedSlot};
+pub use psa::PsaClient;
 pub use registration::{AutotaskWebhookSpec, Outcome, RegistrationItem, RegistrationReport};
 pub use secret::Secret;
 pub use syncbridge_model::Record;

@@ -38,11 +38,11 @@ use syncbridge_model::{Entity, Field, Origin, Record, UnixMillis, Values};
 use time::macros::format_description;
 use time::OffsetDateTime;
 
-use crate::api::{unsupported_entity, Cursor, Page};
 use crate::create::has_any_key;
 use crate::error::{excerpt, Error, Result};
 use crate::http::{Http, HttpStats, Retry};
 use crate::itglue::encode_segment;
+use crate::paging::{Cursor, Page};
 use crate::policy::HttpPolicy;
 use crate::secret::Secret;
 use crate::wire::{path_text, text};
@@ -297,7 +297,7 @@ impl TigerpawClient {
 
     fn check_entity(entity: Entity) -> Result<()> {
         if entity == Entity::Configuration {
-            return Err(unsupported_entity("Tigerpaw", entity));
+            return Err(Error::unsupported_entity("Tigerpaw", entity));
         }
         Ok(())
     }

@@ -15,7 +15,7 @@ mod psa;
 mod record;
 mod settings;
 
-pub use changes::{Changes, LookupKind};
+pub use changes::{changes_setting, Changes, LookupKind};
 pub use event::{headers, ChangeAction, ChangeEvent, EventSource};
 pub use fields::{field_map, key_fields, Direction, Field, FieldSpec};
 pub use ids::{Entity, ParseError, Side, TenantId};

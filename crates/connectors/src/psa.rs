@@ -1,4 +1,5 @@
-//! The common connector API the workers use, over canonical records.
+//! The tenant's PSA as one client, whichever vendor it is: [`PsaClient`] dispatches to the
+//! vendor's own client.
 //!
 //! IT Glue has its own client ([`ItGlueClient`](crate::itglue::ItGlueClient)) because it also
 //! serves lookups; the PSAs share one surface through [`PsaClient`], an enum over the concrete
@@ -8,41 +9,20 @@
 //! - `list_page(entity, cursor)` → one [`Page`] of every record of the entity (scope filtering is
 //!   the engine's job), and `list_all` to drain it;
 //! - `list_modified_since_page(entity, since, cursor)` where the vendor can, else
-//!   [`Error::Unsupported`];
+//!   [`Error::Unsupported`](crate::Error::Unsupported);
 //! - `find_by_key(entity, org_id, key)`: a narrow server-side search; the caller compares exactly;
 //! - `create(entity, org_id, values)` → the record as read back, never duplicated by a retry;
 //! - `update(entity, id, changes)`: sends only the given fields, returns the record read back.
 
-use syncbridge_model::Changes;
-use syncbridge_model::{Entity, PsaKind, Record, UnixMillis, Values};
+use syncbridge_model::{Changes, Entity, PsaKind, Record, UnixMillis, Values};
 
 use crate::autotask::AutotaskClient;
 use crate::connectwise::ConnectWiseClient;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::http::HttpStats;
 use crate::kaseya_bms::BmsClient;
+use crate::paging::{drain_pages, Cursor, Page};
 use crate::tigerpaw::TigerpawClient;
-
-/// Where a listing continues. Opaque: a page number, a last id or a token, per vendor.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor(pub(crate) String);
-
-/// One page of a listing.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Page {
-    pub records: Vec<Record>,
-    /// `None` on the last page.
-    pub next: Option<Cursor>,
-}
-
-/// An IT Glue lookup entry (configuration type, status, manufacturer, model).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lookup {
-    pub id: String,
-    pub name: String,
-    /// Models only: the manufacturer they belong to.
-    pub manufacturer_id: Option<String>,
-}
 
 /// A client for the tenant's PSA. Vendor protocol code branches on the vendor; sync rules never
 /// see which one it is.
@@ -128,35 +108,4 @@ impl PsaClient {
     pub fn stats(&self) -> HttpStats {
         dispatch!(self, c => c.stats())
     }
-}
-
-/// Every record of a paged listing: `page(cursor)` until a page has no next cursor.
-pub(crate) async fn drain_pages<F, Fut>(mut page: F) -> Result<Vec<Record>>
-where
-    F: FnMut(Option<Cursor>) -> Fut,
-    Fut: std::future::Future<Output = Result<Page>>,
-{
-    let mut out = Vec::new();
-    let mut cursor = None;
-    loop {
-        let next = page(cursor).await?;
-        out.extend(next.records);
-        match next.next {
-            Some(n) => cursor = Some(n),
-            None => return Ok(out),
-        }
-    }
-}
-
-/// Turns create values into the equivalent change set (every field set).
-pub(crate) fn values_as_changes(values: &Values) -> Changes {
-    values
-        .iter()
-        .map(|(f, v)| (f, Some(v.to_owned())))
-        .collect()
-}
-
-/// `Unsupported` for an entity a vendor does not sync.
-pub(crate) fn unsupported_entity(vendor: &str, entity: Entity) -> Error {
-    Error::Unsupported(format!("{vendor} has no {entity} records to sync"))
 }
