@@ -160,10 +160,7 @@ impl AutotaskConfig {
 pub async fn discover_zone(lookup: &str, username: &str, policy: HttpPolicy) -> Result<String> {
     let http = Http::new(policy, Vec::new())?;
     let mut url = url::Url::parse(&format!("{}/zoneInformation", lookup.trim_end_matches('/')))
-        .map_err(|e| Error::Rejected {
-            status: 0,
-            body_excerpt: format!("bad Autotask URL: {e}"),
-        })?;
+        .map_err(|e| Error::InvalidInput(format!("bad Autotask URL: {e}")))?;
     url.query_pairs_mut().append_pair("user", username);
     let doc = http
         .send("zoneInformation", Retry::Idempotent, |c| c.get(url.clone()))
@@ -266,7 +263,12 @@ fn modified_field(entity: Entity) -> &'static str {
 }
 
 fn sensitive(value: &str) -> Result<HeaderValue> {
-    let mut v = HeaderValue::from_str(value).map_err(|_| Error::Auth { status: 0 })?;
+    let mut v = HeaderValue::from_str(value).map_err(|_| {
+        Error::InvalidInput(
+            "a credential holds characters an HTTP header cannot carry (check for line breaks)"
+                .into(),
+        )
+    })?;
     v.set_sensitive(true);
     Ok(v)
 }
@@ -579,9 +581,8 @@ impl AutotaskClient {
         }
         if entity.has_parent_org() {
             if let Some(org) = org_id {
-                let n: u64 = org.parse().map_err(|_| Error::Rejected {
-                    status: 0,
-                    body_excerpt: format!("Autotask company id {org:?} is not a number"),
+                let n: u64 = org.parse().map_err(|_| {
+                    Error::InvalidInput(format!("Autotask company id {org:?} is not a number"))
                 })?;
                 f.push(condition("eq", "companyID", n.into()));
             }
@@ -782,13 +783,9 @@ impl AutotaskClient {
             let num = |x: Option<&str>| -> Result<Value> {
                 match x {
                     None => Ok(Value::Null),
-                    Some(s) => s
-                        .parse::<u64>()
-                        .map(Value::from)
-                        .map_err(|_| Error::Rejected {
-                            status: 0,
-                            body_excerpt: format!("Autotask reference {s:?} is not a record id"),
-                        }),
+                    Some(s) => s.parse::<u64>().map(Value::from).map_err(|_| {
+                        Error::InvalidInput(format!("Autotask reference {s:?} is not a record id"))
+                    }),
                 }
             };
             let (key, val): (&str, Value) = match (entity, field) {
@@ -1020,13 +1017,9 @@ impl KeyedCreate for AutotaskClient {
                     .or_insert_with(|| self.company_phone.clone().into());
             }
             _ => {
-                let org =
-                    org_id
-                        .and_then(|o| o.parse::<u64>().ok())
-                        .ok_or_else(|| Error::Rejected {
-                            status: 0,
-                            body_excerpt: format!("a {entity} needs a numeric company id"),
-                        })?;
+                let org = org_id.and_then(|o| o.parse::<u64>().ok()).ok_or_else(|| {
+                    Error::InvalidInput(format!("a {entity} needs a numeric company id"))
+                })?;
                 fields.insert("companyID".into(), org.into());
                 if entity == Entity::Contact {
                     // Contacts carry isActive as 1/0; Autotask requires it.

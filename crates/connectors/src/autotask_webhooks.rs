@@ -108,10 +108,7 @@ impl AutotaskClient {
         &self,
         spec: &AutotaskWebhookSpec<'_>,
     ) -> Result<RegistrationReport> {
-        let bad = |what: &str| Error::Rejected {
-            status: 0,
-            body_excerpt: what.to_owned(),
-        };
+        let bad = |what: &str| Error::InvalidInput(what.to_owned());
         if spec.webhook_url.is_empty() || spec.deactivation_url.is_empty() {
             return Err(bad("Autotask requires both WebhookUrl and DeactivationUrl"));
         }

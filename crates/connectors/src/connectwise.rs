@@ -180,7 +180,12 @@ fn identifier_taken(e: &Error) -> bool {
 }
 
 fn sensitive(value: &str) -> Result<HeaderValue> {
-    let mut v = HeaderValue::from_str(value).map_err(|_| Error::Auth { status: 0 })?;
+    let mut v = HeaderValue::from_str(value).map_err(|_| {
+        Error::InvalidInput(
+            "a credential holds characters an HTTP header cannot carry (check for line breaks)"
+                .into(),
+        )
+    })?;
     v.set_sensitive(true);
     Ok(v)
 }
@@ -282,11 +287,8 @@ impl ConnectWiseClient {
         retry: Retry,
         forward_only: bool,
     ) -> Result<Reply> {
-        let mut url =
-            url::Url::parse(&format!("{}/{path}", self.base)).map_err(|e| Error::Rejected {
-                status: 0,
-                body_excerpt: format!("bad ConnectWise URL: {e}"),
-            })?;
+        let mut url = url::Url::parse(&format!("{}/{path}", self.base))
+            .map_err(|e| Error::InvalidInput(format!("bad ConnectWise URL: {e}")))?;
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
@@ -555,9 +557,8 @@ impl ConnectWiseClient {
         };
         let company = match (entity, org_id) {
             (Entity::Organization, _) => None,
-            (_, Some(org)) => Some(org.parse::<u64>().map_err(|_| Error::Rejected {
-                status: 0,
-                body_excerpt: format!("ConnectWise company id {org:?} is not a number"),
+            (_, Some(org)) => Some(org.parse::<u64>().map_err(|_| {
+                Error::InvalidInput(format!("ConnectWise company id {org:?} is not a number"))
             })?),
             (_, None) => None,
         };
@@ -572,10 +573,9 @@ impl ConnectWiseClient {
         }
         if entity == Entity::Location {
             let Some(company) = company else {
-                return Err(Error::Rejected {
-                    status: 0,
-                    body_excerpt: "a site search needs its company".into(),
-                });
+                return Err(Error::InvalidInput(
+                    "a site search needs its company".into(),
+                ));
             };
             let path = format!("company/companies/{company}/sites");
             let cond = (!conds.is_empty()).then(|| conds.join(" and "));
@@ -982,13 +982,9 @@ fn date_time(v: Option<&str>) -> Value {
 fn id_ref(v: Option<&str>) -> Result<Value> {
     match v {
         None => Ok(Value::Null),
-        Some(s) => s
-            .parse::<u64>()
-            .map(|id| json!({"id": id}))
-            .map_err(|_| Error::Rejected {
-                status: 0,
-                body_excerpt: format!("ConnectWise reference {s:?} is not a record id"),
-            }),
+        Some(s) => s.parse::<u64>().map(|id| json!({"id": id})).map_err(|_| {
+            Error::InvalidInput(format!("ConnectWise reference {s:?} is not a record id"))
+        }),
     }
 }
 
@@ -1243,12 +1239,8 @@ impl KeyedCreate for ConnectWiseClient {
             .wire_fields(entity, &syncbridge_model::changes_setting(values), None)
             .await?;
         fields.retain(|_, v| !v.is_null());
-        let need_org = || {
-            org_id.ok_or_else(|| Error::Rejected {
-                status: 0,
-                body_excerpt: format!("a {entity} needs a company"),
-            })
-        };
+        let need_org =
+            || org_id.ok_or_else(|| Error::InvalidInput(format!("a {entity} needs a company")));
         let mut derived_identifier = None;
         let path = match entity {
             Entity::Organization => {

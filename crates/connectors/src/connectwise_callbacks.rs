@@ -59,10 +59,7 @@ impl ConnectWiseClient {
     /// flags differ, never duplicates and never touches callbacks with another URL.
     pub async fn ensure_callbacks(&self, url: &str) -> Result<RegistrationReport> {
         if url.is_empty() {
-            return Err(Error::Rejected {
-                status: 0,
-                body_excerpt: "a callback needs a URL".into(),
-            });
+            return Err(Error::InvalidInput("a callback needs a URL".into()));
         }
         let mut report = RegistrationReport::new("ConnectWise");
         let existing = self.all_rows(CALLBACKS, None).await?;

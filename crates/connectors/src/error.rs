@@ -27,6 +27,11 @@ pub enum Error {
     /// retry, dead-letter with this reason.
     #[error("rejected by the vendor (HTTP {status}): {body_excerpt}")]
     Rejected { status: u16, body_excerpt: String },
+    /// What we were asked to send cannot be put to this vendor (an id that is not a number, a
+    /// child without its organization, a URL or credential the configuration got wrong): refused
+    /// here, before any request. Permanent.
+    #[error("not sent to the vendor: {0}")]
+    InvalidInput(String),
     /// Authentication failed (HTTP 401/403 on an authenticated call). Permanent until the
     /// credentials change.
     #[error("authentication failed (HTTP {status})")]

@@ -251,16 +251,17 @@ impl ItGlueClient {
         body: Option<Value>,
         retry: Retry,
     ) -> Result<Reply> {
-        let mut url =
-            url::Url::parse(&format!("{}{path}", self.base)).map_err(|e| Error::Rejected {
-                status: 0,
-                body_excerpt: format!("bad IT Glue URL: {e}"),
-            })?;
+        let mut url = url::Url::parse(&format!("{}{path}", self.base))
+            .map_err(|e| Error::InvalidInput(format!("bad IT Glue URL: {e}")))?;
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
-        let mut key =
-            HeaderValue::from_str(self.api_key.expose()).map_err(|_| Error::Auth { status: 0 })?;
+        let mut key = HeaderValue::from_str(self.api_key.expose()).map_err(|_| {
+            Error::InvalidInput(
+                "a credential holds characters an HTTP header cannot carry (check for line breaks)"
+                    .into(),
+            )
+        })?;
         key.set_sensitive(true);
         let body = body.map(|b| b.to_string());
         let endpoint = path.split('/').nth(1).unwrap_or("");
@@ -625,10 +626,8 @@ impl ItGlueClient {
         let mut attrs = Map::new();
         attrs.insert("name".into(), name.into());
         if kind == LookupKind::Model {
-            let m = manufacturer_id.ok_or_else(|| Error::Rejected {
-                status: 0,
-                body_excerpt: "a model needs a manufacturer".into(),
-            })?;
+            let m = manufacturer_id
+                .ok_or_else(|| Error::InvalidInput("a model needs a manufacturer".into()))?;
             attrs.insert("manufacturer-id".into(), m.into());
         }
         let body = json!({"data": {"type": json_api_type(coll), "attributes": attrs}});
@@ -857,10 +856,8 @@ impl KeyedCreate for ItGlueClient {
             .await?;
         attrs.retain(|_, v| !v.is_null());
         if entity.has_parent_org() {
-            let org = org_id.ok_or_else(|| Error::Rejected {
-                status: 0,
-                body_excerpt: format!("a {entity} needs an organization"),
-            })?;
+            let org = org_id
+                .ok_or_else(|| Error::InvalidInput(format!("a {entity} needs an organization")))?;
             attrs.insert("organization-id".into(), Value::from(org));
         }
         let coll = collection(entity);

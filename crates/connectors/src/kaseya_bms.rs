@@ -266,10 +266,7 @@ fn number(v: Option<&str>, what: &str) -> Result<Value> {
         Some(s) => s
             .parse::<u64>()
             .map(Value::from)
-            .map_err(|_| Error::Rejected {
-                status: 0,
-                body_excerpt: format!("{what} {s:?} is not a record id"),
-            }),
+            .map_err(|_| Error::InvalidInput(format!("{what} {s:?} is not a record id"))),
     }
 }
 
@@ -372,11 +369,8 @@ impl BmsClient {
         body: Option<Value>,
         retry: Retry,
     ) -> Result<(Value, Option<u64>)> {
-        let mut url =
-            url::Url::parse(&format!("{}{path}", self.base)).map_err(|e| Error::Rejected {
-                status: 0,
-                body_excerpt: format!("bad BMS URL: {e}"),
-            })?;
+        let mut url = url::Url::parse(&format!("{}{path}", self.base))
+            .map_err(|e| Error::InvalidInput(format!("bad BMS URL: {e}")))?;
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
@@ -650,10 +644,8 @@ impl BmsClient {
             return Ok(Vec::new());
         }
         let org = || {
-            org_id.ok_or_else(|| Error::Rejected {
-                status: 0,
-                body_excerpt: format!("a {entity} search needs its account"),
-            })
+            org_id
+                .ok_or_else(|| Error::InvalidInput(format!("a {entity} search needs its account")))
         };
         let (path, q): (String, Vec<(String, String)>) = match entity {
             Entity::Organization => (
@@ -1281,12 +1273,8 @@ impl KeyedCreate for BmsClient {
         values: &Values,
     ) -> Result<Record> {
         let changes = syncbridge_model::changes_setting(values);
-        let org = || {
-            org_id.ok_or_else(|| Error::Rejected {
-                status: 0,
-                body_excerpt: format!("a {entity} needs its account"),
-            })
-        };
+        let org =
+            || org_id.ok_or_else(|| Error::InvalidInput(format!("a {entity} needs its account")));
         let (path, mut body) = match entity {
             Entity::Organization => {
                 let mut f = self.account_fields(&changes).await?;
@@ -1320,16 +1308,12 @@ impl KeyedCreate for BmsClient {
                 let location = match scalars.get("locationId").filter(|v| !v.is_null()) {
                     Some(l) => l.clone(),
                     None => {
-                        let main =
-                            self.main_location(account)
-                                .await?
-                                .ok_or_else(|| Error::Rejected {
-                                    status: 0,
-                                    body_excerpt: format!(
-                                        "{} account {account} has no location: a contact needs one",
-                                        self.vendor()
-                                    ),
-                                })?;
+                        let main = self.main_location(account).await?.ok_or_else(|| {
+                            Error::InvalidInput(format!(
+                                "{} account {account} has no location: a contact needs one",
+                                self.vendor()
+                            ))
+                        })?;
                         number(Some(&main), "location")?
                     }
                 };

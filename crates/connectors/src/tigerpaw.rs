@@ -112,12 +112,22 @@ fn signature(
     date: &str,
 ) -> Result<HeaderValue> {
     let signed = format!("{method}|{path}|{date}").to_lowercase();
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(private.expose().as_bytes())
-        .map_err(|_| Error::Auth { status: 0 })?;
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(private.expose().as_bytes()).map_err(|_| {
+            Error::InvalidInput(
+                "a credential holds characters an HTTP header cannot carry (check for line breaks)"
+                    .into(),
+            )
+        })?;
     mac.update(signed.as_bytes());
     let sig = B64.encode(mac.finalize().into_bytes());
     let mut v = HeaderValue::from_str(&format!("TSI {}", B64.encode(format!("{public}:{sig}"))))
-        .map_err(|_| Error::Auth { status: 0 })?;
+        .map_err(|_| {
+            Error::InvalidInput(
+                "a credential holds characters an HTTP header cannot carry (check for line breaks)"
+                    .into(),
+            )
+        })?;
     v.set_sensitive(true);
     Ok(v)
 }

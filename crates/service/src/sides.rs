@@ -23,11 +23,11 @@ pub(crate) fn api_error(e: Error) -> ApiError {
         };
     }
     let status = match &e {
-        Error::NotFound => 404,
+        Error::NotFound => Some(404),
         Error::Rejected { status, .. } | Error::Auth { status } | Error::Server { status, .. } => {
-            *status
+            Some(*status)
         }
-        _ => 0,
+        _ => None,
     };
     ApiError::Permanent {
         status,
@@ -318,11 +318,14 @@ mod tests {
                 status: 422,
                 body_excerpt: "managed".into()
             }),
-            ApiError::Permanent { status: 422, .. }
+            ApiError::Permanent {
+                status: Some(422),
+                ..
+            }
         ));
         assert!(matches!(
             api_error(Error::ReadOnly { vendor: "Tigerpaw" }),
-            ApiError::Permanent { status: 0, .. }
+            ApiError::Permanent { status: None, .. }
         ));
     }
 }

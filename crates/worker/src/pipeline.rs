@@ -121,7 +121,10 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
                 Outcome::Retry(retry_after)
             }
             Err(Failure::Api(ApiError::Permanent { status, message })) => {
-                Outcome::DeadLetter(format!("vendor answered {status}: {message}"))
+                Outcome::DeadLetter(match status {
+                    Some(status) => format!("vendor answered {status}: {message}"),
+                    None => format!("refused before any request: {message}"),
+                })
             }
             Err(Failure::Kv(e)) if e.is_unavailable() || e.is_conflict() => {
                 tracing::debug!(tenant = %self.tenant, %entity, id, error = %e, "bus: retry");

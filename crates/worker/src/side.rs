@@ -16,10 +16,14 @@ pub enum ApiError {
         message: String,
         retry_after: Duration,
     },
-    /// Any other 4xx (e.g. IT Glue's 422 on a record managed by its native PSA integration): the
-    /// event goes to the DLQ at once with this message.
-    #[error("vendor refused the request ({status}): {message}")]
-    Permanent { status: u16, message: String },
+    /// A refusal (e.g. IT Glue's 422 on a record managed by its native PSA integration, or a
+    /// request the connector could not send at all: `status` is `None`): the event goes to the DLQ
+    /// at once with this message.
+    #[error("vendor refused the request{}: {message}", status.map(|s| format!(" ({s})")).unwrap_or_default())]
+    Permanent {
+        status: Option<u16>,
+        message: String,
+    },
 }
 
 /// One side of the sync. Futures are `Send`: workers run on a multi-threaded runtime.

@@ -218,7 +218,7 @@ impl SideApi for MemorySide {
     ) -> Result<Record, ApiError> {
         if self.refuse_updates.load(Ordering::SeqCst) {
             return Err(ApiError::Permanent {
-                status: 422,
+                status: Some(422),
                 message: "record is managed by the native PSA integration".into(),
             });
         }
@@ -226,7 +226,7 @@ impl SideApi for MemorySide {
         let mut st = self.state.lock().unwrap();
         let Some(r) = st.records.get_mut(&(entity, id.to_owned())) else {
             return Err(ApiError::Permanent {
-                status: 404,
+                status: Some(404),
                 message: format!("{entity} {id} not found"),
             });
         };
