@@ -547,13 +547,6 @@ impl AutotaskClient {
         self.query_page(entity, f, cursor).await
     }
 
-    pub async fn list_all(&self, entity: Entity) -> Result<Vec<Record>> {
-        crate::paging::drain_pages(
-            |cursor| async move { self.list_page(entity, cursor.as_ref()).await },
-        )
-        .await
-    }
-
     /// Narrow search by key (`eq` is case-insensitive in Autotask; the caller compares exactly).
     pub async fn find_by_key(
         &self,

@@ -531,13 +531,6 @@ impl ConnectWiseClient {
         self.page_of(entity, Some(cond), cursor).await
     }
 
-    pub async fn list_all(&self, entity: Entity) -> Result<Vec<Record>> {
-        crate::paging::drain_pages(
-            |cursor| async move { self.list_page(entity, cursor.as_ref()).await },
-        )
-        .await
-    }
-
     /// Narrow search by key (`conditions` compare case-insensitively; the caller compares
     /// exactly).
     pub async fn find_by_key(

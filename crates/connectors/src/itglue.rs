@@ -488,13 +488,6 @@ impl ItGlueClient {
         })
     }
 
-    pub async fn list_all(&self, entity: Entity) -> Result<Vec<Record>> {
-        crate::paging::drain_pages(
-            |cursor| async move { self.list_page(entity, cursor.as_ref()).await },
-        )
-        .await
-    }
-
     /// Narrow search by key: organization by name; children by organization plus name (contacts:
     /// first and last name; locations: city). Exact comparison is the caller's.
     pub async fn find_by_key(

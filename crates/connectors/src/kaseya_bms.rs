@@ -624,13 +624,6 @@ impl BmsClient {
             .await
     }
 
-    pub async fn list_all(&self, entity: Entity) -> Result<Vec<Record>> {
-        crate::paging::drain_pages(
-            |cursor| async move { self.list_page(entity, cursor.as_ref()).await },
-        )
-        .await
-    }
-
     /// Narrow search: accounts by name; contacts by account and names; assets and locations by
     /// account.
     pub async fn find_by_key(

@@ -3,6 +3,7 @@
 //!
 //! - [`psa`]: [`PsaClient`], the one surface over the tenant's PSA, whichever it is;
 //! - [`paging`]: the leaf every client shares ([`Page`], [`Cursor`]);
+//! - [`vendor`]: [`Vendor`], the one trait every client implements, IT Glue's included;
 //! - one file per vendor: [`itglue`], [`connectwise`], [`autotask`],
 //!   [`kaseya_bms`] (also Pulseway PSA), [`tigerpaw`] (read-only);
 //! - shared machinery: [`policy`] (timeouts, budgets, caps), `http` (the reqwest stack with
@@ -26,6 +27,7 @@ pub mod psa;
 pub mod registration;
 pub mod secret;
 pub mod tigerpaw;
+pub mod vendor;
 mod wire;
 
 pub use autotask::{discover_zone, AutotaskClient, AutotaskConfig};
@@ -42,3 +44,4 @@ pub use registration::{AutotaskWebhookSpec, Outcome, RegistrationItem, Registrat
 pub use secret::Secret;
 pub use syncbridge_model::Record;
 pub use tigerpaw::{TigerpawClient, TigerpawConfig};
+pub use vendor::Vendor;

@@ -21,7 +21,7 @@ use crate::connectwise::ConnectWiseClient;
 use crate::error::Result;
 use crate::http::HttpStats;
 use crate::kaseya_bms::BmsClient;
-use crate::paging::{drain_pages, Cursor, Page};
+use crate::paging::{Cursor, Page};
 use crate::tigerpaw::TigerpawClient;
 
 /// A client for the tenant's PSA. Vendor protocol code branches on the vendor; sync rules never
@@ -98,11 +98,6 @@ impl PsaClient {
 
     pub async fn update(&self, entity: Entity, id: &str, changes: &Changes) -> Result<Record> {
         dispatch!(self, c => c.update(entity, id, changes).await)
-    }
-
-    /// Every record of the entity, all pages.
-    pub async fn list_all(&self, entity: Entity) -> Result<Vec<Record>> {
-        drain_pages(|cursor| async move { self.list_page(entity, cursor.as_ref()).await }).await
     }
 
     pub fn stats(&self) -> HttpStats {

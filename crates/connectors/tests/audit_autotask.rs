@@ -8,6 +8,7 @@ mod common;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use syncbridge_connectors::Vendor;
 use syncbridge_connectors::{AutotaskWebhookSpec, Error, Secret};
 use syncbridge_model::Changes;
 use syncbridge_model::{Entity, Field, Values};

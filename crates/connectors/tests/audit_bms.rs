@@ -7,6 +7,7 @@ mod common;
 
 use common::{bms_client, bms_sim, fast_policy};
 use serde_json::{json, Value};
+use syncbridge_connectors::Vendor;
 use syncbridge_connectors::{BmsClient, BmsConfig, BmsFlavor, Error};
 use syncbridge_model::Changes;
 use syncbridge_model::{Entity, Field, Values};

@@ -5,6 +5,7 @@
 mod common;
 
 use serde_json::{json, Value};
+use syncbridge_connectors::Vendor;
 use syncbridge_connectors::{ConnectWiseClient, ConnectWiseConfig, Error};
 use syncbridge_model::Changes;
 use syncbridge_model::{Entity, Field, Values};

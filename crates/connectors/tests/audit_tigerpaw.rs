@@ -5,6 +5,7 @@ mod common;
 
 use serde_json::json;
 use syncbridge_connectors::PsaClient;
+use syncbridge_connectors::Vendor;
 use syncbridge_model::{Entity, Field, Values};
 use syncbridge_sim::admin::AdminOps;
 use syncbridge_sim::seed::{load_tigerpaw, Dataset, SeedSpec};

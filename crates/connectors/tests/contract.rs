@@ -6,6 +6,7 @@ mod common;
 use std::collections::HashSet;
 
 use syncbridge_connectors::BmsFlavor;
+use syncbridge_connectors::Vendor;
 use syncbridge_connectors::{Error, PsaClient};
 use syncbridge_model::{Changes, LookupKind};
 use syncbridge_model::{Entity, Field, Values};

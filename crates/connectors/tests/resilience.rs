@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use syncbridge_connectors::BmsFlavor;
+use syncbridge_connectors::Vendor;
 use syncbridge_connectors::{HttpPolicy, PsaClient, RateBudget, Record};
 use syncbridge_model::Changes;
 use syncbridge_model::{Entity, Field, Values};

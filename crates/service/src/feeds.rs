@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use syncbridge_connectors::Vendor;
 use syncbridge_connectors::{Cursor, Error, ItGlueClient, Page, PsaClient};
 use syncbridge_model::{Entity, UnixMillis};
 use syncbridge_worker::poller::{ChangeFeed, Changed, Listing};

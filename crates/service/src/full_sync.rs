@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use syncbridge_bus::{EventPublisher, KvError, LinkStore, PublishError, StateKey, StateStore};
+use syncbridge_connectors::Vendor;
 use syncbridge_connectors::{ItGlueClient, PsaClient};
 use syncbridge_engine::reconcile::{plan, Listed, Plan, Why};
 use syncbridge_model::{

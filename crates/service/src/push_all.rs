@@ -28,6 +28,7 @@ use syncbridge_bus::{
     EventPublisher, KvError, LinkStore, PublishError, StateKey, StateStore, Versioned,
 };
 use syncbridge_connectors::ItGlueClient;
+use syncbridge_connectors::Vendor;
 use syncbridge_model::{
     ChangeAction, ChangeEvent, Entity, EventSource, LinkState, TenantId, TenantSettings, UnixMillis,
 };

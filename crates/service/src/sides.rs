@@ -6,6 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use syncbridge_connectors::Vendor;
 use syncbridge_connectors::{Error, ItGlueClient, PsaClient};
 use syncbridge_engine::matching::loose;
 use syncbridge_engine::{Changes, LookupKind, Lookups};

@@ -21,6 +21,7 @@ use e2e::{
     any_action, change, creates, eventually, in_scope, psa_org_id, seed_where, E2e, DOCUMENTED,
 };
 use serde_json::{json, Map, Value};
+use syncbridge_connectors::Vendor;
 use syncbridge_model::{Entity, Field, LinkState, PsaKind};
 use syncbridge_sim::admin::AdminOps;
 

@@ -15,6 +15,7 @@ mod e2e;
 
 use e2e::{any_action, change, creates, eventually, in_scope, psa_org_id, seed_where, E2e};
 use serde_json::{json, Map, Value};
+use syncbridge_connectors::Vendor;
 use syncbridge_model::{Entity, Field, LinkState, Mode, PsaKind, Values};
 use syncbridge_sim::admin::AdminOps;
 use syncbridge_sim::faults::{Fault, FaultPlan, FaultRule};

@@ -33,6 +33,7 @@ use syncbridge_bus::{
     connect, names, setup, ConnectConfig, Connection, EventPublisher, LeaseKey, LinkStore,
     PullConsumer, StateStore,
 };
+use syncbridge_connectors::Vendor;
 use syncbridge_engine::scope::psa_in_scope;
 use syncbridge_engine::{Changes, LookupKind};
 use syncbridge_model::{

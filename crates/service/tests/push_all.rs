@@ -17,6 +17,7 @@ use e2e::{any_action, creates, eventually, in_scope, psa_org_id, seed_where, E2e
 use serde_json::json;
 use syncbridge::push_all::{Checkpoint, EntityCounts, PushAll, Start};
 use syncbridge_bus::{names, EventPublisher, StateKey, StateStore};
+use syncbridge_connectors::Vendor;
 use syncbridge_model::{Entity, Field, LinkState, PsaKind};
 use syncbridge_sim::admin::AdminOps;
 use tokio::process::Command;

@@ -11,6 +11,7 @@ use syncbridge::ingest::{Ingest, NatsSink};
 use syncbridge::workers::{spawn_all, Loops};
 use syncbridge_bus::testing::NatsServer;
 use syncbridge_bus::{connect, setup, AuditLog, ConnectConfig, SetupConfig};
+use syncbridge_connectors::Vendor;
 use syncbridge_connectors::{
     ConnectWiseClient, ConnectWiseConfig, ItGlueClient, ItGlueConfig, PsaClient,
 };

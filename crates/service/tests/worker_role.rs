@@ -9,6 +9,7 @@ use syncbridge::config::Config;
 use syncbridge::workers::{spawn_all, Loops};
 use syncbridge_bus::testing::NatsServer;
 use syncbridge_bus::{connect, setup, ConnectConfig, SetupConfig};
+use syncbridge_connectors::Vendor;
 use syncbridge_connectors::{
     ConnectWiseClient, ConnectWiseConfig, ItGlueClient, ItGlueConfig, PsaClient,
 };

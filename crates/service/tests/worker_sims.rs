@@ -10,6 +10,7 @@ use syncbridge_bus::{
     connect, setup, AuditLog, ConnectConfig, EventPublisher, LeaseStore, LinkStore, SetupConfig,
     StateStore,
 };
+use syncbridge_connectors::Vendor;
 use syncbridge_connectors::{
     ConnectWiseClient, ConnectWiseConfig, HttpPolicy, ItGlueClient, ItGlueConfig, PsaClient,
 };

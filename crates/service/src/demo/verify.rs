@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use syncbridge_bus::LinkStore;
+use syncbridge_connectors::Vendor;
 use syncbridge_model::{field_map, Entity, LinkState, TenantId};
 
 use super::world::DemoTenant;
