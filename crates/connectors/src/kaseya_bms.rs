@@ -34,6 +34,7 @@ use futures_util::stream::{self, StreamExt};
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
+use syncbridge_model::dates::{midnight, DateTimeForm};
 use syncbridge_model::Changes;
 use syncbridge_model::{Entity, Field, Origin, Record, UnixMillis, Values};
 
@@ -215,34 +216,10 @@ fn parse_cursor(c: &str) -> Option<(u64, u64, Option<u64>)> {
 }
 
 /// A canonical day `YYYY-MM-DD` as the v2 API's zone-less date-time `YYYY-MM-DDT00:00:00`
-/// (audit X-1); any other text is sent as it is (the vendor judges it).
+/// (audit X-1); any other text is sent as it is (the vendor judges it). Reading back needs
+/// nothing: the record keeps date fields as days (`syncbridge_model::dates`).
 fn bms_date_time(v: Option<&str>) -> Value {
-    match v {
-        None => Value::Null,
-        Some(d) if is_day(d) => Value::from(format!("{d}T00:00:00")),
-        Some(other) => Value::from(other),
-    }
-}
-
-/// The day of a v2 date-time (`2024-01-02T00:00:00` → `2024-01-02`): asset dates are days in
-/// the canonical record (IT Glue's kind), so the vendor's time part never makes a difference.
-fn day_of(v: String) -> String {
-    match v.get(..10) {
-        Some(d) if is_day(d) && v[10..].starts_with('T') => d.to_owned(),
-        _ => v,
-    }
-}
-
-fn is_day(d: &str) -> bool {
-    let b = d.as_bytes();
-    b.len() == 10
-        && b.iter().enumerate().all(|(i, c)| {
-            if i == 4 || i == 7 {
-                *c == b'-'
-            } else {
-                c.is_ascii_digit()
-            }
-        })
+    v.map_or(Value::Null, |d| midnight(d, DateTimeForm::ZoneLess).into())
 }
 
 /// Whether a thin `searchselect` row can be the asset `key` names (see `find_by_key`).
@@ -1195,11 +1172,8 @@ pub(crate) fn to_record(entity: Entity, row: &Value) -> Result<Record> {
             v.set(Field::Model, t("modelNumber"));
             v.set(Field::Notes, t("description"));
             v.set(Field::AssetTag, t("assetTag"));
-            v.set(Field::PurchasedAt, t("acquisitionDate").map(day_of));
-            v.set(
-                Field::WarrantyExpiresAt,
-                t("warrantyExpirationDate").map(day_of),
-            );
+            v.set(Field::PurchasedAt, t("acquisitionDate"));
+            v.set(Field::WarrantyExpiresAt, t("warrantyExpirationDate"));
             v.set(Field::Contact, t("contactId"));
             v.set(
                 Field::Location,
