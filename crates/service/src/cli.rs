@@ -44,11 +44,6 @@ pub enum Command {
     /// of a two-way tenant to its PSA (matched by key there or created, then linked); resumable,
     /// and a finished run is not repeated without --restart.
     PushAll(PushAllArgs),
-    /// Run the vendor simulators (IT Glue and the five PSAs), seeded, until Ctrl-C.
-    Sim(SimArgs),
-    /// The whole product in one process on simulated vendors: NATS, ingest, workers, pollers,
-    /// one tenant per PSA, people editing both sides; ends with a summary per tenant.
-    Demo(DemoArgs),
 }
 
 #[derive(Debug, Args)]
@@ -94,52 +89,6 @@ pub struct PushAllArgs {
     /// then are skipped).
     #[arg(long)]
     pub restart: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct DemoArgs {
-    /// How long people keep editing ("20s", "2m"); the initial sync and the settling come on top.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
-    pub duration: std::time::Duration,
-    /// Which PSAs get a tenant, comma-separated (connectwise, autotask, kaseya-bms,
-    /// pulseway-psa, tigerpaw); all five by default.
-    #[arg(long, value_delimiter = ',', value_parser = parse_psa)]
-    pub tenants: Vec<syncbridge_model::PsaKind>,
-    /// Use this NATS server (JetStream, >= 2.10) instead of starting a private one.
-    #[arg(long)]
-    pub nats_url: Option<String>,
-    /// Organizations per PSA (each with a location, two contacts and two configurations).
-    #[arg(long, default_value_t = 12)]
-    pub organizations: usize,
-    /// People's edits per second, over all tenants.
-    #[arg(long, default_value_t = 5.0)]
-    pub rate: f64,
-    /// Stop editing after this many edits (over all tenants), if --duration has not ended first.
-    #[arg(long)]
-    pub edits: Option<u64>,
-    /// The data set and the edits are the same for the same seed.
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-    /// No progress lines; only the summary.
-    #[arg(long)]
-    pub quiet: bool,
-}
-
-fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    crate::config::duration::parse(text)
-}
-
-fn parse_psa(text: &str) -> Result<syncbridge_model::PsaKind, String> {
-    text.parse::<syncbridge_model::PsaKind>().map_err(|e| {
-        format!("{e} (expected connectwise, autotask, kaseya-bms, pulseway-psa or tigerpaw)")
-    })
-}
-
-#[derive(Debug, Args)]
-pub struct SimArgs {
-    /// Simulator settings (seed, size, clock factor, ports); defaults without it.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

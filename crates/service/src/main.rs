@@ -103,10 +103,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Sim(args) => {
-            let config = syncbridge::sim::SimConfig::load(args.config.as_deref())?;
-            runtime()?.block_on(syncbridge::sim::run(config, syncbridge::shutdown::signal()))
-        }
         Command::RegisterWebhooks(args) => {
             let config = Config::load(&args.config.config)?;
             let tenant = ops::tenant(&config, &args.tenant)?;
@@ -151,40 +147,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             ))?;
             print!("{out}");
             Ok(())
-        }
-        Command::Demo(args) => {
-            let defaults = syncbridge::demo::DemoOptions::default();
-            let options = syncbridge::demo::DemoOptions {
-                duration: args.duration,
-                tenants: if args.tenants.is_empty() {
-                    defaults.tenants
-                } else {
-                    args.tenants
-                },
-                nats_url: args.nats_url,
-                organizations: args.organizations,
-                edits_per_second: args.rate,
-                max_edits: args.edits,
-                seed: args.seed,
-                progress: !args.quiet,
-            };
-            telemetry::init_quiet();
-            let report = runtime()?.block_on(syncbridge::demo::run(
-                options,
-                syncbridge::shutdown::signal(),
-            ))?;
-            if report.interrupted {
-                // The conventional status of a program stopped by Ctrl-C.
-                std::process::exit(130);
-            }
-            if report.converged() {
-                Ok(())
-            } else {
-                anyhow::bail!(
-                    "the run did not converge (see the summary): a difference between the sides, \
-                     an echo write or a conflict not won by the PSA"
-                )
-            }
         }
         Command::Serve(args) => {
             let config = Config::load(&args.config)?;

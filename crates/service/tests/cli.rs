@@ -120,7 +120,8 @@ fn every_command_has_help() {
         &["replay", "--help"],
         &["links", "explain", "--help"],
         &["tenant", "pause", "--help"],
-        &["sim", "--help"],
+        &["full-sync", "--help"],
+        &["push-all", "--help"],
     ] {
         let out = syncbridge(args, &[]);
         assert!(out.status.success(), "{args:?}");

@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use syncbridge::demo::world::DemoTenant;
 use syncbridge_bus::testing::NatsServer;
 use syncbridge_bus::{connect, names, setup, ConnectConfig, SetupConfig};
+use syncbridge_demo::world::DemoTenant;
 use syncbridge_model::PsaKind;
 use syncbridge_sim::SimClock;
 use tokio::process::Command;

@@ -1,5 +1,5 @@
 //! The sync rules of DESIGN §3, end to end: each test starts the running product on simulated
-//! vendors (`syncbridge::demo::stack::Stack`: a private nats-server, the IT Glue and PSA
+//! vendors (`syncbridge_demo::stack::Stack`: a private nats-server, the IT Glue and PSA
 //! simulators of one tenant seeded with `Dataset::generate`, the webhook ingest with our webhooks
 //! registered at ConnectWise/Autotask, the workers and the pollers), makes the change a person
 //! would make at a vendor, and checks the outcome through the vendors' APIs, the simulators' write

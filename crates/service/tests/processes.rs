@@ -24,8 +24,6 @@ use async_nats::jetstream::kv::Operation;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use syncbridge::config::Config;
-use syncbridge::demo::verify;
-use syncbridge::demo::world::DemoTenant;
 use syncbridge::full_sync::{full_sync, FullSyncOptions};
 use syncbridge::workers::{now_millis, KILL_AT_ENV};
 use syncbridge_bus::testing::NatsServer;
@@ -34,6 +32,8 @@ use syncbridge_bus::{
     PullConsumer, StateStore,
 };
 use syncbridge_connectors::Vendor;
+use syncbridge_demo::verify;
+use syncbridge_demo::world::DemoTenant;
 use syncbridge_engine::scope::psa_in_scope;
 use syncbridge_engine::{Changes, LookupKind};
 use syncbridge_model::{

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use syncbridge::demo::stack::{Stack, StackOptions};
-use syncbridge::demo::world::DemoTenant;
 use syncbridge::full_sync::{full_sync, FullSyncOptions, FullSyncReport};
 use syncbridge_bus::{names, AuditLog, EventPublisher, LinkStore};
+use syncbridge_demo::stack::{Stack, StackOptions};
+use syncbridge_demo::world::DemoTenant;
 use syncbridge_engine::Changes;
 use syncbridge_model::{
     Entity, Field, Link, LinkState, Mode, PsaKind, Record, TenantId, TenantSettings,

@@ -1,4 +1,4 @@
-//! `syncbridge sim` runs the simulators in a process of its own: seeded, listening, answering with
+//! `syncbridge-demo sim` runs the simulators in a process of its own: seeded, listening, answering with
 //! the vendors' shapes, and refusing a bad configuration with a message naming the file.
 
 use std::process::Stdio;
@@ -15,7 +15,7 @@ async fn the_simulators_run_in_their_own_process() {
         "seed = 7\norganizations = 3\nitglue_source = \"psa\"\n",
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_syncbridge"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_syncbridge-demo"))
         .args(["sim", "--config", path.to_str().unwrap()])
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -53,7 +53,7 @@ async fn the_simulators_run_in_their_own_process() {
     child.kill().await.unwrap();
 
     std::fs::write(&path, "seed = 7\nclock_factor = -1\n").unwrap();
-    let bad = Command::new(env!("CARGO_BIN_EXE_syncbridge"))
+    let bad = Command::new(env!("CARGO_BIN_EXE_syncbridge-demo"))
         .args(["sim", "--config", path.to_str().unwrap()])
         .output()
         .await
@@ -61,4 +61,19 @@ async fn the_simulators_run_in_their_own_process() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("clock_factor"));
     let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn the_demo_and_the_simulators_have_help() {
+    for args in [&["--help"][..], &["sim", "--help"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_syncbridge-demo"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage"),
+            "{args:?}"
+        );
+    }
 }

@@ -1,24 +1,18 @@
-//! `syncbridge demo`: the whole product in one process, on simulated vendors.
+//! `syncbridge-demo`: the whole product in one process, on simulated vendors.
 //!
 //! It starts a private nats-server (free port, temporary store; or uses `--nats-url`), one IT
-//! Glue simulator and one PSA simulator per tenant (one tenant per PSA: [`world`]), and the real
+//! Glue simulator and one PSA simulator per tenant (one tenant per PSA: [`world`](crate::world)), and the real
 //! service on them — the webhook ingest on a local port with our webhooks registered at the
 //! simulators, the workers, the pollers and the dead-letter mover, configured from the same TOML
 //! a user writes. A full sync links and creates what exists; then people edit both sides
-//! ([`driver`]) for `--duration`, including same-field conflicts. Progress is read live from the
-//! audit stream ([`tally`]); at the end every linked pair is compared field by field through the
-//! vendors' APIs ([`verify`]) and the simulators' write logs are searched for echo writes.
+//! ([`driver`](crate::driver)) for `--duration`, including same-field conflicts. Progress is read live from the
+//! audit stream ([`tally`](crate::tally)); at the end every linked pair is compared field by field through the
+//! vendors' APIs ([`verify`](crate::verify)) and the simulators' write logs are searched for echo writes.
 //!
 //! The exit status says whether the run converged: 0 when both sides are equal for every tenant,
 //! there is no echo write, no event was dead-lettered and every conflict ended with the PSA's
 //! value. Ctrl-C stops the run
 //! where it is, prints the summary so far and exits with 130.
-
-pub mod driver;
-pub mod stack;
-pub mod tally;
-pub mod verify;
-pub mod world;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -30,12 +24,13 @@ use syncbridge_bus::{names, DeadLetters, LinkStore};
 use syncbridge_model::{PsaKind, TenantId};
 use tokio::sync::watch;
 
-use driver::{Driver, Edits, Expectation};
-use stack::{Stack, StackOptions};
-use tally::{Tally, TenantTally};
-use world::{DemoTenant, ALL_KINDS};
+use crate::driver::{Driver, Edits, Expectation};
+use crate::stack::{Stack, StackOptions};
+use crate::tally::{Tally, TenantTally};
+use crate::verify;
+use crate::world::{DemoTenant, ALL_KINDS};
 
-/// What `syncbridge demo` runs.
+/// What `syncbridge-demo` runs.
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
     /// How long people keep editing (the run also syncs first and settles after).

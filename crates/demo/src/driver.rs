@@ -17,7 +17,7 @@ use syncbridge_engine::Changes;
 use syncbridge_model::{Entity, Field, LinkState, PsaKind, TenantId};
 use syncbridge_sim::rng::SimRng;
 
-use super::world::DemoTenant;
+use crate::world::DemoTenant;
 
 /// A value the demo expects on both sides at the end (a conflict's PSA value).
 #[derive(Debug, Clone, PartialEq, Eq)]

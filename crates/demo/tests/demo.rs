@@ -1,4 +1,4 @@
-//! `syncbridge demo` — the README's main command — run as a user runs it: the binary, its own
+//! `syncbridge-demo` — the README's main command — run as a user runs it: the binary, its own
 //! nats-server, the six simulators. It must finish with exit status 0 (both sides equal for every
 //! tenant, no echo write, no dead letter, every conflict won by the PSA) and print the summary; Ctrl-C (SIGINT)
 //! stops it cleanly with the summary of what was done so far (exit status 130).
@@ -21,8 +21,8 @@ const TENANTS: [&str; 5] = [
 async fn the_demo_runs_for_20_seconds_converges_and_prints_the_summary() {
     let out = tokio::time::timeout(
         Duration::from_secs(600),
-        Command::new(env!("CARGO_BIN_EXE_syncbridge"))
-            .args(["demo", "--duration", "20s"])
+        Command::new(env!("CARGO_BIN_EXE_syncbridge-demo"))
+            .args(["--duration", "20s"])
             .kill_on_drop(true)
             .output(),
     )
@@ -56,8 +56,8 @@ async fn the_demo_runs_for_20_seconds_converges_and_prints_the_summary() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_stops_the_demo_cleanly_with_a_summary() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_syncbridge"))
-        .args(["demo", "--duration", "10m", "--tenants", "connectwise"])
+    let mut child = Command::new(env!("CARGO_BIN_EXE_syncbridge-demo"))
+        .args(["--duration", "10m", "--tenants", "connectwise"])
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -107,9 +107,8 @@ async fn ctrl_c_stops_the_demo_cleanly_with_a_summary() {
 async fn two_thousand_edits_make_no_echo_and_end_equal() {
     let out = tokio::time::timeout(
         Duration::from_secs(900),
-        Command::new(env!("CARGO_BIN_EXE_syncbridge"))
+        Command::new(env!("CARGO_BIN_EXE_syncbridge-demo"))
             .args([
-                "demo",
                 "--edits",
                 "2000",
                 "--duration",

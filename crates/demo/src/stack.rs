@@ -1,5 +1,5 @@
 //! The running product on simulated vendors, as one value: a nats-server (private unless a URL is
-//! given), per tenant the simulators of [`world`](super::world), and the real service — the
+//! given), per tenant the simulators of [`world`](crate::world), and the real service — the
 //! webhook ingest on a local port with our webhooks registered at the vendors, the workers, the
 //! pollers and the dead-letter mover — configured from the TOML a user would write.
 //!
@@ -18,11 +18,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::world::{DemoTenant, PsaSim, SCALE};
-use crate::config::Config;
-use crate::full_sync::{full_sync, FullSyncOptions, FullSyncReport};
-use crate::ingest::{Ingest, NatsSink};
-use crate::workers::{now_millis, spawn_all, stopped, Loops};
+use crate::world::{DemoTenant, PsaSim, SCALE};
+use syncbridge::config::Config;
+use syncbridge::full_sync::{full_sync, FullSyncOptions, FullSyncReport};
+use syncbridge::ingest::{Ingest, NatsSink};
+use syncbridge::workers::{now_millis, spawn_all, stopped, Loops};
 
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -124,7 +124,7 @@ impl Stack {
         log.push(format!("ingest           {public_url}/webhooks/…"));
         for tenant in config.tenants.values() {
             if matches!(tenant.sync.psa, PsaKind::ConnectWise | PsaKind::Autotask) {
-                let report = crate::register::register_webhooks(tenant, &public_url)
+                let report = syncbridge::register::register_webhooks(tenant, &public_url)
                     .await
                     .with_context(|| format!("registering webhooks for {}", tenant.id))?;
                 log.extend(report.lines().map(|l| format!("{:<16} {l}", tenant.id)));
@@ -165,8 +165,8 @@ impl Stack {
         let links = LinkStore::open(&self.conn, PUBLISH_TIMEOUT).await?;
         let mut out = Vec::new();
         for tenant in self.config.tenants.values() {
-            let psa = crate::clients::psa(tenant, None)?;
-            let itg = crate::clients::itglue(tenant, None)?;
+            let psa = syncbridge::clients::psa(tenant, None)?;
+            let itg = syncbridge::clients::itglue(tenant, None)?;
             let options = FullSyncOptions {
                 run: run.to_owned(),
                 dry_run: false,

@@ -8,7 +8,7 @@ use syncbridge_bus::LinkStore;
 use syncbridge_connectors::Vendor;
 use syncbridge_model::{field_map, Entity, LinkState, TenantId};
 
-use super::world::DemoTenant;
+use crate::world::DemoTenant;
 
 /// Linked records that differ, and how many pairs were compared.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

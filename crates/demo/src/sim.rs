@@ -1,4 +1,4 @@
-//! `syncbridge sim`: the vendor simulators (IT Glue, ConnectWise PSA, Autotask, Kaseya BMS,
+//! `syncbridge-demo sim`: the vendor simulators (IT Glue, ConnectWise PSA, Autotask, Kaseya BMS,
 //! Pulseway PSA, Tigerpaw) in a process of their own, seeded with a deterministic data set, for
 //! trying syncbridge against something that behaves like the vendors without touching them.
 //!
