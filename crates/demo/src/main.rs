@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use syncbridge::{shutdown, telemetry};
+use syncbridge::runtime::shutdown;
+use syncbridge::telemetry;
 use syncbridge_demo::{sim, DemoOptions};
 use syncbridge_model::PsaKind;
 

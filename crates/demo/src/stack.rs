@@ -22,7 +22,9 @@ use crate::world::{DemoTenant, PsaSim, SCALE};
 use syncbridge::config::Config;
 use syncbridge::full_sync::{full_sync, FullSyncOptions, FullSyncReport};
 use syncbridge::ingest::{Ingest, NatsSink};
-use syncbridge::workers::{now_millis, spawn_all, stopped, Loops};
+use syncbridge::runtime::clock::now_millis;
+use syncbridge::runtime::stop::stopped;
+use syncbridge::workers::{spawn_all, Loops};
 
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
 

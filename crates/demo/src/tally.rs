@@ -111,7 +111,7 @@ impl Tally {
     }
 
     fn add(&self, tenant: &str, audit: &Value) {
-        let seen_at = syncbridge::workers::now_millis().max(0) as u64;
+        let seen_at = syncbridge::runtime::clock::now_millis().max(0) as u64;
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         map.entry(tenant.to_owned())
             .or_default()

@@ -85,6 +85,16 @@ impl Entity {
         Entity::Location,
     ];
 
+    /// Parents before children: an organization before what lives in it, a location before the
+    /// contacts and configurations that name it. Full syncs and pushes walk the entities in this
+    /// order so a child's parent is already linked when the child is decided.
+    pub const PARENTS_FIRST: [Entity; 4] = [
+        Entity::Organization,
+        Entity::Location,
+        Entity::Contact,
+        Entity::Configuration,
+    ];
+
     /// The token used in NATS subjects, KV keys and the `Sync-Entity` header.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -30,14 +30,6 @@ use tokio::sync::watch;
 
 use crate::config::TenantConfig;
 
-/// The order a full sync walks the entities in: parents before children.
-pub const ENTITY_ORDER: [Entity; 4] = [
-    Entity::Organization,
-    Entity::Location,
-    Entity::Contact,
-    Entity::Configuration,
-];
-
 /// Why a full sync stopped (everything published before it stays published).
 #[derive(Debug, thiserror::Error)]
 pub enum FullSyncError {
@@ -131,7 +123,7 @@ pub async fn full_sync(
     now: UnixMillis,
 ) -> Result<FullSyncReport, FullSyncError> {
     let caps = tenant.sync.capabilities();
-    let entities: Vec<Entity> = ENTITY_ORDER
+    let entities: Vec<Entity> = Entity::PARENTS_FIRST
         .into_iter()
         .filter(|e| caps.syncs(*e))
         .collect();
@@ -277,10 +269,10 @@ pub async fn schedule(
         }
     };
     loop {
-        let now = crate::workers::now_millis();
+        let now = crate::runtime::clock::now_millis();
         let next_slot = now / every + 1;
         let wait = Duration::from_millis((next_slot * every - now).max(0) as u64);
-        if crate::workers::sleep_or_stop(wait, &stop).await {
+        if crate::runtime::stop::sleep_or_stop(wait, &stop).await {
             return;
         }
         match claim(&state, &key, next_slot).await {
@@ -297,7 +289,7 @@ pub async fn schedule(
             force: false,
             max_orphan_share: tenant.polling.full_sync_max_orphan_share,
         };
-        let now = crate::workers::now_millis();
+        let now = crate::runtime::clock::now_millis();
         match full_sync(&tenant, &psa, &itg, &links, &publisher, &options, now).await {
             Ok(report) => {
                 tracing::info!(tenant = %tenant.id, published = report.published, "scheduled full sync");

@@ -337,7 +337,7 @@ pub async fn full_sync(
     let conn = connected(config).await?;
     let links = LinkStore::open(&conn, OP_TIMEOUT).await?;
     let publisher = syncbridge_bus::EventPublisher::new(conn, OP_TIMEOUT);
-    let now = crate::workers::now_millis();
+    let now = crate::runtime::clock::now_millis();
     let options = crate::full_sync::FullSyncOptions {
         run: run.map_or_else(|| now.to_string(), str::to_owned),
         dry_run,

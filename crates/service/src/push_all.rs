@@ -34,7 +34,6 @@ use syncbridge_model::{
 };
 
 use crate::config::Config;
-use crate::full_sync::ENTITY_ORDER;
 
 /// The name of the checkpoint in `sync_state` (`{tenant}.checkpoint.push-all`).
 pub const CHECKPOINT: &str = "push-all";
@@ -86,7 +85,7 @@ pub struct Checkpoint {
     pub run: String,
     pub started_at: UnixMillis,
     pub updated_at: UnixMillis,
-    /// Every entity before this one (in [`ENTITY_ORDER`]) is done; within it, every record up to
+    /// Every entity before this one (in [`Entity::PARENTS_FIRST`]) is done; within it, every record up to
     /// `after` (IT Glue id order). `None` with `finished`.
     pub entity: Option<Entity>,
     pub after: Option<String>,
@@ -178,7 +177,7 @@ pub fn refusal(tenant: &TenantId, settings: &TenantSettings) -> Result<(), PushA
 /// The entities a tenant pushes, in order.
 pub fn entities(settings: &TenantSettings) -> Vec<Entity> {
     let caps = settings.capabilities();
-    ENTITY_ORDER
+    Entity::PARENTS_FIRST
         .into_iter()
         .filter(|e| caps.syncs(*e))
         .collect()
@@ -314,7 +313,7 @@ impl PushAll<'_> {
                 }
                 walked += page.len();
                 cp.after = page.last().map(|r| r.id.clone());
-                cp.updated_at = crate::workers::now_millis();
+                cp.updated_at = crate::runtime::clock::now_millis();
                 revision = self.save(&key, &cp, revision).await?;
                 progress(&Progress {
                     entity,
@@ -335,7 +334,7 @@ impl PushAll<'_> {
             cp.entity = order.get(i + 1).copied();
             cp.after = None;
             cp.finished = cp.entity.is_none();
-            cp.updated_at = crate::workers::now_millis();
+            cp.updated_at = crate::runtime::clock::now_millis();
             revision = self.save(&key, &cp, revision).await?;
         }
         let counts = order.iter().map(|e| (*e, *cp.counts_mut(*e))).collect();
@@ -421,7 +420,7 @@ pub async fn command(
         "published"
     };
     let report = push
-        .run(restart, crate::workers::now_millis(), |p| {
+        .run(restart, crate::runtime::clock::now_millis(), |p| {
             eprintln!(
                 "{}: {}/{} walked — {} {verb} / {} already linked",
                 p.entity, p.walked, p.total, p.counts.published, p.counts.already_linked

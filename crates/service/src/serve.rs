@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use crate::cli::Role;
 use crate::config::Config;
 use crate::ingest::{Ingest, NatsSink};
-use crate::shutdown;
+use crate::runtime::shutdown;
 use crate::workers::{self, Loops};
 use tokio::sync::watch;
 

@@ -26,7 +26,7 @@ use syncbridge_bus::{Budget, ConcurrencySlots, RateBudget, Slot, StateStore, Tak
 use syncbridge_connectors::{HttpPolicy, SharedBudget, SharedGate, SharedSlot};
 use syncbridge_model::TenantId;
 
-use crate::workers::now_millis;
+use crate::runtime::clock::now_millis;
 
 /// The longest single sleep while waiting for a window (then the budget is asked again).
 const MAX_NAP: Duration = Duration::from_secs(1);

@@ -28,7 +28,7 @@ use syncbridge_bus::{
     ensure_worker_consumer, AuditLog, Connection, DeadLetterMover, DeadLetters, EventPublisher,
     LeaseStore, LinkStore, StateStore, WorkerConsumerConfig,
 };
-use syncbridge_model::{ChangeFeed as FeedKind, Entity, EventSource, Mode, UnixMillis};
+use syncbridge_model::{ChangeFeed as FeedKind, Entity, EventSource, Mode};
 use syncbridge_worker::poller::{ChangeFeed, Poller, SafetyNet};
 use syncbridge_worker::{consume, KillPoint, Worker, WorkerStores};
 use tokio::sync::watch;
@@ -36,35 +36,14 @@ use tokio::sync::watch;
 use crate::clients;
 use crate::config::TenantConfig;
 use crate::feeds::{ItGlueFeed, PsaFeed};
+use crate::runtime::clock::now_millis;
+use crate::runtime::stop::{sleep_or_stop, stopped};
 use crate::sides::{ItGlueSide, PsaSide};
 
 const STORE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often a running worker re-reads the tenant's mode.
 const MODE_CHECK: Duration = Duration::from_secs(5);
 const ROUND_RETRY: Duration = Duration::from_secs(2);
-
-pub fn now_millis() -> UnixMillis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as UnixMillis)
-        .unwrap_or_default()
-}
-
-/// Resolves when `stop` turns true (or its sender is gone).
-pub async fn stopped(mut stop: watch::Receiver<bool>) {
-    while !*stop.borrow() {
-        if stop.changed().await.is_err() {
-            return;
-        }
-    }
-}
-
-pub(crate) async fn sleep_or_stop(d: Duration, stop: &watch::Receiver<bool>) -> bool {
-    tokio::select! {
-        _ = tokio::time::sleep(d) => false,
-        _ = stopped(stop.clone()) => true,
-    }
-}
 
 /// Which loops a process runs for each tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -25,7 +25,8 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use syncbridge::config::Config;
 use syncbridge::full_sync::{full_sync, FullSyncOptions};
-use syncbridge::workers::{now_millis, KILL_AT_ENV};
+use syncbridge::runtime::clock::now_millis;
+use syncbridge::workers::KILL_AT_ENV;
 use syncbridge_bus::testing::NatsServer;
 use syncbridge_bus::{
     connect, names, setup, ConnectConfig, Connection, EventPublisher, LeaseKey, LinkStore,

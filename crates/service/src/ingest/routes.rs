@@ -12,8 +12,9 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
+use crate::runtime::clock::now_millis;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -23,7 +24,6 @@ use axum::{Json, Router};
 use bytes::Bytes;
 use serde_json::json;
 use syncbridge_bus::PublishError;
-use syncbridge_model::UnixMillis;
 use syncbridge_webhooks::{
     DeactivationNotice, Headers, Rejection, Verified, VerifiedEvent, WebhookRequest, WebhookSource,
 };
@@ -335,13 +335,6 @@ async fn confirm_deactivation(state: &IngestState, notice: DeactivationNotice) -
             }
         }
     }
-}
-
-fn now_millis() -> UnixMillis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 async fn healthz() -> Response {

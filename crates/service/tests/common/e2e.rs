@@ -178,7 +178,7 @@ impl E2e {
             &self.links,
             &EventPublisher::new(self.stack.conn.clone(), STORE_TIMEOUT),
             &options,
-            syncbridge::workers::now_millis(),
+            syncbridge::runtime::clock::now_millis(),
         )
         .await
         .expect("full sync")
