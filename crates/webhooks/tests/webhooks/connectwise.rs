@@ -1,0 +1,382 @@
+//! ConnectWise callbacks: genuine deliveries, rejections, the §1.6 vector, key caching and the
+//! `key_url` SSRF guard (refusals happen without a single fetch).
+
+use crate::common::{block_on, tenant, FakeKeySource};
+use syncbridge_model::{ChangeAction, Entity, EventSource, PsaKind};
+use syncbridge_webhooks::{
+    ConnectWiseCallback, ConnectWiseVerifier, Headers, KeyUrlPolicy, Rejection, SigningKeyCache,
+    Verified, WebhookRequest,
+};
+
+const SIGNING_KEY: &str = "test-signing-key";
+const KEY_URL: &str = "https://api-na.myconnectwise.net/v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id=e17e6674";
+const NOW: i64 = 1_780_000_000_000;
+
+fn verifier() -> ConnectWiseVerifier {
+    ConnectWiseVerifier::new(
+        tenant(),
+        KeyUrlPolicy::for_site("na.myconnectwise.net").unwrap(),
+    )
+}
+
+fn callback(action: &str, kind: &str, entity: serde_json::Value, key_url: &str) -> Vec<u8> {
+    serde_json::json!({
+        "MessageId": "824d99d2-33c0-4c56-9ded-d99d895a90e3",
+        "FromUrl": "na.myconnectwise.net",
+        "CompanyId": "Cobalt",
+        "MemberId": "Aurasell",
+        "Action": action,
+        "Type": kind,
+        "ID": 57937,
+        "ProductInstanceId": "639c96cab2eb560001dd1324",
+        "PartnerId": "61ddc2817bcddc0001c74208",
+        "CallbackObjectRecId": 26604,
+        "Entity": entity,
+        "Metadata": { "key_url": key_url }
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn contact_update() -> Vec<u8> {
+    let record = r#"{"id":57937,"firstName":"Joshua","lastName":"Marvin","_info":{"lastUpdated":"2026-06-04T17:54:53Z"}}"#;
+    callback("updated", "contact", record.into(), KEY_URL)
+}
+
+fn signed(body: &[u8], key: &str) -> Headers {
+    Headers::new().with("X-Content-Signature", ConnectWiseCallback::sign(key, body))
+}
+
+fn run(
+    verifier: &ConnectWiseVerifier,
+    keys: &SigningKeyCache<FakeKeySource>,
+    body: &[u8],
+    headers: &Headers,
+) -> Result<Verified, Rejection> {
+    block_on(verifier.verify(&WebhookRequest::new(body, headers, NOW), keys))
+}
+
+#[test]
+fn genuine_update_verifies_into_an_event() {
+    let keys = SigningKeyCache::new(FakeKeySource::serving(SIGNING_KEY));
+    let body = contact_update();
+    let event = run(&verifier(), &keys, &body, &signed(&body, SIGNING_KEY))
+        .unwrap()
+        .into_event()
+        .unwrap();
+    let e = &event.envelope;
+    assert_eq!(e.tenant, tenant());
+    assert_eq!(e.source, EventSource::Psa(PsaKind::ConnectWise));
+    assert_eq!(e.entity, Some(Entity::Contact));
+    assert_eq!(e.record_id.as_deref(), Some("57937"));
+    assert_eq!(e.action, ChangeAction::Upsert);
+    assert_eq!(e.received_at, NOW);
+    assert_eq!(event.msg_id(), Some("824d99d2-33c0-4c56-9ded-d99d895a90e3"));
+    assert_eq!(event.raw_body, body, "the raw body travels byte for byte");
+    // The key was fetched from exactly the key_url, double slash included.
+    assert_eq!(
+        *keys.source().urls.lock().unwrap(),
+        vec![KEY_URL.to_owned()]
+    );
+}
+
+#[test]
+fn entity_string_is_decoded_and_null_means_delete() {
+    let parsed = ConnectWiseCallback::parse(&contact_update()).unwrap();
+    assert_eq!(parsed.record.as_ref().unwrap()["firstName"], "Joshua");
+    assert_eq!(parsed.entity(), Some(Entity::Contact));
+
+    let keys = SigningKeyCache::new(FakeKeySource::serving(SIGNING_KEY));
+    let body = callback("deleted", "contact", serde_json::Value::Null, KEY_URL);
+    assert_eq!(ConnectWiseCallback::parse(&body).unwrap().record, None);
+    let event = run(&verifier(), &keys, &body, &signed(&body, SIGNING_KEY))
+        .unwrap()
+        .into_event()
+        .unwrap();
+    assert_eq!(event.envelope.action, ChangeAction::Delete);
+}
+
+#[test]
+fn types_map_to_entities_and_others_are_ignored() {
+    let keys = SigningKeyCache::new(FakeKeySource::serving(SIGNING_KEY));
+    for (kind, entity) in [
+        ("company", Entity::Organization),
+        ("configuration", Entity::Configuration),
+        ("contact", Entity::Contact),
+    ] {
+        let body = callback("added", kind, "{}".into(), KEY_URL);
+        let event = run(&verifier(), &keys, &body, &signed(&body, SIGNING_KEY))
+            .unwrap()
+            .into_event()
+            .unwrap();
+        assert_eq!(event.envelope.entity, Some(entity), "{kind}");
+    }
+    let body = callback("added", "ticket", "{}".into(), KEY_URL);
+    match run(&verifier(), &keys, &body, &signed(&body, SIGNING_KEY)).unwrap() {
+        Verified::Ignored(ignored) => assert_eq!(ignored.record_type, "ticket"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// webhooks.md §1.6, reproduced exactly.
+#[test]
+fn reference_vector_1_6() {
+    let body = br#"{"ProductInstanceId":"instance-1","Type":"ticket","ID":123,"Metadata":{"key_url":"https://api-na.myconnectwise.net/v4_6_release/system/callbackkey/index.rails?id=test"}}"#;
+    let signature = "Npzr+jGnIkoiCIYBpg0euaup9wJC89yWJBlgfSEvYHs=";
+    assert_eq!(
+        ConnectWiseCallback::sign("test-signing-key", body),
+        signature
+    );
+
+    let keys = SigningKeyCache::new(FakeKeySource::serving("test-signing-key"));
+    let headers = Headers::new().with("x-content-signature", signature);
+    // A ticket: authentic, not synced.
+    assert!(matches!(
+        run(&verifier(), &keys, body, &headers),
+        Ok(Verified::Ignored(_))
+    ));
+    let mut tampered = body.to_vec();
+    tampered[30] ^= 1;
+    assert_eq!(
+        run(&verifier(), &keys, &tampered, &headers),
+        Err(Rejection::BadSignature)
+    );
+}
+
+#[test]
+fn tampered_body_and_wrong_key_are_bad_signatures() {
+    let keys = SigningKeyCache::new(FakeKeySource::serving(SIGNING_KEY));
+    let body = contact_update();
+    let headers = signed(&body, SIGNING_KEY);
+    let tampered = String::from_utf8(body.clone())
+        .unwrap()
+        .replace("Joshua", "Joshub");
+    let err = run(&verifier(), &keys, tampered.as_bytes(), &headers).unwrap_err();
+    assert_eq!(err, Rejection::BadSignature);
+    assert_eq!(err.http_status(), 401);
+
+    let err = run(&verifier(), &keys, &body, &signed(&body, "another-key")).unwrap_err();
+    assert_eq!(err, Rejection::BadSignature);
+
+    let garbage = Headers::new().with("x-content-signature", "not base64!");
+    assert_eq!(
+        run(&verifier(), &keys, &body, &garbage),
+        Err(Rejection::BadSignature)
+    );
+}
+
+#[test]
+fn missing_signature_header_is_rejected_before_any_fetch() {
+    let keys = SigningKeyCache::new(FakeKeySource::serving(SIGNING_KEY));
+    let err = run(&verifier(), &keys, &contact_update(), &Headers::new()).unwrap_err();
+    assert_eq!(err, Rejection::MissingHeader("x-content-signature"));
+    assert_eq!(err.http_status(), 401);
+    assert_eq!(keys.source().calls(), 0);
+}
+
+#[test]
+fn malformed_body_is_400() {
+    let keys = SigningKeyCache::new(FakeKeySource::serving(SIGNING_KEY));
+    for body in [&b"not json"[..], b"[1,2]", br#"{"Type":"contact"}"#] {
+        let err = run(&verifier(), &keys, body, &signed(body, SIGNING_KEY)).unwrap_err();
+        assert!(matches!(err, Rejection::Malformed(_)), "{err:?}");
+        assert_eq!(err.http_status(), 400);
+    }
+    assert_eq!(keys.source().calls(), 0);
+
+    // Authentic but missing the MessageId (dedup id): malformed.
+    let body = br#"{"Action":"added","Type":"company","ID":1,"Metadata":{"key_url":"https://na.myconnectwise.net/k?id=1"}}"#;
+    let err = run(&verifier(), &keys, body, &signed(body, SIGNING_KEY)).unwrap_err();
+    assert!(matches!(err, Rejection::Malformed(_)), "{err:?}");
+}
+
+#[test]
+fn keys_are_cached_by_url() {
+    let keys = SigningKeyCache::new(FakeKeySource::serving(SIGNING_KEY));
+    let body = contact_update();
+    for _ in 0..3 {
+        run(&verifier(), &keys, &body, &signed(&body, SIGNING_KEY)).unwrap();
+    }
+    assert_eq!(keys.source().calls(), 1);
+    assert_eq!(keys.len(), 1);
+
+    let other_url = KEY_URL.replace("id=e17e6674", "id=other");
+    let body = callback("updated", "company", "{}".into(), &other_url);
+    run(&verifier(), &keys, &body, &signed(&body, SIGNING_KEY)).unwrap();
+    assert_eq!(keys.source().calls(), 2);
+    assert_eq!(keys.len(), 2);
+}
+
+#[test]
+fn rotated_key_is_refetched_but_not_on_every_forgery() {
+    let keys = SigningKeyCache::new(FakeKeySource::serving("old-key"));
+    let body = contact_update();
+    run(&verifier(), &keys, &body, &signed(&body, "old-key")).unwrap();
+    keys.source().rotate_to("new-key");
+
+    // Within a minute of the last fetch a mismatch is just a bad signature: no refetch.
+    let headers = signed(&body, "new-key");
+    let request = WebhookRequest::new(&body, &headers, NOW + 10_000);
+    assert_eq!(
+        block_on(verifier().verify(&request, &keys)),
+        Err(Rejection::BadSignature)
+    );
+    assert_eq!(keys.source().calls(), 1);
+
+    // Later, a mismatch refetches once and the new key verifies.
+    let request = WebhookRequest::new(&body, &headers, NOW + 120_000);
+    assert!(block_on(verifier().verify(&request, &keys)).is_ok());
+    assert_eq!(keys.source().calls(), 2);
+}
+
+#[test]
+fn key_host_errors_and_redirects() {
+    let body = contact_update();
+    let headers = signed(&body, SIGNING_KEY);
+
+    let keys = SigningKeyCache::new(FakeKeySource::answering(500));
+    let err = run(&verifier(), &keys, &body, &headers).unwrap_err();
+    assert!(matches!(err, Rejection::KeyFetch(_)), "{err:?}");
+    assert_eq!(err.http_status(), 503);
+
+    let keys = SigningKeyCache::new(FakeKeySource::answering(302));
+    let err = run(&verifier(), &keys, &body, &headers).unwrap_err();
+    assert!(matches!(err, Rejection::KeyUrlRefused(_)), "{err:?}");
+    assert!(err.to_string().contains("redirect"));
+}
+
+#[test]
+fn foreign_company_id_is_refused_without_fetch() {
+    let keys = SigningKeyCache::new(FakeKeySource::serving(SIGNING_KEY));
+    let body = contact_update();
+    let headers = signed(&body, SIGNING_KEY);
+    let strict = verifier().with_company_id("someone-else");
+    assert_eq!(
+        run(&strict, &keys, &body, &headers),
+        Err(Rejection::UnknownSource)
+    );
+    assert_eq!(keys.source().calls(), 0);
+    // Company ids compare case-insensitively.
+    assert!(run(
+        &verifier().with_company_id("cobalt"),
+        &keys,
+        &body,
+        &headers
+    )
+    .is_ok());
+}
+
+/// Every refused key_url is refused by the policy before the key source is asked.
+#[test]
+fn ssrf_key_urls_are_refused_without_fetch() {
+    let refused = [
+        // scheme
+        "http://api-na.myconnectwise.net/v4_6_release/system/callbackkey/index.rails?id=1",
+        "ftp://api-na.myconnectwise.net/key",
+        "file:///etc/passwd",
+        // other hosts, look-alikes
+        "https://evil.example.com/key",
+        "https://na.myconnectwise.net.evil.com/key",
+        "https://evilna.myconnectwise.net/key",
+        "https://eu.myconnectwise.net/key",
+        "https://api-na.myconnectwise.net./key",
+        // userinfo (incl. the classic host confusion)
+        "https://user@api-na.myconnectwise.net/key",
+        "https://user:pass@api-na.myconnectwise.net/key",
+        "https://api-na.myconnectwise.net@evil.com/key",
+        // IP literals, in every spelling the URL parser normalises
+        "https://127.0.0.1/key",
+        "https://2130706433/key",
+        "https://0x7f.1/key",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/key",
+        // port mismatch
+        "https://api-na.myconnectwise.net:8443/key",
+        "https://na.myconnectwise.net:80/key",
+        // fragment, relative, junk
+        "https://api-na.myconnectwise.net/key#frag",
+        "/v4_6_release/system/callbackkey",
+        "",
+    ];
+    for key_url in refused {
+        let keys = SigningKeyCache::new(FakeKeySource::serving(SIGNING_KEY));
+        let body = callback("updated", "contact", "{}".into(), key_url);
+        let err = run(&verifier(), &keys, &body, &signed(&body, SIGNING_KEY)).unwrap_err();
+        assert!(
+            matches!(err, Rejection::KeyUrlRefused(_)),
+            "{key_url}: {err:?}"
+        );
+        assert_eq!(err.http_status(), 401);
+        assert_eq!(keys.source().calls(), 0, "{key_url} was fetched");
+    }
+}
+
+#[test]
+fn policy_allows_the_site_and_its_api_twin_only() {
+    let policy = KeyUrlPolicy::for_site("na.myconnectwise.net").unwrap();
+    assert!(policy.check("https://na.myconnectwise.net/k?id=1").is_ok());
+    assert!(policy
+        .check("https://API-NA.myconnectwise.net:443/k?id=1")
+        .is_ok());
+    let approved = policy.check(KEY_URL).unwrap();
+    assert_eq!(approved.as_str(), KEY_URL, "path kept as sent");
+
+    let api = KeyUrlPolicy::for_site("https://api-eu.myconnectwise.net").unwrap();
+    assert!(api.check("https://eu.myconnectwise.net/k").is_ok());
+    assert!(api.check("https://na.myconnectwise.net/k").is_err());
+
+    let on_prem = KeyUrlPolicy::for_site("cw.example.com:8443")
+        .unwrap()
+        .with_host("cwapi.example.com")
+        .unwrap();
+    assert!(on_prem.check("https://cw.example.com:8443/k").is_ok());
+    assert!(on_prem.check("https://cw.example.com/k").is_err());
+    assert!(on_prem.check("https://cwapi.example.com/k").is_ok());
+
+    assert!(KeyUrlPolicy::for_site("").is_err());
+    assert!(KeyUrlPolicy::for_site("https://cw.example.com/path").is_err());
+    assert!(KeyUrlPolicy::for_site("user@cw.example.com").is_err());
+}
+
+#[test]
+fn http_and_ip_literals_only_for_an_explicit_simulator_policy() {
+    let production = KeyUrlPolicy::for_site("127.0.0.1:18080").unwrap();
+    assert!(production.check("http://127.0.0.1:18080/key").is_err());
+    assert!(production.check("https://127.0.0.1:18080/key").is_err());
+
+    let simulator = production.allow_http_for_simulator();
+    assert!(simulator.check("http://127.0.0.1:18080/key?id=1").is_ok());
+    assert!(simulator.check("http://127.0.0.1:18081/key").is_err());
+    assert!(simulator.check("http://127.0.0.2:18080/key").is_err());
+    assert!(simulator.check("http://localhost:18080/key").is_err());
+
+    let by_name = KeyUrlPolicy::for_site("localhost:18080")
+        .unwrap()
+        .allow_http_for_simulator();
+    assert!(by_name.check("http://localhost:18080/key").is_ok());
+    assert!(by_name.check("http://127.0.0.1:18080/key").is_err());
+
+    // End to end through the verifier with a simulator policy.
+    let verifier = ConnectWiseVerifier::new(tenant(), by_name);
+    let keys = SigningKeyCache::new(FakeKeySource::serving(SIGNING_KEY));
+    let body = callback(
+        "updated",
+        "contact",
+        "{}".into(),
+        "http://localhost:18080/key?id=9",
+    );
+    assert!(run(&verifier, &keys, &body, &signed(&body, SIGNING_KEY)).is_ok());
+}
+
+/// The service awaits `verify` inside axum handlers, which need `Send` futures.
+#[test]
+fn verify_future_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let keys = SigningKeyCache::new(FakeKeySource::serving(SIGNING_KEY));
+    let verifier = verifier();
+    let headers = Headers::new();
+    let request = WebhookRequest::new(b"{}", &headers, NOW);
+    let future = verifier.verify(&request, &keys);
+    assert_send(&future);
+    assert!(block_on(future).is_err());
+}

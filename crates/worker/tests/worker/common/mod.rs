@@ -1,0 +1,330 @@
+//! An in-memory [`SideApi`] with a write log and injectable faults, and a worker on a private
+//! nats-server.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use syncbridge_bus::testing::NatsServer;
+use syncbridge_bus::{
+    connect, setup, AuditLog, ConnectConfig, EventPublisher, LeaseStore, LinkStore, SetupConfig,
+    StateStore,
+};
+use syncbridge_engine::Changes;
+use syncbridge_model::{
+    key_fields, ChangeAction, ChangeEvent, Entity, EventSource, PsaKind, Record, Side, TenantId,
+    TenantSettings, Values,
+};
+use syncbridge_worker::{ApiError, SideApi, Worker, WorkerStores};
+
+pub const T0: i64 = 1_700_000_000_000;
+
+#[derive(Default)]
+struct State {
+    records: BTreeMap<(Entity, String), Record>,
+    writes: Vec<(String, Entity, String)>,
+}
+
+/// One side, in memory. Cheap to clone (shared state).
+#[derive(Clone)]
+pub struct MemorySide {
+    side: Side,
+    prefix: &'static str,
+    state: Arc<Mutex<State>>,
+    next_id: Arc<AtomicU64>,
+    clock: Arc<AtomicI64>,
+    /// IT Glue-like: trims what it stores.
+    trims: bool,
+    /// The next create stores the record but answers a timeout.
+    pub commit_then_timeout: Arc<AtomicBool>,
+    /// Updates are refused with a 422.
+    pub refuse_updates: Arc<AtomicBool>,
+    /// Reads take this long (to make two workers overlap).
+    pub read_delay_ms: Arc<AtomicU64>,
+}
+
+impl MemorySide {
+    pub fn new(side: Side) -> Self {
+        MemorySide {
+            side,
+            prefix: if side == Side::Psa { "p" } else { "i" },
+            state: Arc::default(),
+            next_id: Arc::new(AtomicU64::new(100)),
+            clock: Arc::new(AtomicI64::new(T0)),
+            trims: side == Side::ItGlue,
+            commit_then_timeout: Arc::default(),
+            refuse_updates: Arc::default(),
+            read_delay_ms: Arc::default(),
+        }
+    }
+
+    fn tick(&self) -> i64 {
+        self.clock.fetch_add(1_000, Ordering::SeqCst) + 1_000
+    }
+
+    fn clean(&self, v: Option<String>) -> Option<String> {
+        if self.trims {
+            v.map(|v| v.trim().to_owned())
+        } else {
+            v
+        }
+    }
+
+    /// A person creates a record.
+    pub fn seed(&self, entity: Entity, mut record: Record) -> String {
+        let now = self.tick();
+        record.created_at = now;
+        record.updated_at = now;
+        let id = record.id.clone();
+        self.state
+            .lock()
+            .unwrap()
+            .records
+            .insert((entity, id.clone()), record);
+        id
+    }
+
+    /// A person edits a field.
+    pub fn edit(&self, entity: Entity, id: &str, field: syncbridge_model::Field, value: &str) {
+        let now = self.tick();
+        let mut st = self.state.lock().unwrap();
+        let r = st
+            .records
+            .get_mut(&(entity, id.to_owned()))
+            .expect("record");
+        r.values.set(field, Some(value.to_owned()));
+        r.updated_at = now;
+    }
+
+    pub fn record(&self, entity: Entity, id: &str) -> Option<Record> {
+        self.state
+            .lock()
+            .unwrap()
+            .records
+            .get(&(entity, id.to_owned()))
+            .cloned()
+    }
+
+    pub fn all(&self, entity: Entity) -> Vec<Record> {
+        let st = self.state.lock().unwrap();
+        st.records
+            .iter()
+            .filter(|((e, _), _)| *e == entity)
+            .map(|(_, r)| r.clone())
+            .collect()
+    }
+
+    /// (operation, entity, id) of every write the worker made.
+    pub fn writes(&self) -> Vec<(String, Entity, String)> {
+        self.state.lock().unwrap().writes.clone()
+    }
+
+    async fn delay(&self) {
+        let ms = self.read_delay_ms.load(Ordering::SeqCst);
+        if ms > 0 {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+    }
+}
+
+impl SideApi for MemorySide {
+    fn side(&self) -> Side {
+        self.side
+    }
+
+    /// IT Glue already has the types and statuses the tests use (a missing one would make the
+    /// worker create it first, which the engine's own tests cover).
+    async fn lookups(&self) -> Result<syncbridge_engine::Lookups, ApiError> {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        Ok(syncbridge_engine::Lookups {
+            org_types: names(&["Customer", "Partner"]),
+            org_statuses: names(&["Active"]),
+            config_types: names(&["Server"]),
+            config_statuses: names(&["Active"]),
+            ..Default::default()
+        })
+    }
+
+    async fn get(&self, entity: Entity, id: &str) -> Result<Option<Record>, ApiError> {
+        self.delay().await;
+        Ok(self.record(entity, id))
+    }
+
+    async fn candidates(
+        &self,
+        entity: Entity,
+        org_id: Option<&str>,
+        probe: &Record,
+    ) -> Result<Vec<Record>, ApiError> {
+        self.delay().await;
+        let first = key_fields(entity)[0];
+        Ok(self
+            .all(entity)
+            .into_iter()
+            .filter(|r| org_id.is_none() || r.org_id.as_deref() == org_id)
+            // Vendors' name filters ignore case: the engine compares exactly.
+            .filter(|r| {
+                r.get(first).map(str::to_lowercase) == probe.get(first).map(str::to_lowercase)
+            })
+            .collect())
+    }
+
+    async fn children(&self, entity: Entity, org_id: &str) -> Result<Vec<String>, ApiError> {
+        Ok(self
+            .all(entity)
+            .into_iter()
+            .filter(|r| r.org_id.as_deref() == Some(org_id))
+            .map(|r| r.id)
+            .collect())
+    }
+
+    async fn create(
+        &self,
+        entity: Entity,
+        org_id: Option<&str>,
+        values: &Values,
+    ) -> Result<Record, ApiError> {
+        let n = self.next_id.fetch_add(1, Ordering::SeqCst);
+        let mut r = Record::new(format!("{}{n}", self.prefix));
+        r.org_id = org_id.map(str::to_owned);
+        for (f, v) in values.iter() {
+            r.values.set(f, self.clean(Some(v.to_owned())));
+        }
+        r.origin = syncbridge_model::Origin::Psa;
+        let now = self.tick();
+        r.created_at = now;
+        r.updated_at = now;
+        {
+            let mut st = self.state.lock().unwrap();
+            st.records.insert((entity, r.id.clone()), r.clone());
+            st.writes.push(("create".into(), entity, r.id.clone()));
+        }
+        if self.commit_then_timeout.swap(false, Ordering::SeqCst) {
+            return Err(ApiError::Transient {
+                message: "timed out".into(),
+                retry_after: Duration::from_millis(10),
+            });
+        }
+        Ok(r)
+    }
+
+    async fn update(
+        &self,
+        entity: Entity,
+        id: &str,
+        changes: &Changes,
+    ) -> Result<Record, ApiError> {
+        if self.refuse_updates.load(Ordering::SeqCst) {
+            return Err(ApiError::Permanent {
+                status: Some(422),
+                message: "record is managed by the native PSA integration".into(),
+            });
+        }
+        let now = self.tick();
+        let mut st = self.state.lock().unwrap();
+        let Some(r) = st.records.get_mut(&(entity, id.to_owned())) else {
+            return Err(ApiError::Permanent {
+                status: Some(404),
+                message: format!("{entity} {id} not found"),
+            });
+        };
+        for (f, v) in changes {
+            let v = if self.trims {
+                v.as_deref().map(|v| v.trim().to_owned())
+            } else {
+                v.clone()
+            };
+            r.values.set(*f, v);
+        }
+        r.updated_at = now;
+        let r = r.clone();
+        st.writes.push(("update".into(), entity, id.to_owned()));
+        Ok(r)
+    }
+}
+
+pub fn settings(two_way: bool) -> TenantSettings {
+    let mut s = TenantSettings::new(PsaKind::ConnectWise);
+    s.org_types.insert("Customer".into());
+    s.org_statuses.insert("Active".into());
+    s.config_types.insert("Server".into());
+    s.config_statuses.insert("Active".into());
+    s.contacts_sync = true;
+    s.two_way = two_way;
+    s
+}
+
+pub fn tenant() -> TenantId {
+    TenantId::new("acme").unwrap()
+}
+
+pub fn event(source: EventSource, entity: Entity, id: &str) -> ChangeEvent {
+    ChangeEvent {
+        tenant: tenant(),
+        source,
+        entity: Some(entity),
+        record_id: Some(id.to_owned()),
+        action: ChangeAction::Upsert,
+        received_at: T0,
+        msg_id: None,
+    }
+}
+
+pub fn psa_event(entity: Entity, id: &str) -> ChangeEvent {
+    event(EventSource::Psa(PsaKind::ConnectWise), entity, id)
+}
+
+pub fn itg_event(entity: Entity, id: &str) -> ChangeEvent {
+    event(EventSource::ItGlue, entity, id)
+}
+
+pub struct Harness {
+    /// Kept so the server lives as long as the harness.
+    pub _server: NatsServer,
+    pub stores: WorkerStores,
+    pub psa: MemorySide,
+    pub itg: MemorySide,
+    pub conn: syncbridge_bus::Connection,
+}
+
+impl Harness {
+    pub async fn start() -> Harness {
+        let server = NatsServer::start().await.expect("nats-server");
+        let conn = connect(&ConnectConfig::new(server.url())).await.unwrap();
+        // Short leases: a "killed" worker's lease must expire within a test.
+        let config = SetupConfig {
+            lease_max_age: Duration::from_secs(2),
+            ..SetupConfig::default()
+        };
+        setup(&conn, &config).await.unwrap();
+        let timeout = Duration::from_secs(5);
+        let stores = WorkerStores {
+            links: LinkStore::open(&conn, timeout).await.unwrap(),
+            leases: LeaseStore::open(&conn, timeout).await.unwrap(),
+            state: StateStore::open(&conn, timeout).await.unwrap(),
+            audit: AuditLog::new(conn.clone(), timeout),
+            events: EventPublisher::new(conn.clone(), timeout),
+        };
+        Harness {
+            _server: server,
+            stores,
+            psa: MemorySide::new(Side::Psa),
+            itg: MemorySide::new(Side::ItGlue),
+            conn,
+        }
+    }
+
+    pub fn worker(&self, settings: TenantSettings, holder: &str) -> Worker<MemorySide, MemorySide> {
+        Worker {
+            tenant: tenant(),
+            settings,
+            psa: self.psa.clone(),
+            itg: self.itg.clone(),
+            stores: self.stores.clone(),
+            holder: holder.to_owned(),
+            lease_wait: Duration::from_secs(10),
+            kill_at: None,
+        }
+    }
+}

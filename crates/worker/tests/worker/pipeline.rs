@@ -1,0 +1,423 @@
+//! The worker pipeline against a real nats-server and two in-memory sides.
+
+use std::sync::atomic::Ordering;
+
+use crate::common::*;
+use syncbridge_model::{ChangeAction, Entity, EventSource, Field, LinkState, Mode, Record, Side};
+use syncbridge_worker::Outcome;
+
+fn acme(id: &str) -> Record {
+    Record::new(id)
+        .with(Field::Name, "Acme")
+        .with(Field::Type, "Customer")
+        .with(Field::Status, "Active")
+        .with(Field::ShortName, "ACME")
+}
+
+/// A contact of Acme ("p1") in the PSA.
+fn ada() -> Record {
+    Record::new("pc1")
+        .in_org("p1")
+        .with(Field::FirstName, "Ada")
+        .with(Field::LastName, "Lovelace")
+}
+
+#[tokio::test]
+async fn a_psa_company_is_created_in_itglue_linked_and_its_echo_writes_nothing() {
+    let h = Harness::start().await;
+    let w = h.worker(settings(true), "w1");
+    h.psa.seed(Entity::Organization, acme("p1"));
+
+    let out = w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
+    assert_eq!(out, Outcome::Done { writes: 1 });
+    let orgs = h.itg.all(Entity::Organization);
+    assert_eq!(orgs.len(), 1);
+    assert_eq!(orgs[0].get(Field::ShortName), Some("ACME"));
+    let link = h
+        .stores
+        .links
+        .get(&tenant(), Entity::Organization, "p1")
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(link.state, LinkState::Linked);
+    assert_eq!(link.itg_id.as_deref(), Some(orgs[0].id.as_str()));
+
+    // Our write comes back from IT Glue's poller, and the PSA event is redelivered: no write.
+    let itg_id = orgs[0].id.clone();
+    for event in [
+        itg_event(Entity::Organization, &itg_id),
+        psa_event(Entity::Organization, "p1"),
+    ] {
+        assert_eq!(w.handle(&event, T0).await, Outcome::Done { writes: 0 });
+    }
+    assert_eq!(h.itg.writes().len(), 1);
+    assert!(h.psa.writes().is_empty());
+}
+
+#[tokio::test]
+async fn edits_flow_both_ways_and_the_psa_wins_a_same_field_conflict() {
+    let h = Harness::start().await;
+    let w = h.worker(settings(true), "w1");
+    h.psa.seed(Entity::Organization, acme("p1"));
+    w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
+    let itg_id = h.itg.all(Entity::Organization)[0].id.clone();
+
+    // PSA → IT Glue.
+    h.psa
+        .edit(Entity::Organization, "p1", Field::ShortName, "ACME-1");
+    w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
+    let itg = h.itg.record(Entity::Organization, &itg_id).unwrap();
+    assert_eq!(itg.get(Field::ShortName), Some("ACME-1"));
+
+    // IT Glue → PSA (two-way), with IT Glue's trimming not mistaken for an edit afterwards.
+    h.itg
+        .edit(Entity::Organization, &itg_id, Field::ShortName, "AC");
+    w.handle(&itg_event(Entity::Organization, &itg_id), T0)
+        .await;
+    assert_eq!(
+        h.psa
+            .record(Entity::Organization, "p1")
+            .unwrap()
+            .get(Field::ShortName),
+        Some("AC")
+    );
+
+    // Both sides change the same field before the worker sees either: the PSA wins on both.
+    h.psa
+        .edit(Entity::Organization, "p1", Field::ShortName, "FROM-PSA");
+    h.itg
+        .edit(Entity::Organization, &itg_id, Field::ShortName, "FROM-ITG");
+    w.handle(&itg_event(Entity::Organization, &itg_id), T0)
+        .await;
+    w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
+    for r in [
+        h.psa.record(Entity::Organization, "p1").unwrap(),
+        h.itg.record(Entity::Organization, &itg_id).unwrap(),
+    ] {
+        assert_eq!(r.get(Field::ShortName), Some("FROM-PSA"));
+    }
+    // Echo check: every write traces to one person's edit.
+    let before = (h.psa.writes().len(), h.itg.writes().len());
+    w.handle(&itg_event(Entity::Organization, &itg_id), T0)
+        .await;
+    w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
+    assert_eq!((h.psa.writes().len(), h.itg.writes().len()), before);
+}
+
+#[tokio::test]
+async fn a_create_that_committed_but_timed_out_is_linked_on_retry_not_duplicated() {
+    let h = Harness::start().await;
+    let w = h.worker(settings(false), "w1");
+    h.psa.seed(Entity::Organization, acme("p1"));
+    h.itg.commit_then_timeout.store(true, Ordering::SeqCst);
+
+    let first = w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
+    assert!(matches!(first, Outcome::Retry(_)), "{first:?}");
+    let intent = h
+        .stores
+        .links
+        .get(&tenant(), Entity::Organization, "p1")
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(
+        intent.state,
+        LinkState::Creating(syncbridge_model::Side::ItGlue)
+    );
+
+    let second = w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
+    assert!(matches!(second, Outcome::Done { .. }), "{second:?}");
+    assert_eq!(h.itg.all(Entity::Organization).len(), 1, "no duplicate");
+    let link = h
+        .stores
+        .links
+        .get(&tenant(), Entity::Organization, "p1")
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(link.state, LinkState::Linked);
+    assert_eq!(
+        link.itg_id.as_deref(),
+        Some(h.itg.all(Entity::Organization)[0].id.as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_permanent_vendor_refusal_goes_to_the_dead_letters_with_its_reason() {
+    let h = Harness::start().await;
+    let w = h.worker(settings(false), "w1");
+    h.psa.seed(Entity::Organization, acme("p1"));
+    w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
+    h.itg.refuse_updates.store(true, Ordering::SeqCst);
+    h.psa
+        .edit(Entity::Organization, "p1", Field::ShortName, "NEW");
+    match w.handle(&psa_event(Entity::Organization, "p1"), T0).await {
+        Outcome::DeadLetter(reason) => assert!(reason.contains("422"), "{reason}"),
+        other => panic!("expected a dead letter, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_contact_before_its_company_syncs_the_company_first() {
+    let h = Harness::start().await;
+    let w = h.worker(settings(false), "w1");
+    h.psa.seed(Entity::Organization, acme("p1"));
+    h.psa.seed(Entity::Contact, ada());
+    let out = w.handle(&psa_event(Entity::Contact, "pc1"), T0).await;
+    assert!(matches!(out, Outcome::Done { .. }), "{out:?}");
+    let orgs = h.itg.all(Entity::Organization);
+    let contacts = h.itg.all(Entity::Contact);
+    assert_eq!((orgs.len(), contacts.len()), (1, 1));
+    assert_eq!(contacts[0].org_id.as_deref(), Some(orgs[0].id.as_str()));
+}
+
+/// With `instant_create` off, an event defers a create to the full sync; a contact the full sync
+/// reaches before its company creates the company as the full sync would, not as an event —
+/// and a contact whose company is out of scope is acknowledged, not retried forever.
+#[tokio::test]
+async fn a_full_sync_child_before_its_company_creates_the_company_even_without_instant_create() {
+    let h = Harness::start().await;
+    let mut s = settings(false);
+    s.instant_create = false;
+    let w = h.worker(s, "w1");
+    h.psa.seed(Entity::Organization, acme("p1"));
+    h.psa.seed(Entity::Contact, ada());
+    let prospect = Record::new("p2")
+        .with(Field::Name, "Prospect Co")
+        .with(Field::Type, "Prospect")
+        .with(Field::Status, "Active");
+    h.psa.seed(Entity::Organization, prospect);
+    h.psa.seed(
+        Entity::Contact,
+        Record::new("pc2")
+            .in_org("p2")
+            .with(Field::FirstName, "Grace")
+            .with(Field::LastName, "Hopper"),
+    );
+
+    let full = |id: &str| event(EventSource::FullSync, Entity::Contact, id);
+    let out = w.handle(&full("pc1"), T0).await;
+    assert!(matches!(out, Outcome::Done { .. }), "{out:?}");
+    assert_eq!(h.itg.all(Entity::Organization).len(), 1);
+    assert_eq!(h.itg.all(Entity::Contact).len(), 1);
+
+    let out = w.handle(&full("pc2"), T0).await;
+    assert!(matches!(out, Outcome::Done { writes: 0 }), "{out:?}");
+    assert_eq!(h.itg.all(Entity::Organization).len(), 1);
+    assert_eq!(h.itg.all(Entity::Contact).len(), 1);
+}
+
+#[tokio::test]
+async fn acme_created_on_both_sides_at_once_gives_one_record_per_side_and_one_link() {
+    let h = Harness::start().await;
+    // Slow reads make the two workers overlap.
+    h.psa.read_delay_ms.store(50, Ordering::SeqCst);
+    h.itg.read_delay_ms.store(50, Ordering::SeqCst);
+    let w1 = h.worker(settings(true), "w1");
+    let w2 = h.worker(settings(true), "w2");
+    h.psa.seed(Entity::Organization, acme("p1"));
+    let mut itg_acme = acme("i1");
+    itg_acme
+        .values
+        .set(Field::ShortName, Some("acme-itg".into()));
+    h.itg.seed(Entity::Organization, itg_acme);
+    // IT Glue's record is newer than the first sync (the watermark is taken at T0 - 1 s), so
+    // two-way would push it if it were handled alone.
+    let start = T0 - 1_000;
+    let (from_psa, from_itg) = (
+        psa_event(Entity::Organization, "p1"),
+        itg_event(Entity::Organization, "i1"),
+    );
+    let (a, b) = tokio::join!(w1.handle(&from_psa, start), w2.handle(&from_itg, start));
+    assert!(matches!(a, Outcome::Done { .. }), "{a:?}");
+    assert!(matches!(b, Outcome::Done { .. }), "{b:?}");
+    assert_eq!(h.psa.all(Entity::Organization).len(), 1);
+    assert_eq!(h.itg.all(Entity::Organization).len(), 1);
+    let link = h
+        .stores
+        .links
+        .get(&tenant(), Entity::Organization, "p1")
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(link.itg_id.as_deref(), Some("i1"));
+    // Same end state as one worker: the PSA won the short name.
+    assert_eq!(
+        h.itg
+            .record(Entity::Organization, "i1")
+            .unwrap()
+            .get(Field::ShortName),
+        Some("ACME")
+    );
+}
+
+#[tokio::test]
+async fn shadow_mode_decides_and_audits_but_writes_nothing() {
+    let h = Harness::start().await;
+    let mut s = settings(false);
+    s.mode = Mode::Shadow;
+    let w = h.worker(s, "w1");
+    h.psa.seed(Entity::Organization, acme("p1"));
+    assert_eq!(
+        w.handle(&psa_event(Entity::Organization, "p1"), T0).await,
+        Outcome::Done { writes: 0 }
+    );
+    assert!(h.itg.all(Entity::Organization).is_empty());
+    let mut audit = h.conn.jetstream().get_stream("SYNC_AUDIT").await.unwrap();
+    assert_eq!(audit.info().await.unwrap().state.messages, 1);
+    let msg = audit.get_raw_message(1).await.unwrap();
+    let entry: serde_json::Value = serde_json::from_slice(&msg.payload).unwrap();
+    assert_eq!(entry["written"], false);
+    assert_eq!(entry["actions"][0]["rule"], "instant_create");
+}
+
+/// Orphaning an organization orphans the records under it at once (no event of theirs needed),
+/// and relinking it publishes a reconcile event per orphaned child, which relinks it with the
+/// PSA's values.
+#[tokio::test]
+async fn an_organization_leaving_scope_orphans_its_children_and_coming_back_relinks_them() {
+    let h = Harness::start().await;
+    let w = h.worker(settings(false), "w1");
+    h.psa.seed(Entity::Organization, acme("p1"));
+    h.psa.seed(Entity::Contact, ada().with(Field::Title, "CTO"));
+    w.handle(&psa_event(Entity::Contact, "pc1"), T0).await;
+    let link = |entity, id: &'static str| {
+        let links = h.stores.links.clone();
+        async move {
+            links
+                .get(&tenant(), entity, id)
+                .await
+                .unwrap()
+                .unwrap()
+                .value
+        }
+    };
+    assert_eq!(link(Entity::Contact, "pc1").await.state, LinkState::Linked);
+
+    // The company leaves scope: its contact's link is orphaned with it, nothing written.
+    h.psa
+        .edit(Entity::Organization, "p1", Field::Type, "Vendor");
+    let writes = (h.psa.writes().len(), h.itg.writes().len());
+    let out = w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
+    assert_eq!(out, Outcome::Done { writes: 0 });
+    assert_eq!(
+        link(Entity::Organization, "p1").await.state,
+        LinkState::Orphaned
+    );
+    assert_eq!(
+        link(Entity::Contact, "pc1").await.state,
+        LinkState::Orphaned
+    );
+    assert_eq!((h.psa.writes().len(), h.itg.writes().len()), writes);
+
+    // While orphaned, a PSA edit of the contact is not synced.
+    h.psa.edit(Entity::Contact, "pc1", Field::Title, "CEO");
+    w.handle(&psa_event(Entity::Contact, "pc1"), T0).await;
+    let itg_contact = h.itg.all(Entity::Contact)[0].clone();
+    assert_eq!(itg_contact.get(Field::Title), Some("CTO"));
+
+    // Back in scope: the company is relinked and a reconcile event for the contact is published.
+    h.psa
+        .edit(Entity::Organization, "p1", Field::Type, "Customer");
+    w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
+    assert_eq!(
+        link(Entity::Organization, "p1").await.state,
+        LinkState::Linked
+    );
+    let stream = h
+        .conn
+        .jetstream()
+        .get_stream(syncbridge_bus::names::EVENTS_STREAM)
+        .await
+        .unwrap();
+    let published = stream
+        .get_last_raw_message_by_subject("sync.events.acme.full-sync.contact")
+        .await
+        .expect("a reconcile event for the contact");
+    let headers = published.headers;
+    let event =
+        syncbridge_model::ChangeEvent::from_headers(|name| headers.get(name).map(|v| v.as_str()))
+            .unwrap();
+    assert_eq!(event.record_id.as_deref(), Some("pc1"));
+
+    // The event relinks the contact, and the PSA wins.
+    w.handle(&event, T0).await;
+    assert_eq!(link(Entity::Contact, "pc1").await.state, LinkState::Linked);
+    let itg_contact = h.itg.record(Entity::Contact, &itg_contact.id).unwrap();
+    assert_eq!(itg_contact.get(Field::Title), Some("CEO"));
+}
+
+/// A Standard Webhooks producer speaks for the side its tenant declared: `standard-psa` is a PSA
+/// webhook, `standard-itglue` an IT Glue one. Both are decided, written and audited as such.
+#[tokio::test]
+async fn standard_webhook_events_are_the_declared_sides_webhooks() {
+    let h = Harness::start().await;
+    let w = h.worker(settings(true), "w1");
+    h.psa.seed(Entity::Organization, acme("p1"));
+    let from_psa = event(EventSource::Standard(Side::Psa), Entity::Organization, "p1");
+    assert_eq!(w.handle(&from_psa, T0).await, Outcome::Done { writes: 1 });
+    let itg_id = h.itg.all(Entity::Organization)[0].id.clone();
+
+    h.itg
+        .edit(Entity::Organization, &itg_id, Field::ShortName, "AC");
+    let from_itg = event(
+        EventSource::Standard(Side::ItGlue),
+        Entity::Organization,
+        &itg_id,
+    );
+    assert_eq!(w.handle(&from_itg, T0).await, Outcome::Done { writes: 1 });
+    assert_eq!(
+        h.psa
+            .record(Entity::Organization, "p1")
+            .unwrap()
+            .get(Field::ShortName),
+        Some("AC"),
+        "two-way: the IT Glue edit reached the PSA"
+    );
+
+    for (source, side, id) in [
+        ("standard-psa", "psa", "p1"),
+        ("standard-itglue", "it_glue", itg_id.as_str()),
+    ] {
+        let audited = h
+            .stores
+            .audit
+            .find(&tenant(), Entity::Organization, 10, |e| {
+                e["event"]["source"] == source
+            })
+            .await
+            .unwrap();
+        assert_eq!(audited.len(), 1, "{source}: {audited:?}");
+        assert_eq!(audited[0]["side"], side);
+        assert_eq!(audited[0]["record_id"], id);
+        assert_eq!(audited[0]["written"], true);
+    }
+}
+
+/// Only an IT Glue workflow hint may name no record (the IT Glue poller acts on it); anything
+/// else without one is dead-lettered with the reason, never acknowledged unseen.
+#[tokio::test]
+async fn an_event_naming_no_record_is_dead_lettered_with_the_reason() {
+    let h = Harness::start().await;
+    let w = h.worker(settings(true), "w1");
+    let mut hint = itg_event(Entity::Organization, "i1");
+    hint.entity = None;
+    hint.record_id = None;
+    hint.action = ChangeAction::Hint;
+    assert_eq!(w.handle(&hint, T0).await, Outcome::Done { writes: 0 });
+
+    let mut bare = event(EventSource::Standard(Side::Psa), Entity::Organization, "p1");
+    bare.record_id = None;
+    match w.handle(&bare, T0).await {
+        Outcome::DeadLetter(reason) => {
+            assert!(reason.contains("standard-psa"), "{reason}");
+            assert!(reason.contains("names no record"), "{reason}");
+        }
+        other => panic!("not dead-lettered: {other:?}"),
+    }
+}
