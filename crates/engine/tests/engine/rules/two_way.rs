@@ -3,7 +3,7 @@
 use syncbridge_engine::{ActionKind, Parent, Rule, Trigger};
 use syncbridge_model::{Entity, Field, Origin, PsaKind, Side};
 
-use crate::common::*;
+use crate::rules::common::*;
 
 #[test]
 fn two_way_is_available_only_for_autotask_connectwise_bms_and_pulseway() {

@@ -3,7 +3,7 @@
 use syncbridge_engine::{ActionKind, Refs, Rule};
 use syncbridge_model::{Entity, Field, PsaKind, Side};
 
-use crate::common::*;
+use crate::rules::common::*;
 
 #[test]
 fn contacts_sync_off_creates_no_contact() {

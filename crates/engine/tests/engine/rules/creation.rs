@@ -3,7 +3,7 @@
 use syncbridge_engine::{ActionKind, LookupKind, Parent, Rule, Trigger};
 use syncbridge_model::{Entity, Field, PsaKind, Side};
 
-use crate::common::*;
+use crate::rules::common::*;
 
 #[test]
 fn instant_create_creates_on_the_event() {

@@ -3,7 +3,7 @@
 use syncbridge_engine::Rule;
 use syncbridge_model::{Entity, Field, PsaKind};
 
-use crate::common::*;
+use crate::rules::common::*;
 
 fn org_with(type_: &str, status: &str) -> syncbridge_model::Record {
     org("p1", "Acme")

@@ -3,7 +3,7 @@
 use syncbridge_engine::{ActionKind, Parent, Rule};
 use syncbridge_model::{Entity, Field, LinkState, PsaKind, Side};
 
-use crate::common::*;
+use crate::rules::common::*;
 
 fn linked_org(psa_now: Option<syncbridge_model::Record>) -> syncbridge_engine::Input {
     let psa = org("p1", "Acme");

@@ -3,7 +3,7 @@
 use syncbridge_engine::{ActionKind, Candidate, Rule};
 use syncbridge_model::{Entity, Field, NearMissPolicy, PsaKind, Snapshot};
 
-use crate::common::*;
+use crate::rules::common::*;
 
 #[test]
 fn exact_match_links_byte_equal_organization_name() {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use syncbridge_engine::reconcile::{plan, Listed, Plan, Why};
 use syncbridge_model::{Entity, Field, Link, LinkState, PsaKind, Record, TenantSettings};
 
-use crate::common::*;
+use crate::rules::common::*;
 
 /// A linked pair of `entity` whose base holds exactly what each side holds now.
 fn pair(entity: Entity, psa: &Record, itg: &Record) -> Link {

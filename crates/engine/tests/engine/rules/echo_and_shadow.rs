@@ -3,7 +3,7 @@
 use syncbridge_engine::Rule;
 use syncbridge_model::{Entity, Field, Mode, PsaKind, Side};
 
-use crate::common::*;
+use crate::rules::common::*;
 
 #[test]
 fn an_event_equal_to_the_base_yields_no_write() {

@@ -3,7 +3,7 @@
 use syncbridge_engine::Rule;
 use syncbridge_model::{Entity, Field, PsaKind, Side};
 
-use crate::common::*;
+use crate::rules::common::*;
 
 fn synced_config() -> (syncbridge_model::Record, syncbridge_model::Record) {
     let psa = config("p1", "p-org", "SRV01")
