@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use crate::config::duration::display;
-use crate::config::{Config, NatsAuth, PsaConfig, TenantConfig};
+use crate::config::{Config, NatsAuth, TenantConfig};
 
 /// The report printed by `config check` (never contains a secret).
 pub fn describe(config: &Config) -> String {
@@ -50,65 +50,9 @@ fn describe_tenant(out: &mut String, tenant: &TenantConfig) {
     let _ = writeln!(out, "  {id} ({}):", sync.psa.display_name());
     let _ = writeln!(out, "    sources:");
     let mut routes = Vec::new();
-    match &tenant.psa {
-        PsaConfig::ConnectWise(cw) => {
-            let _ = writeln!(
-                out,
-                "      connectwise: site {}, company {}, public key {}, private key ***, client id {}, \
-                 webhook {}{}{}",
-                cw.site,
-                cw.company_id,
-                cw.public_key,
-                cw.client_id,
-                if cw.webhook_enabled { "enabled" } else { "disabled (polled only)" },
-                if cw.key_hosts.is_empty() {
-                    String::new()
-                } else {
-                    format!(", extra key hosts {}", cw.key_hosts.join(", "))
-                },
-                if cw.allow_http_for_simulator { ", SIMULATOR MODE (http key urls)" } else { "" },
-            );
-            if cw.webhook_enabled {
-                routes.push(format!("POST /webhooks/{id}/connectwise[/{{record id}}]"));
-            }
-        }
-        PsaConfig::Autotask(at) => {
-            let webhook = match &at.webhook_secret {
-                Some(secret) if secret.is_rotating() => "secret *** (rotating)",
-                Some(_) => "secret ***",
-                None => "not configured (polled only)",
-            };
-            let _ = writeln!(
-                out,
-                "      autotask: {}, integration code {}, user {}, secret ***, webhook {webhook}",
-                at.base_url, at.integration_code, at.username
-            );
-            if at.webhook_secret.is_some() {
-                routes.push(format!("POST /webhooks/{id}/autotask"));
-                routes.push(format!("POST /webhooks/{id}/autotask/deactivated"));
-            }
-        }
-        PsaConfig::KaseyaBms(v2) | PsaConfig::PulsewayPsa(v2) => {
-            let _ = writeln!(
-                out,
-                "      {}: {}, user {}, password ***{} (polled)",
-                sync.psa,
-                v2.base_url,
-                v2.username,
-                v2.tenant
-                    .as_deref()
-                    .map(|t| format!(", tenant {t}"))
-                    .unwrap_or_default()
-            );
-        }
-        PsaConfig::Tigerpaw(tp) => {
-            let _ = writeln!(
-                out,
-                "      tigerpaw: {}, public key {}, private key *** (polled)",
-                tp.base_url, tp.public_key
-            );
-        }
-    }
+    let psa = tenant.psa.describe(id);
+    let _ = writeln!(out, "      {}", psa.line);
+    routes.extend(psa.routes);
     let itg = &tenant.itglue;
     let _ = writeln!(
         out,

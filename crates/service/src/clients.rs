@@ -6,15 +6,11 @@
 //! per endpoint for all processes together).
 
 use anyhow::Context;
-use syncbridge_connectors::{
-    AutotaskClient, AutotaskConfig, BmsClient, BmsConfig, BmsFlavor, ConnectWiseClient,
-    ConnectWiseConfig, HttpPolicy, ItGlueClient, ItGlueConfig, PsaClient, RateBudget,
-    TigerpawClient, TigerpawConfig,
-};
+use syncbridge_connectors::{HttpPolicy, ItGlueClient, ItGlueConfig, PsaClient, RateBudget};
 
 use syncbridge_bus::StateStore;
 
-use crate::config::{PsaConfig, RequestBudget, TenantConfig};
+use crate::config::{RequestBudget, TenantConfig};
 use crate::shared_budget::NatsBudget;
 
 /// A configured budget replaces the connector's default (keeping its burst); with `shared`, the
@@ -36,9 +32,6 @@ fn apply_budget(
     }
 }
 
-/// ConnectWise's REST path below the site host.
-const CONNECTWISE_API: &str = "/v4_6_release/apis/3.0";
-
 pub fn itglue(tenant: &TenantConfig, shared: Option<&StateStore>) -> anyhow::Result<ItGlueClient> {
     let mut config = ItGlueConfig::new(
         tenant.itglue.base_url.clone(),
@@ -54,112 +47,12 @@ pub fn itglue(tenant: &TenantConfig, shared: Option<&StateStore>) -> anyhow::Res
     ItGlueClient::new(config).with_context(|| format!("tenants.{}.itglue", tenant.id))
 }
 
-/// The ConnectWise client's settings (credentials, address fallback) without budgets: also what
-/// the ingest's signing-key fetcher authenticates with.
-pub fn connectwise_config(cw: &crate::config::ConnectWiseConfig) -> ConnectWiseConfig {
-    let scheme = if cw.allow_http_for_simulator {
-        "http"
-    } else {
-        "https"
-    };
-    let mut config = ConnectWiseConfig::new(
-        format!("{scheme}://{}{CONNECTWISE_API}", cw.site),
-        cw.company_id.clone(),
-        cw.public_key.clone(),
-        cw.private_key.expose().to_owned(),
-        cw.client_id.clone(),
-    );
-    if let Some(city) = &cw.company_address_fallback {
-        config.company_address_fallback = city.clone();
-    }
-    config
-}
-
+/// The tenant's PSA client, built by its PSA's descriptor with the tenant's budget applied.
 pub fn psa(tenant: &TenantConfig, shared: Option<&StateStore>) -> anyhow::Result<PsaClient> {
-    let key = |section: &str| format!("tenants.{}.{section}", tenant.id);
-    Ok(match &tenant.psa {
-        PsaConfig::ConnectWise(cw) => {
-            let mut config = connectwise_config(cw);
-            apply_budget(
-                &mut config.http,
-                tenant.budgets.psa,
-                shared,
-                tenant,
-                tenant.sync.psa.as_str(),
-            );
-            PsaClient::ConnectWise(
-                ConnectWiseClient::new(config).with_context(|| key("connectwise"))?,
-            )
-        }
-        PsaConfig::Autotask(at) => {
-            let mut config = AutotaskConfig::new(
-                format!("{}/v1.0", at.base_url.trim_end_matches('/')),
-                at.username.clone(),
-                at.secret.expose().to_owned(),
-                at.integration_code.clone(),
-                // Checked at load time: required whenever syncbridge may create companies.
-                at.owner_resource_id.unwrap_or_default(),
-            );
-            if let Some(phone) = &at.company_phone {
-                config.company_phone = phone.clone();
-            }
-            if let Some(product) = &at.fallback_product {
-                config.fallback_product = product.clone();
-            }
-            apply_budget(
-                &mut config.http,
-                tenant.budgets.psa,
-                shared,
-                tenant,
-                tenant.sync.psa.as_str(),
-            );
-            PsaClient::Autotask(AutotaskClient::new(config).with_context(|| key("autotask"))?)
-        }
-        PsaConfig::KaseyaBms(v2) | PsaConfig::PulsewayPsa(v2) => {
-            let (flavor, section) = match &tenant.psa {
-                PsaConfig::KaseyaBms(_) => (BmsFlavor::KaseyaBms, "kaseya_bms"),
-                _ => (BmsFlavor::PulsewayPsa, "pulseway_psa"),
-            };
-            let mut config = BmsConfig::new(
-                v2.base_url.clone(),
-                flavor,
-                v2.username.clone(),
-                v2.password.expose().to_owned(),
-                v2.tenant.clone().unwrap_or_default(),
-            );
-            if let Some(id) = v2.business_type_id {
-                config.business_type_id = id;
-            }
-            if let Some(id) = v2.account_manager_id {
-                config.account_manager_id = id;
-            }
-            apply_budget(
-                &mut config.http,
-                tenant.budgets.psa,
-                shared,
-                tenant,
-                tenant.sync.psa.as_str(),
-            );
-            let client = BmsClient::new(config).with_context(|| key(section))?;
-            match flavor {
-                BmsFlavor::KaseyaBms => PsaClient::KaseyaBms(client),
-                _ => PsaClient::PulsewayPsa(client),
-            }
-        }
-        PsaConfig::Tigerpaw(tp) => {
-            let mut config = TigerpawConfig::new(
-                tp.base_url.clone(),
-                tp.public_key.clone(),
-                tp.private_key.expose().to_owned(),
-            );
-            apply_budget(
-                &mut config.http,
-                tenant.budgets.psa,
-                shared,
-                tenant,
-                tenant.sync.psa.as_str(),
-            );
-            PsaClient::Tigerpaw(TigerpawClient::new(config).with_context(|| key("tigerpaw"))?)
-        }
-    })
+    let vendor = tenant.sync.psa.as_str();
+    let section = crate::psa::entry(tenant.sync.psa).map_or(vendor, |psa| psa.section);
+    tenant
+        .psa
+        .client(&mut |http| apply_budget(http, tenant.budgets.psa, shared, tenant, vendor))
+        .with_context(|| format!("tenants.{}.{section}", tenant.id))
 }

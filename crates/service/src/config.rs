@@ -15,41 +15,27 @@
 //! `docs/configuration.md` is the reference of every key.
 
 pub mod duration;
+pub mod error;
 mod raw;
 pub mod secrets;
+pub(crate) mod values;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use serde::de::DeserializeOwned;
-use syncbridge_connectors::autotask::FallbackProduct;
-use syncbridge_model::{PsaKind, Side, TenantId, TenantSettings};
-use syncbridge_webhooks::{BodyLimit, KeyUrlPolicy, Secret, StandardWebhookVerifier};
+use syncbridge_model::{Side, TenantId, TenantSettings};
+use syncbridge_webhooks::{BodyLimit, Secret, StandardWebhookVerifier};
 
-use raw::{
-    RawAutotask, RawBudgets, RawConnectWise, RawIngest, RawItGlue, RawNats, RawPolling,
-    RawStandard, RawTigerpaw, RawV2Psa, PSA_SECTIONS,
-};
+use crate::psa::{PsaSection, SectionInput, REGISTRY};
+pub use error::ConfigError;
+use raw::{RawBudgets, RawIngest, RawItGlue, RawNats, RawPolling, RawStandard};
 pub use secrets::{Credential, EnvLookup};
-
-/// A configuration that cannot be used; `key` is the dotted path of the offending setting.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{key}: {message}")]
-pub struct ConfigError {
-    pub key: String,
-    pub message: String,
-}
-
-impl ConfigError {
-    pub(crate) fn at(key: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError {
-            key: key.into(),
-            message: message.into(),
-        }
-    }
-}
+use values::{decode, http_url, webhook_secret};
 
 /// The whole, validated configuration.
 #[derive(Debug, Clone)]
@@ -103,7 +89,8 @@ pub struct TenantConfig {
     pub id: TenantId,
     pub sync: TenantSettings,
     pub itglue: ItGlueConfig,
-    pub psa: PsaConfig,
+    /// The PSA section `sync.psa` names, resolved by that PSA's descriptor.
+    pub psa: Arc<dyn PsaSection>,
     pub standard: Option<StandardConfig>,
     pub polling: PollingConfig,
     pub budgets: BudgetsConfig,
@@ -164,92 +151,6 @@ pub struct ItGlueConfig {
     pub api_key: Credential,
     /// Enables `POST /webhooks/{tenant}/itglue/{token}`.
     pub workflow_token: Option<Secret>,
-}
-
-/// The tenant's PSA section (the one `sync.psa` names).
-#[derive(Debug, Clone)]
-pub enum PsaConfig {
-    ConnectWise(ConnectWiseConfig),
-    Autotask(AutotaskConfig),
-    KaseyaBms(V2PsaConfig),
-    PulsewayPsa(V2PsaConfig),
-    Tigerpaw(TigerpawConfig),
-}
-
-impl PsaConfig {
-    pub fn kind(&self) -> PsaKind {
-        match self {
-            PsaConfig::ConnectWise(_) => PsaKind::ConnectWise,
-            PsaConfig::Autotask(_) => PsaKind::Autotask,
-            PsaConfig::KaseyaBms(_) => PsaKind::KaseyaBms,
-            PsaConfig::PulsewayPsa(_) => PsaKind::PulsewayPsa,
-            PsaConfig::Tigerpaw(_) => PsaKind::Tigerpaw,
-        }
-    }
-}
-
-/// `[tenants.<id>.connectwise]`.
-#[derive(Debug, Clone)]
-pub struct ConnectWiseConfig {
-    /// The site host, e.g. `na.myconnectwise.net` (or `host:port` on premises).
-    pub site: String,
-    /// The ConnectWise company (login) id; callbacks naming another `CompanyId` are refused.
-    pub company_id: String,
-    pub public_key: String,
-    pub private_key: Credential,
-    pub client_id: String,
-    /// Extra hosts signing keys may be fetched from (the site and its `api-` twin always are).
-    pub key_hosts: Vec<String>,
-    /// Enables `POST /webhooks/{tenant}/connectwise[/…]`.
-    pub webhook_enabled: bool,
-    /// Plain http and IP literals for `key_url`: for the simulator only.
-    pub allow_http_for_simulator: bool,
-    /// Built from `site`, `key_hosts` and `allow_http_for_simulator`.
-    pub key_urls: KeyUrlPolicy,
-    /// The city of a company syncbridge creates from an organization without an address
-    /// (ConnectWise requires an address field); the connector's default when `None`.
-    pub company_address_fallback: Option<String>,
-}
-
-/// `[tenants.<id>.autotask]`.
-#[derive(Debug, Clone)]
-pub struct AutotaskConfig {
-    /// The zone's REST base, e.g. `https://webservices5.autotask.net/atservicesrest`.
-    pub base_url: String,
-    pub integration_code: String,
-    pub username: String,
-    pub secret: Credential,
-    /// The webhooks' `SecretKey`; enables `POST /webhooks/{tenant}/autotask[/deactivated]`.
-    pub webhook_secret: Option<Secret>,
-    /// Owner of the companies syncbridge creates (Autotask refuses API-only users as owners).
-    pub owner_resource_id: Option<u64>,
-    /// The `phone` of companies syncbridge creates (Autotask requires one); the connector's
-    /// default when `None`.
-    pub company_phone: Option<String>,
-    /// The product of configuration items whose manufacturer and model resolve to none (Autotask
-    /// requires `productID`); the connector's default product name when `None`.
-    pub fallback_product: Option<FallbackProduct>,
-}
-
-/// `[tenants.<id>.kaseya_bms]` / `[tenants.<id>.pulseway_psa]` (same v2 platform).
-#[derive(Debug, Clone)]
-pub struct V2PsaConfig {
-    pub base_url: String,
-    pub username: String,
-    pub password: Credential,
-    /// The BMS tenant (company) name used at `/v2/security/authenticate`.
-    pub tenant: Option<String>,
-    /// Business type and account manager of the accounts syncbridge creates.
-    pub business_type_id: Option<u64>,
-    pub account_manager_id: Option<u64>,
-}
-
-/// `[tenants.<id>.tigerpaw]`.
-#[derive(Debug, Clone)]
-pub struct TigerpawConfig {
-    pub base_url: String,
-    pub public_key: String,
-    pub private_key: Credential,
 }
 
 /// `[tenants.<id>.standard]`.
@@ -360,10 +261,6 @@ fn section<T: DeserializeOwned>(
         .cloned()
         .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
     decode(value, key)
-}
-
-fn decode<T: DeserializeOwned>(value: toml::Value, key: &str) -> Result<T, ConfigError> {
-    T::deserialize(value).map_err(|e| ConfigError::at(key, e.message().trim().to_owned()))
 }
 
 fn resolve_nats(raw: RawNats, env: EnvLookup<'_>) -> Result<NatsConfig, ConfigError> {
@@ -480,12 +377,15 @@ fn resolve_tenant(
         let known = matches!(
             name.as_str(),
             "sync" | "itglue" | "standard" | "polling" | "budgets"
-        ) || PSA_SECTIONS.iter().any(|(section, _)| section == name);
+        ) || REGISTRY.iter().any(|psa| psa.section == name);
         if !known {
+            let psas: Vec<_> = REGISTRY.iter().map(|psa| psa.section).collect();
             return Err(ConfigError::at(
                 format!("{key}.{name}"),
-                "unknown section (expected sync, itglue, standard, polling, budgets, connectwise, \
-                 autotask, kaseya_bms, pulseway_psa or tigerpaw)",
+                format!(
+                    "unknown section (expected sync, itglue, standard, polling, budgets, {})",
+                    psas.join(", ")
+                ),
             ));
         }
     }
@@ -497,58 +397,7 @@ fn resolve_tenant(
     };
     let sync: TenantSettings = decode(required("sync")?, &format!("{key}.sync"))?;
 
-    // Exactly the PSA section `sync.psa` names.
-    for (name, kind) in PSA_SECTIONS {
-        if kind != sync.psa && table.contains_key(name) {
-            return Err(ConfigError::at(
-                format!("{key}.{name}"),
-                format!(
-                    "this tenant's sync.psa is {}; remove this section or change sync.psa",
-                    sync.psa
-                ),
-            ));
-        }
-    }
-    let (psa_name, _) = PSA_SECTIONS
-        .iter()
-        .find(|(_, kind)| *kind == sync.psa)
-        .copied()
-        .unwrap_or(("connectwise", PsaKind::ConnectWise));
-    let psa_key = format!("{key}.{psa_name}");
-    let psa_value = table.get(psa_name).cloned().ok_or_else(|| {
-        ConfigError::at(
-            &psa_key,
-            format!("section is required because sync.psa is {}", sync.psa),
-        )
-    })?;
-    let psa = match sync.psa {
-        PsaKind::ConnectWise => PsaConfig::ConnectWise(resolve_connectwise(
-            &psa_key,
-            decode(psa_value, &psa_key)?,
-            env,
-        )?),
-        PsaKind::Autotask => PsaConfig::Autotask(resolve_autotask(
-            &psa_key,
-            decode(psa_value, &psa_key)?,
-            env,
-        )?),
-        PsaKind::KaseyaBms => {
-            PsaConfig::KaseyaBms(resolve_v2(&psa_key, decode(psa_value, &psa_key)?, env)?)
-        }
-        PsaKind::PulsewayPsa => {
-            PsaConfig::PulsewayPsa(resolve_v2(&psa_key, decode(psa_value, &psa_key)?, env)?)
-        }
-        PsaKind::Tigerpaw => {
-            let raw: RawTigerpaw = decode(psa_value, &psa_key)?;
-            PsaConfig::Tigerpaw(TigerpawConfig {
-                base_url: http_url(&format!("{psa_key}.base_url"), raw.base_url)?,
-                public_key: non_empty(&format!("{psa_key}.public_key"), raw.public_key)?,
-                private_key: raw
-                    .private_key
-                    .resolve(&format!("{psa_key}.private_key"), env)?,
-            })
-        }
-    };
+    let psa = resolve_psa(key, table, &sync, env)?;
 
     let itglue_key = format!("{key}.itglue");
     let raw_itglue: RawItGlue = decode(required("itglue")?, &itglue_key)?;
@@ -675,16 +524,6 @@ fn resolve_tenant(
         itglue: budget("itglue", raw_budgets.itglue)?,
         psa: budget("psa", raw_budgets.psa)?,
     };
-    // Autotask refuses API-only users as company owners: creating companies there needs a person.
-    if let PsaConfig::Autotask(at) = &psa {
-        if sync.two_way && at.owner_resource_id.is_none() {
-            return Err(ConfigError::at(
-                format!("{psa_key}.owner_resource_id"),
-                "required with sync.two_way: the Autotask resource (a person, not the API user) \
-                 that owns the companies syncbridge creates",
-            ));
-        }
-    }
     Ok(TenantConfig {
         id: tenant_id,
         sync,
@@ -701,125 +540,44 @@ fn resolve_tenant(
     })
 }
 
-fn resolve_connectwise(
+/// The one PSA section `sync.psa` names, resolved by that PSA's descriptor; a section of another
+/// PSA is an error, and so is a kind no descriptor resolves (never a default).
+fn resolve_psa(
     key: &str,
-    raw: RawConnectWise,
+    table: &toml::Table,
+    sync: &TenantSettings,
     env: EnvLookup<'_>,
-) -> Result<ConnectWiseConfig, ConfigError> {
-    let site_key = format!("{key}.site");
-    let mut key_urls =
-        KeyUrlPolicy::for_site(&raw.site).map_err(|e| ConfigError::at(&site_key, e.to_string()))?;
-    for host in &raw.key_hosts {
-        key_urls = key_urls
-            .with_host(host)
-            .map_err(|e| ConfigError::at(format!("{key}.key_hosts"), e.to_string()))?;
-    }
-    if raw.allow_http_for_simulator {
-        key_urls = key_urls.allow_http_for_simulator();
-    }
-    Ok(ConnectWiseConfig {
-        site: raw.site,
-        company_id: non_empty(&format!("{key}.company_id"), raw.company_id)?,
-        public_key: non_empty(&format!("{key}.public_key"), raw.public_key)?,
-        private_key: raw
-            .private_key
-            .resolve(&format!("{key}.private_key"), env)?,
-        client_id: non_empty(&format!("{key}.client_id"), raw.client_id)?,
-        key_hosts: raw.key_hosts,
-        webhook_enabled: raw.webhook_enabled,
-        allow_http_for_simulator: raw.allow_http_for_simulator,
-        company_address_fallback: raw
-            .company_address_fallback
-            .map(|c| non_empty(&format!("{key}.company_address_fallback"), c))
-            .transpose()?,
-        key_urls,
-    })
-}
-
-fn resolve_autotask(
-    key: &str,
-    raw: RawAutotask,
-    env: EnvLookup<'_>,
-) -> Result<AutotaskConfig, ConfigError> {
-    let webhook_secret = match raw.webhook_secret {
-        None => None,
-        Some(spec) => {
-            let secret_key = format!("{key}.webhook_secret");
-            let credential = spec.resolve(&secret_key, env)?;
-            // Autotask's SecretKey field holds at most 64 characters.
-            if credential.expose().len() > 64 {
-                return Err(ConfigError::at(
-                    &secret_key,
-                    "Autotask allows at most 64 characters",
-                ));
-            }
-            Some(webhook_secret(&secret_key, &credential)?)
+) -> Result<Arc<dyn PsaSection>, ConfigError> {
+    for other in REGISTRY.iter().filter(|psa| psa.kind != sync.psa) {
+        if table.contains_key(other.section) {
+            return Err(ConfigError::at(
+                format!("{key}.{}", other.section),
+                format!(
+                    "this tenant's sync.psa is {}; remove this section or change sync.psa",
+                    sync.psa
+                ),
+            ));
         }
-    };
-    Ok(AutotaskConfig {
-        base_url: http_url(&format!("{key}.base_url"), raw.base_url)?,
-        integration_code: non_empty(&format!("{key}.integration_code"), raw.integration_code)?,
-        username: non_empty(&format!("{key}.username"), raw.username)?,
-        secret: raw.secret.resolve(&format!("{key}.secret"), env)?,
-        webhook_secret,
-        owner_resource_id: raw.owner_resource_id,
-        company_phone: raw
-            .company_phone
-            .map(|p| non_empty(&format!("{key}.company_phone"), p))
-            .transpose()?,
-        fallback_product: match (raw.fallback_product, raw.fallback_product_id) {
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::at(
-                    format!("{key}.fallback_product_id"),
-                    "give fallback_product (a product name) or fallback_product_id, not both",
-                ))
-            }
-            (Some(name), None) => Some(FallbackProduct::Named(non_empty(
-                &format!("{key}.fallback_product"),
-                name,
-            )?)),
-            (None, Some(id)) => Some(FallbackProduct::Id(id)),
-            (None, None) => None,
-        },
-    })
-}
-
-fn resolve_v2(key: &str, raw: RawV2Psa, env: EnvLookup<'_>) -> Result<V2PsaConfig, ConfigError> {
-    Ok(V2PsaConfig {
-        base_url: http_url(&format!("{key}.base_url"), raw.base_url)?,
-        username: non_empty(&format!("{key}.username"), raw.username)?,
-        password: raw.password.resolve(&format!("{key}.password"), env)?,
-        tenant: raw.tenant,
-        business_type_id: raw.business_type_id,
-        account_manager_id: raw.account_manager_id,
-    })
-}
-
-fn webhook_secret(key: &str, credential: &Credential) -> Result<Secret, ConfigError> {
-    credential
-        .to_webhook_secret()
-        .map_err(|e| ConfigError::at(key, e.to_string()))
-}
-
-fn non_empty(key: &str, value: String) -> Result<String, ConfigError> {
-    if value.trim().is_empty() {
-        Err(ConfigError::at(key, "must not be empty"))
-    } else {
-        Ok(value)
     }
-}
-
-/// An absolute http(s) URL, kept as written minus a trailing slash.
-fn http_url(key: &str, value: String) -> Result<String, ConfigError> {
-    match reqwest::Url::parse(&value) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
-            Ok(value.trim_end_matches('/').to_owned())
-        }
-        _ => Err(ConfigError::at(
-            key,
-            format!("{value:?} is not an http(s) URL"),
-        )),
-    }
+    let entry = crate::psa::entry(sync.psa).ok_or_else(|| {
+        ConfigError::at(
+            format!("{key}.sync.psa"),
+            format!("{} has no configuration section in this build", sync.psa),
+        )
+    })?;
+    let psa_key = format!("{key}.{}", entry.section);
+    let value = table.get(entry.section).cloned().ok_or_else(|| {
+        ConfigError::at(
+            &psa_key,
+            format!("section is required because sync.psa is {}", sync.psa),
+        )
+    })?;
+    (entry.resolve)(SectionInput {
+        key: &psa_key,
+        value,
+        env,
+        sync,
+    })
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub mod full_sync;
 pub mod ingest;
 pub mod metrics;
 pub mod ops;
+pub mod psa;
 pub mod push_all;
 pub mod register;
 pub mod runtime;

@@ -1,32 +1,24 @@
 //! `syncbridge register-webhooks --tenant T`: registers our ingest URLs with the tenant's PSA,
 //! idempotently (DESIGN §4), and says what it did, one line at a time.
 //!
-//! - ConnectWise: one owner-level callback per synced type with `isSelfSuppressedFlag`, posting
-//!   to `{public}/webhooks/{tenant}/connectwise/` (ConnectWise appends the record id).
-//! - Autotask: Company, Contact and ConfigurationItem webhooks posting to
-//!   `{public}/webhooks/{tenant}/autotask`, DeactivationUrl `…/autotask/deactivated`, SecretKey =
-//!   the tenant's `autotask.webhook_secret` (its current value; during a rotation it is sent to
-//!   existing webhooks too), the mapped fields subscribed, our API user excluded.
-//! - Kaseya BMS, Pulseway PSA, Tigerpaw: no webhooks; polled.
+//! - the PSA: what its descriptor registers ([`crate::psa`]): ConnectWise owner-level callbacks,
+//!   Autotask webhooks with their SecretKey; Kaseya BMS, Pulseway PSA, Tigerpaw: no webhooks;
+//!   polled.
 //! - IT Glue: workflow webhooks are set up by a person in IT Glue's UI; the line says where.
 //!
 //! Running it again changes nothing and says so.
 
 use anyhow::{bail, Context};
-use syncbridge_connectors::{AutotaskWebhookSpec, PsaClient, Secret};
 
 use crate::clients;
-use crate::config::{PsaConfig, TenantConfig};
+use crate::config::TenantConfig;
 
-/// Our ingest URLs for one tenant below the public base URL.
+/// Our ingest URLs for one tenant below the public base URL (the PSA's own routes below `base`
+/// are its descriptor's business: [`crate::psa::PsaSection::register_webhooks`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestUrls {
-    /// `{public}/webhooks/{tenant}/connectwise/` (ConnectWise appends the record id).
-    pub connectwise: String,
-    /// `{public}/webhooks/{tenant}/autotask`.
-    pub autotask: String,
-    /// `{public}/webhooks/{tenant}/autotask/deactivated`.
-    pub autotask_deactivated: String,
+    /// `{public}/webhooks/{tenant}`.
+    pub base: String,
     /// `{public}/webhooks/{tenant}/itglue/` — the workflow token follows.
     pub itglue_prefix: String,
     /// `{public}/webhooks/{tenant}/standard`.
@@ -37,11 +29,9 @@ impl IngestUrls {
     pub fn new(public_url: &str, tenant: &str) -> Self {
         let base = format!("{}/webhooks/{tenant}", public_url.trim_end_matches('/'));
         IngestUrls {
-            connectwise: format!("{base}/connectwise/"),
-            autotask: format!("{base}/autotask"),
-            autotask_deactivated: format!("{base}/autotask/deactivated"),
             itglue_prefix: format!("{base}/itglue/"),
             standard: format!("{base}/standard"),
+            base,
         }
     }
 }
@@ -69,66 +59,13 @@ pub async fn register_webhooks(tenant: &TenantConfig, public_url: &str) -> anyho
         "tenant {id}: registering webhooks for {public_url}"
     )];
 
-    match &tenant.psa {
-        PsaConfig::ConnectWise(cw) => {
-            if !cw.webhook_enabled {
-                bail!(
-                    "tenants.{id}.connectwise.webhook_enabled is false: our ingest would refuse \
-                     the callbacks; enable it first"
-                );
-            }
-            let PsaClient::ConnectWise(client) = clients::psa(tenant, None)? else {
-                bail!("tenants.{id}: the ConnectWise section did not build a ConnectWise client");
-            };
-            let report = client
-                .ensure_callbacks(&urls.connectwise)
-                .await
-                .with_context(|| format!("registering ConnectWise callbacks for tenant {id}"))?;
-            lines.push(format!(
-                "ConnectWise: callbacks post to {}",
-                urls.connectwise
-            ));
-            lines.extend(report.lines());
-        }
-        PsaConfig::Autotask(at) => {
-            let Some(webhook_secret) = &at.webhook_secret else {
-                bail!(
-                    "tenants.{id}.autotask.webhook_secret is not set: Autotask webhooks need a \
-                     SecretKey, and our ingest needs it to verify them"
-                );
-            };
-            let secret = Secret::new(
-                String::from_utf8(webhook_secret.expose_current().to_vec()).context(format!(
-                    "tenants.{id}.autotask.webhook_secret is not UTF-8 text"
-                ))?,
-            );
-            let PsaClient::Autotask(client) = clients::psa(tenant, None)? else {
-                bail!("tenants.{id}: the Autotask section did not build an Autotask client");
-            };
-            let spec = AutotaskWebhookSpec {
-                webhook_url: &urls.autotask,
-                deactivation_url: &urls.autotask_deactivated,
-                secret: &secret,
-                exclude_resource_id: None,
-                rewrite_secret: webhook_secret.is_rotating(),
-            };
-            let report = client
-                .ensure_webhooks(&spec)
-                .await
-                .with_context(|| format!("registering Autotask webhooks for tenant {id}"))?;
-            lines.push(format!(
-                "Autotask: webhooks post to {} (DeactivationUrl {})",
-                urls.autotask, urls.autotask_deactivated
-            ));
-            lines.extend(report.lines());
-        }
-        psa => {
-            lines.push(format!(
-                "{}: no webhooks; polled; nothing to register",
-                psa.kind().display_name()
-            ));
-        }
-    }
+    let client = clients::psa(tenant, None)?;
+    lines.extend(
+        tenant
+            .psa
+            .register_webhooks(&tenant.id, &client, &urls.base)
+            .await?,
+    );
 
     match &tenant.itglue.workflow_token {
         Some(_) => lines.push(format!(
@@ -159,17 +96,14 @@ mod tests {
     #[test]
     fn ingest_urls_follow_the_routes() {
         let u = IngestUrls::new("https://sync.example.com/", "acme");
+        assert_eq!(u.base, "https://sync.example.com/webhooks/acme");
         assert_eq!(
-            u.connectwise,
-            "https://sync.example.com/webhooks/acme/connectwise/"
+            u.itglue_prefix,
+            "https://sync.example.com/webhooks/acme/itglue/"
         );
         assert_eq!(
-            u.autotask,
-            "https://sync.example.com/webhooks/acme/autotask"
-        );
-        assert_eq!(
-            u.autotask_deactivated,
-            "https://sync.example.com/webhooks/acme/autotask/deactivated"
+            u.standard,
+            "https://sync.example.com/webhooks/acme/standard"
         );
         assert!(check_public_url("https://sync.example.com/base").is_ok());
         assert!(check_public_url("sync.example.com").is_err());

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use syncbridge_model::PsaKind;
 use syncbridge_webhooks::BodyLimit;
 
 use super::duration;
@@ -104,56 +103,6 @@ fn default_itglue_url() -> String {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RawConnectWise {
-    pub(crate) site: String,
-    pub(crate) company_id: String,
-    pub(crate) public_key: String,
-    pub(crate) private_key: SecretSpec,
-    pub(crate) client_id: String,
-    #[serde(default)]
-    pub(crate) key_hosts: Vec<String>,
-    #[serde(default = "yes")]
-    pub(crate) webhook_enabled: bool,
-    #[serde(default)]
-    pub(crate) allow_http_for_simulator: bool,
-    /// The city sent with a company create when the organization has no address.
-    pub(crate) company_address_fallback: Option<String>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawAutotask {
-    pub(crate) base_url: String,
-    pub(crate) integration_code: String,
-    pub(crate) username: String,
-    pub(crate) secret: SecretSpec,
-    pub(crate) webhook_secret: Option<SecretSpec>,
-    /// The Autotask resource (a person, not the API user) that owns companies we create.
-    pub(crate) owner_resource_id: Option<u64>,
-    /// The phone sent with a company create (Autotask requires one; IT Glue has none).
-    pub(crate) company_phone: Option<String>,
-    /// The product of configuration items whose manufacturer and model name none.
-    pub(crate) fallback_product: Option<String>,
-    pub(crate) fallback_product_id: Option<u64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawV2Psa {
-    pub(crate) base_url: String,
-    pub(crate) username: String,
-    pub(crate) password: SecretSpec,
-    pub(crate) tenant: Option<String>,
-    pub(crate) business_type_id: Option<u64>,
-    pub(crate) account_manager_id: Option<u64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct RawPolling {
     #[serde(
         default = "default_itglue_interval",
@@ -211,14 +160,6 @@ impl Default for RawPolling {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RawTigerpaw {
-    pub(crate) base_url: String,
-    pub(crate) public_key: String,
-    pub(crate) private_key: SecretSpec,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct RawStandard {
     pub(crate) secret: SecretSpec,
     /// Required; optional here so that its absence is our error naming the key, with what to
@@ -234,12 +175,3 @@ pub(crate) struct RawStandard {
 fn default_tolerance() -> Duration {
     Duration::from_secs(u64::from(syncbridge_webhooks::DEFAULT_TOLERANCE_SECS))
 }
-
-/// The PSA section names, in the order `sync.psa` values are listed.
-pub(crate) const PSA_SECTIONS: [(&str, PsaKind); 5] = [
-    ("connectwise", PsaKind::ConnectWise),
-    ("autotask", PsaKind::Autotask),
-    ("kaseya_bms", PsaKind::KaseyaBms),
-    ("pulseway_psa", PsaKind::PulsewayPsa),
-    ("tigerpaw", PsaKind::Tigerpaw),
-];

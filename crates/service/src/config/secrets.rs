@@ -20,7 +20,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use syncbridge_webhooks::Secret;
 
-use super::ConfigError;
+use super::error::ConfigError;
 
 /// A secret as written in TOML (not yet resolved).
 #[derive(Clone)]

@@ -1,6 +1,8 @@
 use std::collections::HashMap;
 
 use super::*;
+use crate::psa::{AutotaskSection, ConnectWiseSection};
+use syncbridge_connectors::autotask::FallbackProduct;
 
 const EXAMPLE: &str = include_str!("../../../../deploy/syncbridge.example.toml");
 
@@ -10,6 +12,14 @@ fn no_env(_: &str) -> Option<String> {
 
 fn load(text: &str) -> Result<Config, ConfigError> {
     Config::from_toml(text, &no_env)
+}
+
+fn autotask(tenant: &TenantConfig) -> &AutotaskSection {
+    tenant
+        .psa
+        .as_any()
+        .downcast_ref()
+        .expect("an Autotask section")
 }
 
 const MINIMAL_AUTOTASK: &str = r#"
@@ -38,10 +48,11 @@ fn the_example_loads() {
     assert_eq!(config.nats.duplicate_window, Duration::from_secs(600));
     assert_eq!(config.ingest.body_limit, BodyLimit::DEFAULT);
     let globex = &config.tenants[&TenantId::new("globex").unwrap()];
-    match &globex.psa {
-        PsaConfig::Autotask(at) => assert!(at.webhook_secret.as_ref().unwrap().is_rotating()),
-        other => panic!("{other:?}"),
-    }
+    assert!(autotask(globex)
+        .webhook_secret
+        .as_ref()
+        .unwrap()
+        .is_rotating());
 }
 
 #[test]
@@ -148,10 +159,12 @@ fn secret_forms() {
     let lookup = |k: &str| env.get(k).map(|v| v.to_string());
     let rotating = Config::from_toml(&with("{ env = \"NEW\", previous_env = \"OLD\" }"), &lookup)
         .expect("rotation from env");
-    match &rotating.tenants[&TenantId::new("globex").unwrap()].psa {
-        PsaConfig::Autotask(at) => assert!(at.webhook_secret.as_ref().unwrap().is_rotating()),
-        other => panic!("{other:?}"),
-    }
+    let globex = &rotating.tenants[&TenantId::new("globex").unwrap()];
+    assert!(autotask(globex)
+        .webhook_secret
+        .as_ref()
+        .unwrap()
+        .is_rotating());
     for (spec, message) in [
         ("{ value = \"a\", env = \"NEW\" }", "not both"),
         ("{ previous = \"a\" }", "either `value` or `env`"),
@@ -230,10 +243,8 @@ fn vendor_required_field_fallbacks_are_configurable() {
             &env,
         )
     };
-    let autotask = |config: Config| match &config.tenants[&TenantId::new("globex").unwrap()].psa {
-        PsaConfig::Autotask(at) => at.clone(),
-        other => panic!("{other:?}"),
-    };
+    let autotask =
+        |config: Config| autotask(&config.tenants[&TenantId::new("globex").unwrap()]).clone();
     let at =
         autotask(with("company_phone = \"+1 555 0100\"\nfallback_product_id = 29682").unwrap());
     assert_eq!(at.company_phone.as_deref(), Some("+1 555 0100"));
@@ -262,10 +273,11 @@ fn vendor_required_field_fallbacks_are_configurable() {
         "company_address_fallback = \"Springfield\"\nclient_id = ",
     ))
     .unwrap();
-    match &cw.tenants[&TenantId::new("acme").unwrap()].psa {
-        PsaConfig::ConnectWise(c) => {
-            assert_eq!(c.company_address_fallback.as_deref(), Some("Springfield"))
-        }
-        other => panic!("{other:?}"),
-    }
+    let acme = &cw.tenants[&TenantId::new("acme").unwrap()];
+    let c = acme
+        .psa
+        .as_any()
+        .downcast_ref::<ConnectWiseSection>()
+        .expect("a ConnectWise section");
+    assert_eq!(c.company_address_fallback.as_deref(), Some("Springfield"));
 }

@@ -13,11 +13,11 @@ use std::collections::HashMap;
 use syncbridge_connectors::autotask::AutotaskClient;
 pub use syncbridge_connectors::autotask::WebhookState;
 use syncbridge_connectors::PsaClient;
-use syncbridge_model::TenantId;
+use syncbridge_model::{PsaKind, TenantId};
 use syncbridge_webhooks::DeactivationNotice;
 
 use super::sink::BoxFuture;
-use crate::config::{Config, PsaConfig};
+use crate::config::Config;
 
 /// Asks the PSA about a notice's webhook. `Err` = could not find out (nothing changes).
 pub trait DeactivationChecker: Send + Sync + 'static {
@@ -37,7 +37,7 @@ impl AutotaskApiChecker {
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
         let mut tenants = HashMap::new();
         for tenant in config.tenants.values() {
-            if let PsaConfig::Autotask(_) = &tenant.psa {
+            if tenant.sync.psa == PsaKind::Autotask {
                 if let PsaClient::Autotask(client) = crate::clients::psa(tenant, None)? {
                     tenants.insert(tenant.id.clone(), client);
                 }

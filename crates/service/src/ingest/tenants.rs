@@ -7,20 +7,11 @@ use std::time::Duration;
 
 use syncbridge_model::TenantId;
 use syncbridge_webhooks::{
-    AutotaskVerifier, BodyLimit, ConnectWiseVerifier, ItGlueWorkflowVerifier, SigningKeyCache,
-    StandardWebhookVerifier,
+    AutotaskVerifier, BodyLimit, ItGlueWorkflowVerifier, StandardWebhookVerifier,
 };
 
-use syncbridge_connectors::ConnectWiseKeySource;
-
-use crate::clients::connectwise_config;
-use crate::config::{Config, PsaConfig};
-
-/// ConnectWise callbacks: the verifier and that tenant's signing-key cache.
-pub struct ConnectWiseIngest {
-    pub verifier: ConnectWiseVerifier,
-    pub keys: SigningKeyCache<ConnectWiseKeySource>,
-}
+use crate::config::Config;
+pub use crate::psa::ConnectWiseIngest;
 
 /// One tenant's configured sources.
 pub struct TenantIngest {
@@ -42,24 +33,7 @@ impl Tenants {
         let mut by_id = HashMap::new();
         for tenant in config.tenants.values() {
             let id = tenant.id.clone();
-            let connectwise = match &tenant.psa {
-                PsaConfig::ConnectWise(cw) if cw.webhook_enabled => Some(ConnectWiseIngest {
-                    verifier: ConnectWiseVerifier::new(id.clone(), cw.key_urls.clone())
-                        .with_company_id(cw.company_id.clone())
-                        .with_body_limit(limit),
-                    keys: SigningKeyCache::new(ConnectWiseKeySource::new(
-                        http.clone(),
-                        &connectwise_config(cw),
-                    )),
-                }),
-                _ => None,
-            };
-            let autotask = match &tenant.psa {
-                PsaConfig::Autotask(at) => at.webhook_secret.as_ref().map(|secret| {
-                    AutotaskVerifier::new(id.clone(), secret.clone()).with_body_limit(limit)
-                }),
-                _ => None,
-            };
+            let psa = tenant.psa.webhooks(&id, http, limit);
             let itglue = tenant.itglue.workflow_token.as_ref().map(|token| {
                 ItGlueWorkflowVerifier::new(id.clone(), token.clone()).with_body_limit(limit)
             });
@@ -76,8 +50,8 @@ impl Tenants {
                 id.as_str().to_owned(),
                 TenantIngest {
                     id,
-                    connectwise,
-                    autotask,
+                    connectwise: psa.connectwise,
+                    autotask: psa.autotask,
                     itglue,
                     standard,
                 },
