@@ -41,8 +41,10 @@ use crate::policy::HttpPolicy;
 use crate::secret::Secret;
 use crate::wire::{id_of, millis, path_text, rfc3339_seconds, text};
 
-#[path = "connectwise_callbacks.rs"]
 mod callbacks;
+mod keys;
+
+pub use keys::ConnectWiseKeySource;
 
 /// Site listings run per company; this many at once.
 const SITE_FETCH_CONCURRENCY: usize = 4;
