@@ -69,6 +69,7 @@ fn identifier_from_name(name: &str, suffix: u32) -> String {
 }
 
 impl ConnectWiseClient {
+    /// Creates a record unless one with its key exists (see `crate::create`).
     pub async fn create(
         &self,
         entity: Entity,

@@ -64,20 +64,31 @@ impl Wire {
     }
 }
 
+/// A reference under `key` to the record of lookup list `list` with that name.
+const fn by_name(key: &'static str, list: &'static str) -> Wire {
+    Lookup {
+        key,
+        by: "name",
+        list,
+    }
+}
+
+/// A reference under `key` to the record of lookup list `list` with that identifier.
+const fn by_identifier(key: &'static str, list: &'static str) -> Wire {
+    Lookup {
+        key,
+        by: "identifier",
+        list,
+    }
+}
+
 use Field::*;
 use Wire::*;
 
 const COMPANY: &[(Field, Wire)] = &[
     (Name, Text("name")),
     (ShortName, Text("identifier")),
-    (
-        Status,
-        Lookup {
-            key: "status",
-            by: "name",
-            list: "company/companies/statuses",
-        },
-    ),
+    (Status, by_name("status", "company/companies/statuses")),
     (
         Type,
         Types {
@@ -89,22 +100,8 @@ const COMPANY: &[(Field, Wire)] = &[
 
 const CONFIGURATION: &[(Field, Wire)] = &[
     (Name, Text("name")),
-    (
-        Type,
-        Lookup {
-            key: "type",
-            by: "name",
-            list: "company/configurations/types",
-        },
-    ),
-    (
-        Status,
-        Lookup {
-            key: "status",
-            by: "name",
-            list: "company/configurations/statuses",
-        },
-    ),
+    (Type, by_name("type", "company/configurations/types")),
+    (Status, by_name("status", "company/configurations/statuses")),
     (SerialNumber, Text("serialNumber")),
     (MacAddress, Text("macAddress")),
     (AssetTag, Text("tagNumber")),
@@ -113,23 +110,12 @@ const CONFIGURATION: &[(Field, Wire)] = &[
     (OperatingSystem, Text("osType")),
     (
         Manufacturer,
-        Lookup {
-            key: "manufacturer",
-            by: "name",
-            list: "procurement/manufacturers",
-        },
+        by_name("manufacturer", "procurement/manufacturers"),
     ),
     (Model, Text("modelNumber")),
     (Notes, Text("notes")),
     (InstalledAt, Date("installationDate")),
-    (
-        InstalledBy,
-        Lookup {
-            key: "installedBy",
-            by: "identifier",
-            list: "system/members",
-        },
-    ),
+    (InstalledBy, by_identifier("installedBy", "system/members")),
     (PurchasedAt, Date("purchaseDate")),
     (WarrantyExpiresAt, Date("warrantyExpirationDate")),
     (Contact, RecordId("contact")),
@@ -154,25 +140,14 @@ const CONTACT: &[(Field, Wire)] = &[
 ];
 
 /// The country of a company (its own on create) and of a site.
-const COUNTRY: Wire = Lookup {
-    key: "country",
-    by: "name",
-    list: "company/countries",
-};
+const COUNTRY: Wire = by_name("country", "company/countries");
 
 const SITE: &[(Field, Wire)] = &[
     (Name, Text("name")),
     (Address1, Text("addressLine1")),
     (Address2, Text("addressLine2")),
     (City, Text("city")),
-    (
-        Region,
-        Lookup {
-            key: "stateReference",
-            by: "identifier",
-            list: "company/states",
-        },
-    ),
+    (Region, by_identifier("stateReference", "company/states")),
     (PostalCode, Text("zip")),
     (Country, COUNTRY),
     (Phone, Text("phoneNumber")),
