@@ -14,7 +14,6 @@
 
 pub mod autotask;
 pub mod connectwise;
-mod connectwise_keys;
 mod create;
 pub mod error;
 mod http;
@@ -31,8 +30,7 @@ pub mod vendor;
 mod wire;
 
 pub use autotask::{discover_zone, AutotaskClient, AutotaskConfig};
-pub use connectwise::{ConnectWiseClient, ConnectWiseConfig};
-pub use connectwise_keys::ConnectWiseKeySource;
+pub use connectwise::{ConnectWiseClient, ConnectWiseConfig, ConnectWiseKeySource};
 pub use error::{Error, Result};
 pub use http::HttpStats;
 pub use itglue::{ItGlueClient, ItGlueConfig, Lookup};
