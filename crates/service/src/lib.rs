@@ -25,6 +25,8 @@ pub mod config;
 pub mod demo;
 pub mod feeds;
 pub mod full_sync;
+pub mod health;
+pub mod http_server;
 pub mod ingest;
 pub mod metrics;
 pub mod ops;
