@@ -65,6 +65,9 @@ pub struct Activity {
     last_active: AtomicU64,
     evicted: AtomicBool,
     evict: Notify,
+    /// A deadline may have moved earlier (a request ended, a head started): the driving task
+    /// recomputes it.
+    rearm: Notify,
 }
 
 impl Activity {
@@ -78,6 +81,7 @@ impl Activity {
             last_active: AtomicU64::new(now),
             evicted: AtomicBool::new(false),
             evict: Notify::new(),
+            rearm: Notify::new(),
         }
     }
 
@@ -153,6 +157,7 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.last_active.store(now_ms(), Ordering::Relaxed);
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.0.rearm.notify_one();
     }
 }
 
@@ -268,6 +273,7 @@ pub(crate) async fn drive(
                     }
                 }
             }
+            () = activity.rearm.notified() => {}
             () = activity.evict.notified() => {
                 if activity.evicted.load(Ordering::Acquire) {
                     break;

@@ -16,7 +16,9 @@ pub struct Registry {
     name: &'static str,
     max: usize,
     open: Mutex<Open>,
-    warning: RateLimited,
+    /// One warn line per period for each action.
+    closed_idle_warning: RateLimited,
+    refused_warning: RateLimited,
 }
 
 #[derive(Debug, Default)]
@@ -33,7 +35,8 @@ impl Registry {
             name,
             max: max.max(1),
             open: Mutex::new(Open::default()),
-            warning: RateLimited::default(),
+            closed_idle_warning: RateLimited::default(),
+            refused_warning: RateLimited::default(),
         }
     }
 
@@ -49,8 +52,8 @@ impl Registry {
                 "refused"
             };
             metrics::http_connection_limit_hit(self.name, action);
-            if let Some(suppressed) = self.warning.check() {
-                if closed_idle {
+            if closed_idle {
+                if let Some(suppressed) = self.closed_idle_warning.check() {
                     tracing::warn!(
                         listener = self.name,
                         max_connections = self.max,
@@ -58,15 +61,15 @@ impl Registry {
                         "connection limit reached: closed the longest-idle connection to admit a \
                          new one (suppressed = similar events since the last line)"
                     );
-                } else {
-                    tracing::warn!(
-                        listener = self.name,
-                        max_connections = self.max,
-                        suppressed,
-                        "connection limit reached and every connection has a request in flight: \
-                         refused a new connection (suppressed = similar events since the last line)"
-                    );
                 }
+            } else if let Some(suppressed) = self.refused_warning.check() {
+                tracing::warn!(
+                    listener = self.name,
+                    max_connections = self.max,
+                    suppressed,
+                    "connection limit reached and every connection has a request in flight: \
+                     refused a new connection (suppressed = similar events since the last line)"
+                );
             }
             if !closed_idle {
                 return None;
