@@ -133,7 +133,11 @@ fn errors_name_the_offending_key() {
             EXAMPLE.replace("client_id = ", "clientid = "),
             "tenants.acme.connectwise",
         ),
-        (format!("{EXAMPLE}\n[metrics]\nport = 1\n"), "metrics"),
+        (format!("{EXAMPLE}\n[telemetry]\nport = 1\n"), "telemetry"),
+        (
+            EXAMPLE.replace("listen = \"127.0.0.1:9090\"", "listen = \"9090\""),
+            "metrics.listen",
+        ),
     ];
     for (text, key) in cases {
         let err = load(&text).expect_err(key);
