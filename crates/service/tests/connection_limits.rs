@@ -9,7 +9,8 @@
 //!   lock vendors out), and is refused when every connection has a request in flight; both are
 //!   counted and logged, and `/healthz` on the metrics listener answers throughout;
 //! - the acceptance example: 1,100 idle connections under a 1,024-descriptor limit, and a signed
-//!   webhook still gets 202.
+//!   webhook still gets 202;
+//! - `[metrics] listen` serves `/healthz`, `/readyz` and `/metrics` for every role (a worker here).
 //!
 //! Waits are bounded generously; the only lower bounds asserted are the configured timeouts
 //! themselves (a connection is still open before its timeout).
@@ -50,9 +51,13 @@ fn free_port() -> u16 {
 }
 
 impl Service {
-    /// Starts the service with `ingest` settings added to `[ingest]`; under `ulimit -n N` with
+    /// Starts the ingest with `ingest` settings added to `[ingest]`; under `ulimit -n N` with
     /// `open_files`.
     async fn start(ingest: &str, open_files: Option<u32>) -> Service {
+        Service::start_role("ingest", ingest, open_files).await
+    }
+
+    async fn start_role(role: &str, ingest: &str, open_files: Option<u32>) -> Service {
         let nats = NatsServer::start().await.expect("nats-server");
         let (port, metrics_port) = (free_port(), free_port());
         let dir = std::env::temp_dir().join(format!(
@@ -86,7 +91,7 @@ impl Service {
                 let mut c = tokio::process::Command::new("bash");
                 c.args([
                     "-c",
-                    &format!("ulimit -n {n} && exec \"$0\" serve --config \"$1\" --role ingest"),
+                    &format!("ulimit -n {n} && exec \"$0\" serve --config \"$1\" --role {role}"),
                     binary,
                     config.to_str().unwrap(),
                 ]);
@@ -459,4 +464,16 @@ async fn a_signed_webhook_gets_202_with_1100_idle_connections_under_1024_descrip
     eprintln!("signed webhook answered 202 in {elapsed:?} with 1,100 idle connections");
     assert_eq!(service.metrics_get("/healthz").await.0, 200);
     drop(idle);
+}
+
+#[tokio::test]
+async fn the_metrics_listener_serves_health_and_metrics_for_every_role() {
+    let _serial = SERIAL.lock().await;
+    let service = Service::start_role("worker", "", None).await;
+    assert_eq!(service.metrics_get("/healthz").await.0, 200);
+    assert_eq!(service.metrics_get("/readyz").await.0, 200);
+    let (status, text) = service.metrics_get("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(text.contains("syncbridge_open_files_limit"), "{text}");
+    assert_eq!(service.metrics_get("/nothing").await.0, 404);
 }
