@@ -37,6 +37,20 @@ pub fn describe(config: &Config) -> String {
         display(ingest.request_timeout),
         display(ingest.retry_after)
     );
+    let _ = writeln!(
+        out,
+        "  header_read_timeout: {}, idle_timeout: {}, max_header_bytes: {}, max_connections: {}",
+        display(ingest.header_read_timeout),
+        display(ingest.idle_timeout),
+        ingest.max_header_bytes,
+        ingest
+            .max_connections
+            .map_or_else(|| "from the open-file limit".to_owned(), |n| n.to_string())
+    );
+    let _ = match config.metrics.listen {
+        Some(addr) => writeln!(out, "metrics: listen {addr} (/healthz, /readyz, /metrics)"),
+        None => writeln!(out, "metrics: on ingest.listen (no separate listener)"),
+    };
     let _ = writeln!(out, "tenants: {}", config.tenants.len());
     for tenant in config.tenants.values() {
         describe_tenant(&mut out, tenant);

@@ -4,6 +4,7 @@
 //! ```toml
 //! [nats]                       # where events go
 //! [ingest]                     # the webhook listener
+//! [metrics]                    # optional private listener for /healthz, /readyz, /metrics
 //! [tenants.acme.sync]          # syncbridge_model::TenantSettings (psa = "connectwise", …)
 //! [tenants.acme.itglue]        # IT Glue API + optional workflow token
 //! [tenants.acme.connectwise]   # the PSA named by sync.psa (or autotask, kaseya_bms, …)
@@ -33,7 +34,7 @@ use syncbridge_webhooks::{BodyLimit, Secret, StandardWebhookVerifier};
 
 use crate::psa::{PsaSection, SectionInput, REGISTRY};
 pub use error::ConfigError;
-use raw::{RawBudgets, RawIngest, RawItGlue, RawNats, RawPolling, RawStandard};
+use raw::{RawBudgets, RawIngest, RawItGlue, RawMetrics, RawNats, RawPolling, RawStandard};
 pub use secrets::{Credential, EnvLookup};
 use values::{decode, http_url, webhook_secret};
 
@@ -42,6 +43,7 @@ use values::{decode, http_url, webhook_secret};
 pub struct Config {
     pub nats: NatsConfig,
     pub ingest: IngestConfig,
+    pub metrics: MetricsConfig,
     /// Tenants by id, in id order.
     pub tenants: BTreeMap<TenantId, TenantConfig>,
 }
@@ -81,6 +83,23 @@ pub struct IngestConfig {
     pub retry_after: Duration,
     /// The URL vendors reach this ingest at, as they must be told (`register-webhooks`).
     pub public_url: Option<String>,
+    /// How long a client has to send a request's head (request line and headers), counted from
+    /// the connection's start or from the first byte of a later request.
+    pub header_read_timeout: Duration,
+    /// A connection with no request in flight and no byte received for this long is closed.
+    pub idle_timeout: Duration,
+    /// Largest request head (request line and headers) accepted; larger gets 431.
+    pub max_header_bytes: usize,
+    /// Open connections at most; `None`: derived from the open-file limit at start.
+    pub max_connections: Option<usize>,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsConfig {
+    /// A separate listener for `/healthz`, `/readyz` and `/metrics` (every role). When set,
+    /// `/metrics` is no longer served on `ingest.listen`.
+    pub listen: Option<SocketAddr>,
 }
 
 /// `[tenants.<id>]`.
@@ -179,15 +198,16 @@ impl Config {
             ConfigError::at("(file)", format!("not valid TOML: {}", e.message()))
         })?;
         for key in root.keys() {
-            if !matches!(key.as_str(), "nats" | "ingest" | "tenants") {
+            if !matches!(key.as_str(), "nats" | "ingest" | "metrics" | "tenants") {
                 return Err(ConfigError::at(
                     key.as_str(),
-                    "unknown section (expected nats, ingest or tenants)",
+                    "unknown section (expected nats, ingest, metrics or tenants)",
                 ));
             }
         }
         let nats = resolve_nats(section(&root, "nats", "nats")?, env)?;
         let ingest = resolve_ingest(section(&root, "ingest", "ingest")?)?;
+        let metrics = resolve_metrics(section(&root, "metrics", "metrics")?, &ingest)?;
         let mut tenants = BTreeMap::new();
         if let Some(value) = root.get("tenants") {
             let table = value
@@ -219,6 +239,7 @@ impl Config {
         Ok(Config {
             nats,
             ingest,
+            metrics,
             tenants,
         })
     }
@@ -357,13 +378,87 @@ fn resolve_ingest(raw: RawIngest) -> Result<IngestConfig, ConfigError> {
     if raw.retry_after < Duration::from_secs(1) {
         return Err(ConfigError::at("ingest.retry_after", "must be at least 1s"));
     }
+    let within = |key: &str, value: Duration, min: Duration, max: Duration, words: &str| {
+        if value < min || value > max {
+            Err(ConfigError::at(key, format!("must be between {words}")))
+        } else {
+            Ok(value)
+        }
+    };
+    let header_read_timeout = within(
+        "ingest.header_read_timeout",
+        raw.header_read_timeout,
+        Duration::from_millis(100),
+        Duration::from_secs(300),
+        "100ms and 5m",
+    )?;
+    let idle_timeout = within(
+        "ingest.idle_timeout",
+        raw.idle_timeout,
+        Duration::from_millis(100),
+        Duration::from_secs(3600),
+        "100ms and 1h",
+    )?;
+    if !(MAX_HEADER_BYTES.0..=MAX_HEADER_BYTES.1).contains(&raw.max_header_bytes) {
+        return Err(ConfigError::at(
+            "ingest.max_header_bytes",
+            format!(
+                "must be between {} and {} bytes",
+                MAX_HEADER_BYTES.0, MAX_HEADER_BYTES.1
+            ),
+        ));
+    }
+    if let Some(n) = raw.max_connections {
+        if !(1..=MAX_CONNECTIONS).contains(&n) {
+            return Err(ConfigError::at(
+                "ingest.max_connections",
+                format!(
+                    "must be between 1 and {MAX_CONNECTIONS} (or left out: derived from the \
+                     open-file limit)"
+                ),
+            ));
+        }
+    }
     Ok(IngestConfig {
         listen,
         body_limit: BodyLimit::new(raw.body_limit),
         request_timeout: raw.request_timeout,
         retry_after: raw.retry_after,
         public_url: raw.public_url,
+        header_read_timeout,
+        idle_timeout,
+        max_header_bytes: raw.max_header_bytes,
+        max_connections: raw.max_connections,
     })
+}
+
+/// Bounds of `ingest.max_header_bytes`.
+const MAX_HEADER_BYTES: (usize, usize) = (4 * 1024, 1024 * 1024);
+/// Upper bound of `ingest.max_connections`.
+const MAX_CONNECTIONS: usize = 1_000_000;
+
+fn resolve_metrics(raw: RawMetrics, ingest: &IngestConfig) -> Result<MetricsConfig, ConfigError> {
+    let listen = raw
+        .listen
+        .map(|text| {
+            text.parse::<SocketAddr>().map_err(|_| {
+                ConfigError::at(
+                    "metrics.listen",
+                    format!("{text:?} is not an address such as 127.0.0.1:9090"),
+                )
+            })
+        })
+        .transpose()?;
+    if let Some(addr) = listen {
+        if addr.port() != 0 && addr == ingest.listen {
+            return Err(ConfigError::at(
+                "metrics.listen",
+                "must differ from ingest.listen (it is the listener that stays reachable when \
+                 the public one is under pressure)",
+            ));
+        }
+    }
+    Ok(MetricsConfig { listen })
 }
 
 fn resolve_tenant(

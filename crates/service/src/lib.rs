@@ -2,7 +2,9 @@
 //! command line, metrics and shutdown. Workers and pollers arrive later.
 //!
 //! One concept per file: [`config`] (the TOML file), [`cli`] (commands), [`ingest`] (routes,
-//! verification, publishing), [`metrics`] (Prometheus), [`serve`] (running it), [`check`]
+//! verification, publishing), [`metrics`] (Prometheus), [`http_server`] (the listeners' accept
+//! loop: timeouts, connection cap, open-file limit), [`health`] (`/healthz`, `/readyz`,
+//! `/metrics` of the metrics listener), [`serve`] (running it), [`check`]
 //! (`config check`'s report), [`ops`] (dead letters, replay, links, tenant mode), [`shutdown`]
 //! (signals), [`telemetry`] (logs), [`register`] (`register-webhooks`).
 //!
@@ -12,7 +14,8 @@
 //! # async fn run(config: syncbridge::config::Config, sink: std::sync::Arc<dyn syncbridge::ingest::EventSink>) -> anyhow::Result<()> {
 //! let router = syncbridge::ingest::Ingest::new(&config, sink)?.router();
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! axum::serve(listener, router).await?;
+//! let limits = syncbridge::http_server::Limits::for_ingest(&config.ingest, None);
+//! syncbridge::http_server::serve(listener, router, limits, "ingest", std::future::pending()).await;
 //! # Ok(()) }
 //! ```
 
@@ -24,6 +27,8 @@ pub mod clients;
 pub mod config;
 pub mod feeds;
 pub mod full_sync;
+pub mod health;
+pub mod http_server;
 pub mod ingest;
 pub mod metrics;
 pub mod ops;

@@ -14,6 +14,12 @@
 //! | `syncbridge_autotask_deactivation_notices_total` | counter | tenant, outcome |
 //! | `syncbridge_autotask_webhook_deactivated` | gauge (alert) | tenant |
 //! | `syncbridge_safety_net_unannounced_changes_total` | counter | tenant, entity |
+//! | `syncbridge_http_connections_open` | gauge | listener |
+//! | `syncbridge_http_connections_max` | gauge | listener |
+//! | `syncbridge_http_connection_limit_hits_total` | counter | listener, action |
+//! | `syncbridge_http_connections_timed_out_total` | counter | listener, reason |
+//! | `syncbridge_http_accept_errors_total` | counter | listener |
+//! | `syncbridge_open_files_limit` | gauge | |
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -27,6 +33,12 @@ pub const PUBLISH_SECONDS: &str = "syncbridge_ingest_publish_seconds";
 pub const DEACTIVATION_NOTICES: &str = "syncbridge_autotask_deactivation_notices_total";
 pub const WEBHOOK_DEACTIVATED: &str = "syncbridge_autotask_webhook_deactivated";
 pub const SAFETY_NET_UNANNOUNCED: &str = "syncbridge_safety_net_unannounced_changes_total";
+pub const HTTP_CONNECTIONS_OPEN: &str = "syncbridge_http_connections_open";
+pub const HTTP_CONNECTIONS_MAX: &str = "syncbridge_http_connections_max";
+pub const HTTP_CONNECTION_LIMIT_HITS: &str = "syncbridge_http_connection_limit_hits_total";
+pub const HTTP_CONNECTIONS_TIMED_OUT: &str = "syncbridge_http_connections_timed_out_total";
+pub const HTTP_ACCEPT_ERRORS: &str = "syncbridge_http_accept_errors_total";
+pub const OPEN_FILES_LIMIT: &str = "syncbridge_open_files_limit";
 
 /// Publish latency buckets (seconds): a local ack takes a millisecond, a sick cluster seconds.
 const PUBLISH_BUCKETS: [f64; 12] = [
@@ -80,6 +92,28 @@ fn describe() {
         "Changes of a webhook-fed PSA that the safety-net poll found and no webhook event \
          announced (a webhook may be disabled or dropping deliveries)."
     );
+    metrics::describe_gauge!(HTTP_CONNECTIONS_OPEN, "Open HTTP connections, by listener.");
+    metrics::describe_gauge!(
+        HTTP_CONNECTIONS_MAX,
+        "The connection cap of each listener (ingest.max_connections)."
+    );
+    metrics::describe_counter!(
+        HTTP_CONNECTION_LIMIT_HITS,
+        "New connections over the cap: action closed_idle (the longest-idle connection was \
+         closed to admit it) or refused (every connection had a request in flight)."
+    );
+    metrics::describe_counter!(
+        HTTP_CONNECTIONS_TIMED_OUT,
+        "Connections closed for an incomplete request head (header_read) or no activity (idle)."
+    );
+    metrics::describe_counter!(
+        HTTP_ACCEPT_ERRORS,
+        "Failed accepts (out of file descriptors among them)."
+    );
+    metrics::describe_gauge!(
+        OPEN_FILES_LIMIT,
+        "The process's soft open-file limit after raising it to the hard limit at start."
+    );
 }
 
 /// One answered webhook request.
@@ -126,4 +160,34 @@ pub fn safety_net_unannounced(tenant: &str, entity: &'static str, count: u64) {
         "entity" => entity
     )
     .increment(count);
+}
+
+pub fn http_connections_open(listener: &'static str, open: usize) {
+    metrics::gauge!(HTTP_CONNECTIONS_OPEN, "listener" => listener).set(open as f64);
+}
+
+pub fn http_connections_max(listener: &'static str, max: usize) {
+    metrics::gauge!(HTTP_CONNECTIONS_MAX, "listener" => listener).set(max as f64);
+}
+
+/// A new connection over the cap; `action` is `closed_idle` or `refused`.
+pub fn http_connection_limit_hit(listener: &'static str, action: &'static str) {
+    metrics::counter!(HTTP_CONNECTION_LIMIT_HITS, "listener" => listener, "action" => action)
+        .increment(1);
+}
+
+/// A connection closed by a bound; `reason` is `header_read` or `idle`.
+pub fn http_connection_timed_out(listener: &'static str, reason: &'static str) {
+    metrics::counter!(HTTP_CONNECTIONS_TIMED_OUT, "listener" => listener, "reason" => reason)
+        .increment(1);
+}
+
+pub fn http_accept_error(listener: &'static str) {
+    metrics::counter!(HTTP_ACCEPT_ERRORS, "listener" => listener).increment(1);
+}
+
+pub fn open_files_limit(soft: Option<u64>) {
+    if let Some(soft) = soft {
+        metrics::gauge!(OPEN_FILES_LIMIT).set(soft as f64);
+    }
 }

@@ -4,6 +4,11 @@
 //! NATS may be down at start: the client keeps connecting in the background, set-up is retried
 //! until it succeeds, `/readyz` says 503 meanwhile, and webhooks are answered 503 with
 //! `Retry-After` (vendors retry) — the process never needs a restart to recover.
+//!
+//! At start the soft open-file limit is raised to the hard limit (logged); the ingest's connection
+//! cap is derived from it unless configured (see [`crate::http_server`]). With `[metrics] listen`,
+//! a second listener serves `/healthz`, `/readyz` and `/metrics` for every role, whatever the
+//! pressure on the public one.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +19,7 @@ use tokio::net::TcpListener;
 
 use crate::cli::Role;
 use crate::config::Config;
+use crate::http_server::{self, nofile, Limits};
 use crate::ingest::{Ingest, NatsSink};
 use crate::runtime::shutdown;
 use crate::workers::{self, Loops};
@@ -28,10 +34,33 @@ const SETUP_RETRY: Duration = Duration::from_secs(5);
 /// Runs the service with `role` until a shutdown signal: the ingest, the workers and pollers of
 /// every tenant, or all of them.
 pub async fn run(config: Config, role: Role) -> anyhow::Result<()> {
+    crate::metrics::handle();
+    let open_files = nofile::raise_to_hard();
     let conn = connect(&config.connect_config())
         .await
         .context("connecting to NATS")?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    let metrics_listener = match config.metrics.listen {
+        None => None,
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding metrics.listen {addr}"))?;
+            let addr = listener.local_addr().unwrap_or(addr);
+            tracing::info!(%addr, "metrics listening (/healthz, /readyz, /metrics)");
+            let router = crate::health::router(crate::health::nats_readiness(conn.clone()));
+            let mut stop = stop_rx.clone();
+            Some(tokio::spawn(http_server::serve(
+                listener,
+                router,
+                Limits::for_metrics(),
+                "metrics",
+                async move {
+                    let _ = stop.wait_for(|stopped| *stopped).await;
+                },
+            )))
+        }
+    };
     let loops = Loops {
         worker: matches!(role, Role::Worker | Role::All),
         pollers: matches!(role, Role::Poller | Role::All),
@@ -58,11 +87,25 @@ pub async fn run(config: Config, role: Role) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("binding ingest.listen {}", config.ingest.listen))?;
         let addr = listener.local_addr().unwrap_or(config.ingest.listen);
-        tracing::info!(%addr, tenants = config.tenants.len(), ?role, "ingest listening");
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown::signal())
-            .await
-            .context("serving HTTP")?;
+        let limits = Limits::for_ingest(&config.ingest, open_files.soft);
+        if !nofile::fits(limits.max_connections, open_files.soft) {
+            tracing::warn!(
+                max_connections = limits.max_connections,
+                open_files = ?open_files.soft,
+                "ingest.max_connections leaves few descriptors under the open-file limit: \
+                 accepts may fail with 'too many open files' (idle connections are then closed)"
+            );
+        }
+        tracing::info!(
+            %addr,
+            tenants = config.tenants.len(),
+            ?role,
+            max_connections = limits.max_connections,
+            header_read_timeout = ?limits.header_read_timeout,
+            idle_timeout = ?limits.idle_timeout,
+            "ingest listening"
+        );
+        http_server::serve(listener, router, limits, "ingest", shutdown::signal()).await;
     } else {
         tracing::info!(tenants = config.tenants.len(), ?role, "running");
         shutdown::signal().await;
@@ -72,6 +115,9 @@ pub async fn run(config: Config, role: Role) -> anyhow::Result<()> {
     let _ = tokio::time::timeout(WORKER_STOP, background).await;
     // Every request has been answered; make sure nothing stays in the client's write buffer.
     let _ = tokio::time::timeout(config.nats.publish_timeout, conn.client().flush()).await;
+    if let Some(metrics) = metrics_listener {
+        let _ = tokio::time::timeout(WORKER_STOP, metrics).await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

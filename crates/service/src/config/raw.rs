@@ -73,6 +73,30 @@ pub(crate) struct RawIngest {
     /// The URL vendors reach this ingest at (for `register-webhooks`).
     #[serde(default)]
     pub(crate) public_url: Option<String>,
+    #[serde(
+        default = "default_header_read_timeout",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub(crate) header_read_timeout: Duration,
+    #[serde(
+        default = "default_idle_timeout",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub(crate) idle_timeout: Duration,
+    #[serde(default = "default_max_header_bytes")]
+    pub(crate) max_header_bytes: usize,
+    /// Absent: derived from the open-file limit at start.
+    #[serde(default)]
+    pub(crate) max_connections: Option<usize>,
+}
+
+/// `[metrics]`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMetrics {
+    /// A separate listener for `/healthz`, `/readyz` and `/metrics`.
+    #[serde(default)]
+    pub(crate) listen: Option<String>,
 }
 
 fn default_listen() -> String {
@@ -86,6 +110,15 @@ fn default_request_timeout() -> Duration {
 }
 fn default_retry_after() -> Duration {
     Duration::from_secs(5)
+}
+fn default_header_read_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_idle_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_max_header_bytes() -> usize {
+    32 * 1024
 }
 
 #[derive(Deserialize)]

@@ -144,7 +144,11 @@ fn errors_name_the_offending_key() {
             EXAMPLE.replace("client_id = ", "clientid = "),
             "tenants.acme.connectwise",
         ),
-        (format!("{EXAMPLE}\n[metrics]\nport = 1\n"), "metrics"),
+        (format!("{EXAMPLE}\n[telemetry]\nport = 1\n"), "telemetry"),
+        (
+            EXAMPLE.replace("listen = \"127.0.0.1:9090\"", "listen = \"9090\""),
+            "metrics.listen",
+        ),
     ];
     for (text, key) in cases {
         let err = load(&text).expect_err(key);
@@ -280,4 +284,63 @@ fn vendor_required_field_fallbacks_are_configurable() {
         .downcast_ref::<ConnectWiseSection>()
         .expect("a ConnectWise section");
     assert_eq!(c.company_address_fallback.as_deref(), Some("Springfield"));
+}
+
+#[test]
+fn connection_bounds_default_and_are_bounded() {
+    let env = |_: &str| Some("x".to_owned());
+    let config = Config::from_toml(MINIMAL_AUTOTASK, &env).unwrap();
+    assert_eq!(config.ingest.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(config.ingest.idle_timeout, Duration::from_secs(60));
+    assert_eq!(config.ingest.max_header_bytes, 32 * 1024);
+    assert_eq!(config.ingest.max_connections, None);
+    assert_eq!(config.metrics.listen, None);
+
+    let text = format!(
+        "[ingest]\nlisten = \"0.0.0.0:8080\"\nheader_read_timeout = \"2s\"\nidle_timeout = \"5m\"\n\
+         max_header_bytes = 8192\nmax_connections = 500\n[metrics]\nlisten = \"127.0.0.1:9090\"\n\
+         {MINIMAL_AUTOTASK}"
+    );
+    let config = Config::from_toml(&text, &env).unwrap();
+    assert_eq!(config.ingest.header_read_timeout, Duration::from_secs(2));
+    assert_eq!(config.ingest.idle_timeout, Duration::from_secs(300));
+    assert_eq!(config.ingest.max_header_bytes, 8192);
+    assert_eq!(config.ingest.max_connections, Some(500));
+    assert_eq!(
+        config.metrics.listen,
+        Some("127.0.0.1:9090".parse().unwrap())
+    );
+
+    for (setting, key) in [
+        (
+            "[ingest]\nheader_read_timeout = \"0s\"",
+            "ingest.header_read_timeout",
+        ),
+        (
+            "[ingest]\nheader_read_timeout = \"1h\"",
+            "ingest.header_read_timeout",
+        ),
+        ("[ingest]\nidle_timeout = \"50ms\"", "ingest.idle_timeout"),
+        ("[ingest]\nidle_timeout = \"2h\"", "ingest.idle_timeout"),
+        (
+            "[ingest]\nmax_header_bytes = 100",
+            "ingest.max_header_bytes",
+        ),
+        (
+            "[ingest]\nmax_header_bytes = 100000000",
+            "ingest.max_header_bytes",
+        ),
+        ("[ingest]\nmax_connections = 0", "ingest.max_connections"),
+        (
+            "[ingest]\nmax_connections = 2000000",
+            "ingest.max_connections",
+        ),
+        ("[metrics]\nlisten = \"nowhere\"", "metrics.listen"),
+        ("[metrics]\nlisten = \"0.0.0.0:8080\"", "metrics.listen"),
+        ("[metrics]\nport = 9090", "metrics"),
+    ] {
+        let err =
+            Config::from_toml(&format!("{setting}\n{MINIMAL_AUTOTASK}"), &env).expect_err(setting);
+        assert_eq!(err.key, key, "{setting}: {err}");
+    }
 }

@@ -47,6 +47,8 @@ pub struct Ingest {
     body_limit: BodyLimit,
     retry_after_secs: u64,
     request_timeout: Duration,
+    /// Serve `/metrics` here (no separate metrics listener configured).
+    serve_metrics: bool,
 }
 
 impl Ingest {
@@ -62,6 +64,7 @@ impl Ingest {
             body_limit: config.ingest.body_limit,
             retry_after_secs: config.ingest.retry_after.as_secs().max(1),
             request_timeout: config.ingest.request_timeout,
+            serve_metrics: config.metrics.listen.is_none(),
         })
     }
 
@@ -82,7 +85,7 @@ impl Ingest {
             retry_after_secs: self.retry_after_secs,
             metrics: crate::metrics::handle(),
         });
-        routes::routes()
+        routes::routes(self.serve_metrics)
             .layer(TimeoutLayer::with_status_code(
                 StatusCode::REQUEST_TIMEOUT,
                 self.request_timeout,

@@ -8,7 +8,7 @@
 //! | `POST /webhooks/{tenant}/autotask/deactivated` | Autotask DeactivationUrl notice, confirmed via the API |
 //! | `POST /webhooks/{tenant}/itglue/{token}` | IT Glue workflow token (redacted everywhere) |
 //! | `POST /webhooks/{tenant}/standard` | Standard Webhooks |
-//! | `GET /healthz`, `GET /readyz`, `GET /metrics` | process up; NATS connected + topology; Prometheus |
+//! | `GET /healthz`, `GET /readyz`, `GET /metrics` | process up; NATS connected + topology; Prometheus ([`crate::health`]; `/metrics` only without a metrics listener) |
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -17,12 +17,11 @@ use std::time::Instant;
 use crate::runtime::clock::now_millis;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use bytes::Bytes;
-use serde_json::json;
 use syncbridge_bus::PublishError;
 use syncbridge_webhooks::{
     DeactivationNotice, Headers, Rejection, Verified, VerifiedEvent, WebhookRequest, WebhookSource,
@@ -33,11 +32,12 @@ use super::body::read_limited;
 use super::deactivation::WebhookState;
 use super::tenants::TenantIngest;
 use super::IngestState;
-use crate::metrics;
+use crate::{health, metrics};
 
-/// The routes, without middleware (see [`super::Ingest::router`]).
-pub fn routes() -> Router<Arc<IngestState>> {
-    Router::new()
+/// The routes, without middleware (see [`super::Ingest::router`]); `/metrics` only with
+/// `with_metrics` (no separate metrics listener).
+pub fn routes(with_metrics: bool) -> Router<Arc<IngestState>> {
+    let router = Router::new()
         .route("/webhooks/{tenant}/connectwise", post(connectwise))
         .route(
             "/webhooks/{tenant}/connectwise/{*rest}",
@@ -52,8 +52,12 @@ pub fn routes() -> Router<Arc<IngestState>> {
         .route("/webhooks/{tenant}/standard", post(standard))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(prometheus))
-        .fallback(not_found)
+        .fallback(not_found);
+    if with_metrics {
+        router.route("/metrics", get(prometheus))
+    } else {
+        router
+    }
 }
 
 /// Which verification a delivery needs.
@@ -338,28 +342,15 @@ async fn confirm_deactivation(state: &IngestState, notice: DeactivationNotice) -
 }
 
 async fn healthz() -> Response {
-    (StatusCode::OK, Json(json!({"status": "ok"}))).into_response()
+    health::healthz()
 }
 
 async fn readyz(State(state): State<Arc<IngestState>>) -> Response {
-    if state.sink.ready().await {
-        (StatusCode::OK, Json(json!({"ready": true}))).into_response()
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"ready": false, "reason": "NATS not connected or streams missing"})),
-        )
-            .into_response()
-    }
+    health::readiness(state.sink.ready().await)
 }
 
 async fn prometheus(State(state): State<Arc<IngestState>>) -> Response {
-    let text = state
-        .metrics
-        .as_ref()
-        .map(|h| h.render())
-        .unwrap_or_default();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+    health::render(state.metrics.as_ref())
 }
 
 async fn not_found() -> Answer {

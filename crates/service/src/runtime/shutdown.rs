@@ -1,5 +1,5 @@
-//! The shutdown signal: SIGTERM (systemd, Kubernetes) or Ctrl-C. `axum::serve` stops accepting on
-//! it and waits for in-flight requests — and so for their JetStream publishes — to finish.
+//! The shutdown signal: SIGTERM (systemd, Kubernetes) or Ctrl-C. The HTTP server
+//! ([`crate::http_server`]) stops accepting on it and waits for in-flight requests — and so for their JetStream publishes — to finish.
 
 /// Resolves when the process is asked to stop.
 pub async fn signal() {
