@@ -23,6 +23,7 @@ use syncbridge::config::Config;
 use syncbridge::full_sync::{full_sync, FullSyncOptions, FullSyncReport};
 use syncbridge::ingest::{Ingest, NatsSink};
 use syncbridge::runtime::clock::now_millis;
+use syncbridge::http_server::{self, Limits};
 use syncbridge::runtime::stop::stopped;
 use syncbridge::workers::{spawn_all, Loops};
 
@@ -118,10 +119,10 @@ impl Stack {
             Arc::new(NatsSink::new(conn.clone(), PUBLISH_TIMEOUT)),
         )?
         .router();
+        // The product's own HTTP server, with its timeouts and connection cap.
+        let limits = Limits::for_ingest(&config.ingest, None);
         let ingest = tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(stopped(stop_rx))
-                .await;
+            http_server::serve(listener, router, limits, "ingest", stopped(stop_rx)).await;
         });
         log.push(format!("ingest           {public_url}/webhooks/…"));
         for tenant in config.tenants.values() {
