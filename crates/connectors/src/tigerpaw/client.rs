@@ -1,43 +1,15 @@
-//! Tigerpaw connector (read-only): the Tigerpaw Business Suite REST API (reference
-//! psa-apis-bms-pulseway-tigerpaw.md §3).
-//!
-//! Every request is signed: `Authorization: TSI base64("{public}:{sig}")` with
-//! `sig = base64(HMAC-SHA256(private key, lower("{method}|{path}|{date}")))` and the same RFC 1123
-//! date in `X-TSI-Date`, computed afresh for each attempt. Tigerpaw has no modified-since query
-//! ([`Error::Unsupported`]); it is polled by listing and content hash.
-//!
-//! Only documented requests (audit TP-1, TP-2; Tsi.Web client generated from the vendor's
-//! Swagger 18.2.1):
-//! - accounts are listed by `POST /api/accounts/search` with `PageSize` / `StartRow` and
-//!   `NextRow` (0 on the last page). The advanced search needs a criterion (an empty `Criteria`
-//!   list is not documented to return everything), so the listing asks for
-//!   `AccountNumber GreaterThan 0`: a documented SearchType and MatchType that every account
-//!   number satisfies;
-//! - contacts are listed per account, `GET /api/contacts/account/{accountNumber}?activeOnly=true`
-//!   for each account of an accounts page (no contact SearchType can name "all contacts"). A
-//!   contact linked to several accounts is kept under its own account only (`AccountNumber`);
-//! - the contact key search reads the organization's contacts the same way and compares names
-//!   locally (the contact search has no account-number SearchType); without an organization it
-//!   uses the documented `Firstname` / `LastName` types.
-//!
-//! IT Glue syncs Tigerpaw one way: every create or update answers [`Error::ReadOnly`] before
-//! any request is made. Field map (reference §2.4) in [`account_record`], [`contact_record`] and
-//! [`location_record`]: a location is an account's address (id = the account number), and only
-//! active contacts are listed.
+//! The Tigerpaw client: configuration, one signed call, the account search, contacts per
+//! account, and the read-only refusals. Field map in `fields`, signature in `signature`.
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
 use futures_util::{StreamExt, TryStreamExt};
-use hmac::{Hmac, Mac};
-use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::CONTENT_TYPE;
 use reqwest::Method;
 use serde_json::{json, Value};
-use sha2::Sha256;
 use syncbridge_model::Changes;
-use syncbridge_model::{Entity, Field, Origin, Record, UnixMillis, Values};
-use time::macros::format_description;
-use time::OffsetDateTime;
+use syncbridge_model::{Entity, Field, Record, UnixMillis, Values};
 
+use super::fields::{account_of, account_record, contact_record, location_record};
+use super::signature::signed;
 use crate::create::has_any_key;
 use crate::error::{excerpt, Error, Result};
 use crate::http::{Http, HttpStats, Retry};
@@ -45,7 +17,7 @@ use crate::itglue::encode_segment;
 use crate::paging::{Cursor, Page};
 use crate::policy::HttpPolicy;
 use crate::secret::Secret;
-use crate::wire::{path_text, text};
+use crate::wire::path_text;
 
 /// Account contact lists fetched at once while listing contacts (one request per account).
 const CONTACT_FETCHES: usize = 4;
@@ -95,43 +67,6 @@ pub struct TigerpawClient {
     page_size: u32,
 }
 
-/// `Thu, 18 Jun 2015 07:25:43 GMT`.
-fn rfc1123_now() -> String {
-    let fmt = format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    OffsetDateTime::now_utc().format(&fmt).unwrap_or_default()
-}
-
-/// The `Authorization` value for one request.
-fn signature(
-    public: &str,
-    private: &Secret,
-    method: &Method,
-    path: &str,
-    date: &str,
-) -> Result<HeaderValue> {
-    let signed = format!("{method}|{path}|{date}").to_lowercase();
-    let mut mac =
-        <Hmac<Sha256> as Mac>::new_from_slice(private.expose().as_bytes()).map_err(|_| {
-            Error::InvalidInput(
-                "a credential holds characters an HTTP header cannot carry (check for line breaks)"
-                    .into(),
-            )
-        })?;
-    mac.update(signed.as_bytes());
-    let sig = B64.encode(mac.finalize().into_bytes());
-    let mut v = HeaderValue::from_str(&format!("TSI {}", B64.encode(format!("{public}:{sig}"))))
-        .map_err(|_| {
-            Error::InvalidInput(
-                "a credential holds characters an HTTP header cannot carry (check for line breaks)"
-                    .into(),
-            )
-        })?;
-    v.set_sensitive(true);
-    Ok(v)
-}
-
 impl TigerpawClient {
     pub fn new(config: TigerpawConfig) -> Result<Self> {
         Ok(TigerpawClient {
@@ -156,21 +91,13 @@ impl TigerpawClient {
         let reply = self
             .http
             .send(endpoint, Retry::Idempotent, |c| {
-                let date = rfc1123_now();
-                let rb = c
-                    .request(method.clone(), &url)
-                    .header("X-TSI-Date", date.clone());
-                let rb = match signature(
+                let rb = signed(
+                    c.request(method.clone(), &url),
                     &self.public_key,
                     &self.private_key,
                     &method,
                     signed_path,
-                    &date,
-                ) {
-                    Ok(auth) => rb.header(AUTHORIZATION, auth),
-                    // Unreachable with a valid key; the vendor then answers 401.
-                    Err(_) => rb,
-                };
+                );
                 match &body {
                     Some(b) => rb.header(CONTENT_TYPE, "application/json").body(b.clone()),
                     None => rb,
@@ -427,116 +354,5 @@ impl TigerpawClient {
     /// Refused: syncbridge never writes to Tigerpaw.
     pub async fn update(&self, _entity: Entity, _id: &str, _changes: &Changes) -> Result<Record> {
         Err(Error::ReadOnly { vendor: "Tigerpaw" })
-    }
-}
-
-fn account_of(row: &Value) -> Result<(&Value, String)> {
-    let number = text(row.get("AccountNumber"))
-        .ok_or_else(|| Error::malformed("account without AccountNumber"))?;
-    let account = row
-        .get("Account")
-        .filter(|a| a.is_object())
-        .ok_or_else(|| Error::malformed("account without Account"))?;
-    Ok((account, number))
-}
-
-/// AccountSummary → organization.
-pub(crate) fn account_record(row: &Value) -> Result<Record> {
-    let (a, number) = account_of(row)?;
-    let t = |k: &str| text(a.get(k));
-    let mut rec = Record::new(number);
-    rec.values = Values::new();
-    rec.values.set(Field::Name, t("Name"));
-    rec.values.set(Field::Status, t("Status"));
-    rec.values.set(Field::Type, t("AccountType"));
-    rec.values.set(Field::ShortName, t("AccountId"));
-    rec.origin = Origin::Psa;
-    Ok(rec)
-}
-
-/// AccountSummary → its address as a location (none without an address), id = account number.
-pub(crate) fn location_record(row: &Value) -> Result<Option<Record>> {
-    let (a, number) = account_of(row)?;
-    let t = |k: &str| text(a.get(k));
-    let Some(address1) = t("Address1") else {
-        return Ok(None);
-    };
-    let mut rec = Record::new(number.clone());
-    rec.org_id = Some(number);
-    let v = &mut rec.values;
-    v.set(Field::Name, Some(address1.clone()));
-    v.set(Field::Address1, Some(address1));
-    v.set(Field::Address2, t("Address2"));
-    v.set(Field::City, t("City"));
-    v.set(Field::Region, t("State"));
-    v.set(Field::PostalCode, t("PostalCode"));
-    v.set(Field::Country, t("Country"));
-    v.set(Field::Phone, text(row.get("PhoneNumber")));
-    rec.origin = Origin::Psa;
-    Ok(Some(rec))
-}
-
-/// ContactSummary → contact; inactive contacts are not synced (none).
-pub(crate) fn contact_record(row: &Value) -> Result<Option<Record>> {
-    let number = text(row.get("ContactNumber"))
-        .ok_or_else(|| Error::malformed("contact without ContactNumber"))?;
-    let c = row
-        .get("Contact")
-        .filter(|c| c.is_object())
-        .ok_or_else(|| Error::malformed("contact without Contact"))?;
-    if c.get("Inactive").and_then(Value::as_bool) == Some(true) {
-        return Ok(None);
-    }
-    let t = |k: &str| text(c.get(k));
-    let mut rec = Record::new(number);
-    rec.org_id = t("AccountNumber");
-    let v = &mut rec.values;
-    v.set(Field::FirstName, t("FirstName"));
-    v.set(Field::LastName, t("LastName"));
-    v.set(Field::Title, t("Title"));
-    v.set(Field::Notes, t("PersonalNotes"));
-    v.set(Field::Email, text(row.get("EmailAddress")));
-    v.set(Field::Phone, text(row.get("PhoneNumber")));
-    rec.origin = Origin::Psa;
-    Ok(Some(rec))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signature_matches_the_documented_scheme() {
-        // Same inputs as the vendor example string `get|/api/accounts/1052932|thu, 18 jun 2015 …`.
-        let a = signature(
-            "pub",
-            &Secret::new("priv"),
-            &Method::GET,
-            "/api/accounts/1052932",
-            "Thu, 18 Jun 2015 07:25:43 GMT",
-        )
-        .unwrap();
-        let b = signature(
-            "pub",
-            &Secret::new("priv"),
-            &Method::GET,
-            "/API/ACCOUNTS/1052932",
-            "thu, 18 jun 2015 07:25:43 gmt",
-        )
-        .unwrap();
-        assert_eq!(a, b, "the signed string is lower-cased");
-        assert!(a.to_str().unwrap().starts_with("TSI "));
-    }
-
-    #[test]
-    fn malformed_rows_are_typed_errors_and_inactive_contacts_are_skipped() {
-        assert!(matches!(
-            account_record(&json!({"AccountNumber": 1})),
-            Err(Error::Malformed(_))
-        ));
-        let inactive = json!({"ContactNumber": 2, "Contact": {"FirstName": "A", "Inactive": true}});
-        assert_eq!(contact_record(&inactive).unwrap(), None);
-        let no_address = json!({"AccountNumber": 3, "Account": {"Name": "X"}});
-        assert_eq!(location_record(&no_address).unwrap(), None);
     }
 }
