@@ -21,9 +21,9 @@ use tokio::task::JoinHandle;
 use crate::world::{DemoTenant, PsaSim, SCALE};
 use syncbridge::config::Config;
 use syncbridge::full_sync::{full_sync, FullSyncOptions, FullSyncReport};
+use syncbridge::http_server::{self, Limits};
 use syncbridge::ingest::{Ingest, NatsSink};
 use syncbridge::runtime::clock::now_millis;
-use syncbridge::http_server::{self, Limits};
 use syncbridge::runtime::stop::stopped;
 use syncbridge::workers::{spawn_all, Loops};
 

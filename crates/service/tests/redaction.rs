@@ -1,6 +1,8 @@
 //! The IT Glue path token never reaches a log line (at debug level, spans included) or a metric.
 //! Its own test binary, because it installs the process-wide tracing subscriber.
 
+#[path = "service/common/mod.rs"]
+#[allow(dead_code)] // uses a few of the shared fixtures
 mod common;
 
 use std::io::Write;

@@ -2,9 +2,7 @@
 //! `Retry-After` (never 202: nothing unstored is acknowledged), nothing panics, and after the
 //! server is back the vendor's retry is stored exactly once.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn outage_answers_503_and_the_vendor_retry_lands_exactly_once() {

@@ -1,6 +1,10 @@
-//! Shared harness of the ingest tests: a private nats-server (topology set up), the ConnectWise
-//! simulator as the signing-key host, and the real router bound to 127.0.0.1:0.
-#![allow(dead_code)] // each test binary uses a different subset
+//! Shared fixtures of the service's tests: a private nats-server (topology set up), the
+//! ConnectWise simulator as the signing-key host, the real router bound to 127.0.0.1:0, signed
+//! deliveries; [`e2e`] runs the whole product on simulated vendors, [`autotask_tenant`] an
+//! Autotask tenant's configuration.
+
+pub mod autotask_tenant;
+pub mod e2e;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -8,8 +8,7 @@
 //! run publishes nothing (the finished run is recorded), and a restarted run creates nothing. A
 //! one-way PSA (Tigerpaw) and a tenant without two-way sync are refused with a clear message.
 
-#[path = "common/e2e.rs"]
-mod e2e;
+use crate::common::e2e;
 
 use std::time::{Duration, Instant};
 

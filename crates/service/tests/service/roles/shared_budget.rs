@@ -3,8 +3,7 @@
 //! its window together — the others wait, they do not fail — while without sharing each would
 //! spend the whole budget on its own.
 
-#[path = "common/autotask_tenant.rs"]
-mod autotask_tenant;
+use crate::common::autotask_tenant;
 
 use std::time::Duration;
 

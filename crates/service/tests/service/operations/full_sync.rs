@@ -2,8 +2,7 @@
 //! the last sync left behind — nothing at all for an unchanged tenant — and its sweep orphans the
 //! links of records the PSA no longer lists, unless that would be too many to trust.
 
-#[path = "common/e2e.rs"]
-mod e2e;
+use crate::common::e2e;
 
 use std::sync::Arc;
 use std::time::Duration;

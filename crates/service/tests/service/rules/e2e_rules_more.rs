@@ -8,10 +8,9 @@
 //! set before the workers start, as a user's TOML would ([`E2e::run_with`]); a change of settings
 //! on a running tenant is a restart of its workers and pollers ([`E2e::restart_with`]).
 //!
-//! Run: `SYNCBRIDGE_NATS_SERVER=/path/to/nats-server cargo test -p syncbridge --test e2e_rules_more`.
+//! Run: `SYNCBRIDGE_NATS_SERVER=/path/to/nats-server cargo test -p syncbridge --test service rules::e2e_rules_more`.
 
-#[path = "common/e2e.rs"]
-mod e2e;
+use crate::common::e2e;
 
 use e2e::{any_action, change, creates, eventually, in_scope, psa_org_id, seed_where, E2e};
 use serde_json::{json, Map, Value};

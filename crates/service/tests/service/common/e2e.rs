@@ -1,12 +1,8 @@
-//! Harness of the end-to-end rule tests (`e2e_rules.rs`): the running product as a value
+//! Harness of the end-to-end tests (`rules/`, `operations/full_sync.rs`, …): the running product as a value
 //! ([`Stack`]: a private nats-server, the IT Glue and PSA simulators of one tenant, the webhook
 //! ingest with our webhooks registered at the vendor, the workers and the pollers), driven only
 //! through the vendors (people's edits at the simulators) and read back through the vendors' APIs,
 //! the simulators' write logs, the link store and the audit stream — never by calling the engine.
-//!
-//! Included only by the end-to-end tests (`#[path = "common/e2e.rs"] mod e2e;`), so the other
-//! test binaries that use `common` are unaffected.
-#![allow(dead_code)] // each test uses a different subset
 
 use std::future::Future;
 use std::sync::Arc;
@@ -101,7 +97,6 @@ pub struct E2e {
     pub links: LinkStore,
     pub audit: AuditLog,
     pub ds: Dataset,
-    pub seed: u64,
     /// The workers and pollers started by [`E2e::run_with`] (`None` with [`E2e::run`], whose
     /// service the stack owns).
     service: Option<Service>,
@@ -137,7 +132,6 @@ impl E2e {
             links,
             audit,
             ds: dataset(seed),
-            seed,
             service: None,
         }
     }

@@ -5,8 +5,7 @@
 //! way two worker processes build them (`clients::psa` with the shared state store) get no
 //! "Thread threshold exceeded" answer from the simulator, where two unshared clients do.
 
-#[path = "common/autotask_tenant.rs"]
-mod autotask_tenant;
+use crate::common::autotask_tenant;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -10,10 +10,9 @@
 //! checking that no write of syncbridge was a no-op (no echo). `docs/rules.md` maps each rule to
 //! its test here.
 //!
-//! Run: `SYNCBRIDGE_NATS_SERVER=/path/to/nats-server cargo test -p syncbridge --test e2e_rules`.
+//! Run: `SYNCBRIDGE_NATS_SERVER=/path/to/nats-server cargo test -p syncbridge --test service rules::`.
 
-#[path = "common/e2e.rs"]
-mod e2e;
+use crate::common::e2e;
 
 use std::collections::BTreeSet;
 

@@ -15,13 +15,13 @@
 //! Waits are bounded generously; the only lower bounds asserted are the configured timeouts
 //! themselves (a connection is still open before its timeout).
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{autotask_body, autotask_headers, AUTOTASK_SECRET};
+use crate::common::{autotask_body, autotask_headers, AUTOTASK_SECRET};
 use syncbridge_bus::testing::NatsServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

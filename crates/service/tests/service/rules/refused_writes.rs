@@ -7,10 +7,9 @@
 //! edit at one vendor makes syncbridge write something the other vendor refuses, for a reason the
 //! real vendor has too.
 //!
-//! Run: `SYNCBRIDGE_NATS_SERVER=/path/to/nats-server cargo test -p syncbridge --test refused_writes`.
+//! Run: `SYNCBRIDGE_NATS_SERVER=/path/to/nats-server cargo test -p syncbridge --test service rules::refused_writes`.
 
-#[path = "common/e2e.rs"]
-mod e2e;
+use crate::common::e2e;
 
 use e2e::{change, eventually, E2e};
 use serde_json::{json, Map, Value};

@@ -1,7 +1,7 @@
 //! The operations commands through the real binary against a private nats-server: dead letters
 //! listed, retried and dropped; replay; links show; tenant modes; and clear errors for bad flags.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Output};
 use std::time::Duration;

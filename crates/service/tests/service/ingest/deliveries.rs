@@ -2,9 +2,7 @@
 //! byte for byte, on the contract's subject; forgeries, stale and malformed deliveries are
 //! refused with nothing published; redeliveries are recognised.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use syncbridge_webhooks::ConnectWiseCallback;
 
 #[tokio::test]

@@ -3,9 +3,7 @@
 //! real deactivation (the simulator posts to the DeactivationUrl) is confirmed through the
 //! Autotask API and raises the alert.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use syncbridge_sim::autotask::{Autotask, AutotaskConfig};
 
