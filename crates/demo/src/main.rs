@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use syncbridge::runtime::shutdown;
-use syncbridge::telemetry;
+use syncbridge::runtime::telemetry;
 use syncbridge_demo::{sim, DemoOptions};
 use syncbridge_model::PsaKind;
 

@@ -20,12 +20,12 @@ use tokio::task::JoinHandle;
 
 use crate::world::{DemoTenant, PsaSim, SCALE};
 use syncbridge::config::Config;
-use syncbridge::full_sync::{full_sync, FullSyncOptions, FullSyncReport};
 use syncbridge::http_server::{self, Limits};
 use syncbridge::ingest::{Ingest, NatsSink};
+use syncbridge::roles::full_sync::{full_sync, FullSyncOptions, FullSyncReport};
+use syncbridge::roles::workers::{spawn_all, Loops};
 use syncbridge::runtime::clock::now_millis;
 use syncbridge::runtime::stop::stopped;
-use syncbridge::workers::{spawn_all, Loops};
 
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -127,7 +127,7 @@ impl Stack {
         log.push(format!("ingest           {public_url}/webhooks/…"));
         for tenant in config.tenants.values() {
             if matches!(tenant.sync.psa, PsaKind::ConnectWise | PsaKind::Autotask) {
-                let report = syncbridge::register::register_webhooks(tenant, &public_url)
+                let report = syncbridge::commands::register::register_webhooks(tenant, &public_url)
                     .await
                     .with_context(|| format!("registering webhooks for {}", tenant.id))?;
                 log.extend(report.lines().map(|l| format!("{:<16} {l}", tenant.id)));
@@ -168,8 +168,8 @@ impl Stack {
         let links = LinkStore::open(&self.conn, PUBLISH_TIMEOUT).await?;
         let mut out = Vec::new();
         for tenant in self.config.tenants.values() {
-            let psa = syncbridge::clients::psa(tenant, None)?;
-            let itg = syncbridge::clients::itglue(tenant, None)?;
+            let psa = syncbridge::vendors::clients::psa(tenant, None)?;
+            let itg = syncbridge::vendors::clients::itglue(tenant, None)?;
             let options = FullSyncOptions {
                 run: run.to_owned(),
                 dry_run: false,

@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+pub use crate::roles::serve::Role;
+use clap::{Args, Parser, Subcommand};
 
 /// syncbridge: event-driven sync between IT Glue and MSP PSAs over NATS JetStream.
 #[derive(Debug, Parser)]
@@ -228,17 +229,4 @@ pub struct ServeArgs {
     /// Which parts of the service this process runs.
     #[arg(long, value_enum, default_value_t = Role::All)]
     pub role: Role,
-}
-
-/// What a `serve` process runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Role {
-    /// The webhook ingest (HTTP → JetStream).
-    Ingest,
-    /// Event workers of every tenant (and the dead-letter mover).
-    Worker,
-    /// Pollers: IT Glue's `updated_at` and the PSAs' modified-since queries.
-    Poller,
-    /// All of the above in one process.
-    All,
 }

@@ -1,12 +1,16 @@
-//! The `syncbridge` service: the verified webhook ingest (axum → JetStream), its configuration,
-//! command line, metrics and shutdown. Workers and pollers arrive later.
+//! The `syncbridge` service: the verified webhook ingest, the workers and pollers, the commands
+//! an operator runs, and the configuration they all read.
 //!
-//! One concept per file: [`config`] (the TOML file), [`cli`] (commands), [`ingest`] (routes,
-//! verification, publishing), [`metrics`] (Prometheus), [`http_server`] (the listeners' accept
-//! loop: timeouts, connection cap, open-file limit), [`health`] (`/healthz`, `/readyz`,
-//! `/metrics` of the metrics listener), [`serve`] (running it), [`check`]
-//! (`config check`'s report), [`ops`] (dead letters, replay, links, tenant mode), [`shutdown`]
-//! (signals), [`telemetry`] (logs), [`register`] (`register-webhooks`).
+//! Layers, each a folder whose imports only point down (`tests/service/processes/layers.rs`
+//! checks it):
+//!
+//! 1. [`runtime`]: the clock, the stop signal, OS signals, logs and metrics;
+//! 2. [`config`]: the TOML file, its vocabulary (`config/{error,values,secrets,duration}.rs`)
+//!    below [`psa`] — one descriptor per PSA — and the assembled [`config::Config`] above it;
+//! 3. [`vendors`]: a tenant's clients, shared budgets, the worker's sides, the change feeds;
+//!    [`http_server`]: the listeners' accept loop (timeouts, connection cap, open-file limit);
+//! 4. [`ingest`] and [`roles`]: what `serve` runs;
+//! 5. [`commands`] and [`cli`]: the one-off commands; `main.rs` parses and dispatches.
 //!
 //! Tests and embedders build the router directly:
 //!
@@ -21,23 +25,12 @@
 
 #![forbid(unsafe_code)]
 
-pub mod check;
 pub mod cli;
-pub mod clients;
+pub mod commands;
 pub mod config;
-pub mod feeds;
-pub mod full_sync;
-pub mod health;
 pub mod http_server;
 pub mod ingest;
-pub mod metrics;
-pub mod ops;
 pub mod psa;
-pub mod push_all;
-pub mod register;
+pub mod roles;
 pub mod runtime;
-pub mod serve;
-pub mod shared_budget;
-pub mod sides;
-pub mod telemetry;
-pub mod workers;
+pub mod vendors;

@@ -22,7 +22,7 @@ use tower::ServiceExt;
 
 use super::registry::Slot;
 use super::Limits;
-use crate::metrics;
+use crate::runtime::metrics;
 
 /// The instant connection times are measured from (milliseconds, so they fit atomics and compare
 /// across connections).

@@ -39,7 +39,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::IngestConfig;
-use crate::metrics;
+use crate::runtime::metrics;
 use registry::Registry;
 
 /// The bounds of one listener's connections.

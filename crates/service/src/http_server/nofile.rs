@@ -66,7 +66,7 @@ pub fn raise_to_hard() -> OpenFiles {
         raised_from = ?now.raised_from,
         "open-file limit"
     );
-    crate::metrics::open_files_limit(now.soft);
+    crate::runtime::metrics::open_files_limit(now.soft);
     now
 }
 

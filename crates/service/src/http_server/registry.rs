@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::connection::Activity;
 use super::RateLimited;
-use crate::metrics;
+use crate::runtime::metrics;
 
 /// The connections of one listener.
 #[derive(Debug)]

@@ -38,7 +38,7 @@ impl AutotaskApiChecker {
         let mut tenants = HashMap::new();
         for tenant in config.tenants.values() {
             if tenant.sync.psa == PsaKind::Autotask {
-                if let PsaClient::Autotask(client) = crate::clients::psa(tenant, None)? {
+                if let PsaClient::Autotask(client) = crate::vendors::clients::psa(tenant, None)? {
                     tenants.insert(tenant.id.clone(), client);
                 }
             }

@@ -10,6 +10,7 @@
 pub mod answer;
 pub mod body;
 pub mod deactivation;
+pub mod health;
 pub mod routes;
 pub mod sink;
 pub mod tenants;
@@ -83,7 +84,7 @@ impl Ingest {
             deactivation: self.deactivation,
             body_limit: self.body_limit,
             retry_after_secs: self.retry_after_secs,
-            metrics: crate::metrics::handle(),
+            metrics: crate::runtime::metrics::handle(),
         });
         routes::routes(self.serve_metrics)
             .layer(TimeoutLayer::with_status_code(

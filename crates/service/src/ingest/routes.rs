@@ -8,7 +8,7 @@
 //! | `POST /webhooks/{tenant}/autotask/deactivated` | Autotask DeactivationUrl notice, confirmed via the API |
 //! | `POST /webhooks/{tenant}/itglue/{token}` | IT Glue workflow token (redacted everywhere) |
 //! | `POST /webhooks/{tenant}/standard` | Standard Webhooks |
-//! | `GET /healthz`, `GET /readyz`, `GET /metrics` | process up; NATS connected + topology; Prometheus ([`crate::health`]; `/metrics` only without a metrics listener) |
+//! | `GET /healthz`, `GET /readyz`, `GET /metrics` | process up; NATS connected + topology; Prometheus ([`crate::ingest::health`]; `/metrics` only without a metrics listener) |
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -32,7 +32,8 @@ use super::body::read_limited;
 use super::deactivation::WebhookState;
 use super::tenants::TenantIngest;
 use super::IngestState;
-use crate::{health, metrics};
+use crate::ingest::health;
+use crate::runtime::metrics;
 
 /// The routes, without middleware (see [`super::Ingest::router`]); `/metrics` only with
 /// `with_metrics` (no separate metrics listener).

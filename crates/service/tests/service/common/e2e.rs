@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use syncbridge::full_sync::{full_sync, FullSyncOptions, FullSyncReport};
+use syncbridge::roles::full_sync::{full_sync, FullSyncOptions, FullSyncReport};
 use syncbridge_bus::{names, AuditLog, EventPublisher, LinkStore};
 use syncbridge_demo::stack::{Stack, StackOptions};
 use syncbridge_demo::world::DemoTenant;
@@ -167,8 +167,8 @@ impl E2e {
         };
         full_sync(
             tenant,
-            &syncbridge::clients::psa(tenant, None).unwrap(),
-            &syncbridge::clients::itglue(tenant, None).unwrap(),
+            &syncbridge::vendors::clients::psa(tenant, None).unwrap(),
+            &syncbridge::vendors::clients::itglue(tenant, None).unwrap(),
             &self.links,
             &EventPublisher::new(self.stack.conn.clone(), STORE_TIMEOUT),
             &options,
@@ -394,11 +394,11 @@ impl E2e {
             .expect("the tenant's configuration");
         settings(&mut tenant.sync);
         let (stop, stop_rx) = watch::channel(false);
-        let handles = syncbridge::workers::spawn_all(
+        let handles = syncbridge::roles::workers::spawn_all(
             &self.stack.conn,
             [tenant.clone()],
             Duration::from_secs(5),
-            syncbridge::workers::Loops {
+            syncbridge::roles::workers::Loops {
                 worker: true,
                 pollers: true,
             },

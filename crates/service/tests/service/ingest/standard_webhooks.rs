@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use syncbridge::config::Config;
 use syncbridge::ingest::{Ingest, NatsSink};
-use syncbridge::workers::{spawn_all, Loops};
+use syncbridge::roles::workers::{spawn_all, Loops};
 use syncbridge_bus::testing::NatsServer;
 use syncbridge_bus::{connect, setup, AuditLog, ConnectConfig, SetupConfig};
 use syncbridge_connectors::Vendor;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use e2e::{eventually, E2e};
-use syncbridge::full_sync::schedule;
+use syncbridge::roles::full_sync::schedule;
 use syncbridge_bus::{EventPublisher, StateStore};
 use syncbridge_engine::reconcile::Why;
 use syncbridge_model::{Entity, LinkState, PsaKind};
@@ -142,8 +142,8 @@ async fn the_scheduled_full_sync_sweeps_an_unannounced_delete() {
     for _ in 0..2 {
         tokio::spawn(schedule(
             tenant.clone(),
-            Arc::new(syncbridge::clients::psa(&tenant, None).unwrap()),
-            Arc::new(syncbridge::clients::itglue(&tenant, None).unwrap()),
+            Arc::new(syncbridge::vendors::clients::psa(&tenant, None).unwrap()),
+            Arc::new(syncbridge::vendors::clients::itglue(&tenant, None).unwrap()),
             e.links.clone(),
             StateStore::open(&e.stack.conn, Duration::from_secs(5))
                 .await

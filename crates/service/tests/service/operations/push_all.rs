@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use e2e::{any_action, creates, eventually, in_scope, psa_org_id, seed_where, E2e, DOCUMENTED};
 use serde_json::json;
-use syncbridge::push_all::{Checkpoint, EntityCounts, PushAll, Start};
+use syncbridge::commands::push_all::{Checkpoint, EntityCounts, PushAll, Start};
 use syncbridge_bus::{names, EventPublisher, StateKey, StateStore};
 use syncbridge_connectors::Vendor;
 use syncbridge_model::{Entity, Field, LinkState, PsaKind};
@@ -388,7 +388,8 @@ async fn an_interrupted_run_resumes_from_its_checkpoint() {
     // No workers: only what the publisher does is observed.
     let e = E2e::start(PsaKind::ConnectWise, 1).await;
     let settings = &e.stack.config.tenants[&e.id].sync;
-    let itglue = syncbridge::clients::itglue(&e.stack.config.tenants[&e.id], None).unwrap();
+    let itglue =
+        syncbridge::vendors::clients::itglue(&e.stack.config.tenants[&e.id], None).unwrap();
     let state = StateStore::open(&e.stack.conn, Duration::from_secs(5))
         .await
         .unwrap();

@@ -2,5 +2,6 @@
 //! one tenant, graceful shutdown; and what the production build links.
 
 mod graceful_shutdown;
+mod layers;
 mod production_build;
 mod reliability;

@@ -24,9 +24,9 @@ use async_nats::jetstream::kv::Operation;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use syncbridge::config::Config;
-use syncbridge::full_sync::{full_sync, FullSyncOptions};
+use syncbridge::roles::full_sync::{full_sync, FullSyncOptions};
+use syncbridge::roles::workers::KILL_AT_ENV;
 use syncbridge::runtime::clock::now_millis;
-use syncbridge::workers::KILL_AT_ENV;
 use syncbridge_bus::testing::NatsServer;
 use syncbridge_bus::{
     connect, names, setup, ConnectConfig, Connection, EventPublisher, LeaseKey, LinkStore,
@@ -264,7 +264,7 @@ impl World {
         .await
         .unwrap_or_else(|e| panic!("{e}{}", logs(&[&ingest])));
         let tenant = &self.config.tenants[&self.id];
-        syncbridge::register::register_webhooks(tenant, &self.public_url)
+        syncbridge::commands::register::register_webhooks(tenant, &self.public_url)
             .await
             .expect("register the ConnectWise callbacks");
         (ingest, poller)
@@ -272,8 +272,8 @@ impl World {
 
     async fn full_sync(&self, run: &str) {
         let tenant = &self.config.tenants[&self.id];
-        let psa = syncbridge::clients::psa(tenant, None).unwrap();
-        let itg = syncbridge::clients::itglue(tenant, None).unwrap();
+        let psa = syncbridge::vendors::clients::psa(tenant, None).unwrap();
+        let itg = syncbridge::vendors::clients::itglue(tenant, None).unwrap();
         let options = FullSyncOptions {
             run: run.to_owned(),
             dry_run: false,

@@ -6,8 +6,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use syncbridge::config::Config;
+use syncbridge::roles::workers::{spawn_all, Loops};
 use syncbridge::runtime::clock::now_millis;
-use syncbridge::workers::{spawn_all, Loops};
 use syncbridge_bus::testing::NatsServer;
 use syncbridge_bus::{connect, names, setup, ConnectConfig, EventPublisher, SetupConfig};
 use syncbridge_connectors::{ItGlueClient, ItGlueConfig};
@@ -128,7 +128,7 @@ async fn itg_1_an_unchanged_poll_cycle_of_10000_configurations_through_the_polle
     use std::sync::Arc;
 
     use serde_json::json;
-    use syncbridge::feeds::ItGlueFeed;
+    use syncbridge::vendors::feeds::ItGlueFeed;
     use syncbridge_bus::StateStore;
     use syncbridge_sim::admin::AdminOps;
     use syncbridge_worker::poller::Poller;

@@ -29,8 +29,10 @@ async fn two_processes_together_stay_within_the_tenants_budget() {
     let config = tenant_config(&nats.url(), sim.base_url());
     let tenant = config.tenants.values().next().unwrap();
 
-    let first = std::sync::Arc::new(syncbridge::clients::psa(tenant, Some(&state)).unwrap());
-    let second = std::sync::Arc::new(syncbridge::clients::psa(tenant, Some(&state)).unwrap());
+    let first =
+        std::sync::Arc::new(syncbridge::vendors::clients::psa(tenant, Some(&state)).unwrap());
+    let second =
+        std::sync::Arc::new(syncbridge::vendors::clients::psa(tenant, Some(&state)).unwrap());
     let mut calls = Vec::new();
     for client in [&first, &second] {
         for i in 0..5 {
@@ -52,7 +54,7 @@ async fn two_processes_together_stay_within_the_tenants_budget() {
     );
 
     // Without the shared store, the same two clients are each on their own budget.
-    let alone = syncbridge::clients::psa(tenant, None).unwrap();
+    let alone = syncbridge::vendors::clients::psa(tenant, None).unwrap();
     for i in 0..5 {
         let _ = alone.get(Entity::Organization, &(i + 1).to_string()).await;
     }

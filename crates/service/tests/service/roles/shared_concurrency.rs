@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use syncbridge::config::Config;
-use syncbridge::shared_budget::NatsBudget;
+use syncbridge::vendors::shared_budget::NatsBudget;
 use syncbridge_bus::testing::NatsServer;
 use syncbridge_bus::{connect, setup, ConcurrencySlots, ConnectConfig, SetupConfig, StateStore};
 use syncbridge_connectors::{AutotaskConfig, HttpPolicy, PsaClient, SharedGate};
@@ -205,8 +205,8 @@ async fn two_autotask_clients_sharing_the_cap_get_no_thread_threshold_answers() 
     // Two processes: each its own connection, state store and client.
     let (state_a, state_b) = (process_state(&nats).await, process_state(&nats).await);
     let shared = [
-        Arc::new(syncbridge::clients::psa(tenant, Some(&state_a)).unwrap()),
-        Arc::new(syncbridge::clients::psa(tenant, Some(&state_b)).unwrap()),
+        Arc::new(syncbridge::vendors::clients::psa(tenant, Some(&state_a)).unwrap()),
+        Arc::new(syncbridge::vendors::clients::psa(tenant, Some(&state_b)).unwrap()),
     ];
     let (refused, failed) = read_concurrently(shared.clone(), 8).await;
     let sent: u64 = shared.iter().map(|c| c.stats().requests).sum();
@@ -220,8 +220,8 @@ async fn two_autotask_clients_sharing_the_cap_get_no_thread_threshold_answers() 
 
     // Each on its own cap, the same two clients exceed the endpoint's 3 together.
     let alone = [
-        Arc::new(syncbridge::clients::psa(tenant, None).unwrap()),
-        Arc::new(syncbridge::clients::psa(tenant, None).unwrap()),
+        Arc::new(syncbridge::vendors::clients::psa(tenant, None).unwrap()),
+        Arc::new(syncbridge::vendors::clients::psa(tenant, None).unwrap()),
     ];
     let (refused, _) = read_concurrently(alone, 8).await;
     eprintln!("per-process caps only: {refused} answered 429");

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use syncbridge::config::Config;
-use syncbridge::workers::{spawn_all, Loops};
+use syncbridge::roles::workers::{spawn_all, Loops};
 use syncbridge_bus::testing::NatsServer;
 use syncbridge_bus::{connect, setup, ConnectConfig, SetupConfig};
 use syncbridge_sim::admin::AdminOps;

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use syncbridge::sides::{ItGlueSide, PsaSide};
+use syncbridge::vendors::sides::{ItGlueSide, PsaSide};
 use syncbridge_bus::testing::NatsServer;
 use syncbridge_bus::{
     connect, setup, AuditLog, ConnectConfig, EventPublisher, LeaseStore, LinkStore, SetupConfig,

@@ -818,10 +818,15 @@ async fn network_glue_contact_is_pushed_to_the_psa_and_linked() {
     .await;
     let psa_id = link.psa_id.unwrap();
     // The PSA badge, as an operator sees it.
-    let shown =
-        syncbridge::ops::links_show(&e.stack.config, &e.id, Entity::Contact, None, Some(&itg_id))
-            .await
-            .unwrap();
+    let shown = syncbridge::commands::ops::links_show(
+        &e.stack.config,
+        &e.id,
+        Entity::Contact,
+        None,
+        Some(&itg_id),
+    )
+    .await
+    .unwrap();
     assert!(shown.contains("\"linked\""), "{shown}");
     assert!(
         shown.contains(&format!("\"psa_id\": \"{psa_id}\"")),

@@ -53,9 +53,10 @@ async fn assert_dead_lettered_at_once(
         "the dead letter carries the vendor's message {vendor_message:?}: {}",
         dead.error
     );
-    let explained = syncbridge::ops::explain(&e.stack.conn, &e.id, entity, Some(psa_id), None, 20)
-        .await
-        .expect("links explain");
+    let explained =
+        syncbridge::commands::ops::explain(&e.stack.conn, &e.id, entity, Some(psa_id), None, 20)
+            .await
+            .expect("links explain");
     assert!(
         explained.contains(&format!("dead letter #{}", dead.seq))
             && explained.contains(vendor_message),

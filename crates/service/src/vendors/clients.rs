@@ -11,7 +11,7 @@ use syncbridge_connectors::{HttpPolicy, ItGlueClient, ItGlueConfig, PsaClient, R
 use syncbridge_bus::StateStore;
 
 use crate::config::{RequestBudget, TenantConfig};
-use crate::shared_budget::NatsBudget;
+use crate::vendors::shared_budget::NatsBudget;
 
 /// A configured budget replaces the connector's default (keeping its burst); with `shared`, the
 /// budget — and the connector's per-endpoint concurrency cap, if it has one — holds for all

@@ -10,8 +10,8 @@
 
 use anyhow::{bail, Context};
 
-use crate::clients;
 use crate::config::TenantConfig;
+use crate::vendors::clients;
 
 /// Our ingest URLs for one tenant below the public base URL (the PSA's own routes below `base`
 /// are its descriptor's business: [`crate::psa::PsaSection::register_webhooks`]).

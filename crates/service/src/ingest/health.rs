@@ -19,7 +19,7 @@ pub type Readiness = Arc<dyn Fn() -> BoxFuture<'static, bool> + Send + Sync>;
 
 /// The metrics listener's routes.
 pub fn router(ready: Readiness) -> Router {
-    let handle = crate::metrics::handle();
+    let handle = crate::runtime::metrics::handle();
     Router::new()
         .route("/healthz", get(|| async { healthz() }))
         .route(

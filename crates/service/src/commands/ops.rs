@@ -332,21 +332,28 @@ pub async fn full_sync(
     run: Option<&str>,
 ) -> anyhow::Result<String> {
     let tenant_config = &config.tenants[tenant];
-    let psa = crate::clients::psa(tenant_config, None)?;
-    let itg = crate::clients::itglue(tenant_config, None)?;
+    let psa = crate::vendors::clients::psa(tenant_config, None)?;
+    let itg = crate::vendors::clients::itglue(tenant_config, None)?;
     let conn = connected(config).await?;
     let links = LinkStore::open(&conn, OP_TIMEOUT).await?;
     let publisher = syncbridge_bus::EventPublisher::new(conn, OP_TIMEOUT);
     let now = crate::runtime::clock::now_millis();
-    let options = crate::full_sync::FullSyncOptions {
+    let options = crate::roles::full_sync::FullSyncOptions {
         run: run.map_or_else(|| now.to_string(), str::to_owned),
         dry_run,
         force,
         max_orphan_share: tenant_config.polling.full_sync_max_orphan_share,
     };
-    let report =
-        crate::full_sync::full_sync(tenant_config, &psa, &itg, &links, &publisher, &options, now)
-            .await?;
+    let report = crate::roles::full_sync::full_sync(
+        tenant_config,
+        &psa,
+        &itg,
+        &links,
+        &publisher,
+        &options,
+        now,
+    )
+    .await?;
     let mut out = report.describe(dry_run);
     if report.sweep_held.is_some() {
         bail!("{out}");

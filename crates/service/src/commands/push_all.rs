@@ -399,7 +399,7 @@ pub async fn command(
     let tenant_config = &config.tenants[tenant];
     // Refused before anything is contacted.
     refusal(tenant, &tenant_config.sync)?;
-    let itglue = crate::clients::itglue(tenant_config, None)?;
+    let itglue = crate::vendors::clients::itglue(tenant_config, None)?;
     let conn = syncbridge_bus::connect(&config.connect_config())
         .await
         .context("connecting to NATS (is it running, and is [nats] urls right?)")?;

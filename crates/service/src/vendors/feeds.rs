@@ -16,7 +16,7 @@ use syncbridge_model::{Entity, UnixMillis};
 use syncbridge_worker::poller::{ChangeFeed, Changed, Listing};
 use syncbridge_worker::ApiError;
 
-use crate::sides::api_error;
+use crate::vendors::sides::api_error;
 
 /// IT Glue's changes as a change feed: organizations by `filter[updated_at]` while the cursor is
 /// within IT Glue's one-week range limit, everything else (and older cursors) by the connector's

@@ -33,12 +33,12 @@ use syncbridge_worker::poller::{ChangeFeed, Poller, SafetyNet};
 use syncbridge_worker::{consume, KillPoint, Worker, WorkerStores};
 use tokio::sync::watch;
 
-use crate::clients;
 use crate::config::TenantConfig;
-use crate::feeds::{ItGlueFeed, PsaFeed};
 use crate::runtime::clock::now_millis;
 use crate::runtime::stop::{sleep_or_stop, stopped};
-use crate::sides::{ItGlueSide, PsaSide};
+use crate::vendors::clients;
+use crate::vendors::feeds::{ItGlueFeed, PsaFeed};
+use crate::vendors::sides::{ItGlueSide, PsaSide};
 
 const STORE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often a running worker re-reads the tenant's mode.
@@ -144,7 +144,7 @@ pub async fn run_tenant(
             stop.clone(),
         )));
         if let Some(interval) = tenant.polling.full_sync_interval {
-            tasks.push(tokio::spawn(crate::full_sync::schedule(
+            tasks.push(tokio::spawn(crate::roles::full_sync::schedule(
                 tenant.clone(),
                 psa.clone(),
                 itg.clone(),
@@ -293,7 +293,11 @@ async fn poll_loop<F: ChangeFeed>(
 /// Safety net: changes no webhook announced become a metric and a warning.
 fn safety_net_alarm<F>(poller: &Poller<F>, report: &syncbridge_worker::poller::PollReport) {
     for (entity, &count) in &report.unannounced {
-        crate::metrics::safety_net_unannounced(poller.tenant.as_str(), entity.as_str(), count);
+        crate::runtime::metrics::safety_net_unannounced(
+            poller.tenant.as_str(),
+            entity.as_str(),
+            count,
+        );
         tracing::warn!(
             tenant = %poller.tenant,
             source = %poller.source,

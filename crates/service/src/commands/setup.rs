@@ -1,0 +1,34 @@
+//! `syncbridge setup`: one run of the NATS set-up (streams, consumers' stream, KV buckets),
+//! reported one line per item: created, ok, or updated with what changed.
+
+use anyhow::Context;
+use syncbridge_bus::{connect, setup, Outcome};
+
+use crate::config::Config;
+
+/// Creates or verifies the topology; the report's lines.
+pub async fn run(config: &Config) -> anyhow::Result<String> {
+    let conn = connect(&config.connect_config())
+        .await
+        .context("connecting to NATS")?;
+    let report = setup(&conn, &config.setup_config())
+        .await
+        .context("NATS set-up")?;
+    let mut out = String::new();
+    for (name, outcome) in report.items {
+        let what = match outcome {
+            Outcome::Created => "created".to_owned(),
+            Outcome::Unchanged => "ok".to_owned(),
+            Outcome::Updated(diffs) => format!(
+                "updated ({})",
+                diffs
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        };
+        out.push_str(&format!("{name}: {what}\n"));
+    }
+    Ok(out)
+}
