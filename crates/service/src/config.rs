@@ -468,6 +468,35 @@ fn resolve_tenant(
     env: EnvLookup<'_>,
 ) -> Result<TenantConfig, ConfigError> {
     let tenant_id = TenantId::new(id).map_err(|e| ConfigError::at(key, e.to_string()))?;
+    check_section_names(key, table)?;
+    let required = |name: &str| {
+        table
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ConfigError::at(format!("{key}.{name}"), "section is required"))
+    };
+    let sync: TenantSettings = decode(required("sync")?, &format!("{key}.sync"))?;
+    let psa = resolve_psa(key, table, &sync, env)?;
+    let itglue = resolve_itglue(&format!("{key}.itglue"), required("itglue")?, env)?;
+    let standard = table
+        .get("standard")
+        .map(|value| resolve_standard(&format!("{key}.standard"), value, &tenant_id, env))
+        .transpose()?;
+    let polling = resolve_polling(&format!("{key}.polling"), table.get("polling"))?;
+    let budgets = resolve_budgets(&format!("{key}.budgets"), table.get("budgets"))?;
+    Ok(TenantConfig {
+        id: tenant_id,
+        sync,
+        itglue,
+        psa,
+        standard,
+        polling,
+        budgets,
+    })
+}
+
+/// A tenant's sections are the generic ones and the PSAs' (one of which `resolve_psa` takes).
+fn check_section_names(key: &str, table: &toml::Table) -> Result<(), ConfigError> {
     for name in table.keys() {
         let known = matches!(
             name.as_str(),
@@ -484,154 +513,148 @@ fn resolve_tenant(
             ));
         }
     }
-    let required = |name: &str| {
-        table
-            .get(name)
-            .cloned()
-            .ok_or_else(|| ConfigError::at(format!("{key}.{name}"), "section is required"))
-    };
-    let sync: TenantSettings = decode(required("sync")?, &format!("{key}.sync"))?;
+    Ok(())
+}
 
-    let psa = resolve_psa(key, table, &sync, env)?;
-
-    let itglue_key = format!("{key}.itglue");
-    let raw_itglue: RawItGlue = decode(required("itglue")?, &itglue_key)?;
-    let itglue = ItGlueConfig {
-        base_url: http_url(&format!("{itglue_key}.base_url"), raw_itglue.base_url)?,
-        api_key: raw_itglue
-            .api_key
-            .resolve(&format!("{itglue_key}.api_key"), env)?,
-        workflow_token: raw_itglue
+/// `[tenants.<id>.itglue]`.
+fn resolve_itglue(
+    key: &str,
+    value: toml::Value,
+    env: EnvLookup<'_>,
+) -> Result<ItGlueConfig, ConfigError> {
+    let raw: RawItGlue = decode(value, key)?;
+    Ok(ItGlueConfig {
+        base_url: http_url(&format!("{key}.base_url"), raw.base_url)?,
+        api_key: raw.api_key.resolve(&format!("{key}.api_key"), env)?,
+        workflow_token: raw
             .workflow_token
             .map(|spec| {
-                let token_key = format!("{itglue_key}.workflow_token");
-                let token = spec.resolve(&token_key, env)?;
-                // The token travels in a URL path segment: keep it to URL-safe characters, and
-                // long enough that guessing it is hopeless.
-                let ok_chars = token
-                    .expose()
-                    .bytes()
-                    .chain(token.previous().unwrap_or("x").bytes())
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-                if !ok_chars {
-                    return Err(ConfigError::at(
-                        &token_key,
-                        "use only A-Z, a-z, 0-9, '-' and '_'",
-                    ));
-                }
-                if token.expose().len() < 16 || token.previous().is_some_and(|p| p.len() < 16) {
-                    return Err(ConfigError::at(
-                        &token_key,
-                        "must be at least 16 characters",
-                    ));
-                }
-                webhook_secret(&token_key, &token)
+                workflow_token(
+                    &format!("{key}.workflow_token"),
+                    spec.resolve(&format!("{key}.workflow_token"), env)?,
+                )
             })
             .transpose()?,
-    };
+    })
+}
 
-    let standard = match table.get("standard") {
-        None => None,
-        Some(value) => {
-            let standard_key = format!("{key}.standard");
-            let raw: RawStandard = decode(value.clone(), &standard_key)?;
-            let side_key = format!("{standard_key}.side");
-            let side = match raw.side.as_deref() {
-                Some("psa") => Side::Psa,
-                Some("itglue") => Side::ItGlue,
-                Some(other) => {
-                    return Err(ConfigError::at(
-                        side_key,
-                        format!("must be \"psa\" or \"itglue\", not {other:?}"),
-                    ))
-                }
-                None => {
-                    return Err(ConfigError::at(
-                        side_key,
-                        "required: write side = \"psa\" if the producer's data.id values are \
-                         the PSA's record ids, side = \"itglue\" if they are IT Glue ids; its \
-                         events are handled like that side's webhooks",
-                    ))
-                }
-            };
-            let secret_key = format!("{standard_key}.secret");
-            let secret = webhook_secret(&secret_key, &raw.secret.resolve(&secret_key, env)?)?;
-            // Decoding `whsec_…` now turns a typo into a start-up error, not 401s later.
-            StandardWebhookVerifier::new(tenant_id.clone(), &secret, side)
-                .map_err(|e| ConfigError::at(&secret_key, e.to_string()))?;
-            if raw.tolerance < Duration::from_secs(1) || raw.tolerance > Duration::from_secs(3600) {
+/// The workflow token travels in a URL path segment: URL-safe characters only, and long enough
+/// that guessing it is hopeless.
+fn workflow_token(key: &str, token: Credential) -> Result<Secret, ConfigError> {
+    let ok_chars = token
+        .expose()
+        .bytes()
+        .chain(token.previous().unwrap_or("x").bytes())
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !ok_chars {
+        return Err(ConfigError::at(key, "use only A-Z, a-z, 0-9, '-' and '_'"));
+    }
+    if token.expose().len() < 16 || token.previous().is_some_and(|p| p.len() < 16) {
+        return Err(ConfigError::at(key, "must be at least 16 characters"));
+    }
+    webhook_secret(key, &token)
+}
+
+/// `[tenants.<id>.standard]`: a Standard Webhooks producer and the side its ids belong to.
+fn resolve_standard(
+    key: &str,
+    value: &toml::Value,
+    tenant: &TenantId,
+    env: EnvLookup<'_>,
+) -> Result<StandardConfig, ConfigError> {
+    let raw: RawStandard = decode(value.clone(), key)?;
+    let side_key = format!("{key}.side");
+    let side =
+        match raw.side.as_deref() {
+            Some("psa") => Side::Psa,
+            Some("itglue") => Side::ItGlue,
+            Some(other) => {
                 return Err(ConfigError::at(
-                    format!("{standard_key}.tolerance"),
-                    "must be between 1s and 1h",
-                ));
+                    side_key,
+                    format!("must be \"psa\" or \"itglue\", not {other:?}"),
+                ))
             }
-            Some(StandardConfig {
-                secret,
-                side,
-                tolerance: raw.tolerance,
-            })
-        }
-    };
-    let polling_key = format!("{key}.polling");
-    let raw_polling: RawPolling = match table.get("polling") {
-        Some(value) => decode(value.clone(), &polling_key)?,
+            None => return Err(ConfigError::at(
+                side_key,
+                "required: write side = \"psa\" if the producer's data.id values are the PSA's \
+                 record ids, side = \"itglue\" if they are IT Glue ids; its events are handled \
+                 like that side's webhooks",
+            )),
+        };
+    let secret_key = format!("{key}.secret");
+    let secret = webhook_secret(&secret_key, &raw.secret.resolve(&secret_key, env)?)?;
+    // Decoding `whsec_…` now turns a typo into a start-up error, not 401s later.
+    StandardWebhookVerifier::new(tenant.clone(), &secret, side)
+        .map_err(|e| ConfigError::at(&secret_key, e.to_string()))?;
+    if raw.tolerance < Duration::from_secs(1) || raw.tolerance > Duration::from_secs(3600) {
+        return Err(ConfigError::at(
+            format!("{key}.tolerance"),
+            "must be between 1s and 1h",
+        ));
+    }
+    Ok(StandardConfig {
+        secret,
+        side,
+        tolerance: raw.tolerance,
+    })
+}
+
+/// `[tenants.<id>.polling]` (all defaults when absent).
+fn resolve_polling(key: &str, value: Option<&toml::Value>) -> Result<PollingConfig, ConfigError> {
+    let raw: RawPolling = match value {
+        Some(value) => decode(value.clone(), key)?,
         None => RawPolling::default(),
     };
     for (name, interval) in [
-        ("itglue_interval", raw_polling.itglue_interval),
-        ("psa_interval", raw_polling.psa_interval),
+        ("itglue_interval", raw.itglue_interval),
+        ("psa_interval", raw.psa_interval),
     ] {
         if interval < Duration::from_millis(100) {
             return Err(ConfigError::at(
-                format!("{polling_key}.{name}"),
+                format!("{key}.{name}"),
                 "must be at least 100ms",
             ));
         }
     }
-    let full_sync_interval = match raw_polling.full_sync_interval {
+    let full_sync_interval = match raw.full_sync_interval {
         d if d.is_zero() => None,
         d if d < Duration::from_secs(60) => {
             return Err(ConfigError::at(
-                format!("{polling_key}.full_sync_interval"),
+                format!("{key}.full_sync_interval"),
                 "must be at least 1m (or \"0s\" for no scheduled full sync)",
             ))
         }
         d => Some(d),
     };
-    let share = raw_polling.full_sync_max_orphan_share;
+    let share = raw.full_sync_max_orphan_share;
     if !(share > 0.0 && share <= 1.0) {
         return Err(ConfigError::at(
-            format!("{polling_key}.full_sync_max_orphan_share"),
+            format!("{key}.full_sync_max_orphan_share"),
             "must be a share above 0 and at most 1 (e.g. 0.25)",
         ));
     }
-    let budgets_key = format!("{key}.budgets");
-    let raw_budgets: RawBudgets = match table.get("budgets") {
-        Some(value) => decode(value.clone(), &budgets_key)?,
+    Ok(PollingConfig {
+        itglue_interval: raw.itglue_interval,
+        psa_interval: raw.psa_interval,
+        full_sync_interval,
+        full_sync_max_orphan_share: share,
+    })
+}
+
+/// `[tenants.<id>.budgets]` (the connectors' defaults when absent).
+fn resolve_budgets(key: &str, value: Option<&toml::Value>) -> Result<BudgetsConfig, ConfigError> {
+    let raw: RawBudgets = match value {
+        Some(value) => decode(value.clone(), key)?,
         None => RawBudgets::default(),
     };
     let budget = |name: &str, text: Option<String>| {
         text.map(|t| RequestBudget::parse(&t))
             .transpose()
-            .map_err(|e| ConfigError::at(format!("{budgets_key}.{name}"), e))
+            .map_err(|e| ConfigError::at(format!("{key}.{name}"), e))
     };
-    let budgets = BudgetsConfig {
-        itglue: budget("itglue", raw_budgets.itglue)?,
-        psa: budget("psa", raw_budgets.psa)?,
-    };
-    Ok(TenantConfig {
-        id: tenant_id,
-        sync,
-        itglue,
-        psa,
-        standard,
-        polling: PollingConfig {
-            itglue_interval: raw_polling.itglue_interval,
-            psa_interval: raw_polling.psa_interval,
-            full_sync_interval,
-            full_sync_max_orphan_share: share,
-        },
-        budgets,
+    Ok(BudgetsConfig {
+        itglue: budget("itglue", raw.itglue)?,
+        psa: budget("psa", raw.psa)?,
     })
 }
 

@@ -9,7 +9,7 @@ use syncbridge_bus::{
     connect, replay, AuditLog, Connection, DeadLetter, DeadLetters, LinkStore, ReplayFrom,
     ReplayRequest, ReplayUntil, StateStore,
 };
-use syncbridge_model::{Entity, Mode, TenantId, UnixMillis};
+use syncbridge_model::{Entity, Link, Mode, TenantId, UnixMillis};
 
 use crate::cli::ReplayArgs;
 use crate::config::Config;
@@ -255,24 +255,40 @@ pub async fn explain(
                 .is_some_and(|id| ids.iter().any(|x| x == id))
         })
         .await?;
-    let mut out = String::new();
-    match &link {
-        None => out.push_str("link: none (never linked)\n"),
+    let mut out = describe_link(link.as_ref())?;
+    describe_decisions(&mut out, &decisions);
+    for d in &dead {
+        let _ = writeln!(
+            out,
+            "dead letter #{} at {} after {} attempt(s): {}\n  (`syncbridge dlq retry {}` once the cause is fixed)",
+            d.seq, d.dead_at, d.attempts, d.error, d.seq
+        );
+    }
+    Ok(out)
+}
+
+/// `link: <state> psa=<id> itg=<id>`, or that there is none.
+fn describe_link(link: Option<&Link>) -> anyhow::Result<String> {
+    Ok(match link {
+        None => "link: none (never linked)\n".to_owned(),
         Some(l) => {
             let state = serde_json::to_value(l)?;
-            let _ = writeln!(
-                out,
-                "link: {} psa={} itg={}",
+            format!(
+                "link: {} psa={} itg={}\n",
                 state["state"].as_str().unwrap_or("?"),
                 l.psa_id.as_deref().unwrap_or("-"),
                 l.itg_id.as_deref().unwrap_or("-")
-            );
+            )
         }
-    }
+    })
+}
+
+/// Each audited decision with the rule behind every action.
+fn describe_decisions(out: &mut String, decisions: &[serde_json::Value]) {
     if decisions.is_empty() {
         out.push_str("no decisions about this record in the audit stream\n");
     }
-    for d in &decisions {
+    for d in decisions {
         let _ = writeln!(
             out,
             "decision at {} on a {} event{}:",
@@ -295,14 +311,6 @@ pub async fn explain(
             let _ = writeln!(out, "  [{rule}] {kind} {detail}");
         }
     }
-    for d in &dead {
-        let _ = writeln!(
-            out,
-            "dead letter #{} at {} after {} attempt(s): {}\n  (`syncbridge dlq retry {}` once the cause is fixed)",
-            d.seq, d.dead_at, d.attempts, d.error, d.seq
-        );
-    }
-    Ok(out)
 }
 
 pub async fn set_mode(config: &Config, tenant: &TenantId, mode: Mode) -> anyhow::Result<String> {

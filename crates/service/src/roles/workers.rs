@@ -28,10 +28,12 @@ use syncbridge_bus::{
     ensure_worker_consumer, AuditLog, Connection, DeadLetterMover, DeadLetters, EventPublisher,
     LeaseStore, LinkStore, StateStore, WorkerConsumerConfig,
 };
+use syncbridge_connectors::{ItGlueClient, PsaClient};
 use syncbridge_model::{ChangeFeed as FeedKind, Entity, EventSource, Mode};
 use syncbridge_worker::poller::{ChangeFeed, Poller, SafetyNet};
 use syncbridge_worker::{consume, KillPoint, Worker, WorkerStores};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::config::TenantConfig;
 use crate::runtime::clock::now_millis;
@@ -52,6 +54,18 @@ pub struct Loops {
     pub pollers: bool,
 }
 
+/// What every loop of one tenant shares: the connection, the tenant's configuration and its
+/// vendor clients (budgets shared through `state`), and the stop signal.
+struct TenantRuntime {
+    conn: Connection,
+    tenant: TenantConfig,
+    itg: Arc<ItGlueClient>,
+    psa: Arc<PsaClient>,
+    state: StateStore,
+    publish_timeout: Duration,
+    stop: watch::Receiver<bool>,
+}
+
 /// Runs `loops` for one tenant until `stop`.
 pub async fn run_tenant(
     conn: Connection,
@@ -61,98 +75,32 @@ pub async fn run_tenant(
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let state = StateStore::open(&conn, STORE_TIMEOUT).await?;
-    let itg = Arc::new(clients::itglue(&tenant, Some(&state))?);
-    let psa = Arc::new(clients::psa(&tenant, Some(&state))?);
+    let rt = TenantRuntime {
+        itg: Arc::new(clients::itglue(&tenant, Some(&state))?),
+        psa: Arc::new(clients::psa(&tenant, Some(&state))?),
+        conn,
+        tenant,
+        state,
+        publish_timeout,
+        stop,
+    };
     let mut tasks = Vec::new();
     if loops.worker {
-        let worker = Worker {
-            tenant: tenant.id.clone(),
-            settings: tenant.sync.clone(),
-            psa: PsaSide(psa.clone()),
-            itg: ItGlueSide::new(itg.clone()),
-            stores: WorkerStores {
-                links: LinkStore::open(&conn, STORE_TIMEOUT).await?,
-                leases: LeaseStore::open(&conn, STORE_TIMEOUT).await?,
-                state: state.clone(),
-                audit: AuditLog::new(conn.clone(), STORE_TIMEOUT),
-                events: EventPublisher::new(conn.clone(), STORE_TIMEOUT),
-            },
-            holder: format!("{}-{}", tenant.id, std::process::id()),
-            lease_wait: Duration::from_secs(10),
-            // Test hook: `None` unless SYNCBRIDGE_TEST_KILL_AT is set (module documentation).
-            kill_at: test_hook::kill_at(),
-        };
-        tasks.push(tokio::spawn(consume_loop(
-            conn.clone(),
-            worker,
-            stop.clone(),
-        )));
+        tasks.push(start_worker(&rt).await?);
     }
     if loops.pollers {
-        let publisher = EventPublisher::new(conn.clone(), publish_timeout);
-        let itglue_poller = Poller {
-            tenant: tenant.id.clone(),
-            source: EventSource::ItGlue,
-            feed: ItGlueFeed(itg.clone()),
-            entities: Entity::ALL.to_vec(),
-            publisher: publisher.clone(),
-            state: state.clone(),
-            safety_net: None,
-        };
-        // An IT Glue workflow webhook is a hint: poll IT Glue at once rather than at the next round.
-        let hints = match conn
-            .client()
-            .subscribe(format!("sync.events.{}.itglue.hint", tenant.id))
-            .await
-        {
-            Ok(sub) => Some(sub),
-            Err(e) => {
-                tracing::warn!(tenant = %tenant.id, error = %e, "IT Glue hints unavailable; polling on schedule");
-                None
-            }
-        };
-        tasks.push(tokio::spawn(poll_loop(
-            itglue_poller,
-            tenant.polling.itglue_interval,
-            hints,
-            stop.clone(),
-        )));
-        let caps = tenant.sync.capabilities();
-        let entities: Vec<Entity> = Entity::ALL.into_iter().filter(|e| caps.syncs(*e)).collect();
-        // Webhook-fed entities (not polled locations): this poll is their safety net.
-        let webhook_fed: Vec<Entity> = entities
-            .iter()
-            .copied()
-            .filter(|_| caps.change_feed == FeedKind::Webhooks)
-            .filter(|e| !(*e == Entity::Location && caps.locations_polled))
-            .collect();
-        let full_sync_state = state.clone();
-        let psa_poller = Poller {
-            tenant: tenant.id.clone(),
-            source: EventSource::Psa(tenant.sync.psa),
-            feed: PsaFeed(psa.clone()),
-            entities,
-            publisher,
-            state: state.clone(),
-            safety_net: (!webhook_fed.is_empty())
-                .then(|| SafetyNet::new(conn.clone(), webhook_fed)),
-        };
-        tasks.push(tokio::spawn(poll_loop(
-            psa_poller,
-            tenant.polling.psa_interval,
-            None,
-            stop.clone(),
-        )));
-        if let Some(interval) = tenant.polling.full_sync_interval {
+        tasks.push(start_itglue_poller(&rt).await);
+        tasks.push(start_psa_poller(&rt));
+        if let Some(interval) = rt.tenant.polling.full_sync_interval {
             tasks.push(tokio::spawn(crate::roles::full_sync::schedule(
-                tenant.clone(),
-                psa.clone(),
-                itg.clone(),
-                LinkStore::open(&conn, STORE_TIMEOUT).await?,
-                full_sync_state,
-                EventPublisher::new(conn.clone(), publish_timeout),
+                rt.tenant.clone(),
+                rt.psa.clone(),
+                rt.itg.clone(),
+                LinkStore::open(&rt.conn, STORE_TIMEOUT).await?,
+                rt.state.clone(),
+                EventPublisher::new(rt.conn.clone(), rt.publish_timeout),
                 interval,
-                stop.clone(),
+                rt.stop.clone(),
             )));
         }
     }
@@ -160,6 +108,95 @@ pub async fn run_tenant(
         let _ = task.await;
     }
     Ok(())
+}
+
+/// The tenant's consume loop.
+async fn start_worker(rt: &TenantRuntime) -> anyhow::Result<JoinHandle<()>> {
+    let conn = &rt.conn;
+    let worker = Worker {
+        tenant: rt.tenant.id.clone(),
+        settings: rt.tenant.sync.clone(),
+        psa: PsaSide(rt.psa.clone()),
+        itg: ItGlueSide::new(rt.itg.clone()),
+        stores: WorkerStores {
+            links: LinkStore::open(conn, STORE_TIMEOUT).await?,
+            leases: LeaseStore::open(conn, STORE_TIMEOUT).await?,
+            state: rt.state.clone(),
+            audit: AuditLog::new(conn.clone(), STORE_TIMEOUT),
+            events: EventPublisher::new(conn.clone(), STORE_TIMEOUT),
+        },
+        holder: format!("{}-{}", rt.tenant.id, std::process::id()),
+        lease_wait: Duration::from_secs(10),
+        // Test hook: `None` unless SYNCBRIDGE_TEST_KILL_AT is set (module documentation).
+        kill_at: test_hook::kill_at(),
+    };
+    Ok(tokio::spawn(consume_loop(
+        conn.clone(),
+        worker,
+        rt.stop.clone(),
+    )))
+}
+
+/// The IT Glue poller on `updated_at`, woken early by IT Glue workflow hints.
+async fn start_itglue_poller(rt: &TenantRuntime) -> JoinHandle<()> {
+    let tenant = &rt.tenant;
+    let poller = Poller {
+        tenant: tenant.id.clone(),
+        source: EventSource::ItGlue,
+        feed: ItGlueFeed(rt.itg.clone()),
+        entities: Entity::ALL.to_vec(),
+        publisher: EventPublisher::new(rt.conn.clone(), rt.publish_timeout),
+        state: rt.state.clone(),
+        safety_net: None,
+    };
+    // An IT Glue workflow webhook is a hint: poll IT Glue at once rather than at the next round.
+    let hints = match rt
+        .conn
+        .client()
+        .subscribe(format!("sync.events.{}.itglue.hint", tenant.id))
+        .await
+    {
+        Ok(sub) => Some(sub),
+        Err(e) => {
+            tracing::warn!(tenant = %tenant.id, error = %e, "IT Glue hints unavailable; polling on schedule");
+            None
+        }
+    };
+    tokio::spawn(poll_loop(
+        poller,
+        tenant.polling.itglue_interval,
+        hints,
+        rt.stop.clone(),
+    ))
+}
+
+/// The PSA poller: the change feed of a polled PSA, the safety net of a webhook-fed one.
+fn start_psa_poller(rt: &TenantRuntime) -> JoinHandle<()> {
+    let tenant = &rt.tenant;
+    let caps = tenant.sync.capabilities();
+    let entities: Vec<Entity> = Entity::ALL.into_iter().filter(|e| caps.syncs(*e)).collect();
+    // Webhook-fed entities (not polled locations): this poll is their safety net.
+    let webhook_fed: Vec<Entity> = entities
+        .iter()
+        .copied()
+        .filter(|_| caps.change_feed == FeedKind::Webhooks)
+        .filter(|e| !(*e == Entity::Location && caps.locations_polled))
+        .collect();
+    let poller = Poller {
+        tenant: tenant.id.clone(),
+        source: EventSource::Psa(tenant.sync.psa),
+        feed: PsaFeed(rt.psa.clone()),
+        entities,
+        publisher: EventPublisher::new(rt.conn.clone(), rt.publish_timeout),
+        state: rt.state.clone(),
+        safety_net: (!webhook_fed.is_empty()).then(|| SafetyNet::new(rt.conn.clone(), webhook_fed)),
+    };
+    tokio::spawn(poll_loop(
+        poller,
+        tenant.polling.psa_interval,
+        None,
+        rt.stop.clone(),
+    ))
 }
 
 /// Consumes the tenant's events until `stop`, following the tenant's stored mode.
