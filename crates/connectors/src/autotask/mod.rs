@@ -55,7 +55,6 @@ use crate::policy::{HttpPolicy, RateBudget};
 use crate::secret::Secret;
 use crate::wire::{id_of, millis, text, zoneless};
 
-#[path = "autotask_webhooks.rs"]
 mod webhooks;
 pub use webhooks::WebhookState;
 
