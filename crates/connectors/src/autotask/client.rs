@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use syncbridge_model::{changes_setting, Changes, Entity, Field, Record, UnixMillis, Values};
 
 use super::fields::{
@@ -211,6 +211,25 @@ impl AutotaskClient {
             .await
     }
 
+    /// A partial `PATCH /{entity}` of `fields`: Autotask takes the id in the body.
+    pub(super) async fn patch(
+        &self,
+        entity: &str,
+        id: u64,
+        mut fields: Map<String, Value>,
+    ) -> Result<()> {
+        fields.insert("id".into(), id.into());
+        self.call(
+            Method::PATCH,
+            entity,
+            "",
+            Some(Value::Object(fields)),
+            Retry::Idempotent,
+        )
+        .await?;
+        Ok(())
+    }
+
     pub async fn get(&self, entity: Entity, id: &str) -> Result<Option<Record>> {
         let name = entity_name(entity)?;
         let Ok(num) = id.parse::<u64>() else {
@@ -328,15 +347,7 @@ impl AutotaskClient {
             fields.insert(PRODUCT_KEY.into(), self.fallback_product().await?.into());
         }
         if !fields.is_empty() {
-            fields.insert("id".into(), num.into());
-            self.call(
-                Method::PATCH,
-                name,
-                "",
-                Some(Value::Object(fields)),
-                Retry::Idempotent,
-            )
-            .await?;
+            self.patch(name, num, fields).await?;
         }
         self.get(entity, id).await?.ok_or(Error::NotFound)
     }

@@ -207,10 +207,10 @@ pub(super) fn searchable_key(
 }
 
 /// How [`to_record`] names ids: picklist labels and products, from the client's caches.
-pub(crate) struct Names<'a> {
-    pub(crate) company_type: &'a dyn Fn(i64) -> Option<String>,
-    pub(crate) ci_type: &'a dyn Fn(i64) -> Option<String>,
-    pub(crate) product: &'a dyn Fn(u64) -> Option<Product>,
+pub(super) struct Names<'a> {
+    pub(super) company_type: &'a dyn Fn(i64) -> Option<String>,
+    pub(super) ci_type: &'a dyn Fn(i64) -> Option<String>,
+    pub(super) product: &'a dyn Fn(u64) -> Option<Product>,
 }
 
 impl Names<'_> {
@@ -223,7 +223,7 @@ impl Names<'_> {
 }
 
 /// Autotask JSON → canonical record, with the picklists and products that name ids.
-pub(crate) fn to_record(entity: Entity, item: &Value, names: &Names<'_>) -> Result<Record> {
+pub(super) fn to_record(entity: Entity, item: &Value, names: &Names<'_>) -> Result<Record> {
     if !item.is_object() {
         return Err(Error::malformed("item is not an object"));
     }

@@ -10,7 +10,7 @@
 //! per endpoint; Autotask's thread limit counts per endpoint and integration code, so syncbridge's
 //! shared gate makes the 3 hold for all processes of a tenant together).
 //!
-//! The field map (canonical ⇄ Autotask, reference §2.2) is one table per entity in [`fields`],
+//! The field map (canonical ⇄ Autotask, reference §2.2) is one table per entity in `fields.rs`,
 //! read and written from there. Picklists (`companyType`, `configurationItemType`) are read
 //! from `GET /{Entity}/entityInformation/fields` on first use and cached, reloaded once on a
 //! label the cache lacks; manufacturer and model are the `Products` row a configuration item's
@@ -37,14 +37,14 @@
 //!   zone-less midnight date-times and read as their date.
 //!
 //! Files:
-//! - [`client`]: configuration, zone discovery, the client and its get / list / find / create /
+//! - `client.rs`: configuration, zone discovery, the client and its get / list / find / create /
 //!   update;
-//! - [`fields`]: the field table and both directions derived from it;
-//! - [`query`]: filter conditions and id-paged queries;
-//! - [`picklists`]: picklists read from entity information, label ⇄ value;
-//! - [`products`]: the product cache, product lookup by manufacturer and model, the fallback
+//! - `fields.rs`: the field table and both directions derived from it;
+//! - `query.rs`: filter conditions and id-paged queries;
+//! - `picklists.rs`: picklists read from entity information, label ⇄ value;
+//! - `products.rs`: the product cache, product lookup by manufacturer and model, the fallback
 //!   product;
-//! - [`webhooks`]: registering syncbridge's webhooks, confirming deactivation notices.
+//! - `webhooks.rs`: registering syncbridge's webhooks, confirming deactivation notices.
 
 mod client;
 mod fields;

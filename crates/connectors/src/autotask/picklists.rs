@@ -30,7 +30,7 @@ pub const STANDARD_COMPANY_TYPES: [(i64, &str); 7] = [
 
 /// Which picklist a field reads from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Picklist {
+pub(super) enum Picklist {
     CompanyType,
     CiType,
 }

@@ -369,15 +369,7 @@ impl AutotaskClient {
             changes.push("SecretKey set to the current webhook secret".into());
         }
         if !patch.is_empty() {
-            patch.insert("id".into(), id.into());
-            self.call(
-                Method::PATCH,
-                resource,
-                "",
-                Some(Value::Object(patch)),
-                Retry::Idempotent,
-            )
-            .await?;
+            self.patch(resource, id, patch).await?;
         }
         Ok(Hook {
             entity: Entity::Organization,
