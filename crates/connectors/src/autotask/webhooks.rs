@@ -24,10 +24,11 @@ use std::collections::BTreeMap;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use syncbridge_model::Changes;
 use syncbridge_model::{field_map, Entity, PsaKind};
 
-use super::{condition, AutotaskClient};
+use super::client::AutotaskClient;
+use super::fields::{keys_of, PARENT_KEY};
+use super::query::condition;
 use crate::error::{Error, Result};
 use crate::http::Retry;
 use crate::registration::{AutotaskWebhookSpec, Outcome, RegistrationReport};
@@ -368,15 +369,7 @@ impl AutotaskClient {
             changes.push("SecretKey set to the current webhook secret".into());
         }
         if !patch.is_empty() {
-            patch.insert("id".into(), id.into());
-            self.call(
-                Method::PATCH,
-                resource,
-                "",
-                Some(Value::Object(patch)),
-                Retry::Idempotent,
-            )
-            .await?;
+            self.patch(resource, id, patch).await?;
         }
         Ok(Hook {
             entity: Entity::Organization,
@@ -396,28 +389,6 @@ impl AutotaskClient {
         let endpoint = format!("{}Fields", resource.trim_end_matches('s'));
         let doc = self.at_get(&endpoint, "/entityInformation/fields").await?;
         webhook_field_picklist(&doc)
-    }
-
-    /// The Autotask fields syncbridge maps for `entity`: the connector's field map applied to
-    /// the model's field list (all values empty, so no lookup is asked), plus the parent
-    /// company of contacts and configuration items.
-    async fn subscribed_field_names(&self, entity: Entity) -> Result<Vec<String>> {
-        let all: Changes = field_map(PsaKind::Autotask, entity)
-            .iter()
-            .map(|spec| (spec.field, None))
-            .collect();
-        let mut names: Vec<String> = self
-            .wire_fields(entity, &all, None)
-            .await?
-            .keys()
-            .cloned()
-            .collect();
-        if entity.has_parent_org() {
-            names.push("companyID".into());
-        }
-        names.sort();
-        names.dedup();
-        Ok(names)
     }
 
     /// Subscribes the mapped fields that are missing or not subscribed.
@@ -440,8 +411,8 @@ impl AutotaskClient {
             })
             .collect();
         let mut added = Vec::new();
-        for name in self.subscribed_field_names(hook.entity).await? {
-            let Some(&field_id) = ids.get(&field_key(&name)) else {
+        for name in subscribed_field_names(hook.entity) {
+            let Some(&field_id) = ids.get(&field_key(name)) else {
                 report.notes.push(format!(
                     "{}: Autotask lists no webhook field {name}; not subscribed",
                     hook.resource
@@ -480,6 +451,22 @@ impl AutotaskClient {
         }
         Ok(())
     }
+}
+
+/// The Autotask fields syncbridge maps for `entity`: the keys the connector's field table
+/// gives the model's field list, plus the parent company of contacts and configuration
+/// items.
+fn subscribed_field_names(entity: Entity) -> Vec<&'static str> {
+    let mut names = keys_of(
+        entity,
+        field_map(PsaKind::Autotask, entity).iter().map(|s| s.field),
+    );
+    if entity.has_parent_org() {
+        names.push(PARENT_KEY);
+    }
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// A field name as webhook field labels are compared: lower case, letters and digits only
