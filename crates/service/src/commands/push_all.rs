@@ -204,6 +204,17 @@ pub struct PushAll<'a> {
     pub publisher: Option<&'a EventPublisher>,
 }
 
+/// Where a run starts: its checkpoint (and that checkpoint's revision), or the report of a run
+/// that already finished.
+enum Begin {
+    Run {
+        cp: Checkpoint,
+        start: Start,
+        revision: Option<u64>,
+    },
+    Finished(PushAllReport),
+}
+
 impl PushAll<'_> {
     /// Runs (or continues) the tenant's push-all; `restart` starts a new run even if the last
     /// one finished or was interrupted.
@@ -218,118 +229,22 @@ impl PushAll<'_> {
         let order = entities(self.settings);
         let key =
             StateKey::checkpoint(self.tenant, CHECKPOINT).map_err(PushAllError::Checkpoint)?;
-        let stored: Option<Versioned<Checkpoint>> = self
-            .state
-            .get(&key)
-            .await
-            .map_err(PushAllError::Checkpoint)?;
-        let mut revision = stored.as_ref().map(|v| v.revision);
-        let (mut cp, start) = match stored.map(|v| v.value) {
-            Some(cp) if !restart && cp.finished => {
-                return Ok(PushAllReport {
-                    run: cp.run,
-                    start: Start::AlreadyFinished,
-                    dry_run,
-                    counts: cp.counts,
-                })
-            }
-            Some(cp) if !restart => {
-                let start = Start::Resumed {
-                    entity: cp.entity,
-                    after: cp.after.clone(),
-                };
-                (cp, start)
-            }
-            _ => (
-                Checkpoint::new(now.to_string(), now, order.first().copied()),
-                Start::New,
-            ),
+        let (mut cp, start, mut revision) = match self.begin(&key, restart, now, &order).await? {
+            Begin::Finished(report) => return Ok(report),
+            Begin::Run {
+                cp,
+                start,
+                revision,
+            } => (cp, start, revision),
         };
-
-        if dry_run {
-            // A dry run counts what this invocation would do.
-            cp.counts.clear();
-        }
-        // A new run is recorded before anything is published, so an interruption resumes it.
-        if start == Start::New {
-            revision = self.save(&key, &cp, revision).await?;
-        }
-
         let begin = cp
             .entity
             .and_then(|e| order.iter().position(|o| *o == e))
             .unwrap_or(order.len());
         for (i, &entity) in order.iter().enumerate().skip(begin) {
-            let mut records = self
-                .itglue
-                .list_all(entity)
-                .await
-                .map_err(|source| PushAllError::Listing { entity, source })?;
-            records.sort_by(|a, b| id_order(&a.id, &b.id));
-            let after = cp.after.clone();
-            records.retain(|r| {
-                after
-                    .as_deref()
-                    .is_none_or(|a| id_order(&r.id, a) == Ordering::Greater)
-            });
-            let total = records.len();
-            let mut walked = 0;
-            cp.counts_mut(entity);
-            for page in records.chunks(PAGE) {
-                for record in page {
-                    let link = self
-                        .links
-                        .get_by_itg(self.tenant, entity, &record.id)
-                        .await
-                        .map_err(PushAllError::Links)?;
-                    // A create in progress is published: its worker finishes it.
-                    let linked =
-                        link.is_some_and(|l| !matches!(l.value.state, LinkState::Creating(_)));
-                    let counts = cp.counts_mut(entity);
-                    if linked {
-                        counts.already_linked += 1;
-                        continue;
-                    }
-                    let Some(publisher) = self.publisher else {
-                        counts.published += 1;
-                        continue;
-                    };
-                    let event = ChangeEvent {
-                        tenant: self.tenant.clone(),
-                        source: EventSource::PushAll,
-                        entity: Some(entity),
-                        msg_id: Some(format!("push-all:{}:{entity}:{}", cp.run, record.id)),
-                        record_id: Some(record.id.clone()),
-                        action: ChangeAction::Upsert,
-                        received_at: now,
-                    };
-                    let duplicate = publisher.publish(&event, Bytes::new()).await?.duplicate;
-                    let counts = cp.counts_mut(entity);
-                    if duplicate {
-                        counts.duplicates += 1;
-                    } else {
-                        counts.published += 1;
-                    }
-                }
-                walked += page.len();
-                cp.after = page.last().map(|r| r.id.clone());
-                cp.updated_at = crate::runtime::clock::now_millis();
-                revision = self.save(&key, &cp, revision).await?;
-                progress(&Progress {
-                    entity,
-                    walked,
-                    total,
-                    counts: *cp.counts_mut(entity),
-                });
-            }
-            if total == 0 {
-                progress(&Progress {
-                    entity,
-                    walked: 0,
-                    total: 0,
-                    counts: *cp.counts_mut(entity),
-                });
-            }
+            revision = self
+                .push_entity(entity, &mut cp, &key, revision, now, &mut progress)
+                .await?;
             // The entity is done: the next one starts from its first record.
             cp.entity = order.get(i + 1).copied();
             cp.after = None;
@@ -344,6 +259,152 @@ impl PushAll<'_> {
             dry_run,
             counts,
         })
+    }
+
+    /// Reads the checkpoint: a finished run (without `restart`), a run to resume, or a new run —
+    /// recorded before anything is published, so an interruption resumes it.
+    async fn begin(
+        &self,
+        key: &StateKey,
+        restart: bool,
+        now: UnixMillis,
+        order: &[Entity],
+    ) -> Result<Begin, PushAllError> {
+        let dry_run = self.publisher.is_none();
+        let stored: Option<Versioned<Checkpoint>> = self
+            .state
+            .get(key)
+            .await
+            .map_err(PushAllError::Checkpoint)?;
+        let mut revision = stored.as_ref().map(|v| v.revision);
+        let (mut cp, start) = match stored.map(|v| v.value) {
+            Some(cp) if !restart && cp.finished => {
+                return Ok(Begin::Finished(PushAllReport {
+                    run: cp.run,
+                    start: Start::AlreadyFinished,
+                    dry_run,
+                    counts: cp.counts,
+                }))
+            }
+            Some(cp) if !restart => {
+                let start = Start::Resumed {
+                    entity: cp.entity,
+                    after: cp.after.clone(),
+                };
+                (cp, start)
+            }
+            _ => (
+                Checkpoint::new(now.to_string(), now, order.first().copied()),
+                Start::New,
+            ),
+        };
+        if dry_run {
+            // A dry run counts what this invocation would do.
+            cp.counts.clear();
+        }
+        if start == Start::New {
+            revision = self.save(key, &cp, revision).await?;
+        }
+        Ok(Begin::Run {
+            cp,
+            start,
+            revision,
+        })
+    }
+
+    /// Publishes one event per unlinked IT Glue record of `entity` after the checkpoint, saving
+    /// the checkpoint after every page; the checkpoint's new revision.
+    async fn push_entity(
+        &self,
+        entity: Entity,
+        cp: &mut Checkpoint,
+        key: &StateKey,
+        mut revision: Option<u64>,
+        now: UnixMillis,
+        progress: &mut impl FnMut(&Progress),
+    ) -> Result<Option<u64>, PushAllError> {
+        let mut records = self
+            .itglue
+            .list_all(entity)
+            .await
+            .map_err(|source| PushAllError::Listing { entity, source })?;
+        records.sort_by(|a, b| id_order(&a.id, &b.id));
+        let after = cp.after.clone();
+        records.retain(|r| {
+            after
+                .as_deref()
+                .is_none_or(|a| id_order(&r.id, a) == Ordering::Greater)
+        });
+        let total = records.len();
+        let mut walked = 0;
+        cp.counts_mut(entity);
+        for page in records.chunks(PAGE) {
+            for record in page {
+                self.push_record(entity, &record.id, cp, now).await?;
+            }
+            walked += page.len();
+            cp.after = page.last().map(|r| r.id.clone());
+            cp.updated_at = crate::runtime::clock::now_millis();
+            revision = self.save(key, cp, revision).await?;
+            progress(&Progress {
+                entity,
+                walked,
+                total,
+                counts: *cp.counts_mut(entity),
+            });
+        }
+        if total == 0 {
+            progress(&Progress {
+                entity,
+                walked: 0,
+                total: 0,
+                counts: *cp.counts_mut(entity),
+            });
+        }
+        Ok(revision)
+    }
+
+    /// One record: counted as linked, or published (counted only, in a dry run).
+    async fn push_record(
+        &self,
+        entity: Entity,
+        id: &str,
+        cp: &mut Checkpoint,
+        now: UnixMillis,
+    ) -> Result<(), PushAllError> {
+        let link = self
+            .links
+            .get_by_itg(self.tenant, entity, id)
+            .await
+            .map_err(PushAllError::Links)?;
+        // A create in progress is published: its worker finishes it.
+        let linked = link.is_some_and(|l| !matches!(l.value.state, LinkState::Creating(_)));
+        let counts = cp.counts_mut(entity);
+        if linked {
+            counts.already_linked += 1;
+            return Ok(());
+        }
+        let Some(publisher) = self.publisher else {
+            counts.published += 1;
+            return Ok(());
+        };
+        let event = ChangeEvent {
+            tenant: self.tenant.clone(),
+            source: EventSource::PushAll,
+            entity: Some(entity),
+            msg_id: Some(format!("push-all:{}:{entity}:{id}", cp.run)),
+            record_id: Some(id.to_owned()),
+            action: ChangeAction::Upsert,
+            received_at: now,
+        };
+        let duplicate = publisher.publish(&event, Bytes::new()).await?.duplicate;
+        let counts = cp.counts_mut(entity);
+        if duplicate {
+            counts.duplicates += 1;
+        } else {
+            counts.published += 1;
+        }
+        Ok(())
     }
 }
 
@@ -427,6 +488,16 @@ pub async fn command(
             );
         })
         .await?;
+    summary(&report, tenant, dry_run)
+}
+
+/// The command's summary: where the run started, the counts per entity, what happens next.
+fn summary(report: &PushAllReport, tenant: &TenantId, dry_run: bool) -> anyhow::Result<String> {
+    let verb = if dry_run {
+        "would be published"
+    } else {
+        "published"
+    };
     let mut out = String::new();
     writeln!(
         out,
