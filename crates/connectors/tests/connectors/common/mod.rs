@@ -1,8 +1,6 @@
 //! Shared test set-up: simulators started in-process and clients with small timeouts and fast
 //! backoff, so fault tests finish in seconds.
 
-#![allow(dead_code)]
-
 use std::time::Duration;
 
 use syncbridge_connectors::{

@@ -2,11 +2,13 @@
 //! a second run changes nothing, registrations of others are left alone, and afterwards a
 //! person's edit is delivered to our URL while an edit by our API user is not.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{autotask_client, autotask_sim, connectwise_client, connectwise_sim, fast_policy};
+use crate::common::{
+    autotask_client, autotask_sim, connectwise_client, connectwise_sim, fast_policy,
+};
 use serde_json::{json, Map, Value};
 use syncbridge_connectors::autotask::WebhookState;
 use syncbridge_connectors::{AutotaskWebhookSpec, Outcome, RegistrationReport, Secret};

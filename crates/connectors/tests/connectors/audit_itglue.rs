@@ -4,8 +4,6 @@
 //! phones typed by `label-type`, locations' region and country written by id only. The `sim_`
 //! tests pin the simulator's side of each finding with raw requests.
 
-mod common;
-
 use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
@@ -16,7 +14,7 @@ use syncbridge_sim::admin::AdminOps;
 use syncbridge_sim::clock::{format_millis, SimClock};
 use syncbridge_sim::itglue::{ItGlue, ItGlueConfig as SimItGlueConfig};
 
-use common::*;
+use crate::common::*;
 
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;

@@ -3,9 +3,7 @@
 //! e-mail/phone PATCH, `ContactPutInputDto` / `ContactInputDto`, a page-size cap, no locations in
 //! account lists, required addresses), and each test shows the connector working against it.
 
-mod common;
-
-use common::{bms_client, bms_sim, fast_policy};
+use crate::common::{bms_client, bms_sim, fast_policy};
 use serde_json::{json, Value};
 use syncbridge_connectors::Vendor;
 use syncbridge_connectors::{BmsClient, BmsConfig, BmsFlavor, Error};

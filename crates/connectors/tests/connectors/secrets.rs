@@ -1,8 +1,6 @@
 //! Credentials never show up in `Debug` of a config, a client or an error, nor in an error's
 //! message — checked after failed authentication, where secrets are most likely to leak.
 
-mod common;
-
 use base64::Engine;
 use syncbridge_connectors::{
     AutotaskClient, AutotaskConfig, BmsClient, BmsConfig, BmsFlavor, ConnectWiseClient,
@@ -11,7 +9,7 @@ use syncbridge_connectors::{
 };
 use syncbridge_model::Entity;
 
-use common::*;
+use crate::common::*;
 
 fn assert_hidden(secrets: &[&str], shown: &str) {
     for s in secrets {

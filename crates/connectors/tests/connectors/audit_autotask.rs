@@ -3,7 +3,7 @@
 //! failures as 500 with a message, webhook FieldIDs from `…WebhookFields`, no `nextPageUrl` for
 //! `MaxRecords` queries, unstamped new rows and late stamps, zone-less date-times).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use syncbridge_sim::admin::AdminOps;
 use syncbridge_sim::autotask::{entity_def, webhook_field_id_of, Autotask};
 use syncbridge_sim::{Fault, FaultPlan, FaultRule};
 
-use common::{autotask_client, autotask_sim, fast_policy};
+use crate::common::{autotask_client, autotask_sim, fast_policy};
 
 /// Products a tenant has: one maker/model and the generic product for items without either.
 fn seed_products(sim: &Autotask) {

@@ -1,8 +1,6 @@
 //! Vendor-fidelity audit, Tigerpaw findings (TP-1, TP-2): the simulator takes only what the
 //! vendor documents, and the connector asks only that.
 
-mod common;
-
 use serde_json::json;
 use syncbridge_connectors::PsaClient;
 use syncbridge_connectors::Vendor;
@@ -10,7 +8,7 @@ use syncbridge_model::{Entity, Field, Values};
 use syncbridge_sim::admin::AdminOps;
 use syncbridge_sim::seed::{load_tigerpaw, Dataset, SeedSpec};
 
-use common::{fast_policy, tigerpaw_client, tigerpaw_sim};
+use crate::common::{fast_policy, tigerpaw_client, tigerpaw_sim};
 
 /// TP-1: the contacts advanced search documents no `AccountNumber` SearchType and spells the
 /// first name `Firstname`; the simulator refuses the rest with `Success: false`. The key search

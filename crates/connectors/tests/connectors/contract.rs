@@ -1,8 +1,6 @@
 //! Contract tests: each connector's full CRUD, paging across page boundaries (2,600 records of
 //! an entity), key search and modified-since, against the in-process simulators.
 
-mod common;
-
 use std::collections::HashSet;
 
 use syncbridge_connectors::BmsFlavor;
@@ -14,7 +12,7 @@ use syncbridge_sim::seed::{
     load_autotask, load_bms, load_connectwise, load_itglue, load_tigerpaw, Dataset, SeedSpec,
 };
 
-use common::*;
+use crate::common::*;
 
 /// 1,300 organizations → 2,600 contacts and configurations: three 1000-row pages, six 500-row.
 fn dataset() -> Dataset {

@@ -3,9 +3,7 @@
 //! names the simulators were seeded with; a name the vendor lacks is `UnknownLookup`, naming
 //! it, before any request that writes.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use syncbridge_connectors::{
     AutotaskClient, AutotaskConfig, BmsFlavor, Error, HttpPolicy, PsaClient,

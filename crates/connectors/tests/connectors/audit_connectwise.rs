@@ -2,8 +2,6 @@
 //! ConnectWise simulator answers as the audit's sources say ConnectWise does (stricter where
 //! they are silent), and the connector works against it.
 
-mod common;
-
 use serde_json::{json, Value};
 use syncbridge_connectors::Vendor;
 use syncbridge_connectors::{ConnectWiseClient, ConnectWiseConfig, Error};
@@ -13,7 +11,7 @@ use syncbridge_sim::admin::AdminOps;
 use syncbridge_sim::connectwise::ConnectWise;
 use syncbridge_sim::seed::{load_connectwise, Dataset, SeedSpec};
 
-use common::*;
+use crate::common::*;
 
 /// A small tenant: company types Client(1) Prospect(2) Vendor(3) Partner(4), statuses,
 /// configuration types and three companies with one site, two contacts, two configurations each.

@@ -7,8 +7,6 @@
 //!   do come are retried after the (scaled) Retry-After;
 //! - Autotask's 3-per-endpoint cap keeps concurrent calls under the thread limit.
 
-mod common;
-
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
@@ -25,7 +23,7 @@ use syncbridge_sim::seed::{
 };
 use syncbridge_sim::{Fault, FaultPlan, FaultRule, RateLimit};
 
-use common::*;
+use crate::common::*;
 
 /// Runs `n` jobs on `tasks` concurrent tasks; returns the results in job order.
 async fn run_concurrently<T, F, Fut>(n: usize, tasks: usize, job: F) -> Vec<T>
