@@ -4,8 +4,12 @@
 //! - [`psa`]: [`PsaClient`], the one surface over the tenant's PSA, whichever it is;
 //! - [`paging`]: the leaf every client shares ([`Page`], [`Cursor`]);
 //! - [`vendor`]: [`Vendor`], the one trait every client implements, IT Glue's included;
-//! - one file per vendor: [`itglue`], [`connectwise`], [`autotask`],
-//!   [`kaseya_bms`] (also Pulseway PSA), [`tigerpaw`] (read-only);
+//! - one folder per vendor: [`itglue`], [`connectwise`], [`autotask`], [`kaseya_bms`] (also
+//!   Pulseway PSA), [`tigerpaw`] (read-only). Each has its field table in one place
+//!   (`<vendor>/fields.rs`: per entity a list of `(Field, Wire)` from which both the read into a
+//!   `Record` and the write of `Changes` are derived, with tests that the table covers the
+//!   model's field map and that a write reads back as written), and the client, paging,
+//!   lookups and webhooks in files of their own;
 //! - shared machinery: [`policy`] (timeouts, budgets, caps), `http` (the reqwest stack with
 //!   governor rate limiting, per-endpoint semaphores and retries), `create` (creates that never
 //!   duplicate), [`error`], [`secret`] (credentials that never print).

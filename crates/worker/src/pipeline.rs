@@ -462,7 +462,7 @@ fn parent_first(decision: &Decision) -> Option<(Side, String)> {
 
 /// The lease key of an unlinked record: its exact match key. Children add their organization's id
 /// on their own side (so concurrent creates of one child on both sides are serialised only through
-/// the organization's link; see ARCHITECTURE.md).
+/// the organization's link; ARCHITECTURE.md, `crates/worker`, "Leases").
 fn match_key(tenant: &TenantId, entity: Entity, record: &Record) -> LeaseKey {
     let mut parts: Vec<&str> = key_fields(entity)
         .iter()

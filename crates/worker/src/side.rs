@@ -1,5 +1,6 @@
-//! What the worker needs from each system, over canonical records. The vendor connectors implement
-//! it (one adapter per vendor); tests use an in-memory implementation.
+//! What the worker needs from each system, over canonical records. The service implements it over
+//! the connectors (`syncbridge::vendors::sides`: one adapter for IT Glue, one for the tenant's
+//! PSA); tests use an in-memory implementation.
 
 use std::future::Future;
 use std::time::Duration;
