@@ -30,6 +30,8 @@ pub const IT_GLUE_TOKEN: &str = "itg-token-Zq81KxPp0vW3mN7r";
 pub const STANDARD_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 pub const AUTOTASK_SECRET: &str = "test-secret-key";
 pub const CW_SIGNING_KEY: &str = "test-signing-key";
+/// The Autotask tenant of [`Harness::with_options`] with the Autotask API.
+pub const AUTOTASK_API_TENANT: &str = "initech";
 
 /// The configuration the harness runs with (tenants `acme` on ConnectWise, `globex` on Autotask).
 pub fn config_text(
@@ -135,7 +137,9 @@ impl Harness {
     }
 
     /// With `autotask_base` (the simulator's `…/atservicesrest`), deactivation notices are
-    /// confirmed through the real Autotask API client against it instead of the fake.
+    /// confirmed through the real Autotask API client against it instead of the fake, and the
+    /// Autotask tenant is [`AUTOTASK_API_TENANT`] instead of `globex`: the deactivation metric
+    /// is process-wide, and the tests of this binary share the process.
     pub async fn with_options(body_limit: usize, autotask_base: Option<&str>) -> Harness {
         let nats = NatsServer::start().await.expect("start nats-server");
         let mut connect_config = ConnectConfig::new(nats.url());
@@ -153,6 +157,10 @@ impl Harness {
             body_limit,
             autotask_base.unwrap_or("http://127.0.0.1:9/atservicesrest"),
         );
+        let text = match autotask_base {
+            Some(_) => text.replace("globex", AUTOTASK_API_TENANT),
+            None => text,
+        };
         let config = Config::from_toml(&text, &|_| None).expect("test config");
 
         let checker = Arc::new(FakeChecker::default());

@@ -39,8 +39,8 @@ async fn registered_webhook_callouts_and_deactivation_notices() {
         sb(h.http.post(format!("{api}/CompanyWebhooks")))
             .json(&json!({
                 "IsActive": true, "Name": "syncbridge", "SecretKey": AUTOTASK_SECRET,
-                "WebhookUrl": format!("{}/webhooks/globex/autotask", h.url),
-                "DeactivationUrl": format!("{}/webhooks/globex/autotask/deactivated", h.url),
+                "WebhookUrl": format!("{}/webhooks/initech/autotask", h.url),
+                "DeactivationUrl": format!("{}/webhooks/initech/autotask/deactivated", h.url),
                 "IsSubscribedToCreateEvents": true, "IsSubscribedToUpdateEvents": true,
                 "IsSubscribedToDeleteEvents": true, "SendThresholdExceededNotification": false
             }))
@@ -128,7 +128,7 @@ async fn registered_webhook_callouts_and_deactivation_notices() {
     assert_eq!(events.len(), 1);
     assert_eq!(
         events[0].subject,
-        "sync.events.globex.autotask.organization"
+        "sync.events.initech.autotask.organization"
     );
     assert_eq!(events[0].payload, delivered);
 
@@ -137,14 +137,14 @@ async fn registered_webhook_callouts_and_deactivation_notices() {
         .into_bytes();
     let answer = h
         .post(
-            "/webhooks/globex/autotask/deactivated",
+            "/webhooks/initech/autotask/deactivated",
             &autotask_headers(&notice, AUTOTASK_SECRET),
             &notice,
         )
         .await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.json["deactivation"], "not_confirmed");
-    let alert = "syncbridge_autotask_webhook_deactivated{tenant=\"globex\"} 1";
+    let alert = "syncbridge_autotask_webhook_deactivated{tenant=\"initech\"} 1";
     assert!(!h.get("/metrics").await.1.contains(alert));
 
     // The webhook really is deactivated: Autotask notifies the DeactivationUrl, the API confirms.
