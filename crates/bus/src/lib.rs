@@ -56,7 +56,7 @@ pub use ops_error::OpsError;
 pub use publish::{EventPublisher, PublishError, Published};
 pub use replay::{replay, ReplayFrom, ReplayReport, ReplayRequest, ReplayUntil, REPLAY_OF};
 pub use setup::{
-    ensure_worker_consumer, setup, topology_present, Difference, Outcome, SetupConfig, SetupError,
+    ensure_worker_consumer, setup, topology_present, Difference, SetupOutcome, SetupConfig, SetupError,
     SetupReport, WorkerConsumerConfig,
 };
 pub use slots::{ConcurrencySlots, Slot};

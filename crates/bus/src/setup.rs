@@ -15,7 +15,7 @@
 //! - **limits** (max_age, duplicate_window, replicas, KV history, a consumer's max_deliver,
 //!   backoff and max_ack_pending) come from our configuration, which is their source of truth:
 //!   a difference is updated in place and logged with old and new values, and reported as
-//!   [`Outcome::Updated`].
+//!   [`SetupOutcome::Updated`].
 
 use std::fmt;
 use std::time::Duration;
@@ -145,7 +145,7 @@ pub enum SetupError {
 
 /// What set-up did with one stream, bucket or consumer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum SetupOutcome {
     Created,
     /// Existed with the wanted settings.
     Unchanged,
@@ -156,7 +156,7 @@ pub enum Outcome {
 /// What [`setup`] did, per name (for `syncbridge setup`'s output).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetupReport {
-    pub items: Vec<(String, Outcome)>,
+    pub items: Vec<(String, SetupOutcome)>,
 }
 
 /// Creates or verifies the streams and KV buckets. Idempotent; run at every start.
@@ -443,11 +443,11 @@ async fn existing(js: &Context, wanted: &Wanted) -> Result<Option<stream::Config
     }
 }
 
-async fn ensure(js: &Context, wanted: &Wanted) -> Result<Outcome, SetupError> {
+async fn ensure(js: &Context, wanted: &Wanted) -> Result<SetupOutcome, SetupError> {
     let found = match existing(js, wanted).await? {
         Some(found) => found,
         None => match wanted.create(js).await {
-            Ok(()) => return Ok(Outcome::Created),
+            Ok(()) => return Ok(SetupOutcome::Created),
             // Another process may have created it at the same moment: verify what is there.
             Err(create_err) => existing(js, wanted).await?.ok_or(create_err)?,
         },
@@ -461,7 +461,7 @@ async fn ensure(js: &Context, wanted: &Wanted) -> Result<Outcome, SetupError> {
         });
     }
     if limits.is_empty() {
-        return Ok(Outcome::Unchanged);
+        return Ok(SetupOutcome::Unchanged);
     }
     tracing::warn!(
         kind = wanted.kind,
@@ -486,7 +486,7 @@ async fn ensure(js: &Context, wanted: &Wanted) -> Result<Outcome, SetupError> {
     js.update_stream(&updated)
         .await
         .map_err(|e| wanted.failed(format!("update of {} failed: {e}", list(&limits))))?;
-    Ok(Outcome::Updated(limits))
+    Ok(SetupOutcome::Updated(limits))
 }
 
 /// Creates or verifies the durable pull consumer `sync-worker-{tenant}` (filter
@@ -495,7 +495,7 @@ pub async fn ensure_worker_consumer(
     conn: &Connection,
     tenant: &TenantId,
     config: &WorkerConsumerConfig,
-) -> Result<(PullConsumer, Outcome), SetupError> {
+) -> Result<(PullConsumer, SetupOutcome), SetupError> {
     let name = worker_consumer(tenant);
     let failed = |reason: String| SetupError::Failed {
         kind: "consumer",
@@ -537,7 +537,7 @@ pub async fn ensure_worker_consumer(
         Ok(info) => info,
         Err(e) if e.kind() == consumer_not_found() => {
             match stream.create_consumer(wanted.clone()).await {
-                Ok(consumer) => return Ok((consumer, Outcome::Created)),
+                Ok(consumer) => return Ok((consumer, SetupOutcome::Created)),
                 // A concurrent start may have created it: verify below.
                 Err(create_err) => stream
                     .consumer_info(&name)
@@ -557,13 +557,13 @@ pub async fn ensure_worker_consumer(
         });
     }
     let outcome = if limits.is_empty() {
-        Outcome::Unchanged
+        SetupOutcome::Unchanged
     } else {
         tracing::warn!(consumer = %name, changes = %list(&limits), "updating consumer limits");
         js.update_consumer_on_stream(wanted, EVENTS_STREAM)
             .await
             .map_err(|e| failed(format!("update of {} failed: {e}", list(&limits))))?;
-        Outcome::Updated(limits)
+        SetupOutcome::Updated(limits)
     };
     let consumer = stream
         .get_consumer::<pull::Config>(&name)

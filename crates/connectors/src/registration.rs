@@ -3,7 +3,7 @@
 //! plus notes (for example registrations that look like ours but were left alone).
 //!
 //! Produced by `ConnectWiseClient::ensure_callbacks` and `AutotaskClient::ensure_webhooks`, which
-//! are idempotent: a second run reports everything as [`Outcome::InPlace`].
+//! are idempotent: a second run reports everything as [`RegistrationOutcome::InPlace`].
 
 use std::fmt;
 
@@ -29,7 +29,7 @@ pub struct AutotaskWebhookSpec<'a> {
 
 /// What happened to one registration.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum RegistrationOutcome {
     /// It did not exist; it was created.
     Created,
     /// It existed and was completed or corrected; the list says what changed.
@@ -43,7 +43,7 @@ pub enum Outcome {
 pub struct RegistrationItem {
     /// What it is, e.g. `callback company (id 26552)`.
     pub subject: String,
-    pub outcome: Outcome,
+    pub outcome: RegistrationOutcome,
 }
 
 /// The result of one vendor's registration run.
@@ -65,7 +65,7 @@ impl RegistrationReport {
         }
     }
 
-    pub(crate) fn push(&mut self, subject: impl Into<String>, outcome: Outcome) {
+    pub(crate) fn push(&mut self, subject: impl Into<String>, outcome: RegistrationOutcome) {
         self.items.push(RegistrationItem {
             subject: subject.into(),
             outcome,
@@ -74,7 +74,7 @@ impl RegistrationReport {
 
     /// Whether the run created or changed anything at the vendor.
     pub fn changed(&self) -> bool {
-        self.items.iter().any(|i| i.outcome != Outcome::InPlace)
+        self.items.iter().any(|i| i.outcome != RegistrationOutcome::InPlace)
     }
 
     /// Human-readable lines, one per registration, then the notes.
@@ -84,9 +84,9 @@ impl RegistrationReport {
             .iter()
             .map(|i| {
                 let what = match &i.outcome {
-                    Outcome::Created => "created".to_owned(),
-                    Outcome::Updated(changes) => format!("updated ({})", changes.join(", ")),
-                    Outcome::InPlace => "already in place".to_owned(),
+                    RegistrationOutcome::Created => "created".to_owned(),
+                    RegistrationOutcome::Updated(changes) => format!("updated ({})", changes.join(", ")),
+                    RegistrationOutcome::InPlace => "already in place".to_owned(),
                 };
                 format!("{}: {} {what}", self.vendor, i.subject)
             })
@@ -115,7 +115,7 @@ mod tests {
     #[test]
     fn lines_say_what_happened() {
         let mut r = RegistrationReport::new("ConnectWise");
-        r.push("callback company", Outcome::InPlace);
+        r.push("callback company", RegistrationOutcome::InPlace);
         assert!(!r.changed());
         assert_eq!(
             r.lines(),
@@ -126,7 +126,7 @@ mod tests {
         );
         r.push(
             "callback contact",
-            Outcome::Updated(vec!["isSelfSuppressedFlag".into()]),
+            RegistrationOutcome::Updated(vec!["isSelfSuppressedFlag".into()]),
         );
         assert!(r.changed());
         assert_eq!(

@@ -20,6 +20,6 @@ pub use event::{headers, ChangeAction, ChangeEvent, EventSource};
 pub use fields::{field_map, key_fields, Direction, Field, FieldSpec};
 pub use ids::{Entity, ParseError, Side, TenantId};
 pub use link::{Link, LinkState, Snapshot};
-pub use psa::{Capabilities, ChangeFeed, PsaKind};
+pub use psa::{Capabilities, FeedKind, PsaKind};
 pub use record::{Origin, Record, UnixMillis, Values};
 pub use settings::{Mode, NearMissPolicy, SettingsError, TenantSettings};

@@ -22,7 +22,7 @@ pub enum PsaKind {
 /// How a PSA tells us about changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ChangeFeed {
+pub enum FeedKind {
     /// Signed webhooks/callbacks, backed by a slow safety-net poll.
     Webhooks,
     /// No webhooks: polled by modified-since cursor or listing + content hash.
@@ -38,7 +38,7 @@ pub struct Capabilities {
     pub configurations: bool,
     pub contacts: bool,
     /// Feed for companies/configurations/contacts (locations may be polled even so).
-    pub change_feed: ChangeFeed,
+    pub change_feed: FeedKind,
     /// Locations are polled even when the rest arrives by webhook (ConnectWise sites).
     pub locations_polled: bool,
     /// A contact is only pushed to this PSA when it has an email (Kaseya BMS).
@@ -81,7 +81,7 @@ impl PsaKind {
     }
 
     pub fn capabilities(self) -> Capabilities {
-        use ChangeFeed::*;
+        use FeedKind::*;
         let base = Capabilities {
             two_way: true,
             locations: false,
@@ -178,11 +178,11 @@ mod tests {
     fn capability_matrix_matches_design() {
         // (kind, two-way, locations, configurations, feed)
         let rows = [
-            (PsaKind::ConnectWise, true, true, true, ChangeFeed::Webhooks),
-            (PsaKind::Autotask, true, false, true, ChangeFeed::Webhooks),
-            (PsaKind::KaseyaBms, true, true, true, ChangeFeed::Polling),
-            (PsaKind::PulsewayPsa, true, false, true, ChangeFeed::Polling),
-            (PsaKind::Tigerpaw, false, true, false, ChangeFeed::Polling),
+            (PsaKind::ConnectWise, true, true, true, FeedKind::Webhooks),
+            (PsaKind::Autotask, true, false, true, FeedKind::Webhooks),
+            (PsaKind::KaseyaBms, true, true, true, FeedKind::Polling),
+            (PsaKind::PulsewayPsa, true, false, true, FeedKind::Polling),
+            (PsaKind::Tigerpaw, false, true, false, FeedKind::Polling),
         ];
         for (kind, two_way, locations, configurations, feed) in rows {
             let c = kind.capabilities();

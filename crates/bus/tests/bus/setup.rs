@@ -8,7 +8,7 @@ use async_nats::jetstream::consumer::pull;
 use async_nats::jetstream::stream::{self, RetentionPolicy};
 use syncbridge_bus::names::{EVENTS_STREAM, LEASES_BUCKET, LINKS_BUCKET, STATE_BUCKET};
 use syncbridge_bus::{
-    ensure_worker_consumer, setup, topology_present, Outcome, SetupConfig, SetupError,
+    ensure_worker_consumer, setup, topology_present, SetupOutcome, SetupConfig, SetupError,
     WorkerConsumerConfig,
 };
 
@@ -33,7 +33,7 @@ async fn setup_creates_everything_then_is_idempotent() {
         ]
     );
     assert!(
-        first.items.iter().all(|(_, o)| *o == Outcome::Created),
+        first.items.iter().all(|(_, o)| *o == SetupOutcome::Created),
         "{first:?}"
     );
 
@@ -42,7 +42,7 @@ async fn setup_creates_everything_then_is_idempotent() {
         .await
         .expect("second setup");
     assert!(
-        second.items.iter().all(|(_, o)| *o == Outcome::Unchanged),
+        second.items.iter().all(|(_, o)| *o == SetupOutcome::Unchanged),
         "{second:?}"
     );
 
@@ -76,11 +76,11 @@ async fn changed_limits_are_updated_and_reported() {
             .clone()
     };
     match outcome(EVENTS_STREAM) {
-        Outcome::Updated(diffs) => assert_eq!(diffs[0].field, "duplicate_window"),
+        SetupOutcome::Updated(diffs) => assert_eq!(diffs[0].field, "duplicate_window"),
         other => panic!("expected an update, got {other:?}"),
     }
-    assert!(matches!(outcome(LEASES_BUCKET), Outcome::Updated(_)));
-    assert_eq!(outcome(LINKS_BUCKET), Outcome::Unchanged);
+    assert!(matches!(outcome(LEASES_BUCKET), SetupOutcome::Updated(_)));
+    assert_eq!(outcome(LINKS_BUCKET), SetupOutcome::Unchanged);
     let events = conn.jetstream().get_stream(EVENTS_STREAM).await.unwrap();
     assert_eq!(
         events.cached_info().config.duplicate_window,
@@ -134,7 +134,7 @@ async fn worker_consumer_is_created_then_verified() {
     let (mut consumer, outcome) = ensure_worker_consumer(&conn, &tenant, &config)
         .await
         .unwrap();
-    assert_eq!(outcome, Outcome::Created);
+    assert_eq!(outcome, SetupOutcome::Created);
     let info = consumer.info().await.unwrap();
     assert_eq!(info.name, "sync-worker-acme");
     assert_eq!(info.config.filter_subject, "sync.events.acme.>");
@@ -144,7 +144,7 @@ async fn worker_consumer_is_created_then_verified() {
     let (_, again) = ensure_worker_consumer(&conn, &tenant, &config)
         .await
         .unwrap();
-    assert_eq!(again, Outcome::Unchanged);
+    assert_eq!(again, SetupOutcome::Unchanged);
 
     let more = WorkerConsumerConfig {
         max_deliver: 20,
@@ -152,7 +152,7 @@ async fn worker_consumer_is_created_then_verified() {
     };
     let (_, updated) = ensure_worker_consumer(&conn, &tenant, &more).await.unwrap();
     assert!(
-        matches!(updated, Outcome::Updated(ref d) if d[0].field == "max_deliver"),
+        matches!(updated, SetupOutcome::Updated(ref d) if d[0].field == "max_deliver"),
         "{updated:?}"
     );
 }

@@ -31,7 +31,7 @@ use super::fields::{keys_of, PARENT_KEY};
 use super::query::condition;
 use crate::error::{Error, Result};
 use crate::http::Retry;
-use crate::registration::{AutotaskWebhookSpec, Outcome, RegistrationReport};
+use crate::registration::{AutotaskWebhookSpec, RegistrationOutcome, RegistrationReport};
 
 /// Entities with webhooks that syncbridge syncs: (entity, REST collection, webhook resource).
 const HOOKED: [(Entity, &str, &str); 3] = [
@@ -211,11 +211,11 @@ impl AutotaskClient {
         for hook in hooks {
             let subject = format!("{} webhook (id {})", hook.resource, hook.id);
             let outcome = if hook.created {
-                Outcome::Created
+                RegistrationOutcome::Created
             } else if hook.changes.is_empty() {
-                Outcome::InPlace
+                RegistrationOutcome::InPlace
             } else {
-                Outcome::Updated(hook.changes)
+                RegistrationOutcome::Updated(hook.changes)
             };
             report.push(subject, outcome);
         }

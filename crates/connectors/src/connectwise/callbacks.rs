@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::ConnectWiseClient;
 use crate::error::{Error, Result};
 use crate::http::Retry;
-use crate::registration::{Outcome, RegistrationReport};
+use crate::registration::{RegistrationOutcome, RegistrationReport};
 
 const CALLBACKS: &str = "system/callbacks";
 /// The object types syncbridge hears about (company, contact, configuration records).
@@ -90,7 +90,7 @@ impl ConnectWiseClient {
                 if let Some(m) = created.get("memberId").and_then(Value::as_u64) {
                     our_member.get_or_insert(m);
                 }
-                report.push(format!("callback {kind} (id {id})"), Outcome::Created);
+                report.push(format!("callback {kind} (id {id})"), RegistrationOutcome::Created);
                 continue;
             };
             let id = id_of(first).ok_or_else(|| Error::malformed("callback without id"))?;
@@ -99,7 +99,7 @@ impl ConnectWiseClient {
             }
             let changes = differences(first);
             if changes.is_empty() {
-                report.push(format!("callback {kind} (id {id})"), Outcome::InPlace);
+                report.push(format!("callback {kind} (id {id})"), RegistrationOutcome::InPlace);
             } else {
                 let mut body = (*first).clone();
                 if let Some(o) = body.as_object_mut() {
@@ -121,7 +121,7 @@ impl ConnectWiseClient {
                 .await?;
                 report.push(
                     format!("callback {kind} (id {id})"),
-                    Outcome::Updated(changes),
+                    RegistrationOutcome::Updated(changes),
                 );
             }
             for dup in ours.iter().skip(1).filter_map(|cb| id_of(cb)) {

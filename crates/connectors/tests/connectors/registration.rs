@@ -11,7 +11,7 @@ use crate::common::{
 };
 use serde_json::{json, Map, Value};
 use syncbridge_connectors::autotask::WebhookState;
-use syncbridge_connectors::{AutotaskWebhookSpec, Outcome, RegistrationReport, Secret};
+use syncbridge_connectors::{AutotaskWebhookSpec, RegistrationOutcome, RegistrationReport, Secret};
 use syncbridge_sim::admin::AdminOps;
 use syncbridge_sim::Core;
 
@@ -61,7 +61,7 @@ async fn wait_for_deliveries(core: &Core, prefix: &str, n: usize) -> Vec<Value> 
     panic!("expected {n} deliveries to {prefix}");
 }
 
-fn outcomes(report: &RegistrationReport) -> Vec<(&str, &Outcome)> {
+fn outcomes(report: &RegistrationReport) -> Vec<(&str, &RegistrationOutcome)> {
     report
         .items
         .iter()
@@ -72,7 +72,7 @@ fn outcomes(report: &RegistrationReport) -> Vec<(&str, &Outcome)> {
 fn all_in_place(report: &RegistrationReport) {
     assert!(!report.changed(), "{report}");
     assert!(
-        report.items.iter().all(|i| i.outcome == Outcome::InPlace),
+        report.items.iter().all(|i| i.outcome == RegistrationOutcome::InPlace),
         "{report}"
     );
     assert!(
@@ -130,13 +130,13 @@ async fn connectwise_callbacks_are_created_once_and_others_left_alone() {
     let first = ours.ensure_callbacks(&url).await.expect("first run");
     let got = outcomes(&first);
     assert_eq!(got.len(), 3, "{first}");
-    assert!(got[0].0.starts_with("callback company") && *got[0].1 == Outcome::Created);
+    assert!(got[0].0.starts_with("callback company") && *got[0].1 == RegistrationOutcome::Created);
     assert!(
         got[1].0.starts_with("callback contact")
-            && matches!(got[1].1, Outcome::Updated(c) if c.iter().any(|c| c.contains("isSelfSuppressedFlag"))),
+            && matches!(got[1].1, RegistrationOutcome::Updated(c) if c.iter().any(|c| c.contains("isSelfSuppressedFlag"))),
         "{first}"
     );
-    assert!(got[2].0.starts_with("callback configuration") && *got[2].1 == Outcome::Created);
+    assert!(got[2].0.starts_with("callback configuration") && *got[2].1 == RegistrationOutcome::Created);
 
     let after_first = admin_get(sim.base_url(), "/_admin/callbacks").await;
     let all = after_first.as_array().expect("array");
@@ -289,9 +289,9 @@ async fn autotask_webhooks_are_created_once_completed_and_others_left_alone() {
     let first = client.ensure_webhooks(&spec).await.expect("first run");
     let got = outcomes(&first);
     assert_eq!(got.len(), 3, "{first}");
-    assert!(got[0].0.starts_with("CompanyWebhooks") && *got[0].1 == Outcome::Created);
+    assert!(got[0].0.starts_with("CompanyWebhooks") && *got[0].1 == RegistrationOutcome::Created);
     match got[1].1 {
-        Outcome::Updated(changes) => {
+        RegistrationOutcome::Updated(changes) => {
             assert!(got[1].0.contains(&format!("id {half}")), "{first}");
             let all = changes.join("; ");
             for expected in [
@@ -305,7 +305,7 @@ async fn autotask_webhooks_are_created_once_completed_and_others_left_alone() {
         }
         other => panic!("the half-made webhook is completed, not {other:?}: {first}"),
     }
-    assert!(got[2].0.starts_with("ConfigurationItemWebhooks") && *got[2].1 == Outcome::Created);
+    assert!(got[2].0.starts_with("ConfigurationItemWebhooks") && *got[2].1 == RegistrationOutcome::Created);
     assert!(
         first.notes.iter().any(|n| n.contains("resource 30691780")),
         "{first}"

@@ -2,7 +2,7 @@
 //! reported one line per item: created, ok, or updated with what changed.
 
 use anyhow::Context;
-use syncbridge_bus::{connect, setup, Outcome};
+use syncbridge_bus::{connect, setup, SetupOutcome};
 
 use crate::config::Config;
 
@@ -17,9 +17,9 @@ pub async fn run(config: &Config) -> anyhow::Result<String> {
     let mut out = String::new();
     for (name, outcome) in report.items {
         let what = match outcome {
-            Outcome::Created => "created".to_owned(),
-            Outcome::Unchanged => "ok".to_owned(),
-            Outcome::Updated(diffs) => format!(
+            SetupOutcome::Created => "created".to_owned(),
+            SetupOutcome::Unchanged => "ok".to_owned(),
+            SetupOutcome::Updated(diffs) => format!(
                 "updated ({})",
                 diffs
                     .iter()

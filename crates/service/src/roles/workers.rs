@@ -29,7 +29,7 @@ use syncbridge_bus::{
     LeaseStore, LinkStore, StateStore, WorkerConsumerConfig,
 };
 use syncbridge_connectors::{ItGlueClient, PsaClient};
-use syncbridge_model::{ChangeFeed as FeedKind, Entity, EventSource, Mode};
+use syncbridge_model::{Entity, EventSource, FeedKind, Mode};
 use syncbridge_worker::poller::{ChangeFeed, Poller, SafetyNet};
 use syncbridge_worker::{consume, KillPoint, Worker, WorkerStores};
 use tokio::sync::watch;
