@@ -56,8 +56,8 @@ pub use ops_error::OpsError;
 pub use publish::{EventPublisher, PublishError, Published};
 pub use replay::{replay, ReplayFrom, ReplayReport, ReplayRequest, ReplayUntil, REPLAY_OF};
 pub use setup::{
-    ensure_worker_consumer, setup, topology_present, Difference, SetupOutcome, SetupConfig, SetupError,
-    SetupReport, WorkerConsumerConfig,
+    ensure_worker_consumer, setup, topology_present, Difference, SetupConfig, SetupError,
+    SetupOutcome, SetupReport, WorkerConsumerConfig,
 };
 pub use slots::{ConcurrencySlots, Slot};
 pub use state::{PollCursor, StateKey, StateStore};

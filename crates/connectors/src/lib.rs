@@ -42,7 +42,9 @@ pub use kaseya_bms::{BmsClient, BmsConfig, BmsFlavor};
 pub use paging::{Cursor, Page};
 pub use policy::{HttpPolicy, RateBudget, SharedBudget, SharedGate, SharedSlot};
 pub use psa::PsaClient;
-pub use registration::{AutotaskWebhookSpec, RegistrationOutcome, RegistrationItem, RegistrationReport};
+pub use registration::{
+    AutotaskWebhookSpec, RegistrationItem, RegistrationOutcome, RegistrationReport,
+};
 pub use secret::Secret;
 pub use syncbridge_model::Record;
 pub use tigerpaw::{TigerpawClient, TigerpawConfig};

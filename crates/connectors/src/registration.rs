@@ -74,7 +74,9 @@ impl RegistrationReport {
 
     /// Whether the run created or changed anything at the vendor.
     pub fn changed(&self) -> bool {
-        self.items.iter().any(|i| i.outcome != RegistrationOutcome::InPlace)
+        self.items
+            .iter()
+            .any(|i| i.outcome != RegistrationOutcome::InPlace)
     }
 
     /// Human-readable lines, one per registration, then the notes.
@@ -85,7 +87,9 @@ impl RegistrationReport {
             .map(|i| {
                 let what = match &i.outcome {
                     RegistrationOutcome::Created => "created".to_owned(),
-                    RegistrationOutcome::Updated(changes) => format!("updated ({})", changes.join(", ")),
+                    RegistrationOutcome::Updated(changes) => {
+                        format!("updated ({})", changes.join(", "))
+                    }
                     RegistrationOutcome::InPlace => "already in place".to_owned(),
                 };
                 format!("{}: {} {what}", self.vendor, i.subject)

@@ -2,7 +2,7 @@
 
 use crate::common;
 
-use syncbridge_bus::{setup, LinkStore, SetupOutcome, SetupConfig, StateStore};
+use syncbridge_bus::{setup, LinkStore, SetupConfig, SetupOutcome, StateStore};
 use syncbridge_model::{Entity, Field, Link, Mode, Snapshot, Values};
 
 #[tokio::test]
@@ -50,7 +50,10 @@ async fn kv_survives_a_server_restart() {
     // Set-up after a restart finds everything in place.
     let report = setup(&conn, &SetupConfig::default()).await.unwrap();
     assert!(
-        report.items.iter().all(|(_, o)| *o == SetupOutcome::Unchanged),
+        report
+            .items
+            .iter()
+            .all(|(_, o)| *o == SetupOutcome::Unchanged),
         "{report:?}"
     );
 }

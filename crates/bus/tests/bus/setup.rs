@@ -8,7 +8,7 @@ use async_nats::jetstream::consumer::pull;
 use async_nats::jetstream::stream::{self, RetentionPolicy};
 use syncbridge_bus::names::{EVENTS_STREAM, LEASES_BUCKET, LINKS_BUCKET, STATE_BUCKET};
 use syncbridge_bus::{
-    ensure_worker_consumer, setup, topology_present, SetupOutcome, SetupConfig, SetupError,
+    ensure_worker_consumer, setup, topology_present, SetupConfig, SetupError, SetupOutcome,
     WorkerConsumerConfig,
 };
 
@@ -42,7 +42,10 @@ async fn setup_creates_everything_then_is_idempotent() {
         .await
         .expect("second setup");
     assert!(
-        second.items.iter().all(|(_, o)| *o == SetupOutcome::Unchanged),
+        second
+            .items
+            .iter()
+            .all(|(_, o)| *o == SetupOutcome::Unchanged),
         "{second:?}"
     );
 

@@ -90,7 +90,10 @@ impl ConnectWiseClient {
                 if let Some(m) = created.get("memberId").and_then(Value::as_u64) {
                     our_member.get_or_insert(m);
                 }
-                report.push(format!("callback {kind} (id {id})"), RegistrationOutcome::Created);
+                report.push(
+                    format!("callback {kind} (id {id})"),
+                    RegistrationOutcome::Created,
+                );
                 continue;
             };
             let id = id_of(first).ok_or_else(|| Error::malformed("callback without id"))?;
@@ -99,7 +102,10 @@ impl ConnectWiseClient {
             }
             let changes = differences(first);
             if changes.is_empty() {
-                report.push(format!("callback {kind} (id {id})"), RegistrationOutcome::InPlace);
+                report.push(
+                    format!("callback {kind} (id {id})"),
+                    RegistrationOutcome::InPlace,
+                );
             } else {
                 let mut body = (*first).clone();
                 if let Some(o) = body.as_object_mut() {

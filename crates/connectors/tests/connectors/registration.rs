@@ -72,7 +72,10 @@ fn outcomes(report: &RegistrationReport) -> Vec<(&str, &RegistrationOutcome)> {
 fn all_in_place(report: &RegistrationReport) {
     assert!(!report.changed(), "{report}");
     assert!(
-        report.items.iter().all(|i| i.outcome == RegistrationOutcome::InPlace),
+        report
+            .items
+            .iter()
+            .all(|i| i.outcome == RegistrationOutcome::InPlace),
         "{report}"
     );
     assert!(
@@ -136,7 +139,9 @@ async fn connectwise_callbacks_are_created_once_and_others_left_alone() {
             && matches!(got[1].1, RegistrationOutcome::Updated(c) if c.iter().any(|c| c.contains("isSelfSuppressedFlag"))),
         "{first}"
     );
-    assert!(got[2].0.starts_with("callback configuration") && *got[2].1 == RegistrationOutcome::Created);
+    assert!(
+        got[2].0.starts_with("callback configuration") && *got[2].1 == RegistrationOutcome::Created
+    );
 
     let after_first = admin_get(sim.base_url(), "/_admin/callbacks").await;
     let all = after_first.as_array().expect("array");
@@ -305,7 +310,10 @@ async fn autotask_webhooks_are_created_once_completed_and_others_left_alone() {
         }
         other => panic!("the half-made webhook is completed, not {other:?}: {first}"),
     }
-    assert!(got[2].0.starts_with("ConfigurationItemWebhooks") && *got[2].1 == RegistrationOutcome::Created);
+    assert!(
+        got[2].0.starts_with("ConfigurationItemWebhooks")
+            && *got[2].1 == RegistrationOutcome::Created
+    );
     assert!(
         first.notes.iter().any(|n| n.contains("resource 30691780")),
         "{first}"

@@ -11,12 +11,14 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use syncbridge::roles::full_sync::{full_sync, FullSyncOptions, FullSyncReport};
 use syncbridge_bus::{names, AuditLog, EventPublisher, LinkStore};
+use syncbridge_connectors::Vendor;
 use syncbridge_demo::stack::{Stack, StackOptions};
 use syncbridge_demo::world::DemoTenant;
 use syncbridge_engine::Changes;
 use syncbridge_model::{
     Entity, Field, Link, LinkState, Mode, PsaKind, Record, TenantId, TenantSettings,
 };
+use syncbridge_sim::admin::AdminOps;
 use syncbridge_sim::seed::{Dataset, GenOrg, SeedSpec};
 use syncbridge_sim::writes::{WriteAction, WriteEntry, WriteQuery};
 use tokio::sync::watch;
@@ -451,5 +453,31 @@ pub fn creates(entries: &[WriteEntry]) -> Vec<&WriteEntry> {
     entries
         .iter()
         .filter(|e| e.action == WriteAction::Create)
+        .collect()
+}
+
+/// IT Glue organizations named exactly `name` (ids).
+pub fn itg_orgs_named(e: &E2e, name: &str) -> Vec<String> {
+    e.tenant
+        .itglue
+        .sim
+        .state("organizations")
+        .unwrap()
+        .into_iter()
+        .filter(|o| o["name"].as_str() == Some(name))
+        .map(|o| o["id"].to_string())
+        .collect()
+}
+
+/// PSA organizations named exactly `name` (ids).
+pub async fn psa_orgs_named(e: &E2e, name: &str) -> Vec<String> {
+    e.tenant
+        .psa_reader
+        .list_all(Entity::Organization)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.get(Field::Name) == Some(name))
+        .map(|o| o.id)
         .collect()
 }

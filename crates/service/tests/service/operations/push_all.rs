@@ -12,7 +12,10 @@ use crate::common::e2e;
 
 use std::time::{Duration, Instant};
 
-use e2e::{any_action, creates, eventually, in_scope, psa_org_id, seed_where, E2e, DOCUMENTED};
+use e2e::{
+    any_action, creates, eventually, in_scope, psa_org_id, psa_orgs_named, seed_where, E2e,
+    DOCUMENTED,
+};
 use serde_json::json;
 use syncbridge::commands::push_all::{Checkpoint, EntityCounts, PushAll, Start};
 use syncbridge_bus::{names, EventPublisher, StateKey, StateStore};
@@ -67,19 +70,6 @@ async fn events_in_stream(e: &E2e) -> u64 {
         .await
         .unwrap();
     stream.info().await.unwrap().state.messages
-}
-
-/// ConnectWise companies named exactly `name` (ids).
-async fn cw_companies_named(e: &E2e, name: &str) -> Vec<String> {
-    e.tenant
-        .psa_reader
-        .list_all(Entity::Organization)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.get(Field::Name) == Some(name))
-        .map(|r| r.id)
-        .collect()
 }
 
 /// The PSA id an IT Glue record is linked to (state Linked).
@@ -150,14 +140,11 @@ async fn push_all_pushes_waiting_records_once_and_resumes_nothing_twice() {
         "Pushall Dormant Inc",
     ] {
         assert!(
-            cw_companies_named(&e, name).await.is_empty(),
+            psa_orgs_named(&e, name).await.is_empty(),
             "pre-existing waits: {name}"
         );
     }
-    assert_eq!(
-        cw_companies_named(&e, &twin_name).await,
-        vec![psa_org_id(twin)]
-    );
+    assert_eq!(psa_orgs_named(&e, &twin_name).await, vec![psa_org_id(twin)]);
     assert!(e
         .link_by_itg(Entity::Organization, twin_itg)
         .await
@@ -246,18 +233,15 @@ async fn push_all_pushes_waiting_records_once_and_resumes_nothing_twice() {
     e.settle().await;
 
     assert_eq!(
-        cw_companies_named(&e, "Pushall Alpha Ltd").await,
+        psa_orgs_named(&e, "Pushall Alpha Ltd").await,
         vec![alpha_psa.clone()]
     );
     assert_eq!(
-        cw_companies_named(&e, "Pushall Beta GmbH").await,
+        psa_orgs_named(&e, "Pushall Beta GmbH").await,
         vec![beta_psa]
     );
     assert_eq!(twin_psa, psa_org_id(twin), "linked, not created twice");
-    assert_eq!(
-        cw_companies_named(&e, &twin_name).await,
-        vec![psa_org_id(twin)]
-    );
+    assert_eq!(psa_orgs_named(&e, &twin_name).await, vec![psa_org_id(twin)]);
     let cw_contact = e
         .psa(Entity::Contact, &contact_psa)
         .await
@@ -266,9 +250,7 @@ async fn push_all_pushes_waiting_records_once_and_resumes_nothing_twice() {
     assert_eq!(cw_contact.get(Field::LastName), Some("Pusher"));
     assert_eq!(cw_contact.org_id.as_deref(), Some(alpha_psa.as_str()));
     // Not syncable (inactive): not pushed, and the audit says why.
-    assert!(cw_companies_named(&e, "Pushall Dormant Inc")
-        .await
-        .is_empty());
+    assert!(psa_orgs_named(&e, "Pushall Dormant Inc").await.is_empty());
     assert!(linked_psa(&e, Entity::Organization, dormant)
         .await
         .is_none());
@@ -326,7 +308,7 @@ async fn push_all_pushes_waiting_records_once_and_resumes_nothing_twice() {
         contact_creates,
         "a second run creates no contact"
     );
-    assert_eq!(cw_companies_named(&e, "Pushall Alpha Ltd").await.len(), 1);
+    assert_eq!(psa_orgs_named(&e, "Pushall Alpha Ltd").await.len(), 1);
     e.assert_no_echo();
     let _ = std::fs::remove_file(&path);
     e.stop().await;

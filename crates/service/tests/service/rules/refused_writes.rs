@@ -3,7 +3,7 @@
 //! 400), the event is dead-lettered on its FIRST delivery with the vendor's own message — not
 //! retried until max_deliver — and `links explain` shows the dead letter next to the record's link.
 //!
-//! One test per vendor, each on the running product (the harness of `e2e_rules.rs`): a person's
+//! One test per vendor, each on the running product (the harness of `common/e2e.rs`): a person's
 //! edit at one vendor makes syncbridge write something the other vendor refuses, for a reason the
 //! real vendor has too.
 //!
@@ -12,18 +12,13 @@
 use crate::common::e2e;
 
 use e2e::{change, eventually, E2e};
-use serde_json::{json, Map, Value};
+use serde_json::json;
 use syncbridge_bus::DeadLetter;
 use syncbridge_model::{Entity, Field, PsaKind};
 use syncbridge_sim::admin::AdminOps;
 use syncbridge_sim::faults::{Fault, FaultPlan, FaultRule};
 
-fn fields(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(m) => m,
-        _ => unreachable!("an object"),
-    }
-}
+use super::fields;
 
 /// Waits for the dead letter of the event about `record_id`, then checks that it was filed on the
 /// first delivery with `vendor_message` in its reason, and that `links explain` (asked by the
