@@ -2,7 +2,7 @@
 //! vendor are counted in a fixed window kept in `sync_state` and claimed with compare-and-set, so
 //! three worker processes together stay within, say, half of Autotask's 10,000 requests an hour.
 //!
-//! [`RateBudget::take`] either claims a call or says how long to wait for the next window. Waiting
+//! [`SharedRateBudget::take`] either claims a call or says how long to wait for the next window. Waiting
 //! for budget is not a failed delivery: the worker takes budget *before* it starts on an event and,
 //! while it waits, tells JetStream the event is in progress (or gives it back with that delay).
 
@@ -37,7 +37,7 @@ struct Window {
     used: u32,
 }
 
-/// The answer of [`RateBudget::take`].
+/// The answer of [`SharedRateBudget::take`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Taken {
     /// A call may be made now.
@@ -48,7 +48,7 @@ pub enum Taken {
 
 /// One tenant's budget for one vendor, shared through `sync_state`.
 #[derive(Debug, Clone)]
-pub struct RateBudget {
+pub struct SharedRateBudget {
     state: StateStore,
     key: StateKey,
     budget: Budget,
@@ -57,19 +57,19 @@ pub struct RateBudget {
 /// Claims retried before giving up on contention (each retry means another process claimed).
 const CAS_ATTEMPTS: usize = 16;
 
-impl RateBudget {
+impl SharedRateBudget {
     pub fn new(
         state: StateStore,
         tenant: &TenantId,
         vendor: &str,
         budget: Budget,
-    ) -> Result<RateBudget, KvError> {
+    ) -> Result<SharedRateBudget, KvError> {
         if budget.limit == 0 || budget.window.is_zero() {
             return Err(KvError::InvalidValue(
                 "a rate budget needs a positive limit and window".into(),
             ));
         }
-        Ok(RateBudget {
+        Ok(SharedRateBudget {
             state,
             key: StateKey::rate_budget(tenant, vendor)?,
             budget,

@@ -40,7 +40,7 @@ impl StateKey {
         StateKey(format!("{tenant}.cursor.{source}.{entity}"))
     }
 
-    /// The shared rate budget of one tenant for one vendor (see [`crate::RateBudget`]).
+    /// The shared rate budget of one tenant for one vendor (see [`crate::SharedRateBudget`]).
     pub fn rate_budget(tenant: &TenantId, vendor: &str) -> Result<StateKey, KvError> {
         Ok(StateKey(format!(
             "{tenant}.budget.{}",

@@ -24,7 +24,7 @@ use tokio::sync::Semaphore;
 
 use crate::error::{excerpt, Error, Result};
 use crate::policy::{HttpPolicy, SharedSlot};
-use crate::secret::Secret;
+use crate::secret::ApiSecret;
 
 /// Whether a call may be repeated after an ambiguous failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +85,7 @@ pub(crate) struct Http {
     keyed_limiter: Option<Arc<DefaultKeyedRateLimiter<String>>>,
     gates: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// Strings scrubbed from every error excerpt (the client's credentials).
-    secrets: Vec<Secret>,
+    secrets: Vec<ApiSecret>,
     counters: Counters,
     refusal: Option<RefusalCheck>,
 }
@@ -111,7 +111,7 @@ enum Attempt {
 }
 
 impl Http {
-    pub fn new(policy: HttpPolicy, secrets: Vec<Secret>) -> Result<Http> {
+    pub fn new(policy: HttpPolicy, secrets: Vec<ApiSecret>) -> Result<Http> {
         let client = reqwest::Client::builder()
             .connect_timeout(policy.connect_timeout)
             .timeout(policy.timeout)

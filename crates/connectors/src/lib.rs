@@ -45,7 +45,7 @@ pub use psa::PsaClient;
 pub use registration::{
     AutotaskWebhookSpec, RegistrationItem, RegistrationOutcome, RegistrationReport,
 };
-pub use secret::Secret;
+pub use secret::ApiSecret;
 pub use syncbridge_model::Record;
 pub use tigerpaw::{TigerpawClient, TigerpawConfig};
 pub use vendor::Vendor;

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::secret::Secret;
+use crate::secret::ApiSecret;
 
 /// What `AutotaskClient::ensure_webhooks` registers.
 #[derive(Debug, Clone, Copy)]
@@ -17,7 +17,7 @@ pub struct AutotaskWebhookSpec<'a> {
     /// The required DeactivationUrl (`{public}/webhooks/{tenant}/autotask/deactivated`).
     pub deactivation_url: &'a str,
     /// The webhooks' `SecretKey` (at most 64 characters): the current webhook secret.
-    pub secret: &'a Secret,
+    pub secret: &'a ApiSecret,
     /// Our API user's resource id, for `ExcludedResources`. `None`: looked up (`Resources` by
     /// user name), else learnt from a webhook created in this run (its `ownerResourceID` is the
     /// API user that created it).

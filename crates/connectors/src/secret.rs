@@ -1,20 +1,20 @@
 //! A credential string that never shows itself in `Debug` or `Display`.
 //!
-//! Every API key, private key, password and secret in a connector config is a [`Secret`], so
+//! Every API key, private key, password and secret in a connector config is a [`ApiSecret`], so
 //! `{:?}` of a config, a client or an error can be logged without leaking it.
 
 use std::fmt;
 
 use serde::Deserialize;
 
-/// A secret value (API key, private key, password). Only [`Secret::expose`] reveals it.
+/// A secret value (API key, private key, password). Only [`ApiSecret::expose`] reveals it.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
-pub struct Secret(String);
+pub struct ApiSecret(String);
 
-impl Secret {
+impl ApiSecret {
     pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
+        ApiSecret(value.into())
     }
 
     /// The secret itself: only for building a request header or signature.
@@ -27,25 +27,25 @@ impl Secret {
     }
 }
 
-impl From<&str> for Secret {
+impl From<&str> for ApiSecret {
     fn from(s: &str) -> Self {
-        Secret::new(s)
+        ApiSecret::new(s)
     }
 }
 
-impl From<String> for Secret {
+impl From<String> for ApiSecret {
     fn from(s: String) -> Self {
-        Secret(s)
+        ApiSecret(s)
     }
 }
 
-impl fmt::Debug for Secret {
+impl fmt::Debug for ApiSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
+        f.write_str("ApiSecret([redacted])")
     }
 }
 
-impl fmt::Display for Secret {
+impl fmt::Display for ApiSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
     }
@@ -57,7 +57,7 @@ mod tests {
 
     #[test]
     fn debug_and_display_hide_the_value() {
-        let s = Secret::new("hunter2");
+        let s = ApiSecret::new("hunter2");
         assert!(!format!("{s:?} {s}").contains("hunter2"));
         assert_eq!(s.expose(), "hunter2");
     }

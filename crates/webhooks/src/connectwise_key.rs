@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use syncbridge_model::UnixMillis;
 use url::{Host, Url};
 
-use crate::rejection::{ConfigError, Rejection};
+use crate::rejection::{Rejection, SettingError};
 
 /// The largest key response we read; ConnectWise answers with a few dozen bytes.
 pub const MAX_KEY_RESPONSE_BYTES: usize = 64 * 1024;
@@ -48,7 +48,7 @@ impl KeyUrlPolicy {
     /// The tenant's ConnectWise site (`na.myconnectwise.net`, `cw.example.com:8443`, or a URL such
     /// as `https://na.myconnectwise.net`), plus its `api-` twin: ConnectWise Cloud serves the
     /// REST API from `api-{site}` and callbacks name either form. Https only.
-    pub fn for_site(site: &str) -> Result<Self, ConfigError> {
+    pub fn for_site(site: &str) -> Result<Self, SettingError> {
         let site = parse_key_host(site)?;
         let mut hosts = vec![site.clone()];
         // An IP or a single-label name (`localhost`) has no meaningful `api-` twin.
@@ -70,7 +70,7 @@ impl KeyUrlPolicy {
     }
 
     /// Also allow `host` (or `host:port`), e.g. an on-premises server's separate API host.
-    pub fn with_host(mut self, host: &str) -> Result<Self, ConfigError> {
+    pub fn with_host(mut self, host: &str) -> Result<Self, SettingError> {
         let host = parse_key_host(host)?;
         if !self.hosts.contains(&host) {
             self.hosts.push(host);
@@ -142,8 +142,8 @@ fn refused(reason: &'static str) -> Rejection {
 }
 
 /// Reads a configured key host: `host`, `host:port`, or an origin URL (`https://host[:port]`).
-fn parse_key_host(text: &str) -> Result<KeyHost, ConfigError> {
-    let invalid = || ConfigError::InvalidKeyHost(text.to_owned());
+fn parse_key_host(text: &str) -> Result<KeyHost, SettingError> {
+    let invalid = || SettingError::InvalidKeyHost(text.to_owned());
     let text = text.trim();
     let as_url = if text.contains("://") {
         text.to_owned()

@@ -57,7 +57,7 @@ pub use connectwise_key::{
 pub use event::{Ignored, Verified, VerifiedEvent, WebhookRequest};
 pub use headers::Headers;
 pub use itglue::ItGlueWorkflowVerifier;
-pub use rejection::{ConfigError, Rejection};
+pub use rejection::{Rejection, SettingError};
 pub use route::WebhookSource;
 pub use secret::Secret;
 pub use standard::{StandardWebhook, StandardWebhookVerifier, DEFAULT_TOLERANCE_SECS};

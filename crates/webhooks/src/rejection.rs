@@ -75,7 +75,7 @@ impl Rejection {
 
 /// A tenant's webhook configuration that cannot be used (found at start-up, not per request).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
+pub enum SettingError {
     /// A secret is empty, or not in the form its scheme requires (the value is not shown).
     #[error("invalid secret: {0}")]
     InvalidSecret(&'static str),

@@ -9,7 +9,7 @@ use std::fmt;
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
-use crate::rejection::ConfigError;
+use crate::rejection::SettingError;
 
 /// Up to two active values of one secret (current, and previous while senders rotate).
 #[derive(Clone)]
@@ -20,7 +20,7 @@ pub struct Secret {
 impl Secret {
     /// A secret with a single active value. Empty values are refused: an empty secret would
     /// make every forged delivery verify.
-    pub fn new(current: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+    pub fn new(current: impl AsRef<[u8]>) -> Result<Self, SettingError> {
         let current = non_empty(current.as_ref())?;
         Ok(Secret {
             values: vec![current],
@@ -31,7 +31,7 @@ impl Secret {
     pub fn rotating(
         current: impl AsRef<[u8]>,
         previous: impl AsRef<[u8]>,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, SettingError> {
         let mut secret = Secret::new(current)?;
         secret.values.push(non_empty(previous.as_ref())?);
         Ok(secret)
@@ -69,8 +69,8 @@ impl Secret {
     /// A secret whose values are derived from this one's (e.g. `whsec_` decoding).
     pub(crate) fn try_map(
         &self,
-        mut derive: impl FnMut(&[u8]) -> Result<Vec<u8>, ConfigError>,
-    ) -> Result<Secret, ConfigError> {
+        mut derive: impl FnMut(&[u8]) -> Result<Vec<u8>, SettingError>,
+    ) -> Result<Secret, SettingError> {
         let mut values = Vec::with_capacity(self.values.len());
         for value in &self.values {
             values.push(non_empty(&derive(value)?)?);
@@ -79,9 +79,9 @@ impl Secret {
     }
 }
 
-fn non_empty(value: &[u8]) -> Result<Vec<u8>, ConfigError> {
+fn non_empty(value: &[u8]) -> Result<Vec<u8>, SettingError> {
     if value.is_empty() {
-        Err(ConfigError::InvalidSecret("empty"))
+        Err(SettingError::InvalidSecret("empty"))
     } else {
         Ok(value.to_vec())
     }

@@ -24,7 +24,7 @@ use crate::crypto::{hmac_sha256, verify_hmac_sha256};
 use crate::event::{Ignored, Verified, VerifiedEvent, WebhookRequest};
 use crate::headers::Headers;
 use crate::json_fields::{header_safe, id_field, shortened, string_field};
-use crate::rejection::{ConfigError, Rejection};
+use crate::rejection::{Rejection, SettingError};
 use crate::secret::Secret;
 
 pub const ID_HEADER: &str = "webhook-id";
@@ -68,7 +68,7 @@ impl StandardWebhook {
         id: &str,
         timestamp: i64,
         body: &[u8],
-    ) -> Result<String, ConfigError> {
+    ) -> Result<String, SettingError> {
         let key = decode_whsec(secret.as_bytes())?;
         let timestamp = timestamp.to_string();
         let mac = hmac_sha256(
@@ -98,12 +98,12 @@ fn parse_timestamp(text: &str) -> Result<i64, Rejection> {
 }
 
 /// `whsec_<base64>` (prefix optional) → raw key bytes.
-fn decode_whsec(value: &[u8]) -> Result<Vec<u8>, ConfigError> {
+fn decode_whsec(value: &[u8]) -> Result<Vec<u8>, SettingError> {
     let encoded = value.strip_prefix(b"whsec_").unwrap_or(value);
     BASE64
         .decode(encoded)
         .or_else(|_| STANDARD_NO_PAD.decode(encoded))
-        .map_err(|_| ConfigError::InvalidSecret("not whsec_ base64"))
+        .map_err(|_| SettingError::InvalidSecret("not whsec_ base64"))
 }
 
 /// Verifies one tenant's Standard Webhooks deliveries.
@@ -121,7 +121,7 @@ pub struct StandardWebhookVerifier {
 impl StandardWebhookVerifier {
     /// `secret` holds the `whsec_…` values as configured (both during a rotation); `side` is the
     /// side whose record ids the producer sends (`[tenants.<id>.standard] side`).
-    pub fn new(tenant: TenantId, secret: &Secret, side: Side) -> Result<Self, ConfigError> {
+    pub fn new(tenant: TenantId, secret: &Secret, side: Side) -> Result<Self, SettingError> {
         Ok(StandardWebhookVerifier {
             tenant,
             side,

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::common::{ready_server, tenant};
-use syncbridge_bus::{Budget, RateBudget, StateStore, Taken};
+use syncbridge_bus::{Budget, SharedRateBudget, StateStore, Taken};
 
 #[tokio::test]
 async fn concurrent_claims_never_exceed_the_budget_of_a_window() {
@@ -19,7 +19,7 @@ async fn concurrent_claims_never_exceed_the_budget_of_a_window() {
         let state = StateStore::open(&conn, Duration::from_secs(5))
             .await
             .unwrap();
-        let shared = RateBudget::new(state, &tenant(), "autotask", budget).unwrap();
+        let shared = SharedRateBudget::new(state, &tenant(), "autotask", budget).unwrap();
         tasks.push(tokio::spawn(async move {
             let mut granted = 0;
             for _ in 0..20 {
@@ -39,7 +39,7 @@ async fn concurrent_claims_never_exceed_the_budget_of_a_window() {
     let state = StateStore::open(&conn, Duration::from_secs(5))
         .await
         .unwrap();
-    let shared = RateBudget::new(state, &tenant(), "autotask", budget).unwrap();
+    let shared = SharedRateBudget::new(state, &tenant(), "autotask", budget).unwrap();
     assert_eq!(
         shared.take(1, now).await.unwrap(),
         Taken::Wait(Duration::from_millis(59_000))
@@ -49,7 +49,7 @@ async fn concurrent_claims_never_exceed_the_budget_of_a_window() {
     let state = StateStore::open(&conn, Duration::from_secs(5))
         .await
         .unwrap();
-    let other = RateBudget::new(state, &tenant(), "itglue", budget).unwrap();
+    let other = SharedRateBudget::new(state, &tenant(), "itglue", budget).unwrap();
     assert_eq!(other.take(1, now).await.unwrap(), Taken::Granted);
     assert_eq!(
         Budget::half_of(10_000, Duration::from_secs(3600)).limit,

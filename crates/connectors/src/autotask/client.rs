@@ -1,7 +1,7 @@
 //! The Autotask client: configuration, zone discovery, authentication headers, and the calls
 //! behind [`AutotaskClient`]'s get / list / find / create / update.
 //!
-//! Every call carries `ApiIntegrationCode` / `UserName` / `Secret`. Writes are partial: a create
+//! Every call carries `ApiIntegrationCode` / `UserName` / `ApiSecret`. Writes are partial: a create
 //! is `POST /{Entity}` with the fields Autotask's entity metadata requires (AT-1), an update a
 //! `PATCH /{Entity}` with the id in the body; both are followed by a read-back, since Autotask
 //! answers writes with `{"itemId"}` only. The JSON of a record comes from and goes to
@@ -27,7 +27,7 @@ use crate::http::{Http, HttpStats, Reply, Retry};
 use crate::lookup_table::LookupTable;
 use crate::paging::{Cursor, Page};
 use crate::policy::{HttpPolicy, RateBudget};
-use crate::secret::Secret;
+use crate::secret::ApiSecret;
 use crate::wire::{text, zoneless};
 
 /// How far behind the watermark a modified-since poll re-reads (the live note's 2 minutes):
@@ -42,9 +42,9 @@ pub struct AutotaskConfig {
     /// The zone's REST base, `https://webservices{n}.autotask.net/atservicesrest/v1.0`.
     pub api_url: String,
     pub username: String,
-    pub secret: Secret,
+    pub secret: ApiSecret,
     /// The tracking identifier (`ApiIntegrationCode`).
-    pub integration_code: Secret,
+    pub integration_code: ApiSecret,
     /// `ownerResourceID` of companies we create: a non-API resource (reference §1.3, S15).
     pub owner_resource_id: u64,
     /// Extra `companyType` picklist entries (value, label), pinned on top of the picklist the
@@ -67,8 +67,8 @@ impl AutotaskConfig {
     pub fn new(
         api_url: impl Into<String>,
         username: impl Into<String>,
-        secret: impl Into<Secret>,
-        integration_code: impl Into<Secret>,
+        secret: impl Into<ApiSecret>,
+        integration_code: impl Into<ApiSecret>,
         owner_resource_id: u64,
     ) -> Self {
         AutotaskConfig {

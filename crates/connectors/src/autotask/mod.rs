@@ -1,7 +1,7 @@
 //! Autotask PSA connector: the REST API under `/atservicesrest/v1.0/` (reference
 //! sync-rules-and-apis.md §4.2).
 //!
-//! Headers `ApiIntegrationCode` / `UserName` / `Secret`; queries as `POST /{Entity}/query` with
+//! Headers `ApiIntegrationCode` / `UserName` / `ApiSecret`; queries as `POST /{Entity}/query` with
 //! the filter JSON; listings page by id (`id gt <last id>`, 500 rows per request) rather than by
 //! following `nextPageUrl`, so a page that failed can be asked again (a `nextPageUrl` token may
 //! be single-use); partial `PATCH /{Entity}` with the id in the body, then a read-back (Autotask

@@ -21,7 +21,7 @@ use crate::http::{Http, HttpStats, Reply, Retry};
 use crate::itglue::encode_segment;
 use crate::paging::{Cursor, Page};
 use crate::policy::HttpPolicy;
-use crate::secret::Secret;
+use crate::secret::ApiSecret;
 use crate::wire::rfc3339_seconds;
 
 /// How to reach one ConnectWise PSA.
@@ -32,9 +32,9 @@ pub struct ConnectWiseConfig {
     /// The ConnectWise company id used at login.
     pub company_id: String,
     pub public_key: String,
-    pub private_key: Secret,
+    pub private_key: ApiSecret,
     /// The integration's `clientId`.
-    pub client_id: Secret,
+    pub client_id: ApiSecret,
     pub page_size: u32,
     /// The `city` written on a new company whose values carry no address field: ConnectWise
     /// requires at least one (addressLine1, addressLine2, city, state, zip or country), and IT
@@ -48,8 +48,8 @@ impl ConnectWiseConfig {
         api_url: impl Into<String>,
         company_id: impl Into<String>,
         public_key: impl Into<String>,
-        private_key: impl Into<Secret>,
-        client_id: impl Into<Secret>,
+        private_key: impl Into<ApiSecret>,
+        client_id: impl Into<ApiSecret>,
     ) -> Self {
         ConnectWiseConfig {
             api_url: api_url.into(),
@@ -140,7 +140,7 @@ impl ConnectWiseClient {
             vec![
                 config.private_key.clone(),
                 config.client_id.clone(),
-                Secret::new(basic),
+                ApiSecret::new(basic),
             ],
         )?;
         Ok(ConnectWiseClient {

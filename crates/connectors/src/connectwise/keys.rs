@@ -16,7 +16,7 @@ use syncbridge_webhooks::{
 };
 
 use crate::connectwise::ConnectWiseConfig;
-use crate::secret::Secret;
+use crate::secret::ApiSecret;
 
 /// Bounds a key fetch (connect + request + body). A callback waits for it, and ConnectWise's own
 /// delivery timeout is unknown, so keep it short.
@@ -28,8 +28,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct ConnectWiseKeySource {
     client: reqwest::Client,
     user: String,
-    private_key: Secret,
-    client_id: Secret,
+    private_key: ApiSecret,
+    client_id: ApiSecret,
 }
 
 impl std::fmt::Debug for ConnectWiseKeySource {

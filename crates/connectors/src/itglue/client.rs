@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::http::{Http, HttpStats, Reply, Retry};
 use crate::paging::{Cursor, Page};
 use crate::policy::{HttpPolicy, RateBudget};
-use crate::secret::Secret;
+use crate::secret::ApiSecret;
 
 const JSON_API: &str = "application/vnd.api+json";
 
@@ -26,14 +26,14 @@ const JSON_API: &str = "application/vnd.api+json";
 pub struct ItGlueConfig {
     /// `https://api.itglue.com` (EU `https://api.eu.itglue.com`, AU `https://api.au.itglue.com`).
     pub base_url: String,
-    pub api_key: Secret,
+    pub api_key: ApiSecret,
     /// `page[size]` of listings (IT Glue's maximum is 1000).
     pub page_size: u32,
     pub http: HttpPolicy,
 }
 
 impl ItGlueConfig {
-    pub fn new(base_url: impl Into<String>, api_key: impl Into<Secret>) -> Self {
+    pub fn new(base_url: impl Into<String>, api_key: impl Into<ApiSecret>) -> Self {
         ItGlueConfig {
             base_url: base_url.into(),
             api_key: api_key.into(),
@@ -50,7 +50,7 @@ impl ItGlueConfig {
 pub struct ItGlueClient {
     http: Http,
     base: String,
-    api_key: Secret,
+    api_key: ApiSecret,
     pub(super) page_size: u32,
     /// Lookup lists by collection, loaded on first use and reloaded on a miss.
     pub(super) lookups: Mutex<HashMap<&'static str, Vec<Lookup>>>,

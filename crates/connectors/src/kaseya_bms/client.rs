@@ -15,7 +15,7 @@ use crate::error::{excerpt, Error, Result};
 use crate::http::{Http, HttpStats, Retry};
 use crate::itglue::encode_segment;
 use crate::policy::{HttpPolicy, RateBudget};
-use crate::secret::Secret;
+use crate::secret::ApiSecret;
 use crate::wire::path_text;
 
 /// Which platform the v2 API belongs to: the same protocol, different capabilities.
@@ -43,7 +43,7 @@ pub struct BmsConfig {
     pub base_url: String,
     pub flavor: BmsFlavor,
     pub username: String,
-    pub password: Secret,
+    pub password: ApiSecret,
     pub tenant: String,
     /// `businessTypeId` and `accountManagerId` of accounts we create (both required by BMS).
     pub business_type_id: u64,
@@ -64,7 +64,7 @@ impl BmsConfig {
         base_url: impl Into<String>,
         flavor: BmsFlavor,
         username: impl Into<String>,
-        password: impl Into<Secret>,
+        password: impl Into<ApiSecret>,
         tenant: impl Into<String>,
     ) -> Self {
         BmsConfig {
@@ -97,7 +97,7 @@ pub struct BmsClient {
     base: String,
     flavor: BmsFlavor,
     username: String,
-    password: Secret,
+    password: ApiSecret,
     tenant: String,
     pub(super) business_type_id: u64,
     pub(super) account_manager_id: u64,

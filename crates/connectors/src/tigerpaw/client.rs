@@ -16,7 +16,7 @@ use crate::http::{Http, HttpStats, Retry};
 use crate::itglue::encode_segment;
 use crate::paging::{Cursor, Page};
 use crate::policy::HttpPolicy;
-use crate::secret::Secret;
+use crate::secret::ApiSecret;
 use crate::wire::path_text;
 
 /// Account contact lists fetched at once while listing contacts (one request per account).
@@ -36,7 +36,7 @@ pub struct TigerpawConfig {
     pub base_url: String,
     /// The Rep's public key (not a secret: it names the key pair).
     pub public_key: String,
-    pub private_key: Secret,
+    pub private_key: ApiSecret,
     pub page_size: u32,
     pub http: HttpPolicy,
 }
@@ -45,7 +45,7 @@ impl TigerpawConfig {
     pub fn new(
         base_url: impl Into<String>,
         public_key: impl Into<String>,
-        private_key: impl Into<Secret>,
+        private_key: impl Into<ApiSecret>,
     ) -> Self {
         TigerpawConfig {
             base_url: base_url.into(),
@@ -63,7 +63,7 @@ pub struct TigerpawClient {
     http: Http,
     base: String,
     public_key: String,
-    private_key: Secret,
+    private_key: ApiSecret,
     page_size: u32,
 }
 

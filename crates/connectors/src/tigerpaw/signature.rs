@@ -13,7 +13,7 @@ use time::macros::format_description;
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
-use crate::secret::Secret;
+use crate::secret::ApiSecret;
 
 /// `Thu, 18 Jun 2015 07:25:43 GMT`.
 fn rfc1123_now() -> String {
@@ -32,7 +32,7 @@ fn unsendable_credential() -> Error {
 /// The `Authorization` value for one request.
 fn signature(
     public: &str,
-    private: &Secret,
+    private: &ApiSecret,
     method: &Method,
     path: &str,
     date: &str,
@@ -52,7 +52,7 @@ fn signature(
 pub(super) fn signed(
     request: RequestBuilder,
     public: &str,
-    private: &Secret,
+    private: &ApiSecret,
     method: &Method,
     path: &str,
 ) -> RequestBuilder {
@@ -74,7 +74,7 @@ mod tests {
         // Same inputs as the vendor example string `get|/api/accounts/1052932|thu, 18 jun 2015 …`.
         let a = signature(
             "pub",
-            &Secret::new("priv"),
+            &ApiSecret::new("priv"),
             &Method::GET,
             "/api/accounts/1052932",
             "Thu, 18 Jun 2015 07:25:43 GMT",
@@ -82,7 +82,7 @@ mod tests {
         .unwrap();
         let b = signature(
             "pub",
-            &Secret::new("priv"),
+            &ApiSecret::new("priv"),
             &Method::GET,
             "/API/ACCOUNTS/1052932",
             "thu, 18 jun 2015 07:25:43 gmt",

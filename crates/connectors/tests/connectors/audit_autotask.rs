@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use syncbridge_connectors::Vendor;
-use syncbridge_connectors::{AutotaskWebhookSpec, Error, Secret};
+use syncbridge_connectors::{ApiSecret, AutotaskWebhookSpec, Error};
 use syncbridge_model::Changes;
 use syncbridge_model::{Entity, Field, Values};
 use syncbridge_sim::admin::AdminOps;
@@ -192,7 +192,7 @@ async fn at_2_webhook_fields_are_subscribed_by_the_ids_autotask_lists() {
     // Nothing listens there: registration only.
     let url = "http://127.0.0.1:9/webhooks/acme/autotask";
     let deactivation = "http://127.0.0.1:9/webhooks/acme/autotask/deactivated";
-    let secret = Secret::new("at-webhook-secret");
+    let secret = ApiSecret::new("at-webhook-secret");
     client
         .ensure_webhooks(&AutotaskWebhookSpec {
             webhook_url: url,

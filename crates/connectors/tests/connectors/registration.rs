@@ -11,7 +11,9 @@ use crate::common::{
 };
 use serde_json::{json, Map, Value};
 use syncbridge_connectors::autotask::WebhookState;
-use syncbridge_connectors::{AutotaskWebhookSpec, RegistrationOutcome, RegistrationReport, Secret};
+use syncbridge_connectors::{
+    ApiSecret, AutotaskWebhookSpec, RegistrationOutcome, RegistrationReport,
+};
 use syncbridge_sim::admin::AdminOps;
 use syncbridge_sim::Core;
 
@@ -260,7 +262,7 @@ async fn autotask_webhooks_are_created_once_completed_and_others_left_alone() {
     let base = closed_port_base();
     let url = format!("{base}/webhooks/acme/autotask");
     let deactivation = format!("{base}/webhooks/acme/autotask/deactivated");
-    let secret = Secret::new(WEBHOOK_SECRET);
+    let secret = ApiSecret::new(WEBHOOK_SECRET);
     let spec = AutotaskWebhookSpec {
         webhook_url: &url,
         deactivation_url: &deactivation,
@@ -436,7 +438,7 @@ async fn autotask_delivers_a_persons_edit_but_not_our_own() {
     let base = closed_port_base();
     let url = format!("{base}/webhooks/acme/autotask");
     let deactivation = format!("{base}/webhooks/acme/autotask/deactivated");
-    let secret = Secret::new(WEBHOOK_SECRET);
+    let secret = ApiSecret::new(WEBHOOK_SECRET);
     let seeded = sim
         .sim
         .seed(

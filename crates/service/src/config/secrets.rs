@@ -89,7 +89,7 @@ impl Credential {
     }
 
     /// As the webhooks crate's constant-time [`Secret`] (rotating when a previous value is set).
-    pub fn to_webhook_secret(&self) -> Result<Secret, syncbridge_webhooks::ConfigError> {
+    pub fn to_webhook_secret(&self) -> Result<Secret, syncbridge_webhooks::SettingError> {
         match &self.previous {
             Some(previous) => Secret::rotating(&self.current, previous),
             None => Secret::new(&self.current),

@@ -201,7 +201,7 @@ impl PsaSection for AutotaskSection {
                      a SecretKey, and our ingest needs it to verify them"
                 );
             };
-            let secret = syncbridge_connectors::Secret::new(
+            let secret = syncbridge_connectors::ApiSecret::new(
                 String::from_utf8(webhook_secret.expose_current().to_vec()).context(format!(
                     "tenants.{tenant}.autotask.webhook_secret is not UTF-8 text"
                 ))?,

@@ -1,6 +1,6 @@
 //! A tenant's vendor budget shared by every syncbridge process (DESIGN §2.5): the connectors ask
 //! [`NatsBudget`] before each request, and it claims the request in a fixed window kept in
-//! `sync_state` ([`syncbridge_bus::RateBudget`], compare-and-set), so three worker processes and a
+//! `sync_state` ([`syncbridge_bus::SharedRateBudget`], compare-and-set), so three worker processes and a
 //! poller process together stay within, say, half of Autotask's 10,000 requests an hour.
 //!
 //! A vendor that caps concurrent requests per endpoint (Autotask: 3 per entity endpoint and
@@ -22,7 +22,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use syncbridge_bus::{Budget, ConcurrencySlots, RateBudget, Slot, StateStore, Taken};
+use syncbridge_bus::{Budget, ConcurrencySlots, SharedRateBudget, Slot, StateStore, Taken};
 use syncbridge_connectors::{HttpPolicy, SharedBudget, SharedGate, SharedSlot};
 use syncbridge_model::TenantId;
 
@@ -53,7 +53,7 @@ pub struct NatsBudget {
     vendor: &'static str,
     budget: Option<Budget>,
     per_endpoint: bool,
-    claims: Mutex<HashMap<String, RateBudget>>,
+    claims: Mutex<HashMap<String, SharedRateBudget>>,
     slot_policy: Option<SlotPolicy>,
     slots: Mutex<HashMap<String, Arc<ConcurrencySlots>>>,
     /// Until when slots are not asked for, after NATS failed to answer.
@@ -98,7 +98,7 @@ impl NatsBudget {
         policy.shared = Some(SharedGate(Arc::new(shared)));
     }
 
-    fn claim(&self, endpoint: &str) -> Option<RateBudget> {
+    fn claim(&self, endpoint: &str) -> Option<SharedRateBudget> {
         let budget = self.budget?;
         let key = if self.per_endpoint {
             format!("{} {endpoint}", self.vendor)
@@ -109,7 +109,7 @@ impl NatsBudget {
         if let Some(b) = claims.get(&key) {
             return Some(b.clone());
         }
-        match RateBudget::new(self.state.clone(), &self.tenant, &key, budget) {
+        match SharedRateBudget::new(self.state.clone(), &self.tenant, &key, budget) {
             Ok(b) => {
                 claims.insert(key, b.clone());
                 Some(b)

@@ -4,7 +4,7 @@
 use crate::common::tenant;
 use syncbridge_model::{ChangeAction, Entity, EventSource, Side};
 use syncbridge_webhooks::{
-    ConfigError, Headers, Rejection, Secret, StandardWebhook, StandardWebhookVerifier, Verified,
+    Headers, Rejection, Secret, SettingError, StandardWebhook, StandardWebhookVerifier, Verified,
     WebhookRequest,
 };
 
@@ -269,7 +269,7 @@ fn invalid_whsec_secret_is_a_config_error() {
         Side::Psa,
     )
     .unwrap_err();
-    assert!(matches!(err, ConfigError::InvalidSecret(_)));
+    assert!(matches!(err, SettingError::InvalidSecret(_)));
     assert!(!err.to_string().contains("not*base64"));
 }
 
