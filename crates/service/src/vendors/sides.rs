@@ -134,37 +134,36 @@ const LOOKUP_KINDS: [LookupKind; 6] = [
     LookupKind::Model,
 ];
 
-/// The record calls both sides make the same way: the connector's method, errors classified.
-macro_rules! record_calls {
-    ($client:tt) => {
-        async fn get(&self, entity: Entity, id: &str) -> Result<Option<Record>, ApiError> {
-            self.$client.get(entity, id).await.map_err(api_error)
-        }
+/// Reads a record through either side's connector, errors classified.
+async fn get_record(
+    vendor: &impl Vendor,
+    entity: Entity,
+    id: &str,
+) -> Result<Option<Record>, ApiError> {
+    vendor.get(entity, id).await.map_err(api_error)
+}
 
-        async fn create(
-            &self,
-            entity: Entity,
-            org_id: Option<&str>,
-            values: &Values,
-        ) -> Result<Record, ApiError> {
-            self.$client
-                .create(entity, org_id, values)
-                .await
-                .map_err(api_error)
-        }
+/// Creates a record through either side's connector, errors classified.
+async fn create_record(
+    vendor: &impl Vendor,
+    entity: Entity,
+    org_id: Option<&str>,
+    values: &Values,
+) -> Result<Record, ApiError> {
+    vendor
+        .create(entity, org_id, values)
+        .await
+        .map_err(api_error)
+}
 
-        async fn update(
-            &self,
-            entity: Entity,
-            id: &str,
-            changes: &Changes,
-        ) -> Result<Record, ApiError> {
-            self.$client
-                .update(entity, id, changes)
-                .await
-                .map_err(api_error)
-        }
-    };
+/// Updates a record through either side's connector, errors classified.
+async fn update_record(
+    vendor: &impl Vendor,
+    entity: Entity,
+    id: &str,
+    changes: &Changes,
+) -> Result<Record, ApiError> {
+    vendor.update(entity, id, changes).await.map_err(api_error)
 }
 
 impl SideApi for ItGlueSide {
@@ -172,7 +171,27 @@ impl SideApi for ItGlueSide {
         Side::ItGlue
     }
 
-    record_calls!(client);
+    async fn get(&self, entity: Entity, id: &str) -> Result<Option<Record>, ApiError> {
+        get_record(&*self.client, entity, id).await
+    }
+
+    async fn create(
+        &self,
+        entity: Entity,
+        org_id: Option<&str>,
+        values: &Values,
+    ) -> Result<Record, ApiError> {
+        create_record(&*self.client, entity, org_id, values).await
+    }
+
+    async fn update(
+        &self,
+        entity: Entity,
+        id: &str,
+        changes: &Changes,
+    ) -> Result<Record, ApiError> {
+        update_record(&*self.client, entity, id, changes).await
+    }
 
     /// The records with the exact key (IT Glue's filters), and for organizations also those whose
     /// name differs only in case, whitespace or Unicode form, so the engine can report a near
@@ -279,7 +298,27 @@ impl SideApi for PsaSide {
         Side::Psa
     }
 
-    record_calls!(0);
+    async fn get(&self, entity: Entity, id: &str) -> Result<Option<Record>, ApiError> {
+        get_record(&*self.0, entity, id).await
+    }
+
+    async fn create(
+        &self,
+        entity: Entity,
+        org_id: Option<&str>,
+        values: &Values,
+    ) -> Result<Record, ApiError> {
+        create_record(&*self.0, entity, org_id, values).await
+    }
+
+    async fn update(
+        &self,
+        entity: Entity,
+        id: &str,
+        changes: &Changes,
+    ) -> Result<Record, ApiError> {
+        update_record(&*self.0, entity, id, changes).await
+    }
 
     async fn candidates(
         &self,
