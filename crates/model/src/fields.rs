@@ -216,7 +216,10 @@ const CW_CONFIG: &[FieldSpec] = &[
     both(MacAddress),
     both(WarrantyExpiresAt),
 ];
-// Autotask configuration item (reference §2.2): no MAC, IP, gateway or OS in the map.
+// Autotask configuration item (reference §2.2): no MAC, IP, gateway or OS in the map. Installed By
+// is in IT Glue's map but not synced here: Autotask holds it as a resource or contact id, which the
+// connector does not resolve yet; a mapped field the connector cannot read would read as empty and
+// make the PSA "win" by clearing IT Glue's value (docs/vendors.md, Autotask connector).
 const AT_CONFIG: &[FieldSpec] = &[
     both(Name),
     both(Type),
@@ -224,7 +227,6 @@ const AT_CONFIG: &[FieldSpec] = &[
     both(AssetTag),
     both(Contact),
     both(InstalledAt),
-    both(InstalledBy),
     both(Location),
     both(Manufacturer),
     both(Model),
