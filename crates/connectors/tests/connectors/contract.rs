@@ -1,37 +1,141 @@
-//! Contract tests: each connector's full CRUD, paging across page boundaries (2,600 records of
-//! an entity), key search and modified-since, against the in-process simulators.
+//! The contract every vendor's client keeps, written once ([`contract`]) and run against each
+//! vendor's simulator through its [`VendorFixture`] (`fixtures`): it lists every seeded record
+//! across page boundaries (2,600 contacts and configurations), reads each back by id, finds by
+//! key, creates without duplicates, updates only what changed, lists by modification time where
+//! the vendor can, answers `Unsupported` for what the vendor does not sync, and a read-only
+//! vendor refuses every write before any request. One test per vendor runs it
+//! (`contract_holds_for_<vendor>`); what only one vendor does has a test of its own below them.
 
-use std::collections::HashSet;
+mod fixtures;
 
-use syncbridge_connectors::BmsFlavor;
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
 use syncbridge_connectors::Vendor;
 use syncbridge_connectors::{Error, PsaClient};
-use syncbridge_model::{Changes, LookupKind};
+use syncbridge_model::{Changes, LookupKind, Record};
 use syncbridge_model::{Entity, Field, Values};
-use syncbridge_sim::seed::{
-    load_autotask, load_bms, load_connectwise, load_itglue, load_tigerpaw, Dataset, SeedSpec,
-};
+use syncbridge_sim::seed::{load_connectwise, Dataset, SeedSpec};
+use syncbridge_sim::writes::WriteQuery;
 
+use self::fixtures::{VendorFixture, Writes};
 use crate::common::*;
 
 /// 1,300 organizations → 2,600 contacts and configurations: three 1000-row pages, six 500-row.
-fn dataset() -> Dataset {
-    Dataset::generate(SeedSpec::sized(11, 1300))
+const TENANT: usize = 1300;
+
+/// Enough records for a vendor-specific test.
+const SMALL: usize = 30;
+
+// ---------------------------------------------------------------------------------------------
+// The contract, once per vendor.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contract_holds_for_itglue() {
+    contract(fixtures::itglue(TENANT).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contract_holds_for_connectwise() {
+    contract(fixtures::connectwise(TENANT).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contract_holds_for_autotask() {
+    contract(fixtures::autotask(TENANT).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contract_holds_for_kaseya_bms() {
+    contract(fixtures::kaseya_bms(TENANT).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contract_holds_for_pulseway_psa() {
+    contract(fixtures::pulseway_psa(TENANT).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contract_holds_for_tigerpaw() {
+    contract(fixtures::tigerpaw(TENANT).await).await;
+}
+
+/// Every check of the contract against one vendor, then the simulator is shut down.
+async fn contract<C: Vendor>(f: VendorFixture<C>) {
+    fixture_agrees_with_the_model(&f);
+    let listed = lists_every_seeded_record(&f).await;
+    pages_across_page_boundaries(&f).await;
+    gets_by_id_what_it_lists(&f, &listed).await;
+    finds_seeded_records_by_key(&f, &listed).await;
+    unsynced_entities_are_unsupported_before_any_request(&f).await;
+    match &f.writes {
+        Some(writes) => {
+            // The seeded data is old: outside any modified-since overlap window (Autotask AT-4).
+            f.core().clock.advance(Duration::from_secs(3600));
+            let created = creates_read_back_what_was_given(&f, writes, &listed).await;
+            creates_never_duplicate(&f, &created).await;
+            let written = updates_change_only_the_changed_fields(&f, writes, &created).await;
+            lists_modified_since_where_the_vendor_can(&f, &written).await;
+        }
+        None => {
+            read_only_vendor_refuses_writes_before_any_request(&f, &listed).await;
+            lists_modified_since_where_the_vendor_can(&f, &BTreeMap::new()).await;
+        }
+    }
+    f.shutdown().await;
+}
+
+type Listed = BTreeMap<Entity, Vec<Record>>;
+
+fn synced<C: Vendor>(f: &VendorFixture<C>) -> impl Iterator<Item = Entity> + '_ {
+    Entity::PARENTS_FIRST.into_iter().filter(|e| f.syncs(*e))
+}
+
+/// What the fixture says of a vendor stays inside what the model says of it.
+fn fixture_agrees_with_the_model<C: Vendor>(f: &VendorFixture<C>) {
+    let name = f.name;
+    assert_eq!(
+        f.writes.is_some(),
+        f.writable(),
+        "{name}: written to exactly when the capability matrix says two-way"
+    );
+    for entity in f.modified_since {
+        assert!(
+            f.syncs(*entity),
+            "{name}: modified-since of unsynced {entity}"
+        );
+    }
+    let Some(w) = &f.writes else { return };
+    let written = w
+        .creates
+        .iter()
+        .flat_map(|(e, v)| v.iter().map(|(f, _)| (*e, f)));
+    let changed = w
+        .updates
+        .iter()
+        .flat_map(|(e, c)| c.keys().map(|f| (*e, *f)));
+    let filled = w.fills_in.iter().map(|(e, f, _)| (*e, *f));
+    for (entity, field) in written.chain(changed).chain(filled) {
+        assert!(f.syncs(entity), "{name}: writes unsynced {entity}");
+        assert!(
+            f.maps(entity, field),
+            "{name}: {entity} {field} is not in the field map"
+        );
+    }
 }
 
 /// Lists every record of `entity`, printing the throughput (a figure, never asserted).
-async fn timed_list(
-    vendor: &str,
-    entity: Entity,
-    list: impl std::future::Future<
-        Output = syncbridge_connectors::Result<Vec<syncbridge_model::Record>>,
-    >,
-) -> Vec<syncbridge_model::Record> {
+async fn timed_list<C: Vendor>(f: &VendorFixture<C>, entity: Entity) -> Vec<Record> {
     let started = std::time::Instant::now();
-    let records = list.await.unwrap();
+    let records = f
+        .client
+        .list_all(entity)
+        .await
+        .unwrap_or_else(|e| panic!("{}: listing {entity}: {e:?}", f.name));
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "{vendor}: listed {} {entity} records in {:.2}s ({:.0} records/s)",
+        "{}: listed {} {entity} records in {:.2}s ({:.0} records/s)",
+        f.name,
         records.len(),
         secs,
         records.len() as f64 / secs.max(1e-9)
@@ -39,7 +143,7 @@ async fn timed_list(
     records
 }
 
-fn assert_unique_ids(records: &[syncbridge_model::Record]) {
+fn assert_unique_ids(records: &[Record]) {
     let ids: HashSet<&str> = records.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(
         ids.len(),
@@ -48,145 +152,522 @@ fn assert_unique_ids(records: &[syncbridge_model::Record]) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn itglue_lists_every_record_and_round_trips_crud() {
-    let ds = dataset();
-    let sim = itglue_sim().await;
-    load_itglue(&sim.sim, &ds, "manual").unwrap();
-    let itg = itglue_client(&sim, fast_policy());
+fn ids(records: &[Record]) -> HashSet<&str> {
+    records.iter().map(|r| r.id.as_str()).collect()
+}
 
-    let orgs = itg.list_all(Entity::Organization).await.unwrap();
-    assert_eq!(orgs.len(), 1300);
+/// Every seeded record of every synced entity, once, with the seeded values, in its organization,
+/// and every reference naming a listed record.
+async fn lists_every_seeded_record<C: Vendor>(f: &VendorFixture<C>) -> Listed {
+    let name = f.name;
+    let mut listed = Listed::new();
+    for entity in synced(f).filter(|e| !f.listed_apart.contains(e)) {
+        let records = timed_list(f, entity).await;
+        assert_eq!(
+            records.len(),
+            f.seeded(entity),
+            "{name}: every seeded {entity}"
+        );
+        assert_unique_ids(&records);
+        listed.insert(entity, records);
+    }
+
+    let orgs = &listed[&Entity::Organization];
     let names: HashSet<&str> = orgs.iter().filter_map(|o| o.get(Field::Name)).collect();
-    assert!(ds
-        .organizations
-        .iter()
-        .all(|o| names.contains(o.name.as_str())));
-    let contacts = timed_list("IT Glue", Entity::Contact, itg.list_all(Entity::Contact)).await;
-    assert_eq!(contacts.len(), 2600);
-    assert_unique_ids(&contacts);
-    let first = &ds.contacts[0];
+    assert!(
+        f.ds.organizations
+            .iter()
+            .all(|o| names.contains(o.name.as_str())),
+        "{name}: every seeded organization by name"
+    );
+    assert!(
+        orgs.iter()
+            .all(|o| o.get(Field::Type).is_some() && o.get(Field::Status).is_some()),
+        "{name}: every organization has a type and a status"
+    );
+    let first_org = &f.ds.organizations[0];
+    assert_eq!(
+        orgs[0].get(Field::Name),
+        Some(first_org.name.as_str()),
+        "{name}"
+    );
+    assert_eq!(
+        orgs[0].get(Field::ShortName),
+        Some(first_org.short_name.as_str()),
+        "{name}"
+    );
+
+    let org_ids = ids(orgs);
+    for (entity, records) in listed.iter().filter(|(e, _)| e.has_parent_org()) {
+        assert!(
+            records
+                .iter()
+                .all(|r| r.org_id.as_deref().is_some_and(|o| org_ids.contains(o))),
+            "{name}: every {entity} in a listed organization"
+        );
+    }
+    for (entity, field, target) in [
+        (Entity::Contact, Field::Location, Entity::Location),
+        (Entity::Configuration, Field::Location, Entity::Location),
+        (Entity::Configuration, Field::Contact, Entity::Contact),
+    ] {
+        let (Some(records), Some(targets)) = (listed.get(&entity), listed.get(&target)) else {
+            continue;
+        };
+        let targets = ids(targets);
+        for r in records {
+            if let Some(id) = r.get(field) {
+                assert!(
+                    targets.contains(id),
+                    "{name}: {entity} {} names {field} {id}",
+                    r.id
+                );
+            }
+        }
+    }
+    if let Some(configs) = listed.get(&Entity::Configuration) {
+        // The data set's configuration types are CI_TYPES, in the same order.
+        let seeded: BTreeMap<&str, &str> =
+            f.ds.configurations
+                .iter()
+                .map(|c| (c.name.as_str(), CI_TYPES[c.kind]))
+                .collect();
+        for c in configs {
+            let name = c.get(Field::Name).unwrap_or("?");
+            assert_eq!(
+                c.get(Field::Type),
+                seeded.get(name).copied(),
+                "{}: configuration {name} has its seeded type",
+                f.name
+            );
+        }
+    }
+    if let Some(locations) = listed.get(&Entity::Location) {
+        assert!(
+            locations.iter().all(|l| l.get(Field::Address1).is_some()),
+            "{name}: every location has an address"
+        );
+    }
+
+    let contacts = &listed[&Entity::Contact];
+    let first = &f.ds.contacts[0];
+    assert_eq!(
+        contacts[0].get(Field::Email),
+        Some(first.email.as_str()),
+        "{name}"
+    );
     let c = contacts
         .iter()
         .find(|c| c.get(Field::Email) == Some(first.email.as_str()))
         .expect("seeded contact listed");
-    assert_eq!(c.get(Field::FirstName), Some(first.first_name.as_str()));
-    assert_eq!(c.get(Field::Phone), Some(first.phone.as_str()));
-    assert_eq!(c.org_id.as_deref(), Some("1"));
-    let configs = itg.list_all(Entity::Configuration).await.unwrap();
-    assert_eq!(configs.len(), 2600);
-    assert_unique_ids(&configs);
-    assert!(configs
+    assert_eq!(
+        c.get(Field::FirstName),
+        Some(first.first_name.as_str()),
+        "{name}"
+    );
+    assert_eq!(
+        c.get(Field::LastName),
+        Some(first.last_name.as_str()),
+        "{name}"
+    );
+    assert_eq!(c.get(Field::Phone), Some(first.phone.as_str()), "{name}");
+    let its_org = orgs
         .iter()
-        .all(|c| c.get(Field::Type).is_some() && c.org_id.is_some()));
-    assert_eq!(itg.list_all(Entity::Location).await.unwrap().len(), 1300);
+        .find(|o| o.get(Field::Name) == Some(f.ds.organizations[first.org].name.as_str()))
+        .expect("the contact's organization listed");
+    assert_eq!(c.org_id.as_deref(), Some(its_org.id.as_str()), "{name}");
+    listed
+}
 
-    // get
-    let got = itg
-        .get(Entity::Configuration, &configs[5].id)
-        .await
-        .unwrap();
-    assert_eq!(got.as_ref(), Some(&configs[5]));
-    assert_eq!(itg.get(Entity::Organization, "999999").await.unwrap(), None);
-
-    // create
-    let org = itg
-        .create(
-            Entity::Organization,
-            None,
-            &Values::new()
-                .with(Field::Name, "Zeta Test Org")
-                .with(Field::Type, "Customer")
-                .with(Field::Status, "Active")
-                .with(Field::ShortName, "ZTO"),
-        )
-        .await
-        .unwrap();
-    assert_eq!(org.get(Field::Type), Some("Customer"));
-    assert_eq!(org.get(Field::ShortName), Some("ZTO"));
-    let contact_values = Values::new()
-        .with(Field::FirstName, "Ada")
-        .with(Field::LastName, "Lovelace")
-        .with(Field::Title, "CTO")
-        .with(Field::Email, "ada@example.com")
-        .with(Field::Phone, "+1 555 0100")
-        .with(Field::Mobile, "+1 555 0101");
-    let contact = itg
-        .create(Entity::Contact, Some(&org.id), &contact_values)
-        .await
-        .unwrap();
-    assert_eq!(contact.org_id.as_deref(), Some(org.id.as_str()));
-    for (f, v) in contact_values.iter() {
-        assert_eq!(contact.get(f), Some(v), "{f}");
+/// The first page of every synced entity is not all of it: the counts above crossed pages.
+async fn pages_across_page_boundaries<C: Vendor>(f: &VendorFixture<C>) {
+    for entity in synced(f).filter(|e| !f.listed_apart.contains(e)) {
+        let page = f.client.list_page(entity, None).await.unwrap();
+        assert!(
+            page.next.is_some() && page.records.len() < f.seeded(entity),
+            "{}: {entity} listed in more than one page",
+            f.name
+        );
     }
-    let location = itg
-        .create(
-            Entity::Location,
-            Some(&org.id),
-            &Values::new()
-                .with(Field::Name, "HQ")
-                .with(Field::Address1, "1 Main St")
-                .with(Field::City, "Austin")
-                .with(Field::PostalCode, "78701"),
-        )
-        .await
-        .unwrap();
-    let config = itg
-        .create(
-            Entity::Configuration,
-            Some(&org.id),
-            &Values::new()
-                .with(Field::Name, "ZTO-SRV01")
-                .with(Field::Type, "Server")
-                .with(Field::Status, "Active")
-                .with(Field::Manufacturer, "Dell")
-                .with(Field::SerialNumber, "SN1")
-                .with(Field::Contact, contact.id.clone())
-                .with(Field::Location, location.id.clone()),
-        )
-        .await
-        .unwrap();
-    assert_eq!(config.get(Field::Manufacturer), Some("Dell"));
-    assert_eq!(config.get(Field::Contact), Some(contact.id.as_str()));
-    assert_eq!(config.get(Field::Location), Some(location.id.as_str()));
+}
 
-    // update: only the given fields, None clears
+/// A record read by id is the record as listed; an id that is not there is `None`.
+async fn gets_by_id_what_it_lists<C: Vendor>(f: &VendorFixture<C>, listed: &Listed) {
+    for (entity, records) in listed {
+        let last = records.len() - 1;
+        for i in (0..10).chain([last / 2, last]) {
+            let got = f.client.get(*entity, &records[i].id).await.unwrap();
+            assert_eq!(got.as_ref(), Some(&records[i]), "{}: {entity} {i}", f.name);
+        }
+        for missing in ["99999999", "garbage"] {
+            assert_eq!(
+                f.client.get(*entity, missing).await.unwrap(),
+                None,
+                "{}: {entity} {missing}",
+                f.name
+            );
+        }
+    }
+}
+
+/// A seeded contact by its names in its organization, and an organization by its name; where
+/// the vendor's search ignores case, by its name in other case too (exact comparison is the
+/// caller's), and where it does not, the other case finds nothing.
+async fn finds_seeded_records_by_key<C: Vendor>(f: &VendorFixture<C>, listed: &Listed) {
+    let name = f.name;
+    let first = &f.ds.contacts[0];
+    let contact = listed[&Entity::Contact]
+        .iter()
+        .find(|c| c.get(Field::Email) == Some(first.email.as_str()))
+        .unwrap();
+    let key = Values::new()
+        .with(Field::FirstName, first.first_name.clone())
+        .with(Field::LastName, first.last_name.clone());
+    let found = f
+        .client
+        .find_by_key(Entity::Contact, contact.org_id.as_deref(), &key)
+        .await
+        .unwrap();
+    assert_eq!(ids(&found), HashSet::from([contact.id.as_str()]), "{name}");
+
+    let org = &f.ds.organizations[0].name;
+    let org_id = listed[&Entity::Organization][0].id.as_str();
+    for (spelling, expected) in [
+        (org.clone(), HashSet::from([org_id])),
+        (
+            org.to_lowercase(),
+            match f.key_search_ignores_case {
+                true => HashSet::from([org_id]),
+                false => HashSet::new(),
+            },
+        ),
+    ] {
+        let found = f
+            .client
+            .find_by_key(
+                Entity::Organization,
+                None,
+                &Values::new().with(Field::Name, spelling.clone()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(ids(&found), expected, "{name}: organization {spelling:?}");
+    }
+}
+
+/// Values naming every key field of every entity.
+fn any_key() -> Values {
+    [
+        Field::Name,
+        Field::Type,
+        Field::FirstName,
+        Field::LastName,
+        Field::Address1,
+        Field::City,
+    ]
+    .into_iter()
+    .fold(Values::new(), |v, f| v.with(f, "x"))
+}
+
+fn is_refusal(
+    result: &syncbridge_connectors::Result<impl std::fmt::Debug>,
+    writable: bool,
+) -> bool {
+    match result {
+        Err(Error::Unsupported(_)) => writable,
+        Err(Error::ReadOnly { .. }) => !writable,
+        _ => false,
+    }
+}
+
+/// Every call on an entity the vendor does not sync is the typed `Unsupported` (a write to a
+/// read-only vendor: `ReadOnly`), before any request.
+async fn unsynced_entities_are_unsupported_before_any_request<C: Vendor>(f: &VendorFixture<C>) {
+    let name = f.name;
+    let before = f.client.stats().requests;
+    let key = any_key();
+    let mut change = Changes::new();
+    change.insert(Field::Name, Some("x".into()));
+    for entity in Entity::ALL.into_iter().filter(|e| !f.syncs(*e)) {
+        let unsupported =
+            |r: &syncbridge_connectors::Result<_>| matches!(r, Err(Error::Unsupported(_)));
+        assert!(
+            unsupported(&f.client.get(entity, "1").await.map(|_| ())),
+            "{name}: get {entity}"
+        );
+        assert!(
+            unsupported(&f.client.list_page(entity, None).await.map(|_| ())),
+            "{name}: list {entity}"
+        );
+        assert!(
+            unsupported(&f.client.list_all(entity).await.map(|_| ())),
+            "{name}: list all {entity}"
+        );
+        assert!(
+            unsupported(
+                &f.client
+                    .list_modified_since_page(entity, 0, None)
+                    .await
+                    .map(|_| ())
+            ),
+            "{name}: modified-since {entity}"
+        );
+        assert!(
+            unsupported(
+                &f.client
+                    .find_by_key(entity, Some("1"), &key)
+                    .await
+                    .map(|_| ())
+            ),
+            "{name}: find {entity}"
+        );
+        let created = f.client.create(entity, Some("1"), &key).await;
+        assert!(
+            is_refusal(&created, f.writable()),
+            "{name}: create {entity}: {created:?}"
+        );
+        let updated = f.client.update(entity, "1", &change).await;
+        assert!(
+            is_refusal(&updated, f.writable()),
+            "{name}: update {entity}: {updated:?}"
+        );
+    }
+    assert_eq!(
+        f.client.stats().requests,
+        before,
+        "{name}: refused before any request"
+    );
+}
+
+/// Creates one record of each entity the fixture writes, parents first: every given value reads
+/// back, with what the vendor fills in; a synced entity the vendor cannot create is
+/// `Unsupported`, and so is its update.
+async fn creates_read_back_what_was_given<C: Vendor>(
+    f: &VendorFixture<C>,
+    writes: &Writes,
+    listed: &Listed,
+) -> BTreeMap<Entity, Record> {
+    let name = f.name;
+    let mut created = BTreeMap::<Entity, Record>::new();
+    for (entity, values) in &writes.creates {
+        let entity = *entity;
+        let mut values = values.clone();
+        let refs: &[(Field, Entity)] = match entity {
+            Entity::Contact => &[(Field::Location, Entity::Location)],
+            Entity::Configuration => &[
+                (Field::Contact, Entity::Contact),
+                (Field::Location, Entity::Location),
+            ],
+            _ => &[],
+        };
+        for (field, target) in refs {
+            if let (Some(r), true) = (created.get(target), f.maps(entity, *field)) {
+                values.set(*field, Some(r.id.clone()));
+            }
+        }
+        let org = created.get(&Entity::Organization).map(|o| o.id.clone());
+        let org = org.as_deref().filter(|_| entity.has_parent_org());
+        let record = f
+            .client
+            .create(entity, org, &values)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: create {entity}: {e:?}"));
+        for (field, value) in values.iter() {
+            assert_eq!(
+                record.get(field),
+                Some(value),
+                "{name}: created {entity} {field}"
+            );
+        }
+        assert_eq!(
+            record.org_id.as_deref(),
+            org,
+            "{name}: created {entity}'s organization"
+        );
+        created.insert(entity, record);
+    }
+    for (entity, field, value) in &writes.fills_in {
+        let filled = created[entity].get(*field);
+        match value {
+            Some(v) => assert_eq!(filled, Some(*v), "{name}: {entity} {field} filled in"),
+            None => assert!(filled.is_some(), "{name}: {entity} {field} filled in"),
+        }
+    }
+
+    let org = created[&Entity::Organization].id.clone();
+    let mut change = Changes::new();
+    change.insert(Field::Name, Some("x".into()));
+    for entity in synced(f).filter(|e| !created.contains_key(e)) {
+        let made = f.client.create(entity, Some(&org), &any_key()).await;
+        assert!(
+            matches!(made, Err(Error::Unsupported(_))),
+            "{name}: create {entity}: {made:?}"
+        );
+        let updated = f
+            .client
+            .update(entity, &listed[&entity][0].id, &change)
+            .await;
+        assert!(
+            matches!(updated, Err(Error::Unsupported(_))),
+            "{name}: update {entity}: {updated:?}"
+        );
+    }
+    created
+}
+
+/// After the creates the vendor holds each new record once: one more organization listed, and
+/// a key search finds exactly the created record.
+async fn creates_never_duplicate<C: Vendor>(
+    f: &VendorFixture<C>,
+    created: &BTreeMap<Entity, Record>,
+) {
+    let name = f.name;
+    let orgs = f.client.list_all(Entity::Organization).await.unwrap();
+    assert_eq!(orgs.len(), f.seeded(Entity::Organization) + 1, "{name}");
+    for (entity, record) in created {
+        let found = f
+            .client
+            .find_by_key(*entity, record.org_id.as_deref(), &record.values)
+            .await
+            .unwrap();
+        assert_eq!(
+            ids(&found),
+            HashSet::from([record.id.as_str()]),
+            "{name}: {entity} found once by key"
+        );
+    }
+}
+
+/// Each update reads back with the changed fields changed (`None` clears) and every other field
+/// as it was, and a read by id gives the same record.
+async fn updates_change_only_the_changed_fields<C: Vendor>(
+    f: &VendorFixture<C>,
+    writes: &Writes,
+    created: &BTreeMap<Entity, Record>,
+) -> BTreeMap<Entity, Record> {
+    let name = f.name;
+    let mut written = created.clone();
+    for (entity, changes) in &writes.updates {
+        let before = &created[entity];
+        let after = f
+            .client
+            .update(*entity, &before.id, changes)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: update {entity}: {e:?}"));
+        for (field, value) in changes {
+            assert_eq!(
+                after.get(*field),
+                value.as_deref(),
+                "{name}: updated {entity} {field}"
+            );
+        }
+        let unchanged = |r: &Record| -> Vec<(Field, String)> {
+            r.values
+                .iter()
+                .filter(|(field, _)| !changes.contains_key(field))
+                .map(|(field, v)| (field, v.to_owned()))
+                .collect()
+        };
+        assert_eq!(
+            unchanged(&after),
+            unchanged(before),
+            "{name}: {entity} else unchanged"
+        );
+        assert_eq!(after.id, before.id);
+        assert_eq!(
+            f.client.get(*entity, &before.id).await.unwrap().as_ref(),
+            Some(&after),
+            "{name}: {entity} read back as updated"
+        );
+        written.insert(*entity, after);
+    }
+    written
+}
+
+/// Where the vendor lists by modification time, a record written since is listed among few
+/// others; elsewhere modified-since is `Unsupported`.
+async fn lists_modified_since_where_the_vendor_can<C: Vendor>(
+    f: &VendorFixture<C>,
+    written: &BTreeMap<Entity, Record>,
+) {
+    let name = f.name;
+    for entity in synced(f) {
+        if !f.modified_since.contains(&entity) {
+            assert!(
+                matches!(
+                    f.client.list_modified_since_page(entity, 0, None).await,
+                    Err(Error::Unsupported(_))
+                ),
+                "{name}: modified-since {entity}"
+            );
+            continue;
+        }
+        let Some(record) = written.get(&entity) else {
+            continue;
+        };
+        let changed = f
+            .client
+            .list_modified_since_page(entity, record.updated_at, None)
+            .await
+            .unwrap();
+        assert!(
+            changed.records.iter().any(|r| r.id == record.id),
+            "{name}: the written {entity} is listed as modified"
+        );
+        assert!(
+            changed.records.len() < 10,
+            "{name}: only recent {entity} changes"
+        );
+    }
+}
+
+/// A read-only vendor refuses every create and update as `ReadOnly` without a request, and its
+/// write log stays empty.
+async fn read_only_vendor_refuses_writes_before_any_request<C: Vendor>(
+    f: &VendorFixture<C>,
+    listed: &Listed,
+) {
+    let name = f.name;
+    let org = listed[&Entity::Organization][0].id.clone();
+    let before = f.client.stats().requests;
+    let values = Values::new().with(Field::Name, "New");
     let mut changes = Changes::new();
-    changes.insert(Field::Status, Some("Inactive".into()));
-    changes.insert(Field::SerialNumber, None);
-    let updated = itg
-        .update(Entity::Configuration, &config.id, &changes)
-        .await
-        .unwrap();
-    assert_eq!(updated.get(Field::Status), Some("Inactive"));
-    assert_eq!(updated.get(Field::SerialNumber), None);
-    assert_eq!(updated.get(Field::Name), Some("ZTO-SRV01"));
-    let mut changes = Changes::new();
-    changes.insert(Field::Email, Some("ada@new.example.com".into()));
-    changes.insert(Field::Mobile, None);
-    let updated = itg
-        .update(Entity::Contact, &contact.id, &changes)
-        .await
-        .unwrap();
-    assert_eq!(updated.get(Field::Email), Some("ada@new.example.com"));
-    assert_eq!(updated.get(Field::Mobile), None);
-    assert_eq!(updated.get(Field::Phone), Some("+1 555 0100"));
+    changes.insert(Field::Name, Some("Renamed".into()));
+    for entity in Entity::ALL {
+        let parent = Some(org.as_str()).filter(|_| entity.has_parent_org());
+        let made = f.client.create(entity, parent, &values).await;
+        assert!(
+            matches!(made, Err(Error::ReadOnly { .. })),
+            "{name}: create {entity}: {made:?}"
+        );
+        let id = listed.get(&entity).map_or("1", |r| r[0].id.as_str());
+        let updated = f.client.update(entity, id, &changes).await;
+        assert!(
+            matches!(updated, Err(Error::ReadOnly { .. })),
+            "{name}: update {entity}: {updated:?}"
+        );
+    }
+    assert_eq!(
+        f.client.stats().requests,
+        before,
+        "{name}: refused before any request"
+    );
+    let log = f.core().writes.count(&WriteQuery::default());
+    assert_eq!((log.count, log.no_op), (0, 0), "{name}: nothing written");
+}
 
-    // key search and modified-since
-    let found = itg
-        .find_by_key(Entity::Contact, Some(&org.id), &contact_values)
-        .await
-        .unwrap();
-    assert_eq!(found.len(), 1);
-    let since = updated.updated_at;
-    let changed = itg
-        .list_modified_since_page(Entity::Contact, since, None)
-        .await
-        .unwrap();
-    assert!(changed.records.iter().any(|r| r.id == contact.id));
-    assert!(changed.records.len() < 10, "only recent changes");
+// ---------------------------------------------------------------------------------------------
+// What only one vendor does.
 
-    // lookups
+/// Configuration types are a lookup IT Glue lets us extend: a new one is usable at once, and a
+/// name it does not have is `UnknownLookup`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn itglue_configuration_types_are_added_and_unknown_ones_refused() {
+    let f = fixtures::itglue(SMALL).await;
+    let itg = &f.client;
+    let org = itg.list_all(Entity::Organization).await.unwrap()[0]
+        .id
+        .clone();
     let types = itg
         .list_lookups(LookupKind::ConfigurationType)
         .await
@@ -199,7 +680,7 @@ async fn itglue_lists_every_record_and_round_trips_crud() {
     let hv = itg
         .create(
             Entity::Configuration,
-            Some(&org.id),
+            Some(&org),
             &Values::new()
                 .with(Field::Name, "HV1")
                 .with(Field::Type, "Hypervisor"),
@@ -210,7 +691,7 @@ async fn itglue_lists_every_record_and_round_trips_crud() {
     let err = itg
         .create(
             Entity::Configuration,
-            Some(&org.id),
+            Some(&org),
             &Values::new()
                 .with(Field::Name, "X")
                 .with(Field::Type, "No Such Type"),
@@ -218,10 +699,16 @@ async fn itglue_lists_every_record_and_round_trips_crud() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::UnknownLookup { .. }), "{err:?}");
+    f.shutdown().await;
+}
 
-    // A record still managed by IT Glue's native PSA integration refuses our edits: permanent.
-    use syncbridge_sim::admin::AdminOps;
-    let managed = sim
+/// A record still managed by IT Glue's native PSA integration refuses our edits: permanent, not
+/// retried, and read as the PSA's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn itglue_refuses_edits_to_records_its_psa_integration_manages() {
+    let f = fixtures::itglue(SMALL).await;
+    let itg = &f.client;
+    let managed = f
         .sim
         .seed(
             "organizations",
@@ -248,144 +735,25 @@ async fn itglue_lists_every_record_and_round_trips_crud() {
         .unwrap()
         .unwrap();
     assert_eq!(managed.origin, syncbridge_model::Origin::Psa);
-    sim.shutdown().await;
+    f.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connectwise_lists_every_record_and_round_trips_crud() {
-    let ds = dataset();
-    let sim = connectwise_sim().await;
-    load_connectwise(&sim.sim, &ds).unwrap();
-    let cw = PsaClient::ConnectWise(connectwise_client(&sim, fast_policy()));
-
-    let companies = cw.list_all(Entity::Organization).await.unwrap();
-    assert_eq!(companies.len(), 1300);
-    assert!(companies.iter().all(|c| c.get(Field::Type).is_some()));
-    let contacts = timed_list("ConnectWise", Entity::Contact, cw.list_all(Entity::Contact)).await;
-    assert_eq!(contacts.len(), 2600);
-    assert_unique_ids(&contacts);
-    let first = &ds.contacts[0];
-    let c = contacts
-        .iter()
-        .find(|c| c.get(Field::Email) == Some(first.email.as_str()))
-        .expect("seeded contact listed");
-    assert_eq!(c.get(Field::Phone), Some(first.phone.as_str()));
-    let configs = cw.list_all(Entity::Configuration).await.unwrap();
-    assert_eq!(configs.len(), 2600);
-    assert_unique_ids(&configs);
-    assert_eq!(cw.get(Entity::Contact, "99999999").await.unwrap(), None);
-    assert_eq!(cw.get(Entity::Location, "garbage").await.unwrap(), None);
-
-    let org = cw
-        .create(
-            Entity::Organization,
-            None,
-            &Values::new()
-                .with(Field::Name, "Zeta Test Org")
-                .with(Field::Type, "Client")
-                .with(Field::Status, "Active"),
-        )
+#[tokio::test]
+async fn itglue_ensure_lookup_creates_a_missing_entry_once() {
+    let sim = itglue_sim().await;
+    let itg = itglue_client(&sim, fast_policy());
+    let kind = syncbridge_model::LookupKind::OrganizationType;
+    let first = itg.ensure_lookup(kind, "Client", None).await.unwrap();
+    let again = itg.ensure_lookup(kind, "Client", None).await.unwrap();
+    assert_eq!(first.id, again.id);
+    let named: Vec<_> = itg
+        .list_lookups(kind)
         .await
-        .unwrap();
-    assert_eq!(org.get(Field::Type), Some("Client"));
-    assert_eq!(org.get(Field::ShortName), Some("ZetaTestOrg"));
-    let site = cw
-        .create(
-            Entity::Location,
-            Some(&org.id),
-            &Values::new()
-                .with(Field::Name, "HQ")
-                .with(Field::Address1, "1 Main St")
-                .with(Field::City, "Austin")
-                .with(Field::Region, "TX")
-                .with(Field::Country, "United States"),
-        )
-        .await
-        .unwrap();
-    assert_eq!(site.get(Field::Region), Some("TX"));
-    let contact_values = Values::new()
-        .with(Field::FirstName, "Ada")
-        .with(Field::LastName, "Lovelace")
-        .with(Field::Email, "ada@example.com")
-        .with(Field::Phone, "+1 555 0100")
-        .with(Field::Location, site.id.clone());
-    let contact = cw
-        .create(Entity::Contact, Some(&org.id), &contact_values)
-        .await
-        .unwrap();
-    for (f, v) in contact_values.iter() {
-        assert_eq!(contact.get(f), Some(v), "{f}");
-    }
-    let config = cw
-        .create(
-            Entity::Configuration,
-            Some(&org.id),
-            &Values::new()
-                .with(Field::Name, "ZTO-SRV01")
-                .with(Field::Type, "Server")
-                .with(Field::Status, "Active")
-                .with(Field::SerialNumber, "SN1")
-                .with(Field::Contact, contact.id.clone())
-                .with(Field::Location, site.id.clone()),
-        )
-        .await
-        .unwrap();
-    assert_eq!(config.get(Field::Location), Some(site.id.as_str()));
-    assert_eq!(config.get(Field::Contact), Some(contact.id.as_str()));
-
-    let mut changes = Changes::new();
-    changes.insert(Field::Status, Some("Inactive".into()));
-    changes.insert(Field::SerialNumber, None);
-    let updated = cw
-        .update(Entity::Configuration, &config.id, &changes)
-        .await
-        .unwrap();
-    assert_eq!(updated.get(Field::Status), Some("Inactive"));
-    assert_eq!(updated.get(Field::SerialNumber), None);
-    let mut changes = Changes::new();
-    changes.insert(Field::Email, Some("ada@new.example.com".into()));
-    changes.insert(Field::Fax, Some("+1 555 0199".into()));
-    let updated = cw
-        .update(Entity::Contact, &contact.id, &changes)
-        .await
-        .unwrap();
-    assert_eq!(updated.get(Field::Email), Some("ada@new.example.com"));
-    assert_eq!(updated.get(Field::Fax), Some("+1 555 0199"));
-    assert_eq!(updated.get(Field::Phone), Some("+1 555 0100"));
-    let mut changes = Changes::new();
-    changes.insert(Field::City, Some("Dallas".into()));
-    let moved = cw
-        .update(Entity::Location, &site.id, &changes)
-        .await
-        .unwrap();
-    assert_eq!(moved.get(Field::City), Some("Dallas"));
-    assert_eq!(
-        cw.get(Entity::Location, &site.id).await.unwrap().as_ref(),
-        Some(&moved)
-    );
-
-    let found = cw
-        .find_by_key(
-            Entity::Organization,
-            None,
-            &Values::new().with(Field::Name, "zeta test org"),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        found.len(),
-        1,
-        "conditions are case-insensitive; exact comparison is the caller's"
-    );
-    let changed = cw
-        .list_modified_since_page(Entity::Contact, updated.updated_at, None)
-        .await
-        .unwrap();
-    assert!(changed.records.iter().any(|r| r.id == contact.id));
-    assert!(matches!(
-        cw.list_modified_since_page(Entity::Location, 0, None).await,
-        Err(Error::Unsupported(_))
-    ));
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.name == "Client")
+        .collect();
+    assert_eq!(named.len(), 1, "no twin created");
     sim.shutdown().await;
 }
 
@@ -406,12 +774,13 @@ async fn connectwise_sites_are_listed_per_company_across_pages() {
     config.http = fast_policy();
     config.page_size = 50;
     let cw = PsaClient::ConnectWise(syncbridge_connectors::ConnectWiseClient::new(config).unwrap());
-    let sites = timed_list(
-        "ConnectWise",
-        Entity::Location,
-        cw.list_all(Entity::Location),
-    )
-    .await;
+    let started = std::time::Instant::now();
+    let sites = cw.list_all(Entity::Location).await.unwrap();
+    eprintln!(
+        "ConnectWise: listed {} location records in {:.2}s",
+        sites.len(),
+        started.elapsed().as_secs_f64()
+    );
     assert_eq!(sites.len(), 130);
     assert_unique_ids(&sites);
     assert!(sites.iter().all(|s| s
@@ -431,12 +800,10 @@ async fn connectwise_sites_are_listed_per_company_across_pages() {
     sim.shutdown().await;
 }
 
+/// The zone lookup answers the API's own host for the user.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn autotask_lists_every_record_and_round_trips_crud() {
-    let ds = dataset();
+async fn autotask_zone_is_discovered_for_the_api_user() {
     let sim = autotask_sim().await;
-    load_autotask(&sim.sim, &ds, AT_RESOURCE).unwrap();
-    let at = PsaClient::Autotask(autotask_client(&sim, fast_policy()));
     let zone = syncbridge_connectors::discover_zone(
         &sim.api_url(),
         "syncbridge@example.com",
@@ -445,348 +812,60 @@ async fn autotask_lists_every_record_and_round_trips_crud() {
     .await
     .unwrap();
     assert_eq!(zone, sim.api_url());
-
-    let companies = at.list_all(Entity::Organization).await.unwrap();
-    assert_eq!(companies.len(), 1300);
-    assert!(companies.iter().all(|c| c.get(Field::Type).is_some()));
-    let contacts = timed_list("Autotask", Entity::Contact, at.list_all(Entity::Contact)).await;
-    assert_eq!(contacts.len(), 2600);
-    assert_unique_ids(&contacts);
-    let configs = at.list_all(Entity::Configuration).await.unwrap();
-    assert_eq!(configs.len(), 2600);
-    assert_unique_ids(&configs);
-    assert!(configs
-        .iter()
-        .all(|c| CI_TYPES.contains(&c.get(Field::Type).unwrap_or("?"))));
-    assert_eq!(
-        at.get(Entity::Contact, &contacts[7].id)
-            .await
-            .unwrap()
-            .as_ref(),
-        Some(&contacts[7])
-    );
-    assert_eq!(at.get(Entity::Contact, "99999999").await.unwrap(), None);
-    assert!(matches!(
-        at.list_page(Entity::Location, None).await,
-        Err(Error::Unsupported(_))
-    ));
-    // The seeded data is old: outside the modified-since poll's overlap window (AT-4).
-    sim.sim
-        .core()
-        .clock
-        .advance(std::time::Duration::from_secs(3600));
-
-    let org = at
-        .create(
-            Entity::Organization,
-            None,
-            &Values::new()
-                .with(Field::Name, "Zeta Test Org")
-                .with(Field::Type, "Customer")
-                .with(Field::Status, "Active"),
-        )
-        .await
-        .unwrap();
-    assert_eq!(org.get(Field::Type), Some("Customer"));
-    let contact_values = Values::new()
-        .with(Field::FirstName, "Ada")
-        .with(Field::LastName, "Lovelace")
-        .with(Field::Email, "ada@example.com")
-        .with(Field::Mobile, "+1 555 0101");
-    let contact = at
-        .create(Entity::Contact, Some(&org.id), &contact_values)
-        .await
-        .unwrap();
-    for (f, v) in contact_values.iter() {
-        assert_eq!(contact.get(f), Some(v), "{f}");
-    }
-    let config = at
-        .create(
-            Entity::Configuration,
-            Some(&org.id),
-            &Values::new()
-                .with(Field::Name, "ZTO-SRV01")
-                .with(Field::Type, "Server")
-                .with(Field::Status, "Active")
-                .with(Field::Contact, contact.id.clone()),
-        )
-        .await
-        .unwrap();
-    assert_eq!(config.get(Field::Type), Some("Server"));
-    let mut changes = Changes::new();
-    changes.insert(Field::Status, Some("Inactive".into()));
-    changes.insert(Field::SerialNumber, Some("SN9".into()));
-    let updated = at
-        .update(Entity::Configuration, &config.id, &changes)
-        .await
-        .unwrap();
-    assert_eq!(updated.get(Field::Status), Some("Inactive"));
-    assert_eq!(updated.get(Field::SerialNumber), Some("SN9"));
-    assert_eq!(updated.get(Field::Name), Some("ZTO-SRV01"));
-
-    let found = at
-        .find_by_key(Entity::Contact, Some(&org.id), &contact_values)
-        .await
-        .unwrap();
-    assert_eq!(found.len(), 1);
-    let changed = at
-        .list_modified_since_page(Entity::Configuration, updated.updated_at, None)
-        .await
-        .unwrap();
-    assert!(changed.records.iter().any(|r| r.id == config.id));
-    assert!(changed.records.len() < 10);
     sim.shutdown().await;
 }
 
+/// A contact's location is named `"{account id}:{location id}"`, the side-local id of a BMS
+/// location.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kaseya_bms_lists_every_record_and_round_trips_crud() {
-    let ds = dataset();
-    let sim = bms_sim(false).await;
-    load_bms(&sim.sim, &ds).unwrap();
-    let bms = PsaClient::KaseyaBms(bms_client(&sim, BmsFlavor::KaseyaBms, fast_policy()));
-
-    let accounts = bms.list_all(Entity::Organization).await.unwrap();
-    assert_eq!(accounts.len(), 1300);
-    assert!(accounts
-        .iter()
-        .all(|a| a.get(Field::Type).is_some() && a.get(Field::Status).is_some()));
-    let contacts = timed_list("Kaseya BMS", Entity::Contact, bms.list_all(Entity::Contact)).await;
-    assert_eq!(contacts.len(), 2600);
-    assert_unique_ids(&contacts);
-    let first = &ds.contacts[0];
+async fn kaseya_bms_contacts_name_their_location_by_account_and_location() {
+    let f = fixtures::kaseya_bms(SMALL).await;
+    let contacts = f.client.list_all(Entity::Contact).await.unwrap();
+    let first = &f.ds.contacts[0];
     let c = contacts
         .iter()
         .find(|c| c.get(Field::Email) == Some(first.email.as_str()))
         .expect("seeded contact listed");
-    assert_eq!(c.get(Field::Phone), Some(first.phone.as_str()));
-    let assets = bms.list_all(Entity::Configuration).await.unwrap();
-    assert_eq!(assets.len(), 2600);
-    assert_unique_ids(&assets);
-    let locations = bms.list_all(Entity::Location).await.unwrap();
-    assert_eq!(locations.len(), 1300);
-    assert!(locations.iter().all(|l| l.get(Field::Address1).is_some()));
     assert_eq!(
         c.get(Field::Location).map(|l| l.split(':').count()),
         Some(2)
     );
-    assert_eq!(
-        bms.get(Entity::Location, &locations[2].id)
-            .await
-            .unwrap()
-            .as_ref(),
-        Some(&locations[2])
-    );
-    assert_eq!(
-        bms.get(Entity::Configuration, &assets[9].id)
-            .await
-            .unwrap()
-            .as_ref(),
-        Some(&assets[9])
-    );
-    assert_eq!(bms.get(Entity::Contact, "9999999").await.unwrap(), None);
+    f.shutdown().await;
+}
 
-    let org = bms
-        .create(
-            Entity::Organization,
-            None,
-            &Values::new()
-                .with(Field::Name, "Zeta Test Org")
-                .with(Field::Type, "Client")
-                .with(Field::ShortName, "ZTO"),
-        )
-        .await
-        .unwrap();
-    assert_eq!(org.get(Field::Type), Some("Client"));
-    assert_eq!(org.get(Field::Status), Some("Active"));
-    let contact_values = Values::new()
-        .with(Field::FirstName, "Ada")
-        .with(Field::LastName, "Lovelace")
-        .with(Field::Title, "CTO")
-        .with(Field::Email, "ada@example.com")
-        .with(Field::Phone, "+1 555 0100");
-    let contact = bms
-        .create(Entity::Contact, Some(&org.id), &contact_values)
-        .await
-        .unwrap();
-    for (f, v) in contact_values.iter() {
-        assert_eq!(contact.get(f), Some(v), "{f}");
-    }
-    let asset = bms
-        .create(
-            Entity::Configuration,
-            Some(&org.id),
-            &Values::new()
-                .with(Field::Name, "ZTO-SRV01")
-                .with(Field::Type, "Server")
-                .with(Field::Status, "Active")
-                .with(Field::Manufacturer, "Dell")
-                .with(Field::Contact, contact.id.clone()),
-        )
-        .await
-        .unwrap();
-    assert_eq!(asset.get(Field::Type), Some("Server"));
-    assert_eq!(asset.get(Field::Manufacturer), Some("Dell"));
-    assert!(
-        asset.get(Field::Location).is_some(),
-        "the account's main location"
-    );
-
-    let mut changes = Changes::new();
-    changes.insert(Field::Email, Some("ada@new.example.com".into()));
-    changes.insert(Field::Title, Some("CEO".into()));
-    let updated = bms
-        .update(Entity::Contact, &contact.id, &changes)
-        .await
-        .unwrap();
-    assert_eq!(updated.get(Field::Email), Some("ada@new.example.com"));
-    assert_eq!(updated.get(Field::Title), Some("CEO"));
-    assert_eq!(updated.get(Field::Phone), Some("+1 555 0100"));
-    let mut changes = Changes::new();
-    changes.insert(Field::SerialNumber, Some("SN9".into()));
-    changes.insert(Field::Status, Some("Inactive".into()));
-    let updated_asset = bms
-        .update(Entity::Configuration, &asset.id, &changes)
-        .await
-        .unwrap();
-    assert_eq!(updated_asset.get(Field::SerialNumber), Some("SN9"));
-    assert_eq!(updated_asset.get(Field::Status), Some("Inactive"));
-    assert_eq!(updated_asset.get(Field::Name), Some("ZTO-SRV01"));
-    let mut changes = Changes::new();
-    changes.insert(Field::Name, Some("Zeta Renamed".into()));
-    let renamed = bms
-        .update(Entity::Organization, &org.id, &changes)
-        .await
-        .unwrap();
-    assert_eq!(renamed.get(Field::Name), Some("Zeta Renamed"));
-
-    let found = bms
-        .find_by_key(Entity::Contact, Some(&org.id), &contact_values)
-        .await
-        .unwrap();
-    assert_eq!(found.len(), 1);
-    let changed = bms
-        .list_modified_since_page(Entity::Contact, updated.updated_at, None)
-        .await
-        .unwrap();
-    assert!(changed.records.iter().any(|r| r.id == contact.id));
-    for entity in [Entity::Configuration, Entity::Location] {
-        assert!(matches!(
-            bms.list_modified_since_page(entity, 0, None).await,
-            Err(Error::Unsupported(_))
-        ));
-    }
-    assert!(matches!(
-        bms.create(
-            Entity::Location,
-            Some(&org.id),
-            &Values::new().with(Field::Address1, "x")
-        )
-        .await,
-        Err(Error::Unsupported(_))
-    ));
-
-    // An expired token is replaced transparently.
-    sim.sim
-        .core()
-        .clock
-        .advance(std::time::Duration::from_secs(2 * 3600));
-    assert!(bms
-        .get(Entity::Organization, &org.id)
+/// An expired token is replaced transparently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kaseya_bms_replaces_an_expired_token_transparently() {
+    let f = fixtures::kaseya_bms(SMALL).await;
+    let org = f.client.list_all(Entity::Organization).await.unwrap()[0]
+        .id
+        .clone();
+    f.core().clock.advance(Duration::from_secs(2 * 3600));
+    assert!(f
+        .client
+        .get(Entity::Organization, &org)
         .await
         .unwrap()
         .is_some());
-    sim.shutdown().await;
+    f.shutdown().await;
 }
 
+/// A Tigerpaw location is its account's address: named by its first address line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pulseway_shares_the_v2_client_without_locations() {
-    let ds = Dataset::generate(SeedSpec::sized(12, 30));
-    let sim = bms_sim(true).await;
-    load_bms(&sim.sim, &ds).unwrap();
-    let psa = PsaClient::PulsewayPsa(bms_client(&sim, BmsFlavor::PulsewayPsa, fast_policy()));
-    assert_eq!(psa.kind(), syncbridge_model::PsaKind::PulsewayPsa);
-    assert_eq!(psa.list_all(Entity::Organization).await.unwrap().len(), 30);
-    assert_eq!(psa.list_all(Entity::Configuration).await.unwrap().len(), 60);
-    assert!(matches!(
-        psa.list_page(Entity::Location, None).await,
-        Err(Error::Unsupported(_))
-    ));
-    sim.shutdown().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tigerpaw_is_listed_and_never_written() {
-    let ds = dataset();
-    let sim = tigerpaw_sim().await;
-    load_tigerpaw(&sim.sim, &ds).unwrap();
-    let tp = PsaClient::Tigerpaw(tigerpaw_client(&sim, fast_policy()));
-
-    let accounts = tp.list_all(Entity::Organization).await.unwrap();
-    assert_eq!(accounts.len(), 1300);
-    assert_eq!(
-        accounts[0].get(Field::Name),
-        Some(ds.organizations[0].name.as_str())
-    );
-    assert_eq!(
-        accounts[0].get(Field::ShortName),
-        Some(ds.organizations[0].short_name.as_str())
-    );
-    let contacts = timed_list("Tigerpaw", Entity::Contact, tp.list_all(Entity::Contact)).await;
-    assert_eq!(contacts.len(), 2600);
-    assert_unique_ids(&contacts);
-    assert_eq!(
-        contacts[0].get(Field::Email),
-        Some(ds.contacts[0].email.as_str())
-    );
-    let locations = tp.list_all(Entity::Location).await.unwrap();
-    assert_eq!(locations.len(), 1300);
+async fn tigerpaw_locations_are_account_addresses_named_by_address_1() {
+    let f = fixtures::tigerpaw(SMALL).await;
+    let locations = f.client.list_all(Entity::Location).await.unwrap();
+    assert_eq!(locations.len(), SMALL);
+    assert!(locations[0].get(Field::Name).is_some());
     assert_eq!(
         locations[0].get(Field::Name),
         locations[0].get(Field::Address1)
     );
-    assert_eq!(
-        tp.get(Entity::Contact, &contacts[4].id)
-            .await
-            .unwrap()
-            .as_ref(),
-        Some(&contacts[4])
-    );
-    assert_eq!(tp.get(Entity::Organization, "9999999").await.unwrap(), None);
-    let key = Values::new()
-        .with(Field::FirstName, ds.contacts[0].first_name.clone())
-        .with(Field::LastName, ds.contacts[0].last_name.clone());
-    let found = tp
-        .find_by_key(Entity::Contact, Some("1"), &key)
-        .await
-        .unwrap();
-    assert_eq!(found.len(), 1);
-
-    let before = tp.stats().requests;
-    let values = Values::new().with(Field::Name, "New");
-    assert!(matches!(
-        tp.create(Entity::Organization, None, &values).await,
-        Err(Error::ReadOnly { .. })
-    ));
-    let mut changes = Changes::new();
-    changes.insert(Field::Name, Some("Renamed".into()));
-    assert!(matches!(
-        tp.update(Entity::Organization, &accounts[0].id, &changes)
-            .await,
-        Err(Error::ReadOnly { .. })
-    ));
-    assert_eq!(tp.stats().requests, before, "refused before any request");
-    assert_eq!(writes(sim.sim.core(), "accounts"), (0, 0));
-    assert!(matches!(
-        tp.list_modified_since_page(Entity::Organization, 0, None)
-            .await,
-        Err(Error::Unsupported(_))
-    ));
-    assert!(matches!(
-        tp.list_page(Entity::Configuration, None).await,
-        Err(Error::Unsupported(_))
-    ));
-    sim.shutdown().await;
+    f.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Compile-time checks.
 
 /// The worker runs on a multi-threaded runtime: every connector future must be `Send`.
 #[allow(dead_code)]
@@ -805,23 +884,4 @@ fn futures_are_send(psa: &PsaClient, itg: &syncbridge_connectors::ItGlueClient) 
     send(itg.update(Entity::Organization, "1", &c));
     send(itg.list_all(Entity::Organization));
     send(itg.create_lookup(LookupKind::Model, "m", Some("1")));
-}
-
-#[tokio::test]
-async fn itglue_ensure_lookup_creates_a_missing_entry_once() {
-    let sim = itglue_sim().await;
-    let itg = itglue_client(&sim, fast_policy());
-    let kind = syncbridge_model::LookupKind::OrganizationType;
-    let first = itg.ensure_lookup(kind, "Client", None).await.unwrap();
-    let again = itg.ensure_lookup(kind, "Client", None).await.unwrap();
-    assert_eq!(first.id, again.id);
-    let named: Vec<_> = itg
-        .list_lookups(kind)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|l| l.name == "Client")
-        .collect();
-    assert_eq!(named.len(), 1, "no twin created");
-    sim.shutdown().await;
 }
