@@ -495,7 +495,8 @@ mod tests {
         for entity in synced() {
             let map = field_map(PsaKind::Autotask, entity);
             for spec in map {
-                let wire = wire_of(entity, spec.field).unwrap_or_else(|| panic!("{entity} {} has no wire", spec.field));
+                let wire = wire_of(entity, spec.field)
+                    .unwrap_or_else(|| panic!("{entity} {} has no wire", spec.field));
                 if spec.direction == Direction::Both {
                     let changes: Changes = [(spec.field, Some(sample(spec.field, wire)))].into();
                     let out = wire_fields(entity, &changes, None, &FakeIds).await.unwrap();

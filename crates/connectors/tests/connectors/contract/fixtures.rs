@@ -154,7 +154,7 @@ pub async fn itglue(size: usize) -> VendorFixture<ItGlueClient> {
     let ds = dataset(size);
     let sim = itglue_sim().await;
     load_itglue(&sim.sim, &ds, "manual").unwrap();
-    let client = itglue_client(&sim, fast_policy());
+    let client = itglue_client(&sim, patient_policy());
     VendorFixture {
         name: "IT Glue",
         psa: None,
@@ -207,7 +207,7 @@ pub async fn connectwise(size: usize) -> VendorFixture<PsaClient> {
     let ds = dataset(size);
     let sim = connectwise_sim().await;
     load_connectwise(&sim.sim, &ds).unwrap();
-    let client = PsaClient::ConnectWise(connectwise_client(&sim, fast_policy()));
+    let client = PsaClient::ConnectWise(connectwise_client(&sim, patient_policy()));
     VendorFixture {
         name: "ConnectWise",
         psa: Some(kind(&client, PsaKind::ConnectWise)),
@@ -258,7 +258,7 @@ pub async fn autotask(size: usize) -> VendorFixture<PsaClient> {
     let ds = dataset(size);
     let sim = autotask_sim().await;
     load_autotask(&sim.sim, &ds, AT_RESOURCE).unwrap();
-    let client = PsaClient::Autotask(autotask_client(&sim, fast_policy()));
+    let client = PsaClient::Autotask(autotask_client(&sim, patient_policy()));
     VendorFixture {
         name: "Autotask",
         psa: Some(kind(&client, PsaKind::Autotask)),
@@ -304,7 +304,7 @@ async fn bms_family(size: usize, flavor: BmsFlavor) -> VendorFixture<PsaClient> 
     let ds = dataset(size);
     let sim = bms_sim(pulseway).await;
     load_bms(&sim.sim, &ds).unwrap();
-    let client = bms_client(&sim, flavor, fast_policy());
+    let client = bms_client(&sim, flavor, patient_policy());
     let (name, client, psa) = match pulseway {
         false => (
             "Kaseya BMS",
@@ -371,7 +371,7 @@ pub async fn tigerpaw(size: usize) -> VendorFixture<PsaClient> {
     let ds = dataset(size);
     let sim = tigerpaw_sim().await;
     load_tigerpaw(&sim.sim, &ds).unwrap();
-    let client = PsaClient::Tigerpaw(tigerpaw_client(&sim, fast_policy()));
+    let client = PsaClient::Tigerpaw(tigerpaw_client(&sim, patient_policy()));
     VendorFixture {
         name: "Tigerpaw",
         psa: Some(kind(&client, PsaKind::Tigerpaw)),
