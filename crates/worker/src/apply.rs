@@ -7,6 +7,8 @@
 //! base, which deliberately lags for changes not carried yet (a pending reference, an edit not yet
 //! pushable), so they are carried once possible.
 
+use std::time::Duration;
+
 use syncbridge_engine::merge::synced_fields;
 use syncbridge_engine::{ActionKind, Changes, Decision, LinkUpdate};
 use syncbridge_model::{Entity, Field, Link, Record, TenantSettings, Values};
@@ -24,12 +26,17 @@ pub(crate) struct Applied {
     pub writes: usize,
 }
 
+/// How soon a decision whose PSA record changed under it is made again.
+const CHANGED_UNDER_US_RETRY: Duration = Duration::from_secs(1);
+
 pub(crate) async fn apply<P: SideApi, I: SideApi>(
     decision: &Decision,
     entity: Entity,
     psa: &P,
     itg: &I,
+    psa_read: Option<&Record>,
 ) -> Result<Applied, ApiError> {
+    psa_unchanged_since_read(decision, entity, psa, psa_read).await?;
     let mut out = Applied::default();
     let mut to_itg: Option<(String, Changes)> = None;
     let mut to_psa: Option<(String, Changes)> = None;
@@ -74,6 +81,36 @@ pub(crate) async fn apply<P: SideApi, I: SideApi>(
         out.writes += 1;
     }
     Ok(out)
+}
+
+/// A write to the PSA is the one write that can overwrite a person: no PSA offers a conditional
+/// update, so a person's edit made after our read would be lost under our PATCH (and "the PSA
+/// wins" would not hold). Before writing, the record is read again; if it changed since the
+/// decision's read, the event is decided again on what is there now. This narrows the window to
+/// the time between that read and the PATCH, at the price of one read per PSA update.
+async fn psa_unchanged_since_read<P: SideApi>(
+    decision: &Decision,
+    entity: Entity,
+    psa: &P,
+    psa_read: Option<&Record>,
+) -> Result<(), ApiError> {
+    let Some(read) = psa_read else {
+        return Ok(());
+    };
+    let updates_psa = decision
+        .actions
+        .iter()
+        .any(|a| matches!(&a.kind, ActionKind::UpdatePsa { psa_id, .. } if *psa_id == read.id));
+    if !updates_psa {
+        return Ok(());
+    }
+    match psa.get(entity, &read.id).await? {
+        Some(now) if now.values == read.values => Ok(()),
+        _ => Err(ApiError::Transient {
+            message: "the PSA record changed since it was read; deciding again".into(),
+            retry_after: CHANGED_UNDER_US_RETRY,
+        }),
+    }
 }
 
 /// The link to store after `applied`: ids of created records filled in, and the base of every

@@ -307,7 +307,14 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
             Some(intent_revision) => Some(intent_revision),
             None => gathered.link.as_ref().map(|v| v.revision),
         };
-        let applied = apply(&decision, entity, &self.psa, &self.itg).await?;
+        let applied = apply(
+            &decision,
+            entity,
+            &self.psa,
+            &self.itg,
+            gathered.input.psa.as_ref(),
+        )
+        .await?;
         self.kill_point(KillPoint::AfterVendorWrite)?;
         let after = link_after(&decision, &applied, &self.settings, entity).map(|mut link| {
             link.updated_at = now;

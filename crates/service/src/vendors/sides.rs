@@ -15,8 +15,18 @@ use syncbridge_worker::{ApiError, SideApi};
 
 /// When a transient error carries no Retry-After.
 const DEFAULT_RETRY: Duration = Duration::from_secs(5);
+/// How soon an event whose record vanished between read and write is decided again.
+const GONE_RETRY: Duration = Duration::from_secs(1);
 
 pub(crate) fn api_error(e: Error) -> ApiError {
+    // A record that is gone by the time we write to it was deleted after we read it: decide
+    // again (the next read sees the deletion), rather than dead-letter a person's delete.
+    if matches!(e, Error::NotFound) {
+        return ApiError::Transient {
+            retry_after: GONE_RETRY,
+            message: "the record was deleted since it was read; deciding again".into(),
+        };
+    }
     if e.is_transient() {
         return ApiError::Transient {
             retry_after: e.retry_after().unwrap_or(DEFAULT_RETRY),
@@ -24,7 +34,6 @@ pub(crate) fn api_error(e: Error) -> ApiError {
         };
     }
     let status = match &e {
-        Error::NotFound => Some(404),
         Error::Rejected { status, .. } | Error::Auth { status } | Error::Server { status, .. } => {
             Some(*status)
         }
@@ -362,6 +371,10 @@ mod tests {
                 status: Some(422),
                 ..
             }
+        ));
+        assert!(matches!(
+            api_error(Error::NotFound),
+            ApiError::Transient { retry_after, .. } if retry_after == GONE_RETRY
         ));
         assert!(matches!(
             api_error(Error::ReadOnly { vendor: "Tigerpaw" }),
