@@ -106,6 +106,46 @@ async fn edits_flow_both_ways_and_the_psa_wins_a_same_field_conflict() {
     assert_eq!((h.psa.writes().len(), h.itg.writes().len()), before);
 }
 
+/// No PSA offers a conditional update: a person's PSA edit landing between the worker's read and
+/// its two-way PATCH would be overwritten, and the PSA would lose a conflict it must win. The
+/// worker reads the PSA record again before writing it and decides again when it changed.
+#[tokio::test]
+async fn a_psa_edit_made_after_the_workers_read_is_not_overwritten_by_its_push() {
+    let h = Harness::start().await;
+    let w = h.worker(settings(true), "w1");
+    h.psa.seed(Entity::Organization, acme("p1"));
+    w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
+    let itg_id = h.itg.all(Entity::Organization)[0].id.clone();
+
+    // A person edits IT Glue; another edits the PSA just after the worker has read it.
+    h.itg
+        .edit(Entity::Organization, &itg_id, Field::ShortName, "FROM-ITG");
+    *h.psa.edit_after_next_read.lock().unwrap() = Some((
+        Entity::Organization,
+        "p1".into(),
+        Field::ShortName,
+        "FROM-PSA".into(),
+    ));
+    let first = w
+        .handle(&itg_event(Entity::Organization, &itg_id), T0)
+        .await;
+    assert!(matches!(first, Outcome::Retry(_)), "{first:?}");
+    assert!(
+        h.psa.writes().iter().all(|(op, _, _)| op != "update"),
+        "nothing written over the person's edit: {:?}",
+        h.psa.writes()
+    );
+    // Decided again on what is there now: a conflict, which the PSA wins on both sides.
+    w.handle(&itg_event(Entity::Organization, &itg_id), T0)
+        .await;
+    for r in [
+        h.psa.record(Entity::Organization, "p1").unwrap(),
+        h.itg.record(Entity::Organization, &itg_id).unwrap(),
+    ] {
+        assert_eq!(r.get(Field::ShortName), Some("FROM-PSA"));
+    }
+}
+
 #[tokio::test]
 async fn a_create_that_committed_but_timed_out_is_linked_on_retry_not_duplicated() {
     let h = Harness::start().await;

@@ -13,8 +13,8 @@ use syncbridge_bus::{
 };
 use syncbridge_engine::Changes;
 use syncbridge_model::{
-    key_fields, ChangeAction, ChangeEvent, Entity, EventSource, PsaKind, Record, Side, TenantId,
-    TenantSettings, Values,
+    key_fields, ChangeAction, ChangeEvent, Entity, EventSource, Field, PsaKind, Record, Side,
+    TenantId, TenantSettings, Values,
 };
 use syncbridge_worker::{ApiError, SideApi, Worker, WorkerStores};
 
@@ -42,6 +42,9 @@ pub struct MemorySide {
     pub refuse_updates: Arc<AtomicBool>,
     /// Reads take this long (to make two workers overlap).
     pub read_delay_ms: Arc<AtomicU64>,
+    /// A person's edit made right after the next read of its record: (entity, id, field,
+    /// value). The read answers the record as it was; the edit lands behind it.
+    pub edit_after_next_read: Arc<Mutex<Option<(Entity, String, Field, String)>>>,
 }
 
 impl MemorySide {
@@ -56,6 +59,7 @@ impl MemorySide {
             commit_then_timeout: Arc::default(),
             refuse_updates: Arc::default(),
             read_delay_ms: Arc::default(),
+            edit_after_next_read: Arc::default(),
         }
     }
 
@@ -148,7 +152,18 @@ impl SideApi for MemorySide {
 
     async fn get(&self, entity: Entity, id: &str) -> Result<Option<Record>, ApiError> {
         self.delay().await;
-        Ok(self.record(entity, id))
+        let record = self.record(entity, id);
+        let due = {
+            let mut pending = self.edit_after_next_read.lock().unwrap();
+            match pending.as_ref() {
+                Some((e, i, _, _)) if *e == entity && i == id => pending.take(),
+                _ => None,
+            }
+        };
+        if let Some((entity, id, field, value)) = due {
+            self.edit(entity, &id, field, &value);
+        }
+        Ok(record)
     }
 
     async fn candidates(
