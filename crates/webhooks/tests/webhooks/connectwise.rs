@@ -22,6 +22,11 @@ pub fn key_url_on(origin: &str, id: &str) -> String {
     format!("{origin}/v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id={id}")
 }
 
+/// Whether `policy` approves a key URL of the tenant's company on `origin`.
+pub fn approves(policy: &KeyUrlPolicy, origin: &str) -> bool {
+    policy.check(&key_url_on(origin, "1")).is_ok()
+}
+
 pub fn callback(action: &str, kind: &str, entity: serde_json::Value, key_url: &str) -> Vec<u8> {
     serde_json::json!({
         "MessageId": "824d99d2-33c0-4c56-9ded-d99d895a90e3",
@@ -331,36 +336,22 @@ fn ssrf_key_urls_are_refused_without_fetch() {
 #[test]
 fn policy_allows_the_site_and_its_api_twin_only() {
     let policy = cw_policy();
-    assert!(policy
-        .check(&key_url_on("https://na.myconnectwise.net", "1"))
-        .is_ok());
-    assert!(policy
-        .check(&key_url_on("https://API-NA.myconnectwise.net:443", "1"))
-        .is_ok());
+    assert!(approves(&policy, "https://na.myconnectwise.net"));
+    assert!(approves(&policy, "https://API-NA.myconnectwise.net:443"));
     let approved = policy.check(KEY_URL).unwrap();
     assert_eq!(approved.as_str(), KEY_URL, "path kept as sent");
 
     let api = KeyUrlPolicy::for_site("https://api-eu.myconnectwise.net", "Cobalt").unwrap();
-    assert!(api
-        .check(&key_url_on("https://eu.myconnectwise.net", "1"))
-        .is_ok());
-    assert!(api
-        .check(&key_url_on("https://na.myconnectwise.net", "1"))
-        .is_err());
+    assert!(approves(&api, "https://eu.myconnectwise.net"));
+    assert!(!approves(&api, "https://na.myconnectwise.net"));
 
     let on_prem = KeyUrlPolicy::for_site("cw.example.com:8443", "Cobalt")
         .unwrap()
         .with_host("cwapi.example.com")
         .unwrap();
-    assert!(on_prem
-        .check(&key_url_on("https://cw.example.com:8443", "1"))
-        .is_ok());
-    assert!(on_prem
-        .check(&key_url_on("https://cw.example.com", "1"))
-        .is_err());
-    assert!(on_prem
-        .check(&key_url_on("https://cwapi.example.com", "1"))
-        .is_ok());
+    assert!(approves(&on_prem, "https://cw.example.com:8443"));
+    assert!(!approves(&on_prem, "https://cw.example.com"));
+    assert!(approves(&on_prem, "https://cwapi.example.com"));
 
     assert!(KeyUrlPolicy::for_site("", "Cobalt").is_err());
     assert!(KeyUrlPolicy::for_site("https://cw.example.com/path", "Cobalt").is_err());
@@ -371,37 +362,24 @@ fn policy_allows_the_site_and_its_api_twin_only() {
 #[test]
 fn http_and_ip_literals_only_for_an_explicit_simulator_policy() {
     let production = KeyUrlPolicy::for_site("127.0.0.1:18080", "Cobalt").unwrap();
-    assert!(production
-        .check(&key_url_on("http://127.0.0.1:18080", "1"))
-        .is_err());
-    assert!(production
-        .check(&key_url_on("https://127.0.0.1:18080", "1"))
-        .is_err());
+    assert!(!approves(&production, "http://127.0.0.1:18080"));
+    assert!(!approves(&production, "https://127.0.0.1:18080"));
 
     let simulator = production.allow_http_for_simulator();
-    assert!(simulator
-        .check(&key_url_on("http://127.0.0.1:18080", "1"))
-        .is_ok());
+    assert!(approves(&simulator, "http://127.0.0.1:18080"));
     for origin in [
         "http://127.0.0.1:18081",
         "http://127.0.0.2:18080",
         "http://localhost:18080",
     ] {
-        assert!(
-            simulator.check(&key_url_on(origin, "1")).is_err(),
-            "{origin}"
-        );
+        assert!(!approves(&simulator, origin), "{origin}");
     }
 
     let by_name = KeyUrlPolicy::for_site("localhost:18080", "Cobalt")
         .unwrap()
         .allow_http_for_simulator();
-    assert!(by_name
-        .check(&key_url_on("http://localhost:18080", "1"))
-        .is_ok());
-    assert!(by_name
-        .check(&key_url_on("http://127.0.0.1:18080", "1"))
-        .is_err());
+    assert!(approves(&by_name, "http://localhost:18080"));
+    assert!(!approves(&by_name, "http://127.0.0.1:18080"));
 
     // End to end through the verifier with a simulator policy.
     let verifier = ConnectWiseVerifier::new(tenant(), by_name);

@@ -4,7 +4,9 @@
 //! only what the key endpoint needs.
 
 use crate::common::{cw_policy, FakeKeySource, CW_COMPANY};
-use crate::connectwise::{callback, key_url_on, run, signed, verifier, KEY_URL, SIGNING_KEY};
+use crate::connectwise::{
+    approves, callback, key_url_on, run, signed, verifier, KEY_URL, SIGNING_KEY,
+};
 use syncbridge_webhooks::{KeyUrlPolicy, Rejection, SigningKeyCache};
 
 /// Sends a genuinely signed callback naming `key_url` and says what came back and how many
@@ -129,12 +131,8 @@ fn the_api_twin_is_trusted_only_for_connectwise_cloud_sites() {
     assert_refused_without_fetch(&api_site, &key_url_on("https://acmecw.com", "1"));
     // Listed explicitly in key_hosts, it is trusted.
     let listed = on_prem.clone().with_host("api-acmecw.com").unwrap();
-    assert!(listed
-        .check(&key_url_on("https://api-acmecw.com", "1"))
-        .is_ok());
-    assert!(on_prem
-        .check(&key_url_on("https://acmecw.com", "1"))
-        .is_ok());
+    assert!(approves(&listed, "https://api-acmecw.com"));
+    assert!(approves(&on_prem, "https://acmecw.com"));
 
     // ConnectWise Cloud sites keep their twin, both ways, and only within myconnectwise.net.
     for (site, twin) in [
@@ -148,9 +146,7 @@ fn the_api_twin_is_trusted_only_for_connectwise_cloud_sites() {
     ] {
         let policy = KeyUrlPolicy::for_site(site, CW_COMPANY).unwrap();
         assert!(
-            policy
-                .check(&key_url_on(&format!("https://{twin}"), "1"))
-                .is_ok(),
+            approves(&policy, &format!("https://{twin}")),
             "{site} → {twin}"
         );
     }

@@ -4,7 +4,6 @@
 //! the key host and counts the requests it gets.
 
 use crate::common::*;
-use syncbridge_webhooks::ConnectWiseCallback;
 
 /// The simulator's current `key_url` and how often its key endpoint was requested.
 async fn key_host(h: &Harness) -> (String, u64) {
@@ -23,23 +22,6 @@ async fn key_host(h: &Harness) -> (String, u64) {
     )
 }
 
-/// A company update from tenant `acme`'s ConnectWise naming `key_url`, signed with the
-/// simulator's real signing key.
-fn signed_callback(key_url: &str, message: u32) -> (Vec<u8>, [(&'static str, String); 1]) {
-    let body = serde_json::json!({
-        "MessageId": format!("5b1b0e5e-0000-4000-8000-{message:012}"), "Action": "updated",
-        "Type": "company", "ID": 7, "CompanyId": "acme", "Entity": null,
-        "Metadata": {"key_url": key_url}
-    })
-    .to_string()
-    .into_bytes();
-    let headers = [(
-        "x-content-signature",
-        ConnectWiseCallback::sign(CW_SIGNING_KEY, &body),
-    )];
-    (body, headers)
-}
-
 #[tokio::test]
 async fn a_key_url_naming_another_company_is_refused_without_a_fetch() {
     let h = Harness::start().await;
@@ -48,30 +30,29 @@ async fn a_key_url_naming_another_company_is_refused_without_a_fetch() {
     assert_eq!(fetches, 0);
 
     // Same host, same path, same key id, another company: the simulator would serve the key
-    // (it has one company), so only the policy stands between this and a 202.
+    // (it has one company), so only the policy stands between this and a 202. And another path
+    // on the host (the REST API), which was fetched with the tenant's credentials before.
     let evil = key_url.replace("companyName=acme", "companyName=evil");
-    let (body, headers) = signed_callback(&evil, 1);
-    let answer = h
-        .post("/webhooks/acme/connectwise/7", &headers, &body)
-        .await;
-    assert_eq!(answer.status, 401, "{}", answer.text);
-    assert_eq!(key_host(&h).await.1, 0, "no request to the key host");
-
-    // Another path on the host (the REST API, with no credentials to steal either).
     let api = format!(
         "{}/v4_6_release/apis/3.0/company/companies?companyName=acme&id=1",
         h.cw.base_url()
     );
-    let (body, headers) = signed_callback(&api, 2);
-    let answer = h
-        .post("/webhooks/acme/connectwise/7", &headers, &body)
-        .await;
-    assert_eq!(answer.status, 401, "{}", answer.text);
-    assert_eq!(key_host(&h).await.1, 0, "no request to the key host");
+    for (message, refused) in [(1, evil), (2, api)] {
+        let (body, headers) = signed_callback(CW_SIGNING_KEY, &refused, message);
+        let answer = h
+            .post("/webhooks/acme/connectwise/7", &headers, &body)
+            .await;
+        assert_eq!(answer.status, 401, "{refused}: {}", answer.text);
+        assert_eq!(
+            key_host(&h).await.1,
+            0,
+            "{refused}: no request to the key host"
+        );
+    }
     assert!(h.events().await.is_empty());
 
     // The genuine key_url: fetched once, accepted.
-    let (body, headers) = signed_callback(&key_url, 3);
+    let (body, headers) = signed_callback(CW_SIGNING_KEY, &key_url, 3);
     let answer = h
         .post("/webhooks/acme/connectwise/7", &headers, &body)
         .await;
@@ -91,7 +72,7 @@ async fn made_up_key_ids_cost_at_most_the_tenants_fetch_limit() {
     // A made-up key id: the simulator answers 404, the ingest 503. Again at once: the failure
     // is remembered, no second fetch.
     for message in [100, 101] {
-        let (body, headers) = signed_callback(&made_up(0), message);
+        let (body, headers) = signed_callback(CW_SIGNING_KEY, &made_up(0), message);
         let answer = h
             .post("/webhooks/acme/connectwise/7", &headers, &body)
             .await;
@@ -106,7 +87,7 @@ async fn made_up_key_ids_cost_at_most_the_tenants_fetch_limit() {
 
     // 30 more made-up ids: past the tenant's limit the ingest answers 503 without asking.
     for i in 1..=30 {
-        let (body, headers) = signed_callback(&made_up(i), 200 + i);
+        let (body, headers) = signed_callback(CW_SIGNING_KEY, &made_up(i), 200 + i);
         let answer = h
             .post("/webhooks/acme/connectwise/7", &headers, &body)
             .await;
