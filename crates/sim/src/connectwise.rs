@@ -34,7 +34,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::get;
 use axum::{Extension, Json, Router};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -58,8 +58,10 @@ use crate::writes::WriteAction;
 
 /// REST base path.
 pub const API: &str = "/v4_6_release/apis/3.0";
-/// Path of the signing-key endpoint (`Metadata.key_url`).
-pub const KEY_PATH: &str = "/v4_6_release/system/callbackkey/index.rails";
+/// Path of the signing-key endpoint (`Metadata.key_url`), in the shape of the reference's real
+/// callback (webhooks.md §1.2, amp-labs `contact-delete.json`): a codebase segment, then a
+/// double slash.
+pub const KEY_PATH: &str = "/v2025_1//system/callbackkey/index.rails";
 
 const DEFAULT_PAGE_SIZE: usize = 25;
 const MAX_PAGE_SIZE: usize = 1000;
@@ -158,6 +160,8 @@ struct CwState {
     next_callback_id: u64,
     signing_key: String,
     key_id: String,
+    /// Requests to the signing-key endpoint (admin: `GET /_admin/signing-key`).
+    key_fetches: u64,
 }
 
 /// The simulator's state.
@@ -270,7 +274,7 @@ fn router(sim: Arc<ConnectWiseSim>) -> Router {
         .with_state(sim.clone());
     let open = Router::new()
         .route(KEY_PATH, get(signing_key))
-        .route("/_admin/signing-key", put(rotate_key))
+        .route("/_admin/signing-key", get(key_admin).put(rotate_key))
         .route("/_admin/callbacks", get(list_callbacks_admin))
         .with_state(sim.clone());
     api.merge(open)
@@ -2127,7 +2131,8 @@ async fn signing_key(
     State(sim): State<Arc<ConnectWiseSim>>,
     Query(q): Query<KeyQuery>,
 ) -> Response {
-    let st = sim.lock();
+    let mut st = sim.lock();
+    st.key_fetches += 1;
     if q.id.as_deref() != Some(st.key_id.as_str()) {
         return reject(StatusCode::NOT_FOUND, "Unknown callback key").into_response();
     }
@@ -2137,6 +2142,12 @@ async fn signing_key(
 #[derive(Deserialize)]
 struct RotateBody {
     signing_key: String,
+}
+
+/// The current `key_url` and how many times the key endpoint was requested.
+async fn key_admin(State(sim): State<Arc<ConnectWiseSim>>) -> Json<Value> {
+    let st = sim.lock();
+    Json(json!({"key_url": sim.key_url(&st.key_id), "fetches": st.key_fetches}))
 }
 
 /// Rotates the signing key (new key id, so old `key_url`s stop resolving).

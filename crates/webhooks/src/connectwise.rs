@@ -17,7 +17,8 @@ use sha2::{Digest, Sha256};
 use syncbridge_model::{ChangeAction, ChangeEvent, Entity, EventSource, PsaKind, TenantId};
 
 use crate::body::BodyLimit;
-use crate::connectwise_key::{KeyUrlPolicy, SigningKeyCache, SigningKeySource};
+use crate::connectwise_key::KeyUrlPolicy;
+use crate::connectwise_key_cache::{SigningKeyCache, SigningKeySource};
 use crate::crypto::{hmac_sha256, verify_hmac_sha256};
 use crate::event::{Ignored, Verified, VerifiedEvent, WebhookRequest};
 use crate::json_fields::{field, header_safe, id_field, shortened, string_field};
@@ -203,7 +204,7 @@ impl ConnectWiseVerifier {
             && !lookup.fresh
             && now.saturating_sub(lookup.fetched_at) >= KEY_REFRESH_INTERVAL_MS
         {
-            lookup = keys.refetch(&approved, now).await?;
+            lookup = keys.refetch(&approved, now, lookup.fetched_at).await?;
             verified = verify_hmac_sha256(&lookup.key.0, &[request.body], &signature);
         }
         if !verified {

@@ -1,32 +1,45 @@
-//! Where ConnectWise's signing key may come from, how it is fetched, and how it is cached.
+//! Which `key_url`s a tenant's ConnectWise callbacks may name (reference `webhooks.md` §1.2, §1.3).
 //!
 //! A ConnectWise callback names the URL of its own signing key (`Metadata.key_url`). Until the
 //! signature is checked, that URL is attacker-controlled: fetching it blindly would let anyone
-//! make the ingest issue requests to any host (SSRF), and sign forgeries with a key they serve.
-//! So a `key_url` is fetched only when [`KeyUrlPolicy`] approves it: https, a host the tenant
-//! configured (its site and that site's `api-` twin by default), the expected port, no userinfo,
-//! no IP literal, no fragment. The fetch itself goes through [`SigningKeySource`], which the
-//! service implements with its HTTP client and which must not follow redirects; a redirect that
-//! comes back is refused here.
+//! make the ingest issue requests to any host or path (SSRF), or sign a forgery with another
+//! company's key served by the same shared ConnectWise host. So a `key_url` is fetched only when
+//! [`KeyUrlPolicy`] approves it:
 //!
-//! The cache ([`SigningKeyCache`]) is keyed by the full URL (it carries the key's `id=`), holds
-//! only the derived HMAC key (`SHA-256(signing_key)`), and is bounded.
+//! - https, no userinfo, no IP literal, no fragment;
+//! - a host the tenant configured, on the expected port: its site, the site's `api-` twin when
+//!   the site is a ConnectWise Cloud host (`*.myconnectwise.net`), and hosts listed explicitly;
+//! - the callback-key path, `/{codebase}/system/callbackkey/index.rails` with the one or two
+//!   slashes ConnectWise writes after the codebase (`/v2025_1//system/callbackkey/index.rails`);
+//! - a query naming exactly one `companyName`, the tenant's company id (case-insensitively, as
+//!   ConnectWise logins compare), and exactly one `id`.
+//!
+//! The approved URL keeps the path as sent and carries only `companyName` and `id`: anything else
+//! in the query is not sent to the key host. The fetch itself is
+//! [`crate::connectwise_key_cache`]'s business.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::fmt;
-use std::future::Future;
-use std::sync::Mutex;
 
-use serde_json::Value;
-use sha2::{Digest, Sha256};
-use syncbridge_model::UnixMillis;
 use url::{Host, Url};
 
 use crate::rejection::{Rejection, SettingError};
 
-/// The largest key response we read; ConnectWise answers with a few dozen bytes.
-pub const MAX_KEY_RESPONSE_BYTES: usize = 64 * 1024;
+/// ConnectWise Cloud's domain: its sites (`na.`, `eu.`, `au.`, `sandbox-na.`, …) serve the REST
+/// API and the signing keys from an `api-` twin as well (`api-na.myconnectwise.net`).
+const CLOUD_DOMAIN: &str = ".myconnectwise.net";
+
+/// The signing-key endpoint below the codebase segment (reference `webhooks.md` §1.2).
+const KEY_ENDPOINT: &str = "system/callbackkey/index.rails";
+
+/// The query parameter that names the company whose key is served.
+const COMPANY_PARAM: &str = "companyName";
+
+/// The query parameter that names the key.
+const KEY_ID_PARAM: &str = "id";
+
+/// Longest codebase segment and key id we accept (`v2025_1`, a GUID).
+const MAX_SEGMENT_LEN: usize = 64;
+const MAX_KEY_ID_LEN: usize = 128;
 
 /// One host (and port) a tenant's keys may be fetched from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,23 +54,26 @@ struct KeyHost {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyUrlPolicy {
     hosts: Vec<KeyHost>,
+    company_id: String,
     allow_http: bool,
 }
 
 impl KeyUrlPolicy {
     /// The tenant's ConnectWise site (`na.myconnectwise.net`, `cw.example.com:8443`, or a URL such
-    /// as `https://na.myconnectwise.net`), plus its `api-` twin: ConnectWise Cloud serves the
-    /// REST API from `api-{site}` and callbacks name either form. Https only.
-    pub fn for_site(site: &str) -> Result<Self, SettingError> {
+    /// as `https://na.myconnectwise.net`) and company id (the `companyName` its key URLs carry).
+    ///
+    /// A ConnectWise Cloud site (`*.myconnectwise.net`) brings its `api-` twin: Cloud serves the
+    /// REST API from `api-{site}` and callbacks name either form. Any other site has no twin
+    /// (`api-acmecw.com` is not `acmecw.com`'s); list its API host with [`Self::with_host`].
+    /// Https only.
+    pub fn for_site(site: &str, company_id: &str) -> Result<Self, SettingError> {
+        let company_id = company_id.trim();
+        if company_id.is_empty() {
+            return Err(SettingError::InvalidCompanyId);
+        }
         let site = parse_key_host(site)?;
         let mut hosts = vec![site.clone()];
-        // An IP or a single-label name (`localhost`) has no meaningful `api-` twin.
-        let is_ip = site.host.starts_with('[') || site.host.parse::<std::net::Ipv4Addr>().is_ok();
-        if !is_ip && site.host.contains('.') {
-            let twin = match site.host.strip_prefix("api-") {
-                Some(bare) => bare.to_owned(),
-                None => format!("api-{}", site.host),
-            };
+        if let Some(twin) = cloud_twin(&site.host) {
             hosts.push(KeyHost {
                 host: twin,
                 port: site.port,
@@ -65,6 +81,7 @@ impl KeyUrlPolicy {
         }
         Ok(KeyUrlPolicy {
             hosts,
+            company_id: company_id.to_owned(),
             allow_http: false,
         })
     }
@@ -87,7 +104,25 @@ impl KeyUrlPolicy {
 
     /// Approves `key_url`, or says why it is refused. Pure: nothing is fetched here.
     pub fn check(&self, key_url: &str) -> Result<ApprovedKeyUrl, Rejection> {
-        let url = Url::parse(key_url).map_err(|_| refused("not a valid absolute URL"))?;
+        let mut url = Url::parse(key_url).map_err(|_| refused("not a valid absolute URL"))?;
+        self.check_origin(&url)?;
+        if !is_key_path(url.path()) {
+            return Err(refused("not the callback-key path"));
+        }
+        let (company, key_id) = key_query(&url)?;
+        if !company.eq_ignore_ascii_case(&self.company_id) {
+            return Err(refused("companyName is not the tenant's company"));
+        }
+        // Only what the key endpoint needs travels.
+        url.set_query(None);
+        url.query_pairs_mut()
+            .append_pair(COMPANY_PARAM, &company)
+            .append_pair(KEY_ID_PARAM, &key_id);
+        Ok(ApprovedKeyUrl(url.into()))
+    }
+
+    /// Scheme, userinfo, fragment, host and port.
+    fn check_origin(&self, url: &Url) -> Result<(), Rejection> {
         match url.scheme() {
             "https" => {}
             "http" if self.allow_http => {}
@@ -116,7 +151,7 @@ impl KeyUrlPolicy {
             if allowed.host == host {
                 host_known = true;
                 if allowed.port.or(scheme_port) == port {
-                    return Ok(ApprovedKeyUrl(url.into()));
+                    return Ok(());
                 }
             }
         }
@@ -128,6 +163,65 @@ impl KeyUrlPolicy {
     }
 }
 
+/// The `api-` twin of a ConnectWise Cloud host (`na.` ↔ `api-na.myconnectwise.net`); `None` for
+/// any other host, whose twin would be a different registrable domain.
+fn cloud_twin(host: &str) -> Option<String> {
+    let label = host.strip_suffix(CLOUD_DOMAIN)?;
+    if label.is_empty() {
+        return None;
+    }
+    Some(match label.strip_prefix("api-") {
+        Some(bare) if !bare.is_empty() => format!("{bare}{CLOUD_DOMAIN}"),
+        _ => format!("api-{host}"),
+    })
+}
+
+/// `/{codebase}/system/callbackkey/index.rails`, or with `//` after the codebase as ConnectWise
+/// sends it. The codebase is one plain segment (`v2025_1`, `v4_6_release`).
+fn is_key_path(path: &str) -> bool {
+    let Some((codebase, rest)) = path.strip_prefix('/').and_then(|path| path.split_once('/'))
+    else {
+        return false;
+    };
+    let endpoint = rest.strip_prefix('/').unwrap_or(rest);
+    let plain_segment = !codebase.is_empty()
+        && codebase.len() <= MAX_SEGMENT_LEN
+        && codebase != "."
+        && codebase != ".."
+        && codebase
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    plain_segment && endpoint == KEY_ENDPOINT
+}
+
+/// The `companyName` and `id` of a key URL's query: each exactly once, the id a plain token.
+/// Other parameters are dropped, never refused (they are simply not sent).
+fn key_query(url: &Url) -> Result<(String, String), Rejection> {
+    let mut company = None;
+    let mut key_id = None;
+    for (name, value) in url.query_pairs() {
+        let slot = match name.as_ref() {
+            COMPANY_PARAM => &mut company,
+            KEY_ID_PARAM => &mut key_id,
+            _ => continue,
+        };
+        if slot.replace(value).is_some() {
+            return Err(refused("repeated key_url parameter"));
+        }
+    }
+    let company = company.ok_or_else(|| refused("no companyName"))?;
+    let key_id = key_id
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= MAX_KEY_ID_LEN
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+        })
+        .ok_or_else(|| refused("no valid key id"))?;
+    Ok((company.into_owned(), key_id.into_owned()))
+}
+
 /// The port a URL of `scheme` uses when it names none.
 fn default_port(scheme: &str) -> Option<u16> {
     match scheme {
@@ -137,7 +231,7 @@ fn default_port(scheme: &str) -> Option<u16> {
     }
 }
 
-fn refused(reason: &'static str) -> Rejection {
+pub(crate) fn refused(reason: &'static str) -> Rejection {
     Rejection::KeyUrlRefused(Cow::Borrowed(reason))
 }
 
@@ -167,8 +261,9 @@ fn parse_key_host(text: &str) -> Result<KeyHost, SettingError> {
     })
 }
 
-/// A `key_url` that passed [`KeyUrlPolicy::check`]; the only thing a [`SigningKeySource`] is
-/// ever asked to fetch. Its text is the parsed URL's serialisation, so the HTTP client requests
+/// A `key_url` that passed [`KeyUrlPolicy::check`]; the only thing a
+/// [`crate::SigningKeySource`] is ever asked to fetch. Its text is the parsed URL's
+/// serialisation with only `companyName` and `id` in the query, so the HTTP client requests
 /// exactly what was checked (the path, double slashes included, is kept as sent).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ApprovedKeyUrl(String);
@@ -177,184 +272,4 @@ impl ApprovedKeyUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
-
-/// What the key host answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyFetchResponse {
-    pub status: u16,
-    /// At most [`MAX_KEY_RESPONSE_BYTES`] are read; a longer body is refused.
-    pub body: Vec<u8>,
-}
-
-/// The transport failed (connect, TLS, timeout). The text must not contain credentials.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct KeyFetchError(pub String);
-
-/// Fetches a ConnectWise signing key. Implemented by the service with its HTTP client; fakes in
-/// tests count calls.
-///
-/// Contract for implementations: one GET of exactly `url.as_str()`, redirects NOT followed (return
-/// the 3xx as it is), a short timeout (10 s), the tenant's API credentials (Basic + `clientId`),
-/// and a body read of at most [`MAX_KEY_RESPONSE_BYTES`] + 1 bytes.
-pub trait SigningKeySource {
-    fn fetch(
-        &self,
-        url: &ApprovedKeyUrl,
-    ) -> impl Future<Output = Result<KeyFetchResponse, KeyFetchError>> + Send;
-}
-
-/// The HMAC key for ConnectWise signatures: SHA-256 of the fetched `signing_key`.
-#[derive(Clone)]
-pub(crate) struct HmacKey(pub(crate) [u8; 32]);
-
-impl fmt::Debug for HmacKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-struct CachedKey {
-    key: HmacKey,
-    fetched_at: UnixMillis,
-}
-
-/// A cached key and whether it came from the host just now.
-pub(crate) struct KeyLookup {
-    pub(crate) key: HmacKey,
-    pub(crate) fetched_at: UnixMillis,
-    pub(crate) fresh: bool,
-}
-
-/// Signing keys by `key_url`, in front of a [`SigningKeySource`]. Share one per process.
-pub struct SigningKeyCache<S> {
-    source: S,
-    entries: Mutex<HashMap<ApprovedKeyUrl, CachedKey>>,
-    capacity: usize,
-}
-
-impl<S: SigningKeySource> SigningKeyCache<S> {
-    /// Default capacity: 256 keys (ConnectWise uses few keys per company).
-    pub fn new(source: S) -> Self {
-        SigningKeyCache {
-            source,
-            entries: Mutex::new(HashMap::new()),
-            capacity: 256,
-        }
-    }
-
-    pub fn with_capacity(mut self, capacity: usize) -> Self {
-        self.capacity = capacity.max(1);
-        self
-    }
-
-    pub fn source(&self) -> &S {
-        &self.source
-    }
-
-    /// How many keys are cached.
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Forget every key (e.g. after a tenant's ConnectWise credentials change).
-    pub fn clear(&self) {
-        self.lock().clear();
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ApprovedKeyUrl, CachedKey>> {
-        // A panic elsewhere while holding the lock leaves a usable map: recover it.
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The key for `url`, from the cache or fetched now.
-    pub(crate) async fn key(
-        &self,
-        url: &ApprovedKeyUrl,
-        now: UnixMillis,
-    ) -> Result<KeyLookup, Rejection> {
-        let cached = self.lock().get(url).map(|c| KeyLookup {
-            key: c.key.clone(),
-            fetched_at: c.fetched_at,
-            fresh: false,
-        });
-        match cached {
-            Some(hit) => Ok(hit),
-            None => self.refetch(url, now).await,
-        }
-    }
-
-    /// Fetches `url` (even if cached) and stores the result.
-    pub(crate) async fn refetch(
-        &self,
-        url: &ApprovedKeyUrl,
-        now: UnixMillis,
-    ) -> Result<KeyLookup, Rejection> {
-        let response = self
-            .source
-            .fetch(url)
-            .await
-            .map_err(|_| Rejection::KeyFetch(Cow::Borrowed("transport error")))?;
-        let key = hmac_key_from_response(&response)?;
-        let mut entries = self.lock();
-        if entries.len() >= self.capacity && !entries.contains_key(url) {
-            // Evict the oldest fetch; the map is small, a scan is cheap.
-            if let Some(oldest) = entries
-                .iter()
-                .min_by_key(|(_, c)| c.fetched_at)
-                .map(|(u, _)| u.clone())
-            {
-                entries.remove(&oldest);
-            }
-        }
-        entries.insert(
-            url.clone(),
-            CachedKey {
-                key: key.clone(),
-                fetched_at: now,
-            },
-        );
-        Ok(KeyLookup {
-            key,
-            fetched_at: now,
-            fresh: true,
-        })
-    }
-}
-
-impl<S> fmt::Debug for SigningKeyCache<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let len = self.entries.lock().map(|e| e.len()).unwrap_or(0);
-        f.debug_struct("SigningKeyCache")
-            .field("keys", &len)
-            .field("capacity", &self.capacity)
-            .finish()
-    }
-}
-
-/// `{"signing_key": "…"}` → `SHA-256(signing_key)`.
-fn hmac_key_from_response(response: &KeyFetchResponse) -> Result<HmacKey, Rejection> {
-    let failed = |reason: &'static str| Rejection::KeyFetch(Cow::Borrowed(reason));
-    match response.status {
-        200..=299 => {}
-        // The source must not follow redirects; one coming back is refused like a bad host.
-        300..=399 => return Err(refused("redirect")),
-        _ => return Err(failed("key host answered an error status")),
-    }
-    if response.body.len() > MAX_KEY_RESPONSE_BYTES {
-        return Err(failed("key response too large"));
-    }
-    let json: Value =
-        serde_json::from_slice(&response.body).map_err(|_| failed("key response is not JSON"))?;
-    let signing_key = json
-        .as_object()
-        .and_then(|o| crate::json_fields::string_field(o, "signing_key"))
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| failed("key response has no signing_key"))?;
-    Ok(HmacKey(Sha256::digest(signing_key.as_bytes()).into()))
 }

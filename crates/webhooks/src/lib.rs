@@ -12,7 +12,8 @@
 //!
 //! Everything is pure except ConnectWise's signing-key fetch, which goes through the
 //! [`SigningKeySource`] trait (the service implements it with its HTTP client) behind a
-//! [`SigningKeyCache`], and only for URLs a [`KeyUrlPolicy`] approved. Time is never read here:
+//! [`SigningKeyCache`] (single flight per URL, failures remembered briefly, a fetch limit per
+//! tenant), and only for URLs a [`KeyUrlPolicy`] approved. Time is never read here:
 //! the caller passes `received_at`, which is also "now" for timestamp windows.
 //!
 //! ```
@@ -36,6 +37,7 @@ mod autotask_escape;
 mod body;
 mod connectwise;
 mod connectwise_key;
+mod connectwise_key_cache;
 mod crypto;
 mod event;
 mod headers;
@@ -50,9 +52,10 @@ pub use autotask::{AutotaskCallout, AutotaskVerifier, DeactivationNotice, Signed
 pub use autotask_escape::dotnet_escaped;
 pub use body::BodyLimit;
 pub use connectwise::{ConnectWiseCallback, ConnectWiseVerifier};
-pub use connectwise_key::{
-    ApprovedKeyUrl, KeyFetchError, KeyFetchResponse, KeyUrlPolicy, SigningKeyCache,
-    SigningKeySource, MAX_KEY_RESPONSE_BYTES,
+pub use connectwise_key::{ApprovedKeyUrl, KeyUrlPolicy};
+pub use connectwise_key_cache::{
+    FetchLimit, KeyFetchError, KeyFetchResponse, SigningKeyCache, SigningKeySource,
+    MAX_KEY_RESPONSE_BYTES, NEGATIVE_TTL_MS,
 };
 pub use event::{Ignored, Verified, VerifiedEvent, WebhookRequest};
 pub use headers::Headers;

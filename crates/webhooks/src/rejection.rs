@@ -33,6 +33,10 @@ pub enum Rejection {
     /// The signing key could not be obtained from an allowed `key_url`.
     #[error("signing key fetch failed: {0}")]
     KeyFetch(Cow<'static, str>),
+    /// The signing key is not cached and the tenant's key fetches are over their limit; nothing
+    /// was fetched.
+    #[error("signing key fetch limit reached")]
+    KeyFetchLimited,
 }
 
 impl Rejection {
@@ -44,7 +48,8 @@ impl Rejection {
     ///
     /// A refused `key_url` means the delivery cannot be authenticated: 401, like a bad signature.
     /// A failed key fetch is our upstream's trouble, not the sender's fault: 503 so that
-    /// ConnectWise retries later.
+    /// ConnectWise retries later. So is a fetch over the tenant's limit: the delivery may be
+    /// genuine (a new key id), and a retry after the bucket refilled verifies it.
     pub fn http_status(&self) -> u16 {
         match self {
             Rejection::BadSignature
@@ -54,7 +59,7 @@ impl Rejection {
             Rejection::Malformed(_) => 400,
             Rejection::TooLarge => 413,
             Rejection::UnknownSource => 404,
-            Rejection::KeyFetch(_) => 503,
+            Rejection::KeyFetch(_) | Rejection::KeyFetchLimited => 503,
         }
     }
 
@@ -69,6 +74,7 @@ impl Rejection {
             Rejection::UnknownSource => "unknown_source",
             Rejection::KeyUrlRefused(_) => "key_url_refused",
             Rejection::KeyFetch(_) => "key_fetch",
+            Rejection::KeyFetchLimited => "key_fetch_limited",
         }
     }
 }
@@ -82,4 +88,7 @@ pub enum SettingError {
     /// A ConnectWise key host is not a plain `host` or `host:port`.
     #[error("invalid ConnectWise key host {0:?}: expected host or host:port")]
     InvalidKeyHost(String),
+    /// The ConnectWise company id that key URLs must name is empty.
+    #[error("the ConnectWise company id is empty")]
+    InvalidCompanyId,
 }

@@ -1,12 +1,14 @@
 //! Fetching ConnectWise callback signing keys (`Metadata.key_url`): the ingest's
-//! [`SigningKeySource`], with the tenant's ConnectWise API credentials.
+//! [`SigningKeySource`].
 //!
 //! Only URLs the tenant's `KeyUrlPolicy` approved ever reach this file (the webhooks crate checks
-//! before calling). The client still defends itself: no redirects are followed (a 3xx comes back
-//! as it is and the webhooks crate refuses it), the whole request is bounded by a short timeout,
-//! and at most `MAX_KEY_RESPONSE_BYTES + 1` bytes of the answer are read. Requests carry the
-//! tenant's API credentials (Basic `company+public:private` and `clientId`), which ConnectWise
-//! Cloud requires; error texts never include them.
+//! before calling): the callback-key endpoint of the tenant's company, with nothing but its
+//! `companyName` and `id` in the query. The request sends only what that endpoint needs: a plain
+//! GET with no credentials (the key endpoint is unauthenticated; reference `webhooks.md` §1.3,
+//! Nango's production handler fetches it so), so no API key can leak through it. The client
+//! still defends itself: no redirects are followed (a 3xx comes back as it is and the webhooks
+//! crate refuses it), the whole request is bounded by a short timeout, and at most
+//! `MAX_KEY_RESPONSE_BYTES + 1` bytes of the answer are read.
 
 use std::future::Future;
 use std::time::Duration;
@@ -15,41 +17,21 @@ use syncbridge_webhooks::{
     ApprovedKeyUrl, KeyFetchError, KeyFetchResponse, SigningKeySource, MAX_KEY_RESPONSE_BYTES,
 };
 
-use crate::connectwise::ConnectWiseConfig;
-use crate::secret::ApiSecret;
-
 /// Bounds a key fetch (connect + request + body). A callback waits for it, and ConnectWise's own
 /// delivery timeout is unknown, so keep it short.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// One tenant's key fetcher.
-#[derive(Clone)]
+/// One tenant's key fetcher (it holds no credentials: the key endpoint needs none).
+#[derive(Debug, Clone)]
 pub struct ConnectWiseKeySource {
     client: reqwest::Client,
-    user: String,
-    private_key: ApiSecret,
-    client_id: ApiSecret,
-}
-
-impl std::fmt::Debug for ConnectWiseKeySource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnectWiseKeySource")
-            .field("user", &self.user)
-            .finish_non_exhaustive()
-    }
 }
 
 impl ConnectWiseKeySource {
-    /// A fetcher with the credentials of the tenant's ConnectWise client, on `client` (from
-    /// [`ConnectWiseKeySource::client`], shared by every tenant).
-    pub fn new(client: reqwest::Client, config: &ConnectWiseConfig) -> Self {
-        ConnectWiseKeySource {
-            client,
-            user: format!("{}+{}", config.company_id, config.public_key),
-            private_key: config.private_key.clone(),
-            client_id: config.client_id.clone(),
-        }
+    /// A fetcher on `client` (from [`ConnectWiseKeySource::client`], shared by every tenant).
+    pub fn new(client: reqwest::Client) -> Self {
+        ConnectWiseKeySource { client }
     }
 
     /// The HTTP client every key source shares: no redirects, short timeouts, rustls.
@@ -68,11 +50,7 @@ impl SigningKeySource for ConnectWiseKeySource {
         &self,
         url: &ApprovedKeyUrl,
     ) -> impl Future<Output = Result<KeyFetchResponse, KeyFetchError>> + Send {
-        let request = self
-            .client
-            .get(url.as_str())
-            .basic_auth(&self.user, Some(self.private_key.expose()))
-            .header("clientId", self.client_id.expose());
+        let request = self.client.get(url.as_str());
         async move {
             let mut response = request.send().await.map_err(transport)?;
             let status = response.status().as_u16();
@@ -104,4 +82,56 @@ fn transport(e: reqwest::Error) -> KeyFetchError {
         message = message.replace(url.as_str(), "<url>");
     }
     KeyFetchError(format!("{kind}: {message}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syncbridge_webhooks::KeyUrlPolicy;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// The request as the key host sees it: only the key endpoint's path and query, no
+    /// `Authorization`, no `clientId` (issue 13 finding 2: the fetch sends only what it needs).
+    #[tokio::test]
+    async fn the_key_fetch_is_a_plain_get_without_credentials() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let site = listener.local_addr().unwrap().to_string();
+        let host = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.ends_with(b"\r\n\r\n") {
+                let n = socket.read(&mut buf).await.unwrap();
+                assert!(n > 0, "request ended early");
+                request.extend_from_slice(&buf[..n]);
+            }
+            let body = r#"{"signing_key":"k"}"#;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            socket.write_all(answer.as_bytes()).await.unwrap();
+            String::from_utf8(request).unwrap()
+        });
+        let approved = KeyUrlPolicy::for_site(&site, "acme")
+            .unwrap()
+            .allow_http_for_simulator()
+            .check(&format!(
+                "http://{site}/v2025_1//system/callbackkey/index.rails?companyName=acme&id=k1&pageSize=1000"
+            ))
+            .unwrap();
+        let source = ConnectWiseKeySource::new(ConnectWiseKeySource::client().unwrap());
+        let response = source.fetch(&approved).await.unwrap();
+        assert_eq!(response.status, 200);
+
+        let request = host.await.unwrap().to_ascii_lowercase();
+        assert!(
+            request.starts_with(
+                "get /v2025_1//system/callbackkey/index.rails?companyname=acme&id=k1 http/1.1\r\n"
+            ),
+            "{request}"
+        );
+        assert!(!request.contains("authorization"), "{request}");
+        assert!(!request.contains("clientid"), "{request}");
+    }
 }

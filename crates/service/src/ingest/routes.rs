@@ -165,6 +165,9 @@ async fn handle(
         if rejection.http_status() == 401 {
             metrics::verification_failure(configured.id.as_str(), source, rejection.kind());
         }
+        if *rejection == Rejection::KeyFetchLimited {
+            metrics::key_fetch_limited(configured.id.as_str());
+        }
         // The rejection's text is fixed wording (no secrets, no sender data).
         tracing::info!(source, status = rejection.http_status(), reason = %rejection, "webhook refused");
     } else {

@@ -54,12 +54,14 @@ fn yes() -> bool {
 pub struct ConnectWiseSection {
     /// The site host, e.g. `na.myconnectwise.net` (or `host:port` on premises).
     pub site: String,
-    /// The ConnectWise company (login) id; callbacks naming another `CompanyId` are refused.
+    /// The ConnectWise company (login) id; callbacks naming another `CompanyId`, or a `key_url`
+    /// naming another `companyName`, are refused.
     pub company_id: String,
     pub public_key: String,
     pub private_key: Credential,
     pub client_id: String,
-    /// Extra hosts signing keys may be fetched from (the site and its `api-` twin always are).
+    /// Extra hosts signing keys may be fetched from (the site always is, and so is its `api-`
+    /// twin when the site is a ConnectWise Cloud host, `*.myconnectwise.net`).
     pub key_hosts: Vec<String>,
     /// Enables `POST /webhooks/{tenant}/connectwise[/…]`.
     pub webhook_enabled: bool,
@@ -75,9 +77,10 @@ pub struct ConnectWiseSection {
 fn resolve(input: SectionInput<'_>) -> Result<ConnectWiseSection, ConfigError> {
     let key = input.key;
     let raw: RawConnectWise = decode(input.value, key)?;
+    let company_id = non_empty(&format!("{key}.company_id"), raw.company_id)?;
     let site_key = format!("{key}.site");
-    let mut key_urls =
-        KeyUrlPolicy::for_site(&raw.site).map_err(|e| ConfigError::at(&site_key, e.to_string()))?;
+    let mut key_urls = KeyUrlPolicy::for_site(&raw.site, &company_id)
+        .map_err(|e| ConfigError::at(&site_key, e.to_string()))?;
     for host in &raw.key_hosts {
         key_urls = key_urls
             .with_host(host)
@@ -88,7 +91,7 @@ fn resolve(input: SectionInput<'_>) -> Result<ConnectWiseSection, ConfigError> {
     }
     Ok(ConnectWiseSection {
         site: raw.site,
-        company_id: non_empty(&format!("{key}.company_id"), raw.company_id)?,
+        company_id,
         public_key: non_empty(&format!("{key}.public_key"), raw.public_key)?,
         private_key: raw
             .private_key
@@ -106,8 +109,7 @@ fn resolve(input: SectionInput<'_>) -> Result<ConnectWiseSection, ConfigError> {
 }
 
 impl ConnectWiseSection {
-    /// The connector's settings (credentials, address fallback) without budgets: also what the
-    /// ingest's signing-key fetcher authenticates with.
+    /// The connector's settings (credentials, address fallback) without budgets.
     pub fn connector_config(&self) -> ConnectWiseConfig {
         let scheme = if self.allow_http_for_simulator {
             "http"
@@ -189,10 +191,8 @@ impl PsaSection for ConnectWiseSection {
                 verifier: ConnectWiseVerifier::new(tenant.clone(), self.key_urls.clone())
                     .with_company_id(self.company_id.clone())
                     .with_body_limit(limit),
-                keys: SigningKeyCache::new(ConnectWiseKeySource::new(
-                    http.clone(),
-                    &self.connector_config(),
-                )),
+                // One cache per tenant: its fetch limit is the tenant's.
+                keys: SigningKeyCache::new(ConnectWiseKeySource::new(http.clone())),
             }),
             autotask: None,
         }

@@ -11,6 +11,7 @@
 //! | `syncbridge_ingest_verification_failures_total` | counter | tenant, source, reason |
 //! | `syncbridge_ingest_duplicates_total` | counter | tenant, source |
 //! | `syncbridge_ingest_publish_seconds` | histogram | source |
+//! | `syncbridge_connectwise_key_fetches_limited_total` | counter | tenant |
 //! | `syncbridge_autotask_deactivation_notices_total` | counter | tenant, outcome |
 //! | `syncbridge_autotask_webhook_deactivated` | gauge (alert) | tenant |
 //! | `syncbridge_safety_net_unannounced_changes_total` | counter | tenant, entity |
@@ -30,6 +31,7 @@ pub const REQUESTS: &str = "syncbridge_ingest_requests_total";
 pub const VERIFICATION_FAILURES: &str = "syncbridge_ingest_verification_failures_total";
 pub const DUPLICATES: &str = "syncbridge_ingest_duplicates_total";
 pub const PUBLISH_SECONDS: &str = "syncbridge_ingest_publish_seconds";
+pub const KEY_FETCHES_LIMITED: &str = "syncbridge_connectwise_key_fetches_limited_total";
 pub const DEACTIVATION_NOTICES: &str = "syncbridge_autotask_deactivation_notices_total";
 pub const WEBHOOK_DEACTIVATED: &str = "syncbridge_autotask_webhook_deactivated";
 pub const SAFETY_NET_UNANNOUNCED: &str = "syncbridge_safety_net_unannounced_changes_total";
@@ -78,6 +80,11 @@ fn describe() {
         PUBLISH_SECONDS,
         metrics::Unit::Seconds,
         "Time from publish to JetStream ack (successful publishes)."
+    );
+    metrics::describe_counter!(
+        KEY_FETCHES_LIMITED,
+        "ConnectWise callbacks answered 503 without fetching their signing key because the \
+         tenant's key fetches were over their limit (someone may be probing with made-up key ids)."
     );
     metrics::describe_counter!(
         DEACTIVATION_NOTICES,
@@ -131,6 +138,11 @@ pub fn verification_failure(tenant: &str, source: &'static str, reason: &'static
         "reason" => reason
     )
     .increment(1);
+}
+
+/// A ConnectWise callback refused because the tenant's key fetches were over their limit.
+pub fn key_fetch_limited(tenant: &str) {
+    metrics::counter!(KEY_FETCHES_LIMITED, "tenant" => tenant.to_owned()).increment(1);
 }
 
 pub fn duplicate(tenant: &str, source: &'static str) {

@@ -447,8 +447,13 @@ async fn callbacks_are_signed_carry_entity_strings_and_honour_self_suppression()
     assert!(entity["_info"]["lastUpdated"].is_string());
 
     // The signature verifies with the key fetched from key_url.
+    // The reference's real shape (webhooks.md §1.2): codebase, double slash, companyName, id.
     let key_url = payload["Metadata"]["key_url"].as_str().expect("key_url");
-    assert!(key_url.starts_with(cw.base_url()));
+    let shape = format!(
+        "{}/v2025_1//system/callbackkey/index.rails?companyName=acme&id=",
+        cw.base_url()
+    );
+    assert!(key_url.starts_with(&shape), "{key_url}");
     let key: Value = client()
         .get(key_url)
         .send()

@@ -51,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
         Headers::new().with("x-content-signature", signature)
     };
     let tenant = TenantId::new("fuzz").unwrap();
-    let policy = KeyUrlPolicy::for_site("na.myconnectwise.net").unwrap();
+    let policy = KeyUrlPolicy::for_site("na.myconnectwise.net", "Cobalt").unwrap();
     let verifier = ConnectWiseVerifier::new(tenant, policy);
     let keys = SigningKeyCache::new(FixedKey);
     let _ = block_on(verifier.verify(&WebhookRequest::new(body, &headers, 0), &keys));

@@ -1,25 +1,33 @@
 //! ConnectWise callbacks: genuine deliveries, rejections, the §1.6 vector, key caching and the
 //! `key_url` SSRF guard (refusals happen without a single fetch).
 
-use crate::common::{block_on, tenant, FakeKeySource};
+use crate::common::{block_on, cw_policy, tenant, FakeKeySource};
 use syncbridge_model::{ChangeAction, Entity, EventSource, PsaKind};
 use syncbridge_webhooks::{
     ConnectWiseCallback, ConnectWiseVerifier, Headers, KeyUrlPolicy, Rejection, SigningKeyCache,
     Verified, WebhookRequest,
 };
 
-const SIGNING_KEY: &str = "test-signing-key";
-const KEY_URL: &str = "https://api-na.myconnectwise.net/v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id=e17e6674";
-const NOW: i64 = 1_780_000_000_000;
+pub const SIGNING_KEY: &str = "test-signing-key";
+/// The reference fixture's shape (webhooks.md §1.2) on the `api-` twin of the tenant's site.
+pub const KEY_URL: &str = "https://api-na.myconnectwise.net/v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id=e17e6674";
+pub const NOW: i64 = 1_780_000_000_000;
 
-fn verifier() -> ConnectWiseVerifier {
-    ConnectWiseVerifier::new(
-        tenant(),
-        KeyUrlPolicy::for_site("na.myconnectwise.net").unwrap(),
-    )
+pub fn verifier() -> ConnectWiseVerifier {
+    ConnectWiseVerifier::new(tenant(), cw_policy())
 }
 
-fn callback(action: &str, kind: &str, entity: serde_json::Value, key_url: &str) -> Vec<u8> {
+/// A key URL of the tenant's company on `origin` (`https://host[:port]`) with key id `id`.
+pub fn key_url_on(origin: &str, id: &str) -> String {
+    format!("{origin}/v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id={id}")
+}
+
+/// Whether `policy` approves a key URL of the tenant's company on `origin`.
+pub fn approves(policy: &KeyUrlPolicy, origin: &str) -> bool {
+    policy.check(&key_url_on(origin, "1")).is_ok()
+}
+
+pub fn callback(action: &str, kind: &str, entity: serde_json::Value, key_url: &str) -> Vec<u8> {
     serde_json::json!({
         "MessageId": "824d99d2-33c0-4c56-9ded-d99d895a90e3",
         "FromUrl": "na.myconnectwise.net",
@@ -43,11 +51,11 @@ fn contact_update() -> Vec<u8> {
     callback("updated", "contact", record.into(), KEY_URL)
 }
 
-fn signed(body: &[u8], key: &str) -> Headers {
+pub fn signed(body: &[u8], key: &str) -> Headers {
     Headers::new().with("X-Content-Signature", ConnectWiseCallback::sign(key, body))
 }
 
-fn run(
+pub fn run(
     verifier: &ConnectWiseVerifier,
     keys: &SigningKeyCache<FakeKeySource>,
     body: &[u8],
@@ -118,7 +126,9 @@ fn types_map_to_entities_and_others_are_ignored() {
     }
 }
 
-/// webhooks.md §1.6, reproduced exactly.
+/// webhooks.md §1.6, reproduced exactly. The vector's made-up `key_url` names no company, so the
+/// verifier refuses it before any fetch (the signature itself is checked with the same key on a
+/// key URL of the tenant's company).
 #[test]
 fn reference_vector_1_6() {
     let body = br#"{"ProductInstanceId":"instance-1","Type":"ticket","ID":123,"Metadata":{"key_url":"https://api-na.myconnectwise.net/v4_6_release/system/callbackkey/index.rails?id=test"}}"#;
@@ -130,6 +140,18 @@ fn reference_vector_1_6() {
 
     let keys = SigningKeyCache::new(FakeKeySource::serving("test-signing-key"));
     let headers = Headers::new().with("x-content-signature", signature);
+    assert!(matches!(
+        run(&verifier(), &keys, body, &headers),
+        Err(Rejection::KeyUrlRefused(_))
+    ));
+    assert_eq!(keys.source().calls(), 0);
+
+    let body = String::from_utf8(body.to_vec())
+        .unwrap()
+        .replace("?id=test", "?companyName=Cobalt&id=test")
+        .into_bytes();
+    let body = &body[..];
+    let headers = signed(body, "test-signing-key");
     // A ticket: authentic, not synced.
     assert!(matches!(
         run(&verifier(), &keys, body, &headers),
@@ -185,7 +207,7 @@ fn malformed_body_is_400() {
     assert_eq!(keys.source().calls(), 0);
 
     // Authentic but missing the MessageId (dedup id): malformed.
-    let body = br#"{"Action":"added","Type":"company","ID":1,"Metadata":{"key_url":"https://na.myconnectwise.net/k?id=1"}}"#;
+    let body = br#"{"Action":"added","Type":"company","ID":1,"Metadata":{"key_url":"https://na.myconnectwise.net/v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id=1"}}"#;
     let err = run(&verifier(), &keys, body, &signed(body, SIGNING_KEY)).unwrap_err();
     assert!(matches!(err, Rejection::Malformed(_)), "{err:?}");
 }
@@ -272,29 +294,29 @@ fn ssrf_key_urls_are_refused_without_fetch() {
     let refused = [
         // scheme
         "http://api-na.myconnectwise.net/v4_6_release/system/callbackkey/index.rails?id=1",
-        "ftp://api-na.myconnectwise.net/key",
+        "ftp://api-na.myconnectwise.net/v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id=1",
         "file:///etc/passwd",
         // other hosts, look-alikes
-        "https://evil.example.com/key",
-        "https://na.myconnectwise.net.evil.com/key",
-        "https://evilna.myconnectwise.net/key",
-        "https://eu.myconnectwise.net/key",
-        "https://api-na.myconnectwise.net./key",
+        "https://evil.example.com/v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id=1",
+        "https://na.myconnectwise.net.evil.com/v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id=1",
+        "https://evilna.myconnectwise.net/v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id=1",
+        "https://eu.myconnectwise.net/v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id=1",
+        "https://api-na.myconnectwise.net./v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id=1",
         // userinfo (incl. the classic host confusion)
-        "https://user@api-na.myconnectwise.net/key",
-        "https://user:pass@api-na.myconnectwise.net/key",
-        "https://api-na.myconnectwise.net@evil.com/key",
+        "https://user@api-na.myconnectwise.net/v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id=1",
+        "https://user:pass@api-na.myconnectwise.net/v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id=1",
+        "https://api-na.myconnectwise.net@evil.com/v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id=1",
         // IP literals, in every spelling the URL parser normalises
-        "https://127.0.0.1/key",
-        "https://2130706433/key",
-        "https://0x7f.1/key",
-        "https://169.254.169.254/latest/meta-data",
-        "https://[::1]/key",
+        "https://127.0.0.1/v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id=1",
+        "https://2130706433/v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id=1",
+        "https://0x7f.1/v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id=1",
+        "https://169.254.169.254/v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id=1",
+        "https://[::1]/v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id=1",
         // port mismatch
-        "https://api-na.myconnectwise.net:8443/key",
-        "https://na.myconnectwise.net:80/key",
+        "https://api-na.myconnectwise.net:8443/v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id=1",
+        "https://na.myconnectwise.net:80/v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id=1",
         // fragment, relative, junk
-        "https://api-na.myconnectwise.net/key#frag",
+        "https://api-na.myconnectwise.net/v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id=1#frag",
         "/v4_6_release/system/callbackkey",
         "",
     ];
@@ -313,58 +335,57 @@ fn ssrf_key_urls_are_refused_without_fetch() {
 
 #[test]
 fn policy_allows_the_site_and_its_api_twin_only() {
-    let policy = KeyUrlPolicy::for_site("na.myconnectwise.net").unwrap();
-    assert!(policy.check("https://na.myconnectwise.net/k?id=1").is_ok());
-    assert!(policy
-        .check("https://API-NA.myconnectwise.net:443/k?id=1")
-        .is_ok());
+    let policy = cw_policy();
+    assert!(approves(&policy, "https://na.myconnectwise.net"));
+    assert!(approves(&policy, "https://API-NA.myconnectwise.net:443"));
     let approved = policy.check(KEY_URL).unwrap();
     assert_eq!(approved.as_str(), KEY_URL, "path kept as sent");
 
-    let api = KeyUrlPolicy::for_site("https://api-eu.myconnectwise.net").unwrap();
-    assert!(api.check("https://eu.myconnectwise.net/k").is_ok());
-    assert!(api.check("https://na.myconnectwise.net/k").is_err());
+    let api = KeyUrlPolicy::for_site("https://api-eu.myconnectwise.net", "Cobalt").unwrap();
+    assert!(approves(&api, "https://eu.myconnectwise.net"));
+    assert!(!approves(&api, "https://na.myconnectwise.net"));
 
-    let on_prem = KeyUrlPolicy::for_site("cw.example.com:8443")
+    let on_prem = KeyUrlPolicy::for_site("cw.example.com:8443", "Cobalt")
         .unwrap()
         .with_host("cwapi.example.com")
         .unwrap();
-    assert!(on_prem.check("https://cw.example.com:8443/k").is_ok());
-    assert!(on_prem.check("https://cw.example.com/k").is_err());
-    assert!(on_prem.check("https://cwapi.example.com/k").is_ok());
+    assert!(approves(&on_prem, "https://cw.example.com:8443"));
+    assert!(!approves(&on_prem, "https://cw.example.com"));
+    assert!(approves(&on_prem, "https://cwapi.example.com"));
 
-    assert!(KeyUrlPolicy::for_site("").is_err());
-    assert!(KeyUrlPolicy::for_site("https://cw.example.com/path").is_err());
-    assert!(KeyUrlPolicy::for_site("user@cw.example.com").is_err());
+    assert!(KeyUrlPolicy::for_site("", "Cobalt").is_err());
+    assert!(KeyUrlPolicy::for_site("https://cw.example.com/path", "Cobalt").is_err());
+    assert!(KeyUrlPolicy::for_site("user@cw.example.com", "Cobalt").is_err());
+    assert!(KeyUrlPolicy::for_site("na.myconnectwise.net", " ").is_err());
 }
 
 #[test]
 fn http_and_ip_literals_only_for_an_explicit_simulator_policy() {
-    let production = KeyUrlPolicy::for_site("127.0.0.1:18080").unwrap();
-    assert!(production.check("http://127.0.0.1:18080/key").is_err());
-    assert!(production.check("https://127.0.0.1:18080/key").is_err());
+    let production = KeyUrlPolicy::for_site("127.0.0.1:18080", "Cobalt").unwrap();
+    assert!(!approves(&production, "http://127.0.0.1:18080"));
+    assert!(!approves(&production, "https://127.0.0.1:18080"));
 
     let simulator = production.allow_http_for_simulator();
-    assert!(simulator.check("http://127.0.0.1:18080/key?id=1").is_ok());
-    assert!(simulator.check("http://127.0.0.1:18081/key").is_err());
-    assert!(simulator.check("http://127.0.0.2:18080/key").is_err());
-    assert!(simulator.check("http://localhost:18080/key").is_err());
+    assert!(approves(&simulator, "http://127.0.0.1:18080"));
+    for origin in [
+        "http://127.0.0.1:18081",
+        "http://127.0.0.2:18080",
+        "http://localhost:18080",
+    ] {
+        assert!(!approves(&simulator, origin), "{origin}");
+    }
 
-    let by_name = KeyUrlPolicy::for_site("localhost:18080")
+    let by_name = KeyUrlPolicy::for_site("localhost:18080", "Cobalt")
         .unwrap()
         .allow_http_for_simulator();
-    assert!(by_name.check("http://localhost:18080/key").is_ok());
-    assert!(by_name.check("http://127.0.0.1:18080/key").is_err());
+    assert!(approves(&by_name, "http://localhost:18080"));
+    assert!(!approves(&by_name, "http://127.0.0.1:18080"));
 
     // End to end through the verifier with a simulator policy.
     let verifier = ConnectWiseVerifier::new(tenant(), by_name);
     let keys = SigningKeyCache::new(FakeKeySource::serving(SIGNING_KEY));
-    let body = callback(
-        "updated",
-        "contact",
-        "{}".into(),
-        "http://localhost:18080/key?id=9",
-    );
+    let key_url = key_url_on("http://localhost:18080", "9");
+    let body = callback("updated", "contact", "{}".into(), &key_url);
     assert!(run(&verifier, &keys, &body, &signed(&body, SIGNING_KEY)).is_ok());
 }
 

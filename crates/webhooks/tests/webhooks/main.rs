@@ -5,6 +5,8 @@
 mod autotask;
 mod common;
 mod connectwise;
+mod connectwise_key_fetch;
+mod connectwise_key_url;
 mod itglue;
 mod no_panic;
 mod redaction_and_limits;

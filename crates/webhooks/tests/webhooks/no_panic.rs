@@ -2,7 +2,7 @@
 //! parser or verifier panic. Each run also mutates genuine payloads, so the code past the
 //! signature check is exercised too (with the signature recomputed over the mutated body).
 
-use crate::common::{block_on, tenant, FakeKeySource};
+use crate::common::{block_on, cw_policy, tenant, FakeKeySource};
 use proptest::prelude::*;
 use syncbridge_model::Side;
 use syncbridge_webhooks::{
@@ -31,7 +31,7 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
         (0usize..4, proptest::collection::vec((any::<usize>(), any::<u8>()), 0..4)).prop_map(
             |(which, edits)| {
                 let mut body = [
-                    &br#"{"MessageId":"m","Action":"added","Type":"company","ID":1,"Entity":"{\"id\":1}","Metadata":{"key_url":"https://na.myconnectwise.net/k"}}"#[..],
+                    &br#"{"MessageId":"m","Action":"added","Type":"company","ID":1,"Entity":"{\"id\":1}","Metadata":{"key_url":"https://na.myconnectwise.net/v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id=1"}}"#[..],
                     br#"{"Action":"Create","Guid":"g","EntityType":"Company","Id":1,"Fields":{"T":"R&D \u00e9"},"SequenceNumber":1}"#,
                     br#"{"type":"contact.updated","data":{"id":"42"}}"#,
                     br#"{"Action":"Deactivated","Guid":"g"}"#,
@@ -64,10 +64,10 @@ proptest! {
         let _ = ConnectWiseCallback::parse(&body);
         let _ = AutotaskCallout::parse(&body).map(|c| (c.dedup_id(), c.entity(), c.change_action()));
         let _ = dotnet_escaped(&body);
-        let policy = KeyUrlPolicy::for_site("na.myconnectwise.net").unwrap();
+        let policy = cw_policy();
         let _ = policy.check(&key_url);
         let _ = policy.clone().allow_http_for_simulator().check(&key_url);
-        let _ = KeyUrlPolicy::for_site(&key_url);
+        let _ = KeyUrlPolicy::for_site(&key_url, &key_url);
 
         // Random headers.
         let headers = Headers::new()
@@ -103,9 +103,6 @@ fn run_all(body: &[u8], headers: &Headers, now: i64, token: &str) {
         .unwrap()
         .verify(&request);
     let keys = SigningKeyCache::new(FakeKeySource::serving(SECRET));
-    let cw = ConnectWiseVerifier::new(
-        tenant(),
-        KeyUrlPolicy::for_site("na.myconnectwise.net").unwrap(),
-    );
+    let cw = ConnectWiseVerifier::new(tenant(), cw_policy());
     let _ = block_on(cw.verify(&request, &keys));
 }

@@ -3,12 +3,12 @@
 
 use std::borrow::Cow;
 
-use crate::common::{block_on, tenant, FakeKeySource};
+use crate::common::{block_on, cw_policy, tenant, FakeKeySource};
 use syncbridge_model::Side;
 use syncbridge_webhooks::{
     AutotaskCallout, AutotaskVerifier, BodyLimit, ConnectWiseCallback, ConnectWiseVerifier,
-    Headers, ItGlueWorkflowVerifier, KeyUrlPolicy, Rejection, Secret, SigningKeyCache,
-    StandardWebhook, StandardWebhookVerifier, WebhookRequest, WebhookSource,
+    Headers, ItGlueWorkflowVerifier, Rejection, Secret, SigningKeyCache, StandardWebhook,
+    StandardWebhookVerifier, WebhookRequest, WebhookSource,
 };
 
 const SECRET: &str = "super-secret-value-4f9a";
@@ -105,14 +105,11 @@ fn rejections_never_contain_secrets_or_signatures() {
         sig,
     ));
 
-    let cw_body = br#"{"MessageId":"m","Action":"added","Type":"company","ID":1,"Metadata":{"key_url":"https://na.myconnectwise.net/k"}}"#;
+    let cw_body = br#"{"MessageId":"m","Action":"added","Type":"company","ID":1,"Metadata":{"key_url":"https://na.myconnectwise.net/v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id=1"}}"#;
     let sig = ConnectWiseCallback::sign(SECRET, cw_body);
     let headers = Headers::new().with("x-content-signature", &sig);
     let keys = SigningKeyCache::new(FakeKeySource::serving("the-real-signing-key"));
-    let cw = ConnectWiseVerifier::new(
-        tenant(),
-        KeyUrlPolicy::for_site("na.myconnectwise.net").unwrap(),
-    );
+    let cw = ConnectWiseVerifier::new(tenant(), cw_policy());
     leaked.push((
         block_on(cw.verify(&WebhookRequest::new(cw_body, &headers, NOW), &keys)).unwrap_err(),
         sig,
@@ -194,11 +191,7 @@ fn bodies_over_the_limit_are_too_large_everywhere() {
         Err(Rejection::TooLarge)
     );
     let keys = SigningKeyCache::new(FakeKeySource::serving("k"));
-    let cw = ConnectWiseVerifier::new(
-        tenant(),
-        KeyUrlPolicy::for_site("na.myconnectwise.net").unwrap(),
-    )
-    .with_body_limit(limit);
+    let cw = ConnectWiseVerifier::new(tenant(), cw_policy()).with_body_limit(limit);
     assert_eq!(
         block_on(cw.verify(&request, &keys)),
         Err(Rejection::TooLarge)

@@ -420,3 +420,24 @@ pub async fn counting_listener() -> (String, Arc<AtomicUsize>) {
     });
     (format!("127.0.0.1:{}", addr.port()), count)
 }
+
+/// A company update from tenant `acme`'s ConnectWise naming `key_url` (message number `message`),
+/// signed with `signing_key`.
+pub fn signed_callback(
+    signing_key: &str,
+    key_url: &str,
+    message: u32,
+) -> (Vec<u8>, [(&'static str, String); 1]) {
+    let body = serde_json::json!({
+        "MessageId": format!("5b1b0e5e-0000-4000-8000-{message:012}"), "Action": "updated",
+        "Type": "company", "ID": 7, "CompanyId": "acme", "Entity": null,
+        "Metadata": {"key_url": key_url}
+    })
+    .to_string()
+    .into_bytes();
+    let headers = [(
+        "x-content-signature",
+        syncbridge_webhooks::ConnectWiseCallback::sign(signing_key, &body),
+    )];
+    (body, headers)
+}

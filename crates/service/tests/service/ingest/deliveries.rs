@@ -77,17 +77,7 @@ async fn connectwise_key_url_on_another_host_is_refused_without_any_request() {
             h.cw.base_url().trim_start_matches("http://")
         ),
     ] {
-        let body = serde_json::json!({
-            "MessageId": "5b1b0e5e-0000-4000-8000-000000000001", "Action": "updated",
-            "Type": "company", "ID": 7, "CompanyId": "acme", "Entity": null,
-            "Metadata": {"key_url": key_url}
-        })
-        .to_string()
-        .into_bytes();
-        let headers = [(
-            "x-content-signature",
-            ConnectWiseCallback::sign("attacker-key", &body),
-        )];
+        let (body, headers) = signed_callback("attacker-key", &key_url, 1);
         let answer = h.post("/webhooks/acme/connectwise", &headers, &body).await;
         assert_eq!(answer.status, 401, "{key_url}: {}", answer.text);
     }

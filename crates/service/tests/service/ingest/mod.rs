@@ -4,6 +4,7 @@
 
 mod autotask_sim;
 mod connection_limits;
+mod connectwise_keys;
 mod deliveries;
 mod nats_outage;
 mod no_panic;

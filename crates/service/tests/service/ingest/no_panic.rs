@@ -128,7 +128,10 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
         (any::<i64>(), "[ -~]{0,20}", "[ -~]{0,20}").prop_map(|(id, text, kind)| {
             serde_json::json!({
                 "MessageId": text, "Action": "updated", "Type": kind, "ID": id, "CompanyId": "acme",
-                "Metadata": {"key_url": format!("http://127.0.0.1:9/{text}")},
+                "Metadata": {"key_url": format!(
+                    "http://127.0.0.1:9/v2025_1//system/callbackkey/index.rails?companyName=acme&id=k{}",
+                    id.unsigned_abs()
+                )},
                 "Guid": text, "EntityType": kind, "Id": id, "SequenceNumber": id,
                 "type": kind, "data": {"id": text}
             })

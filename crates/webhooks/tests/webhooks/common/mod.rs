@@ -7,10 +7,20 @@ use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 
 use syncbridge_model::TenantId;
-use syncbridge_webhooks::{ApprovedKeyUrl, KeyFetchError, KeyFetchResponse, SigningKeySource};
+use syncbridge_webhooks::{
+    ApprovedKeyUrl, KeyFetchError, KeyFetchResponse, KeyUrlPolicy, SigningKeySource,
+};
 
 pub fn tenant() -> TenantId {
     TenantId::new("acme").unwrap()
+}
+
+/// The ConnectWise company of the reference's fixture (webhooks.md §1.2).
+pub const CW_COMPANY: &str = "Cobalt";
+
+/// The tenant's ConnectWise key policy: the `na` Cloud site, company [`CW_COMPANY`].
+pub fn cw_policy() -> KeyUrlPolicy {
+    KeyUrlPolicy::for_site("na.myconnectwise.net", CW_COMPANY).unwrap()
 }
 
 /// A key host that serves `{"signing_key": key}` (or a configured status) and counts fetches.
