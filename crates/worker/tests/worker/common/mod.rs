@@ -28,6 +28,9 @@ struct State {
 
 /// One side, in memory. Cheap to clone (shared state).
 #[derive(Clone)]
+/// A person's edit waiting for a read: (entity, id, field, value).
+pub type PendingEdit = (Entity, String, Field, String);
+
 pub struct MemorySide {
     side: Side,
     prefix: &'static str,
@@ -44,7 +47,7 @@ pub struct MemorySide {
     pub read_delay_ms: Arc<AtomicU64>,
     /// A person's edit made right after the next read of its record: (entity, id, field,
     /// value). The read answers the record as it was; the edit lands behind it.
-    pub edit_after_next_read: Arc<Mutex<Option<(Entity, String, Field, String)>>>,
+    pub edit_after_next_read: Arc<Mutex<Option<PendingEdit>>>,
 }
 
 impl MemorySide {
