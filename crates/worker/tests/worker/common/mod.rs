@@ -27,10 +27,10 @@ struct State {
 }
 
 /// One side, in memory. Cheap to clone (shared state).
-#[derive(Clone)]
 /// A person's edit waiting for a read: (entity, id, field, value).
 pub type PendingEdit = (Entity, String, Field, String);
 
+#[derive(Clone)]
 pub struct MemorySide {
     side: Side,
     prefix: &'static str,
