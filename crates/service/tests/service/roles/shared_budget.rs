@@ -17,6 +17,16 @@ fn tenant_config(nats: &str, autotask: &str) -> Config {
     autotask_tenant::tenant_config(nats, autotask, "[tenants.globex.budgets]\npsa = \"6/1m\"\n")
 }
 
+/// The budget's windows are aligned to the minute (`start = now - now % window`): the 3 s the test
+/// watches must lie in one window, or a boundary in between would rightly allow a second six.
+async fn start_well_inside_a_window() {
+    let window_ms = 60_000;
+    let into = (syncbridge::runtime::clock::now_millis() as u64) % window_ms;
+    if into > window_ms - 10_000 {
+        tokio::time::sleep(Duration::from_millis(window_ms - into + 200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_together_stay_within_the_tenants_budget() {
     let nats = NatsServer::start().await.unwrap();
@@ -33,6 +43,7 @@ async fn two_processes_together_stay_within_the_tenants_budget() {
         std::sync::Arc::new(syncbridge::vendors::clients::psa(tenant, Some(&state)).unwrap());
     let second =
         std::sync::Arc::new(syncbridge::vendors::clients::psa(tenant, Some(&state)).unwrap());
+    start_well_inside_a_window().await;
     let mut calls = Vec::new();
     for client in [&first, &second] {
         for i in 0..5 {
