@@ -529,10 +529,8 @@ fn resolve_itglue(
         workflow_token: raw
             .workflow_token
             .map(|spec| {
-                workflow_token(
-                    &format!("{key}.workflow_token"),
-                    spec.resolve(&format!("{key}.workflow_token"), env)?,
-                )
+                let token_key = format!("{key}.workflow_token");
+                workflow_token(&token_key, spec.resolve(&token_key, env)?)
             })
             .transpose()?,
     })

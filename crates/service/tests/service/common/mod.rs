@@ -296,10 +296,7 @@ where
 }
 
 pub fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    syncbridge::runtime::clock::now_millis() / 1000
 }
 
 /// A genuine-shape Autotask callout (reference §2.2), compact as Autotask sends it.

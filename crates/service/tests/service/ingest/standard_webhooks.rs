@@ -4,7 +4,7 @@
 //! appears in IT Glue, and the decision is in the audit stream with its source.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use syncbridge::config::Config;
 use syncbridge::ingest::{Ingest, NatsSink};
@@ -139,10 +139,7 @@ side = "psa"
         r#"{{"type":"organization.created","timestamp":"2026-12-06T00:00:00Z","data":{{"id":"{}"}}}}"#,
         company.id
     );
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = crate::common::now_secs();
     let signature = StandardWebhook::sign(SECRET, "msg_rockets_1", now, body.as_bytes()).unwrap();
     let answer = reqwest::Client::new()
         .post(format!("{ingest_url}/webhooks/acme/standard"))

@@ -53,10 +53,7 @@ fn event(source: EventSource, id: &str) -> ChangeEvent {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
+    syncbridge::runtime::clock::now_millis()
 }
 
 #[tokio::test]
