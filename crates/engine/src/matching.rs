@@ -53,7 +53,9 @@ pub fn loose(s: &str) -> String {
     folded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn same_loose_key(entity: Entity, a: &Record, b: &Record) -> bool {
+/// Whether `a` and `b` have the same key in [`loose`] form: a near miss when they are not
+/// [`same_key`]. Used to find near misses among listed records and to report them; never to link.
+pub fn same_loose_key(entity: Entity, a: &Record, b: &Record) -> bool {
     let loose_eq = |f: Field| match (a.get(f), b.get(f)) {
         (Some(x), Some(y)) => loose(x) == loose(y),
         (None, None) => true,

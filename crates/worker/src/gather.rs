@@ -3,6 +3,7 @@
 //! first-sync watermark. Reads only; every vendor read goes through [`SideApi`].
 
 use syncbridge_bus::{KvError, LinkStore, StateStore, Versioned};
+use syncbridge_engine::matching::same_loose_key;
 use syncbridge_engine::{Candidate, Input, Parent, Refs, Trigger};
 use syncbridge_model::{
     Entity, Field, Link, LinkState, Record, Side, TenantId, TenantSettings, UnixMillis,
@@ -171,10 +172,22 @@ impl<P: SideApi, I: SideApi> Reader<'_, P, I> {
             _ if entity.has_parent_org() => return Ok(Vec::new()),
             _ => None,
         };
-        let found = match other {
-            Side::Psa => self.psa.candidates(entity, org, probe).await?,
-            Side::ItGlue => self.itg.candidates(entity, org, probe).await?,
+        let (mut found, pool) = match other {
+            Side::Psa => (
+                self.psa.candidates(entity, org, probe).await?,
+                self.psa.near_miss_pool(entity).await?,
+            ),
+            Side::ItGlue => (
+                self.itg.candidates(entity, org, probe).await?,
+                self.itg.near_miss_pool(entity).await?,
+            ),
         };
+        for record in pool {
+            let near = same_loose_key(entity, probe, &record);
+            if near && !found.iter().any(|f| f.id == record.id) {
+                found.push(record);
+            }
+        }
         let mut out = Vec::with_capacity(found.len());
         for record in found {
             let linked = self.link_of(entity, other, &record.id).await?;

@@ -47,6 +47,18 @@ pub trait SideApi: Send + Sync {
         probe: &Record,
     ) -> impl Future<Output = Result<Vec<Record>, ApiError>> + Send;
 
+    /// Records of `entity` that a near miss of a probe may be among, when [`SideApi::candidates`]
+    /// cannot find them: IT Glue's organization name filter is exact, so a name differing only in
+    /// case or whitespace comes from its (cached) organization list. The worker picks the near
+    /// misses out with the engine's `matching::same_loose_key`; most sides have no such pool.
+    fn near_miss_pool(
+        &self,
+        entity: Entity,
+    ) -> impl Future<Output = Result<Vec<Record>, ApiError>> + Send {
+        let _ = entity;
+        async { Ok(Vec::new()) }
+    }
+
     /// Creates a record; returns it as read back.
     fn create(
         &self,

@@ -26,9 +26,9 @@ use syncbridge_engine::reconcile::{plan, Listed, Plan, Why};
 use syncbridge_model::{
     ChangeAction, ChangeEvent, Entity, EventSource, Link, Record, TenantId, UnixMillis,
 };
-use tokio::sync::watch;
 
 use crate::config::TenantConfig;
+use crate::roles::TenantRuntime;
 
 /// Why a full sync stopped (everything published before it stays published).
 #[derive(Debug, thiserror::Error)]
@@ -249,17 +249,17 @@ fn counts(plan: &Plan) -> Vec<(Entity, Why, u64)> {
 /// Runs the tenant's full sync every `interval`, on a schedule all processes share: slot `n`
 /// starts at `n × interval` since the epoch, and the process that claims the slot in `sync_state`
 /// (compare-and-set) runs it. A scheduled run never forces the sweep.
-#[allow(clippy::too_many_arguments)]
-pub async fn schedule(
-    tenant: TenantConfig,
-    psa: std::sync::Arc<PsaClient>,
-    itg: std::sync::Arc<ItGlueClient>,
-    links: LinkStore,
-    state: StateStore,
-    publisher: EventPublisher,
-    interval: Duration,
-    stop: watch::Receiver<bool>,
-) {
+pub(crate) async fn schedule(rt: TenantRuntime, links: LinkStore, interval: Duration) {
+    let TenantRuntime {
+        conn,
+        tenant,
+        itg,
+        psa,
+        state,
+        publish_timeout,
+        stop,
+    } = rt;
+    let publisher = EventPublisher::new(conn, publish_timeout);
     let every = interval.as_millis().max(1) as i64;
     let key = match StateKey::checkpoint(&tenant.id, "full_sync_slot") {
         Ok(k) => k,

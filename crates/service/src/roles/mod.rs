@@ -8,3 +8,16 @@
 pub mod full_sync;
 pub mod serve;
 pub mod workers;
+
+/// What every loop of one tenant shares: the connection, the tenant's configuration and its
+/// vendor clients (budgets shared through `state`), and the stop signal.
+#[derive(Clone)]
+pub(crate) struct TenantRuntime {
+    pub conn: syncbridge_bus::Connection,
+    pub tenant: crate::config::TenantConfig,
+    pub itg: std::sync::Arc<syncbridge_connectors::ItGlueClient>,
+    pub psa: std::sync::Arc<syncbridge_connectors::PsaClient>,
+    pub state: syncbridge_bus::StateStore,
+    pub publish_timeout: std::time::Duration,
+    pub stop: tokio::sync::watch::Receiver<bool>,
+}

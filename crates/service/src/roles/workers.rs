@@ -28,7 +28,6 @@ use syncbridge_bus::{
     ensure_worker_consumer, AuditLog, Connection, DeadLetterMover, DeadLetters, EventPublisher,
     LeaseStore, LinkStore, StateStore, WorkerConsumerConfig,
 };
-use syncbridge_connectors::{ItGlueClient, PsaClient};
 use syncbridge_model::{Entity, EventSource, FeedKind, Mode};
 use syncbridge_worker::poller::{ChangeFeed, Poller, SafetyNet};
 use syncbridge_worker::{consume, KillPoint, Worker, WorkerStores};
@@ -36,6 +35,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::TenantConfig;
+use crate::roles::TenantRuntime;
 use crate::runtime::clock::now_millis;
 use crate::runtime::stop::{sleep_or_stop, stopped};
 use crate::vendors::clients;
@@ -52,18 +52,6 @@ const ROUND_RETRY: Duration = Duration::from_secs(2);
 pub struct Loops {
     pub worker: bool,
     pub pollers: bool,
-}
-
-/// What every loop of one tenant shares: the connection, the tenant's configuration and its
-/// vendor clients (budgets shared through `state`), and the stop signal.
-struct TenantRuntime {
-    conn: Connection,
-    tenant: TenantConfig,
-    itg: Arc<ItGlueClient>,
-    psa: Arc<PsaClient>,
-    state: StateStore,
-    publish_timeout: Duration,
-    stop: watch::Receiver<bool>,
 }
 
 /// Runs `loops` for one tenant until `stop`.
@@ -92,15 +80,11 @@ pub async fn run_tenant(
         tasks.push(start_itglue_poller(&rt).await);
         tasks.push(start_psa_poller(&rt));
         if let Some(interval) = rt.tenant.polling.full_sync_interval {
+            let links = LinkStore::open(&rt.conn, STORE_TIMEOUT).await?;
             tasks.push(tokio::spawn(crate::roles::full_sync::schedule(
-                rt.tenant.clone(),
-                rt.psa.clone(),
-                rt.itg.clone(),
-                LinkStore::open(&rt.conn, STORE_TIMEOUT).await?,
-                rt.state.clone(),
-                EventPublisher::new(rt.conn.clone(), rt.publish_timeout),
+                rt.clone(),
+                links,
                 interval,
-                rt.stop.clone(),
             )));
         }
     }

@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 
 use syncbridge_connectors::Vendor;
 use syncbridge_connectors::{Error, ItGlueClient, PsaClient};
-use syncbridge_engine::matching::loose;
 use syncbridge_engine::{Changes, LookupKind, Lookups};
-use syncbridge_model::{Entity, Field, Record, Side, UnixMillis, Values};
+use syncbridge_model::{Entity, Record, Side, UnixMillis, Values};
 use syncbridge_worker::{ApiError, SideApi};
 
 /// When a transient error carries no Retry-After.
@@ -202,33 +201,27 @@ impl SideApi for ItGlueSide {
         update_record(&*self.client, entity, id, changes).await
     }
 
-    /// The records with the exact key (IT Glue's filters), and for organizations also those whose
-    /// name differs only in case, whitespace or Unicode form, so the engine can report a near
-    /// miss (it never links them). IT Glue's name filter cannot find those: they come from the
-    /// organization list, read at most every [`ORGS_TTL`].
+    /// The records with the exact key: IT Glue's filters.
     async fn candidates(
         &self,
         entity: Entity,
         org_id: Option<&str>,
         probe: &Record,
     ) -> Result<Vec<Record>, ApiError> {
-        let mut found = self
-            .client
+        self.client
             .find_by_key(entity, org_id, &probe.values)
             .await
-            .map_err(api_error)?;
-        if entity == Entity::Organization {
-            if let Some(name) = probe.get(Field::Name) {
-                let wanted = loose(name);
-                for org in self.organizations().await? {
-                    let near = org.get(Field::Name).is_some_and(|n| loose(n) == wanted);
-                    if near && !found.iter().any(|f| f.id == org.id) {
-                        found.push(org);
-                    }
-                }
-            }
+            .map_err(api_error)
+    }
+
+    /// IT Glue's name filter cannot find an organization whose name differs only in case,
+    /// whitespace or Unicode form: the organization list, read at most every [`ORGS_TTL`], is
+    /// where the worker looks for such near misses.
+    async fn near_miss_pool(&self, entity: Entity) -> Result<Vec<Record>, ApiError> {
+        match entity {
+            Entity::Organization => self.organizations().await,
+            _ => Ok(Vec::new()),
         }
-        Ok(found)
     }
 
     async fn created_around(
