@@ -249,7 +249,7 @@ fn counts(plan: &Plan) -> Vec<(Entity, Why, u64)> {
 /// Runs the tenant's full sync every `interval`, on a schedule all processes share: slot `n`
 /// starts at `n × interval` since the epoch, and the process that claims the slot in `sync_state`
 /// (compare-and-set) runs it. A scheduled run never forces the sweep.
-pub(crate) async fn schedule(rt: TenantRuntime, links: LinkStore, interval: Duration) {
+pub async fn schedule(rt: TenantRuntime, links: LinkStore, interval: Duration) {
     let TenantRuntime {
         conn,
         tenant,

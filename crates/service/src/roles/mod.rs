@@ -12,7 +12,7 @@ pub mod workers;
 /// What every loop of one tenant shares: the connection, the tenant's configuration and its
 /// vendor clients (budgets shared through `state`), and the stop signal.
 #[derive(Clone)]
-pub(crate) struct TenantRuntime {
+pub struct TenantRuntime {
     pub conn: syncbridge_bus::Connection,
     pub tenant: crate::config::TenantConfig,
     pub itg: std::sync::Arc<syncbridge_connectors::ItGlueClient>,

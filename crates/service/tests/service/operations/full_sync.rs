@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use e2e::{eventually, E2e};
 use syncbridge::roles::full_sync::schedule;
-use syncbridge_bus::{EventPublisher, StateStore};
+use syncbridge::roles::TenantRuntime;
+use syncbridge_bus::StateStore;
 use syncbridge_engine::reconcile::Why;
 use syncbridge_model::{Entity, LinkState, PsaKind};
 use syncbridge_sim::faults::{DeliveryFaults, FaultPlan};
@@ -140,18 +141,18 @@ async fn the_scheduled_full_sync_sweeps_an_unannounced_delete() {
     let tenant = e.stack.config.tenants[&e.id].clone();
     let (stop, stopped) = watch::channel(false);
     for _ in 0..2 {
-        tokio::spawn(schedule(
-            tenant.clone(),
-            Arc::new(syncbridge::vendors::clients::psa(&tenant, None).unwrap()),
-            Arc::new(syncbridge::vendors::clients::itglue(&tenant, None).unwrap()),
-            e.links.clone(),
-            StateStore::open(&e.stack.conn, Duration::from_secs(5))
+        let runtime = TenantRuntime {
+            conn: e.stack.conn.clone(),
+            tenant: tenant.clone(),
+            itg: Arc::new(syncbridge::vendors::clients::itglue(&tenant, None).unwrap()),
+            psa: Arc::new(syncbridge::vendors::clients::psa(&tenant, None).unwrap()),
+            state: StateStore::open(&e.stack.conn, Duration::from_secs(5))
                 .await
                 .unwrap(),
-            EventPublisher::new(e.stack.conn.clone(), Duration::from_secs(5)),
-            Duration::from_secs(2),
-            stopped.clone(),
-        ));
+            publish_timeout: Duration::from_secs(5),
+            stop: stopped.clone(),
+        };
+        tokio::spawn(schedule(runtime, e.links.clone(), Duration::from_secs(2)));
     }
     eventually("the deleted contact is orphaned", || async {
         e.link(Entity::Contact, &contact)
