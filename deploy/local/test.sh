@@ -11,7 +11,9 @@ export SYNCBRIDGE_NATS_SERVER="$nats_server"
 export PATH="$(dirname "$nats_server"):$PATH"
 
 # The crates' dependency invariants (the engine does no I/O; the binary links no simulator) are
-# tests: crates/engine/tests/purity.rs, crates/service/tests/production_build.rs.
+# tests: tests/engine/purity.rs, tests/service/processes/production_build.rs (crate-relative).
+# The black-box tests through the binary are the top-level tests/e2e (the `e2e` target of the
+# syncbridge package), so --workspace runs them too.
 cargo test --workspace --all-targets "$@"
 # Doc tests are not part of --all-targets.
 cargo test --workspace --doc "$@"

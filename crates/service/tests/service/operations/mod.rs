@@ -1,8 +1,7 @@
-//! The commands an operator runs, through the binary or the library: `config check`, `dlq`,
-//! `replay`, `links`, `tenant`, `register-webhooks`, `full-sync` and `push-all`.
+//! The commands an operator runs, through the binary or the library: `dlq`, `replay`, `links`,
+//! `tenant`, `full-sync` and `push-all`. (`config check`, `--help` and `register-webhooks` are
+//! black-box tests in the top-level `tests/e2e`.)
 
-mod cli;
-mod cli_sync;
 mod full_sync;
 mod ops_cli;
 mod push_all;

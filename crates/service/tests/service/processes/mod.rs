@@ -1,7 +1,7 @@
 //! `syncbridge serve` as real processes: killed at deterministic points, restarted, two workers on
-//! one tenant, graceful shutdown; and what the production build links.
+//! one tenant; the layering of `service/src`; and what the production build links. (Graceful
+//! shutdown is a black-box test in the top-level `tests/e2e`.)
 
-mod graceful_shutdown;
 mod layers;
 mod production_build;
 mod reliability;

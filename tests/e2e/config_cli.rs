@@ -1,5 +1,5 @@
-//! The binary's command line: `config check` on the example and on broken files, `--help`, and
-//! the roles that do not exist yet.
+//! The binary's command line: `config check` on the example and on broken files, `--help` on every
+//! command, and a `--role` that does not exist refused with the list of roles.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -1,0 +1,14 @@
+//! Black-box tests through the `syncbridge` binary only: what a user types and what the process
+//! does, with nothing of the library in between. Each test starts the binary as a child process
+//! against its own nats-server and, where it needs vendors, the simulators.
+//!
+//! - [`config_cli`]: `config check` on the example and on broken files, `--help`, exit codes;
+//! - [`sync_cli`]: `register-webhooks` and `full-sync` against the ConnectWise simulator;
+//! - [`graceful_shutdown`]: `serve` becomes ready, and SIGTERM lets in-flight requests finish.
+//!
+//! The binary is built by cargo for this test target because the target belongs to the
+//! `syncbridge` package (`crates/service/Cargo.toml`, `[[test]] name = "e2e"`).
+
+mod config_cli;
+mod graceful_shutdown;
+mod sync_cli;
