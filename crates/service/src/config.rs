@@ -5,6 +5,7 @@
 //! [nats]                       # where events go
 //! [ingest]                     # the webhook listener
 //! [metrics]                    # optional private listener for /healthz, /readyz, /metrics
+//! [worker]                     # how many events of a tenant a worker handles at once
 //! [tenants.acme.sync]          # syncbridge_model::TenantSettings (psa = "connectwise", …)
 //! [tenants.acme.itglue]        # IT Glue API + optional workflow token
 //! [tenants.acme.connectwise]   # the PSA named by sync.psa (or autotask, kaseya_bms, …)
@@ -34,7 +35,9 @@ use syncbridge_webhooks::{BodyLimit, Secret, StandardWebhookVerifier};
 
 use crate::psa::{PsaSection, SectionInput, REGISTRY};
 pub use error::ConfigError;
-use raw::{RawBudgets, RawIngest, RawItGlue, RawMetrics, RawNats, RawPolling, RawStandard};
+use raw::{
+    RawBudgets, RawIngest, RawItGlue, RawMetrics, RawNats, RawPolling, RawStandard, RawWorker,
+};
 pub use secrets::{Credential, EnvLookup};
 use values::{decode, http_url, webhook_secret};
 
@@ -44,6 +47,7 @@ pub struct Config {
     pub nats: NatsConfig,
     pub ingest: IngestConfig,
     pub metrics: MetricsConfig,
+    pub worker: WorkerConfig,
     /// Tenants by id, in id order.
     pub tenants: BTreeMap<TenantId, TenantConfig>,
 }
@@ -102,6 +106,23 @@ pub struct MetricsConfig {
     pub listen: Option<SocketAddr>,
 }
 
+/// `[worker]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerConfig {
+    /// Events of one tenant a worker process handles at once (1–256). Events of one record stay
+    /// serial (record leases); the tenant's rate budgets bound its vendor requests whatever this
+    /// is. Across processes the consumer's `max_ack_pending` (1,000) caps the total.
+    pub concurrency: usize,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            concurrency: RawWorker::default().concurrency,
+        }
+    }
+}
+
 /// `[tenants.<id>]`.
 #[derive(Debug, Clone)]
 pub struct TenantConfig {
@@ -113,6 +134,8 @@ pub struct TenantConfig {
     pub standard: Option<StandardConfig>,
     pub polling: PollingConfig,
     pub budgets: BudgetsConfig,
+    /// `[worker]`, the same for every tenant.
+    pub worker: WorkerConfig,
 }
 
 /// `[tenants.<id>.budgets]`: the tenant's request budgets per vendor. `None` keeps the
@@ -198,16 +221,20 @@ impl Config {
             ConfigError::at("(file)", format!("not valid TOML: {}", e.message()))
         })?;
         for key in root.keys() {
-            if !matches!(key.as_str(), "nats" | "ingest" | "metrics" | "tenants") {
+            if !matches!(
+                key.as_str(),
+                "nats" | "ingest" | "metrics" | "worker" | "tenants"
+            ) {
                 return Err(ConfigError::at(
                     key.as_str(),
-                    "unknown section (expected nats, ingest, metrics or tenants)",
+                    "unknown section (expected nats, ingest, metrics, worker or tenants)",
                 ));
             }
         }
         let nats = resolve_nats(section(&root, "nats", "nats")?, env)?;
         let ingest = resolve_ingest(section(&root, "ingest", "ingest")?)?;
         let metrics = resolve_metrics(section(&root, "metrics", "metrics")?, &ingest)?;
+        let worker = resolve_worker(section(&root, "worker", "worker")?)?;
         let mut tenants = BTreeMap::new();
         if let Some(value) = root.get("tenants") {
             let table = value
@@ -218,7 +245,8 @@ impl Config {
                 let tenant = tenant
                     .as_table()
                     .ok_or_else(|| ConfigError::at(&key, "must be a table"))?;
-                let tenant = resolve_tenant(&key, id, tenant, env)?;
+                let mut tenant = resolve_tenant(&key, id, tenant, env)?;
+                tenant.worker = worker;
                 tenants.insert(tenant.id.clone(), tenant);
             }
         }
@@ -240,6 +268,7 @@ impl Config {
             nats,
             ingest,
             metrics,
+            worker,
             tenants,
         })
     }
@@ -461,6 +490,22 @@ fn resolve_metrics(raw: RawMetrics, ingest: &IngestConfig) -> Result<MetricsConf
     Ok(MetricsConfig { listen })
 }
 
+/// Bounds of `worker.concurrency`.
+const CONCURRENCY: (usize, usize) = (1, 256);
+
+fn resolve_worker(raw: RawWorker) -> Result<WorkerConfig, ConfigError> {
+    let (min, max) = CONCURRENCY;
+    if !(min..=max).contains(&raw.concurrency) {
+        return Err(ConfigError::at(
+            "worker.concurrency",
+            format!("must be between {min} and {max}"),
+        ));
+    }
+    Ok(WorkerConfig {
+        concurrency: raw.concurrency,
+    })
+}
+
 fn resolve_tenant(
     key: &str,
     id: &str,
@@ -492,6 +537,8 @@ fn resolve_tenant(
         standard,
         polling,
         budgets,
+        // `[worker]` is a file-level section: the caller sets it.
+        worker: WorkerConfig::default(),
     })
 }
 

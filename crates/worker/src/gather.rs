@@ -6,7 +6,7 @@ use syncbridge_bus::{KvError, LinkStore, StateStore, Versioned};
 use syncbridge_engine::matching::same_loose_key;
 use syncbridge_engine::{Candidate, Input, Parent, Refs, Trigger};
 use syncbridge_model::{
-    Entity, Field, Link, LinkState, Record, Side, TenantId, TenantSettings, UnixMillis,
+    Entity, Field, Link, LinkState, Side, TenantId, TenantSettings, UnixMillis,
 };
 
 use crate::side::{ApiError, SideApi};
@@ -50,18 +50,6 @@ impl<P: SideApi, I: SideApi> Reader<'_, P, I> {
         match side {
             Side::Psa => self.links.get(self.tenant, entity, id).await,
             Side::ItGlue => self.links.get_by_itg(self.tenant, entity, id).await,
-        }
-    }
-
-    pub async fn read(
-        &self,
-        side: Side,
-        entity: Entity,
-        id: &str,
-    ) -> Result<Option<Record>, ApiError> {
-        match side {
-            Side::Psa => self.psa.get(entity, id).await,
-            Side::ItGlue => self.itg.get(entity, id).await,
         }
     }
 

@@ -1,8 +1,9 @@
 //! The worker pipeline (DESIGN §2.3), as a library the `syncbridge` binary runs per tenant.
 //!
-//! For one event: take a per-record lease (keyed by the link, or by the exact match key while the
-//! record is unlinked); read the current state of both sides (events are hints); gather what the
-//! engine needs (link and base, parent organization, candidates, references, lookups, watermark);
+//! For one event: take the record's lease (keyed by its PSA id once linked, no vendor read needed);
+//! read the current state of both sides (events are hints); gather what the engine needs (link and
+//! base, parent organization, candidates, references, lookups, watermark) — an unlinked record
+//! also takes its exact match key's lease and reads again under it;
 //! run [`syncbridge_engine::decide`]; write to each side only what the decision asks; store the link
 //! with the values read back after the writes, with compare-and-set on the KV revision (re-deciding
 //! on a conflict); audit the decision; release the lease. The caller acks, naks with a delay, or

@@ -13,7 +13,7 @@ use syncbridge_model::{
 };
 
 use crate::apply::{apply, link_after};
-use crate::gather::{Failure, Reader};
+use crate::gather::{Failure, Gathered, Reader};
 use crate::side::{ApiError, SideApi};
 
 /// Deterministic points where a test can stop a worker as if its process were killed (DESIGN §6:
@@ -84,6 +84,8 @@ pub struct Worker<P, I> {
 /// How often a compare-and-set conflict re-runs the decision before the event is given back.
 const CAS_ATTEMPTS: usize = 3;
 const BUS_RETRY: Duration = Duration::from_secs(2);
+/// When a lease stays held longer than `lease_wait`, the event comes back after this.
+const LEASE_HELD: Duration = Duration::from_secs(1);
 
 impl<P: SideApi, I: SideApi> Worker<P, I> {
     /// Handles one event. Never panics; every failure becomes an [`Outcome`].
@@ -162,7 +164,7 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
         for _ in 0..CAS_ATTEMPTS {
             let Some(lease) = self.lease(entity, side, id).await? else {
                 tracing::debug!(tenant = %self.tenant, %entity, id, "lease held elsewhere: retry");
-                return Ok(Outcome::Retry(Duration::from_secs(1)));
+                return Ok(Outcome::Retry(LEASE_HELD));
             };
             let step = self
                 .decide_and_write(event, entity, side, id, trigger, now)
@@ -239,25 +241,31 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
         Ok(Outcome::Retry(BUS_RETRY))
     }
 
-    /// The lease of the record: by its PSA id once linked, by its exact match key while unlinked
-    /// (so "Acme" created on both sides at once is handled by one worker at a time).
+    /// The record's lease, taken before anything is read: by its PSA id (an IT Glue record's once
+    /// linked, found in the link store), else by its IT Glue id. It never depends on a vendor
+    /// read, so every event of one record contends for the same key whatever the link's state.
+    /// An unlinked record also takes its match key's lease ([`Self::decide_and_write`]).
     async fn lease(&self, entity: Entity, side: Side, id: &str) -> Result<Option<Lease>, Failure> {
-        let reader = self.reader();
-        let key = match reader.link_of(entity, side, id).await? {
-            Some(l) if l.value.psa_id.is_some() => LeaseKey::record(
-                &self.tenant,
-                entity,
-                Side::Psa,
-                l.value.psa_id.as_deref().unwrap_or_default(),
-            )?,
-            _ => match reader.read(side, entity, id).await? {
-                Some(record) => match_key(&self.tenant, entity, &record),
-                None => LeaseKey::record(&self.tenant, entity, side, id)?,
+        let key = match side {
+            Side::Psa => LeaseKey::record(&self.tenant, entity, Side::Psa, id)?,
+            Side::ItGlue => match self.reader().link_of(entity, side, id).await? {
+                Some(l) if l.value.psa_id.is_some() => LeaseKey::record(
+                    &self.tenant,
+                    entity,
+                    Side::Psa,
+                    l.value.psa_id.as_deref().unwrap_or_default(),
+                )?,
+                _ => LeaseKey::record(&self.tenant, entity, Side::ItGlue, id)?,
             },
         };
+        self.wait_for_lease(&key).await
+    }
+
+    /// Takes the lease of `key`, waiting up to `lease_wait` while another worker holds it.
+    async fn wait_for_lease(&self, key: &LeaseKey) -> Result<Option<Lease>, Failure> {
         let deadline = tokio::time::Instant::now() + self.lease_wait;
         loop {
-            if let Some(lease) = self.stores.leases.acquire(&key, &self.holder).await? {
+            if let Some(lease) = self.stores.leases.acquire(key, &self.holder).await? {
                 return Ok(Some(lease));
             }
             if tokio::time::Instant::now() >= deadline {
@@ -285,6 +293,62 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
             return Ok(Step::Done(Outcome::Done { writes: 0 }));
         }
         let gathered = self.reader().gather(entity, side, id, trigger, now).await?;
+        let Some(key) = self.unlinked_match_key(entity, side, &gathered) else {
+            return self.decide_on(gathered, event, entity, side, id, now).await;
+        };
+        // Unlinked: records of other ids with the same exact key ("Acme" created on both sides at
+        // once) are handled one at a time, so a record is created or linked once.
+        let Some(lease) = self.wait_for_lease(&key).await? else {
+            tracing::debug!(tenant = %self.tenant, %entity, id, "match key held elsewhere: retry");
+            return Ok(Step::Done(Outcome::Retry(LEASE_HELD)));
+        };
+        // What was read before this lease may be stale: another worker may have created or
+        // linked a record with this key in between.
+        let step = match self.reader().gather(entity, side, id, trigger, now).await {
+            Ok(gathered) => self.decide_on(gathered, event, entity, side, id, now).await,
+            Err(e) => Err(e),
+        };
+        if !matches!(step, Err(Failure::Killed(_))) {
+            // A lease that cannot be released expires by itself (the bucket's max_age).
+            let _ = self.stores.leases.release(lease).await;
+        }
+        step
+    }
+
+    /// The match key's lease of a record the stored link does not (or not yet) pair: from the
+    /// record the event is about, as just read. `None` when linked, or when the record is gone.
+    fn unlinked_match_key(
+        &self,
+        entity: Entity,
+        side: Side,
+        gathered: &Gathered,
+    ) -> Option<LeaseKey> {
+        let linked = gathered
+            .link
+            .as_ref()
+            .is_some_and(|l| matches!(l.value.state, LinkState::Linked | LinkState::Orphaned));
+        let record = match side {
+            Side::Psa => gathered.input.psa.as_ref(),
+            Side::ItGlue => gathered.input.itg.as_ref(),
+        };
+        match (linked, record) {
+            (false, Some(record)) => Some(match_key(&self.tenant, entity, record)),
+            _ => None,
+        }
+    }
+
+    /// Decides on what was gathered and carries the decision out: vendor writes, the link by
+    /// compare-and-set, the audit and the cascade to an organization's children.
+    #[allow(clippy::too_many_arguments)]
+    async fn decide_on(
+        &self,
+        gathered: Gathered,
+        event: &ChangeEvent,
+        entity: Entity,
+        side: Side,
+        id: &str,
+        now: UnixMillis,
+    ) -> Result<Step, Failure> {
         let decision = decide(&gathered.input);
         if let Some((side, org_id)) = parent_first(&decision) {
             return Ok(Step::ParentFirst { side, org_id });

@@ -51,6 +51,11 @@ pub fn describe(config: &Config) -> String {
         Some(addr) => writeln!(out, "metrics: listen {addr} (/healthz, /readyz, /metrics)"),
         None => writeln!(out, "metrics: on ingest.listen (no separate listener)"),
     };
+    let _ = writeln!(
+        out,
+        "worker: {} events of a tenant at once",
+        config.worker.concurrency
+    );
     let _ = writeln!(out, "tenants: {}", config.tenants.len());
     for tenant in config.tenants.values() {
         describe_tenant(&mut out, tenant);

@@ -99,6 +99,27 @@ pub(crate) struct RawMetrics {
     pub(crate) listen: Option<String>,
 }
 
+/// `[worker]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWorker {
+    /// Events of one tenant a worker process handles at once.
+    #[serde(default = "default_concurrency")]
+    pub(crate) concurrency: usize,
+}
+
+impl Default for RawWorker {
+    fn default() -> Self {
+        RawWorker {
+            concurrency: default_concurrency(),
+        }
+    }
+}
+
+fn default_concurrency() -> usize {
+    32
+}
+
 fn default_listen() -> String {
     "0.0.0.0:8080".to_owned()
 }

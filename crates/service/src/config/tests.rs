@@ -186,6 +186,26 @@ fn secret_forms() {
 }
 
 #[test]
+fn worker_concurrency_has_a_default_applies_to_every_tenant_and_is_bounded() {
+    let env = |_: &str| Some("x".to_owned());
+    let config = Config::from_toml(MINIMAL_AUTOTASK, &env).unwrap();
+    assert_eq!(config.worker.concurrency, 32);
+    let text = format!("[worker]\nconcurrency = 4\n{MINIMAL_AUTOTASK}");
+    let config = Config::from_toml(&text, &env).unwrap();
+    assert!(config.tenants.values().all(|t| t.worker.concurrency == 4));
+    for bad in ["0", "257"] {
+        let text = format!("[worker]\nconcurrency = {bad}\n{MINIMAL_AUTOTASK}");
+        let err = Config::from_toml(&text, &env).unwrap_err();
+        assert_eq!(err.key, "worker.concurrency", "{bad}");
+    }
+    let text = format!("[worker]\nthreads = 4\n{MINIMAL_AUTOTASK}");
+    assert!(Config::from_toml(&text, &env)
+        .unwrap_err()
+        .to_string()
+        .contains("threads"));
+}
+
+#[test]
 fn request_timeout_must_outlive_the_publish() {
     let text = format!("[nats]\npublish_timeout = \"30s\"\n[ingest]\nrequest_timeout = \"10s\"\n{MINIMAL_AUTOTASK}");
     let env = |_: &str| Some("x".to_owned());

@@ -117,6 +117,7 @@ async fn start_worker(rt: &TenantRuntime) -> anyhow::Result<JoinHandle<()>> {
     Ok(tokio::spawn(consume_loop(
         conn.clone(),
         worker,
+        rt.tenant.worker.concurrency,
         rt.stop.clone(),
     )))
 }
@@ -187,6 +188,7 @@ fn start_psa_poller(rt: &TenantRuntime) -> JoinHandle<()> {
 async fn consume_loop(
     conn: Connection,
     mut worker: Worker<PsaSide, ItGlueSide>,
+    concurrency: usize,
     stop: watch::Receiver<bool>,
 ) {
     let tenant = worker.tenant.clone();
@@ -234,8 +236,15 @@ async fn consume_loop(
                 over.store(true, Ordering::SeqCst);
             }
         };
-        let consumed =
-            consume::run(&worker, &consumer, &dead_letters, now_millis, session_end).await;
+        let consumed = consume::run(
+            &worker,
+            &consumer,
+            &dead_letters,
+            concurrency,
+            now_millis,
+            session_end,
+        )
+        .await;
         // Test hook: `run` returns Ok before its session is over only when a kill point fired.
         if let (Some(point), Ok(_)) = (worker.kill_at, &consumed) {
             if !session_over.load(Ordering::SeqCst) {

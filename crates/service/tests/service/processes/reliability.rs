@@ -181,14 +181,16 @@ struct World {
 }
 
 impl World {
-    async fn start(organizations: usize) -> World {
+    /// `concurrency`: the worker processes' `[worker] concurrency`.
+    async fn start(organizations: usize, concurrency: usize) -> World {
         let nats = NatsServer::start().await.expect("start nats-server");
         let tenant = DemoTenant::start(PsaKind::ConnectWise, &SimClock::new(), organizations, 7)
             .await
             .expect("start the simulators");
         let port = free_port();
         let text = format!(
-            "[nats]\nurls = [\"{}\"]\n\n[ingest]\nlisten = \"127.0.0.1:{port}\"\n\n{}\n",
+            "[nats]\nurls = [\"{}\"]\n\n[ingest]\nlisten = \"127.0.0.1:{port}\"\n\n\
+             [worker]\nconcurrency = {concurrency}\n\n{}\n",
             nats.url(),
             tenant.toml
         );
@@ -497,7 +499,7 @@ impl World {
 
 async fn killed_worker_then_restart(point: &str) {
     let _one_at_a_time = SERIAL.lock().await;
-    let w = World::start(3).await;
+    let w = World::start(3, 32).await;
     let settings = &w.config.tenants[&w.id].sync;
 
     // The first event is a create in IT Glue: an organization in scope that IT Glue lacks.
@@ -660,9 +662,10 @@ struct AcmeResult {
 }
 
 /// "Acme" created in ConnectWise and in IT Glue at the same moment, with `workers` worker
-/// processes, the ingest (ConnectWise callbacks) and the pollers (IT Glue updated_at) running.
-async fn acme_on_both_sides(workers: usize) -> AcmeResult {
-    let w = World::start(3).await;
+/// processes each handling up to `concurrency` events at once, the ingest (ConnectWise callbacks)
+/// and the pollers (IT Glue updated_at) running.
+async fn acme_on_both_sides(workers: usize, concurrency: usize) -> AcmeResult {
+    let w = World::start(3, concurrency).await;
     let (ingest, poller) = w.spawn_feeds().await;
     let procs: Vec<Proc> = (0..workers)
         .map(|i| w.spawn("worker", &format!("worker-{i}"), None))
@@ -892,8 +895,10 @@ async fn acme_on_both_sides(workers: usize) -> AcmeResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_worker_processes_on_acme_created_on_both_sides_give_the_single_worker_result() {
     let _one_at_a_time = SERIAL.lock().await;
-    let single = acme_on_both_sides(1).await;
-    let double = acme_on_both_sides(2).await;
+    // One process handling one event at a time is the reference; two processes with eight
+    // events in flight each must end the same.
+    let single = acme_on_both_sides(1, 1).await;
+    let double = acme_on_both_sides(2, 8).await;
     assert_eq!(double.pair, single.pair);
     // Both processes worked on Acme.
     assert_eq!(double.holders.len(), 2, "{:?}", double.holders);
@@ -952,7 +957,7 @@ async fn edit(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_restart_under_running_processes_loses_no_edit() {
     let _one_at_a_time = SERIAL.lock().await;
-    let mut w = World::start(4).await;
+    let mut w = World::start(4, 32).await;
     let (mut ingest, mut poller) = w.spawn_feeds().await;
     let mut worker = w.spawn("worker", "worker", None);
     w.full_sync("initial").await;

@@ -45,6 +45,9 @@ pub struct MemorySide {
     pub refuse_updates: Arc<AtomicBool>,
     /// Reads take this long (to make two workers overlap).
     pub read_delay_ms: Arc<AtomicU64>,
+    /// Delayed reads under way now, and the most there ever were at once.
+    reads_in_flight: Arc<AtomicU64>,
+    pub most_reads_in_flight: Arc<AtomicU64>,
     /// A person's edit made right after the next read of its record: (entity, id, field,
     /// value). The read answers the record as it was; the edit lands behind it.
     pub edit_after_next_read: Arc<Mutex<Option<PendingEdit>>>,
@@ -62,6 +65,8 @@ impl MemorySide {
             commit_then_timeout: Arc::default(),
             refuse_updates: Arc::default(),
             read_delay_ms: Arc::default(),
+            reads_in_flight: Arc::default(),
+            most_reads_in_flight: Arc::default(),
             edit_after_next_read: Arc::default(),
         }
     }
@@ -130,7 +135,10 @@ impl MemorySide {
     async fn delay(&self) {
         let ms = self.read_delay_ms.load(Ordering::SeqCst);
         if ms > 0 {
+            let now = self.reads_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_reads_in_flight.fetch_max(now, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(ms)).await;
+            self.reads_in_flight.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }
