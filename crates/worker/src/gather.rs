@@ -28,6 +28,9 @@ pub(crate) struct Gathered {
     pub input: Input,
     /// The stored link with its KV revision, for compare-and-set.
     pub link: Option<Versioned<Link>>,
+    /// PSA records the PSA record names (its location, its contact) that this tenant syncs but
+    /// that are not linked yet: (entity, PSA id).
+    pub unlinked_references: Vec<(Entity, String)>,
 }
 
 pub(crate) struct Reader<'a, P, I> {
@@ -82,7 +85,8 @@ impl<P: SideApi, I: SideApi> Reader<'_, P, I> {
         if !linked {
             input.candidates = self.candidates(entity, side, &input).await?;
         }
-        input.refs = self.refs(&input).await?;
+        let (refs, unlinked_references) = self.refs(&input).await?;
+        input.refs = refs;
         // Organizations and configurations name IT Glue lookups (types, statuses, …).
         if matches!(entity, Entity::Organization | Entity::Configuration) {
             input.lookups = self.itg.lookups().await?;
@@ -95,7 +99,11 @@ impl<P: SideApi, I: SideApi> Reader<'_, P, I> {
         );
         input.link = stored.cloned();
         input.recent_creations_in_org = self.creation_burst(entity, &input).await?;
-        Ok(Gathered { input, link })
+        Ok(Gathered {
+            input,
+            link,
+            unlinked_references,
+        })
     }
 
     /// For an unlinked IT Glue child that could be pushed: how many records of its kind its
@@ -189,17 +197,22 @@ impl<P: SideApi, I: SideApi> Reader<'_, P, I> {
     }
 
     /// Links of the records the two records reference, and the company of a referenced PSA contact.
-    async fn refs(&self, input: &Input) -> Result<Refs, Failure> {
+    async fn refs(&self, input: &Input) -> Result<(Refs, Vec<(Entity, String)>), Failure> {
         let mut refs = Refs::new();
+        let mut unlinked = Vec::new();
         for field in [Field::Contact, Field::Location] {
             let Some(target) = field.references() else {
                 continue;
             };
             if let Some(id) = input.psa.as_ref().and_then(|r| r.get(field)) {
-                if let Some(l) = self.links.get(self.tenant, target, id).await? {
-                    if let Some(itg_id) = &l.value.itg_id {
-                        refs = refs.link(target, id, itg_id);
+                match self.links.get(self.tenant, target, id).await? {
+                    Some(l) if l.value.itg_id.is_some() => {
+                        refs = refs.link(target, id, l.value.itg_id.as_deref().unwrap_or(""));
                     }
+                    _ if self.settings.capabilities().syncs(target) => {
+                        unlinked.push((target, id.to_owned()));
+                    }
+                    _ => {}
                 }
                 if field == Field::Contact {
                     if let Some(org) = self
@@ -220,6 +233,6 @@ impl<P: SideApi, I: SideApi> Reader<'_, P, I> {
                 }
             }
         }
-        Ok(refs)
+        Ok((refs, unlinked))
     }
 }

@@ -6,7 +6,9 @@ use serde::Serialize;
 use syncbridge_bus::{
     AuditLog, EventPublisher, KvError, Lease, LeaseKey, LeaseStore, LinkStore, StateStore,
 };
-use syncbridge_engine::{decide, Action, ActionKind, Decision, Input, LinkUpdate, Rule, Trigger};
+use syncbridge_engine::{
+    decide, Action, ActionKind, Decision, Input, LinkUpdate, Parent, Rule, Trigger,
+};
 use syncbridge_model::{
     key_fields, ChangeAction, ChangeEvent, Entity, EventSource, Link, LinkState, Record, Side,
     TenantId, TenantSettings, UnixMillis,
@@ -161,13 +163,16 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
     ) -> Result<Outcome, Failure> {
         let mut earlier_writes = 0;
         let mut parent_synced = false;
-        for _ in 0..CAS_ATTEMPTS {
+        let mut references_synced = false;
+        // A parent and the references synced first take one round each.
+        for _ in 0..CAS_ATTEMPTS + 2 {
             let Some(lease) = self.lease(entity, side, id).await? else {
                 tracing::debug!(tenant = %self.tenant, %entity, id, "lease held elsewhere: retry");
                 return Ok(Outcome::Retry(LEASE_HELD));
             };
+            let references_first = may_sync_parent && !references_synced;
             let step = self
-                .decide_and_write(event, entity, side, id, trigger, now)
+                .decide_and_write(event, entity, side, id, trigger, now, references_first)
                 .await;
             if let Err(Failure::Killed(point)) = step {
                 // A killed process releases nothing: its lease expires (the bucket's max_age).
@@ -208,6 +213,32 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
                         return Ok(parent);
                     }
                     parent_synced = true;
+                }
+                Step::ReferencesFirst(references) => {
+                    // The location or contact the record names is synced first, so the record
+                    // is linked with it (a full sync's events are handled side by side, not in
+                    // the parents-first order it publishes them). One that still cannot be
+                    // linked (out of scope, gone) is left out, as it would be anyway.
+                    for (target, target_id) in references {
+                        let trigger = match trigger {
+                            Trigger::FullSync | Trigger::PushAll => trigger,
+                            _ => Trigger::Event(Side::Psa),
+                        };
+                        let synced = Box::pin(self.sync(
+                            event,
+                            target,
+                            Side::Psa,
+                            &target_id,
+                            trigger,
+                            now,
+                            false,
+                        ))
+                        .await?;
+                        if !matches!(synced, Outcome::Done { .. }) {
+                            return Ok(synced);
+                        }
+                    }
+                    references_synced = true;
                 }
                 // The organization was synced just now and is still not linked: it is out of
                 // scope, or held (ambiguous, near miss with `hold`, waiting for the full sync).
@@ -275,6 +306,7 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn decide_and_write(
         &self,
         event: &ChangeEvent,
@@ -283,6 +315,7 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
         id: &str,
         trigger: Trigger,
         now: UnixMillis,
+        references_first: bool,
     ) -> Result<Step, Failure> {
         // An entity this PSA does not sync (an IT Glue location of an Autotask tenant, say) is
         // decided without reading either side: the PSA has no such records to ask about.
@@ -294,7 +327,9 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
         }
         let gathered = self.reader().gather(entity, side, id, trigger, now).await?;
         let Some(key) = self.unlinked_match_key(entity, side, &gathered) else {
-            return self.decide_on(gathered, event, entity, side, id, now).await;
+            return self
+                .decide_on(gathered, event, entity, side, id, now, references_first)
+                .await;
         };
         // Unlinked: records of other ids with the same exact key ("Acme" created on both sides at
         // once) are handled one at a time, so a record is created or linked once.
@@ -305,7 +340,10 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
         // What was read before this lease may be stale: another worker may have created or
         // linked a record with this key in between.
         let step = match self.reader().gather(entity, side, id, trigger, now).await {
-            Ok(gathered) => self.decide_on(gathered, event, entity, side, id, now).await,
+            Ok(gathered) => {
+                self.decide_on(gathered, event, entity, side, id, now, references_first)
+                    .await
+            }
             Err(e) => Err(e),
         };
         if !matches!(step, Err(Failure::Killed(_))) {
@@ -332,7 +370,12 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
             Side::ItGlue => gathered.input.itg.as_ref(),
         };
         match (linked, record) {
-            (false, Some(record)) => Some(match_key(&self.tenant, entity, record)),
+            (false, Some(record)) => Some(match_key(
+                &self.tenant,
+                entity,
+                record,
+                &gathered.input.parent,
+            )),
             _ => None,
         }
     }
@@ -348,10 +391,14 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
         side: Side,
         id: &str,
         now: UnixMillis,
+        references_first: bool,
     ) -> Result<Step, Failure> {
         let decision = decide(&gathered.input);
         if let Some((side, org_id)) = parent_first(&decision) {
             return Ok(Step::ParentFirst { side, org_id });
+        }
+        if references_first && decision.write && !gathered.unlinked_references.is_empty() {
+            return Ok(Step::ReferencesFirst(gathered.unlinked_references));
         }
         if decision
             .actions
@@ -522,6 +569,8 @@ enum Step {
         side: Side,
         org_id: String,
     },
+    /// The PSA records it names (entity, PSA id) are not linked yet: sync them first.
+    ReferencesFirst(Vec<(Entity, String)>),
 }
 
 fn parent_first(decision: &Decision) -> Option<(Side, String)> {
@@ -531,16 +580,20 @@ fn parent_first(decision: &Decision) -> Option<(Side, String)> {
     })
 }
 
-/// The lease key of an unlinked record: its exact match key. Children add their organization's id
-/// on their own side (so concurrent creates of one child on both sides are serialised only through
-/// the organization's link; ARCHITECTURE.md, `crates/worker`, "Leases").
-fn match_key(tenant: &TenantId, entity: Entity, record: &Record) -> LeaseKey {
+/// The lease key of an unlinked record: its exact match key. A child adds its organization: the
+/// PSA id of the organization's link when it is linked, so the same child seen from either side
+/// (a PSA contact and the IT Glue contact just created for it) takes the same lease; else the
+/// organization's id on the child's own side (the child then waits for its organization anyway).
+/// ARCHITECTURE.md, `crates/worker`, "Leases".
+fn match_key(tenant: &TenantId, entity: Entity, record: &Record, parent: &Parent) -> LeaseKey {
     let mut parts: Vec<&str> = key_fields(entity)
         .iter()
         .map(|f| record.get(*f).unwrap_or(""))
         .collect();
-    if let Some(org) = &record.org_id {
-        parts.push(org);
+    match (parent, &record.org_id) {
+        (Parent::Linked { psa_id, .. }, _) => parts.extend(["psa org", psa_id]),
+        (_, Some(org)) => parts.push(org),
+        (_, None) => {}
     }
     LeaseKey::match_key(tenant, entity, &parts)
 }
