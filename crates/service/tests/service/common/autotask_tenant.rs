@@ -11,11 +11,7 @@ pub fn tenant_config(nats: &str, autotask: &str, extra: &str) -> Config {
 urls = ["{nats}"]
 
 [tenants.globex.sync]
-psa = "autotask"
-org_types = ["Customer"]
-org_statuses = ["Active"]
-config_types = ["Server"]
-config_statuses = ["Active"]
+{sync}
 
 [tenants.globex.itglue]
 base_url = "http://127.0.0.1:9"
@@ -28,7 +24,8 @@ username = "syncbridge@example.com"
 secret = "at-secret"
 
 {extra}
-"#
+"#,
+        sync = super::sync_keys("autotask", "Customer"),
     );
     Config::from_toml(&text, &|_| None).unwrap()
 }
