@@ -9,7 +9,7 @@ use syncbridge::roles::workers::{spawn_all, Loops};
 use syncbridge_bus::Connection;
 use syncbridge_connectors::PsaClient;
 use syncbridge_connectors::{ConnectWiseClient, ConnectWiseConfig, ItGlueClient, ItGlueConfig};
-use syncbridge_model::{Field, Values};
+use syncbridge_model::{Entity, Field, Record, Values};
 use syncbridge_sim::connectwise::{ConnectWise, ConnectWiseConfig as SimConnectWise};
 use syncbridge_sim::itglue::{ItGlue, ItGlueConfig as SimItGlue};
 use syncbridge_sim::seed::{load_connectwise, Dataset, SeedSpec};
@@ -63,12 +63,16 @@ pub fn connectwise_client(sim: &ConnectWise) -> PsaClient {
     PsaClient::ConnectWise(ConnectWiseClient::new(connectwise_config(sim)).unwrap())
 }
 
-/// A new company in the tenant's scope (type Client, Active) named `name`.
-pub fn client_company(name: &str) -> Values {
-    Values::new()
+/// Creates a company in the tenant's scope (type Client, Active) named `name` in the PSA, as a
+/// person would.
+pub async fn create_client_company(psa: &PsaClient, name: &str) -> Record {
+    let values = Values::new()
         .with(Field::Name, name)
         .with(Field::Type, "Client")
-        .with(Field::Status, "Active")
+        .with(Field::Status, "Active");
+    psa.create(Entity::Organization, None, &values)
+        .await
+        .unwrap()
 }
 
 /// The configuration: the nats-server at `nats`, and tenant `acme` with the keys `sync` in its
@@ -91,6 +95,35 @@ api_key = "{ITG_KEY}"
 "#
     );
     Config::from_toml(&text, &|_| None).unwrap()
+}
+
+/// The configuration of the tenant on Tigerpaw at `tigerpaw` (Active organizations of type
+/// `org_type`), with IT Glue at `itg` and both pollers every `interval`.
+pub fn tigerpaw_config(
+    nats: &str,
+    itg: &str,
+    tigerpaw: &str,
+    org_type: &str,
+    interval: &str,
+) -> Config {
+    config(
+        nats,
+        &format!(
+            r#"psa = "tigerpaw"
+org_types = ["{org_type}"]
+org_statuses = ["Active"]"#
+        ),
+        itg,
+        &format!(
+            r#"[tenants.acme.tigerpaw]
+base_url = "{tigerpaw}"
+public_key = "tp-public"
+private_key = "tp-private"
+
+{polling}"#,
+            polling = polling_table(interval),
+        ),
+    )
 }
 
 /// The tenant's `[tenants.acme.polling]` table: both pollers every `interval` (e.g. `"300ms"`).

@@ -404,15 +404,7 @@ pub async fn genuine_connectwise_callback(h: &Harness, name: &str) -> (Vec<u8>, 
     assert!(status.is_success(), "company create: {status}");
     let deliveries_url = format!("{}/_admin/deliveries", h.cw.base_url());
     eventually("ConnectWise delivered the callback", || async {
-        let deliveries: serde_json::Value = h
-            .http
-            .get(&deliveries_url)
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
+        let deliveries = sim_deliveries(&h.http, &deliveries_url).await?;
         let last = deliveries.as_array()?.last()?.clone();
         let status = last
             .get("status")
@@ -431,6 +423,12 @@ pub async fn genuine_connectwise_callback(h: &Harness, name: &str) -> (Vec<u8>, 
         })
     })
     .await
+}
+
+/// The deliveries a simulator's webhook sender logged (its `/_admin/deliveries` at `url`), or
+/// `None` while it does not answer.
+pub async fn sim_deliveries(http: &reqwest::Client, url: &str) -> Option<serde_json::Value> {
+    http.get(url).send().await.ok()?.json().await.ok()
 }
 
 /// Counts TCP connections made to a listener (to prove nothing was fetched from it).

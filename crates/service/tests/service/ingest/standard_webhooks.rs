@@ -60,14 +60,7 @@ side = "psa"
     );
 
     let cw = acme::connectwise_client(&cw_sim);
-    let company = cw
-        .create(
-            Entity::Organization,
-            None,
-            &acme::client_company("Standard Rockets"),
-        )
-        .await
-        .unwrap();
+    let company = acme::create_client_company(&cw, "Standard Rockets").await;
 
     // The producer's delivery, signed as the Standard Webhooks spec says.
     let body = format!(

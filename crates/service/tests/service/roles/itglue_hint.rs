@@ -17,21 +17,12 @@ async fn a_workflow_hint_runs_the_itglue_poll_at_once() {
     let (nats, conn) = bus().await;
     let itg_sim = acme::itglue_sim().await;
     // Pollers only, IT Glue polled every 10 minutes: within this test only a hint can make it run.
-    let config = acme::config(
+    let config = acme::tigerpaw_config(
         &nats.url(),
-        r#"psa = "tigerpaw"
-org_types = ["Customer"]
-org_statuses = ["Active"]"#,
         itg_sim.base_url(),
-        &format!(
-            r#"[tenants.acme.tigerpaw]
-base_url = "http://127.0.0.1:9"
-public_key = "tp"
-private_key = "tp"
-
-{}"#,
-            acme::polling_table("10m")
-        ),
+        "http://127.0.0.1:9",
+        "Customer",
+        "10m",
     );
     let loops = Loops {
         worker: false,

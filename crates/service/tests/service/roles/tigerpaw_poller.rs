@@ -48,22 +48,12 @@ async fn a_tigerpaw_account_edit_is_published_by_the_psa_poller() {
     let tp_sim = Tigerpaw::start(SimTigerpaw::default()).await.unwrap();
     load_tigerpaw(&tp_sim.sim, &Dataset::generate(SeedSpec::sized(3, 5))).unwrap();
 
-    let config = acme::config(
+    let config = acme::tigerpaw_config(
         &nats.url(),
-        r#"psa = "tigerpaw"
-org_types = ["Client"]
-org_statuses = ["Active"]"#,
         itg_sim.base_url(),
-        &format!(
-            r#"[tenants.acme.tigerpaw]
-base_url = "{tp}"
-public_key = "tp-public"
-private_key = "tp-private"
-
-{polling}"#,
-            tp = tp_sim.base_url(),
-            polling = acme::polling_table("300ms"),
-        ),
+        tp_sim.base_url(),
+        "Client",
+        "300ms",
     );
     // Pollers only: the events stay in the stream to be looked at.
     let loops = Loops {

@@ -42,14 +42,7 @@ async fn edits_on_either_side_reach_the_other_through_pollers_and_workers() {
     let cw = Arc::new(acme::connectwise_client(&cw_sim));
     // Let the pollers take the first-sync watermark, then create the company after it.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let company = cw
-        .create(
-            Entity::Organization,
-            None,
-            &acme::client_company("Acme Rockets"),
-        )
-        .await
-        .unwrap();
+    let company = acme::create_client_company(&cw, "Acme Rockets").await;
 
     let in_itglue = eventually("the company reaches IT Glue", || async {
         let orgs = itg.list_all(Entity::Organization).await.ok()?;

@@ -81,14 +81,7 @@ async fn a_connectwise_company_syncs_to_the_itglue_simulator_and_back() {
 
     // The watermark is taken at the first event; the company is created just before.
     let start = now();
-    let company = PsaClient::ConnectWise(cw())
-        .create(
-            Entity::Organization,
-            None,
-            &acme::client_company("Acme Rockets"),
-        )
-        .await
-        .unwrap();
+    let company = acme::create_client_company(&PsaClient::ConnectWise(cw()), "Acme Rockets").await;
 
     let mut settings = TenantSettings::new(PsaKind::ConnectWise);
     settings.org_types.insert("Client".into());
