@@ -76,25 +76,10 @@ pub async fn create_client_company(psa: &PsaClient, name: &str) -> Record {
 }
 
 /// The configuration: the nats-server at `nats`, and tenant `acme` with the keys `sync` in its
-/// sync table ([`super::sync_keys`], …) and IT Glue at `itg`; `more` is the rest of the TOML (the PSA's
-/// table, e.g. [`super::connectwise_table`], polling, ingest).
+/// sync table ([`super::sync_keys`], …) and IT Glue at `itg`; `more` is the rest of the TOML (the
+/// PSA's table, e.g. [`super::connectwise_table`], polling, ingest).
 pub fn config(nats: &str, sync: &str, itg: &str, more: &str) -> Config {
-    let text = format!(
-        r#"
-[nats]
-urls = ["{nats}"]
-
-[tenants.acme.sync]
-{sync}
-
-[tenants.acme.itglue]
-base_url = "{itg}"
-api_key = "{ITG_KEY}"
-
-{more}
-"#
-    );
-    Config::from_toml(&text, &|_| None).unwrap()
+    super::single_tenant_config(nats, "acme", sync, itg, ITG_KEY, more)
 }
 
 /// The configuration of the tenant on Tigerpaw at `tigerpaw` (Active organizations of type

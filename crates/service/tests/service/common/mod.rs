@@ -1,9 +1,9 @@
 //! Shared fixtures of the service's tests: a private nats-server (topology set up, [`bus`]), the
 //! ConnectWise simulator as the signing-key host, the real router bound to 127.0.0.1:0, signed
-//! deliveries ([`Harness`]), and the TOML tables the tests' configurations share ([`sync_keys`],
-//! [`connectwise_table`]); [`e2e`] runs the whole product on simulated vendors, [`acme`] one tenant
-//! on the simulators with the worker and poller loops, [`autotask_tenant`] an Autotask tenant's
-//! configuration.
+//! deliveries ([`Harness`]), and the configuration of one tenant ([`single_tenant_config`]) with
+//! the TOML tables the tests share ([`sync_keys`], [`connectwise_table`]); [`e2e`] runs the whole
+//! product on simulated vendors, [`acme`] one tenant on the simulators with the worker and poller
+//! loops, [`autotask_tenant`] an Autotask tenant's configuration.
 
 pub mod acme;
 pub mod autotask_tenant;
@@ -98,6 +98,35 @@ org_statuses = ["Active"]
 config_types = ["Server"]
 config_statuses = ["Active"]"#
     )
+}
+
+/// A configuration of one tenant: the nats-server at `nats`, the keys `sync` in the tenant's sync
+/// table ([`sync_keys`], …), IT Glue at `itg` with the API key `itg_key`; `more` is the rest of
+/// the TOML (the PSA's table, polling, budgets, ingest).
+pub fn single_tenant_config(
+    nats: &str,
+    tenant: &str,
+    sync: &str,
+    itg: &str,
+    itg_key: &str,
+    more: &str,
+) -> Config {
+    let text = format!(
+        r#"
+[nats]
+urls = ["{nats}"]
+
+[tenants.{tenant}.sync]
+{sync}
+
+[tenants.{tenant}.itglue]
+base_url = "{itg}"
+api_key = "{itg_key}"
+
+{more}
+"#
+    );
+    Config::from_toml(&text, &|_| None).unwrap()
 }
 
 /// Tenant `acme`'s `[tenants.acme.connectwise]` table, ConnectWise at `site` (`host:port` of a
