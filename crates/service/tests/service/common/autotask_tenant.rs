@@ -5,30 +5,20 @@ use syncbridge::config::Config;
 
 /// The tenant's configuration; `extra` is appended TOML (e.g. a `[tenants.globex.budgets]`).
 pub fn tenant_config(nats: &str, autotask: &str, extra: &str) -> Config {
-    let text = format!(
-        r#"
-[nats]
-urls = ["{nats}"]
-
-[tenants.globex.sync]
-psa = "autotask"
-org_types = ["Customer"]
-org_statuses = ["Active"]
-config_types = ["Server"]
-config_statuses = ["Active"]
-
-[tenants.globex.itglue]
-base_url = "http://127.0.0.1:9"
-api_key = "unused"
-
-[tenants.globex.autotask]
+    super::single_tenant_config(
+        nats,
+        "globex",
+        &super::sync_keys("autotask", "Customer"),
+        "http://127.0.0.1:9",
+        "unused",
+        &format!(
+            r#"[tenants.globex.autotask]
 base_url = "{autotask}/atservicesrest"
 integration_code = "TRACKING-ID"
 username = "syncbridge@example.com"
 secret = "at-secret"
 
-{extra}
-"#
-    );
-    Config::from_toml(&text, &|_| None).unwrap()
+{extra}"#
+        ),
+    )
 }

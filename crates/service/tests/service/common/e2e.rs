@@ -297,6 +297,93 @@ impl E2e {
             .and_then(|r| r.get(field).map(str::to_owned))
     }
 
+    /// The records of an IT Glue `collection` as the simulator stores them (its admin state, not
+    /// the API: no fault of the simulator touches this read).
+    pub fn itg_state(&self, collection: &str) -> Vec<Value> {
+        self.tenant.itglue.sim.state(collection).unwrap()
+    }
+
+    /// Every PSA record of `entity`, read through the PSA's API.
+    pub async fn psa_all(&self, entity: Entity) -> Vec<Record> {
+        self.tenant.psa_reader.list_all(entity).await.unwrap()
+    }
+
+    /// A person sets `field` of the PSA record `id` to `value` in the PSA (a PSA with a person's
+    /// API access).
+    pub async fn psa_edit(&self, entity: Entity, id: &str, field: Field, value: &str) {
+        let person = self.tenant.psa_person.as_ref().expect("a PSA person");
+        person
+            .update(entity, id, &change(field, value))
+            .await
+            .unwrap();
+    }
+
+    /// A person sets `field` of the IT Glue record `id` to `value` in IT Glue.
+    pub async fn itg_edit(&self, entity: Entity, id: &str, field: Field, value: &str) {
+        self.tenant
+            .itglue_person
+            .update(entity, id, &change(field, value))
+            .await
+            .unwrap();
+    }
+
+    /// Waits until `field` of the IT Glue record `id` holds `value` (panics naming `what` after
+    /// [`DEADLINE`]).
+    pub async fn until_itg_value(
+        &self,
+        what: &str,
+        entity: Entity,
+        id: &str,
+        field: Field,
+        value: &str,
+    ) {
+        self.until_value(what, true, entity, id, field, value).await;
+    }
+
+    /// Waits until `field` of the PSA record `id` holds `value` (panics naming `what` after
+    /// [`DEADLINE`]).
+    pub async fn until_psa_value(
+        &self,
+        what: &str,
+        entity: Entity,
+        id: &str,
+        field: Field,
+        value: &str,
+    ) {
+        self.until_value(what, false, entity, id, field, value)
+            .await;
+    }
+
+    async fn until_value(
+        &self,
+        what: &str,
+        itglue: bool,
+        entity: Entity,
+        id: &str,
+        field: Field,
+        value: &str,
+    ) {
+        eventually(what, || async {
+            let now = if itglue {
+                self.itg_value(entity, id, field).await
+            } else {
+                self.psa_value(entity, id, field).await
+            };
+            (now.as_deref() == Some(value)).then_some(())
+        })
+        .await;
+    }
+
+    /// Every write the IT Glue simulator logged (people's and syncbridge's), oldest first.
+    pub fn itg_writes(&self) -> Vec<WriteEntry> {
+        self.tenant
+            .itglue
+            .sim
+            .core()
+            .writes
+            .entries(&WriteQuery::default())
+    }
+
     /// The audit records of `entity`, oldest first.
     pub async fn audits(&self, entity: Entity) -> Vec<Value> {
         self.audit
@@ -458,11 +545,7 @@ pub fn creates(entries: &[WriteEntry]) -> Vec<&WriteEntry> {
 
 /// IT Glue organizations named exactly `name` (ids).
 pub fn itg_orgs_named(e: &E2e, name: &str) -> Vec<String> {
-    e.tenant
-        .itglue
-        .sim
-        .state("organizations")
-        .unwrap()
+    e.itg_state("organizations")
         .into_iter()
         .filter(|o| o["name"].as_str() == Some(name))
         .map(|o| o["id"].to_string())
@@ -471,11 +554,8 @@ pub fn itg_orgs_named(e: &E2e, name: &str) -> Vec<String> {
 
 /// PSA organizations named exactly `name` (ids).
 pub async fn psa_orgs_named(e: &E2e, name: &str) -> Vec<String> {
-    e.tenant
-        .psa_reader
-        .list_all(Entity::Organization)
+    e.psa_all(Entity::Organization)
         .await
-        .unwrap()
         .into_iter()
         .filter(|o| o.get(Field::Name) == Some(name))
         .map(|o| o.id)

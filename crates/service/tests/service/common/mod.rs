@@ -1,8 +1,11 @@
-//! Shared fixtures of the service's tests: a private nats-server (topology set up), the
+//! Shared fixtures of the service's tests: a private nats-server (topology set up, [`bus`]), the
 //! ConnectWise simulator as the signing-key host, the real router bound to 127.0.0.1:0, signed
-//! deliveries; [`e2e`] runs the whole product on simulated vendors, [`autotask_tenant`] an
-//! Autotask tenant's configuration.
+//! deliveries ([`Harness`]), and the configuration of one tenant ([`single_tenant_config`]) with
+//! the TOML tables the tests share ([`sync_keys`], [`connectwise_table`]); [`e2e`] runs the whole
+//! product on simulated vendors, [`acme`] one tenant on the simulators with the worker and poller
+//! loops, [`autotask_tenant`] an Autotask tenant's configuration.
 
+pub mod acme;
 pub mod autotask_tenant;
 pub mod e2e;
 
@@ -52,35 +55,21 @@ body_limit = {body_limit}
 retry_after = "3s"
 
 [tenants.acme.sync]
-psa = "connectwise"
-org_types = ["Customer"]
-org_statuses = ["Active"]
-config_types = ["Server"]
-config_statuses = ["Active"]
+{acme_sync}
 
 [tenants.acme.itglue]
 base_url = "http://127.0.0.1:9"
 api_key = "itg-key"
 workflow_token = "{IT_GLUE_TOKEN}"
 
-[tenants.acme.connectwise]
-site = "{cw_host}"
-company_id = "acme"
-public_key = "cw-public"
-private_key = "cw-private"
-client_id = "test-client-id"
-allow_http_for_simulator = true
+{acme_connectwise}
 
 [tenants.acme.standard]
 secret = "{STANDARD_SECRET}"
 side = "psa"
 
 [tenants.globex.sync]
-psa = "autotask"
-org_types = ["Customer"]
-org_statuses = ["Active"]
-config_types = ["Server"]
-config_statuses = ["Active"]
+{globex_sync}
 
 [tenants.globex.itglue]
 api_key = "itg-key"
@@ -93,7 +82,70 @@ secret = "at-secret"
 webhook_secret = "{AUTOTASK_SECRET}"
 "#,
         publish_timeout = PUBLISH_TIMEOUT.as_millis(),
+        acme_sync = sync_keys("connectwise", "Customer"),
+        acme_connectwise = connectwise_table(cw_host),
+        globex_sync = sync_keys("autotask", "Customer"),
     )
+}
+
+/// The keys of a tenant's sync table on `psa`: Active organizations of type `org_type`, Active
+/// servers.
+pub fn sync_keys(psa: &str, org_type: &str) -> String {
+    format!(
+        r#"psa = "{psa}"
+org_types = ["{org_type}"]
+org_statuses = ["Active"]
+config_types = ["Server"]
+config_statuses = ["Active"]"#
+    )
+}
+
+/// A configuration of one tenant: the nats-server at `nats`, the keys `sync` in the tenant's sync
+/// table ([`sync_keys`], …), IT Glue at `itg` with the API key `itg_key`; `more` is the rest of
+/// the TOML (the PSA's table, polling, budgets, ingest).
+pub fn single_tenant_config(
+    nats: &str,
+    tenant: &str,
+    sync: &str,
+    itg: &str,
+    itg_key: &str,
+    more: &str,
+) -> Config {
+    let text = format!(
+        r#"
+[nats]
+urls = ["{nats}"]
+
+[tenants.{tenant}.sync]
+{sync}
+
+[tenants.{tenant}.itglue]
+base_url = "{itg}"
+api_key = "{itg_key}"
+
+{more}
+"#
+    );
+    Config::from_toml(&text, &|_| None).unwrap()
+}
+
+/// Tenant `acme`'s `[tenants.acme.connectwise]` table, ConnectWise at `site` (`host:port` of a
+/// simulator, [`cw_site`]); keys may follow it.
+pub fn connectwise_table(site: &str) -> String {
+    format!(
+        r#"[tenants.acme.connectwise]
+site = "{site}"
+company_id = "acme"
+public_key = "cw-public"
+private_key = "cw-private"
+client_id = "test-client-id"
+allow_http_for_simulator = true"#
+    )
+}
+
+/// The `host:port` of a ConnectWise simulator (its site, in a configuration).
+pub fn cw_site(cw: &ConnectWise) -> &str {
+    cw.base_url().trim_start_matches("http://")
 }
 
 /// A deactivation checker whose answer the test sets, counting calls.
@@ -150,10 +202,9 @@ impl Harness {
         let cw = ConnectWise::start(ConnectWiseConfig::default())
             .await
             .expect("start ConnectWise simulator");
-        let cw_host = cw.base_url().trim_start_matches("http://").to_owned();
         let text = config_text(
             &nats.url(),
-            &cw_host,
+            cw_site(&cw),
             body_limit,
             autotask_base.unwrap_or("http://127.0.0.1:9/atservicesrest"),
         );
@@ -277,6 +328,14 @@ pub async fn stored_events(conn: &Connection) -> Vec<Stored> {
     out
 }
 
+/// A private nats-server with the topology set up, and a connection to it.
+pub async fn bus() -> (NatsServer, Connection) {
+    let nats = NatsServer::start().await.unwrap();
+    let conn = connect(&ConnectConfig::new(nats.url())).await.unwrap();
+    setup(&conn, &SetupConfig::default()).await.unwrap();
+    (nats, conn)
+}
+
 /// Retries `op` until it returns `Some` or [`PATIENCE`] runs out.
 pub async fn eventually<T, F, Fut>(what: &str, mut op: F) -> T
 where
@@ -374,15 +433,7 @@ pub async fn genuine_connectwise_callback(h: &Harness, name: &str) -> (Vec<u8>, 
     assert!(status.is_success(), "company create: {status}");
     let deliveries_url = format!("{}/_admin/deliveries", h.cw.base_url());
     eventually("ConnectWise delivered the callback", || async {
-        let deliveries: serde_json::Value = h
-            .http
-            .get(&deliveries_url)
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
+        let deliveries = sim_deliveries(&h.http, &deliveries_url).await?;
         let last = deliveries.as_array()?.last()?.clone();
         let status = last
             .get("status")
@@ -401,6 +452,12 @@ pub async fn genuine_connectwise_callback(h: &Harness, name: &str) -> (Vec<u8>, 
         })
     })
     .await
+}
+
+/// The deliveries a simulator's webhook sender logged (its `/_admin/deliveries` at `url`), or
+/// `None` while it does not answer.
+pub async fn sim_deliveries(http: &reqwest::Client, url: &str) -> Option<serde_json::Value> {
+    http.get(url).send().await.ok()?.json().await.ok()
 }
 
 /// Counts TCP connections made to a listener (to prove nothing was fetched from it).

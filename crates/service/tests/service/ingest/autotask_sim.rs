@@ -108,15 +108,7 @@ async fn registered_webhook_callouts_and_deactivation_notices() {
     .await;
     let deliveries_url = format!("{}/_admin/deliveries", at.base_url());
     let delivered = eventually("the callout was delivered", || async {
-        let deliveries: Value = h
-            .http
-            .get(&deliveries_url)
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
+        let deliveries = sim_deliveries(&h.http, &deliveries_url).await?;
         deliveries
             .as_array()?
             .iter()

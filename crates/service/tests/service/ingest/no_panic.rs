@@ -2,6 +2,8 @@
 //! of the statuses the contract names. Runs in-process (`tower::ServiceExt::oneshot`) with a fake
 //! bus, so it needs no server.
 
+use crate::common::config_text;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -40,51 +42,17 @@ impl EventSink for FakeBus {
     }
 }
 
-const CONFIG: &str = r#"
-[ingest]
-body_limit = 2048
-
-[tenants.acme.sync]
-psa = "connectwise"
-org_types = ["Customer"]
-org_statuses = ["Active"]
-config_types = ["Server"]
-config_statuses = ["Active"]
-
-[tenants.acme.itglue]
-api_key = "k"
-workflow_token = "itg-token-Zq81KxPp0vW3mN7r"
-
-[tenants.acme.connectwise]
-# Nothing listens on port 9: an approved key_url fails fast.
-site = "127.0.0.1:9"
-company_id = "acme"
-public_key = "p"
-private_key = "q"
-client_id = "c"
-allow_http_for_simulator = true
-
-[tenants.acme.standard]
-secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
-side = "psa"
-
-[tenants.globex.sync]
-psa = "autotask"
-org_types = ["Customer"]
-org_statuses = ["Active"]
-config_types = ["Server"]
-config_statuses = ["Active"]
-
-[tenants.globex.itglue]
-api_key = "k"
-
-[tenants.globex.autotask]
-base_url = "http://127.0.0.1:9/atservicesrest"
-integration_code = "X"
-username = "u"
-secret = "s"
-webhook_secret = "test-secret-key"
-"#;
+/// The harness's tenants (`acme` on ConnectWise, `globex` on Autotask), a body limit of 2 KiB.
+/// Nothing listens on port 9: an approved key_url fails fast, and no bus is reached.
+fn config() -> Config {
+    let text = config_text(
+        "nats://127.0.0.1:9",
+        "127.0.0.1:9",
+        2048,
+        "http://127.0.0.1:9/atservicesrest",
+    );
+    Config::from_toml(&text, &|_| None).unwrap()
+}
 
 const PATHS: [&str; 12] = [
     "/webhooks/acme/connectwise",
@@ -152,7 +120,7 @@ proptest! {
         body in body(),
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let config = Config::from_toml(CONFIG, &|_| None).unwrap();
+        let config = config();
         let router = Ingest::new(&config, Arc::new(FakeBus::default())).unwrap().router();
         let mut request = Request::builder()
             .method(if post { "POST" } else { "GET" })

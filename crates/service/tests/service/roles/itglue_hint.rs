@@ -3,71 +3,35 @@
 
 use std::time::Duration;
 
+use crate::common::acme::{self, Running};
+use crate::common::bus;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use syncbridge::config::Config;
-use syncbridge::roles::workers::{spawn_all, Loops};
+use syncbridge::roles::workers::Loops;
 use syncbridge::runtime::clock::now_millis;
-use syncbridge_bus::testing::NatsServer;
-use syncbridge_bus::{connect, names, setup, ConnectConfig, EventPublisher, SetupConfig};
-use syncbridge_connectors::{ItGlueClient, ItGlueConfig};
+use syncbridge_bus::{names, EventPublisher};
 use syncbridge_model::{ChangeAction, ChangeEvent, Entity, EventSource, Field, TenantId, Values};
-use syncbridge_sim::itglue::{ItGlue, ItGlueConfig as SimItGlue};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_workflow_hint_runs_the_itglue_poll_at_once() {
-    let nats = NatsServer::start().await.unwrap();
-    let conn = connect(&ConnectConfig::new(nats.url())).await.unwrap();
-    setup(&conn, &SetupConfig::default()).await.unwrap();
-    let itg_sim = ItGlue::start(SimItGlue {
-        rate_limit: None,
-        ..SimItGlue::default()
-    })
-    .await
-    .unwrap();
+    let (nats, conn) = bus().await;
+    let itg_sim = acme::itglue_sim().await;
     // Pollers only, IT Glue polled every 10 minutes: within this test only a hint can make it run.
-    let text = format!(
-        r#"
-[nats]
-urls = ["{nats}"]
-
-[tenants.acme.sync]
-psa = "tigerpaw"
-org_types = ["Customer"]
-org_statuses = ["Active"]
-
-[tenants.acme.itglue]
-base_url = "{itg}"
-api_key = "itg-test-key"
-
-[tenants.acme.tigerpaw]
-base_url = "http://127.0.0.1:9"
-public_key = "tp"
-private_key = "tp"
-
-[tenants.acme.polling]
-itglue_interval = "10m"
-psa_interval = "10m"
-"#,
-        nats = nats.url(),
-        itg = itg_sim.base_url(),
+    let config = acme::tigerpaw_config(
+        &nats.url(),
+        itg_sim.base_url(),
+        "http://127.0.0.1:9",
+        "Customer",
+        "10m",
     );
-    let config = Config::from_toml(&text, &|_| None).unwrap();
-    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let loops = Loops {
         worker: false,
         pollers: true,
     };
-    let _handles = spawn_all(
-        &conn,
-        config.tenants.values().cloned(),
-        Duration::from_secs(5),
-        loops,
-        &stop_rx,
-    );
+    let _running = Running::start(&conn, &config, loops);
     // The first round takes the watermark; what is saved after it is a change.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let itg = ItGlueClient::new(ItGlueConfig::new(itg_sim.base_url(), "itg-test-key")).unwrap();
+    let itg = acme::itglue_client(&itg_sim);
     itg.create(
         Entity::Organization,
         None,
@@ -133,15 +97,8 @@ async fn itg_1_an_unchanged_poll_cycle_of_10000_configurations_through_the_polle
     use syncbridge_sim::admin::AdminOps;
     use syncbridge_worker::poller::Poller;
 
-    let nats = NatsServer::start().await.unwrap();
-    let conn = connect(&ConnectConfig::new(nats.url())).await.unwrap();
-    setup(&conn, &SetupConfig::default()).await.unwrap();
-    let itg_sim = ItGlue::start(SimItGlue {
-        rate_limit: None,
-        ..SimItGlue::default()
-    })
-    .await
-    .unwrap();
+    let (_nats, conn) = bus().await;
+    let itg_sim = acme::itglue_sim().await;
     let sim = &itg_sim.sim;
     sim.seed(
         "configuration_types",
@@ -185,8 +142,7 @@ async fn itg_1_an_unchanged_poll_cycle_of_10000_configurations_through_the_polle
     let seeded_at = sim.core().clock.now_millis();
     tokio::time::sleep(Duration::from_millis(5)).await;
 
-    let itg =
-        Arc::new(ItGlueClient::new(ItGlueConfig::new(itg_sim.base_url(), "itg-test-key")).unwrap());
+    let itg = Arc::new(acme::itglue_client(&itg_sim));
     let poller = Poller {
         tenant: TenantId::new("acme").unwrap(),
         source: EventSource::ItGlue,

@@ -3,13 +3,12 @@
 //! its window together — the others wait, they do not fail — while without sharing each would
 //! spend the whole budget on its own.
 
-use crate::common::autotask_tenant;
+use crate::common::{autotask_tenant, bus};
 
 use std::time::Duration;
 
 use syncbridge::config::Config;
-use syncbridge_bus::testing::NatsServer;
-use syncbridge_bus::{connect, setup, ConnectConfig, SetupConfig, StateStore};
+use syncbridge_bus::StateStore;
 use syncbridge_model::Entity;
 use syncbridge_sim::autotask::{Autotask, AutotaskConfig};
 
@@ -29,9 +28,7 @@ async fn start_well_inside_a_window() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_together_stay_within_the_tenants_budget() {
-    let nats = NatsServer::start().await.unwrap();
-    let conn = connect(&ConnectConfig::new(nats.url())).await.unwrap();
-    setup(&conn, &SetupConfig::default()).await.unwrap();
+    let (nats, conn) = bus().await;
     let state = StateStore::open(&conn, Duration::from_secs(5))
         .await
         .unwrap();

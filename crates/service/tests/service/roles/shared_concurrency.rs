@@ -5,7 +5,7 @@
 //! way two worker processes build them (`clients::psa` with the shared state store) get no
 //! "Thread threshold exceeded" answer from the simulator, where two unshared clients do.
 
-use crate::common::autotask_tenant;
+use crate::common::{autotask_tenant, bus};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use std::time::Duration;
 use syncbridge::config::Config;
 use syncbridge::vendors::shared_budget::NatsBudget;
 use syncbridge_bus::testing::NatsServer;
-use syncbridge_bus::{connect, setup, ConcurrencySlots, ConnectConfig, SetupConfig, StateStore};
+use syncbridge_bus::{connect, ConcurrencySlots, ConnectConfig, StateStore};
 use syncbridge_connectors::{AutotaskConfig, HttpPolicy, PsaClient, SharedGate};
 use syncbridge_model::{Entity, TenantId};
 use syncbridge_sim::autotask::{Autotask, AutotaskConfig as SimAutotask};
@@ -25,10 +25,7 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A NATS server with the topology set up, and the state store of one "process" (each call opens
 /// its own connection, as a separate process would).
 async fn nats() -> NatsServer {
-    let nats = NatsServer::start().await.unwrap();
-    let conn = connect(&ConnectConfig::new(nats.url())).await.unwrap();
-    setup(&conn, &SetupConfig::default()).await.unwrap();
-    nats
+    bus().await.0
 }
 
 async fn process_state(nats: &NatsServer) -> StateStore {

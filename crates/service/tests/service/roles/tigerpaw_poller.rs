@@ -4,13 +4,11 @@
 
 use std::time::Duration;
 
+use crate::common::acme::{self, Running};
+use crate::common::bus;
 use serde_json::json;
-use syncbridge::config::Config;
-use syncbridge::roles::workers::{spawn_all, Loops};
-use syncbridge_bus::testing::NatsServer;
-use syncbridge_bus::{connect, setup, ConnectConfig, SetupConfig};
+use syncbridge::roles::workers::Loops;
 use syncbridge_sim::admin::AdminOps;
-use syncbridge_sim::itglue::{ItGlue, ItGlueConfig as SimItGlue};
 use syncbridge_sim::seed::{load_tigerpaw, Dataset, SeedSpec};
 use syncbridge_sim::tigerpaw::{Tigerpaw, TigerpawConfig as SimTigerpaw};
 
@@ -45,59 +43,24 @@ async fn tigerpaw_events(conn: &syncbridge_bus::Connection) -> Vec<(String, Stri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tigerpaw_account_edit_is_published_by_the_psa_poller() {
-    let nats = NatsServer::start().await.unwrap();
-    let conn = connect(&ConnectConfig::new(nats.url())).await.unwrap();
-    setup(&conn, &SetupConfig::default()).await.unwrap();
-    let itg_sim = ItGlue::start(SimItGlue {
-        rate_limit: None,
-        ..SimItGlue::default()
-    })
-    .await
-    .unwrap();
+    let (nats, conn) = bus().await;
+    let itg_sim = acme::itglue_sim().await;
     let tp_sim = Tigerpaw::start(SimTigerpaw::default()).await.unwrap();
     load_tigerpaw(&tp_sim.sim, &Dataset::generate(SeedSpec::sized(3, 5))).unwrap();
 
-    let text = format!(
-        r#"
-[nats]
-urls = ["{nats}"]
-
-[tenants.acme.sync]
-psa = "tigerpaw"
-org_types = ["Client"]
-org_statuses = ["Active"]
-
-[tenants.acme.itglue]
-base_url = "{itg}"
-api_key = "itg-test-key"
-
-[tenants.acme.tigerpaw]
-base_url = "{tp}"
-public_key = "tp-public"
-private_key = "tp-private"
-
-[tenants.acme.polling]
-itglue_interval = "300ms"
-psa_interval = "300ms"
-"#,
-        nats = nats.url(),
-        itg = itg_sim.base_url(),
-        tp = tp_sim.base_url(),
+    let config = acme::tigerpaw_config(
+        &nats.url(),
+        itg_sim.base_url(),
+        tp_sim.base_url(),
+        "Client",
+        "300ms",
     );
-    let config = Config::from_toml(&text, &|_| None).unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // Pollers only: the events stay in the stream to be looked at.
     let loops = Loops {
         worker: false,
         pollers: true,
     };
-    let handles = spawn_all(
-        &conn,
-        config.tenants.values().cloned(),
-        Duration::from_secs(5),
-        loops,
-        &stop_rx,
-    );
+    let running = Running::start(&conn, &config, loops);
 
     // The baseline round stores the hashes and publishes nothing.
     let state = syncbridge_bus::StateStore::open(&conn, Duration::from_secs(5))
@@ -165,8 +128,5 @@ psa_interval = "300ms"
         "{msg_id}"
     );
 
-    stop_tx.send(true).unwrap();
-    for h in handles {
-        let _ = tokio::time::timeout(Duration::from_secs(10), h).await;
-    }
+    running.stop_within(Duration::from_secs(10)).await;
 }

@@ -5,35 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use syncbridge::config::Config;
-use syncbridge::roles::workers::{spawn_all, Loops};
-use syncbridge_bus::testing::NatsServer;
-use syncbridge_bus::{connect, setup, ConnectConfig, SetupConfig};
+use crate::common::acme::{self, Running};
+use crate::common::e2e::eventually;
+use crate::common::{bus, connectwise_table, cw_site, sync_keys};
+use syncbridge::roles::workers::Loops;
 use syncbridge_connectors::Vendor;
-use syncbridge_connectors::{
-    ConnectWiseClient, ConnectWiseConfig, ItGlueClient, ItGlueConfig, PsaClient,
-};
 use syncbridge_engine::Changes;
-use syncbridge_model::{Entity, Field, Record, Values};
-use syncbridge_sim::connectwise::{ConnectWise, ConnectWiseConfig as SimConnectWise};
-use syncbridge_sim::itglue::{ItGlue, ItGlueConfig as SimItGlue};
-use syncbridge_sim::seed::{load_connectwise, Dataset, SeedSpec};
-
-const PATIENCE: Duration = Duration::from_secs(90);
-
-async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: not within {PATIENCE:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
+use syncbridge_model::{Entity, Field, Record};
 
 fn find<'a>(records: &'a [Record], name: &str) -> Option<&'a Record> {
     records.iter().find(|r| r.get(Field::Name) == Some(name))
@@ -41,92 +19,32 @@ fn find<'a>(records: &'a [Record], name: &str) -> Option<&'a Record> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edits_on_either_side_reach_the_other_through_pollers_and_workers() {
-    let nats = NatsServer::start().await.unwrap();
-    let conn = connect(&ConnectConfig::new(nats.url())).await.unwrap();
-    setup(&conn, &SetupConfig::default()).await.unwrap();
-    let itg_sim = ItGlue::start(SimItGlue {
-        rate_limit: None,
-        ..SimItGlue::default()
-    })
-    .await
-    .unwrap();
-    let cw_sim = ConnectWise::start(SimConnectWise::default()).await.unwrap();
-    load_connectwise(&cw_sim.sim, &Dataset::generate(SeedSpec::sized(1, 1))).unwrap();
-    let cw_host = cw_sim.base_url().trim_start_matches("http://").to_owned();
-
-    let text = format!(
-        r#"
-[nats]
-urls = ["{nats}"]
-
-[tenants.acme.sync]
-psa = "connectwise"
-org_types = ["Client"]
-org_statuses = ["Active"]
-config_types = ["Server"]
-config_statuses = ["Active"]
-two_way = true
-
-[tenants.acme.itglue]
-base_url = "{itg}"
-api_key = "itg-test-key"
-
-[tenants.acme.connectwise]
-site = "{cw_host}"
-company_id = "acme"
-public_key = "cw-public"
-private_key = "cw-private"
-client_id = "test-client-id"
-allow_http_for_simulator = true
-
-[tenants.acme.polling]
-itglue_interval = "300ms"
-psa_interval = "300ms"
-"#,
-        nats = nats.url(),
-        itg = itg_sim.base_url(),
+    let (nats, conn) = bus().await;
+    let itg_sim = acme::itglue_sim().await;
+    let cw_sim = acme::connectwise_sim().await;
+    let config = acme::config(
+        &nats.url(),
+        &format!("{}\ntwo_way = true", sync_keys("connectwise", "Client")),
+        itg_sim.base_url(),
+        &format!(
+            "{}\n\n{}",
+            connectwise_table(cw_site(&cw_sim)),
+            acme::polling_table("300ms")
+        ),
     );
-    let config = Config::from_toml(&text, &|_| None).unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let loops = Loops {
         worker: true,
         pollers: true,
     };
-    let handles = spawn_all(
-        &conn,
-        config.tenants.values().cloned(),
-        Duration::from_secs(5),
-        loops,
-        &stop_rx,
-    );
+    let running = Running::start(&conn, &config, loops);
 
-    let itg =
-        Arc::new(ItGlueClient::new(ItGlueConfig::new(itg_sim.base_url(), "itg-test-key")).unwrap());
-    let cw = Arc::new(PsaClient::ConnectWise(
-        ConnectWiseClient::new(ConnectWiseConfig::new(
-            cw_sim.api_url(),
-            "acme",
-            "cw-public",
-            "cw-private",
-            "test-client-id",
-        ))
-        .unwrap(),
-    ));
+    let itg = Arc::new(acme::itglue_client(&itg_sim));
+    let cw = Arc::new(acme::connectwise_client(&cw_sim));
     // Let the pollers take the first-sync watermark, then create the company after it.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let company = cw
-        .create(
-            Entity::Organization,
-            None,
-            &Values::new()
-                .with(Field::Name, "Acme Rockets")
-                .with(Field::Type, "Client")
-                .with(Field::Status, "Active"),
-        )
-        .await
-        .unwrap();
+    let company = acme::create_client_company(&cw, "Acme Rockets").await;
 
-    let in_itglue = eventually("the company reaches IT Glue", async || {
+    let in_itglue = eventually("the company reaches IT Glue", || async {
         let orgs = itg.list_all(Entity::Organization).await.ok()?;
         find(&orgs, "Acme Rockets").cloned()
     })
@@ -138,7 +56,7 @@ psa_interval = "300ms"
     itg.update(Entity::Organization, &in_itglue.id, &edit)
         .await
         .unwrap();
-    eventually("the IT Glue edit reaches ConnectWise", async || {
+    eventually("the IT Glue edit reaches ConnectWise", || async {
         let c = cw.get(Entity::Organization, &company.id).await.ok()??;
         (c.get(Field::ShortName) == Some("ROCKETS")).then_some(())
     })
@@ -153,11 +71,5 @@ psa_interval = "300ms"
             .count(),
         1
     );
-    stop_tx.send(true).unwrap();
-    for h in handles {
-        tokio::time::timeout(Duration::from_secs(30), h)
-            .await
-            .expect("loops stop on the signal")
-            .unwrap();
-    }
+    running.stop().await;
 }

@@ -4,12 +4,10 @@
 
 use std::time::Duration;
 
+use crate::common::acme;
+use crate::common::bus;
 use syncbridge::vendors::sides::{ItGlueSide, PsaSide};
-use syncbridge_bus::testing::NatsServer;
-use syncbridge_bus::{
-    connect, setup, AuditLog, ConnectConfig, EventPublisher, LeaseStore, LinkStore, SetupConfig,
-    StateStore,
-};
+use syncbridge_bus::{AuditLog, EventPublisher, LeaseStore, LinkStore, StateStore};
 use syncbridge_connectors::Vendor;
 use syncbridge_connectors::{
     ConnectWiseClient, ConnectWiseConfig, HttpPolicy, ItGlueClient, ItGlueConfig, PsaClient,
@@ -17,11 +15,7 @@ use syncbridge_connectors::{
 use syncbridge_engine::Changes;
 use syncbridge_model::{
     ChangeAction, ChangeEvent, Entity, EventSource, Field, PsaKind, TenantId, TenantSettings,
-    Values,
 };
-use syncbridge_sim::connectwise::{ConnectWise, ConnectWiseConfig as SimConnectWise};
-use syncbridge_sim::itglue::{ItGlue, ItGlueConfig as SimItGlue};
-use syncbridge_sim::seed::{load_connectwise, Dataset, SeedSpec};
 use syncbridge_worker::{Outcome, Worker, WorkerStores};
 
 fn policy() -> HttpPolicy {
@@ -58,9 +52,7 @@ fn now() -> i64 {
 
 #[tokio::test]
 async fn a_connectwise_company_syncs_to_the_itglue_simulator_and_back() {
-    let nats = NatsServer::start().await.unwrap();
-    let conn = connect(&ConnectConfig::new(nats.url())).await.unwrap();
-    setup(&conn, &SetupConfig::default()).await.unwrap();
+    let (_nats, conn) = bus().await;
     let timeout = Duration::from_secs(5);
     let stores = WorkerStores {
         links: LinkStore::open(&conn, timeout).await.unwrap(),
@@ -69,49 +61,27 @@ async fn a_connectwise_company_syncs_to_the_itglue_simulator_and_back() {
         audit: AuditLog::new(conn.clone(), timeout),
         events: EventPublisher::new(conn.clone(), timeout),
     };
-    let itg_sim = ItGlue::start(SimItGlue {
-        rate_limit: None,
-        ..SimItGlue::default()
-    })
-    .await
-    .unwrap();
-    let cw_sim = ConnectWise::start(SimConnectWise::default()).await.unwrap();
+    let itg_sim = acme::itglue_sim().await;
     // ConnectWise's vocabulary (company types, statuses) and one unrelated company.
-    load_connectwise(&cw_sim.sim, &Dataset::generate(SeedSpec::sized(1, 1))).unwrap();
+    let cw_sim = acme::connectwise_sim().await;
     let itg = || {
         ItGlueClient::new(ItGlueConfig {
             http: policy(),
-            ..ItGlueConfig::new(itg_sim.base_url(), "itg-test-key")
+            ..acme::itglue_config(&itg_sim)
         })
         .unwrap()
     };
     let cw = || {
         ConnectWiseClient::new(ConnectWiseConfig {
             http: policy(),
-            ..ConnectWiseConfig::new(
-                cw_sim.api_url(),
-                "acme",
-                "cw-public",
-                "cw-private",
-                "test-client-id",
-            )
+            ..acme::connectwise_config(&cw_sim)
         })
         .unwrap()
     };
 
     // The watermark is taken at the first event; the company is created just before.
     let start = now();
-    let company = PsaClient::ConnectWise(cw())
-        .create(
-            Entity::Organization,
-            None,
-            &Values::new()
-                .with(Field::Name, "Acme Rockets")
-                .with(Field::Type, "Client")
-                .with(Field::Status, "Active"),
-        )
-        .await
-        .unwrap();
+    let company = acme::create_client_company(&PsaClient::ConnectWise(cw()), "Acme Rockets").await;
 
     let mut settings = TenantSettings::new(PsaKind::ConnectWise);
     settings.org_types.insert("Client".into());

@@ -7,9 +7,8 @@ use crate::common::e2e;
 
 use std::collections::BTreeSet;
 
-use e2e::{any_action, change, creates, eventually, in_scope, seed_where, E2e, DOCUMENTED};
+use e2e::{any_action, creates, eventually, in_scope, seed_where, E2e, DOCUMENTED};
 use serde_json::json;
-use syncbridge_connectors::Vendor;
 use syncbridge_model::{Entity, Field, PsaKind, Values};
 use syncbridge_sim::admin::AdminOps;
 
@@ -23,7 +22,7 @@ use super::fields;
 async fn same_name_contact_is_linked_not_duplicated() {
     let seed = seed_where(|ds| in_scope(&ds.organizations[0]));
     let mut e = E2e::start(PsaKind::ConnectWise, seed).await;
-    let documented = e.tenant.itglue.sim.state("contacts").unwrap();
+    let documented = e.itg_state("contacts");
     let documented_ids: BTreeSet<String> = documented.iter().map(|c| c["id"].to_string()).collect();
     assert!(!documented_ids.is_empty());
     // A person changed one of them in IT Glue before the first sync.
@@ -47,7 +46,7 @@ async fn same_name_contact_is_linked_not_duplicated() {
     e.settle().await;
 
     let mut linked = 0;
-    for psa_contact in e.tenant.psa_reader.list_all(Entity::Contact).await.unwrap() {
+    for psa_contact in e.psa_all(Entity::Contact).await {
         let Some(org) = psa_contact.org_id.as_deref() else {
             continue;
         };
@@ -96,7 +95,7 @@ async fn same_name_contact_is_linked_not_duplicated() {
         "the PSA wins"
     );
     // No contact created in the documented organizations.
-    let contacts = e.tenant.itglue.sim.state("contacts").unwrap();
+    let contacts = e.itg_state("contacts");
     for org in 1..=DOCUMENTED {
         let documented_here = documented
             .iter()
@@ -148,22 +147,21 @@ async fn contacts_sync_off_creates_no_contact_but_linked_contacts_keep_syncing()
         )
         .await
         .unwrap();
-    person
-        .update(
-            Entity::Contact,
-            &contact_psa,
-            &change(Field::Title, "Still Synced With Contacts Off"),
-        )
-        .await
-        .unwrap();
+    e.psa_edit(
+        Entity::Contact,
+        &contact_psa,
+        Field::Title,
+        "Still Synced With Contacts Off",
+    )
+    .await;
 
-    eventually("the linked contact's PSA edit reaches IT Glue", || async {
-        (e.itg_value(Entity::Contact, &contact_itg, Field::Title)
-            .await
-            .as_deref()
-            == Some("Still Synced With Contacts Off"))
-        .then_some(())
-    })
+    e.until_itg_value(
+        "the linked contact's PSA edit reaches IT Glue",
+        Entity::Contact,
+        &contact_itg,
+        Field::Title,
+        "Still Synced With Contacts Off",
+    )
     .await;
     eventually("the new contact is decided (contacts gate)", || async {
         let audits = e.audits_of(Entity::Contact, "psa", &new.id).await;
@@ -178,11 +176,7 @@ async fn contacts_sync_off_creates_no_contact_but_linked_contacts_keep_syncing()
         "the new contact is not linked"
     );
     let graces = e
-        .tenant
-        .itglue
-        .sim
-        .state("contacts")
-        .unwrap()
+        .itg_state("contacts")
         .into_iter()
         .filter(|c| c["first-name"] == "Grace" && c["last-name"] == "Hopper")
         .count();

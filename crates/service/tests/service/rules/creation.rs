@@ -7,11 +7,9 @@ use crate::common::e2e;
 use std::collections::BTreeSet;
 
 use e2e::{
-    any_action, change, eventually, in_scope, itg_orgs_named, psa_org_id, seed_where, E2e,
-    DOCUMENTED,
+    any_action, eventually, in_scope, itg_orgs_named, psa_org_id, seed_where, E2e, DOCUMENTED,
 };
 use serde_json::{json, Value};
-use syncbridge_connectors::Vendor;
 use syncbridge_model::{Entity, Field, PsaKind};
 use syncbridge_sim::admin::AdminOps;
 
@@ -84,23 +82,18 @@ async fn child_of_an_unlinked_organization_syncs_the_organization_first() {
     e.run().await;
     let org_psa = psa_org_id(target);
     let contact = e
-        .tenant
-        .psa_reader
-        .list_all(Entity::Contact)
+        .psa_all(Entity::Contact)
         .await
-        .unwrap()
         .into_iter()
         .find(|c| c.org_id.as_deref() == Some(org_psa.as_str()))
         .expect("a contact of the company");
-    let person = e.tenant.psa_person.as_ref().unwrap();
-    person
-        .update(
-            Entity::Contact,
-            &contact.id,
-            &change(Field::Title, "Head of Parent-First"),
-        )
-        .await
-        .unwrap();
+    e.psa_edit(
+        Entity::Contact,
+        &contact.id,
+        Field::Title,
+        "Head of Parent-First",
+    )
+    .await;
 
     let contact_itg = eventually("the contact is synced", || {
         e.linked_itg(Entity::Contact, &contact.id)
@@ -173,7 +166,7 @@ async fn missing_configuration_type_is_created_in_itglue() {
     let mut e = E2e::start(PsaKind::ConnectWise, seed).await;
     let kind = pick(&e.ds).unwrap();
     let type_name = CONFIG_TYPE_NAMES[kind];
-    let itg_types = e.tenant.itglue.sim.state("configuration_types").unwrap();
+    let itg_types = e.itg_state("configuration_types");
     let gone = itg_types.iter().find(|t| t["name"] == type_name).unwrap()["id"].to_string();
     e.tenant
         .itglue
@@ -185,11 +178,7 @@ async fn missing_configuration_type_is_created_in_itglue() {
     e.settle().await;
 
     let recreated: Vec<Value> = e
-        .tenant
-        .itglue
-        .sim
-        .state("configuration_types")
-        .unwrap()
+        .itg_state("configuration_types")
         .into_iter()
         .filter(|t| t["name"] == type_name)
         .collect();
@@ -197,13 +186,7 @@ async fn missing_configuration_type_is_created_in_itglue() {
     assert!(!e.sync_writes_in(true, "configuration_types").is_empty());
     // Every PSA configuration of that type in scope is linked and typed so in IT Glue.
     let mut synced = 0;
-    for config in e
-        .tenant
-        .psa_reader
-        .list_all(Entity::Configuration)
-        .await
-        .unwrap()
-    {
+    for config in e.psa_all(Entity::Configuration).await {
         if config.get(Field::Type) != Some(type_name) || config.get(Field::Status) != Some("Active")
         {
             continue;

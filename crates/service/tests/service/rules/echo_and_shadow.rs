@@ -4,9 +4,8 @@
 
 use crate::common::e2e;
 
-use e2e::{any_action, change, eventually, E2e};
+use e2e::{any_action, eventually, E2e};
 use syncbridge_model::{Entity, Field, Mode, PsaKind};
-use syncbridge_sim::admin::AdminOps;
 use syncbridge_sim::faults::{Fault, FaultPlan, FaultRule};
 
 /// After the initial sync and a person's edit on each side, every write syncbridge made changed
@@ -32,26 +31,20 @@ async fn no_echo_every_sync_write_changed_something() {
         count(false, "companies", &itg_edited_psa),
         count(true, "organizations", &itg_edited),
     );
-    e.tenant
-        .psa_person
-        .as_ref()
-        .unwrap()
-        .update(
-            Entity::Organization,
-            &psa_edited,
-            &change(Field::ShortName, "ECHO-PSA"),
-        )
-        .await
-        .unwrap();
-    e.tenant
-        .itglue_person
-        .update(
-            Entity::Organization,
-            &itg_edited,
-            &change(Field::ShortName, "ECHO-ITG"),
-        )
-        .await
-        .unwrap();
+    e.psa_edit(
+        Entity::Organization,
+        &psa_edited,
+        Field::ShortName,
+        "ECHO-PSA",
+    )
+    .await;
+    e.itg_edit(
+        Entity::Organization,
+        &itg_edited,
+        Field::ShortName,
+        "ECHO-ITG",
+    )
+    .await;
     eventually("both edits synced", || async {
         let a = e
             .itg_value(Entity::Organization, &psa_edited_itg, Field::ShortName)
@@ -106,28 +99,15 @@ async fn a_stale_read_after_our_write_is_retried_not_pushed_back() {
         ..FaultPlan::default()
     });
     let short_name_in_itglue = || {
-        e.tenant
-            .itglue
-            .sim
-            .state("organizations")
-            .unwrap()
+        e.itg_state("organizations")
             .into_iter()
             .find(|o| o["id"].as_u64() == org_itg.parse().ok())
             .and_then(|o| o["short-name"].as_str().map(str::to_owned))
     };
     let psa_writes = e.sync_writes_in(false, "companies").len();
 
-    e.tenant
-        .psa_person
-        .as_ref()
-        .unwrap()
-        .update(
-            Entity::Organization,
-            &org_psa,
-            &change(Field::ShortName, "FRESH"),
-        )
-        .await
-        .unwrap();
+    e.psa_edit(Entity::Organization, &org_psa, Field::ShortName, "FRESH")
+        .await;
     eventually("IT Glue takes the PSA's short name", || async {
         (short_name_in_itglue().as_deref() == Some("FRESH")).then_some(())
     })
@@ -158,17 +138,10 @@ async fn a_stale_read_after_our_write_is_retried_not_pushed_back() {
 /// audited with `written == want`: the running worker re-reads the tenant's mode every few
 /// seconds, so the first edits after a mode change may still land in the old mode.
 async fn until_mode_applies(e: &E2e, org_psa: &str, tag: &str, want: bool) {
-    let person = e.tenant.psa_person.as_ref().unwrap();
     for n in 0..30 {
         let value = format!("{tag}{n}");
-        person
-            .update(
-                Entity::Organization,
-                org_psa,
-                &change(Field::ShortName, &value),
-            )
-            .await
-            .unwrap();
+        e.psa_edit(Entity::Organization, org_psa, Field::ShortName, &value)
+            .await;
         let written = eventually("the canary edit is decided", || async {
             e.audits_of(Entity::Organization, "psa", org_psa)
                 .await
@@ -201,25 +174,9 @@ async fn shadow_mode_decides_and_audits_without_writing_then_active_syncs() {
 
     e.set_mode(Mode::Shadow).await;
     until_mode_applies(&e, &canary, "SHADOW-CANARY-", false).await;
-    let itg_writes = e
-        .tenant
-        .itglue
-        .sim
-        .core()
-        .writes
-        .entries(&Default::default())
-        .len();
-    e.tenant
-        .psa_person
-        .as_ref()
-        .unwrap()
-        .update(
-            Entity::Organization,
-            &org_psa,
-            &change(Field::ShortName, "SHADOWED"),
-        )
-        .await
-        .unwrap();
+    let itg_writes = e.itg_writes().len();
+    e.psa_edit(Entity::Organization, &org_psa, Field::ShortName, "SHADOWED")
+        .await;
     let audit = eventually("the shadowed edit is decided and audited", || async {
         e.audits_of(Entity::Organization, "psa", &org_psa)
             .await
@@ -244,12 +201,7 @@ async fn shadow_mode_decides_and_audits_without_writing_then_active_syncs() {
         "nothing written in shadow mode"
     );
     let written_in_shadow: Vec<_> = e
-        .tenant
-        .itglue
-        .sim
-        .core()
-        .writes
-        .entries(&Default::default())
+        .itg_writes()
         .into_iter()
         .skip(itg_writes)
         .filter(|w| e2e::SYNC_USERS.contains(&w.user.as_str()))
@@ -260,13 +212,13 @@ async fn shadow_mode_decides_and_audits_without_writing_then_active_syncs() {
     e.set_mode(Mode::Active).await;
     until_mode_applies(&e, &canary, "ACTIVE-CANARY-", true).await;
     e.full_sync_run("e2e-active").await;
-    eventually("the shadowed edit is synced once active", || async {
-        (e.itg_value(Entity::Organization, &org_itg, Field::ShortName)
-            .await
-            .as_deref()
-            == Some("SHADOWED"))
-        .then_some(())
-    })
+    e.until_itg_value(
+        "the shadowed edit is synced once active",
+        Entity::Organization,
+        &org_itg,
+        Field::ShortName,
+        "SHADOWED",
+    )
     .await;
     e.settle().await;
     e.assert_no_echo();

@@ -147,11 +147,7 @@ async fn ambiguity_links_nothing_and_creates_nothing() {
     assert_eq!(named, twin_ids, "nothing created under the ambiguous name");
     // Its contacts and configurations follow their organization: none created in the twins.
     let contacts_in_twins = e
-        .tenant
-        .itglue
-        .sim
-        .state("contacts")
-        .unwrap()
+        .itg_state("contacts")
         .into_iter()
         .filter(|c| twin_ids.contains(&c["organization-id"].to_string()))
         .count();

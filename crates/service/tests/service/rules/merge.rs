@@ -6,7 +6,7 @@
 
 use crate::common::e2e;
 
-use e2e::{any_action, change, eventually, E2e};
+use e2e::{any_action, eventually, E2e};
 use syncbridge_model::{Entity, Field, PsaKind};
 
 /// A person edits a linked company and contact in ConnectWise: IT Glue takes the PSA's values,
@@ -18,38 +18,30 @@ async fn psa_wins_a_psa_edit_overwrites_itglue() {
     let (contact_psa, contact_itg) = e.a_linked_pair(Entity::Contact).await;
     let psa_writes_before =
         e.sync_writes_in(false, "companies").len() + e.sync_writes_in(false, "contacts").len();
-    let person = e.tenant.psa_person.as_ref().unwrap();
-    person
-        .update(
-            Entity::Organization,
-            &org_psa,
-            &change(Field::ShortName, "PSAWINS1"),
-        )
-        .await
-        .unwrap();
-    person
-        .update(
-            Entity::Contact,
-            &contact_psa,
-            &change(Field::Title, "Chief PSA Officer"),
-        )
-        .await
-        .unwrap();
-    eventually("IT Glue takes the PSA's short name", || async {
-        (e.itg_value(Entity::Organization, &org_itg, Field::ShortName)
-            .await
-            .as_deref()
-            == Some("PSAWINS1"))
-        .then_some(())
-    })
+    e.psa_edit(Entity::Organization, &org_psa, Field::ShortName, "PSAWINS1")
+        .await;
+    e.psa_edit(
+        Entity::Contact,
+        &contact_psa,
+        Field::Title,
+        "Chief PSA Officer",
+    )
     .await;
-    eventually("IT Glue takes the PSA's contact title", || async {
-        (e.itg_value(Entity::Contact, &contact_itg, Field::Title)
-            .await
-            .as_deref()
-            == Some("Chief PSA Officer"))
-        .then_some(())
-    })
+    e.until_itg_value(
+        "IT Glue takes the PSA's short name",
+        Entity::Organization,
+        &org_itg,
+        Field::ShortName,
+        "PSAWINS1",
+    )
+    .await;
+    e.until_itg_value(
+        "IT Glue takes the PSA's contact title",
+        Entity::Contact,
+        &contact_itg,
+        Field::Title,
+        "Chief PSA Officer",
+    )
     .await;
     e.settle().await;
     let audits = e.audits_of(Entity::Organization, "psa", &org_psa).await;
@@ -80,24 +72,20 @@ async fn same_field_conflict_takes_the_psa_value_on_both_sides() {
 /// A person changes one field on both sides, IT Glue first: both sides end with the PSA's value,
 /// decided by the conflict rule.
 async fn same_field_conflict(e: &E2e, org_psa: &str, org_itg: &str) {
-    let person = e.tenant.psa_person.as_ref().unwrap();
-    e.tenant
-        .itglue_person
-        .update(
-            Entity::Organization,
-            org_itg,
-            &change(Field::ShortName, "CONFLICT-ITG"),
-        )
-        .await
-        .unwrap();
-    person
-        .update(
-            Entity::Organization,
-            org_psa,
-            &change(Field::ShortName, "CONFLICT-PSA"),
-        )
-        .await
-        .unwrap();
+    e.itg_edit(
+        Entity::Organization,
+        org_itg,
+        Field::ShortName,
+        "CONFLICT-ITG",
+    )
+    .await;
+    e.psa_edit(
+        Entity::Organization,
+        org_psa,
+        Field::ShortName,
+        "CONFLICT-PSA",
+    )
+    .await;
     eventually("both sides hold the PSA's value", || async {
         let p = e
             .psa_value(Entity::Organization, org_psa, Field::ShortName)
@@ -137,39 +125,30 @@ async fn two_way_both_directions(kind: PsaKind) {
     let (contact_psa, contact_itg) = e.a_linked_pair(Entity::Contact).await;
 
     // IT Glue → PSA.
-    e.tenant
-        .itglue_person
-        .update(
-            Entity::Organization,
-            &org_itg,
-            &change(Field::ShortName, "ITG2WAY"),
-        )
-        .await
-        .unwrap();
-    e.tenant
-        .itglue_person
-        .update(
-            Entity::Contact,
-            &contact_itg,
-            &change(Field::Title, "Pushed From IT Glue"),
-        )
-        .await
-        .unwrap();
-    eventually("the IT Glue short name is pushed to the PSA", || async {
-        (e.psa_value(Entity::Organization, &org_psa, Field::ShortName)
-            .await
-            .as_deref()
-            == Some("ITG2WAY"))
-        .then_some(())
-    })
+    e.itg_edit(Entity::Organization, &org_itg, Field::ShortName, "ITG2WAY")
+        .await;
+    e.itg_edit(
+        Entity::Contact,
+        &contact_itg,
+        Field::Title,
+        "Pushed From IT Glue",
+    )
     .await;
-    eventually("the IT Glue contact title is pushed to the PSA", || async {
-        (e.psa_value(Entity::Contact, &contact_psa, Field::Title)
-            .await
-            .as_deref()
-            == Some("Pushed From IT Glue"))
-        .then_some(())
-    })
+    e.until_psa_value(
+        "the IT Glue short name is pushed to the PSA",
+        Entity::Organization,
+        &org_psa,
+        Field::ShortName,
+        "ITG2WAY",
+    )
+    .await;
+    e.until_psa_value(
+        "the IT Glue contact title is pushed to the PSA",
+        Entity::Contact,
+        &contact_psa,
+        Field::Title,
+        "Pushed From IT Glue",
+    )
     .await;
     let audits = e.audits_of(Entity::Organization, "it_glue", &org_itg).await;
     assert!(
@@ -179,22 +158,15 @@ async fn two_way_both_directions(kind: PsaKind) {
     e.settle().await;
 
     // PSA → IT Glue.
-    let person = e.tenant.psa_person.as_ref().unwrap();
-    person
-        .update(
-            Entity::Organization,
-            &org_psa,
-            &change(Field::ShortName, "PSA2WAY"),
-        )
-        .await
-        .unwrap();
-    eventually("the PSA short name reaches IT Glue", || async {
-        (e.itg_value(Entity::Organization, &org_itg, Field::ShortName)
-            .await
-            .as_deref()
-            == Some("PSA2WAY"))
-        .then_some(())
-    })
+    e.psa_edit(Entity::Organization, &org_psa, Field::ShortName, "PSA2WAY")
+        .await;
+    e.until_itg_value(
+        "the PSA short name reaches IT Glue",
+        Entity::Organization,
+        &org_itg,
+        Field::ShortName,
+        "PSA2WAY",
+    )
     .await;
     e.settle().await;
     assert_eq!(
@@ -240,28 +212,26 @@ async fn one_way_tigerpaw_restores_itglue_edits_to_the_psa_value() {
         .psa_value(Entity::Organization, &org_psa, Field::ShortName)
         .await
         .expect("a short name");
-    e.tenant
-        .itglue_person
-        .update(
-            Entity::Organization,
-            &org_itg,
-            &change(Field::ShortName, "EDITED-IN-ITG"),
-        )
-        .await
-        .unwrap();
+    e.itg_edit(
+        Entity::Organization,
+        &org_itg,
+        Field::ShortName,
+        "EDITED-IN-ITG",
+    )
+    .await;
     assert_eq!(
         e.itg_value(Entity::Organization, &org_itg, Field::ShortName)
             .await
             .as_deref(),
         Some("EDITED-IN-ITG")
     );
-    eventually("IT Glue is restored to the PSA's value", || async {
-        (e.itg_value(Entity::Organization, &org_itg, Field::ShortName)
-            .await
-            .as_deref()
-            == Some(psa_value.as_str()))
-        .then_some(())
-    })
+    e.until_itg_value(
+        "IT Glue is restored to the PSA's value",
+        Entity::Organization,
+        &org_itg,
+        Field::ShortName,
+        &psa_value,
+    )
     .await;
     let audits = e.audits_of(Entity::Organization, "it_glue", &org_itg).await;
     assert!(
@@ -301,11 +271,8 @@ async fn psa_only_location_phone_is_reverted_even_with_two_way() {
     let psa_phone = e.psa_value(Entity::Location, &site, Field::Phone).await;
     let site_writes = e.sync_writes_in(false, "sites").len();
 
-    e.tenant
-        .itglue_person
-        .update(Entity::Location, &loc, &change(Field::Phone, "5550199999"))
-        .await
-        .unwrap();
+    e.itg_edit(Entity::Location, &loc, Field::Phone, "5550199999")
+        .await;
     eventually("the IT Glue phone is restored to the PSA's", || async {
         (e.itg_value(Entity::Location, &loc, Field::Phone).await == phone).then_some(())
     })
@@ -328,22 +295,15 @@ async fn psa_only_location_phone_is_reverted_even_with_two_way() {
     );
 
     // Negative twin: a both-ways field of the same location is pushed.
-    e.tenant
-        .itglue_person
-        .update(
-            Entity::Location,
-            &loc,
-            &change(Field::Name, "Renamed In IT Glue"),
-        )
-        .await
-        .unwrap();
-    eventually("the IT Glue location name reaches the site", || async {
-        (e.psa_value(Entity::Location, &site, Field::Name)
-            .await
-            .as_deref()
-            == Some("Renamed In IT Glue"))
-        .then_some(())
-    })
+    e.itg_edit(Entity::Location, &loc, Field::Name, "Renamed In IT Glue")
+        .await;
+    e.until_psa_value(
+        "the IT Glue location name reaches the site",
+        Entity::Location,
+        &site,
+        Field::Name,
+        "Renamed In IT Glue",
+    )
     .await;
     e.settle().await;
     assert_eq!(

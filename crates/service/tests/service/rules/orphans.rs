@@ -5,7 +5,7 @@
 
 use crate::common::e2e;
 
-use e2e::{any_action, change, eventually, E2e};
+use e2e::{any_action, eventually, E2e};
 use serde_json::json;
 use syncbridge_connectors::Vendor;
 use syncbridge_model::{Entity, Field, LinkState, PsaKind};
@@ -38,12 +38,7 @@ async fn psa_delete_orphans_the_link_and_keeps_the_itglue_contact() {
         .expect("the IT Glue contact is kept");
     assert_eq!(after.values, before.values, "kept unchanged");
     let itg_deletes = e
-        .tenant
-        .itglue
-        .sim
-        .core()
-        .writes
-        .entries(&Default::default())
+        .itg_writes()
         .into_iter()
         .filter(|w| w.action == syncbridge_sim::writes::WriteAction::Delete)
         .count();
@@ -92,15 +87,13 @@ async fn leaving_scope_orphans_then_back_in_scope_relinks_and_the_psa_wins() {
     );
 
     // A person edits the orphan in IT Glue: not pushed.
-    e.tenant
-        .itglue_person
-        .update(
-            Entity::Organization,
-            &org_itg,
-            &change(Field::ShortName, "WHILE-ORPHAN"),
-        )
-        .await
-        .unwrap();
+    e.itg_edit(
+        Entity::Organization,
+        &org_itg,
+        Field::ShortName,
+        "WHILE-ORPHAN",
+    )
+    .await;
     let seen = e
         .audits_of(Entity::Organization, "it_glue", &org_itg)
         .await

@@ -11,7 +11,7 @@
 
 use crate::common::e2e;
 
-use e2e::{change, eventually, E2e};
+use e2e::{eventually, E2e};
 use serde_json::json;
 use syncbridge_bus::DeadLetter;
 use syncbridge_model::{Entity, Field, PsaKind};
@@ -77,17 +77,13 @@ async fn itglue_422_is_dead_lettered_on_the_first_attempt_with_the_message() {
             fields(json!({"psa-integration": "manage"})),
         )
         .unwrap();
-    e.tenant
-        .psa_person
-        .as_ref()
-        .unwrap()
-        .update(
-            Entity::Organization,
-            &psa_id,
-            &change(Field::Name, "Renamed While Natively Synced"),
-        )
-        .await
-        .unwrap();
+    e.psa_edit(
+        Entity::Organization,
+        &psa_id,
+        Field::Name,
+        "Renamed While Natively Synced",
+    )
+    .await;
     let dead = assert_dead_lettered_at_once(
         &e,
         Entity::Organization,
@@ -104,11 +100,8 @@ async fn itglue_422_is_dead_lettered_on_the_first_attempt_with_the_message() {
 /// the rename. Returns the pair (PSA id, IT Glue id).
 async fn rename_in_itglue(e: &E2e, name: &str) -> (String, String) {
     let (psa_id, itg_id) = e.a_linked_pair(Entity::Organization).await;
-    e.tenant
-        .itglue_person
-        .update(Entity::Organization, &itg_id, &change(Field::Name, name))
-        .await
-        .unwrap();
+    e.itg_edit(Entity::Organization, &itg_id, Field::Name, name)
+        .await;
     (psa_id, itg_id)
 }
 

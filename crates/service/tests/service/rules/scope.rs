@@ -7,11 +7,10 @@
 use crate::common::e2e;
 
 use e2e::{
-    any_action, change, creates, eventually, in_scope, itg_orgs_named, psa_org_id, seed_where, E2e,
+    any_action, creates, eventually, in_scope, itg_orgs_named, psa_org_id, seed_where, E2e,
     DOCUMENTED,
 };
 use serde_json::json;
-use syncbridge_connectors::Vendor;
 use syncbridge_model::{Entity, Field, PsaKind};
 use syncbridge_sim::admin::AdminOps;
 
@@ -96,13 +95,7 @@ async fn out_of_scope(e: &E2e, psa_id: &str, name: &str) {
 async fn connectwise_sites_sync_to_itglue_locations() {
     let e = E2e::launch(PsaKind::ConnectWise, 1).await;
     let mut synced = 0;
-    for site in e
-        .tenant
-        .psa_reader
-        .list_all(Entity::Location)
-        .await
-        .unwrap()
-    {
+    for site in e.psa_all(Entity::Location).await {
         let org = site.org_id.clone().expect("a site's company");
         let index: usize = org.parse::<usize>().unwrap() - 1;
         if !in_scope(&e.ds.organizations[index]) {
@@ -145,7 +138,7 @@ async fn autotask_creates_no_itglue_locations() {
     let e = E2e::launch(PsaKind::Autotask, 1).await;
     assert!(!e.linked_pairs(Entity::Organization).await.is_empty());
     assert!(!e.linked_pairs(Entity::Contact).await.is_empty());
-    let locations = e.tenant.itglue.sim.state("locations").unwrap();
+    let locations = e.itg_state("locations");
     assert_eq!(locations.len(), documented_count(&e, Entity::Location));
     assert!(e.sync_writes_in(true, "locations").is_empty());
     assert!(e
@@ -165,7 +158,7 @@ async fn autotask_creates_no_itglue_locations() {
 async fn tigerpaw_configurations_are_not_synced() {
     let e = E2e::launch(PsaKind::Tigerpaw, 1).await;
     assert!(!e.linked_pairs(Entity::Organization).await.is_empty());
-    let configurations = e.tenant.itglue.sim.state("configurations").unwrap();
+    let configurations = e.itg_state("configurations");
     assert_eq!(
         configurations.len(),
         documented_count(&e, Entity::Configuration)
@@ -221,11 +214,8 @@ async fn itglue_edit_of_an_unsynced_entity_is_ignored(kind: PsaKind, entity: Ent
         .await
         .iter()
         .any(|(_, itg)| itg == "1"));
-    e.tenant
-        .itglue_person
-        .update(entity, &id, &change(Field::Name, "renamed-by-a-person"))
-        .await
-        .unwrap();
+    e.itg_edit(entity, &id, Field::Name, "renamed-by-a-person")
+        .await;
     eventually("the IT Glue edit is decided by the capability", || async {
         let dead = e.dead_letters().await;
         assert!(

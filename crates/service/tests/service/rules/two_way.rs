@@ -6,9 +6,8 @@
 
 use crate::common::e2e;
 
-use e2e::{any_action, change, eventually, psa_orgs_named, E2e};
+use e2e::{any_action, eventually, psa_orgs_named, E2e};
 use serde_json::{json, Value};
-use syncbridge_connectors::Vendor;
 use syncbridge_model::{Entity, Field, LinkState, PsaKind, Values};
 use syncbridge_sim::admin::AdminOps;
 
@@ -66,15 +65,8 @@ async fn preexisting_itglue_organization_is_pushed_only_after_a_persons_edit() {
     }
 
     // A person edits and saves one of them.
-    e.tenant
-        .itglue_person
-        .update(
-            Entity::Organization,
-            &edited,
-            &change(Field::ShortName, "PREEDIT"),
-        )
-        .await
-        .unwrap();
+    e.itg_edit(Entity::Organization, &edited, Field::ShortName, "PREEDIT")
+        .await;
     let link = eventually("the edited organization is pushed and linked", || async {
         e.link_by_itg(Entity::Organization, &edited)
             .await
@@ -146,11 +138,7 @@ async fn an_import_burst_is_not_pushed_while_a_single_new_contact_is() {
         )
         .unwrap();
     let single_id = e
-        .tenant
-        .itglue
-        .sim
-        .state("contacts")
-        .unwrap()
+        .itg_state("contacts")
         .into_iter()
         .find(|c| c["first-name"] == "Single")
         .unwrap()["id"]
@@ -168,11 +156,8 @@ async fn an_import_burst_is_not_pushed_while_a_single_new_contact_is() {
     assert_eq!(pushed.org_id.as_deref(), Some(single_psa_org.as_str()));
     e.settle().await;
     let imported_in_psa = e
-        .tenant
-        .psa_reader
-        .list_all(Entity::Contact)
+        .psa_all(Entity::Contact)
         .await
-        .unwrap()
         .into_iter()
         .filter(|c| c.get(Field::FirstName) == Some("Imported"))
         .count();
@@ -201,11 +186,7 @@ async fn network_glue_contact_is_pushed_to_the_psa_and_linked() {
         )
         .unwrap();
     let itg_id = e
-        .tenant
-        .itglue
-        .sim
-        .state("contacts")
-        .unwrap()
+        .itg_state("contacts")
         .into_iter()
         .find(|c| c["first-name"] == "Ada" && c["last-name"] == "Lovelace")
         .unwrap()["id"]
@@ -238,11 +219,8 @@ async fn network_glue_contact_is_pushed_to_the_psa_and_linked() {
     assert_eq!(psa.org_id.as_deref(), Some(org_psa.as_str()));
     e.settle().await;
     let adas = e
-        .tenant
-        .psa_reader
-        .list_all(Entity::Contact)
+        .psa_all(Entity::Contact)
         .await
-        .unwrap()
         .into_iter()
         .filter(|c| c.get(Field::FirstName) == Some("Ada"))
         .count();
