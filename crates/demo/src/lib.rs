@@ -11,10 +11,12 @@
 //! - [`world`]: which simulator and which TOML each PSA's tenant gets;
 //! - [`driver`]: the people editing both sides; [`tally`]: progress read from the audit stream;
 //!   [`verify`]: the field-by-field comparison of both sides at the end;
-//! - [`sim`]: `syncbridge-demo sim`, the simulators alone, for trying a real `syncbridge serve`.
+//! - [`sim`]: `syncbridge-demo sim`, the simulators alone, for trying a real `syncbridge serve`;
+//! - [`bench`]: `syncbridge-demo bench`, the worker's throughput under vendor latency.
 
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod driver;
 pub mod run;
 pub mod sim;

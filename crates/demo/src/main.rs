@@ -1,4 +1,5 @@
-//! The `syncbridge-demo` binary: the demo (no subcommand) or the simulators alone (`sim`).
+//! The `syncbridge-demo` binary: the demo (no subcommand), the simulators alone (`sim`) or the
+//! worker benchmarks (`bench`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +32,19 @@ enum Command {
     /// Run the vendor simulators alone (seeded, listening) until Ctrl-C, to point a real
     /// `syncbridge serve` at.
     Sim(SimArgs),
+    /// Measure the workers' throughput on the simulators (rate limits off, every vendor request
+    /// delayed 0, 50 or 200 ms) and write the figures as a markdown table.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+struct BenchArgs {
+    /// Where the markdown table goes (stdout when absent).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Events of one tenant a worker handles at once (`[worker] concurrency`).
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
 }
 
 #[derive(Debug, Args)]
@@ -83,6 +97,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Sim(args)) => run_sims(args),
+        Some(Command::Bench(args)) => run_bench(args),
         None => run_demo(cli.demo),
     };
     match result {
@@ -97,6 +112,46 @@ fn main() -> ExitCode {
 fn run_sims(args: SimArgs) -> anyhow::Result<ExitCode> {
     let config = sim::SimConfig::load(args.config.as_deref())?;
     runtime()?.block_on(sim::run(config, shutdown::signal()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    use syncbridge_demo::bench::{measure, standard_scenarios, table, Scenario};
+    telemetry::init_quiet();
+    let runtime = runtime()?;
+    // One event at a time, for comparison: small, since it is slow under latency.
+    let mut runs = vec![(
+        1,
+        Scenario {
+            tenants: vec![PsaKind::ConnectWise],
+            delay: Duration::from_millis(50),
+            organizations: 10,
+        },
+    )];
+    runs.extend(
+        standard_scenarios()
+            .into_iter()
+            .map(|s| (args.concurrency, s)),
+    );
+    let mut rows = Vec::new();
+    for (concurrency, scenario) in runs {
+        let measured = runtime.block_on(measure(&scenario, concurrency, 42))?;
+        eprintln!(
+            "{:?} at {} ms, concurrency {concurrency}: {} events in {:.1} s = {:.0} events/s",
+            scenario.tenants,
+            scenario.delay.as_millis(),
+            measured.events,
+            measured.elapsed.as_secs_f64(),
+            measured.events_per_second()
+        );
+        rows.push((concurrency, measured));
+    }
+    let text = table(&rows);
+    match args.out {
+        Some(path) => std::fs::write(&path, &text)
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?,
+        None => print!("{text}"),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

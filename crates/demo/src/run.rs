@@ -130,6 +130,8 @@ pub async fn run(
         nats_url: options.nats_url.clone(),
         organizations: options.organizations,
         seed: options.seed,
+        unlimited: false,
+        concurrency: syncbridge::config::WorkerConfig::default().concurrency,
     })
     .await?;
     for line in &stack.log {

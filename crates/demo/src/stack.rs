@@ -37,6 +37,11 @@ pub struct StackOptions {
     /// Organizations per PSA (each with a location, two contacts, two configurations).
     pub organizations: usize,
     pub seed: u64,
+    /// No vendor rate limits and budgets too large to matter (the benchmarks of our own
+    /// pipeline); the demo and the tests keep the vendors' limits.
+    pub unlimited: bool,
+    /// The workers' `[worker] concurrency`.
+    pub concurrency: usize,
 }
 
 /// NATS, the simulators and the service, running.
@@ -81,6 +86,11 @@ impl Stack {
             )
             .await
             .with_context(|| format!("starting the {} simulators", kind.as_str()))?;
+            let tenant = if options.unlimited {
+                tenant.without_limits()
+            } else {
+                tenant
+            };
             log.push(format!(
                 "{:<16} IT Glue {}  ·  {} {}",
                 tenant.id,
@@ -100,8 +110,11 @@ impl Stack {
             .context("binding the ingest")?;
         let addr = listener.local_addr()?;
         let public_url = format!("http://{addr}");
-        let mut text =
-            format!("[nats]\nurls = [\"{nats_url}\"]\n\n[ingest]\nlisten = \"{addr}\"\n\n");
+        let mut text = format!(
+            "[nats]\nurls = [\"{nats_url}\"]\n\n[ingest]\nlisten = \"{addr}\"\n\n\
+             [worker]\nconcurrency = {}\n\n",
+            options.concurrency
+        );
         for t in &tenants {
             text.push_str(&t.toml);
             text.push('\n');

@@ -394,6 +394,30 @@ impl DemoTenant {
         })
     }
 
+    /// The same tenant with the simulators' rate limits off and budgets too large to matter: for
+    /// measuring our own pipeline when the vendors' limits are not the ceiling.
+    pub fn without_limits(mut self) -> DemoTenant {
+        self.itglue.sim.core().limiter.set(None);
+        self.psa.core().limiter.set(None);
+        let header = format!("[tenants.{}.budgets]\n", self.id);
+        if let Some(start) = self.toml.find(&header) {
+            let body = start + header.len();
+            let end = self.toml[body..]
+                .find("\n\n")
+                .map_or(self.toml.len(), |i| body + i + 1);
+            let psa = if self.toml[body..end].contains("\npsa = ")
+                || self.toml[body..end].starts_with("psa = ")
+            {
+                "psa = \"1000000/1s\"\n"
+            } else {
+                ""
+            };
+            self.toml
+                .replace_range(body..end, &format!("itglue = \"1000000/1s\"\n{psa}"));
+        }
+        self
+    }
+
     /// Writes syncbridge made on either side, and how many of them changed nothing.
     pub fn sync_writes(&self) -> (usize, usize) {
         let mut total = (0, 0);

@@ -120,6 +120,8 @@ impl E2e {
             nats_url: None,
             organizations: ORGS,
             seed,
+            unlimited: false,
+            concurrency: syncbridge::config::WorkerConfig::default().concurrency,
         })
         .await
         .expect("the stack starts");
