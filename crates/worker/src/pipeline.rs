@@ -192,22 +192,16 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
                     side: parent_side,
                     org_id,
                 } if may_sync_parent && !parent_synced => {
-                    // A full sync (or push-all) syncs the parent as itself would: with
-                    // instant_create off, an event defers a create the full sync makes.
-                    let parent_trigger = match trigger {
-                        Trigger::FullSync | Trigger::PushAll => trigger,
-                        _ => Trigger::Event(parent_side),
-                    };
-                    let parent = Box::pin(self.sync(
-                        event,
-                        Entity::Organization,
-                        parent_side,
-                        &org_id,
-                        parent_trigger,
-                        now,
-                        false,
-                    ))
-                    .await?;
+                    let parent = self
+                        .sync_first(
+                            event,
+                            Entity::Organization,
+                            parent_side,
+                            &org_id,
+                            trigger,
+                            now,
+                        )
+                        .await?;
                     // The parent could not be synced now: give the child back with the same answer.
                     if !matches!(parent, Outcome::Done { .. }) {
                         return Ok(parent);
@@ -220,20 +214,9 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
                     // the parents-first order it publishes them). One that still cannot be
                     // linked (out of scope, gone) is left out, as it would be anyway.
                     for (target, target_id) in references {
-                        let trigger = match trigger {
-                            Trigger::FullSync | Trigger::PushAll => trigger,
-                            _ => Trigger::Event(Side::Psa),
-                        };
-                        let synced = Box::pin(self.sync(
-                            event,
-                            target,
-                            Side::Psa,
-                            &target_id,
-                            trigger,
-                            now,
-                            false,
-                        ))
-                        .await?;
+                        let synced = self
+                            .sync_first(event, target, Side::Psa, &target_id, trigger, now)
+                            .await?;
                         if !matches!(synced, Outcome::Done { .. }) {
                             return Ok(synced);
                         }
@@ -270,6 +253,26 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
             }
         }
         Ok(Outcome::Retry(BUS_RETRY))
+    }
+
+    /// Syncs a record another one depends on (its organization, the location or contact it names)
+    /// before it, as that record's own event would, but without syncing what it depends on in
+    /// turn. A full sync (or push-all) syncs it as itself would: with instant_create off, an event
+    /// defers a create the full sync makes.
+    async fn sync_first(
+        &self,
+        event: &ChangeEvent,
+        entity: Entity,
+        side: Side,
+        id: &str,
+        trigger: Trigger,
+        now: UnixMillis,
+    ) -> Result<Outcome, Failure> {
+        let trigger = match trigger {
+            Trigger::FullSync | Trigger::PushAll => trigger,
+            _ => Trigger::Event(side),
+        };
+        Box::pin(self.sync(event, entity, side, id, trigger, now, false)).await
     }
 
     /// The record's lease, taken before anything is read: by its PSA id (an IT Glue record's once

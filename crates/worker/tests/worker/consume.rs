@@ -96,8 +96,9 @@ async fn settled_info(consumer: &PullConsumer) -> ConsumerInfo {
     info
 }
 
-/// Seeds `n` PSA organizations (distinct records) and publishes an event for each.
-async fn publish_new_organizations(h: &Harness, n: usize) {
+/// Seeds `n` PSA organizations (distinct records) and publishes an event for each; returns the
+/// tenant's consumer and the DLQ to consume them with.
+async fn new_organizations_to_consume(h: &Harness, n: usize) -> (PullConsumer, DeadLetters) {
     let publisher = EventPublisher::new(h.conn.clone(), Duration::from_secs(5));
     for i in 0..n {
         let id = format!("p{i}");
@@ -116,6 +117,14 @@ async fn publish_new_organizations(h: &Harness, n: usize) {
             .await
             .unwrap();
     }
+    let (consumer, _) =
+        ensure_worker_consumer(&h.conn, &tenant(), &WorkerConsumerConfig::default())
+            .await
+            .unwrap();
+    (
+        consumer,
+        DeadLetters::new(h.conn.clone(), Duration::from_secs(5)),
+    )
 }
 
 #[tokio::test]
@@ -123,12 +132,7 @@ async fn events_of_different_records_are_handled_side_by_side_each_answered_on_i
     let h = Harness::start().await;
     let worker = h.worker(settings(false), "w1");
     h.psa.read_delay_ms.store(100, Ordering::SeqCst);
-    publish_new_organizations(&h, 24).await;
-    let (consumer, _) =
-        ensure_worker_consumer(&h.conn, &tenant(), &WorkerConsumerConfig::default())
-            .await
-            .unwrap();
-    let dead_letters = DeadLetters::new(h.conn.clone(), Duration::from_secs(5));
+    let (consumer, dead_letters) = new_organizations_to_consume(&h, 24).await;
     let itg = h.itg.clone();
     let all_created = async move {
         while itg.all(Entity::Organization).len() < 24 {
@@ -155,12 +159,7 @@ async fn shutdown_lets_the_events_in_flight_finish_and_fetches_no_more() {
     let h = Harness::start().await;
     let worker = h.worker(settings(false), "w1");
     h.psa.read_delay_ms.store(200, Ordering::SeqCst);
-    publish_new_organizations(&h, 40).await;
-    let (consumer, _) =
-        ensure_worker_consumer(&h.conn, &tenant(), &WorkerConsumerConfig::default())
-            .await
-            .unwrap();
-    let dead_letters = DeadLetters::new(h.conn.clone(), Duration::from_secs(5));
+    let (consumer, dead_letters) = new_organizations_to_consume(&h, 40).await;
     // Shut down as soon as the first event has read its record: the others in flight are
     // mid-way through their reads.
     let psa = h.psa.clone();
