@@ -36,7 +36,6 @@ pub(crate) async fn apply<P: SideApi, I: SideApi>(
     itg: &I,
     psa_read: Option<&Record>,
 ) -> Result<Applied, ApiError> {
-    psa_unchanged_since_read(decision, entity, psa, psa_read).await?;
     let mut out = Applied::default();
     let mut to_itg: Option<(String, Changes)> = None;
     let mut to_psa: Option<(String, Changes)> = None;
@@ -70,14 +69,16 @@ pub(crate) async fn apply<P: SideApi, I: SideApi>(
             _ => {}
         }
     }
+    // The PSA first, right after its re-read: nothing else between the two requests.
+    if let Some((id, changes)) = to_psa {
+        psa_unchanged_since_read(entity, psa, psa_read, &id).await?;
+        out.psa_after = Some(psa.update(entity, &id, &changes).await?);
+        out.psa_written = Some(changes.keys().copied().collect());
+        out.writes += 1;
+    }
     if let Some((id, changes)) = to_itg {
         out.itg_after = Some(itg.update(entity, &id, &changes).await?);
         out.itg_written = Some(changes.keys().copied().collect());
-        out.writes += 1;
-    }
-    if let Some((id, changes)) = to_psa {
-        out.psa_after = Some(psa.update(entity, &id, &changes).await?);
-        out.psa_written = Some(changes.keys().copied().collect());
         out.writes += 1;
     }
     Ok(out)
@@ -87,23 +88,17 @@ pub(crate) async fn apply<P: SideApi, I: SideApi>(
 /// update, so a person's edit made after our read would be lost under our PATCH (and "the PSA
 /// wins" would not hold). Before writing, the record is read again; if it changed since the
 /// decision's read, the event is decided again on what is there now. This narrows the window to
-/// the time between that read and the PATCH, at the price of one read per PSA update.
+/// the time between that read and the PATCH (the PATCH is the next request, before the IT Glue
+/// write), at the price of one read per PSA update.
 async fn psa_unchanged_since_read<P: SideApi>(
-    decision: &Decision,
     entity: Entity,
     psa: &P,
     psa_read: Option<&Record>,
+    psa_id: &str,
 ) -> Result<(), ApiError> {
-    let Some(read) = psa_read else {
+    let Some(read) = psa_read.filter(|r| r.id == psa_id) else {
         return Ok(());
     };
-    let updates_psa = decision
-        .actions
-        .iter()
-        .any(|a| matches!(&a.kind, ActionKind::UpdatePsa { psa_id, .. } if *psa_id == read.id));
-    if !updates_psa {
-        return Ok(());
-    }
     match psa.get(entity, &read.id).await? {
         Some(now) if now.values == read.values => Ok(()),
         _ => Err(ApiError::Transient {

@@ -88,6 +88,8 @@ const CAS_ATTEMPTS: usize = 3;
 const BUS_RETRY: Duration = Duration::from_secs(2);
 /// When a lease stays held longer than `lease_wait`, the event comes back after this.
 const LEASE_HELD: Duration = Duration::from_secs(1);
+/// How often a held lease is renewed: well inside the leases bucket's max_age (30 s by default).
+const LEASE_RENEW: Duration = Duration::from_secs(5);
 
 impl<P: SideApi, I: SideApi> Worker<P, I> {
     /// Handles one event. Never panics; every failure becomes an [`Outcome`].
@@ -166,14 +168,13 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
         let mut references_synced = false;
         // A parent and the references synced first take one round each.
         for _ in 0..CAS_ATTEMPTS + 2 {
-            let Some(lease) = self.lease(entity, side, id).await? else {
+            let Some(mut lease) = self.lease(entity, side, id).await? else {
                 tracing::debug!(tenant = %self.tenant, %entity, id, "lease held elsewhere: retry");
                 return Ok(Outcome::Retry(LEASE_HELD));
             };
             let references_first = may_sync_parent && !references_synced;
-            let step = self
-                .decide_and_write(event, entity, side, id, trigger, now, references_first)
-                .await;
+            let work = self.decide_and_write(event, entity, side, id, trigger, now, references_first);
+            let step = self.keeping(&mut lease, work).await;
             if let Err(Failure::Killed(point)) = step {
                 // A killed process releases nothing: its lease expires (the bucket's max_age).
                 return Ok(Outcome::Killed(point));
@@ -295,6 +296,31 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
         self.wait_for_lease(&key).await
     }
 
+    /// Runs `work` while holding `lease`, renewing it every [`LEASE_RENEW`]: an event may wait
+    /// longer than the bucket's max_age (30 s) for a vendor's budget with many events in flight,
+    /// and a lease that expired under it would let another event of the same record run beside it
+    /// (the PSA's edit could then lose to our push). A renewal that fails is not fatal: the link's
+    /// compare-and-set still guards what is stored.
+    async fn keeping<T>(&self, lease: &mut Lease, work: impl std::future::Future<Output = T>) -> T {
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                out = &mut work => return out,
+                _ = tokio::time::sleep(LEASE_RENEW) => {
+                    match self.stores.leases.renew(lease).await {
+                        Ok(Some(renewed)) => *lease = renewed,
+                        Ok(None) => tracing::warn!(
+                            tenant = %self.tenant,
+                            key = lease.key.as_str(),
+                            "a lease expired while its event was still being handled"
+                        ),
+                        Err(e) => tracing::debug!(tenant = %self.tenant, error = %e, "lease renewal failed"),
+                    }
+                }
+            }
+        }
+    }
+
     /// Takes the lease of `key`, waiting up to `lease_wait` while another worker holds it.
     async fn wait_for_lease(&self, key: &LeaseKey) -> Result<Option<Lease>, Failure> {
         let deadline = tokio::time::Instant::now() + self.lease_wait;
@@ -336,19 +362,18 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
         };
         // Unlinked: records of other ids with the same exact key ("Acme" created on both sides at
         // once) are handled one at a time, so a record is created or linked once.
-        let Some(lease) = self.wait_for_lease(&key).await? else {
+        let Some(mut lease) = self.wait_for_lease(&key).await? else {
             tracing::debug!(tenant = %self.tenant, %entity, id, "match key held elsewhere: retry");
             return Ok(Step::Done(Outcome::Retry(LEASE_HELD)));
         };
         // What was read before this lease may be stale: another worker may have created or
         // linked a record with this key in between.
-        let step = match self.reader().gather(entity, side, id, trigger, now).await {
-            Ok(gathered) => {
-                self.decide_on(gathered, event, entity, side, id, now, references_first)
-                    .await
-            }
-            Err(e) => Err(e),
+        let work = async {
+            let gathered = self.reader().gather(entity, side, id, trigger, now).await?;
+            self.decide_on(gathered, event, entity, side, id, now, references_first)
+                .await
         };
+        let step = self.keeping(&mut lease, work).await;
         if !matches!(step, Err(Failure::Killed(_))) {
             // A lease that cannot be released expires by itself (the bucket's max_age).
             let _ = self.stores.leases.release(lease).await;

@@ -117,7 +117,7 @@ impl Default for RawWorker {
 }
 
 fn default_concurrency() -> usize {
-    32
+    1
 }
 
 fn default_listen() -> String {
