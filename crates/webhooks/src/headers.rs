@@ -23,7 +23,10 @@ impl Headers {
     pub fn from_pairs<N: AsRef<str>, V: AsRef<[u8]>>(
         pairs: impl IntoIterator<Item = (N, V)>,
     ) -> Self {
-        let mut headers = Headers::new();
+        let pairs = pairs.into_iter();
+        let mut headers = Headers {
+            entries: Vec::with_capacity(pairs.size_hint().0),
+        };
         for (name, value) in pairs {
             headers.insert(name.as_ref(), value);
         }
