@@ -213,6 +213,11 @@ stat() { awk -v c="$2" '{ print $c }' "$tmp/$1.runs" | median; }
 b_rps="$(stat baseline 1)"; b_p50="$(stat baseline 2)"; b_p99="$(stat baseline 3)"
 s_rps="$(stat syncbridge 1)"; s_p50="$(stat syncbridge 2)"; s_p99="$(stat syncbridge 3)"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+# The ratio of each round's pair of runs (run back to back, so they share the machine's load).
+paired() {
+  paste -d' ' "$tmp/syncbridge.runs" "$tmp/baseline.runs" |
+    awk -v s="$1" -v b="$2" '{ print $s / $(b + 5) }' | median | awk '{ printf "%.2f", $1 }'
+}
 runs() { awk '{ printf "%s%s / %s / %s", (NR > 1 ? "; " : ""), $1, $2, $3 }' "$tmp/$1.runs"; }
 commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates Cargo.toml Cargo.lock 2>/dev/null || echo '+dirty')"
 [[ -n "${BENCH_SYNCBRIDGE:-}" ]] && commit="$commit (syncbridge binary: $BENCH_SYNCBRIDGE)"
@@ -226,6 +231,7 @@ cat >"$out" <<MD
 | syncbridge (\`serve --role ingest\`, Autotask) | $s_rps | $s_p50 | $s_p99 |
 | **ratio** syncbridge / baseline | **$(ratio "$s_rps" "$b_rps")** | $(ratio "$s_p50" "$b_p50") | **$(ratio "$s_p99" "$b_p99")** |
 
+Median of the per-round ratios (each round's two runs back to back): req/s $(paired 1 1), p99 $(paired 3 3).
 Medians of $rounds rounds of ${secs} s, $conc connections, alternating (target: req/s ratio ≥ 0.9, p99 ratio ≤ 1.2).
 Per run (req/s / p50 / p99): baseline $(runs baseline); syncbridge $(runs syncbridge).
 Body: the load generator's ~300-byte Autotask callout (it has no body-size option).
