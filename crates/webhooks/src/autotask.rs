@@ -124,11 +124,16 @@ impl AutotaskCallout {
     pub fn dedup_id(&self) -> Option<String> {
         let guid = self.guid.as_deref().filter(|g| header_safe(g))?;
         let action = Some(self.action.as_str()).filter(|a| header_safe(a))?;
-        Some(format!(
-            "{guid}:{}:{action}:{}",
-            self.id.as_deref()?,
-            self.sequence_number.as_deref()?
-        ))
+        let (id, sequence) = (self.id.as_deref()?, self.sequence_number.as_deref()?);
+        let mut dedup =
+            String::with_capacity(guid.len() + id.len() + action.len() + sequence.len() + 3);
+        for (i, part) in [guid, id, action, sequence].into_iter().enumerate() {
+            if i > 0 {
+                dedup.push(':');
+            }
+            dedup.push_str(part);
+        }
+        Some(dedup)
     }
 
     /// The `X-Hook-Signature` value for `body` signed as sent (for the simulator and tests).
