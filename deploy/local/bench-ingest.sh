@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Measures syncbridge's webhook ingest against the ingest floor (`baseline` in ../shared/bench, see
-# its README): both receivers side by side on one private nats-server (JetStream, default sync),
-# the floor's closed-loop load generator against each in turn, CONC connections, SECS per round,
-# ROUNDS rounds alternating which goes first; medians. Writes a markdown fragment to OUT.md.
+# its README): the floor's closed-loop load generator against `baseline serve` and against
+# `syncbridge serve --role ingest` in turn, each on a private nats-server (JetStream, default sync),
+# CONC connections, SECS per run, ROUNDS rounds alternating which goes first; medians. Every run
+# starts a fresh nats-server (empty store) and receiver, so that the order of runs does not matter.
+# Writes a markdown fragment to OUT.md.
 #
 #   deploy/local/bench-ingest.sh OUT.md [SECS=8] [ROUNDS=3]
 #
@@ -15,7 +17,8 @@
 # ~300 bytes (a fresh Guid and SequenceNumber, X-Hook-Signature over it). That is what is measured.
 #
 # Checks that syncbridge really accepted the deliveries: every load run must report non_2xx = 0,
-# and SYNC_EVENTS must hold as many messages as syncbridge's load runs completed requests.
+# SYNC_EVENTS must hold as many messages as the run completed requests, and syncbridge's metrics
+# must count them all accepted.
 # Without a floor it writes a line saying so and exits 0. Every process it starts is stopped.
 set -euo pipefail
 
@@ -62,11 +65,12 @@ nats_server="$("$root/deploy/local/install-nats.sh" | tail -n 1)"
 
 # --- Processes -------------------------------------------------------------------------------
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/bench-ingest.XXXXXX")"
-pids=()
+nats_pid=""
+recv_pid=""
 cleanup() {
   local pid
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for pid in $recv_pid $nats_pid; do kill "$pid" 2>/dev/null || true; done
+  for pid in $recv_pid $nats_pid; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -95,16 +99,41 @@ wait_port() {
   return 1
 }
 
-nats_port="$(free_port)"
-nats_mon="$(free_port)"
-"$nats_server" -a 127.0.0.1 -p "$nats_port" -m "$nats_mon" -js -sd "$tmp/nats-store" \
-  >"$tmp/nats.log" 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$nats_mon/healthz?js-enabled-only=true"
-
-ingest_port="$(free_port)"
-metrics_port="$(free_port)"
-cat >"$tmp/syncbridge.toml" <<TOML
+# Every run starts from nothing: a fresh nats-server with an empty store, then the receiver
+# under test. (Otherwise the run order would matter: JetStream's dedup map and the stream grow
+# with every run, and the floor's load reuses its Nats-Msg-Ids from 0 in every run, which a
+# stream that saw the previous run would answer as duplicates.)
+stop_run() {
+  local pid
+  for pid in $recv_pid $nats_pid; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  recv_pid=""
+  nats_pid=""
+  rm -rf "$tmp/nats-store"
+}
+start_nats() {
+  nats_port="$(free_port)"
+  nats_mon="$(free_port)"
+  "$nats_server" -a 127.0.0.1 -p "$nats_port" -m "$nats_mon" -js -sd "$tmp/nats-store" \
+    >>"$tmp/nats.log" 2>&1 &
+  nats_pid=$!
+  wait_http "http://127.0.0.1:$nats_mon/healthz?js-enabled-only=true"
+}
+start_baseline() {
+  local port
+  port="$(free_port)"
+  NATS_URL="127.0.0.1:$nats_port" "$baseline" serve "$port" >>"$tmp/baseline.log" 2>&1 &
+  recv_pid=$!
+  wait_port "$port"
+  url="http://127.0.0.1:$port/hook"
+  kind=bare
+}
+start_syncbridge() {
+  ingest_port="$(free_port)"
+  metrics_port="$(free_port)"
+  cat >"$tmp/syncbridge.toml" <<TOML
 [nats]
 urls = ["nats://127.0.0.1:$nats_port"]
 
@@ -131,54 +160,50 @@ username = "bench@example.com"
 secret = "bench"
 webhook_secret = "$secret"
 TOML
-RUST_LOG="${RUST_LOG:-info}" "$syncbridge" serve --config "$tmp/syncbridge.toml" --role ingest \
-  >"$tmp/syncbridge.log" 2>&1 &
-pids+=($!)
-sb_pid=$!
-wait_http "http://127.0.0.1:$metrics_port/readyz"
-sb_url="http://127.0.0.1:$ingest_port/webhooks/bench/autotask"
-
-# The floor deletes and recreates its stream when it starts; it is restarted before each of its
-# runs, since its load's x-id (the Nats-Msg-Id) restarts at 0 in every run and would otherwise be
-# answered as a duplicate of the previous round's.
-base_port="$(free_port)"
-base_pid=""
-start_baseline() {
-  if [[ -n "$base_pid" ]]; then
-    kill "$base_pid" 2>/dev/null || true
-    wait "$base_pid" 2>/dev/null || true
-  fi
-  NATS_URL="127.0.0.1:$nats_port" "$baseline" serve "$base_port" >>"$tmp/baseline.log" 2>&1 &
-  base_pid=$!
-  pids+=("$base_pid")
-  wait_port "$base_port"
+  RUST_LOG="${RUST_LOG:-info}" "$syncbridge" serve --config "$tmp/syncbridge.toml" --role ingest \
+    >>"$tmp/syncbridge.log" 2>&1 &
+  recv_pid=$!
+  wait_http "http://127.0.0.1:$metrics_port/readyz"
+  url="http://127.0.0.1:$ingest_port/webhooks/bench/autotask"
+  kind=autotask
 }
-base_url="http://127.0.0.1:$base_port/hook"
 
-# One run, its line (`rps p50_ms p99_ms non_2xx total`) appended to $tmp/WHO.runs; fails on any
-# non-2xx.
+# Messages in stream $1 of the running nats-server.
+stream_messages() {
+  curl -fsS "http://127.0.0.1:$nats_mon/jsz?streams=true" |
+    jq --arg name "$1" '[.account_details[]?.stream_detail[]? | select(.name == $name) | .state.messages] | add // 0'
+}
+
+# One run: fresh server and receiver, a 1 s warm-up, then SECS of load; its line (`rps p50_ms
+# p99_ms non_2xx total`) appended to $tmp/WHO.runs. Fails on any non-2xx, and for syncbridge
+# unless SYNC_EVENTS holds every delivery it answered (each has a fresh Guid: no duplicates) and
+# its metrics counted them accepted.
 run() {
-  local who="$1" line
-  if [[ "$who" == baseline ]]; then
-    start_baseline
-    line="$("$baseline" load "$base_url" bare "$secret" "$secs" "$conc")"
-  else
-    if ! kill -0 "$sb_pid" 2>/dev/null; then
-      echo "bench-ingest: syncbridge exited; log:" >&2
-      tail -n 20 "$tmp/syncbridge.log" >&2
-      return 1
-    fi
-    line="$("$baseline" load "$sb_url" autotask "$secret" "$secs" "$conc")"
-  fi
+  local who="$1" line warm bad total stored accepted
+  start_nats
+  "start_$who"
+  warm="$("$baseline" load "$url" "$kind" "$secret" 1 "$conc")"
+  line="$("$baseline" load "$url" "$kind" "$secret" "$secs" "$conc")"
   echo "bench-ingest: round $round $who: $line (load $(loadavg))" >&2
   read -r _ _ _ bad total <<<"$line"
-  if [[ "$bad" != 0 ]]; then
-    echo "bench-ingest: $who answered $bad requests with a non-2xx ($line)" >&2
-    [[ "$who" == syncbridge ]] && tail -n 20 "$tmp/syncbridge.log" >&2
+  if [[ "$bad" != 0 || "$(cut -d' ' -f4 <<<"$warm")" != 0 ]]; then
+    echo "bench-ingest: $who answered requests with a non-2xx ($line; warm-up $warm)" >&2
+    tail -n 20 "$tmp/$who.log" >&2
     return 1
   fi
-  [[ "$who" == syncbridge ]] && sb_total=$((sb_total + total))
+  if [[ "$who" == syncbridge ]]; then
+    total=$((total + $(cut -d' ' -f5 <<<"$warm")))
+    stored="$(stream_messages SYNC_EVENTS)"
+    accepted="$(curl -fsS "http://127.0.0.1:$metrics_port/metrics" |
+      awk '/^syncbridge_ingest_requests_total\{/ && /outcome="accepted"/ { s += $NF } END { print s + 0 }')"
+    if [[ "$stored" != "$total" || "$accepted" != "$total" ]]; then
+      echo "bench-ingest: syncbridge completed $total requests but SYNC_EVENTS holds $stored and it counted $accepted accepted" >&2
+      return 1
+    fi
+    sb_total=$((sb_total + total))
+  fi
   echo "$line" >>"$tmp/$who.runs"
+  stop_run
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -188,26 +213,11 @@ load_before="$(loadavg)"
 sb_total=0
 : >"$tmp/baseline.runs"
 : >"$tmp/syncbridge.runs"
-# Warm-up: one short syncbridge run (connections, allocator, the JetStream store).
-"$baseline" load "$sb_url" autotask "$secret" 1 "$conc" >"$tmp/warmup" || true
-read -r _ _ _ _ warm_total <"$tmp/warmup"
-sb_total=$((sb_total + ${warm_total:-0}))
 for round in $(seq "$rounds"); do
   if (( round % 2 )); then order="baseline syncbridge"; else order="syncbridge baseline"; fi
   for who in $order; do run "$who"; done
 done
 load_after="$(loadavg)"
-
-# Every completed syncbridge request is in SYNC_EVENTS (the warm-up's too; no duplicates: each
-# delivery has a fresh Guid).
-stored="$(curl -fsS "http://127.0.0.1:$nats_mon/jsz?streams=true" |
-  jq '[.account_details[]?.stream_detail[]? | select(.name == "SYNC_EVENTS") | .state.messages] | add // 0')"
-accepted="$(curl -fsS "http://127.0.0.1:$metrics_port/metrics" |
-  awk '/^syncbridge_ingest_requests_total\{/ && /outcome="accepted"/ { s += $NF } END { print s + 0 }')"
-if [[ "$stored" != "$sb_total" || "$accepted" != "$sb_total" ]]; then
-  echo "bench-ingest: syncbridge completed $sb_total requests but SYNC_EVENTS holds $stored and it counted $accepted accepted" >&2
-  exit 1
-fi
 
 stat() { awk -v c="$2" '{ print $c }' "$tmp/$1.runs" | median; }
 b_rps="$(stat baseline 1)"; b_p50="$(stat baseline 2)"; b_p99="$(stat baseline 3)"
@@ -235,7 +245,8 @@ Median of the per-round ratios (each round's two runs back to back): req/s $(pai
 Medians of $rounds rounds of ${secs} s, $conc connections, alternating (target: req/s ratio ≥ 0.9, p99 ratio ≤ 1.2).
 Per run (req/s / p50 / p99): baseline $(runs baseline); syncbridge $(runs syncbridge).
 Body: the load generator's ~300-byte Autotask callout (it has no body-size option).
-Every run non_2xx = 0; SYNC_EVENTS holds $stored messages = the $sb_total requests syncbridge completed (warm-up included).
+Each run on a fresh nats-server (empty store) and a freshly started receiver, after a 1 s warm-up.
+Every run non_2xx = 0; SYNC_EVENTS held every delivery syncbridge answered ($sb_total in all, warm-ups included), each counted accepted.
 Machine: $(nproc) cores, load average $load_before before, $load_after after.
 Command: \`$command\`
 MD
