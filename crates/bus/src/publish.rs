@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use async_nats::jetstream::context::PublishErrorKind;
-use async_nats::HeaderMap;
+use async_nats::{HeaderMap, HeaderName};
 use bytes::Bytes;
 use syncbridge_model::ChangeEvent;
 
@@ -104,7 +104,8 @@ fn envelope_headers(event: &ChangeEvent) -> Result<HeaderMap, PublishError> {
                 "header {name} contains a line break"
             )));
         }
-        headers.insert(name, value);
+        // The names are the envelope's constants: no per-message copy of them.
+        headers.insert(HeaderName::from_static(name), value);
     }
     Ok(headers)
 }

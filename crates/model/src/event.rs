@@ -143,17 +143,26 @@ impl ChangeEvent {
     /// `sync.events.{tenant}.{source}.{entity}`; hints without an entity use `hint`.
     pub fn subject(&self) -> String {
         let entity = self.entity.map(Entity::as_str).unwrap_or("hint");
-        format!("sync.events.{}.{}.{}", self.tenant, self.source, entity)
+        joined(
+            &[
+                "sync.events",
+                self.tenant.as_str(),
+                self.source.as_str(),
+                entity,
+            ],
+            '.',
+        )
     }
 
     /// The envelope as (header, value) pairs, in a fixed order.
     pub fn header_pairs(&self) -> Vec<(&'static str, String)> {
-        let mut h = vec![
-            (headers::TENANT, self.tenant.to_string()),
-            (headers::SOURCE, self.source.to_string()),
+        let mut h = Vec::with_capacity(7);
+        h.extend([
+            (headers::TENANT, self.tenant.as_str().to_owned()),
+            (headers::SOURCE, self.source.as_str().to_owned()),
             (headers::ACTION, self.action.as_str().to_owned()),
             (headers::RECEIVED_AT, self.received_at.to_string()),
-        ];
+        ]);
         if let Some(e) = self.entity {
             h.push((headers::ENTITY, e.as_str().to_owned()));
         }
@@ -171,7 +180,10 @@ impl ChangeEvent {
     /// event from being dropped as another's duplicate.
     pub fn dedup_id(&self) -> Option<String> {
         let id = self.msg_id.as_ref()?;
-        Some(format!("{}:{}:{id}", self.tenant, self.source))
+        Some(joined(
+            &[self.tenant.as_str(), self.source.as_str(), id],
+            ':',
+        ))
     }
 
     /// Reads the envelope back from headers; `get` looks a header up by name.
@@ -196,6 +208,20 @@ impl ChangeEvent {
             source,
         })
     }
+}
+
+/// `parts` joined by `separator`, allocated once at its final size (these are built for every
+/// event the ingest publishes).
+fn joined(parts: &[&str], separator: char) -> String {
+    let len = parts.iter().map(|p| p.len()).sum::<usize>() + parts.len().saturating_sub(1);
+    let mut text = String::with_capacity(len);
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            text.push(separator);
+        }
+        text.push_str(part);
+    }
+    text
 }
 
 #[cfg(test)]

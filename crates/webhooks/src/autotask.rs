@@ -21,7 +21,7 @@ use crate::autotask_escape::dotnet_escaped;
 use crate::body::BodyLimit;
 use crate::crypto::{hmac_sha1, verify_hmac_sha1};
 use crate::event::{Ignored, Verified, VerifiedEvent, WebhookRequest};
-use crate::json_fields::{field, header_safe, id_field, shortened, string_field};
+use crate::json_fields::{header_safe, id_field, shortened, string_field, take_field};
 use crate::rejection::Rejection;
 use crate::secret::Secret;
 
@@ -61,23 +61,31 @@ pub struct AutotaskCallout {
 impl AutotaskCallout {
     /// Parses a callout body. Pure and total: any bytes give a value or `Malformed`.
     pub fn parse(body: &[u8]) -> Result<Self, Rejection> {
-        let object = match serde_json::from_slice(body) {
+        let mut object = match serde_json::from_slice(body) {
             Ok(Value::Object(object)) => object,
             Ok(_) => return Err(Rejection::malformed("body is not a JSON object")),
             Err(_) => return Err(Rejection::malformed("body is not JSON")),
         };
         let text = |name: &str| string_field(&object, name).map(str::to_owned);
+        let action = text("Action").ok_or(Rejection::malformed("Action missing"))?;
+        let guid = text("Guid");
+        let entity_type = text("EntityType").unwrap_or_default();
+        let event_time = text("EventTime");
+        let id = id_field(&object, "Id");
+        let sequence_number = id_field(&object, "SequenceNumber");
+        // Moved out of the parsed body, not copied: the body is not needed after this.
+        let fields = match take_field(&mut object, "Fields") {
+            Some(Value::Object(fields)) => fields,
+            _ => Map::new(),
+        };
         Ok(AutotaskCallout {
-            action: text("Action").ok_or(Rejection::malformed("Action missing"))?,
-            guid: text("Guid"),
-            entity_type: text("EntityType").unwrap_or_default(),
-            id: id_field(&object, "Id"),
-            sequence_number: id_field(&object, "SequenceNumber"),
-            event_time: text("EventTime"),
-            fields: field(&object, "Fields")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default(),
+            action,
+            guid,
+            entity_type,
+            id,
+            sequence_number,
+            event_time,
+            fields,
         })
     }
 
@@ -116,11 +124,16 @@ impl AutotaskCallout {
     pub fn dedup_id(&self) -> Option<String> {
         let guid = self.guid.as_deref().filter(|g| header_safe(g))?;
         let action = Some(self.action.as_str()).filter(|a| header_safe(a))?;
-        Some(format!(
-            "{guid}:{}:{action}:{}",
-            self.id.as_deref()?,
-            self.sequence_number.as_deref()?
-        ))
+        let (id, sequence) = (self.id.as_deref()?, self.sequence_number.as_deref()?);
+        let mut dedup =
+            String::with_capacity(guid.len() + id.len() + action.len() + sequence.len() + 3);
+        for (i, part) in [guid, id, action, sequence].into_iter().enumerate() {
+            if i > 0 {
+                dedup.push(':');
+            }
+            dedup.push_str(part);
+        }
+        Some(dedup)
     }
 
     /// The `X-Hook-Signature` value for `body` signed as sent (for the simulator and tests).
@@ -216,9 +229,9 @@ impl AutotaskVerifier {
             }));
         };
         let msg_id = callout.dedup_id();
+        let action = callout.change_action();
         let record_id = callout
             .id
-            .clone()
             .ok_or(Rejection::malformed("Id missing or invalid"))?;
         Ok(Verified::Event(VerifiedEvent {
             envelope: ChangeEvent {
@@ -226,7 +239,7 @@ impl AutotaskVerifier {
                 source: SOURCE,
                 entity: Some(entity),
                 record_id: Some(record_id),
-                action: callout.change_action(),
+                action,
                 received_at: request.received_at,
                 msg_id,
             },

@@ -20,6 +20,18 @@ pub(crate) fn field<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'
     })
 }
 
+/// Takes `name` out of `object`, found as [`field`] finds it (no copy of a large value).
+pub(crate) fn take_field(object: &mut Map<String, Value>, name: &str) -> Option<Value> {
+    if let Some(value) = object.remove(name) {
+        return Some(value);
+    }
+    let key = object
+        .keys()
+        .find(|key| key.eq_ignore_ascii_case(name))?
+        .clone();
+    object.remove(&key)
+}
+
 /// A string field, if present and a string.
 pub(crate) fn string_field<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
     field(object, name).and_then(Value::as_str)

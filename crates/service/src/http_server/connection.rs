@@ -249,14 +249,13 @@ pub(crate) async fn drive(
     };
     let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
+    // One timer for the connection's life. It is armed no later than the connection's deadline
+    // and re-armed when it fires early; a request's end (the common case under load) moves the
+    // deadline later, which costs no timer update at all.
+    let timer = tokio::time::sleep_until(wake_at(activity.deadline(&limits), &limits).into());
+    tokio::pin!(timer);
     let mut stopping = false;
     loop {
-        let deadline = activity.deadline(&limits);
-        let wake = match deadline {
-            Some((at, _)) => epoch() + Duration::from_millis(at),
-            // A request is in flight: look again later.
-            None => Instant::now() + limits.idle_timeout,
-        };
         tokio::select! {
             result = conn.as_mut() => {
                 if let Err(e) = result {
@@ -264,16 +263,24 @@ pub(crate) async fn drive(
                 }
                 break;
             }
-            () = tokio::time::sleep_until(wake.into()) => {
-                if let Some((at, why)) = activity.deadline(&limits) {
+            () = timer.as_mut() => {
+                let deadline = activity.deadline(&limits);
+                if let Some((at, why)) = deadline {
                     if now_ms() >= at {
                         metrics::http_connection_timed_out(slot.listener(), why.label());
                         tracing::debug!(listener = slot.listener(), reason = why.label(), "connection closed");
                         break;
                     }
                 }
+                timer.as_mut().reset(wake_at(deadline, &limits).into());
             }
-            () = activity.rearm.notified() => {}
+            () = activity.rearm.notified() => {
+                // A deadline may have moved earlier than the armed timer.
+                let wake = wake_at(activity.deadline(&limits), &limits);
+                if wake < timer.deadline().into_std() {
+                    timer.as_mut().reset(wake.into());
+                }
+            }
             () = activity.evict.notified() => {
                 if activity.evicted.load(Ordering::Acquire) {
                     break;
@@ -287,5 +294,14 @@ pub(crate) async fn drive(
                 conn.as_mut().graceful_shutdown();
             }
         }
+    }
+}
+
+/// When to look at a connection's deadline next: at the deadline, or, while a request is in
+/// flight (bounded by the request timeout instead), an idle timeout from now.
+fn wake_at(deadline: Option<(u64, Expiry)>, limits: &Limits) -> Instant {
+    match deadline {
+        Some((at, _)) => epoch() + Duration::from_millis(at),
+        None => Instant::now() + limits.idle_timeout,
     }
 }

@@ -6,6 +6,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Serialize;
 use serde_json::json;
 use syncbridge_webhooks::Rejection;
 
@@ -66,6 +67,15 @@ fn unavailable(retry_after_secs: u64) -> Response {
     response
 }
 
+/// The body of a 202, written straight from this struct (no intermediate `serde_json::Value`):
+/// the same bytes as `json!({"id", "stream_seq", "duplicate"})`, whose keys serialise sorted.
+#[derive(Serialize)]
+struct AcceptedBody<'a> {
+    duplicate: bool,
+    id: &'a str,
+    stream_seq: u64,
+}
+
 /// The `Retry-After` for a 503 that comes from a [`Rejection`] (ConnectWise key host trouble).
 pub const KEY_FETCH_RETRY_AFTER_SECS: u64 = 30;
 
@@ -78,7 +88,11 @@ impl IntoResponse for Answer {
                 duplicate,
             } => (
                 StatusCode::ACCEPTED,
-                Json(json!({"id": id, "stream_seq": stream_seq, "duplicate": duplicate})),
+                Json(AcceptedBody {
+                    duplicate,
+                    id: &id,
+                    stream_seq,
+                }),
             )
                 .into_response(),
             Answer::Ignored => (StatusCode::OK, Json(json!({"status": "ignored"}))).into_response(),
@@ -107,6 +121,25 @@ impl IntoResponse for Answer {
                 Json(json!({"error": "event could not be stored"})),
             )
                 .into_response(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_accepted_body_is_the_json_value_it_replaced() {
+        for duplicate in [false, true] {
+            let written = serde_json::to_string(&AcceptedBody {
+                duplicate,
+                id: "acme:autotask:g:1:Update:2",
+                stream_seq: 42,
+            })
+            .unwrap();
+            let value = json!({"id": "acme:autotask:g:1:Update:2", "stream_seq": 42, "duplicate": duplicate});
+            assert_eq!(written, value.to_string());
         }
     }
 }

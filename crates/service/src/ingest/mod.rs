@@ -26,6 +26,7 @@ use syncbridge_webhooks::BodyLimit;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::config::Config;
+use crate::runtime::metrics::{PublishLatency, TenantCounters};
 use deactivation::{AutotaskApiChecker, DeactivationChecker};
 pub use sink::{BoxFuture, EventSink, NatsSink};
 use tenants::Tenants;
@@ -38,6 +39,9 @@ pub struct IngestState {
     pub(crate) body_limit: BodyLimit,
     pub(crate) retry_after_secs: u64,
     pub(crate) metrics: Option<PrometheusHandle>,
+    /// Requests for tenants that are not configured, counted as tenant `unknown`.
+    pub(crate) unknown_tenant: TenantCounters,
+    pub(crate) publish_latency: PublishLatency,
 }
 
 /// The ingest, ready to become a router.
@@ -85,6 +89,8 @@ impl Ingest {
             body_limit: self.body_limit,
             retry_after_secs: self.retry_after_secs,
             metrics: crate::runtime::metrics::handle(),
+            unknown_tenant: TenantCounters::new("unknown"),
+            publish_latency: PublishLatency::default(),
         });
         routes::routes(self.serve_metrics)
             .layer(TimeoutLayer::with_status_code(

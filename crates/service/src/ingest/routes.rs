@@ -156,14 +156,16 @@ async fn handle(
     let source = delivery.source().as_str();
     let Some(configured) = state.tenants.get(tenant) else {
         // Not a label value: anyone can make up tenant ids.
-        metrics::request("unknown", source, "not_found");
+        state.unknown_tenant.request(source, "not_found");
         return Answer::NotFound;
     };
     tracing::Span::current().record("tenant", configured.id.as_str());
     let answer = verify_and_publish(state, configured, delivery, &headers, body).await;
     if let Answer::Rejected(rejection) = &answer {
         if rejection.http_status() == 401 {
-            metrics::verification_failure(configured.id.as_str(), source, rejection.kind());
+            configured
+                .counters
+                .verification_failure(source, rejection.kind());
         }
         if *rejection == Rejection::KeyFetchLimited {
             metrics::key_fetch_limited(configured.id.as_str());
@@ -173,7 +175,7 @@ async fn handle(
     } else {
         tracing::debug!(source, outcome = answer.outcome(), "webhook answered");
     }
-    metrics::request(configured.id.as_str(), source, answer.outcome());
+    configured.counters.request(source, answer.outcome());
     answer
 }
 
@@ -237,7 +239,7 @@ async fn verify_and_publish(
     };
     match verified {
         Err(rejection) => Answer::Rejected(rejection),
-        Ok(Verified::Event(event)) => publish(state, event).await,
+        Ok(Verified::Event(event)) => publish(state, tenant, event).await,
         Ok(Verified::Ignored(ignored)) => {
             tracing::debug!(record_type = %ignored.record_type, "authentic webhook about a record kind not synced; ignored");
             Answer::Ignored
@@ -248,9 +250,8 @@ async fn verify_and_publish(
 
 /// Publishes and waits for the JetStream ack. The publish runs on its own task, so a sender
 /// that hangs up mid-request cannot cancel a publish halfway (and shutdown lets it finish).
-async fn publish(state: &IngestState, event: VerifiedEvent) -> Answer {
+async fn publish(state: &IngestState, tenant: &TenantIngest, event: VerifiedEvent) -> Answer {
     let source = event.source().as_str();
-    let tenant = event.tenant().clone();
     let sink = state.sink.clone();
     let started = Instant::now();
     let envelope = event.envelope;
@@ -265,9 +266,9 @@ async fn publish(state: &IngestState, event: VerifiedEvent) -> Answer {
     };
     match result {
         Ok(published) => {
-            metrics::publish_latency(source, started.elapsed());
+            state.publish_latency.record(source, started.elapsed());
             if published.duplicate {
-                metrics::duplicate(tenant.as_str(), source);
+                tenant.counters.duplicate(source);
             }
             tracing::debug!(
                 subject = %envelope.subject(),

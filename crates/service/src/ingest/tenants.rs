@@ -12,6 +12,7 @@ use syncbridge_webhooks::{
 
 use crate::config::Config;
 pub use crate::psa::ConnectWiseIngest;
+use crate::runtime::metrics::TenantCounters;
 
 /// One tenant's configured sources.
 pub struct TenantIngest {
@@ -20,6 +21,8 @@ pub struct TenantIngest {
     pub autotask: Option<AutotaskVerifier>,
     pub itglue: Option<ItGlueWorkflowVerifier>,
     pub standard: Option<StandardWebhookVerifier>,
+    /// Its request, verification-failure and duplicate counters.
+    pub counters: TenantCounters,
 }
 
 /// All tenants, by id.
@@ -49,6 +52,7 @@ impl Tenants {
             by_id.insert(
                 id.as_str().to_owned(),
                 TenantIngest {
+                    counters: TenantCounters::new(id.as_str()),
                     id,
                     connectwise: psa.connectwise,
                     autotask: psa.autotask,

@@ -22,9 +22,12 @@
 //! | `syncbridge_http_accept_errors_total` | counter | listener |
 //! | `syncbridge_open_files_limit` | gauge | |
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 pub const REQUESTS: &str = "syncbridge_ingest_requests_total";
@@ -121,6 +124,110 @@ fn describe() {
         OPEN_FILES_LIMIT,
         "The process's soft open-file limit after raising it to the hard limit at start."
     );
+}
+
+/// Metric handles by their (closed-set) labels, registered on first use. On the ingest's hot path,
+/// `metrics::counter!` with labels would build the key (the tenant's label as a new `String`) and
+/// look it up in the registry on every request; a handle found here is a read lock and an atomic.
+pub struct Handles<K, M> {
+    by_labels: RwLock<HashMap<K, M>>,
+}
+
+impl<K, M> Default for Handles<K, M> {
+    fn default() -> Self {
+        Handles {
+            by_labels: RwLock::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Copy, M> Handles<K, M> {
+    /// Runs `use_it` on the handle for `key`, registering it with `register` the first time.
+    pub fn with(&self, key: K, register: impl FnOnce() -> M, use_it: impl FnOnce(&M)) {
+        if let Some(handle) = self
+            .by_labels
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+        {
+            return use_it(handle);
+        }
+        let mut by_labels = self
+            .by_labels
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        use_it(by_labels.entry(key).or_insert_with(register));
+    }
+}
+
+/// One configured tenant's (or `unknown`'s) ingest counters, with the same names and labels as
+/// [`request`], [`verification_failure`] and [`duplicate`].
+pub struct TenantCounters {
+    tenant: String,
+    requests: Handles<(&'static str, &'static str), Counter>,
+    verification_failures: Handles<(&'static str, &'static str), Counter>,
+    duplicates: Handles<&'static str, Counter>,
+}
+
+impl TenantCounters {
+    pub fn new(tenant: &str) -> Self {
+        TenantCounters {
+            tenant: tenant.to_owned(),
+            requests: Handles::default(),
+            verification_failures: Handles::default(),
+            duplicates: Handles::default(),
+        }
+    }
+
+    /// One answered webhook request ([`request`]).
+    pub fn request(&self, source: &'static str, outcome: &'static str) {
+        self.requests.with(
+            (source, outcome),
+            || {
+                metrics::counter!(REQUESTS, "tenant" => self.tenant.clone(), "source" => source, "outcome" => outcome)
+            },
+            |counter| counter.increment(1),
+        );
+    }
+
+    /// One delivery refused by verification ([`verification_failure`]).
+    pub fn verification_failure(&self, source: &'static str, reason: &'static str) {
+        self.verification_failures.with(
+            (source, reason),
+            || {
+                metrics::counter!(
+                    VERIFICATION_FAILURES,
+                    "tenant" => self.tenant.clone(),
+                    "source" => source,
+                    "reason" => reason
+                )
+            },
+            |counter| counter.increment(1),
+        );
+    }
+
+    /// A redelivery recognised by its dedup id ([`duplicate`]).
+    pub fn duplicate(&self, source: &'static str) {
+        self.duplicates.with(
+            source,
+            || metrics::counter!(DUPLICATES, "tenant" => self.tenant.clone(), "source" => source),
+            |counter| counter.increment(1),
+        );
+    }
+}
+
+/// The publish latency histograms by source ([`publish_latency`]).
+#[derive(Default)]
+pub struct PublishLatency(Handles<&'static str, Histogram>);
+
+impl PublishLatency {
+    pub fn record(&self, source: &'static str, elapsed: Duration) {
+        self.0.with(
+            source,
+            || metrics::histogram!(PUBLISH_SECONDS, "source" => source),
+            |histogram| histogram.record(elapsed.as_secs_f64()),
+        );
+    }
 }
 
 /// One answered webhook request.
