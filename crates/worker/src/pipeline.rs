@@ -173,7 +173,8 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
                 return Ok(Outcome::Retry(LEASE_HELD));
             };
             let references_first = may_sync_parent && !references_synced;
-            let work = self.decide_and_write(event, entity, side, id, trigger, now, references_first);
+            let work =
+                self.decide_and_write(event, entity, side, id, trigger, now, references_first);
             let step = self.keeping(&mut lease, work).await;
             if let Err(Failure::Killed(point)) = step {
                 // A killed process releases nothing: its lease expires (the bucket's max_age).
