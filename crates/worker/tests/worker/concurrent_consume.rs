@@ -153,8 +153,17 @@ async fn run(edits: &[PersonEdit], concurrency: usize) -> (usize, usize, Snapsho
     )
 }
 
+/// Cases per run: two in CI (each starts two nats-servers and takes seconds); set
+/// `SYNCBRIDGE_LONG_TESTS=1` for the long variant.
+fn cases() -> u32 {
+    match std::env::var("SYNCBRIDGE_LONG_TESTS").as_deref() {
+        Ok("1") => 64,
+        _ => 2,
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 4, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn many_events_in_flight_on_overlapping_records_end_like_one_at_a_time(
