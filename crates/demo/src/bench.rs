@@ -11,12 +11,10 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use syncbridge_bus::names;
 use syncbridge_model::PsaKind;
 use syncbridge_sim::{Fault, FaultPlan, FaultRule};
 
-use crate::stack::{Stack, StackOptions};
+use crate::stack::{pending, Stack, StackOptions};
 
 /// One measurement: which tenants, how slow every vendor request is, how much to onboard.
 #[derive(Debug, Clone)]
@@ -122,7 +120,9 @@ pub async fn measure(
     let started = Instant::now();
     stack.run_service();
     let deadline = started + Duration::from_secs(600);
-    while pending(&stack).await? > 0 {
+    let tenants: Vec<_> = stack.config.tenants.keys().cloned().collect();
+    // Unknown until the workers have created their consumers.
+    while pending(&stack.conn, &tenants).await.unwrap_or(u64::MAX) > 0 {
         anyhow::ensure!(
             Instant::now() < deadline,
             "the workers did not drain within 10 minutes"
@@ -136,28 +136,6 @@ pub async fn measure(
         events,
         elapsed,
     })
-}
-
-/// Events not yet decided over every tenant (waiting, or in a worker's hands).
-async fn pending(stack: &Stack) -> anyhow::Result<u64> {
-    let js = stack.conn.jetstream();
-    let stream = js.get_stream(names::EVENTS_STREAM).await?;
-    let mut total = 0;
-    for id in stack.config.tenants.keys() {
-        // The consumer appears when the tenant's worker starts.
-        let Ok(mut consumer) = stream
-            .get_consumer::<async_nats::jetstream::consumer::pull::Config>(&names::worker_consumer(
-                id,
-            ))
-            .await
-        else {
-            total += 1;
-            continue;
-        };
-        let info = consumer.info().await.context("consumer info")?;
-        total += info.num_pending + info.num_ack_pending as u64;
-    }
-    Ok(total)
 }
 
 /// The scenarios' figures as a markdown table.

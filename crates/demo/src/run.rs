@@ -20,12 +20,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use syncbridge_bus::{names, DeadLetters, LinkStore};
+use syncbridge_bus::{DeadLetters, LinkStore};
 use syncbridge_model::{PsaKind, TenantId};
 use tokio::sync::watch;
 
 use crate::driver::{Driver, Edits, Expectation};
-use crate::stack::{Stack, StackOptions};
+use crate::stack::{pending, Stack, StackOptions};
 use crate::tally::{Tally, TenantTally};
 use crate::verify;
 use crate::world::{DemoTenant, ALL_KINDS};
@@ -367,21 +367,6 @@ async fn conflict_won_by_psa(tenant: &DemoTenant, x: &Expectation) -> bool {
         r.and_then(|r| r.get(x.field)) == Some(x.value.as_str())
     };
     holds(psa.as_ref()) && holds(itg.as_ref())
-}
-
-/// Events still waiting for (or held by) the tenants' workers.
-async fn pending(conn: &syncbridge_bus::Connection, tenants: &[TenantId]) -> anyhow::Result<u64> {
-    let stream = conn.jetstream().get_stream(names::EVENTS_STREAM).await?;
-    let mut total = 0;
-    for tenant in tenants {
-        let mut consumer: syncbridge_bus::PullConsumer = stream
-            .get_consumer(&names::worker_consumer(tenant))
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let info = consumer.info().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-        total += info.num_pending + info.num_ack_pending as u64;
-    }
-    Ok(total)
 }
 
 /// Waits until nothing is pending and the audit stream has been quiet for [`QUIET`] (pollers have

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use syncbridge_bus::testing::NatsServer;
-use syncbridge_bus::{connect, setup, ConnectConfig, Connection, EventPublisher, LinkStore};
+use syncbridge_bus::{connect, names, setup, ConnectConfig, Connection, EventPublisher, LinkStore};
 use syncbridge_model::{PsaKind, TenantId};
 use syncbridge_sim::SimClock;
 use tokio::net::TcpListener;
@@ -233,4 +233,22 @@ fn psa_url(tenant: &DemoTenant) -> String {
         PsaSim::Bms(s) => s.base_url().to_owned(),
         PsaSim::Tigerpaw(s) => s.base_url().to_owned(),
     }
+}
+
+/// Events still waiting for (or held by) the tenants' workers.
+pub async fn pending(
+    conn: &syncbridge_bus::Connection,
+    tenants: &[TenantId],
+) -> anyhow::Result<u64> {
+    let stream = conn.jetstream().get_stream(names::EVENTS_STREAM).await?;
+    let mut total = 0;
+    for tenant in tenants {
+        let mut consumer: syncbridge_bus::PullConsumer = stream
+            .get_consumer(&names::worker_consumer(tenant))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let info = consumer.info().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        total += info.num_pending + info.num_ack_pending as u64;
+    }
+    Ok(total)
 }

@@ -111,6 +111,9 @@ pub struct DemoTenant {
     pub itglue_reader: ItGlueClient,
     /// The configuration section of this tenant.
     pub toml: String,
+    /// Its `[budgets]` table as it stands in `toml`, and whether it budgets the PSA.
+    budgets: String,
+    psa_budgeted: bool,
 }
 
 /// The demo's tenants, in a fixed order: one per PSA.
@@ -133,6 +136,15 @@ fn budget(limit: u32, published_window: Duration) -> String {
         (limit / 2).max(1),
         (published_window / SCALE).as_millis()
     )
+}
+
+/// A tenant's `[budgets]` table.
+fn budgets_table(id: &str, itglue: &str, psa: Option<&str>) -> String {
+    let mut table = format!("[tenants.{id}.budgets]\nitglue = \"{itglue}\"\n");
+    if let Some(psa) = psa {
+        table.push_str(&format!("psa = \"{psa}\"\n"));
+    }
+    table
 }
 
 /// The people's and the final check's clients: not syncbridge, so not on its budgets (the
@@ -359,13 +371,8 @@ impl DemoTenant {
                 (PsaSim::Tigerpaw(sim), section, None, reader, None)
             }
         };
-        let mut budgets = format!(
-            "[tenants.{id}.budgets]\nitglue = \"{}\"\n",
-            budget(3000, FIVE_MINUTES)
-        );
-        if let Some(psa_budget) = psa_budget {
-            budgets.push_str(&format!("psa = \"{psa_budget}\"\n"));
-        }
+        let psa_budgeted = psa_budget.is_some();
+        let budgets = budgets_table(&id, &budget(3000, FIVE_MINUTES), psa_budget.as_deref());
         // Webhook-fed PSAs are polled only as a safety net; the others are polled often. Kaseya
         // BMS / Pulseway list assets thin and read each by id (audit BMS-1): with 24 assets a
         // round every 2 s would spend the whole read-by-id budget (750 per scaled hour), so they
@@ -391,30 +398,20 @@ impl DemoTenant {
             psa_reader,
             itglue_reader,
             toml,
+            budgets,
+            psa_budgeted,
         })
     }
 
     /// The same tenant with the simulators' rate limits off and budgets too large to matter: for
     /// measuring our own pipeline when the vendors' limits are not the ceiling.
     pub fn without_limits(mut self) -> DemoTenant {
+        const UNLIMITED: &str = "1000000/1s";
         self.itglue.sim.core().limiter.set(None);
         self.psa.core().limiter.set(None);
-        let header = format!("[tenants.{}.budgets]\n", self.id);
-        if let Some(start) = self.toml.find(&header) {
-            let body = start + header.len();
-            let end = self.toml[body..]
-                .find("\n\n")
-                .map_or(self.toml.len(), |i| body + i + 1);
-            let psa = if self.toml[body..end].contains("\npsa = ")
-                || self.toml[body..end].starts_with("psa = ")
-            {
-                "psa = \"1000000/1s\"\n"
-            } else {
-                ""
-            };
-            self.toml
-                .replace_range(body..end, &format!("itglue = \"1000000/1s\"\n{psa}"));
-        }
+        let unlimited = budgets_table(&self.id, UNLIMITED, self.psa_budgeted.then_some(UNLIMITED));
+        self.toml = self.toml.replace(&self.budgets, &unlimited);
+        self.budgets = unlimited;
         self
     }
 

@@ -205,14 +205,13 @@ impl<P: SideApi, I: SideApi> Reader<'_, P, I> {
                 continue;
             };
             if let Some(id) = input.psa.as_ref().and_then(|r| r.get(field)) {
-                match self.links.get(self.tenant, target, id).await? {
-                    Some(l) if l.value.itg_id.is_some() => {
-                        refs = refs.link(target, id, l.value.itg_id.as_deref().unwrap_or(""));
-                    }
-                    _ if self.settings.capabilities().syncs(target) => {
+                let linked = self.links.get(self.tenant, target, id).await?;
+                match linked.and_then(|l| l.value.itg_id) {
+                    Some(itg_id) => refs = refs.link(target, id, &itg_id),
+                    None if self.settings.capabilities().syncs(target) => {
                         unlinked.push((target, id.to_owned()));
                     }
-                    _ => {}
+                    None => {}
                 }
                 if field == Field::Contact {
                     if let Some(org) = self

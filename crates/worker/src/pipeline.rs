@@ -168,20 +168,17 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
         let mut references_synced = false;
         // A parent and the references synced first take one round each.
         for _ in 0..CAS_ATTEMPTS + 2 {
-            let Some(mut lease) = self.lease(entity, side, id).await? else {
-                tracing::debug!(tenant = %self.tenant, %entity, id, "lease held elsewhere: retry");
-                return Ok(Outcome::Retry(LEASE_HELD));
-            };
+            let key = self.record_lease_key(entity, side, id).await?;
             let references_first = may_sync_parent && !references_synced;
             let work =
                 self.decide_and_write(event, entity, side, id, trigger, now, references_first);
-            let step = self.keeping(&mut lease, work).await;
+            let Some(step) = self.under_lease(&key, work).await? else {
+                tracing::debug!(tenant = %self.tenant, %entity, id, "lease held elsewhere: retry");
+                return Ok(Outcome::Retry(LEASE_HELD));
+            };
             if let Err(Failure::Killed(point)) = step {
-                // A killed process releases nothing: its lease expires (the bucket's max_age).
                 return Ok(Outcome::Killed(point));
             }
-            // A lease that cannot be released expires by itself (the bucket's max_age).
-            let _ = self.stores.leases.release(lease).await;
             match step? {
                 Step::Done(Outcome::Done { writes }) => {
                     return Ok(Outcome::Done {
@@ -277,24 +274,49 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
         Box::pin(self.sync(event, entity, side, id, trigger, now, false)).await
     }
 
-    /// The record's lease, taken before anything is read: by its PSA id (an IT Glue record's once
-    /// linked, found in the link store), else by its IT Glue id. It never depends on a vendor
-    /// read, so every event of one record contends for the same key whatever the link's state.
-    /// An unlinked record also takes its match key's lease ([`Self::decide_and_write`]).
-    async fn lease(&self, entity: Entity, side: Side, id: &str) -> Result<Option<Lease>, Failure> {
-        let key = match side {
-            Side::Psa => LeaseKey::record(&self.tenant, entity, Side::Psa, id)?,
-            Side::ItGlue => match self.reader().link_of(entity, side, id).await? {
-                Some(l) if l.value.psa_id.is_some() => LeaseKey::record(
-                    &self.tenant,
-                    entity,
-                    Side::Psa,
-                    l.value.psa_id.as_deref().unwrap_or_default(),
-                )?,
-                _ => LeaseKey::record(&self.tenant, entity, Side::ItGlue, id)?,
-            },
+    /// The key of the record's lease, taken before anything is read: its PSA id (an IT Glue
+    /// record's once linked, found in the link store), else its IT Glue id. It never depends on a
+    /// vendor read, so every event of one record contends for the same key whatever the link's
+    /// state. An unlinked record also takes its match key's lease ([`Self::decide_and_write`]).
+    async fn record_lease_key(
+        &self,
+        entity: Entity,
+        side: Side,
+        id: &str,
+    ) -> Result<LeaseKey, Failure> {
+        let psa_id = match side {
+            Side::Psa => Some(id.to_owned()),
+            Side::ItGlue => self
+                .reader()
+                .link_of(entity, side, id)
+                .await?
+                .and_then(|l| l.value.psa_id),
         };
-        self.wait_for_lease(&key).await
+        Ok(match psa_id {
+            Some(psa_id) => LeaseKey::record(&self.tenant, entity, Side::Psa, &psa_id)?,
+            None => LeaseKey::record(&self.tenant, entity, Side::ItGlue, id)?,
+        })
+    }
+
+    /// Runs `work` holding the lease of `key`: taken (waiting up to `lease_wait`), kept while
+    /// `work` runs, released after it. `None` when another worker held it all that time. A kill
+    /// hook releases nothing, as a killed process would not: the lease expires by itself (the
+    /// bucket's max_age), as does one that cannot be released.
+    async fn under_lease(
+        &self,
+        key: &LeaseKey,
+        work: impl std::future::Future<Output = Result<Step, Failure>>,
+    ) -> Result<Option<Result<Step, Failure>>, Failure> {
+        let Some(mut lease) = self.wait_for_lease(key).await? else {
+            return Ok(None);
+        };
+        // Boxed: the decision's future is large, and this nests once per lease (record, then
+        // match key) inside the recursive `sync`; on the stack it overflowed in debug builds.
+        let step = self.keeping(&mut lease, Box::pin(work)).await;
+        if !matches!(step, Err(Failure::Killed(_))) {
+            let _ = self.stores.leases.release(lease).await;
+        }
+        Ok(Some(step))
     }
 
     /// Runs `work` while holding `lease`, renewing it every [`LEASE_RENEW`]: an event may wait
@@ -363,10 +385,6 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
         };
         // Unlinked: records of other ids with the same exact key ("Acme" created on both sides at
         // once) are handled one at a time, so a record is created or linked once.
-        let Some(mut lease) = self.wait_for_lease(&key).await? else {
-            tracing::debug!(tenant = %self.tenant, %entity, id, "match key held elsewhere: retry");
-            return Ok(Step::Done(Outcome::Retry(LEASE_HELD)));
-        };
         // What was read before this lease may be stale: another worker may have created or
         // linked a record with this key in between.
         let work = async {
@@ -374,12 +392,13 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
             self.decide_on(gathered, event, entity, side, id, now, references_first)
                 .await
         };
-        let step = self.keeping(&mut lease, work).await;
-        if !matches!(step, Err(Failure::Killed(_))) {
-            // A lease that cannot be released expires by itself (the bucket's max_age).
-            let _ = self.stores.leases.release(lease).await;
+        match self.under_lease(&key, work).await? {
+            Some(step) => step,
+            None => {
+                tracing::debug!(tenant = %self.tenant, %entity, id, "match key held elsewhere: retry");
+                Ok(Step::Done(Outcome::Retry(LEASE_HELD)))
+            }
         }
-        step
     }
 
     /// The match key's lease of a record the stored link does not (or not yet) pair: from the
