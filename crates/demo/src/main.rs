@@ -74,6 +74,10 @@ struct DemoArgs {
     /// No progress lines; only the summary.
     #[arg(long)]
     quiet: bool,
+    /// Events of one tenant a worker handles at once (`[worker] concurrency`); the service's
+    /// default when absent.
+    #[arg(long)]
+    concurrency: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -170,6 +174,7 @@ fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         max_edits: args.edits,
         seed: args.seed,
         progress: !args.quiet,
+        concurrency: args.concurrency.unwrap_or(defaults.concurrency),
     };
     telemetry::init_quiet();
     let report = runtime()?.block_on(syncbridge_demo::run(options, shutdown::signal()))?;

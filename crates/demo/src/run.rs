@@ -48,6 +48,8 @@ pub struct DemoOptions {
     pub seed: u64,
     /// Whether to print live progress lines.
     pub progress: bool,
+    /// The workers' `[worker] concurrency`.
+    pub concurrency: usize,
 }
 
 impl Default for DemoOptions {
@@ -61,6 +63,7 @@ impl Default for DemoOptions {
             max_edits: None,
             seed: 42,
             progress: true,
+            concurrency: syncbridge::config::WorkerConfig::default().concurrency,
         }
     }
 }
@@ -131,7 +134,7 @@ pub async fn run(
         organizations: options.organizations,
         seed: options.seed,
         unlimited: false,
-        concurrency: syncbridge::config::WorkerConfig::default().concurrency,
+        concurrency: options.concurrency,
     })
     .await?;
     for line in &stack.log {

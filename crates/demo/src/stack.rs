@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use syncbridge_bus::testing::NatsServer;
-use syncbridge_bus::{connect, names, setup, ConnectConfig, Connection, EventPublisher, LinkStore};
+use syncbridge_bus::{connect, names, setup, ConnectConfig, Connection};
 use syncbridge_model::{PsaKind, TenantId};
 use syncbridge_sim::SimClock;
 use tokio::net::TcpListener;
@@ -22,7 +22,7 @@ use crate::world::{DemoTenant, PsaSim, SCALE};
 use syncbridge::config::Config;
 use syncbridge::http_server::{self, Limits};
 use syncbridge::ingest::{Ingest, NatsSink};
-use syncbridge::roles::full_sync::{full_sync, FullSyncOptions, FullSyncReport};
+use syncbridge::roles::full_sync::{full_sync, FullSyncOptions, FullSyncReport, FullSyncStores};
 use syncbridge::roles::workers::{spawn_all, Loops};
 use syncbridge::runtime::clock::now_millis;
 use syncbridge::runtime::stop::stopped;
@@ -177,8 +177,7 @@ impl Stack {
 
     /// Runs a full sync of every tenant (publishing what differs from the last sync), as run `run`.
     pub async fn full_sync(&self, run: &str) -> anyhow::Result<Vec<(TenantId, FullSyncReport)>> {
-        let publisher = EventPublisher::new(self.conn.clone(), PUBLISH_TIMEOUT);
-        let links = LinkStore::open(&self.conn, PUBLISH_TIMEOUT).await?;
+        let stores = FullSyncStores::open(&self.conn, PUBLISH_TIMEOUT).await?;
         let mut out = Vec::new();
         for tenant in self.config.tenants.values() {
             let psa = syncbridge::vendors::clients::psa(tenant, None)?;
@@ -193,8 +192,7 @@ impl Stack {
                 tenant,
                 &psa,
                 &itg,
-                &links,
-                &publisher,
+                &stores,
                 &options,
                 now_millis(),
             )

@@ -17,6 +17,7 @@
 //! - [`orphans`]: orphaning and relinking;
 //! - [`lookups`]: configuration types, statuses, manufacturers and models IT Glue lacks;
 //! - [`reconcile`]: the full sync's plan — which records differ from what the last sync left;
+//! - [`onboard`]: which new records a full sync links from its listings, without an event;
 //! - [`decide`](mod@decide): the orchestration of all of the above.
 
 mod action;
@@ -26,6 +27,7 @@ mod input;
 pub mod lookups;
 pub mod matching;
 pub mod merge;
+pub mod onboard;
 pub mod orphans;
 pub mod reconcile;
 pub mod scope;

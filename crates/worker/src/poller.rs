@@ -4,8 +4,10 @@
 //!
 //! **Modified-since.** A poll asks the source for records changed since its cursor and
 //! publishes one event per change — the same events a webhook makes — with the dedup id
-//! `{entity}:{record id}:{vendor version stamp}`, never a timestamp of ours or a body hash, so a record seen
-//! by two overlapping polls is one event.
+//! `{entity}:{record id}:{version}`: the vendor's version stamp, never a timestamp of ours, with
+//! the content hash of the record as listed (the service's feeds add it: vendors stamp to the
+//! second, and two saves in one second must not share an id), so a record seen by two
+//! overlapping polls is one event.
 //!
 //! The cursor (the greatest `updated_at` seen, per source and entity) lives in `sync_state` and is
 //! advanced with compare-and-set after the events are acknowledged: a poller that dies between the
@@ -52,8 +54,8 @@ use crate::side::ApiError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Changed {
     pub id: String,
-    /// The vendor's version stamp (e.g. `updated-at` / `lastUpdated` as the vendor wrote it), or
-    /// the content hash for sources polled by listing.
+    /// The vendor's version stamp (e.g. `updated-at` / `lastUpdated` as the vendor wrote it, with
+    /// the record's content hash), or the content hash alone for sources polled by listing.
     pub version: String,
     pub updated_at: UnixMillis,
 }

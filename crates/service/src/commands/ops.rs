@@ -343,8 +343,7 @@ pub async fn full_sync(
     let psa = crate::vendors::clients::psa(tenant_config, None)?;
     let itg = crate::vendors::clients::itglue(tenant_config, None)?;
     let conn = connected(config).await?;
-    let links = LinkStore::open(&conn, OP_TIMEOUT).await?;
-    let publisher = syncbridge_bus::EventPublisher::new(conn, OP_TIMEOUT);
+    let stores = crate::roles::full_sync::FullSyncStores::open(&conn, OP_TIMEOUT).await?;
     let now = crate::runtime::clock::now_millis();
     let options = crate::roles::full_sync::FullSyncOptions {
         run: run.map_or_else(|| now.to_string(), str::to_owned),
@@ -356,8 +355,7 @@ pub async fn full_sync(
         tenant_config,
         &psa,
         &itg,
-        &links,
-        &publisher,
+        &stores,
         &options,
         now,
     )

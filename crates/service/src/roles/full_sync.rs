@@ -2,9 +2,16 @@
 //! sync left behind ([`syncbridge_engine::reconcile`]), and publish one reconcile event per planned
 //! record. It never writes to a vendor: the workers decide each event as any other.
 //!
-//! - Every PSA record of the synced entities (in scope or not) is listed, and IT Glue's records of
-//!   each entity that has links, before anything is published: a listing that fails publishes
-//!   nothing, so a partial listing can never be swept.
+//! - Every PSA record of the synced entities (in scope or not) is listed, and every IT Glue record
+//!   of those entities, before anything is published: a listing that fails publishes nothing, so a
+//!   partial listing can never be swept.
+//! - Onboarding from the listings ([`syncbridge_engine::onboard`]): a new PSA record whose IT Glue
+//!   counterpart the listing shows, with every synced field already equal, is linked here — the
+//!   link stored by compare-and-set (create: a worker that linked it first wins), with its audit
+//!   entry — instead of becoming an event that would read both records again. The rest are
+//!   events. A change made between the listing and the link is a newer version than the base
+//!   stored from the listing, so the next webhook or poll of it is decided against that base as
+//!   any edit is (ARCHITECTURE.md, "Onboarding from the listings").
 //! - The sweep (links whose PSA record the listing lacks: deleted) is held back when it would
 //!   orphan more than `polling.full_sync_max_orphan_share` of the tenant's links, unless forced:
 //!   an empty listing from a broken API must not orphan everything.
@@ -19,13 +26,19 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use syncbridge_bus::{EventPublisher, KvError, LinkStore, PublishError, StateKey, StateStore};
+use futures_util::StreamExt;
+use syncbridge_bus::{
+    AuditLog, Connection, EventPublisher, KvError, LinkStore, PublishError, StateKey, StateStore,
+};
 use syncbridge_connectors::Vendor;
 use syncbridge_connectors::{ItGlueClient, PsaClient};
-use syncbridge_engine::reconcile::{plan, Listed, Plan, Why};
+use syncbridge_engine::onboard::{Linked, Onboarding};
+use syncbridge_engine::reconcile::{plan, Listed, Recheck, Why};
+use syncbridge_engine::Action;
 use syncbridge_model::{
-    ChangeAction, ChangeEvent, Entity, EventSource, Link, Record, TenantId, UnixMillis,
+    ChangeAction, ChangeEvent, Entity, EventSource, Link, Record, Side, TenantId, UnixMillis,
 };
+use syncbridge_worker::AuditEntry;
 
 use crate::config::TenantConfig;
 use crate::roles::TenantRuntime;
@@ -46,6 +59,31 @@ pub enum FullSyncError {
     Publish(#[from] PublishError),
 }
 
+/// What a full sync reads and writes on the bus: the links (read all, and created for the records
+/// linked from the listings), their audit, the first-sync watermark and the event stream.
+#[derive(Debug, Clone)]
+pub struct FullSyncStores {
+    pub links: LinkStore,
+    pub audit: AuditLog,
+    pub state: StateStore,
+    pub publisher: EventPublisher,
+}
+
+impl FullSyncStores {
+    /// Opens the stores on `conn`; each operation waits at most `timeout`.
+    pub async fn open(conn: &Connection, timeout: Duration) -> Result<FullSyncStores, KvError> {
+        Ok(FullSyncStores {
+            links: LinkStore::open(conn, timeout).await?,
+            audit: AuditLog::new(conn.clone(), timeout),
+            state: StateStore::open(conn, timeout).await?,
+            publisher: EventPublisher::new(conn.clone(), timeout),
+        })
+    }
+}
+
+/// Links stored from the listings at once (each is a few KV writes and an audit record).
+const LINKS_IN_FLIGHT: usize = 32;
+
 /// How a full sync runs.
 #[derive(Debug, Clone)]
 pub struct FullSyncOptions {
@@ -61,8 +99,10 @@ pub struct FullSyncOptions {
 /// What a full sync planned and published.
 #[derive(Debug, Clone, Default)]
 pub struct FullSyncReport {
-    /// Planned records per entity and reason, in plan order.
+    /// Records planned as events per entity and reason, in plan order.
     pub planned: Vec<(Entity, Why, u64)>,
+    /// New records linked from the listings (no event) per entity; on a dry run, those that would be.
+    pub linked: Vec<(Entity, u64)>,
     /// Records listed per entity (PSA).
     pub listed: Vec<(Entity, u64)>,
     pub published: u64,
@@ -84,12 +124,18 @@ impl FullSyncReport {
         for (entity, n) in &self.listed {
             out.push_str(&format!("{entity}: {n} records listed\n"));
         }
+        for (entity, n) in &self.linked {
+            let verb = if dry_run { "would be linked" } else { "linked" };
+            out.push_str(&format!(
+                "{entity}: {n} {verb} from the listings (same key, already equal: no event)\n"
+            ));
+        }
         for (entity, why, n) in &self.planned {
             out.push_str(&format!("{entity}: {n} {}\n", why.as_str()));
         }
         if dry_run {
             out.push_str(&format!(
-                "dry run: {} events would be published, nothing published\n",
+                "dry run: {} events would be published, nothing published or linked\n",
                 self.total()
             ));
         } else {
@@ -112,13 +158,13 @@ impl FullSyncReport {
     }
 }
 
-/// Lists, plans and (unless a dry run) publishes one full sync of `tenant`.
+/// Lists, plans and (unless a dry run) links what the listings settle and publishes the rest, for
+/// one full sync of `tenant`.
 pub async fn full_sync(
     tenant: &TenantConfig,
     psa: &PsaClient,
     itg: &ItGlueClient,
-    links: &LinkStore,
-    publisher: &EventPublisher,
+    stores: &FullSyncStores,
     options: &FullSyncOptions,
     now: UnixMillis,
 ) -> Result<FullSyncReport, FullSyncError> {
@@ -129,7 +175,7 @@ pub async fn full_sync(
         .collect();
     let mut listings = Vec::new();
     for entity in entities {
-        listings.push(list(&tenant.id, entity, psa, itg, links).await?);
+        listings.push(list(&tenant.id, entity, psa, itg, &stores.links).await?);
     }
     let listed: Vec<Listed<'_>> = listings.iter().map(Listing::listed).collect();
     let mut planned = plan(&tenant.sync, &listed);
@@ -145,42 +191,175 @@ pub async fn full_sync(
         report.sweep_held = Some((planned.deleted(), planned.linked));
         planned = planned.without_sweep();
     }
-    report.planned = counts(&planned);
-    if options.dry_run {
-        return Ok(report);
+    let mut onboarding = Onboarding::new(&tenant.sync);
+    for l in &listings {
+        onboarding.add(l.entity, &l.psa, l.itg.values(), &l.links);
     }
-    for recheck in &planned.rechecks {
-        let event = ChangeEvent {
-            tenant: tenant.id.clone(),
-            source: EventSource::FullSync,
-            entity: Some(recheck.entity),
-            msg_id: Some(format!(
-                "full:{}:{}:{}",
-                options.run, recheck.entity, recheck.psa_id
-            )),
-            record_id: Some(recheck.psa_id.clone()),
-            action: if recheck.why == Why::Deleted {
-                ChangeAction::Delete
-            } else {
-                ChangeAction::Upsert
-            },
-            received_at: now,
-        };
-        if publisher.publish(&event, Bytes::new()).await?.duplicate {
-            report.duplicates += 1;
-        } else {
-            report.published += 1;
+    let mut watermark_recorded = false;
+    let mut events: Vec<Recheck> = Vec::new();
+    // Entity by entity, parents first: an organization linked here lets its records be linked too.
+    for listing in &listings {
+        let by_id: HashMap<&str, &Record> =
+            listing.psa.iter().map(|r| (r.id.as_str(), r)).collect();
+        let mut to_link = Vec::new();
+        let mut to_publish = Vec::new();
+        for recheck in planned.rechecks.iter().filter(|r| r.entity == listing.entity) {
+            let record = by_id.get(recheck.psa_id.as_str()).copied();
+            let linked = match (recheck.why, record) {
+                (Why::New, Some(record)) => onboarding.link(listing.entity, record),
+                _ => None,
+            };
+            match linked {
+                Some(linked) => to_link.push(linked),
+                None => to_publish.push(recheck.clone()),
+            }
         }
+        if options.dry_run {
+            to_link.iter().for_each(|l| onboarding.known(&l.link));
+            add_linked(&mut report, listing.entity, to_link.len());
+        } else if !to_link.is_empty() {
+            if !watermark_recorded {
+                // As a worker's first event would: the tenant's first sync starts now.
+                stores
+                    .state
+                    .record_first_sync_watermark(&tenant.id, now)
+                    .await?;
+                watermark_recorded = true;
+            }
+            let stored = store_links(&tenant.id, stores, to_link, &options.run, now).await?;
+            for (link, stored) in stored {
+                if stored {
+                    onboarding.known(&link);
+                    add_linked(&mut report, listing.entity, 1);
+                } else if let Some(psa_id) = link.psa_id {
+                    // Linked by a worker meanwhile: its event decides it on what is stored now.
+                    to_publish.push(Recheck {
+                        entity: listing.entity,
+                        psa_id,
+                        why: Why::New,
+                    });
+                }
+            }
+        }
+        if !options.dry_run {
+            for recheck in &to_publish {
+                let event = reconcile_event(tenant, &options.run, recheck, now);
+                if stores.publisher.publish(&event, Bytes::new()).await?.duplicate {
+                    report.duplicates += 1;
+                } else {
+                    report.published += 1;
+                }
+            }
+        }
+        events.extend(to_publish);
     }
+    report.planned = counts(&events);
     Ok(report)
 }
 
-/// One entity as listed: the PSA's records, the links, and IT Glue's records when there are links
-/// to compare them with.
+fn add_linked(report: &mut FullSyncReport, entity: Entity, n: usize) {
+    if n == 0 {
+        return;
+    }
+    match report.linked.iter_mut().find(|(e, _)| *e == entity) {
+        Some((_, count)) => *count += n as u64,
+        None => report.linked.push((entity, n as u64)),
+    }
+}
+
+/// The reconcile event of one planned record; its dedup id names the run, so a run restarted
+/// under the same name publishes nothing twice.
+fn reconcile_event(
+    tenant: &TenantConfig,
+    run: &str,
+    recheck: &Recheck,
+    now: UnixMillis,
+) -> ChangeEvent {
+    ChangeEvent {
+        tenant: tenant.id.clone(),
+        source: EventSource::FullSync,
+        entity: Some(recheck.entity),
+        msg_id: Some(format!("full:{run}:{}:{}", recheck.entity, recheck.psa_id)),
+        record_id: Some(recheck.psa_id.clone()),
+        action: if recheck.why == Why::Deleted {
+            ChangeAction::Delete
+        } else {
+            ChangeAction::Upsert
+        },
+        received_at: now,
+    }
+}
+
+/// Stores the links made from the listings, [`LINKS_IN_FLIGHT`] at once, each by create
+/// (compare-and-set on "no link yet") followed by its audit entry, as a worker's decision would
+/// be audited. Returns each link with whether it was stored (`false`: a worker linked the record
+/// first). An audit that fails is logged: the link is stored and the next decision is audited.
+async fn store_links(
+    tenant: &TenantId,
+    stores: &FullSyncStores,
+    links: Vec<Linked>,
+    run: &str,
+    now: UnixMillis,
+) -> Result<Vec<(Link, bool)>, KvError> {
+    futures_util::stream::iter(links)
+        .map(|Linked { mut link, actions }| async move {
+            link.updated_at = now;
+            match stores.links.create(tenant, &link).await {
+                Ok(_) => {}
+                Err(e) if e.is_conflict() => return Ok((link, false)),
+                Err(e) => return Err(e),
+            }
+            audit_link(tenant, stores, &link, &actions, run, now).await;
+            Ok((link, true))
+        })
+        .buffer_unordered(LINKS_IN_FLIGHT)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect()
+}
+
+/// The audit entry of a link made from the listings: the decision as the record's reconcile event
+/// would have been decided, so `links explain` tells how the record came to be linked.
+async fn audit_link(
+    tenant: &TenantId,
+    stores: &FullSyncStores,
+    link: &Link,
+    actions: &[Action],
+    run: &str,
+    now: UnixMillis,
+) {
+    let psa_id = link.psa_id.as_deref().unwrap_or_default();
+    let event = ChangeEvent {
+        tenant: tenant.clone(),
+        source: EventSource::FullSync,
+        entity: Some(link.entity),
+        msg_id: Some(format!("full:{run}:{}:{psa_id}", link.entity)),
+        record_id: Some(psa_id.to_owned()),
+        action: ChangeAction::Upsert,
+        received_at: now,
+    };
+    let entry = AuditEntry {
+        at: now,
+        event: &event,
+        entity: link.entity,
+        side: Side::Psa,
+        record_id: psa_id,
+        actions,
+        written: true,
+        link_before: None,
+        link_after: Some(link),
+    };
+    if let Err(e) = stores.audit.record(tenant, link.entity, &entry).await {
+        tracing::warn!(%tenant, entity = %link.entity, psa_id, error = %e, "a link made from the full sync's listings is stored but its audit entry is not");
+    }
+}
+
+/// One entity as listed: the PSA's records, the links, and IT Glue's records.
 struct Listing {
     entity: Entity,
     psa: Vec<Record>,
-    itg: Option<HashMap<String, Record>>,
+    itg: HashMap<String, Record>,
     links: Vec<Link>,
 }
 
@@ -189,7 +368,7 @@ impl Listing {
         Listed {
             entity: self.entity,
             psa: &self.psa,
-            itg: self.itg.as_ref(),
+            itg: Some(&self.itg),
             links: &self.links,
         }
     }
@@ -211,30 +390,25 @@ async fn list(
             source,
         })?;
     let stored = links.all(tenant, entity).await?;
-    let itg_records = if stored.is_empty() {
-        None
-    } else {
-        let records = itg
-            .list_all(entity)
-            .await
-            .map_err(|source| FullSyncError::Listing {
-                entity,
-                system: "IT Glue",
-                source,
-            })?;
-        Some(records.into_iter().map(|r| (r.id.clone(), r)).collect())
-    };
+    let itg_records = itg
+        .list_all(entity)
+        .await
+        .map_err(|source| FullSyncError::Listing {
+            entity,
+            system: "IT Glue",
+            source,
+        })?;
     Ok(Listing {
         entity,
         psa: psa_records,
-        itg: itg_records,
+        itg: itg_records.into_iter().map(|r| (r.id.clone(), r)).collect(),
         links: stored,
     })
 }
 
-fn counts(plan: &Plan) -> Vec<(Entity, Why, u64)> {
+fn counts(rechecks: &[Recheck]) -> Vec<(Entity, Why, u64)> {
     let mut out: Vec<(Entity, Why, u64)> = Vec::new();
-    for r in &plan.rechecks {
+    for r in rechecks {
         match out
             .iter_mut()
             .find(|(e, w, _)| *e == r.entity && *w == r.why)
@@ -249,17 +423,15 @@ fn counts(plan: &Plan) -> Vec<(Entity, Why, u64)> {
 /// Runs the tenant's full sync every `interval`, on a schedule all processes share: slot `n`
 /// starts at `n × interval` since the epoch, and the process that claims the slot in `sync_state`
 /// (compare-and-set) runs it. A scheduled run never forces the sweep.
-pub async fn schedule(rt: TenantRuntime, links: LinkStore, interval: Duration) {
+pub async fn schedule(rt: TenantRuntime, stores: FullSyncStores, interval: Duration) {
     let TenantRuntime {
-        conn,
         tenant,
         itg,
         psa,
         state,
-        publish_timeout,
         stop,
+        ..
     } = rt;
-    let publisher = EventPublisher::new(conn, publish_timeout);
     let every = interval.as_millis().max(1) as i64;
     let key = match StateKey::checkpoint(&tenant.id, "full_sync_slot") {
         Ok(k) => k,
@@ -290,7 +462,7 @@ pub async fn schedule(rt: TenantRuntime, links: LinkStore, interval: Duration) {
             max_orphan_share: tenant.polling.full_sync_max_orphan_share,
         };
         let now = crate::runtime::clock::now_millis();
-        match full_sync(&tenant, &psa, &itg, &links, &publisher, &options, now).await {
+        match full_sync(&tenant, &psa, &itg, &stores, &options, now).await {
             Ok(report) => {
                 tracing::info!(tenant = %tenant.id, published = report.published, "scheduled full sync");
                 if let Some((deleted, linked)) = report.sweep_held {

@@ -80,10 +80,11 @@ pub async fn run_tenant(
         tasks.push(start_itglue_poller(&rt).await);
         tasks.push(start_psa_poller(&rt));
         if let Some(interval) = rt.tenant.polling.full_sync_interval {
-            let links = LinkStore::open(&rt.conn, STORE_TIMEOUT).await?;
+            let stores =
+                crate::roles::full_sync::FullSyncStores::open(&rt.conn, STORE_TIMEOUT).await?;
             tasks.push(tokio::spawn(crate::roles::full_sync::schedule(
                 rt.clone(),
-                links,
+                stores,
                 interval,
             )));
         }

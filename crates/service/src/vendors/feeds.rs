@@ -3,9 +3,13 @@
 //! `Unsupported`: Tigerpaw everything, Kaseya BMS / Pulseway PSA assets and locations, ConnectWise
 //! sites) the full listing, which the poller compares by content hash with the previous round
 //! (`syncbridge_worker::content_hash`). The version stamp of a modified-since change is the
-//! vendor's own `updated_at` / `lastUpdated` (as milliseconds), so the poller's dedup id
-//! `{entity}:{id}:{version}` is the same for the same save however often it is seen. An entity the vendor
-//! does not sync at all (its listing is `Unsupported` too) yields nothing.
+//! vendor's own `updated_at` / `lastUpdated` (as milliseconds) and the content hash of the record
+//! as listed, so the poller's dedup id `{entity}:{id}:{version}` is the same for the same save
+//! however often it is seen, and differs for two saves in the same second: the vendors stamp to
+//! the second (Kaseya BMS, ConnectWise; IT Glue's milliseconds are `.000`), and a person's edit
+//! saved in the second of our own write, or of an earlier edit, would otherwise share that save's
+//! id and be dropped by the stream's duplicate window as already seen. An entity the vendor does
+//! not sync at all (its listing is `Unsupported` too) yields nothing.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,6 +17,7 @@ use std::sync::Arc;
 use syncbridge_connectors::Vendor;
 use syncbridge_connectors::{Cursor, Error, ItGlueClient, Page, PsaClient};
 use syncbridge_model::{Entity, UnixMillis};
+use syncbridge_worker::content_hash::content_hash;
 use syncbridge_worker::poller::{ChangeFeed, Changed, Listing};
 use syncbridge_worker::ApiError;
 
@@ -35,7 +40,8 @@ where
     F: FnMut(Option<Cursor>) -> Fut,
     Fut: std::future::Future<Output = Result<Page, Error>>,
 {
-    let mut latest: BTreeMap<String, UnixMillis> = BTreeMap::new();
+    // Per record: the newest stamp listed, with the hash of the record as listed then.
+    let mut latest: BTreeMap<String, (UnixMillis, String)> = BTreeMap::new();
     let mut cursor = None;
     loop {
         let next = match page(cursor).await {
@@ -44,8 +50,10 @@ where
             Err(e) => return Err(api_error(e)),
         };
         for r in next.records {
-            let at = latest.entry(r.id).or_insert(r.updated_at);
-            *at = (*at).max(r.updated_at);
+            let newer = latest.get(&r.id).is_none_or(|(at, _)| r.updated_at >= *at);
+            if newer {
+                latest.insert(r.id.clone(), (r.updated_at, content_hash(&r)));
+            }
         }
         match next.next {
             Some(c) => cursor = Some(c),
@@ -55,9 +63,9 @@ where
     Ok(Some(
         latest
             .into_iter()
-            .map(|(id, updated_at)| Changed {
+            .map(|(id, (updated_at, hash))| Changed {
                 id,
-                version: updated_at.to_string(),
+                version: format!("{updated_at}-{hash}"),
                 updated_at,
             })
             .collect(),
@@ -118,5 +126,55 @@ impl ChangeFeed for PsaFeed {
             Err(Error::Unsupported(_)) => Ok(Listing::Changed(Vec::new())),
             Err(e) => Err(api_error(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syncbridge_model::{Field, Record};
+
+    fn contact(title: &str, updated_at: UnixMillis) -> Record {
+        let mut r = Record::new("23").with(Field::Title, title);
+        r.updated_at = updated_at;
+        r
+    }
+
+    async fn listed(records: Vec<Record>) -> Vec<Changed> {
+        let page = Page {
+            records,
+            next: None,
+        };
+        changes(|_| {
+            let page = page.clone();
+            async move { Ok(page) }
+        })
+        .await
+        .unwrap()
+        .unwrap()
+    }
+
+    /// Vendors stamp to the second: a person's edit saved in the same second as an earlier save
+    /// of the record is a new version (a new dedup id), while the same save listed again is not.
+    #[tokio::test]
+    async fn two_saves_in_one_second_are_two_versions_and_one_save_is_one() {
+        let first = listed(vec![contact("Engineer 318", 1_700_000_000_000)]).await;
+        let again = listed(vec![contact("Engineer 318", 1_700_000_000_000)]).await;
+        let edited = listed(vec![contact("Engineer 328", 1_700_000_000_000)]).await;
+        assert_eq!(first, again, "the same save, listed twice");
+        assert_ne!(first[0].version, edited[0].version, "two saves in one second");
+        assert!(edited[0].version.starts_with("1700000000000-"), "{edited:?}");
+    }
+
+    /// A record listed twice in one walk (pages shifting under it) counts with its newest stamp.
+    #[tokio::test]
+    async fn the_newest_listing_of_a_record_counts() {
+        let changed = listed(vec![
+            contact("Engineer 328", 1_700_000_001_000),
+            contact("Engineer 318", 1_700_000_000_000),
+        ])
+        .await;
+        let newest = listed(vec![contact("Engineer 328", 1_700_000_001_000)]).await;
+        assert_eq!(changed, newest);
     }
 }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use syncbridge::roles::full_sync::{full_sync, FullSyncOptions, FullSyncReport};
-use syncbridge_bus::{names, AuditLog, EventPublisher, LinkStore};
+use syncbridge::roles::full_sync::{full_sync, FullSyncOptions, FullSyncReport, FullSyncStores};
+use syncbridge_bus::{names, AuditLog, LinkStore};
 use syncbridge_connectors::Vendor;
 use syncbridge_demo::stack::{Stack, StackOptions};
 use syncbridge_demo::world::DemoTenant;
@@ -173,8 +173,9 @@ impl E2e {
             tenant,
             &syncbridge::vendors::clients::psa(tenant, None).unwrap(),
             &syncbridge::vendors::clients::itglue(tenant, None).unwrap(),
-            &self.links,
-            &EventPublisher::new(self.stack.conn.clone(), STORE_TIMEOUT),
+            &FullSyncStores::open(&self.stack.conn, STORE_TIMEOUT)
+                .await
+                .unwrap(),
             &options,
             syncbridge::runtime::clock::now_millis(),
         )

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use e2e::{eventually, E2e};
-use syncbridge::roles::full_sync::schedule;
+use syncbridge::roles::full_sync::{schedule, FullSyncStores};
 use syncbridge::roles::TenantRuntime;
 use syncbridge_bus::StateStore;
 use syncbridge_engine::reconcile::Why;
@@ -152,7 +152,10 @@ async fn the_scheduled_full_sync_sweeps_an_unannounced_delete() {
             publish_timeout: Duration::from_secs(5),
             stop: stopped.clone(),
         };
-        tokio::spawn(schedule(runtime, e.links.clone(), Duration::from_secs(2)));
+        let stores = FullSyncStores::open(&e.stack.conn, Duration::from_secs(5))
+            .await
+            .unwrap();
+        tokio::spawn(schedule(runtime, stores, Duration::from_secs(2)));
     }
     eventually("the deleted contact is orphaned", || async {
         e.link(Entity::Contact, &contact)

@@ -24,7 +24,7 @@ use async_nats::jetstream::kv::Operation;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use syncbridge::config::Config;
-use syncbridge::roles::full_sync::{full_sync, FullSyncOptions};
+use syncbridge::roles::full_sync::{full_sync, FullSyncOptions, FullSyncStores};
 use syncbridge::roles::workers::KILL_AT_ENV;
 use syncbridge::runtime::clock::now_millis;
 use syncbridge_bus::testing::NatsServer;
@@ -286,8 +286,7 @@ impl World {
             tenant,
             &psa,
             &itg,
-            &self.links,
-            &self.publisher,
+            &FullSyncStores::open(&self.conn, TIMEOUT).await.unwrap(),
             &options,
             now_millis(),
         )

@@ -1,0 +1,204 @@
+//! Onboarding from the listings (DESIGN §2.4, ARCHITECTURE.md "Onboarding from the listings"):
+//! which new PSA records a full sync can link from what it listed, without an event and without
+//! reading either record again.
+//!
+//! A full sync lists both systems completely. A PSA record it plans as [`Why::New`] whose IT Glue
+//! counterpart is in the listing — exactly one IT Glue record with the same exact key, in the
+//! organization its own organization is linked to, linked to no other record — and whose synced
+//! fields already agree needs nothing but its link. That link is [`decide`]'s own, on an
+//! [`Input`] made from the listings exactly as the worker would gather it for the record's
+//! reconcile event (the record, the candidates with the same key, the parent's link, the links of
+//! the records it names); it is taken only when the decision is to link and nothing else: no
+//! vendor write, no report, no hold. Anything else (no counterpart, a field to write, an
+//! ambiguity, a reference not linked yet, shadow mode) stays an event, decided by a worker.
+//!
+//! Lookups play no part: they matter only to writes, which a link from the listings never makes.
+//!
+//! [`Why::New`]: crate::reconcile::Why::New
+
+use std::collections::HashMap;
+
+use syncbridge_model::{key_fields, Entity, Field, Link, LinkState, Record, TenantSettings};
+
+use crate::action::{Action, ActionKind, LinkUpdate};
+use crate::decide::decide;
+use crate::input::{Candidate, Input, Parent, Refs, Trigger};
+
+/// Where an IT Glue record is found by its exact key: the entity, its organization (IT Glue id;
+/// none for organizations) and the values of the entity's key fields.
+type KeyOf = (Entity, Option<String>, Vec<Option<String>>);
+
+/// A record linked from the listings: the link to store and the decision's actions (for the audit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Linked {
+    pub link: Link,
+    pub actions: Vec<Action>,
+}
+
+/// The listings of one full sync, indexed for matching, and the links known so far (listed, or
+/// made by this onboarding).
+#[derive(Debug)]
+pub struct Onboarding<'a> {
+    settings: TenantSettings,
+    itg_by_key: HashMap<KeyOf, Vec<&'a Record>>,
+    /// PSA id → IT Glue id of the linked pairs, per entity.
+    psa_to_itg: HashMap<(Entity, String), String>,
+    /// IT Glue id → PSA id of every link naming an IT Glue record (any state), and of the IT Glue
+    /// records this onboarding has given a PSA record.
+    itg_to_psa: HashMap<(Entity, String), String>,
+    /// PSA contact id → its PSA company id.
+    contact_company: HashMap<String, String>,
+}
+
+impl<'a> Onboarding<'a> {
+    pub fn new(settings: &TenantSettings) -> Self {
+        Onboarding {
+            settings: settings.clone(),
+            itg_by_key: HashMap::new(),
+            psa_to_itg: HashMap::new(),
+            itg_to_psa: HashMap::new(),
+            contact_company: HashMap::new(),
+        }
+    }
+
+    /// Adds one entity's listings: the PSA's records, IT Glue's records and the stored links.
+    pub fn add(
+        &mut self,
+        entity: Entity,
+        psa: &[Record],
+        itg: impl IntoIterator<Item = &'a Record>,
+        links: &[Link],
+    ) {
+        for record in itg {
+            self.itg_by_key
+                .entry(key_of(entity, record))
+                .or_default()
+                .push(record);
+        }
+        for link in links {
+            self.known(link);
+        }
+        if entity == Entity::Contact {
+            for contact in psa {
+                if let Some(org) = &contact.org_id {
+                    self.contact_company.insert(contact.id.clone(), org.clone());
+                }
+            }
+        }
+    }
+
+    /// Records a link stored since the listings were read (so the records under a linked
+    /// organization, and the records naming a linked contact, can be linked too).
+    pub fn known(&mut self, link: &Link) {
+        let entity = link.entity;
+        if let Some(itg_id) = &link.itg_id {
+            let psa_id = link.psa_id.clone().unwrap_or_default();
+            self.itg_to_psa.insert((entity, itg_id.clone()), psa_id);
+        }
+        if let (LinkState::Linked, Some(psa_id), Some(itg_id)) =
+            (&link.state, &link.psa_id, &link.itg_id)
+        {
+            self.psa_to_itg
+                .insert((entity, psa_id.clone()), itg_id.clone());
+        }
+    }
+
+    /// The link for the unlinked PSA record `psa` if the listings settle it (see the module
+    /// documentation), else `None`: the record's event decides it. The IT Glue record it names is
+    /// taken at once, so no other PSA record of this onboarding is linked to it; call
+    /// [`Onboarding::known`] once the link is stored.
+    pub fn link(&mut self, entity: Entity, psa: &Record) -> Option<Linked> {
+        let input = self.input(entity, psa)?;
+        let decision = decide(&input);
+        let only_links = decision.write
+            && !decision.actions.is_empty()
+            && decision
+                .actions
+                .iter()
+                .all(|a| matches!(a.kind, ActionKind::Link { .. }));
+        let LinkUpdate::Store(link) = decision.link else {
+            return None;
+        };
+        if !only_links || link.state != LinkState::Linked {
+            return None;
+        }
+        let itg_id = link.itg_id.clone()?;
+        self.itg_to_psa.insert((entity, itg_id), psa.id.clone());
+        Some(Linked {
+            link,
+            actions: decision.actions,
+        })
+    }
+
+    /// The input the worker would gather for `psa`'s reconcile event, from the listings; `None`
+    /// when the listings cannot give it (its organization or a record it names is not linked, or
+    /// no IT Glue record has its key).
+    fn input(&self, entity: Entity, psa: &Record) -> Option<Input> {
+        let mut input = Input::new(self.settings.clone(), entity, Trigger::FullSync);
+        let itg_org = if entity.has_parent_org() {
+            let org = psa.org_id.as_deref()?;
+            let itg_org = self.linked(Entity::Organization, org)?;
+            input.parent = Parent::Linked {
+                psa_id: org.to_owned(),
+                itg_id: itg_org.to_owned(),
+            };
+            Some(itg_org.to_owned())
+        } else {
+            None
+        };
+        let found = self.itg_by_key.get(&(entity, itg_org, key_values(entity, psa)))?;
+        input.candidates = found
+            .iter()
+            .map(|record| Candidate {
+                record: (*record).clone(),
+                linked_to: self.itg_to_psa.get(&(entity, record.id.clone())).cloned(),
+            })
+            .collect();
+        input.refs = self.refs(psa)?;
+        input.psa = Some(psa.clone());
+        Some(input)
+    }
+
+    /// The links of the records `psa` names (its contact, its location), as the worker gathers
+    /// them; `None` when one that this tenant syncs is not linked yet (the worker syncs it first).
+    fn refs(&self, psa: &Record) -> Option<Refs> {
+        let mut refs = Refs::new();
+        for field in [Field::Contact, Field::Location] {
+            let (Some(target), Some(id)) = (field.references(), psa.get(field)) else {
+                continue;
+            };
+            match self.linked(target, id) {
+                Some(itg_id) => refs = refs.link(target, id, itg_id),
+                None if self.settings.capabilities().syncs(target) => return None,
+                None => {}
+            }
+            if field == Field::Contact {
+                if let Some(company) = self.contact_company.get(id) {
+                    refs = refs.contact_in_company(id, company);
+                }
+            }
+        }
+        Some(refs)
+    }
+
+    fn linked(&self, entity: Entity, psa_id: &str) -> Option<&str> {
+        self.psa_to_itg
+            .get(&(entity, psa_id.to_owned()))
+            .map(String::as_str)
+    }
+}
+
+fn key_of(entity: Entity, record: &Record) -> KeyOf {
+    let org = entity
+        .has_parent_org()
+        .then(|| record.org_id.clone())
+        .flatten();
+    (entity, org, key_values(entity, record))
+}
+
+fn key_values(entity: Entity, record: &Record) -> Vec<Option<String>> {
+    key_fields(entity)
+        .iter()
+        .map(|f| record.get(*f).map(str::to_owned))
+        .collect()
+}
