@@ -9,6 +9,7 @@ mod creation;
 mod echo_and_shadow;
 mod matching;
 mod merge;
+mod onboard;
 mod orphans;
 mod reconcile;
 mod scope;

@@ -12,7 +12,9 @@ use syncbridge::roles::full_sync::{schedule, FullSyncStores};
 use syncbridge::roles::TenantRuntime;
 use syncbridge_bus::StateStore;
 use syncbridge_engine::reconcile::Why;
-use syncbridge_model::{Entity, LinkState, PsaKind};
+use syncbridge_connectors::Vendor;
+use syncbridge_engine::LookupKind;
+use syncbridge_model::{Entity, Field, LinkState, PsaKind};
 use syncbridge_sim::faults::{DeliveryFaults, FaultPlan};
 use tokio::sync::watch;
 
@@ -174,4 +176,65 @@ async fn the_scheduled_full_sync_sweeps_an_unannounced_delete() {
     e.settle().await;
     e.assert_no_echo();
     e.stop().await;
+}
+
+/// Onboarding a tenant whose IT Glue already documents part of its PSA (the demo's data set: a
+/// third of the organizations with their records): a new record with one exact counterpart whose
+/// synced fields already agree is linked by the full sync from its listings, with no event and
+/// so no further read of either record; its audit entry names the exact match. Everything else
+/// is an event as before, and both sides end equal with no echo write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onboarding_links_the_records_that_already_agree_from_the_listings() {
+    for kind in [PsaKind::ConnectWise, PsaKind::KaseyaBms] {
+        let mut e = E2e::start(kind, 1).await;
+        name_types_as_the_psa_does(&e).await;
+        e.run().await;
+        let report = e.full_sync_with("initial", false).await;
+        let linked: u64 = report.linked.iter().map(|(_, n)| n).sum();
+        assert!(linked > 0, "{kind}: {}", report.describe(false));
+        e.settle().await;
+        // Each record linked from the listings was decided once, by the full sync: its only audit
+        // entry is the link, and no worker read or decided it again.
+        let mut from_listings = 0;
+        for entity in Entity::PARENTS_FIRST {
+            for audit in e.audits(entity).await {
+                let by_full_sync = audit["link_before"].is_null()
+                    && audit["actions"].as_array().is_some_and(|a| {
+                        a.len() == 1 && a[0]["rule"].as_str() == Some("exact_match")
+                    });
+                let record = audit["record_id"].as_str().unwrap_or_default().to_owned();
+                if by_full_sync && e.audits_of(entity, "psa", &record).await.len() == 1 {
+                    from_listings += 1;
+                }
+            }
+        }
+        assert_eq!(from_listings, linked, "{kind}: {}", report.describe(false));
+        let comparison = syncbridge_demo::verify::compare(&e.tenant, &e.links)
+            .await
+            .unwrap();
+        assert!(comparison.equal(), "{kind}: {:?}", comparison.differences);
+        e.assert_no_echo();
+        e.stop().await;
+    }
+}
+
+/// The data set names a customer "Customer" in IT Glue and "Client" in these PSAs; IT Glue's own
+/// PSA integration would have named it as the PSA does. So that the documented organizations
+/// agree with the PSA, each gets its PSA company's type.
+async fn name_types_as_the_psa_does(e: &E2e) {
+    let itg = &e.tenant.itglue_person;
+    let documented = itg.list_all(Entity::Organization).await.unwrap();
+    for psa in e.psa_all(Entity::Organization).await {
+        let Some(twin) = documented.iter().find(|o| o.get(Field::Name) == psa.get(Field::Name)) else {
+            continue;
+        };
+        let Some(kind) = psa.get(Field::Type) else {
+            continue;
+        };
+        itg.ensure_lookup(LookupKind::OrganizationType, kind, None)
+            .await
+            .unwrap();
+        e.itg_edit(Entity::Organization, &twin.id, Field::Type, kind)
+            .await;
+    }
 }
