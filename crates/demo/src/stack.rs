@@ -188,16 +188,9 @@ impl Stack {
                 force: false,
                 max_orphan_share: tenant.polling.full_sync_max_orphan_share,
             };
-            let report = full_sync(
-                tenant,
-                &psa,
-                &itg,
-                &stores,
-                &options,
-                now_millis(),
-            )
-            .await
-            .with_context(|| format!("full sync of {}", tenant.id))?;
+            let report = full_sync(tenant, &psa, &itg, &stores, &options, now_millis())
+                .await
+                .with_context(|| format!("full sync of {}", tenant.id))?;
             out.push((tenant.id.clone(), report));
         }
         Ok(out)

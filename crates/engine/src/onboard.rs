@@ -146,7 +146,9 @@ impl<'a> Onboarding<'a> {
         } else {
             None
         };
-        let found = self.itg_by_key.get(&(entity, itg_org, key_values(entity, psa)))?;
+        let found = self
+            .itg_by_key
+            .get(&(entity, itg_org, key_values(entity, psa)))?;
         input.candidates = found
             .iter()
             .map(|record| Candidate {

@@ -214,12 +214,7 @@ impl<P: SideApi, I: SideApi> Reader<'_, P, I> {
                     None => {}
                 }
                 if field == Field::Contact {
-                    if let Some(org) = self
-                        .psa
-                        .get(Entity::Contact, id)
-                        .await?
-                        .and_then(|c| c.org_id)
-                    {
+                    if let Some(org) = self.psa.company_of_contact(id).await? {
                         refs = refs.contact_in_company(id, &org);
                     }
                 }

@@ -20,6 +20,7 @@ mod gather;
 mod pipeline;
 pub mod poller;
 mod side;
+pub mod synced_versions;
 
 pub use pipeline::{AuditEntry, KillPoint, Outcome, Worker, WorkerStores};
 pub use side::{ApiError, SideApi};

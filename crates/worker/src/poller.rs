@@ -44,11 +44,12 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use syncbridge_bus::{Connection, EventPublisher, KvError, PollCursor, PublishError, StateStore};
 use syncbridge_model::{
-    headers, ChangeAction, ChangeEvent, Entity, EventSource, Record, TenantId, UnixMillis,
+    headers, ChangeAction, ChangeEvent, Entity, EventSource, Record, Side, TenantId, UnixMillis,
 };
 
 use crate::content_hash;
 use crate::side::ApiError;
+use crate::synced_versions::SyncedVersions;
 
 /// One record a source reports as changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +59,9 @@ pub struct Changed {
     /// the record's content hash), or the content hash alone for sources polled by listing.
     pub version: String,
     pub updated_at: UnixMillis,
+    /// The record as the listing showed it, when the feed has it (to skip our own write's
+    /// version: [`SyncedVersions`]).
+    pub listed: Option<Record>,
 }
 
 /// What a feed answers for one entity.
@@ -109,6 +113,8 @@ pub struct PollReport {
     pub published: u64,
     /// Changes already published by an earlier poll (same record and version).
     pub duplicates: u64,
+    /// Changes not published: the version syncbridge last synced (its own write, mostly).
+    pub already_synced: u64,
     /// Of `published`, the deletions (records a content-hash listing no longer holds).
     pub deleted: u64,
     /// Safety net only: per entity, changes newly published that no webhook event announced.
@@ -162,6 +168,8 @@ pub struct Poller<F> {
     pub state: StateStore,
     /// `Some` when the source also sends webhooks: this poll is then their safety net.
     pub safety_net: Option<SafetyNet>,
+    /// `Some` to skip the versions syncbridge itself last synced (its own writes).
+    pub synced: Option<SyncedVersions>,
 }
 
 impl<F: ChangeFeed> Poller<F> {
@@ -226,10 +234,14 @@ impl<F: ChangeFeed> Poller<F> {
         changed.sort_by_key(|c| c.updated_at);
         let mut newest = since;
         for change in changed {
+            newest = newest.max(change.updated_at);
+            if self.already_synced(entity, change.listed.as_ref()).await {
+                report.already_synced += 1;
+                continue;
+            }
             let fresh = self
                 .publish(entity, ChangeAction::Upsert, &change, now, report)
                 .await?;
-            newest = newest.max(change.updated_at);
             if let (Some(net), true) = (net, fresh) {
                 net.pending().push((entity, change, now + net.grace_ms));
             }
@@ -287,6 +299,18 @@ impl<F: ChangeFeed> Poller<F> {
         }
     }
 
+    /// Whether `listed` is the version syncbridge last synced (see [`SyncedVersions`]).
+    async fn already_synced(&self, entity: Entity, listed: Option<&Record>) -> bool {
+        let (Some(synced), Some(record)) = (&self.synced, listed) else {
+            return false;
+        };
+        let side = match self.source {
+            EventSource::ItGlue => Side::ItGlue,
+            _ => Side::Psa,
+        };
+        synced.is_synced(&self.tenant, side, entity, record).await
+    }
+
     /// Publishes one event; `true` if it was new to the stream.
     async fn publish(
         &self,
@@ -340,15 +364,21 @@ impl<F: ChangeFeed> Poller<F> {
             );
             return Ok(());
         }
+        let by_id: HashMap<&str, &Record> = records.iter().map(|r| (r.id.as_str(), r)).collect();
         let listed = content_hash::by_shard(&records);
-        drop(records);
         for (shard, (listed, stored)) in listed.into_iter().zip(stored).enumerate() {
             let diff = content_hash::diff(listed, stored.as_ref().map(|s| &s.value), start);
             for (id, hash, updated_at) in &diff.changed {
+                let record = by_id.get(id.as_str()).copied();
+                if self.already_synced(entity, record).await {
+                    report.already_synced += 1;
+                    continue;
+                }
                 let change = Changed {
                     id: id.clone(),
                     version: hash.clone(),
                     updated_at: *updated_at,
+                    listed: None,
                 };
                 self.publish(entity, ChangeAction::Upsert, &change, now, report)
                     .await?;
@@ -358,6 +388,7 @@ impl<F: ChangeFeed> Poller<F> {
                     id: id.clone(),
                     version: format!("deleted-{hash}"),
                     updated_at: now,
+                    listed: None,
                 };
                 self.publish(entity, ChangeAction::Delete, &change, now, report)
                     .await?;

@@ -38,6 +38,17 @@ pub trait SideApi: Send + Sync {
         id: &str,
     ) -> impl Future<Output = Result<Option<Record>, ApiError>> + Send;
 
+    /// The organization (this side's id) of the contact `id` that another record names: what the
+    /// contact-association rule needs of it. A side may answer from a cache of short expiry
+    /// (a contact rarely moves to another company, and a configuration event would otherwise
+    /// read its contact every time); by default, the contact is read.
+    fn company_of_contact(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<String>, ApiError>> + Send {
+        async move { Ok(self.get(Entity::Contact, id).await?.and_then(|c| c.org_id)) }
+    }
+
     /// Records that may match `probe` by key, inside organization `org_id` (this side's id) for
     /// children: a narrowing server-side search (e.g. by name). The engine compares exactly.
     fn candidates(

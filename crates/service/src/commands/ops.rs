@@ -351,15 +351,9 @@ pub async fn full_sync(
         force,
         max_orphan_share: tenant_config.polling.full_sync_max_orphan_share,
     };
-    let report = crate::roles::full_sync::full_sync(
-        tenant_config,
-        &psa,
-        &itg,
-        &stores,
-        &options,
-        now,
-    )
-    .await?;
+    let report =
+        crate::roles::full_sync::full_sync(tenant_config, &psa, &itg, &stores, &options, now)
+            .await?;
     let mut out = report.describe(dry_run);
     if report.sweep_held.is_some() {
         bail!("{out}");

@@ -203,7 +203,11 @@ pub async fn full_sync(
             listing.psa.iter().map(|r| (r.id.as_str(), r)).collect();
         let mut to_link = Vec::new();
         let mut to_publish = Vec::new();
-        for recheck in planned.rechecks.iter().filter(|r| r.entity == listing.entity) {
+        for recheck in planned
+            .rechecks
+            .iter()
+            .filter(|r| r.entity == listing.entity)
+        {
             let record = by_id.get(recheck.psa_id.as_str()).copied();
             let linked = match (recheck.why, record) {
                 (Why::New, Some(record)) => onboarding.link(listing.entity, record),
@@ -244,7 +248,12 @@ pub async fn full_sync(
         if !options.dry_run {
             for recheck in &to_publish {
                 let event = reconcile_event(tenant, &options.run, recheck, now);
-                if stores.publisher.publish(&event, Bytes::new()).await?.duplicate {
+                if stores
+                    .publisher
+                    .publish(&event, Bytes::new())
+                    .await?
+                    .duplicate
+                {
                     report.duplicates += 1;
                 } else {
                     report.published += 1;

@@ -30,6 +30,7 @@ use syncbridge_bus::{
 };
 use syncbridge_model::{Entity, EventSource, FeedKind, Mode};
 use syncbridge_worker::poller::{ChangeFeed, Poller, SafetyNet};
+use syncbridge_worker::synced_versions::SyncedVersions;
 use syncbridge_worker::{consume, KillPoint, Worker, WorkerStores};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -77,8 +78,13 @@ pub async fn run_tenant(
         tasks.push(start_worker(&rt).await?);
     }
     if loops.pollers {
-        tasks.push(start_itglue_poller(&rt).await);
-        tasks.push(start_psa_poller(&rt));
+        // Both polls skip the versions the workers last synced: our own writes, listed back.
+        let synced = SyncedVersions {
+            links: LinkStore::open(&rt.conn, STORE_TIMEOUT).await?,
+            settings: rt.tenant.sync.clone(),
+        };
+        tasks.push(start_itglue_poller(&rt, synced.clone()).await);
+        tasks.push(start_psa_poller(&rt, synced));
         if let Some(interval) = rt.tenant.polling.full_sync_interval {
             let stores =
                 crate::roles::full_sync::FullSyncStores::open(&rt.conn, STORE_TIMEOUT).await?;
@@ -101,7 +107,7 @@ async fn start_worker(rt: &TenantRuntime) -> anyhow::Result<JoinHandle<()>> {
     let worker = Worker {
         tenant: rt.tenant.id.clone(),
         settings: rt.tenant.sync.clone(),
-        psa: PsaSide(rt.psa.clone()),
+        psa: PsaSide::new(rt.psa.clone()),
         itg: ItGlueSide::new(rt.itg.clone()),
         stores: WorkerStores {
             links: LinkStore::open(conn, STORE_TIMEOUT).await?,
@@ -124,7 +130,7 @@ async fn start_worker(rt: &TenantRuntime) -> anyhow::Result<JoinHandle<()>> {
 }
 
 /// The IT Glue poller on `updated_at`, woken early by IT Glue workflow hints.
-async fn start_itglue_poller(rt: &TenantRuntime) -> JoinHandle<()> {
+async fn start_itglue_poller(rt: &TenantRuntime, synced: SyncedVersions) -> JoinHandle<()> {
     let tenant = &rt.tenant;
     let poller = Poller {
         tenant: tenant.id.clone(),
@@ -134,6 +140,7 @@ async fn start_itglue_poller(rt: &TenantRuntime) -> JoinHandle<()> {
         publisher: EventPublisher::new(rt.conn.clone(), rt.publish_timeout),
         state: rt.state.clone(),
         safety_net: None,
+        synced: Some(synced),
     };
     // An IT Glue workflow webhook is a hint: poll IT Glue at once rather than at the next round.
     let hints = match rt
@@ -157,7 +164,7 @@ async fn start_itglue_poller(rt: &TenantRuntime) -> JoinHandle<()> {
 }
 
 /// The PSA poller: the change feed of a polled PSA, the safety net of a webhook-fed one.
-fn start_psa_poller(rt: &TenantRuntime) -> JoinHandle<()> {
+fn start_psa_poller(rt: &TenantRuntime, synced: SyncedVersions) -> JoinHandle<()> {
     let tenant = &rt.tenant;
     let caps = tenant.sync.capabilities();
     let entities: Vec<Entity> = Entity::ALL.into_iter().filter(|e| caps.syncs(*e)).collect();
@@ -176,6 +183,7 @@ fn start_psa_poller(rt: &TenantRuntime) -> JoinHandle<()> {
         publisher: EventPublisher::new(rt.conn.clone(), rt.publish_timeout),
         state: rt.state.clone(),
         safety_net: (!webhook_fed.is_empty()).then(|| SafetyNet::new(rt.conn.clone(), webhook_fed)),
+        synced: Some(synced),
     };
     tokio::spawn(poll_loop(
         poller,

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use syncbridge_connectors::Vendor;
 use syncbridge_connectors::{Cursor, Error, ItGlueClient, Page, PsaClient};
-use syncbridge_model::{Entity, UnixMillis};
+use syncbridge_model::{Entity, Record, UnixMillis};
 use syncbridge_worker::content_hash::content_hash;
 use syncbridge_worker::poller::{ChangeFeed, Changed, Listing};
 use syncbridge_worker::ApiError;
@@ -40,8 +40,8 @@ where
     F: FnMut(Option<Cursor>) -> Fut,
     Fut: std::future::Future<Output = Result<Page, Error>>,
 {
-    // Per record: the newest stamp listed, with the hash of the record as listed then.
-    let mut latest: BTreeMap<String, (UnixMillis, String)> = BTreeMap::new();
+    // Per record: the newest listing of it.
+    let mut latest: BTreeMap<String, Record> = BTreeMap::new();
     let mut cursor = None;
     loop {
         let next = match page(cursor).await {
@@ -50,9 +50,11 @@ where
             Err(e) => return Err(api_error(e)),
         };
         for r in next.records {
-            let newer = latest.get(&r.id).is_none_or(|(at, _)| r.updated_at >= *at);
-            if newer {
-                latest.insert(r.id.clone(), (r.updated_at, content_hash(&r)));
+            if latest
+                .get(&r.id)
+                .is_none_or(|l| r.updated_at >= l.updated_at)
+            {
+                latest.insert(r.id.clone(), r);
             }
         }
         match next.next {
@@ -63,10 +65,11 @@ where
     Ok(Some(
         latest
             .into_iter()
-            .map(|(id, (updated_at, hash))| Changed {
+            .map(|(id, record)| Changed {
                 id,
-                version: format!("{updated_at}-{hash}"),
-                updated_at,
+                version: format!("{}-{}", record.updated_at, content_hash(&record)),
+                updated_at: record.updated_at,
+                listed: Some(record),
             })
             .collect(),
     ))
@@ -132,7 +135,7 @@ impl ChangeFeed for PsaFeed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use syncbridge_model::{Field, Record};
+    use syncbridge_model::Field;
 
     fn contact(title: &str, updated_at: UnixMillis) -> Record {
         let mut r = Record::new("23").with(Field::Title, title);
@@ -162,8 +165,14 @@ mod tests {
         let again = listed(vec![contact("Engineer 318", 1_700_000_000_000)]).await;
         let edited = listed(vec![contact("Engineer 328", 1_700_000_000_000)]).await;
         assert_eq!(first, again, "the same save, listed twice");
-        assert_ne!(first[0].version, edited[0].version, "two saves in one second");
-        assert!(edited[0].version.starts_with("1700000000000-"), "{edited:?}");
+        assert_ne!(
+            first[0].version, edited[0].version,
+            "two saves in one second"
+        );
+        assert!(
+            edited[0].version.starts_with("1700000000000-"),
+            "{edited:?}"
+        );
     }
 
     /// A record listed twice in one walk (pages shifting under it) counts with its newest stamp.

@@ -3,6 +3,7 @@
 //! 5xx, timeouts, conflicts) become a retry after the vendor's Retry-After, everything else a
 //! permanent refusal that goes to the DLQ with its message.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -131,7 +132,51 @@ fn lookup_set(lookups: &mut Lookups, kind: LookupKind) -> &mut std::collections:
 }
 
 /// The tenant's PSA as a side of the sync (shared with the PSA poller: one rate budget).
-pub struct PsaSide(pub Arc<PsaClient>);
+///
+/// The company of a contact that a configuration names is cached for [`CONTACT_COMPANY_TTL`]:
+/// read fresh, it would cost every configuration event a second PSA read. A contact that moved to
+/// another company within that time is associated (or not) by the old company until the entry
+/// expires; the next event or full sync after that decides on the new one.
+pub struct PsaSide {
+    client: Arc<PsaClient>,
+    contact_companies: Mutex<HashMap<String, (Instant, Option<String>)>>,
+}
+
+/// How long a contact's company is reused.
+const CONTACT_COMPANY_TTL: Duration = Duration::from_secs(60);
+/// Contacts whose company is kept at most (the cache starts over beyond: memory stays bounded).
+const CONTACT_COMPANIES_KEPT: usize = 50_000;
+
+impl PsaSide {
+    pub fn new(client: Arc<PsaClient>) -> Self {
+        PsaSide {
+            client,
+            contact_companies: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn cached_company(&self, contact: &str) -> Option<Option<String>> {
+        let cache = self
+            .contact_companies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        cache
+            .get(contact)
+            .filter(|(at, _)| at.elapsed() < CONTACT_COMPANY_TTL)
+            .map(|(_, company)| company.clone())
+    }
+
+    fn keep_company(&self, contact: &str, company: Option<String>) {
+        let mut cache = self
+            .contact_companies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CONTACT_COMPANIES_KEPT {
+            cache.clear();
+        }
+        cache.insert(contact.to_owned(), (Instant::now(), company));
+    }
+}
 
 const LOOKUP_KINDS: [LookupKind; 6] = [
     LookupKind::OrganizationType,
@@ -301,7 +346,19 @@ impl SideApi for PsaSide {
     }
 
     async fn get(&self, entity: Entity, id: &str) -> Result<Option<Record>, ApiError> {
-        get_record(&*self.0, entity, id).await
+        let record = get_record(&*self.client, entity, id).await?;
+        if entity == Entity::Contact {
+            // Read anyway: what a configuration naming this contact will want next.
+            self.keep_company(id, record.as_ref().and_then(|c| c.org_id.clone()));
+        }
+        Ok(record)
+    }
+
+    async fn company_of_contact(&self, id: &str) -> Result<Option<String>, ApiError> {
+        match self.cached_company(id) {
+            Some(company) => Ok(company),
+            None => Ok(self.get(Entity::Contact, id).await?.and_then(|c| c.org_id)),
+        }
     }
 
     async fn create(
@@ -310,7 +367,7 @@ impl SideApi for PsaSide {
         org_id: Option<&str>,
         values: &Values,
     ) -> Result<Record, ApiError> {
-        create_record(&*self.0, entity, org_id, values).await
+        create_record(&*self.client, entity, org_id, values).await
     }
 
     async fn update(
@@ -319,7 +376,7 @@ impl SideApi for PsaSide {
         id: &str,
         changes: &Changes,
     ) -> Result<Record, ApiError> {
-        update_record(&*self.0, entity, id, changes).await
+        update_record(&*self.client, entity, id, changes).await
     }
 
     async fn candidates(
@@ -328,7 +385,7 @@ impl SideApi for PsaSide {
         org_id: Option<&str>,
         probe: &Record,
     ) -> Result<Vec<Record>, ApiError> {
-        self.0
+        self.client
             .find_by_key(entity, org_id, &probe.values)
             .await
             .map_err(api_error)

@@ -19,6 +19,7 @@ impl Feed {
             id: id.into(),
             version: format!("v{at}"),
             updated_at: at,
+            listed: None,
         });
     }
 }
@@ -52,6 +53,7 @@ async fn polls_publish_each_change_once_and_advance_the_cursor() {
         publisher: EventPublisher::new(h.conn.clone(), Duration::from_secs(5)),
         state: h.stores.state.clone(),
         safety_net: None,
+        synced: None,
     };
 
     let first = poller.poll_once(T0, T0 + 3_000).await.unwrap();
@@ -86,4 +88,71 @@ async fn polls_publish_each_change_once_and_advance_the_cursor() {
         msg.headers.get("Nats-Msg-Id").unwrap().as_str(),
         format!("acme:itglue:organization:1:v{}", T0 + 1_000)
     );
+}
+
+/// A listed record that is the version the link's base holds (same stamp, same synced fields:
+/// syncbridge's own write, listed back) is not published; the same stamp with a synced field
+/// changed (a person's edit saved in the second of our write) is, and so is a newer stamp.
+#[tokio::test]
+async fn the_version_syncbridge_last_synced_is_not_published_again() {
+    use syncbridge_model::{Field, Link, Record, Snapshot};
+    use syncbridge_worker::synced_versions::SyncedVersions;
+
+    let h = Harness::start().await;
+    let stamp = T0 + 1_000;
+    let mut ours = Record::new("i7").with(Field::Name, "Acme");
+    ours.updated_at = stamp;
+    let mut base = Snapshot::default();
+    base.itg.set(Field::Name, Some("Acme".into()));
+    base.psa.set(Field::Name, Some("Acme".into()));
+    base.itg_updated_at = stamp;
+    h.stores
+        .links
+        .create(
+            &tenant(),
+            &Link::linked(Entity::Organization, "p7", "i7", base),
+        )
+        .await
+        .unwrap();
+    let feed = Feed::default();
+    let listed = |record: &Record| Changed {
+        id: record.id.clone(),
+        version: format!(
+            "v{}-{}",
+            record.updated_at,
+            record.get(Field::Name).unwrap()
+        ),
+        updated_at: record.updated_at,
+        listed: Some(record.clone()),
+    };
+    feed.0.lock().unwrap().push(listed(&ours));
+    let poller = Poller {
+        tenant: tenant(),
+        source: EventSource::ItGlue,
+        feed,
+        entities: vec![Entity::Organization],
+        publisher: EventPublisher::new(h.conn.clone(), Duration::from_secs(5)),
+        state: h.stores.state.clone(),
+        safety_net: None,
+        synced: Some(SyncedVersions {
+            links: h.stores.links.clone(),
+            settings: settings(false),
+        }),
+    };
+    let report = poller.poll_once(T0, T0 + 2_000).await.unwrap();
+    assert_eq!((report.published, report.already_synced), (0, 1));
+
+    let mut same_second = ours.clone();
+    same_second
+        .values
+        .set(Field::Name, Some("Acme Corp".into()));
+    poller.feed.0.lock().unwrap().push(listed(&same_second));
+    let report = poller.poll_once(T0, T0 + 3_000).await.unwrap();
+    assert_eq!(report.published, 1, "a person's edit in the same second");
+
+    let mut later = ours.clone();
+    later.updated_at = stamp + 1_000;
+    poller.feed.0.lock().unwrap().push(listed(&later));
+    let report = poller.poll_once(T0, T0 + 4_000).await.unwrap();
+    assert_eq!(report.published, 1, "a newer version");
 }

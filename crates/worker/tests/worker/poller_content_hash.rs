@@ -54,6 +54,7 @@ fn poller<F>(h: &Harness, feed: F) -> Poller<F> {
         publisher: EventPublisher::new(h.conn.clone(), Duration::from_secs(5)),
         state: h.stores.state.clone(),
         safety_net: None,
+        synced: None,
     }
 }
 
@@ -219,6 +220,7 @@ fn change(id: &str, at: i64) -> Changed {
         id: id.into(),
         version: at.to_string(),
         updated_at: at,
+        listed: None,
     }
 }
 
@@ -254,6 +256,7 @@ async fn the_safety_net_counts_changes_no_webhook_announced() {
         publisher: publisher.clone(),
         state: h.stores.state.clone(),
         safety_net: Some(net),
+        synced: None,
     };
     // Record 1's webhook came before the poll; record 2's an older edit's (before the skew).
     let body = || Bytes::from_static(br#"{"MessageId":"m"}"#);
@@ -292,6 +295,7 @@ async fn the_safety_net_counts_changes_no_webhook_announced() {
     // Entities that are not webhook-fed are not judged.
     let unwatched = Poller {
         safety_net: Some(SafetyNet::new(h.conn.clone(), vec![Entity::Contact])),
+        synced: None,
         ..p
     };
     unwatched

@@ -66,10 +66,7 @@ fn no_exact_counterpart_makes_it_an_event() {
 #[test]
 fn two_counterparts_are_ambiguous_and_make_it_an_event() {
     let psa = vec![org("p1", "Acme")];
-    let itg = vec![
-        itg_twin(&psa[0], "i1", None),
-        itg_twin(&psa[0], "i2", None),
-    ];
+    let itg = vec![itg_twin(&psa[0], "i1", None), itg_twin(&psa[0], "i2", None)];
     let s = settings();
     let mut o = Onboarding::new(&s);
     o.add(Entity::Organization, &psa, &itg, &[]);
@@ -145,7 +142,9 @@ fn a_child_is_linked_once_its_organization_is() {
         "organization decided, but not stored yet"
     );
     o.known(&org_link.link);
-    let linked = o.link(Entity::Contact, &contacts[0]).expect("contact linked");
+    let linked = o
+        .link(Entity::Contact, &contacts[0])
+        .expect("contact linked");
     assert_eq!(linked.link.itg_id.as_deref(), Some("ic1"));
 }
 
@@ -192,7 +191,9 @@ fn a_configuration_naming_an_unlinked_contact_waits_for_it() {
     o.add(Entity::Contact, &contacts, &itg_contacts, &[]);
     o.add(Entity::Configuration, &configs, &itg_configs, &[]);
     assert!(o.link(Entity::Configuration, &configs[0]).is_none());
-    let contact_link = o.link(Entity::Contact, &contacts[0]).expect("contact linked");
+    let contact_link = o
+        .link(Entity::Contact, &contacts[0])
+        .expect("contact linked");
     o.known(&contact_link.link);
     let linked = o
         .link(Entity::Configuration, &configs[0])

@@ -11,8 +11,8 @@ use e2e::{eventually, E2e};
 use syncbridge::roles::full_sync::{schedule, FullSyncStores};
 use syncbridge::roles::TenantRuntime;
 use syncbridge_bus::StateStore;
-use syncbridge_engine::reconcile::Why;
 use syncbridge_connectors::Vendor;
+use syncbridge_engine::reconcile::Why;
 use syncbridge_engine::LookupKind;
 use syncbridge_model::{Entity, Field, LinkState, PsaKind};
 use syncbridge_sim::faults::{DeliveryFaults, FaultPlan};
@@ -225,7 +225,10 @@ async fn name_types_as_the_psa_does(e: &E2e) {
     let itg = &e.tenant.itglue_person;
     let documented = itg.list_all(Entity::Organization).await.unwrap();
     for psa in e.psa_all(Entity::Organization).await {
-        let Some(twin) = documented.iter().find(|o| o.get(Field::Name) == psa.get(Field::Name)) else {
+        let Some(twin) = documented
+            .iter()
+            .find(|o| o.get(Field::Name) == psa.get(Field::Name))
+        else {
             continue;
         };
         let Some(kind) = psa.get(Field::Type) else {

@@ -153,6 +153,7 @@ async fn itg_1_an_unchanged_poll_cycle_of_10000_configurations_through_the_polle
             .await
             .unwrap(),
         safety_net: None,
+        synced: None,
     };
     // The cursor starts after the seeding: nothing changed since.
     let start = seeded_at + 1;

@@ -92,7 +92,7 @@ async fn a_connectwise_company_syncs_to_the_itglue_simulator_and_back() {
     let worker = Worker {
         tenant: TenantId::new("acme").unwrap(),
         settings,
-        psa: PsaSide(std::sync::Arc::new(PsaClient::ConnectWise(cw()))),
+        psa: PsaSide::new(std::sync::Arc::new(PsaClient::ConnectWise(cw()))),
         itg: ItGlueSide::new(std::sync::Arc::new(itg())),
         stores: stores.clone(),
         holder: "w1".into(),
