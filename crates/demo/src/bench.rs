@@ -15,6 +15,7 @@ use syncbridge_model::PsaKind;
 use syncbridge_sim::{Fault, FaultPlan, FaultRule};
 
 use crate::stack::{pending, Stack, StackOptions};
+use crate::world::Documented;
 
 /// One measurement: which tenants, how slow every vendor request is, how much to onboard.
 #[derive(Debug, Clone)]
