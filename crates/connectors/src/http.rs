@@ -1,7 +1,8 @@
 //! The shared HTTP machinery of every connector: one `reqwest` client (rustls), per-attempt
 //! timeouts, the client-side rate budget (`governor`), per-endpoint concurrency caps (a semaphore
 //! per endpoint, plus a slot shared with other processes when the policy's shared gate offers
-//! one), and retries with exponential backoff and jitter that honour `Retry-After`.
+//! one), retries with exponential backoff and jitter that honour `Retry-After`, and the
+//! [request metrics](crate::request_metrics) of every attempt.
 //!
 //! Classification (DESIGN §2.3): 429, 5xx, 408, 409, timeouts and connection failures are
 //! transient and retried; any other 4xx is permanent and returned at once. Calls that must not be
@@ -16,14 +17,16 @@ use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use reqwest::header::HeaderMap;
 use tokio::sync::Semaphore;
 
+use crate::endpoint;
 use crate::error::{excerpt, Error, Result};
 use crate::policy::{HttpPolicy, SharedSlot};
+use crate::request_metrics::{self, Answer};
 use crate::secret::ApiSecret;
 
 /// Whether a call may be repeated after an ambiguous failure.
@@ -78,6 +81,8 @@ struct Counters {
 
 /// One vendor's HTTP client stack.
 pub(crate) struct Http {
+    /// The `vendor` label of the request metrics.
+    vendor: &'static str,
     client: reqwest::Client,
     policy: HttpPolicy,
     limiter: Option<Arc<DefaultDirectRateLimiter>>,
@@ -93,6 +98,7 @@ pub(crate) struct Http {
 impl fmt::Debug for Http {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Http")
+            .field("vendor", &self.vendor)
             .field("policy", &self.policy)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
@@ -111,7 +117,9 @@ enum Attempt {
 }
 
 impl Http {
-    pub fn new(policy: HttpPolicy, secrets: Vec<ApiSecret>) -> Result<Http> {
+    /// `vendor` names the client in the request metrics: `itglue` or the PSA's
+    /// [`PsaKind::as_str`](syncbridge_model::PsaKind::as_str).
+    pub fn new(vendor: &'static str, policy: HttpPolicy, secrets: Vec<ApiSecret>) -> Result<Http> {
         let client = reqwest::Client::builder()
             .connect_timeout(policy.connect_timeout)
             .timeout(policy.timeout)
@@ -130,6 +138,7 @@ impl Http {
             None => (None, None),
         };
         Ok(Http {
+            vendor,
             client,
             policy,
             limiter,
@@ -189,6 +198,9 @@ impl Http {
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync,
     {
         let gate = self.gate(endpoint);
+        // The budget key is ours and holds no id today; the label is made safe regardless, as
+        // every distinct value is a new series in the metrics store.
+        let endpoint_label = endpoint::template(&self.scrub(endpoint));
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -214,7 +226,10 @@ impl Http {
                 // Held, like the permit, until the attempt ends (dropped with it on any outcome).
                 let _shared_slot = self.shared_turn(endpoint).await;
                 self.counters.requests.fetch_add(1, Ordering::Relaxed);
-                self.attempt(make(&self.client), retry).await
+                let started = Instant::now();
+                let (answer, outcome) = self.attempt(make(&self.client), retry).await;
+                request_metrics::record(self.vendor, &endpoint_label, answer, started.elapsed());
+                outcome
             };
             match outcome {
                 Attempt::Done(reply) => return Ok(reply),
@@ -239,17 +254,27 @@ impl Http {
         }
     }
 
-    async fn attempt(&self, request: reqwest::RequestBuilder, retry: Retry) -> Attempt {
+    /// Sends one attempt: how the vendor answered (for the metrics) and what that comes to.
+    async fn attempt(&self, request: reqwest::RequestBuilder, retry: Retry) -> (Answer, Attempt) {
         let response = match request.send().await {
             Ok(r) => r,
-            Err(e) => return self.transport_failure(&e, retry),
+            Err(e) => return (unanswered(&e), self.transport_failure(&e, retry)),
         };
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = match response.bytes().await {
             Ok(b) => b.to_vec(),
-            Err(e) => return self.transport_failure(&e, retry),
+            // An answer cut off is no answer: the attempt failed as a transport failure.
+            Err(e) => return (unanswered(&e), self.transport_failure(&e, retry)),
         };
+        (
+            Answer::Status(status),
+            self.judge(status, headers, body, retry),
+        )
+    }
+
+    /// What a whole answer comes to.
+    fn judge(&self, status: u16, headers: HeaderMap, body: Vec<u8>, retry: Retry) -> Attempt {
         if (200..300).contains(&status) {
             return Attempt::Done(Reply { headers, body });
         }
@@ -367,6 +392,15 @@ impl Http {
             }
         }
         out
+    }
+}
+
+/// The `status` label of an attempt that got no answer.
+fn unanswered(e: &reqwest::Error) -> Answer {
+    if e.is_timeout() {
+        Answer::Timeout
+    } else {
+        Answer::Error
     }
 }
 

@@ -11,14 +11,17 @@
 //!   model's field map and that a write reads back as written), and the client, paging,
 //!   lookups and webhooks in files of their own;
 //! - shared machinery: [`policy`] (timeouts, budgets, caps), `http` (the reqwest stack with
-//!   governor rate limiting, per-endpoint semaphores and retries), `create` (creates that never
-//!   duplicate), [`error`], [`secret`] (credentials that never print).
+//!   governor rate limiting, per-endpoint semaphores and retries), [`request_metrics`] (every
+//!   attempt counted and timed, by vendor, endpoint and status), `endpoint` (endpoint templates:
+//!   paths without ids), `create` (creates that never duplicate), [`error`], [`secret`]
+//!   (credentials that never print).
 //!
 //! No sync rule lives here: connectors only translate and transport.
 
 pub mod autotask;
 pub mod connectwise;
 mod create;
+mod endpoint;
 pub mod error;
 mod http;
 pub mod itglue;
@@ -28,6 +31,7 @@ pub mod paging;
 pub mod policy;
 pub mod psa;
 pub mod registration;
+pub mod request_metrics;
 pub mod secret;
 pub mod tigerpaw;
 pub mod vendor;
