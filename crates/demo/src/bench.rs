@@ -94,6 +94,7 @@ pub async fn measure(
         seed,
         unlimited: true,
         concurrency,
+        documented: Documented::Third,
     })
     .await?;
     let delay_ms = scenario.delay.as_millis() as u64;

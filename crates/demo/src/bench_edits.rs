@@ -85,22 +85,30 @@ pub async fn measure_edits(edits: usize, seed: u64) -> anyhow::Result<EditCosts>
     for n in 0..edits {
         let (psa_id, itg_id) = &pairs[n % pairs.len()];
         let value = format!("edited in the PSA, bench {n}");
-        let (psa, itg) = measured(&tenant, || {
-            tenant
-                .psa
-                .edit_as_person("configurations", psa_id, fields("notes", &value))
-                .map(|_| ())
-        }, || itglue_notes(&tenant, itg_id).as_deref() == Some(value.as_str()))
+        let (psa, itg) = measured(
+            &tenant,
+            || {
+                tenant
+                    .psa
+                    .edit_as_person("configurations", psa_id, fields("notes", &value))
+                    .map(|_| ())
+            },
+            || itglue_notes(&tenant, itg_id).as_deref() == Some(value.as_str()),
+        )
         .await?;
         psa_edits.add(psa, itg);
         let value = format!("edited in IT Glue, bench {n}");
-        let (psa, itg) = measured(&tenant, || {
-            tenant
-                .itglue
-                .sim
-                .edit("configurations", itg_id, "person", fields("notes", &value))
-                .map(|_| ())
-        }, || psa_notes(&tenant, psa_id).as_deref() == Some(value.as_str()))
+        let (psa, itg) = measured(
+            &tenant,
+            || {
+                tenant
+                    .itglue
+                    .sim
+                    .edit("configurations", itg_id, "person", fields("notes", &value))
+                    .map(|_| ())
+            },
+            || psa_notes(&tenant, psa_id).as_deref() == Some(value.as_str()),
+        )
         .await?;
         itglue_edits.add(psa, itg);
         settle(&stack, &tenants).await?;
@@ -119,7 +127,10 @@ async fn measured(
     edit: impl FnOnce() -> Result<(), syncbridge_sim::admin::AdminError>,
     arrived: impl Fn() -> bool,
 ) -> anyhow::Result<(Requests, Requests)> {
-    let (psa_tally, itg_tally) = (&tenant.psa.core().requests, &tenant.itglue.sim.core().requests);
+    let (psa_tally, itg_tally) = (
+        &tenant.psa.core().requests,
+        &tenant.itglue.sim.core().requests,
+    );
     psa_tally.clear();
     itg_tally.clear();
     edit().map_err(|e| anyhow::anyhow!("the person's edit: {e}"))?;

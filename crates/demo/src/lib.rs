@@ -12,11 +12,15 @@
 //! - [`driver`]: the people editing both sides; [`tally`]: progress read from the audit stream;
 //!   [`verify`]: the field-by-field comparison of both sides at the end;
 //! - [`sim`]: `syncbridge-demo sim`, the simulators alone, for trying a real `syncbridge serve`;
-//! - [`bench`]: `syncbridge-demo bench`, the worker's throughput under vendor latency.
+//! - [`bench`]: `syncbridge-demo bench`, the worker's throughput under vendor latency;
+//!   [`bench_onboarding`]: onboarding a tenant IT Glue already documents, and an unchanged full
+//!   sync; [`bench_edits`]: vendor requests per PSA edit and per IT Glue edit.
 
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod bench_edits;
+pub mod bench_onboarding;
 pub mod driver;
 pub mod run;
 pub mod sim;

@@ -45,6 +45,13 @@ struct BenchArgs {
     /// Events of one tenant a worker handles at once (`[worker] concurrency`).
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// Configurations of the onboarding benchmarks, comma-separated (each organization holds
+    /// two, a location and two contacts): 10000 by default; 100000 takes minutes more.
+    #[arg(long, value_delimiter = ',', default_value = "10000")]
+    onboard: Vec<usize>,
+    /// Edits on each side for the requests-per-edit figures.
+    #[arg(long, default_value_t = 10)]
+    edits: usize,
 }
 
 #[derive(Debug, Args)]
@@ -121,6 +128,8 @@ fn run_sims(args: SimArgs) -> anyhow::Result<ExitCode> {
 
 fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     use syncbridge_demo::bench::{measure, standard_scenarios, table, Scenario};
+    use syncbridge_demo::bench_edits::{edits_table, measure_edits};
+    use syncbridge_demo::bench_onboarding::{measure_onboarding, onboarding_table};
     telemetry::init_quiet();
     let runtime = runtime()?;
     // One event at a time, for comparison: small, since it is slow under latency.
@@ -150,7 +159,29 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         );
         rows.push((concurrency, measured));
     }
-    let text = table(&rows);
+    let mut text = table(&rows);
+    let mut onboarded = Vec::new();
+    for configurations in &args.onboard {
+        let organizations = (configurations / 2).max(1);
+        let m = runtime.block_on(measure_onboarding(organizations, args.concurrency, 42))?;
+        eprintln!(
+            "onboarding {} configurations: {} linked from the listings, {} events, {:.4} IT Glue \
+             reads per record, peak RSS {:.0} MB; unchanged full sync {:.1} s, {} events",
+            m.configurations,
+            m.linked_from_listings,
+            m.events,
+            m.itglue_reads_per_record(),
+            m.rss_peak_mb,
+            m.unchanged_full_sync.as_secs_f64(),
+            m.unchanged_events
+        );
+        onboarded.push(m);
+    }
+    text.push_str("\n<!-- onboarding -->\n");
+    text.push_str(&onboarding_table(&onboarded));
+    let costs = runtime.block_on(measure_edits(args.edits, 42))?;
+    text.push_str("\n<!-- edits -->\n");
+    text.push_str(&edits_table(&costs));
     match args.out {
         Some(path) => std::fs::write(&path, &text)
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?,
