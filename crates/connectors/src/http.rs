@@ -21,8 +21,9 @@ use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use reqwest::header::HeaderMap;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::check_before_write;
 use crate::endpoint;
 use crate::error::{excerpt, Error, Result};
 use crate::policy::{HttpPolicy, SharedSlot};
@@ -182,13 +183,68 @@ impl Http {
         )
     }
 
-    /// Waits for the shared budget, then for a shared concurrency slot (after the budget, so no
-    /// slot is held while a window is awaited).
-    async fn shared_turn(&self, endpoint: &str) -> Option<SharedSlot> {
+    /// Waits for the endpoint's turn: its concurrency gate, the rate budgets, then the shared
+    /// budget and a shared concurrency slot (after the budget, so no slot is held while a window
+    /// is awaited).
+    async fn turn(&self, gate: Option<&Arc<Semaphore>>, endpoint: &str) -> Result<Turn> {
+        let permit = self.permit(gate).await?;
+        self.rate_budget(endpoint).await;
+        let slot = self.shared_slot(endpoint).await;
+        Ok(Turn {
+            _permit: permit,
+            _slot: slot,
+        })
+    }
+
+    /// A write's turn with a check before it (`check_before_write`): the rate budgets first, then
+    /// the check, then the gate and the shared slot — so nothing is held while the check's own
+    /// read waits for its turn, and the write follows its check as closely as it can.
+    async fn checked_turn(
+        &self,
+        gate: Option<&Arc<Semaphore>>,
+        endpoint: &str,
+        check: check_before_write::Check,
+    ) -> Result<Turn> {
+        self.rate_budget(endpoint).await;
+        check.await?;
+        let permit = self.permit(gate).await?;
+        let slot = self.shared_slot(endpoint).await;
+        Ok(Turn {
+            _permit: permit,
+            _slot: slot,
+        })
+    }
+
+    async fn permit(&self, gate: Option<&Arc<Semaphore>>) -> Result<Option<OwnedSemaphorePermit>> {
+        match gate {
+            Some(g) => {
+                Ok(Some(g.clone().acquire_owned().await.map_err(|_| {
+                    Error::Transport("client is shutting down".into())
+                })?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Waits until the client's own budgets and the shared budget grant one request.
+    async fn rate_budget(&self, endpoint: &str) {
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
+        }
+        if let Some(limiter) = &self.keyed_limiter {
+            limiter
+                .until_key_ready(&endpoint.to_ascii_lowercase())
+                .await;
+        }
+        if let Some(shared) = &self.policy.shared {
+            shared.0.acquire(&endpoint.to_ascii_lowercase()).await;
+        }
+    }
+
+    /// Waits for a shared concurrency slot, where the policy shares a cap.
+    async fn shared_slot(&self, endpoint: &str) -> Option<SharedSlot> {
         let shared = self.policy.shared.as_ref()?;
-        let endpoint = endpoint.to_ascii_lowercase();
-        shared.0.acquire(&endpoint).await;
-        shared.0.hold(&endpoint).await
+        shared.0.hold(&endpoint.to_ascii_lowercase()).await
     }
 
     /// Sends the request `make` builds (once per attempt, so per-request signatures stay fresh)
@@ -201,30 +257,22 @@ impl Http {
         // The budget key is ours and holds no id today; the label is made safe regardless, as
         // every distinct value is a new series in the metrics store.
         let endpoint_label = endpoint::template(&self.scrub(endpoint));
+        // A write made inside `check_before_write` runs the check once its budget is granted.
+        let check = if check_before_write::pending() && is_write(&make(&self.client)) {
+            check_before_write::take()
+        } else {
+            None
+        };
+        let mut check = check;
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
             let outcome = {
-                // The permit is held for the whole attempt and released before any backoff.
-                let _permit = match &gate {
-                    Some(g) => Some(
-                        g.clone()
-                            .acquire_owned()
-                            .await
-                            .map_err(|_| Error::Transport("client is shutting down".into()))?,
-                    ),
-                    None => None,
+                // Held for the whole attempt and released before any backoff.
+                let _turn = match check.take() {
+                    Some(check) => self.checked_turn(gate.as_ref(), endpoint, check).await?,
+                    None => self.turn(gate.as_ref(), endpoint).await?,
                 };
-                if let Some(limiter) = &self.limiter {
-                    limiter.until_ready().await;
-                }
-                if let Some(limiter) = &self.keyed_limiter {
-                    limiter
-                        .until_key_ready(&endpoint.to_ascii_lowercase())
-                        .await;
-                }
-                // Held, like the permit, until the attempt ends (dropped with it on any outcome).
-                let _shared_slot = self.shared_turn(endpoint).await;
                 self.counters.requests.fetch_add(1, Ordering::Relaxed);
                 let started = Instant::now();
                 let (answer, outcome) = self.attempt(make(&self.client), retry).await;
@@ -417,4 +465,19 @@ impl WithoutUrl for reqwest::Error {
         }
         msg
     }
+}
+
+/// What one attempt holds while it runs: the endpoint's concurrency permit and its shared slot
+/// (dropping it gives both back, whatever the outcome).
+struct Turn {
+    _permit: Option<OwnedSemaphorePermit>,
+    _slot: Option<SharedSlot>,
+}
+
+/// Whether the request `builder` makes writes (any method but GET and HEAD).
+fn is_write(builder: &reqwest::RequestBuilder) -> bool {
+    builder
+        .try_clone()
+        .and_then(|b| b.build().ok())
+        .is_some_and(|r| !matches!(*r.method(), reqwest::Method::GET | reqwest::Method::HEAD))
 }

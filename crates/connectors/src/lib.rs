@@ -19,6 +19,7 @@
 //! No sync rule lives here: connectors only translate and transport.
 
 pub mod autotask;
+pub mod check_before_write;
 pub mod connectwise;
 mod create;
 mod endpoint;
@@ -38,6 +39,7 @@ pub mod vendor;
 mod wire;
 
 pub use autotask::{discover_zone, AutotaskClient, AutotaskConfig};
+pub use check_before_write::{check_before_write, Check};
 pub use connectwise::{ConnectWiseClient, ConnectWiseConfig, ConnectWiseKeySource};
 pub use error::{Error, Result};
 pub use http::HttpStats;

@@ -7,8 +7,6 @@
 //! base, which deliberately lags for changes not carried yet (a pending reference, an edit not yet
 //! pushable), so they are carried once possible.
 
-use std::time::Duration;
-
 use syncbridge_engine::merge::synced_fields;
 use syncbridge_engine::{ActionKind, Changes, Decision, LinkUpdate};
 use syncbridge_model::{Entity, Field, Link, Record, TenantSettings, Values};
@@ -25,9 +23,6 @@ pub(crate) struct Applied {
     pub itg_written: Option<Vec<Field>>,
     pub writes: usize,
 }
-
-/// How soon a decision whose PSA record changed under it is made again.
-const CHANGED_UNDER_US_RETRY: Duration = Duration::from_secs(1);
 
 pub(crate) async fn apply<P: SideApi, I: SideApi>(
     decision: &Decision,
@@ -69,10 +64,12 @@ pub(crate) async fn apply<P: SideApi, I: SideApi>(
             _ => {}
         }
     }
-    // The PSA first, right after its re-read: nothing else between the two requests.
+    // The PSA first: nothing else between its re-read and its write.
     if let Some((id, changes)) = to_psa {
-        psa_unchanged_since_read(entity, psa, psa_read, &id).await?;
-        out.psa_after = Some(psa.update(entity, &id, &changes).await?);
+        out.psa_after = Some(match psa_read.filter(|r| r.id == id) {
+            Some(read) => psa.update_unchanged(entity, read, &changes).await?,
+            None => psa.update(entity, &id, &changes).await?,
+        });
         out.psa_written = Some(changes.keys().copied().collect());
         out.writes += 1;
     }
@@ -82,30 +79,6 @@ pub(crate) async fn apply<P: SideApi, I: SideApi>(
         out.writes += 1;
     }
     Ok(out)
-}
-
-/// A write to the PSA is the one write that can overwrite a person: no PSA offers a conditional
-/// update, so a person's edit made after our read would be lost under our PATCH (and "the PSA
-/// wins" would not hold). Before writing, the record is read again; if it changed since the
-/// decision's read, the event is decided again on what is there now. This narrows the window to
-/// the time between that read and the PATCH (the PATCH is the next request, before the IT Glue
-/// write), at the price of one read per PSA update.
-async fn psa_unchanged_since_read<P: SideApi>(
-    entity: Entity,
-    psa: &P,
-    psa_read: Option<&Record>,
-    psa_id: &str,
-) -> Result<(), ApiError> {
-    let Some(read) = psa_read.filter(|r| r.id == psa_id) else {
-        return Ok(());
-    };
-    match psa.get(entity, &read.id).await? {
-        Some(now) if now.values == read.values => Ok(()),
-        _ => Err(ApiError::Transient {
-            message: "the PSA record changed since it was read; deciding again".into(),
-            retry_after: CHANGED_UNDER_US_RETRY,
-        }),
-    }
 }
 
 /// The link to store after `applied`: ids of created records filled in, and the base of every
