@@ -14,12 +14,14 @@
 //! - [`sim`]: `syncbridge-demo sim`, the simulators alone, for trying a real `syncbridge serve`;
 //! - [`bench`]: `syncbridge-demo bench`, the worker's throughput under vendor latency;
 //!   [`bench_onboarding`]: onboarding a tenant IT Glue already documents, and an unchanged full
-//!   sync; [`bench_edits`]: vendor requests per PSA edit and per IT Glue edit.
+//!   sync; [`bench_edits`]: vendor requests per PSA edit and per IT Glue edit;
+//!   [`bench_latency`]: webhook → IT Glue write latency at fixed edit rates.
 
 #![forbid(unsafe_code)]
 
 pub mod bench;
 pub mod bench_edits;
+pub mod bench_latency;
 pub mod bench_onboarding;
 pub mod driver;
 pub mod run;

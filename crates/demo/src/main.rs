@@ -52,6 +52,9 @@ struct BenchArgs {
     /// Edits on each side for the requests-per-edit figures.
     #[arg(long, default_value_t = 10)]
     edits: usize,
+    /// Edit rates (per second) of the webhook → IT Glue write latency figures.
+    #[arg(long, value_delimiter = ',', default_value = "100,200,500,1000")]
+    rates: Vec<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +132,7 @@ fn run_sims(args: SimArgs) -> anyhow::Result<ExitCode> {
 fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     use syncbridge_demo::bench::{measure, standard_scenarios, table, Scenario};
     use syncbridge_demo::bench_edits::{edits_table, measure_edits};
+    use syncbridge_demo::bench_latency::{latency_table, measure_latency};
     use syncbridge_demo::bench_onboarding::{measure_onboarding, onboarding_table};
     telemetry::init_quiet();
     let runtime = runtime()?;
@@ -179,6 +183,15 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     text.push_str("\n<!-- onboarding -->\n");
     text.push_str(&onboarding_table(&onboarded));
+    let latencies = runtime.block_on(measure_latency(&args.rates, args.concurrency, 42))?;
+    for l in &latencies {
+        eprintln!(
+            "webhook → IT Glue write at {}/s: p50 {} ms, p99 {} ms, max {} ms ({} edits)",
+            l.per_second, l.p50_ms, l.p99_ms, l.max_ms, l.edits
+        );
+    }
+    text.push_str("\n<!-- latency -->\n");
+    text.push_str(&latency_table(&latencies));
     let costs = runtime.block_on(measure_edits(args.edits, 42))?;
     text.push_str("\n<!-- edits -->\n");
     text.push_str(&edits_table(&costs));

@@ -58,3 +58,13 @@ async fn an_edit_costs_one_read_per_side_and_its_write() {
         "nothing written back to IT Glue: {itg:?}"
     );
 }
+
+/// The latency benchmark's run at a low rate: every edit a person makes in the PSA reaches IT
+/// Glue (its figures are the benchmark's; here only that nothing is lost on the way).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_edit_of_the_latency_benchmark_reaches_itglue() {
+    let rows = syncbridge_demo::bench_latency::measure_latency(&[20], 8, 42)
+        .await
+        .unwrap();
+    assert_eq!(rows[0].edits, 80, "{rows:?}");
+}
