@@ -1,11 +1,19 @@
 //! Performing a decision's writes, and the link to store afterwards.
 //!
 //! Lookups first, then creates, then one update per side with every changed field of the
-//! decision merged (a single PATCH each). The base stored with the link is what each written side
-//! *reads back* after the write for the fields written — vendors trim and normalise, and a base of
-//! what we sent would make the next event look like an edit. Fields not written keep the engine's
-//! base, which deliberately lags for changes not carried yet (a pending reference, an edit not yet
-//! pushable), so they are carried once possible.
+//! decision merged (a single PATCH each). The base stored with the link, for the fields written:
+//! - IT Glue: what it *reads back* — its PATCH answers with the record as written, in the same
+//!   request, so that is IT Glue's normalised form of our write and nothing else (a base of what
+//!   we sent would make the next event look like an edit, and on a one-way tenant revert it again);
+//! - the PSA, on an update: what we sent (the engine's base). Autotask and the v2 platform answer
+//!   a PATCH without the record, so the connector reads it back with a second request; a person's
+//!   edit landing between the two would be read back as ours and never carried. With what we
+//!   sent as the base, such an edit is a change the next event carries; a value the PSA only
+//!   normalised costs one write of the normalised value to IT Glue, after which both agree;
+//! - a record created on either side: what it reads back (its values are the vendor's to assign).
+//!
+//! Fields not written keep the engine's base, which deliberately lags for changes not carried yet
+//! (a pending reference, an edit not yet pushable), so they are carried once possible.
 
 use syncbridge_engine::merge::synced_fields;
 use syncbridge_engine::{ActionKind, Changes, Decision, LinkUpdate};
@@ -81,8 +89,8 @@ pub(crate) async fn apply<P: SideApi, I: SideApi>(
     Ok(out)
 }
 
-/// The link to store after `applied`: ids of created records filled in, and the base of every
-/// written side replaced by what it read back.
+/// The link to store after `applied`: ids of created records filled in, the base of the fields
+/// written as the module documentation says, and each written side's version stamp as read back.
 pub(crate) fn link_after(
     decision: &Decision,
     applied: &Applied,
@@ -102,7 +110,9 @@ pub(crate) fn link_after(
     if let Some(r) = &applied.psa_after {
         link.psa_id.get_or_insert_with(|| r.id.clone());
         if let Some(base) = link.base.as_mut() {
-            read_back(&mut base.psa, r, &applied.psa_written);
+            if applied.psa_written.is_none() {
+                read_back(&mut base.psa, r, &None);
+            }
             base.psa_updated_at = r.updated_at;
         }
     }

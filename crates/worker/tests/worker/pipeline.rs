@@ -146,6 +146,40 @@ async fn a_psa_edit_made_after_the_workers_read_is_not_overwritten_by_its_push()
     }
 }
 
+/// Autotask and the v2 platform answer a PATCH without the record: the connector reads it back
+/// with a second request. A person's PSA edit landing between the two is in that read-back; it
+/// must not be taken for our write (stored as the base, it would never be carried): the next event
+/// carries it to IT Glue.
+#[tokio::test]
+async fn a_psa_edit_landing_before_our_writes_read_back_is_carried_not_taken_for_ours() {
+    let h = Harness::start().await;
+    let w = h.worker(settings(true), "w1");
+    h.psa.seed(Entity::Organization, acme("p1"));
+    w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
+    let itg_id = h.itg.all(Entity::Organization)[0].id.clone();
+
+    h.itg
+        .edit(Entity::Organization, &itg_id, Field::ShortName, "FROM-ITG");
+    *h.psa.edit_after_next_update.lock().unwrap() = Some((
+        Entity::Organization,
+        "p1".into(),
+        Field::ShortName,
+        "FROM-PSA".into(),
+    ));
+    let pushed = w
+        .handle(&itg_event(Entity::Organization, &itg_id), T0)
+        .await;
+    assert!(matches!(pushed, Outcome::Done { writes: 1 }), "{pushed:?}");
+    // The person's edit sends its own event (a webhook or a poll).
+    w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
+    for r in [
+        h.psa.record(Entity::Organization, "p1").unwrap(),
+        h.itg.record(Entity::Organization, &itg_id).unwrap(),
+    ] {
+        assert_eq!(r.get(Field::ShortName), Some("FROM-PSA"));
+    }
+}
+
 #[tokio::test]
 async fn a_create_that_committed_but_timed_out_is_linked_on_retry_not_duplicated() {
     let h = Harness::start().await;
