@@ -12,12 +12,15 @@
 //! - [`driver`]: the people editing both sides; [`tally`]: progress read from the audit stream;
 //!   [`verify`]: the field-by-field comparison of both sides at the end;
 //! - [`sim`]: `syncbridge-demo sim`, the simulators alone, for trying a real `syncbridge serve`;
-//! - [`bench`]: `syncbridge-demo bench`, the worker's throughput under vendor latency.
+//! - [`bench`]: `syncbridge-demo bench`, the worker's throughput under vendor latency;
+//! - [`loadgen`]: `syncbridge-demo loadgen`, the ingest floor's load generator with a body size
+//!   (deploy/local/bench-ingest.sh).
 
 #![forbid(unsafe_code)]
 
 pub mod bench;
 pub mod driver;
+pub mod loadgen;
 pub mod run;
 pub mod sim;
 pub mod stack;
