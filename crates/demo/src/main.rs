@@ -1,5 +1,5 @@
-//! The `syncbridge-demo` binary: the demo (no subcommand), the simulators alone (`sim`) or the
-//! worker benchmarks (`bench`).
+//! The `syncbridge-demo` binary: the demo (no subcommand), the simulators alone (`sim`), the
+//! worker benchmarks (`bench`) or the ingest benchmark's load generator (`loadgen`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use syncbridge::runtime::shutdown;
 use syncbridge::runtime::telemetry;
+use syncbridge_demo::loadgen::{self, Kind, LoadOptions};
 use syncbridge_demo::{sim, DemoOptions};
 use syncbridge_model::PsaKind;
 
@@ -35,6 +36,30 @@ enum Command {
     /// Measure the workers' throughput on the simulators (rate limits off, every vendor request
     /// delayed 0, 50 or 200 ms) and write the figures as a markdown table.
     Bench(BenchArgs),
+    /// The ingest floor's load generator (`baseline load`) with a body size: closed loop, CONC
+    /// connections for SECS seconds, every request a distinct signed Autotask callout; prints
+    /// `req/s p50_ms p99_ms non_2xx total`. Used by deploy/local/bench-ingest.sh.
+    Loadgen(LoadgenArgs),
+}
+
+#[derive(Debug, Args)]
+struct LoadgenArgs {
+    /// Where to POST (`baseline serve`'s /hook, or syncbridge's /webhooks/TENANT/autotask).
+    url: String,
+    /// `bare` (for `baseline serve`: x-signature HMAC-SHA256 with its fixed key, x-id) or
+    /// `autotask` (X-Hook-Signature: sha1=, HMAC-SHA1 with SECRET).
+    #[arg(value_parser = clap::value_parser!(Kind))]
+    kind: Kind,
+    /// The Autotask webhook secret (ignored for `bare`, as by the floor).
+    secret: String,
+    /// Seconds of load.
+    secs: u64,
+    /// Connections, each with one request in flight.
+    conc: usize,
+    /// Pad every callout to this many bytes (an extra `Fields` entry of `x`); without it, the
+    /// floor's ~260-byte callout, byte for byte.
+    #[arg(long, value_name = "N")]
+    body_bytes: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -112,6 +137,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Sim(args)) => run_sims(args),
         Some(Command::Bench(args)) => run_bench(args),
+        Some(Command::Loadgen(args)) => run_loadgen(args),
         None => run_demo(cli.demo),
     };
     match result {
@@ -200,6 +226,21 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?,
         None => print!("{text}"),
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_loadgen(args: LoadgenArgs) -> anyhow::Result<ExitCode> {
+    let options = LoadOptions {
+        url: args.url,
+        kind: args.kind,
+        secret: args.secret,
+        duration: Duration::from_secs(args.secs),
+        connections: args.conc,
+        body_bytes: args.body_bytes,
+    };
+    let report = runtime()?.block_on(loadgen::run(&options))?;
+    // The one line scripts parse; non-2xx answers are for the caller to judge, as with the floor.
+    println!("{report}");
     Ok(ExitCode::SUCCESS)
 }
 
