@@ -13,29 +13,34 @@
 //!
 //! The check's own read goes through the client as any request does (its own budget and slot), so
 //! no slot is held while it runs and none is awaited twice. A check that fails ends the write with
-//! its error, before anything is sent.
+//! its error, before anything is sent. A write retried (a 429, a 5xx) runs the check again before
+//! each attempt: a Retry-After is a window of its own.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::error::Result;
 
-/// What runs before the write: `Ok` lets it go; an error (e.g. [`crate::Error::ChangedSinceRead`])
+/// One run of a check: `Ok` lets the write go; an error (e.g. [`crate::Error::ChangedSinceRead`])
 /// ends it unsent.
-pub type Check = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+pub type CheckRun = Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+
+/// What runs before each attempt of the write.
+pub type Check = Arc<dyn Fn() -> CheckRun + Send + Sync>;
 
 tokio::task_local! {
     static BEFORE_WRITE: Mutex<Option<Check>>;
 }
 
-/// Runs `work` so that the first write request it makes runs `check` first (see the module
-/// documentation). If `work` makes no write, the check never runs.
+/// Runs `work` so that the first write request it makes runs `check` before each of its attempts
+/// (see the module documentation). If `work` makes no write, the check never runs.
 pub async fn check_before_write<T>(check: Check, work: impl Future<Output = T>) -> T {
     BEFORE_WRITE.scope(Mutex::new(Some(check)), work).await
 }
 
-/// The check waiting for this task's next write request, taken (it runs once).
+/// The check waiting for this task's next write request, taken (that request keeps it for its
+/// attempts; later requests run none).
 pub(crate) fn take() -> Option<Check> {
     BEFORE_WRITE
         .try_with(|slot| slot.lock().unwrap_or_else(|e| e.into_inner()).take())

@@ -203,7 +203,7 @@ impl Http {
         &self,
         gate: Option<&Arc<Semaphore>>,
         endpoint: &str,
-        check: check_before_write::Check,
+        check: check_before_write::CheckRun,
     ) -> Result<Turn> {
         self.rate_budget(endpoint).await;
         check.await?;
@@ -263,14 +263,13 @@ impl Http {
         } else {
             None
         };
-        let mut check = check;
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
             let outcome = {
                 // Held for the whole attempt and released before any backoff.
-                let _turn = match check.take() {
-                    Some(check) => self.checked_turn(gate.as_ref(), endpoint, check).await?,
+                let _turn = match &check {
+                    Some(check) => self.checked_turn(gate.as_ref(), endpoint, check()).await?,
                     None => self.turn(gate.as_ref(), endpoint).await?,
                 };
                 self.counters.requests.fetch_add(1, Ordering::Relaxed);

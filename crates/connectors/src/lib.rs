@@ -39,7 +39,7 @@ pub mod vendor;
 mod wire;
 
 pub use autotask::{discover_zone, AutotaskClient, AutotaskConfig};
-pub use check_before_write::{check_before_write, Check};
+pub use check_before_write::{check_before_write, Check, CheckRun};
 pub use connectwise::{ConnectWiseClient, ConnectWiseConfig, ConnectWiseKeySource};
 pub use error::{Error, Result};
 pub use http::HttpStats;

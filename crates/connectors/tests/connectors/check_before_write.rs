@@ -30,11 +30,14 @@ fn short_name(value: &str) -> Changes {
 
 /// The check the worker makes: the company's name is still what it read.
 fn name_still(client: Arc<syncbridge_connectors::ConnectWiseClient>, name: String) -> Check {
-    Box::pin(async move {
-        match client.get(Entity::Organization, "1").await? {
-            Some(now) if now.get(Field::Name) == Some(name.as_str()) => Ok(()),
-            _ => Err(Error::ChangedSinceRead),
-        }
+    Arc::new(move || {
+        let (client, name) = (client.clone(), name.clone());
+        Box::pin(async move {
+            match client.get(Entity::Organization, "1").await? {
+                Some(now) if now.get(Field::Name) == Some(name.as_str()) => Ok(()),
+                _ => Err(Error::ChangedSinceRead),
+            }
+        })
     })
 }
 
@@ -106,14 +109,70 @@ async fn a_passing_check_lets_the_write_go_and_a_read_runs_no_check() {
     let ran = Arc::new(AtomicBool::new(false));
     let check: Check = {
         let ran = ran.clone();
-        Box::pin(async move {
+        Arc::new(move || {
             ran.store(true, Ordering::SeqCst);
-            Ok(())
+            Box::pin(async { Ok(()) })
         })
     };
     check_before_write(check, client.get(Entity::Organization, "1"))
         .await
         .unwrap();
     assert!(!ran.load(Ordering::SeqCst), "a read runs no check");
+    sim.shutdown().await;
+}
+
+/// A write the vendor refuses with 429 waits out its Retry-After and tries again: the check runs
+/// again before that attempt, so a person's edit made during the wait stops it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_write_runs_its_check_again() {
+    use syncbridge_sim::{Fault, FaultPlan, FaultRule};
+    let sim = connectwise_sim().await;
+    load_connectwise(&sim.sim, &Dataset::generate(SeedSpec::sized(1, 2))).unwrap();
+    let client = Arc::new(connectwise_client(&sim, fast_policy()));
+    let read = client
+        .get(Entity::Organization, "1")
+        .await
+        .unwrap()
+        .unwrap();
+    let name = read.get(Field::Name).unwrap().to_owned();
+    sim.sim.core().faults.set(FaultPlan {
+        rules: vec![FaultRule {
+            method: Some("PATCH".into()),
+            path_contains: None,
+            fault: Fault::Status {
+                status: 429,
+                retry_after_secs: Some(2),
+                message: None,
+            },
+            probability: 1.0,
+            times: Some(1),
+        }],
+        ..FaultPlan::default()
+    });
+    let write = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            check_before_write(
+                name_still(client.clone(), name),
+                client.update(Entity::Organization, "1", &short_name("OURS")),
+            )
+            .await
+        })
+    };
+    // Once the first attempt was refused, a person renames the company during the wait.
+    let requests = &sim.sim.core().requests;
+    while requests.snapshot().iter().all(|c| c.status != 429) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut rename = Map::new();
+    rename.insert("name".into(), json!("Renamed by a person"));
+    sim.sim.edit("companies", "1", "alice", rename).unwrap();
+    assert_eq!(write.await.unwrap().unwrap_err(), Error::ChangedSinceRead);
+    let patched = requests
+        .snapshot()
+        .iter()
+        .filter(|c| c.method == "PATCH" && c.status < 300)
+        .count();
+    assert_eq!(patched, 0, "{:?}", requests.snapshot());
     sim.shutdown().await;
 }

@@ -367,11 +367,14 @@ impl SideApi for PsaSide {
         changes: &Changes,
     ) -> Result<Record, ApiError> {
         let (client, id, expected) = (self.client.clone(), read.id.clone(), read.values.clone());
-        let check: Check = Box::pin(async move {
-            match client.get(entity, &id).await? {
-                Some(now) if now.values == expected => Ok(()),
-                _ => Err(Error::ChangedSinceRead),
-            }
+        let check: Check = Arc::new(move || {
+            let (client, id, expected) = (client.clone(), id.clone(), expected.clone());
+            Box::pin(async move {
+                match client.get(entity, &id).await? {
+                    Some(now) if now.values == expected => Ok(()),
+                    _ => Err(Error::ChangedSinceRead),
+                }
+            })
         });
         check_before_write(
             check,
