@@ -41,22 +41,39 @@ fn name_still(client: Arc<syncbridge_connectors::ConnectWiseClient>, name: Strin
     })
 }
 
-/// A person renames the company while our write waits for its rate budget: the check, made once
-/// the budget is granted, sees the rename and the write is never sent.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_edit_made_while_the_write_waits_for_its_budget_stops_the_write() {
+/// A ConnectWise simulator with one company, a client with `policy`, and the company's name as
+/// read now.
+async fn one_company(
+    policy: HttpPolicy,
+) -> (
+    syncbridge_sim::connectwise::ConnectWise,
+    Arc<syncbridge_connectors::ConnectWiseClient>,
+    String,
+) {
     let sim = connectwise_sim().await;
     load_connectwise(&sim.sim, &Dataset::generate(SeedSpec::sized(1, 2))).unwrap();
-    let client = Arc::new(connectwise_client(
-        &sim,
-        slow_budget(Duration::from_secs(3)),
-    ));
+    let client = Arc::new(connectwise_client(&sim, policy));
     let read = client
         .get(Entity::Organization, "1")
         .await
         .unwrap()
         .unwrap();
     let name = read.get(Field::Name).unwrap().to_owned();
+    (sim, client, name)
+}
+
+/// A person renames the company in ConnectWise's UI.
+fn rename_as_a_person(sim: &syncbridge_sim::connectwise::ConnectWise) {
+    let mut rename = Map::new();
+    rename.insert("name".into(), json!("Renamed by a person"));
+    sim.sim.edit("companies", "1", "alice", rename).unwrap();
+}
+
+/// A person renames the company while our write waits for its rate budget: the check, made once
+/// the budget is granted, sees the rename and the write is never sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_made_while_the_write_waits_for_its_budget_stops_the_write() {
+    let (sim, client, name) = one_company(slow_budget(Duration::from_secs(3))).await;
     sim.sim.core().requests.clear();
     // The read above took the budget's only request: the write below waits ~3 s for its turn.
     let write = {
@@ -71,9 +88,7 @@ async fn an_edit_made_while_the_write_waits_for_its_budget_stops_the_write() {
         })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let mut rename = Map::new();
-    rename.insert("name".into(), json!("Renamed by a person"));
-    sim.sim.edit("companies", "1", "alice", rename).unwrap();
+    rename_as_a_person(&sim);
     let outcome = write.await.unwrap();
     assert_eq!(outcome.unwrap_err(), Error::ChangedSinceRead);
     let requests = &sim.sim.core().requests;
@@ -90,15 +105,7 @@ async fn an_edit_made_while_the_write_waits_for_its_budget_stops_the_write() {
 /// A check that passes lets the write go; work that writes nothing never runs the check.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_passing_check_lets_the_write_go_and_a_read_runs_no_check() {
-    let sim = connectwise_sim().await;
-    load_connectwise(&sim.sim, &Dataset::generate(SeedSpec::sized(1, 2))).unwrap();
-    let client = Arc::new(connectwise_client(&sim, fast_policy()));
-    let read = client
-        .get(Entity::Organization, "1")
-        .await
-        .unwrap()
-        .unwrap();
-    let name = read.get(Field::Name).unwrap().to_owned();
+    let (sim, client, name) = one_company(fast_policy()).await;
     let written = check_before_write(
         name_still(client.clone(), name),
         client.update(Entity::Organization, "1", &short_name("OURS")),
@@ -126,15 +133,7 @@ async fn a_passing_check_lets_the_write_go_and_a_read_runs_no_check() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_write_runs_its_check_again() {
     use syncbridge_sim::{Fault, FaultPlan, FaultRule};
-    let sim = connectwise_sim().await;
-    load_connectwise(&sim.sim, &Dataset::generate(SeedSpec::sized(1, 2))).unwrap();
-    let client = Arc::new(connectwise_client(&sim, fast_policy()));
-    let read = client
-        .get(Entity::Organization, "1")
-        .await
-        .unwrap()
-        .unwrap();
-    let name = read.get(Field::Name).unwrap().to_owned();
+    let (sim, client, name) = one_company(fast_policy()).await;
     sim.sim.core().faults.set(FaultPlan {
         rules: vec![FaultRule {
             method: Some("PATCH".into()),
@@ -164,9 +163,7 @@ async fn a_retried_write_runs_its_check_again() {
     while requests.snapshot().iter().all(|c| c.status != 429) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let mut rename = Map::new();
-    rename.insert("name".into(), json!("Renamed by a person"));
-    sim.sim.edit("companies", "1", "alice", rename).unwrap();
+    rename_as_a_person(&sim);
     assert_eq!(write.await.unwrap().unwrap_err(), Error::ChangedSinceRead);
     let patched = requests
         .snapshot()
