@@ -20,7 +20,12 @@ mod gather;
 mod pipeline;
 pub mod poller;
 mod side;
+pub mod store;
 pub mod synced_versions;
 
-pub use pipeline::{AuditEntry, KillPoint, Outcome, Worker, WorkerStores};
+pub use pipeline::{AuditEntry, Outcome, Worker};
 pub use side::{ApiError, SideApi};
+pub use store::kill::{KillAt, KillPoint};
+pub use store::memory::MemoryStore;
+pub use store::nats::WorkerStores;
+pub use store::Store;

@@ -1,7 +1,8 @@
-//! The worker crate's integration tests against real nats-servers and in-memory sides: the
-//! pipeline, the consume loop (with many events in flight on overlapping records), pollers
-//! (modified-since and content hash), two workers on the same records, and kill -9 at
-//! deterministic points.
+//! The worker crate's integration tests, with in-memory sides and a store backend: the pipeline,
+//! two workers on the same records and kill -9 at deterministic points run on both backends — `…::memory` on the in-memory store
+//! under paused time (no nats-server), `…::nats` on a private nats-server; the consume loop (with
+//! many events in flight on overlapping records) and the pollers (modified-since and content
+//! hash) run on NATS only.
 
 mod common;
 mod concurrency;
