@@ -12,7 +12,7 @@ use syncbridge_bus::{
     connect, names, setup, AuditLog, ConnectConfig, Connection, EventPublisher, LeaseStore,
     LinkStore, SetupConfig, StateStore,
 };
-use syncbridge_model::ChangeEvent;
+use syncbridge_model::{ChangeEvent, Mode};
 use syncbridge_worker::{MemoryStore, Store, WorkerStores};
 
 use super::tenant;
@@ -35,6 +35,9 @@ pub trait Backend: Sized {
 
     /// Every event published, oldest first.
     fn published(&self) -> impl Future<Output = Vec<ChangeEvent>>;
+
+    /// Sets the test tenant's mode, as an operator would.
+    fn set_mode(&self, mode: Mode) -> impl Future<Output = ()>;
 }
 
 /// The in-memory backend.
@@ -67,6 +70,10 @@ impl Backend for Memory {
 
     async fn published(&self) -> Vec<ChangeEvent> {
         self.store.published()
+    }
+
+    async fn set_mode(&self, mode: Mode) {
+        self.store.set_mode(&tenant(), mode);
     }
 }
 
@@ -125,6 +132,13 @@ impl Backend for Nats {
             ChangeEvent::from_headers(|name| m.headers.get(name).map(|v| v.as_str())).unwrap()
         };
         messages.into_iter().map(event).collect()
+    }
+
+    async fn set_mode(&self, mode: Mode) {
+        let current = self.stores.state.mode(&tenant()).await.unwrap();
+        let revision = current.map(|v| v.revision);
+        let state = &self.stores.state;
+        state.set_mode(&tenant(), mode, revision).await.unwrap();
     }
 }
 

@@ -18,7 +18,7 @@ use syncbridge_worker::store::hook::Hooked;
 use syncbridge_worker::store::Links;
 use syncbridge_worker::{ApiError, KillAt, KillPoint, SideApi, Store, Worker};
 
-pub use backend::{Backend, Memory, Nats};
+pub use backend::{Backend, Memory, Nats, LEASE_TTL};
 
 pub const T0: i64 = 1_700_000_000_000;
 
