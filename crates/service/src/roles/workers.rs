@@ -122,13 +122,7 @@ async fn start_worker(rt: &TenantRuntime) -> anyhow::Result<JoinHandle<()>> {
         }
         Some(point) => {
             let hook = KillAt::new(point, |point| test_hook::die(point));
-            let worker = worker(
-                rt,
-                Hooked {
-                    store: stores,
-                    hook,
-                },
-            );
+            let worker = worker(rt, Hooked::new(stores, hook));
             tokio::spawn(consume_loop(conn.clone(), worker, concurrency, stop))
         }
     })

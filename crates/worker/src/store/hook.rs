@@ -41,6 +41,12 @@ pub struct Hooked<S, H> {
     pub hook: H,
 }
 
+impl<S, H> Hooked<S, H> {
+    pub fn new(store: S, hook: H) -> Self {
+        Hooked { store, hook }
+    }
+}
+
 impl<S: Store, H: LinkStoreHook> Links for Hooked<S, H> {
     async fn link(
         &self,

@@ -6,7 +6,7 @@
 //! The points are named by the link a decision stores — not a create intent, which comes before
 //! the vendor writes:
 //! - [`KillPoint::AfterVendorWrite`]: just before that link store (the decision's writes are done);
-//! - [`KillPoint::AfterLinkStore`]: just after it (before the audit, the lease release and the ack).
+//! - [`KillPoint::AfterLinkStore`]: just after it (before the audit, the lease release, the ack).
 //!
 //! There, the hook calls `on_kill` — the service's `SYNCBRIDGE_TEST_KILL_AT` hook aborts the
 //! process, as kill -9 would — and then never completes, so nothing after the point runs: no link
@@ -51,10 +51,6 @@ impl KillAt {
             point,
             on_kill: Arc::new(on_kill),
         }
-    }
-
-    pub fn point(&self) -> KillPoint {
-        self.point
     }
 
     /// Stops here for good when `point` is the hook's and `link` is a decision's link.

@@ -6,12 +6,12 @@
 //!   every write takes a new revision from one counter, `create_link` conflicts when the key
 //!   exists and `update_link` when it is not at the given revision; the IT Glue index is checked
 //!   against the link it points to;
-//! - a lease expires [`MemoryStore::lease_ttl`] after it was taken or last renewed, on tokio's
-//!   clock — the clock the pipeline's lease wait and renewal run on — so a test controls expiry
-//!   and renewal together with `tokio::time::pause` / `advance` (or `start_paused`), and nothing
-//!   here reads the wall clock or sleeps;
-//! - the first-sync watermark is kept by its first writer; the mode is what [`MemoryStore::set_mode`]
-//!   set;
+//! - a lease expires its time to live (given to [`MemoryStore::new`]) after it was taken or last
+//!   renewed, on tokio's clock — the clock the pipeline's lease wait and renewal run on — so a
+//!   test controls expiry and renewal together with `tokio::time::pause` / `advance` (or
+//!   `start_paused`), and nothing here reads the wall clock or sleeps;
+//! - the first-sync watermark is kept by its first writer; the mode is what
+//!   [`MemoryStore::set_mode`] set;
 //! - audit entries are kept as the JSON the audit stream would hold, events with their dedup id
 //!   published once (JetStream's duplicate window, forever).
 //!
@@ -95,10 +95,6 @@ impl MemoryStore {
             contents: Arc::default(),
             lease_ttl,
         }
-    }
-
-    pub fn lease_ttl(&self) -> Duration {
-        self.lease_ttl
     }
 
     /// Sets the tenant's mode, as `syncbridge tenant pause|resume|shadow` does.

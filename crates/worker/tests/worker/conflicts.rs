@@ -54,10 +54,7 @@ async fn a_link_stored_elsewhere_meanwhile_is_decided_again<B: Backend>() {
 
     h.psa
         .edit(Entity::Organization, "p1", Field::ShortName, "ACME-2");
-    let hooked = Hooked {
-        store: h.stores.clone(),
-        hook: Rival::default(),
-    };
+    let hooked = Hooked::new(h.stores.clone(), Rival::default());
     let w = h.worker_on(hooked, settings(false), "w1");
     let out = w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
 
@@ -93,61 +90,61 @@ async fn a_link_stored_elsewhere_meanwhile_is_decided_again<B: Backend>() {
 
 on_both_backends!(a_link_stored_elsewhere_meanwhile_is_decided_again);
 
-/// In memory only: the memory store can be told to be unavailable.
-#[tokio::test(start_paused = true)]
-async fn an_unreachable_bus_gives_the_event_back() {
-    let h = Harness::<Memory>::start().await;
-    h.psa.seed(Entity::Organization, acme());
-    let w = h.worker(settings(false), "w1");
-    let event = psa_event(Entity::Organization, "p1");
+/// The tests that need the in-memory store itself (its clock, its faults): no NATS variant.
+mod memory {
+    use super::*;
 
-    h.backend.store.set_unavailable(true);
-    assert_eq!(
-        w.handle(&event, T0).await,
-        Outcome::Retry(Duration::from_secs(2))
-    );
-    assert!(h.itg.writes().is_empty());
+    #[tokio::test(start_paused = true)]
+    async fn an_unreachable_bus_gives_the_event_back() {
+        let h = Harness::<Memory>::start().await;
+        h.psa.seed(Entity::Organization, acme());
+        let w = h.worker(settings(false), "w1");
+        let event = psa_event(Entity::Organization, "p1");
 
-    h.backend.store.set_unavailable(false);
-    assert_eq!(w.handle(&event, T0).await, Outcome::Done { writes: 1 });
-}
+        h.backend.store.set_unavailable(true);
+        assert_eq!(
+            w.handle(&event, T0).await,
+            Outcome::Retry(Duration::from_secs(2))
+        );
+        assert!(h.itg.writes().is_empty());
 
-/// The bus goes away right before the worker stores its link: the store fails.
-struct BusGoesAway(MemoryStore);
+        h.backend.store.set_unavailable(false);
+        assert_eq!(w.handle(&event, T0).await, Outcome::Done { writes: 1 });
+    }
 
-impl LinkStoreHook for BusGoesAway {
-    async fn before_link_store<S: Store>(&self, _: &S, _: &TenantId, link: &Link) {
-        if !matches!(link.state, LinkState::Creating(_)) {
-            self.0.set_unavailable(true);
+    /// The bus goes away right before the worker stores its link: the store fails.
+    struct BusGoesAway(MemoryStore);
+
+    impl LinkStoreHook for BusGoesAway {
+        async fn before_link_store<S: Store>(&self, _: &S, _: &TenantId, link: &Link) {
+            if !matches!(link.state, LinkState::Creating(_)) {
+                self.0.set_unavailable(true);
+            }
         }
     }
-}
 
-/// In memory only: the memory store can be told to be unavailable.
-#[tokio::test(start_paused = true)]
-async fn a_link_store_lost_after_the_vendor_write_is_completed_by_the_redelivery() {
-    let h = Harness::<Memory>::start().await;
-    h.psa.seed(Entity::Organization, acme());
-    let store = h.backend.store.clone();
-    let hooked = Hooked {
-        store: store.clone(),
-        hook: BusGoesAway(store.clone()),
-    };
-    let w = h.worker_on(hooked, settings(false), "w1");
-    let event = psa_event(Entity::Organization, "p1");
+    #[tokio::test(start_paused = true)]
+    async fn a_link_store_lost_after_the_vendor_write_is_completed_by_the_redelivery() {
+        let h = Harness::<Memory>::start().await;
+        h.psa.seed(Entity::Organization, acme());
+        let store = h.backend.store.clone();
+        let hooked = Hooked::new(store.clone(), BusGoesAway(store.clone()));
+        let w = h.worker_on(hooked, settings(false), "w1");
+        let event = psa_event(Entity::Organization, "p1");
 
-    let out = w.handle(&event, T0).await;
-    assert_eq!(out, Outcome::Retry(Duration::from_secs(2)));
-    assert_eq!(h.itg.all(Entity::Organization).len(), 1, "created");
-    let stored = store.link(&tenant(), Entity::Organization, "p1").await;
-    assert!(matches!(stored, Err(KvError::Unavailable { .. })));
+        let out = w.handle(&event, T0).await;
+        assert_eq!(out, Outcome::Retry(Duration::from_secs(2)));
+        assert_eq!(h.itg.all(Entity::Organization).len(), 1, "created");
+        let stored = store.link(&tenant(), Entity::Organization, "p1").await;
+        assert!(matches!(stored, Err(KvError::Unavailable { .. })));
 
-    // The bus is back; the lease the failed event could not release has expired.
-    store.set_unavailable(false);
-    tokio::time::sleep(LEASE_TTL).await;
-    let again = h.worker(settings(false), "w2");
-    assert_eq!(again.handle(&event, T0).await, Outcome::Done { writes: 0 });
-    assert_eq!(h.itg.all(Entity::Organization).len(), 1, "no duplicate");
-    let link = h.link(Entity::Organization, "p1").await.unwrap();
-    assert_eq!(link.state, LinkState::Linked);
+        // The bus is back; the lease the failed event could not release has expired.
+        store.set_unavailable(false);
+        tokio::time::sleep(LEASE_TTL).await;
+        let again = h.worker(settings(false), "w2");
+        assert_eq!(again.handle(&event, T0).await, Outcome::Done { writes: 0 });
+        assert_eq!(h.itg.all(Entity::Organization).len(), 1, "no duplicate");
+        let link = h.link(Entity::Organization, "p1").await.unwrap();
+        assert_eq!(link.state, LinkState::Linked);
+    }
 }

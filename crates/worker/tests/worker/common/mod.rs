@@ -395,7 +395,7 @@ impl<B: Backend> Harness<B> {
         let notify = killed.clone();
         let hook = KillAt::new(point, move |_| notify.notify_one());
         let store = self.stores.clone();
-        let doomed = self.worker_on(Hooked { store, hook }, settings, "doomed");
+        let doomed = self.worker_on(Hooked::new(store, hook), settings, "doomed");
         tokio::select! {
             outcome = doomed.handle(event, now) => panic!("not stopped at {point:?}: {outcome:?}"),
             _ = killed.notified() => {}
