@@ -10,7 +10,15 @@
 //! files a dead letter according to the returned [`Outcome`].
 //!
 //! The two systems are reached through [`SideApi`], which the vendor connectors implement; the
-//! pipeline itself never knows a vendor.
+//! pipeline itself never knows a vendor. The bus is reached through the store port ([`store`]):
+//! links, leases, the tenant's sync state, the audit trail and event publishing as traits, which
+//! [`Worker`] is generic over — [`WorkerStores`] on NATS JetStream in production, [`MemoryStore`]
+//! in one process for tests that need no nats-server. The pipeline takes "now" as an argument for
+//! its decisions and waits for and renews leases on tokio's clock, which the in-memory store's
+//! lease expiry also reads, so a test on paused time controls all of it.
+//!
+//! A test stops a worker as if killed at a deterministic [`KillPoint`] by wrapping its store in
+//! the [`KillAt`] hook; [`Outcome`] has no such case, and nothing in the pipeline knows of kills.
 
 mod apply;
 mod cascade;
