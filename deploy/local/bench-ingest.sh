@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measures syncbridge's webhook ingest against the ingest floor (`baseline` in ../shared/bench, see
-# its README): the floor's closed-loop load generator against `baseline serve` and against
+# its README): a closed-loop load generator against `baseline serve` and against
 # `syncbridge serve --role ingest` in turn, each on a private nats-server (JetStream, default sync),
 # CONC connections, SECS per run, ROUNDS rounds alternating which goes first; medians. Every run
 # starts a fresh nats-server (empty store) and receiver, so that the order of runs does not matter.
@@ -12,13 +12,24 @@
 #                           next to this repository (or next to the main checkout of a worktree)
 #   BENCH_CONC              connections (default 64)
 #   BENCH_SYNCBRIDGE        a prebuilt syncbridge binary to measure instead of building one
+#   BENCH_BODY_SIZES        body sizes in bytes for the runs with our load generator (default
+#                           "1024 8192"; empty: only the floor's own generator)
 #
-# The load generator has no body-size option: every request is a distinct Autotask callout of
-# ~300 bytes (a fresh Guid and SequenceNumber, X-Hook-Signature over it). That is what is measured.
+# Two load generators, each driving both sides of a comparison with the same bodies:
+# - the floor's own (`baseline load`): every request a distinct Autotask callout of ~260 bytes (a
+#   fresh Guid and SequenceNumber, signed); it has no body-size option. Its figures are the ones
+#   comparable with the floor's README.
+# - ours, `syncbridge-demo loadgen` (crates/demo/src/loadgen.rs): the floor's generator (same closed
+#   loop, client, callout and signatures) with `--body-bytes N`, which pads every callout to N
+#   bytes in an extra `Fields` entry; run once per size of BENCH_BODY_SIZES. syncbridge's
+#   `[ingest] body_limit` (not set below: 1 MiB by default) and `baseline serve`'s (axum's default,
+#   2 MB) both allow these sizes.
 #
-# Checks that syncbridge really accepted the deliveries: every load run must report non_2xx = 0,
-# SYNC_EVENTS must hold as many messages as the run completed requests, and syncbridge's metrics
-# must count them all accepted.
+# Checks that the receivers really accepted the deliveries: every load run must report non_2xx = 0;
+# SYNC_EVENTS must hold as many messages as the run completed requests (warm-up included), and
+# syncbridge's metrics must count them all accepted; with our generator, whose deliveries to
+# `baseline serve` carry distinct ids, the BASELINE stream must hold them all too, and either stream
+# must hold at least the body size per message (the padding really was sent and stored).
 # Without a floor it writes a line saying so and exits 0. Every process it starts is stopped.
 set -euo pipefail
 
@@ -28,7 +39,11 @@ out="$1"
 secs="${2:-8}"
 rounds="${3:-3}"
 conc="${BENCH_CONC:-64}"
+body_sizes="${BENCH_BODY_SIZES-1024 8192}"
 [[ "$secs" =~ ^[0-9]+$ && "$rounds" =~ ^[0-9]+$ && "$rounds" -ge 1 ]] || usage
+for size in $body_sizes; do
+  [[ "$size" =~ ^[0-9]+$ ]] || { echo "bench-ingest: BENCH_BODY_SIZES must be byte counts: $size" >&2; exit 2; }
+done
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -52,9 +67,13 @@ if [[ -z "$floor" ]]; then
 fi
 
 # --- Builds ----------------------------------------------------------------------------------
-echo "bench-ingest: building the floor ($floor/baseline) and syncbridge (release)" >&2
+echo "bench-ingest: building the floor ($floor/baseline), syncbridge and our load generator (release)" >&2
 cargo build --quiet --release --manifest-path "$floor/baseline/Cargo.toml" --target-dir target/bench-baseline
 baseline="$root/target/bench-baseline/release/baseline"
+if [[ -n "$body_sizes" ]]; then
+  cargo build --quiet --release -p syncbridge-demo --bin syncbridge-demo
+  loadgen="$root/target/release/syncbridge-demo"
+fi
 if [[ -n "${BENCH_SYNCBRIDGE:-}" ]]; then
   syncbridge="$(cd "$(dirname "$BENCH_SYNCBRIDGE")" && pwd)/$(basename "$BENCH_SYNCBRIDGE")"
 else
@@ -168,32 +187,47 @@ TOML
   kind=autotask
 }
 
-# Messages in stream $1 of the running nats-server.
-stream_messages() {
+# Messages and bytes (`MESSAGES BYTES`) in stream $1 of the running nats-server.
+stream_state() {
   curl -fsS "http://127.0.0.1:$nats_mon/jsz?streams=true" |
-    jq --arg name "$1" '[.account_details[]?.stream_detail[]? | select(.name == $name) | .state.messages] | add // 0'
+    jq -r --arg name "$1" '[.account_details[]?.stream_detail[]? | select(.name == $name) | .state]
+      | "\(map(.messages) | add // 0) \(map(.bytes) | add // 0)"'
 }
 
-# One run: fresh server and receiver, a 1 s warm-up, then SECS of load; its line (`rps p50_ms
-# p99_ms non_2xx total`) appended to $tmp/WHO.runs. Fails on any non-2xx, and for syncbridge
-# unless SYNC_EVENTS holds every delivery it answered (each has a fresh Guid: no duplicates) and
-# its metrics counted them accepted.
+# SECS of load on $url from the generator of $body: `floor` is the floor's own `baseline load`, a
+# byte count is ours with bodies of that size. Prints `rps p50_ms p99_ms non_2xx total`.
+load() {
+  if [[ "$body" == floor ]]; then
+    "$baseline" load "$url" "$kind" "$secret" "$1" "$conc"
+  else
+    "$loadgen" loadgen "$url" "$kind" "$secret" "$1" "$conc" --body-bytes "$body"
+  fi
+}
+
+# One run of WHO (baseline or syncbridge) with the generator and body of $body: fresh server and
+# receiver, a 1 s warm-up, then SECS of load; its line (`rps p50_ms p99_ms non_2xx total`)
+# appended to $tmp/WHO.$body.runs. Fails on any non-2xx; for syncbridge unless SYNC_EVENTS holds
+# every delivery it answered (each has a fresh Guid: no duplicates) and its metrics counted them
+# accepted; with our generator, unless the receiver's stream holds every delivery (for baseline:
+# its x-ids are distinct, unlike the floor generator's, which restart at 0 in every run) at no less
+# than the body size each.
 run() {
-  local who="$1" line warm bad total stored accepted
+  local who="$1" line warm bad total stream stored bytes accepted
   start_nats
   "start_$who"
-  warm="$("$baseline" load "$url" "$kind" "$secret" 1 "$conc")"
-  line="$("$baseline" load "$url" "$kind" "$secret" "$secs" "$conc")"
-  echo "bench-ingest: round $round $who: $line (load $(loadavg))" >&2
+  warm="$(load 1)"
+  line="$(load "$secs")"
+  echo "bench-ingest: round $round $who, body $body: $line (load $(loadavg))" >&2
   read -r _ _ _ bad total <<<"$line"
   if [[ "$bad" != 0 || "$(cut -d' ' -f4 <<<"$warm")" != 0 ]]; then
     echo "bench-ingest: $who answered requests with a non-2xx ($line; warm-up $warm)" >&2
     tail -n 20 "$tmp/$who.log" >&2
     return 1
   fi
+  total=$((total + $(cut -d' ' -f5 <<<"$warm")))
+  if [[ "$who" == syncbridge ]]; then stream=SYNC_EVENTS; else stream=BASELINE; fi
+  read -r stored bytes <<<"$(stream_state "$stream")"
   if [[ "$who" == syncbridge ]]; then
-    total=$((total + $(cut -d' ' -f5 <<<"$warm")))
-    stored="$(stream_messages SYNC_EVENTS)"
     accepted="$(curl -fsS "http://127.0.0.1:$metrics_port/metrics" |
       awk '/^syncbridge_ingest_requests_total\{/ && /outcome="accepted"/ { s += $NF } END { print s + 0 }')"
     if [[ "$stored" != "$total" || "$accepted" != "$total" ]]; then
@@ -202,7 +236,18 @@ run() {
     fi
     sb_total=$((sb_total + total))
   fi
-  echo "$line" >>"$tmp/$who.runs"
+  if [[ "$body" != floor ]]; then
+    if [[ "$stored" != "$total" ]]; then
+      echo "bench-ingest: $who completed $total requests but $stream holds $stored" >&2
+      return 1
+    fi
+    if (( bytes < stored * body )); then
+      echo "bench-ingest: $stream holds $bytes bytes in $stored messages, less than $body bytes each" >&2
+      return 1
+    fi
+    if [[ "$who" == baseline ]]; then bl_total=$((bl_total + total)); fi
+  fi
+  echo "$line" >>"$tmp/$who.$body.runs"
   stop_run
 }
 
@@ -211,24 +256,68 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 load_before="$(loadavg)"
 sb_total=0
-: >"$tmp/baseline.runs"
-: >"$tmp/syncbridge.runs"
+bl_total=0
+# `floor`: the floor's generator and body; then our generator at each size. Every round runs each
+# of them, so that all of them see the same stretch of the machine's load.
+bodies="floor $body_sizes"
+for body in $bodies; do : >"$tmp/baseline.$body.runs"; : >"$tmp/syncbridge.$body.runs"; done
 for round in $(seq "$rounds"); do
   if (( round % 2 )); then order="baseline syncbridge"; else order="syncbridge baseline"; fi
-  for who in $order; do run "$who"; done
+  for body in $bodies; do
+    for who in $order; do run "$who"; done
+  done
 done
 load_after="$(loadavg)"
 
-stat() { awk -v c="$2" '{ print $c }' "$tmp/$1.runs" | median; }
-b_rps="$(stat baseline 1)"; b_p50="$(stat baseline 2)"; b_p99="$(stat baseline 3)"
-s_rps="$(stat syncbridge 1)"; s_p50="$(stat syncbridge 2)"; s_p99="$(stat syncbridge 3)"
+# Median of column $3 of WHO ($1) runs with body $2.
+stat() { awk -v c="$3" '{ print $c }' "$tmp/$1.$2.runs" | median; }
+b_rps="$(stat baseline floor 1)"; b_p50="$(stat baseline floor 2)"; b_p99="$(stat baseline floor 3)"
+s_rps="$(stat syncbridge floor 1)"; s_p50="$(stat syncbridge floor 2)"; s_p99="$(stat syncbridge floor 3)"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-# The ratio of each round's pair of runs (run back to back, so they share the machine's load).
+# The median ratio of column $2 over each round's pair of runs with body $1 (run back to back, so
+# they share the machine's load).
 paired() {
-  paste -d' ' "$tmp/syncbridge.runs" "$tmp/baseline.runs" |
-    awk -v s="$1" -v b="$2" '{ print $s / $(b + 5) }' | median | awk '{ printf "%.2f", $1 }'
+  paste -d' ' "$tmp/syncbridge.$1.runs" "$tmp/baseline.$1.runs" |
+    awk -v c="$2" '{ print $c / $(c + 5) }' | median | awk '{ printf "%.2f", $1 }'
 }
-runs() { awk '{ printf "%s%s / %s / %s", (NR > 1 ? "; " : ""), $1, $2, $3 }' "$tmp/$1.runs"; }
+runs() { awk '{ printf "%s%s / %s / %s", (NR > 1 ? "; " : ""), $1, $2, $3 }' "$tmp/$1.$2.runs"; }
+# One row of the per-body table: body, generator, both req/s, ratio, both p99, ratio.
+size_row() {
+  local body="$1" label generator br sr bp sp
+  if [[ "$body" == floor ]]; then
+    label="~260 B (the floor's callout)"
+    generator="the floor's \`baseline load\`"
+  else
+    label="$body B"
+    generator="\`syncbridge-demo loadgen --body-bytes $body\`"
+  fi
+  br="$(stat baseline "$body" 1)"; sr="$(stat syncbridge "$body" 1)"
+  bp="$(stat baseline "$body" 3)"; sp="$(stat syncbridge "$body" 3)"
+  printf '| %s | %s | %s | %s | **%s** | %s | %s | **%s** |\n' "$label" "$generator" \
+    "$br" "$sr" "$(ratio "$sr" "$br")" "$bp" "$sp" "$(ratio "$sp" "$bp")"
+}
+per_body_table() {
+  echo "| body | load generator (both sides) | baseline req/s | syncbridge req/s | req/s ratio | baseline p99 ms | syncbridge p99 ms | p99 ratio |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|"
+  for body in $bodies; do size_row "$body"; done
+}
+sized_notes() {
+  local body
+  [[ -n "$body_sizes" ]] || return 0
+  local sep=""
+  printf '%s' "Median of the per-round ratios with our generator:"
+  for body in $body_sizes; do
+    printf '%s %s B: req/s %s, p99 %s' "$sep" "$body" "$(paired "$body" 1)" "$(paired "$body" 3)"
+    sep=";"
+  done
+  echo "."
+  printf '%s' "Per run with our generator (req/s / p50 / p99):"
+  for body in $body_sizes; do
+    printf ' %s B: baseline %s; syncbridge %s.' "$body" "$(runs baseline "$body")" "$(runs syncbridge "$body")"
+  done
+  echo
+  echo "Our generator, \`syncbridge-demo loadgen\` (crates/demo/src/loadgen.rs), is the floor's (same closed loop, reqwest client, callout and signatures, kind bare for \`baseline serve\` and autotask for syncbridge) with every callout padded to the body size in an extra \`Fields\` entry. In these runs each receiver's stream held every delivery, at no less than the body size each ($bl_total to baseline, warm-ups included)."
+}
 commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates Cargo.toml Cargo.lock 2>/dev/null || echo '+dirty')"
 [[ -n "${BENCH_SYNCBRIDGE:-}" ]] && commit="$commit (syncbridge binary: $BENCH_SYNCBRIDGE)"
 
@@ -241,10 +330,16 @@ cat >"$out" <<MD
 | syncbridge (\`serve --role ingest\`, Autotask) | $s_rps | $s_p50 | $s_p99 |
 | **ratio** syncbridge / baseline | **$(ratio "$s_rps" "$b_rps")** | $(ratio "$s_p50" "$b_p50") | **$(ratio "$s_p99" "$b_p99")** |
 
-Median of the per-round ratios (each round's two runs back to back): req/s $(paired 1 1), p99 $(paired 3 3).
+Median of the per-round ratios (each round's two runs back to back): req/s $(paired floor 1), p99 $(paired floor 3).
 Medians of $rounds rounds of ${secs} s, $conc connections, alternating (target: req/s ratio ≥ 0.9, p99 ratio ≤ 1.2).
-Per run (req/s / p50 / p99): baseline $(runs baseline); syncbridge $(runs syncbridge).
-Body: the load generator's ~300-byte Autotask callout (it has no body-size option).
+Per run (req/s / p50 / p99): baseline $(runs baseline floor); syncbridge $(runs syncbridge floor).
+Body: the floor's load generator (\`baseline load\`) and its ~260-byte Autotask callout (it has no body-size option); these are the figures comparable with the floor's README.
+
+By body size (medians; in each row both sides are driven by the same generator with the same bodies):
+
+$(per_body_table)
+
+$(sized_notes)
 Each run on a fresh nats-server (empty store) and a freshly started receiver, after a 1 s warm-up.
 Every run non_2xx = 0; SYNC_EVENTS held every delivery syncbridge answered ($sb_total in all, warm-ups included), each counted accepted.
 Machine: $(nproc) cores, load average $load_before before, $load_after after.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use syncbridge_bus::testing::NatsServer;
 use syncbridge_bus::{connect, names, setup, ConnectConfig, SetupConfig};
-use syncbridge_demo::world::DemoTenant;
+use syncbridge_demo::world::{DemoTenant, Documented};
 use syncbridge_model::PsaKind;
 use syncbridge_sim::SimClock;
 use tokio::process::Command;
@@ -35,9 +35,15 @@ async fn register_webhooks_is_idempotent_and_full_sync_publishes_each_record_onc
     let nats = NatsServer::start().await.unwrap();
     let conn = connect(&ConnectConfig::new(nats.url())).await.unwrap();
     setup(&conn, &SetupConfig::default()).await.unwrap();
-    let tenant = DemoTenant::start(PsaKind::ConnectWise, &SimClock::new(), 4, 3)
-        .await
-        .unwrap();
+    let tenant = DemoTenant::start(
+        PsaKind::ConnectWise,
+        &SimClock::new(),
+        4,
+        3,
+        Documented::Third,
+    )
+    .await
+    .unwrap();
     let path =
         std::env::temp_dir().join(format!("syncbridge-cli-sync-{}.toml", std::process::id()));
     std::fs::write(

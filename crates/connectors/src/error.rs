@@ -55,6 +55,10 @@ pub enum Error {
     /// The vendor answered something we cannot read (bad JSON, missing id, …).
     #[error("malformed vendor response: {0}")]
     Malformed(String),
+    /// A write refused before it was sent because the record changed since the caller read it
+    /// (its `check_before_write` failed). Transient: decide again on what is there now.
+    #[error("the record changed since it was read; not written")]
+    ChangedSinceRead,
 }
 
 impl Error {
@@ -66,6 +70,7 @@ impl Error {
                 | Error::Server { .. }
                 | Error::Transport(_)
                 | Error::Conflict { .. }
+                | Error::ChangedSinceRead
         )
     }
 

@@ -1,7 +1,8 @@
 //! The shared HTTP machinery of every connector: one `reqwest` client (rustls), per-attempt
 //! timeouts, the client-side rate budget (`governor`), per-endpoint concurrency caps (a semaphore
 //! per endpoint, plus a slot shared with other processes when the policy's shared gate offers
-//! one), and retries with exponential backoff and jitter that honour `Retry-After`.
+//! one), retries with exponential backoff and jitter that honour `Retry-After`, and the
+//! [request metrics](crate::request_metrics) of every attempt.
 //!
 //! Classification (DESIGN §2.3): 429, 5xx, 408, 409, timeouts and connection failures are
 //! transient and retried; any other 4xx is permanent and returned at once. Calls that must not be
@@ -16,14 +17,17 @@ use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use reqwest::header::HeaderMap;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::check_before_write;
+use crate::endpoint;
 use crate::error::{excerpt, Error, Result};
 use crate::policy::{HttpPolicy, SharedSlot};
+use crate::request_metrics::{self, Answer};
 use crate::secret::ApiSecret;
 
 /// Whether a call may be repeated after an ambiguous failure.
@@ -78,6 +82,8 @@ struct Counters {
 
 /// One vendor's HTTP client stack.
 pub(crate) struct Http {
+    /// The `vendor` label of the request metrics.
+    vendor: &'static str,
     client: reqwest::Client,
     policy: HttpPolicy,
     limiter: Option<Arc<DefaultDirectRateLimiter>>,
@@ -93,6 +99,7 @@ pub(crate) struct Http {
 impl fmt::Debug for Http {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Http")
+            .field("vendor", &self.vendor)
             .field("policy", &self.policy)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
@@ -111,7 +118,9 @@ enum Attempt {
 }
 
 impl Http {
-    pub fn new(policy: HttpPolicy, secrets: Vec<ApiSecret>) -> Result<Http> {
+    /// `vendor` names the client in the request metrics: `itglue` or the PSA's
+    /// [`PsaKind::as_str`](syncbridge_model::PsaKind::as_str).
+    pub fn new(vendor: &'static str, policy: HttpPolicy, secrets: Vec<ApiSecret>) -> Result<Http> {
         let client = reqwest::Client::builder()
             .connect_timeout(policy.connect_timeout)
             .timeout(policy.timeout)
@@ -130,6 +139,7 @@ impl Http {
             None => (None, None),
         };
         Ok(Http {
+            vendor,
             client,
             policy,
             limiter,
@@ -173,13 +183,68 @@ impl Http {
         )
     }
 
-    /// Waits for the shared budget, then for a shared concurrency slot (after the budget, so no
-    /// slot is held while a window is awaited).
-    async fn shared_turn(&self, endpoint: &str) -> Option<SharedSlot> {
+    /// Waits for the endpoint's turn: its concurrency gate, the rate budgets, then the shared
+    /// budget and a shared concurrency slot (after the budget, so no slot is held while a window
+    /// is awaited).
+    async fn turn(&self, gate: Option<&Arc<Semaphore>>, endpoint: &str) -> Result<Turn> {
+        let permit = self.permit(gate).await?;
+        self.rate_budget(endpoint).await;
+        let slot = self.shared_slot(endpoint).await;
+        Ok(Turn {
+            _permit: permit,
+            _slot: slot,
+        })
+    }
+
+    /// A write's turn with a check before it (`check_before_write`): the rate budgets first, then
+    /// the check, then the gate and the shared slot — so nothing is held while the check's own
+    /// read waits for its turn, and the write follows its check as closely as it can.
+    async fn checked_turn(
+        &self,
+        gate: Option<&Arc<Semaphore>>,
+        endpoint: &str,
+        check: check_before_write::CheckRun,
+    ) -> Result<Turn> {
+        self.rate_budget(endpoint).await;
+        check.await?;
+        let permit = self.permit(gate).await?;
+        let slot = self.shared_slot(endpoint).await;
+        Ok(Turn {
+            _permit: permit,
+            _slot: slot,
+        })
+    }
+
+    async fn permit(&self, gate: Option<&Arc<Semaphore>>) -> Result<Option<OwnedSemaphorePermit>> {
+        match gate {
+            Some(g) => {
+                Ok(Some(g.clone().acquire_owned().await.map_err(|_| {
+                    Error::Transport("client is shutting down".into())
+                })?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Waits until the client's own budgets and the shared budget grant one request.
+    async fn rate_budget(&self, endpoint: &str) {
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
+        }
+        if let Some(limiter) = &self.keyed_limiter {
+            limiter
+                .until_key_ready(&endpoint.to_ascii_lowercase())
+                .await;
+        }
+        if let Some(shared) = &self.policy.shared {
+            shared.0.acquire(&endpoint.to_ascii_lowercase()).await;
+        }
+    }
+
+    /// Waits for a shared concurrency slot, where the policy shares a cap.
+    async fn shared_slot(&self, endpoint: &str) -> Option<SharedSlot> {
         let shared = self.policy.shared.as_ref()?;
-        let endpoint = endpoint.to_ascii_lowercase();
-        shared.0.acquire(&endpoint).await;
-        shared.0.hold(&endpoint).await
+        shared.0.hold(&endpoint.to_ascii_lowercase()).await
     }
 
     /// Sends the request `make` builds (once per attempt, so per-request signatures stay fresh)
@@ -189,32 +254,29 @@ impl Http {
         F: Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync,
     {
         let gate = self.gate(endpoint);
+        // The budget key is ours and holds no id today; the label is made safe regardless, as
+        // every distinct value is a new series in the metrics store.
+        let endpoint_label = endpoint::template(&self.scrub(endpoint));
+        // A write made inside `check_before_write` runs the check once its budget is granted.
+        let check = if check_before_write::pending() && is_write(&make(&self.client)) {
+            check_before_write::take()
+        } else {
+            None
+        };
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
             let outcome = {
-                // The permit is held for the whole attempt and released before any backoff.
-                let _permit = match &gate {
-                    Some(g) => Some(
-                        g.clone()
-                            .acquire_owned()
-                            .await
-                            .map_err(|_| Error::Transport("client is shutting down".into()))?,
-                    ),
-                    None => None,
+                // Held for the whole attempt and released before any backoff.
+                let _turn = match &check {
+                    Some(check) => self.checked_turn(gate.as_ref(), endpoint, check()).await?,
+                    None => self.turn(gate.as_ref(), endpoint).await?,
                 };
-                if let Some(limiter) = &self.limiter {
-                    limiter.until_ready().await;
-                }
-                if let Some(limiter) = &self.keyed_limiter {
-                    limiter
-                        .until_key_ready(&endpoint.to_ascii_lowercase())
-                        .await;
-                }
-                // Held, like the permit, until the attempt ends (dropped with it on any outcome).
-                let _shared_slot = self.shared_turn(endpoint).await;
                 self.counters.requests.fetch_add(1, Ordering::Relaxed);
-                self.attempt(make(&self.client), retry).await
+                let started = Instant::now();
+                let (answer, outcome) = self.attempt(make(&self.client), retry).await;
+                request_metrics::record(self.vendor, &endpoint_label, answer, started.elapsed());
+                outcome
             };
             match outcome {
                 Attempt::Done(reply) => return Ok(reply),
@@ -239,17 +301,27 @@ impl Http {
         }
     }
 
-    async fn attempt(&self, request: reqwest::RequestBuilder, retry: Retry) -> Attempt {
+    /// Sends one attempt: how the vendor answered (for the metrics) and what that comes to.
+    async fn attempt(&self, request: reqwest::RequestBuilder, retry: Retry) -> (Answer, Attempt) {
         let response = match request.send().await {
             Ok(r) => r,
-            Err(e) => return self.transport_failure(&e, retry),
+            Err(e) => return (unanswered(&e), self.transport_failure(&e, retry)),
         };
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = match response.bytes().await {
             Ok(b) => b.to_vec(),
-            Err(e) => return self.transport_failure(&e, retry),
+            // An answer cut off is no answer: the attempt failed as a transport failure.
+            Err(e) => return (unanswered(&e), self.transport_failure(&e, retry)),
         };
+        (
+            Answer::Status(status),
+            self.judge(status, headers, body, retry),
+        )
+    }
+
+    /// What a whole answer comes to.
+    fn judge(&self, status: u16, headers: HeaderMap, body: Vec<u8>, retry: Retry) -> Attempt {
         if (200..300).contains(&status) {
             return Attempt::Done(Reply { headers, body });
         }
@@ -370,6 +442,15 @@ impl Http {
     }
 }
 
+/// The `status` label of an attempt that got no answer.
+fn unanswered(e: &reqwest::Error) -> Answer {
+    if e.is_timeout() {
+        Answer::Timeout
+    } else {
+        Answer::Error
+    }
+}
+
 /// `reqwest::Error` rendered without its URL (which could carry a query-string credential).
 trait WithoutUrl {
     fn without_url_ref(&self) -> String;
@@ -383,4 +464,19 @@ impl WithoutUrl for reqwest::Error {
         }
         msg
     }
+}
+
+/// What one attempt holds while it runs: the endpoint's concurrency permit and its shared slot
+/// (dropping it gives both back, whatever the outcome).
+struct Turn {
+    _permit: Option<OwnedSemaphorePermit>,
+    _slot: Option<SharedSlot>,
+}
+
+/// Whether the request `builder` makes writes (any method but GET and HEAD).
+fn is_write(builder: &reqwest::RequestBuilder) -> bool {
+    builder
+        .try_clone()
+        .and_then(|b| b.build().ok())
+        .is_some_and(|r| !matches!(*r.method(), reqwest::Method::GET | reqwest::Method::HEAD))
 }

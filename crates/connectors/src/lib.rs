@@ -11,14 +11,18 @@
 //!   model's field map and that a write reads back as written), and the client, paging,
 //!   lookups and webhooks in files of their own;
 //! - shared machinery: [`policy`] (timeouts, budgets, caps), `http` (the reqwest stack with
-//!   governor rate limiting, per-endpoint semaphores and retries), `create` (creates that never
-//!   duplicate), [`error`], [`secret`] (credentials that never print).
+//!   governor rate limiting, per-endpoint semaphores and retries), [`request_metrics`] (every
+//!   attempt counted and timed, by vendor, endpoint and status), `endpoint` (endpoint templates:
+//!   paths without ids), `create` (creates that never duplicate), [`error`], [`secret`]
+//!   (credentials that never print).
 //!
 //! No sync rule lives here: connectors only translate and transport.
 
 pub mod autotask;
+pub mod check_before_write;
 pub mod connectwise;
 mod create;
+mod endpoint;
 pub mod error;
 mod http;
 pub mod itglue;
@@ -28,12 +32,14 @@ pub mod paging;
 pub mod policy;
 pub mod psa;
 pub mod registration;
+pub mod request_metrics;
 pub mod secret;
 pub mod tigerpaw;
 pub mod vendor;
 mod wire;
 
 pub use autotask::{discover_zone, AutotaskClient, AutotaskConfig};
+pub use check_before_write::{check_before_write, Check, CheckRun};
 pub use connectwise::{ConnectWiseClient, ConnectWiseConfig, ConnectWiseKeySource};
 pub use error::{Error, Result};
 pub use http::HttpStats;

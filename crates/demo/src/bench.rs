@@ -15,6 +15,7 @@ use syncbridge_model::PsaKind;
 use syncbridge_sim::{Fault, FaultPlan, FaultRule};
 
 use crate::stack::{pending, Stack, StackOptions};
+use crate::world::Documented;
 
 /// One measurement: which tenants, how slow every vendor request is, how much to onboard.
 #[derive(Debug, Clone)]
@@ -93,6 +94,7 @@ pub async fn measure(
         seed,
         unlimited: true,
         concurrency,
+        documented: Documented::Third,
     })
     .await?;
     let delay_ms = scenario.delay.as_millis() as u64;

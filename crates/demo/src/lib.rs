@@ -12,12 +12,21 @@
 //! - [`driver`]: the people editing both sides; [`tally`]: progress read from the audit stream;
 //!   [`verify`]: the field-by-field comparison of both sides at the end;
 //! - [`sim`]: `syncbridge-demo sim`, the simulators alone, for trying a real `syncbridge serve`;
-//! - [`bench`]: `syncbridge-demo bench`, the worker's throughput under vendor latency.
+//! - [`bench`]: `syncbridge-demo bench`, the worker's throughput under vendor latency;
+//!   [`bench_onboarding`]: onboarding a tenant IT Glue already documents, and an unchanged full
+//!   sync; [`bench_edits`]: vendor requests per PSA edit and per IT Glue edit;
+//!   [`bench_latency`]: webhook → IT Glue write latency at fixed edit rates;
+//! - [`loadgen`]: `syncbridge-demo loadgen`, the ingest floor's load generator with a body size
+//!   (deploy/local/bench-ingest.sh).
 
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod bench_edits;
+pub mod bench_latency;
+pub mod bench_onboarding;
 pub mod driver;
+pub mod loadgen;
 pub mod run;
 pub mod sim;
 pub mod stack;

@@ -1,5 +1,5 @@
-//! The `syncbridge-demo` binary: the demo (no subcommand), the simulators alone (`sim`) or the
-//! worker benchmarks (`bench`).
+//! The `syncbridge-demo` binary: the demo (no subcommand), the simulators alone (`sim`), the
+//! worker benchmarks (`bench`) or the ingest benchmark's load generator (`loadgen`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use syncbridge::runtime::shutdown;
 use syncbridge::runtime::telemetry;
+use syncbridge_demo::loadgen::{self, Kind, LoadOptions};
 use syncbridge_demo::{sim, DemoOptions};
 use syncbridge_model::PsaKind;
 
@@ -35,6 +36,30 @@ enum Command {
     /// Measure the workers' throughput on the simulators (rate limits off, every vendor request
     /// delayed 0, 50 or 200 ms) and write the figures as a markdown table.
     Bench(BenchArgs),
+    /// The ingest floor's load generator (`baseline load`) with a body size: closed loop, CONC
+    /// connections for SECS seconds, every request a distinct signed Autotask callout; prints
+    /// `req/s p50_ms p99_ms non_2xx total`. Used by deploy/local/bench-ingest.sh.
+    Loadgen(LoadgenArgs),
+}
+
+#[derive(Debug, Args)]
+struct LoadgenArgs {
+    /// Where to POST (`baseline serve`'s /hook, or syncbridge's /webhooks/TENANT/autotask).
+    url: String,
+    /// `bare` (for `baseline serve`: x-signature HMAC-SHA256 with its fixed key, x-id) or
+    /// `autotask` (X-Hook-Signature: sha1=, HMAC-SHA1 with SECRET).
+    #[arg(value_parser = clap::value_parser!(Kind))]
+    kind: Kind,
+    /// The Autotask webhook secret (ignored for `bare`, as by the floor).
+    secret: String,
+    /// Seconds of load.
+    secs: u64,
+    /// Connections, each with one request in flight.
+    conc: usize,
+    /// Pad every callout to this many bytes (an extra `Fields` entry of `x`); without it, the
+    /// floor's ~260-byte callout, byte for byte.
+    #[arg(long, value_name = "N")]
+    body_bytes: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -45,6 +70,16 @@ struct BenchArgs {
     /// Events of one tenant a worker handles at once (`[worker] concurrency`).
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// Configurations of the onboarding benchmarks, comma-separated (each organization holds
+    /// two, a location and two contacts): 10000 by default; 100000 takes minutes more.
+    #[arg(long, value_delimiter = ',', default_value = "10000")]
+    onboard: Vec<usize>,
+    /// Edits on each side for the requests-per-edit figures.
+    #[arg(long, default_value_t = 10)]
+    edits: usize,
+    /// Edit rates (per second) of the webhook → IT Glue write latency figures.
+    #[arg(long, value_delimiter = ',', default_value = "100,200,500,1000")]
+    rates: Vec<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -102,6 +137,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Sim(args)) => run_sims(args),
         Some(Command::Bench(args)) => run_bench(args),
+        Some(Command::Loadgen(args)) => run_loadgen(args),
         None => run_demo(cli.demo),
     };
     match result {
@@ -121,6 +157,9 @@ fn run_sims(args: SimArgs) -> anyhow::Result<ExitCode> {
 
 fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     use syncbridge_demo::bench::{measure, standard_scenarios, table, Scenario};
+    use syncbridge_demo::bench_edits::{edits_table, measure_edits};
+    use syncbridge_demo::bench_latency::{latency_table, measure_latency};
+    use syncbridge_demo::bench_onboarding::{measure_onboarding, onboarding_table};
     telemetry::init_quiet();
     let runtime = runtime()?;
     // One event at a time, for comparison: small, since it is slow under latency.
@@ -150,12 +189,58 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         );
         rows.push((concurrency, measured));
     }
-    let text = table(&rows);
+    let mut text = table(&rows);
+    let mut onboarded = Vec::new();
+    for configurations in &args.onboard {
+        let organizations = (configurations / 2).max(1);
+        let m = runtime.block_on(measure_onboarding(organizations, args.concurrency, 42))?;
+        eprintln!(
+            "onboarding {} configurations: {} linked from the listings, {} events, {:.4} IT Glue \
+             reads per record, peak RSS {:.0} MB; unchanged full sync {:.1} s, {} events",
+            m.configurations,
+            m.linked_from_listings,
+            m.events,
+            m.itglue_reads_per_record(),
+            m.rss_peak_mb,
+            m.unchanged_full_sync.as_secs_f64(),
+            m.unchanged_events
+        );
+        onboarded.push(m);
+    }
+    text.push_str("\n<!-- onboarding -->\n");
+    text.push_str(&onboarding_table(&onboarded));
+    let latencies = runtime.block_on(measure_latency(&args.rates, args.concurrency, 42))?;
+    for l in &latencies {
+        eprintln!(
+            "webhook → IT Glue write at {}/s: p50 {} ms, p99 {} ms, max {} ms ({} edits)",
+            l.per_second, l.p50_ms, l.p99_ms, l.max_ms, l.edits
+        );
+    }
+    text.push_str("\n<!-- latency -->\n");
+    text.push_str(&latency_table(&latencies));
+    let costs = runtime.block_on(measure_edits(args.edits, 42))?;
+    text.push_str("\n<!-- edits -->\n");
+    text.push_str(&edits_table(&costs));
     match args.out {
         Some(path) => std::fs::write(&path, &text)
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?,
         None => print!("{text}"),
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_loadgen(args: LoadgenArgs) -> anyhow::Result<ExitCode> {
+    let options = LoadOptions {
+        url: args.url,
+        kind: args.kind,
+        secret: args.secret,
+        duration: Duration::from_secs(args.secs),
+        connections: args.conc,
+        body_bytes: args.body_bytes,
+    };
+    let report = runtime()?.block_on(loadgen::run(&options))?;
+    // The one line scripts parse; non-2xx answers are for the caller to judge, as with the floor.
+    println!("{report}");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -28,7 +28,7 @@ use crate::driver::{Driver, Edits, Expectation};
 use crate::stack::{pending, Stack, StackOptions};
 use crate::tally::{Tally, TenantTally};
 use crate::verify;
-use crate::world::{DemoTenant, ALL_KINDS};
+use crate::world::{DemoTenant, Documented, ALL_KINDS};
 
 /// What `syncbridge-demo` runs.
 #[derive(Debug, Clone)]
@@ -135,6 +135,7 @@ pub async fn run(
         seed: options.seed,
         unlimited: false,
         concurrency: options.concurrency,
+        documented: Documented::Third,
     })
     .await?;
     for line in &stack.log {

@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::world::{DemoTenant, PsaSim, SCALE};
+use crate::world::{DemoTenant, Documented, PsaSim, SCALE};
 use syncbridge::config::Config;
 use syncbridge::http_server::{self, Limits};
 use syncbridge::ingest::{Ingest, NatsSink};
@@ -42,6 +42,8 @@ pub struct StackOptions {
     pub unlimited: bool,
     /// The workers' `[worker] concurrency`.
     pub concurrency: usize,
+    /// How much IT Glue documents before syncbridge starts.
+    pub documented: Documented,
 }
 
 /// NATS, the simulators and the service, running.
@@ -83,6 +85,7 @@ impl Stack {
                 &clock,
                 options.organizations,
                 options.seed + i as u64,
+                options.documented,
             )
             .await
             .with_context(|| format!("starting the {} simulators", kind.as_str()))?;

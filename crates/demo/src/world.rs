@@ -23,7 +23,7 @@ use syncbridge_model::PsaKind;
 use syncbridge_sim::admin::{AdminError, AdminOps};
 use syncbridge_sim::autotask::{Autotask, AutotaskConfig};
 use syncbridge_sim::connectwise::{ConnectWise, ConnectWiseConfig};
-use syncbridge_sim::itglue::{ItGlue, ItGlueConfig};
+use syncbridge_sim::itglue::{ItGlue, ItGlueConfig, ItGlueSim};
 use syncbridge_sim::kaseya_bms::{BmsConfig, KaseyaBms};
 use syncbridge_sim::seed::{
     load_autotask, load_bms, load_connectwise, load_itglue, load_tigerpaw, Dataset, SeedSpec,
@@ -159,9 +159,40 @@ fn unbudgeted() -> HttpPolicy {
 const HOUR: Duration = Duration::from_secs(3600);
 const FIVE_MINUTES: Duration = Duration::from_secs(300);
 
+/// How much of the PSA's data IT Glue documents before syncbridge starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Documented {
+    /// The demo's: a third of the organizations with what they hold, types named IT Glue's way
+    /// ("Customer" where the PSA says "Client"), and one near miss.
+    #[default]
+    Third,
+    /// Everything, named as the PSA names it, as IT Glue's own PSA integration would have left
+    /// it: an onboarding where nearly every record already agrees.
+    All,
+}
+
+/// Names IT Glue's organization types as the PSA of `kind` names its company types (ids as the
+/// data set's `ORG_KINDS` order), as IT Glue's own integration with that PSA would.
+fn name_types_as(itglue: &ItGlueSim, kind: PsaKind) -> Result<(), AdminError> {
+    // ConnectWise company types and the v2 platform's account types say "Client" for a customer
+    // (the simulators' seeds, `syncbridge_sim::seed`); Autotask and Tigerpaw say "Customer".
+    let names = match kind {
+        PsaKind::ConnectWise | PsaKind::KaseyaBms | PsaKind::PulsewayPsa => {
+            ["Client", "Prospect", "Vendor", "Partner"]
+        }
+        PsaKind::Autotask | PsaKind::Tigerpaw => return Ok(()),
+    };
+    let types = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| json!({"id": i + 1, "name": name}))
+        .collect();
+    itglue.seed("organization_types", types).map(|_| ())
+}
+
 /// The part of a data set IT Glue already documents: the first `count` organizations and what
 /// they hold, plus one near miss of the next organization's name.
-fn documented(ds: &Dataset, count: usize) -> Dataset {
+fn third(ds: &Dataset, count: usize) -> Dataset {
     let mut out = Dataset {
         organizations: ds.organizations.iter().take(count).cloned().collect(),
         locations: ds
@@ -199,6 +230,7 @@ impl DemoTenant {
         clock: &SimClock,
         organizations: usize,
         seed: u64,
+        documented: Documented,
     ) -> anyhow::Result<DemoTenant> {
         let id = kind.as_str().to_owned();
         let itglue = ItGlue::start(ItGlueConfig {
@@ -219,8 +251,13 @@ impl DemoTenant {
             configurations_per_org: 2,
         });
         // `load_itglue` also loads IT Glue's countries and regions the data set's locations use.
-        load_itglue(&itglue.sim, &documented(&ds, organizations / 3), "manual")
-            .map_err(|e| anyhow::anyhow!("seeding IT Glue: {e}"))?;
+        match documented {
+            Documented::Third => load_itglue(&itglue.sim, &third(&ds, organizations / 3), "manual"),
+            Documented::All => {
+                load_itglue(&itglue.sim, &ds, "psa").and_then(|()| name_types_as(&itglue.sim, kind))
+            }
+        }
+        .map_err(|e| anyhow::anyhow!("seeding IT Glue: {e}"))?;
         let itg_url = itglue.base_url().to_owned();
         let itglue_person = ItGlueClient::new(ItgClientConfig {
             http: unbudgeted(),

@@ -1,6 +1,6 @@
 //! The admin API every simulator serves under `/_admin/...`: seed records and read state, edit or
-//! delete "as a person" (so webhooks fire as for a UI edit), count writes per record, set and
-//! clear the fault plan, read and set the clock factor, and read or change the rate budget.
+//! delete "as a person" (so webhooks fire as for a UI edit), count writes per record and requests
+//! per route, set and clear the fault plan, read and set the clock factor, and read or change the rate budget.
 //!
 //! Routes (JSON in and out):
 //! - `GET|PUT|DELETE /_admin/faults` — the [`FaultPlan`]
@@ -8,6 +8,8 @@
 //! - `GET|DELETE /_admin/deliveries` — every webhook/callback attempt (url, status, body)
 //! - `GET|PUT /_admin/rate-limit` (`{"limit":…,"window_secs":…,"kind":"sliding"}` or `null`)
 //! - `GET|DELETE /_admin/writes[?collection=&id=&user=]`, `GET /_admin/writes/count[?…]`
+//! - `GET|DELETE /_admin/requests` — the [`RequestTally`](crate::request_tally::RequestTally):
+//!   `{"total", "reads", "writes", "counts": [{"method", "route", "status", "count"}]}`
 //! - `POST /_admin/seed/{collection}` (array of records), `GET /_admin/state/{collection}`
 //! - `PATCH /_admin/records/{collection}/{id}` (`{"user": "...", "fields": {...}}`),
 //!   `DELETE /_admin/records/{collection}/{id}?user=...`
@@ -136,6 +138,10 @@ pub fn routes<S: AdminOps>(sim: Arc<S>) -> Router {
         )
         .route("/_admin/writes/count", get(count_writes::<S>))
         .route(
+            "/_admin/requests",
+            get(get_requests::<S>).delete(clear_requests::<S>),
+        )
+        .route(
             "/_admin/deliveries",
             get(get_deliveries::<S>).delete(clear_deliveries::<S>),
         )
@@ -227,6 +233,21 @@ async fn count_writes<S: AdminOps>(
     Query(q): Query<WriteQuery>,
 ) -> Json<Value> {
     Json(json!(s.core().writes.count(&q)))
+}
+
+async fn get_requests<S: AdminOps>(State(s): State<Arc<S>>) -> Json<Value> {
+    let tally = &s.core().requests;
+    Json(json!({
+        "total": tally.total(),
+        "reads": tally.reads(),
+        "writes": tally.writes(),
+        "counts": tally.snapshot(),
+    }))
+}
+
+async fn clear_requests<S: AdminOps>(State(s): State<Arc<S>>) -> StatusCode {
+    s.core().requests.clear();
+    StatusCode::NO_CONTENT
 }
 
 async fn get_deliveries<S: AdminOps>(State(s): State<Arc<S>>) -> Json<Value> {

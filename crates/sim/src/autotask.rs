@@ -66,6 +66,7 @@ use crate::clock::{format_millis, SimClock};
 use crate::core::{Core, Rejection};
 use crate::faults::fault_layer;
 use crate::rate_limit::RateLimit;
+use crate::request_tally::{count_requests, RequestTally};
 use crate::server::{any_free_port, SimServer};
 use crate::store::{value_as_id, Store, StoredRecord};
 use crate::writes::WriteAction;
@@ -589,6 +590,11 @@ impl Autotask {
         self.server.base_url()
     }
 
+    /// The requests this simulator answered (also `GET /_admin/requests`).
+    pub fn requests(&self) -> &RequestTally {
+        &self.server.core().requests
+    }
+
     /// `{base}/atservicesrest/v1.0`.
     pub fn api_url(&self) -> String {
         format!("{}{API}", self.base_url())
@@ -625,8 +631,13 @@ fn router(sim: Arc<AutotaskSim>) -> Router {
         ))
         .layer(middleware::from_fn_with_state(sim.clone(), auth))
         .with_state(sim.clone());
+    // Counted outside auth, so its refusals (401, the thread limit's 429) are counted too.
     api.merge(hooks::admin_routes(sim.clone()))
         .merge(admin::routes(sim.clone()))
+        .layer(middleware::from_fn_with_state(
+            sim.core.clone(),
+            count_requests,
+        ))
 }
 
 /// Bodies of the answers the fault layer injects: a 5xx is an outage (a gateway or an

@@ -51,6 +51,7 @@ use crate::delivery::{Dispatcher, Outgoing};
 use crate::faults::fault_layer;
 use crate::json_patch::apply_json_patch;
 use crate::rate_limit::RateLimit;
+use crate::request_tally::{count_requests, RequestTally};
 use crate::server::{any_free_port, SimServer};
 use crate::store::{value_as_id, Store, StoredRecord};
 use crate::urlenc;
@@ -210,6 +211,11 @@ impl ConnectWise {
         self.server.base_url()
     }
 
+    /// The requests this simulator answered (also `GET /_admin/requests`).
+    pub fn requests(&self) -> &RequestTally {
+        &self.server.core().requests
+    }
+
     /// `{base}/v4_6_release/apis/3.0` — what a client is configured with.
     pub fn api_url(&self) -> String {
         format!("{}{API}", self.base_url())
@@ -282,6 +288,10 @@ fn router(sim: Arc<ConnectWiseSim>) -> Router {
         .layer(middleware::from_fn_with_state(
             sim.core.clone(),
             fault_layer,
+        ))
+        .layer(middleware::from_fn_with_state(
+            sim.core.clone(),
+            count_requests,
         ))
 }
 

@@ -1,5 +1,5 @@
-//! The per-simulator bundle of shared machinery: clock, fault plan, write log, rate limiter,
-//! shutdown signal, outgoing HTTP client and id generator. Every vendor simulator owns one
+//! The per-simulator bundle of shared machinery: clock, fault plan, write log, request tally, rate
+//! limiter, shutdown signal, outgoing HTTP client and id generator. Every vendor simulator owns one
 //! [`Core`] and hands it to the shared middleware and admin routes.
 
 use std::sync::{Arc, Mutex, OnceLock};
@@ -13,6 +13,7 @@ use crate::clock::SimClock;
 use crate::delivery::DeliveryLog;
 use crate::faults::Faults;
 use crate::rate_limit::{RateLimit, RateLimiter};
+use crate::request_tally::RequestTally;
 use crate::rng::SimRng;
 use crate::writes::WriteLog;
 
@@ -27,6 +28,8 @@ pub struct Core {
     pub clock: SimClock,
     pub faults: Faults,
     pub writes: WriteLog,
+    /// Every vendor-API request answered, by method, route and status.
+    pub requests: RequestTally,
     /// Every webhook/callback attempt the simulator made.
     pub deliveries: DeliveryLog,
     pub limiter: RateLimiter,
@@ -53,6 +56,7 @@ impl Core {
             clock,
             faults: Faults::default(),
             writes: WriteLog::default(),
+            requests: RequestTally::default(),
             deliveries: DeliveryLog::default(),
             error_body,
             http: reqwest::Client::new(),

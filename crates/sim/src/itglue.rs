@@ -45,6 +45,7 @@ use crate::core::{Core, Rejection};
 use crate::delivery::{Dispatcher, Outgoing};
 use crate::faults::fault_layer;
 use crate::rate_limit::RateLimit;
+use crate::request_tally::{count_requests, RequestTally};
 use crate::server::{any_free_port, SimServer};
 use crate::store::{value_as_id, value_as_text, Store, StoredRecord};
 use crate::urlenc;
@@ -310,6 +311,11 @@ impl ItGlue {
         self.server.base_url()
     }
 
+    /// The requests this simulator answered (also `GET /_admin/requests`).
+    pub fn requests(&self) -> &RequestTally {
+        &self.server.core().requests
+    }
+
     pub async fn shutdown(self) {
         self.server.shutdown().await;
     }
@@ -335,6 +341,10 @@ fn router(sim: Arc<ItGlueSim>) -> Router {
         .layer(middleware::from_fn_with_state(
             sim.core.clone(),
             fault_layer,
+        ))
+        .layer(middleware::from_fn_with_state(
+            sim.core.clone(),
+            count_requests,
         ))
 }
 

@@ -43,7 +43,8 @@ use crate::clock::{parse_timestamp, SimClock, SimMillis};
 use crate::core::{Core, Rejection};
 use crate::faults::fault_layer;
 use crate::json_patch::apply_json_patch;
-use crate::rate_limit::{KeyedRateLimiter, RateLimit};
+use crate::rate_limit::{route_template, KeyedRateLimiter, RateLimit};
+use crate::request_tally::{count_requests, RequestTally};
 use crate::server::{any_free_port, SimServer};
 use crate::store::{value_as_id, value_as_text, Store, StoredRecord};
 use crate::urlenc;
@@ -220,6 +221,11 @@ impl KaseyaBms {
         self.server.base_url()
     }
 
+    /// The requests this simulator answered (also `GET /_admin/requests`).
+    pub fn requests(&self) -> &RequestTally {
+        &self.server.core().requests
+    }
+
     pub async fn shutdown(self) {
         self.server.shutdown().await;
     }
@@ -264,6 +270,10 @@ fn router(sim: Arc<BmsSim>) -> Router {
         .layer(middleware::from_fn_with_state(
             sim.core.clone(),
             fault_layer,
+        ))
+        .layer(middleware::from_fn_with_state(
+            sim.core.clone(),
+            count_requests,
         ))
 }
 
@@ -748,17 +758,7 @@ struct User(String);
 
 /// `METHOD /path/{id}/...` — the endpoint a request counts against.
 fn endpoint_key(method: &str, path: &str) -> String {
-    let template: Vec<&str> = path
-        .split('/')
-        .map(|s| {
-            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-                "{id}"
-            } else {
-                s
-            }
-        })
-        .collect();
-    format!("{method} {}", template.join("/").to_ascii_lowercase())
+    format!("{method} {}", route_template(path).to_ascii_lowercase())
 }
 
 async fn auth(State(sim): State<Arc<BmsSim>>, mut req: Request, next: Next) -> Response {

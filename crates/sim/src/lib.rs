@@ -7,10 +7,11 @@
 //!
 //! Each simulator is an axum server on `127.0.0.1` with the vendor's paths, auth, paging, filters,
 //! error shapes, rate limits and signed webhooks, plus an admin API under `/_admin/...` (see
-//! [`admin`]) to seed data, read state, count writes, inject faults and scale the clock.
+//! [`admin`]) to seed data, read state, count writes and requests, inject faults and scale the
+//! clock.
 //!
 //! Shared machinery: [`clock`] (scalable simulated time), [`rate_limit`], [`faults`],
-//! [`writes`] (write log), [`store`], [`delivery`] (webhook sending with delivery faults),
+//! [`writes`] (write log), [`request_tally`] (requests by route and status), [`store`], [`delivery`] (webhook sending with delivery faults),
 //! [`server`] (bind / shutdown), [`seed`] (deterministic data sets), and the parsers
 //! [`cw_conditions`], [`at_filter`], [`json_patch`], [`dotnet_escape`], [`urlenc`].
 
@@ -30,6 +31,7 @@ pub mod itglue;
 pub mod json_patch;
 pub mod kaseya_bms;
 pub mod rate_limit;
+pub mod request_tally;
 pub mod rng;
 pub mod seed;
 pub mod server;
@@ -42,4 +44,5 @@ pub use clock::SimClock;
 pub use core::Core;
 pub use faults::{DeliveryFaults, Fault, FaultPlan, FaultRule};
 pub use rate_limit::{RateLimit, WindowKind};
+pub use request_tally::{RequestCount, RequestTally};
 pub use server::SimServer;

@@ -184,6 +184,27 @@ impl KeyedRateLimiter {
     }
 }
 
+/// The route a request path belongs to: every id-like segment replaced by `{id}`, so
+/// `/v2/crm/accounts/summary/12` and `…/13` are one endpoint (Kaseya BMS budgets per endpoint, and
+/// the request tally counts per route). Id-like: all digits (every simulated vendor's record ids),
+/// a GUID or other hex token (at least 8 hex digits and dashes, one of them a digit), or
+/// percent-encoded text (a name or value in the path). Anything else is a word of the API
+/// (`organizations`, `v4_6_release`, `3.0`, `index.rails`) and stays.
+pub fn route_template(path: &str) -> String {
+    path.split('/')
+        .map(|segment| if is_id_like(segment) { "{id}" } else { segment })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn is_id_like(segment: &str) -> bool {
+    let all_digits = !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit());
+    let hex_token = segment.len() >= 8
+        && segment.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+        && segment.bytes().any(|b| b.is_ascii_digit());
+    all_digits || hex_token || segment.contains('%')
+}
+
 /// Whole seconds, rounded up, at least 1 (a `Retry-After: 0` invites a hot loop).
 fn ceil_secs(ms: SimMillis) -> u64 {
     ((ms.max(0) as u64).div_ceil(1000)).max(1)
@@ -192,6 +213,28 @@ fn ceil_secs(ms: SimMillis) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn route_templates_hide_ids_and_keep_the_api_words() {
+        assert_eq!(route_template("/organizations/12"), "/organizations/{id}");
+        assert_eq!(
+            route_template("/v4_6_release/apis/3.0/company/companies/7/sites/3"),
+            "/v4_6_release/apis/3.0/company/companies/{id}/sites/{id}"
+        );
+        assert_eq!(
+            route_template("/v2025_1//system/callbackkey/index.rails"),
+            "/v2025_1//system/callbackkey/index.rails"
+        );
+        assert_eq!(
+            route_template("/hooks/3f2504e0-4f89-11d3-9a0c-0305e82c3301/fields"),
+            "/hooks/{id}/fields"
+        );
+        assert_eq!(
+            route_template("/api/accounts/search/Acme%20Ltd"),
+            "/api/accounts/search/{id}"
+        );
+        assert_eq!(route_template("/organizations"), "/organizations");
+    }
 
     #[test]
     fn sliding_window_rejects_then_recovers() {

@@ -1,13 +1,19 @@
 //! Performing a decision's writes, and the link to store afterwards.
 //!
 //! Lookups first, then creates, then one update per side with every changed field of the
-//! decision merged (a single PATCH each). The base stored with the link is what each written side
-//! *reads back* after the write for the fields written — vendors trim and normalise, and a base of
-//! what we sent would make the next event look like an edit. Fields not written keep the engine's
-//! base, which deliberately lags for changes not carried yet (a pending reference, an edit not yet
-//! pushable), so they are carried once possible.
-
-use std::time::Duration;
+//! decision merged (a single PATCH each). The base stored with the link, for the fields written:
+//! - IT Glue: what it *reads back* — its PATCH answers with the record as written, in the same
+//!   request, so that is IT Glue's normalised form of our write and nothing else (a base of what
+//!   we sent would make the next event look like an edit, and on a one-way tenant revert it again);
+//! - the PSA, on an update: what we sent (the engine's base). Autotask and the v2 platform answer
+//!   a PATCH without the record, so the connector reads it back with a second request; a person's
+//!   edit landing between the two would be read back as ours and never carried. With what we
+//!   sent as the base, such an edit is a change the next event carries; a value the PSA only
+//!   normalised costs one write of the normalised value to IT Glue, after which both agree;
+//! - a record created on either side: what it reads back (its values are the vendor's to assign).
+//!
+//! Fields not written keep the engine's base, which deliberately lags for changes not carried yet
+//! (a pending reference, an edit not yet pushable), so they are carried once possible.
 
 use syncbridge_engine::merge::synced_fields;
 use syncbridge_engine::{ActionKind, Changes, Decision, LinkUpdate};
@@ -25,9 +31,6 @@ pub(crate) struct Applied {
     pub itg_written: Option<Vec<Field>>,
     pub writes: usize,
 }
-
-/// How soon a decision whose PSA record changed under it is made again.
-const CHANGED_UNDER_US_RETRY: Duration = Duration::from_secs(1);
 
 pub(crate) async fn apply<P: SideApi, I: SideApi>(
     decision: &Decision,
@@ -69,10 +72,12 @@ pub(crate) async fn apply<P: SideApi, I: SideApi>(
             _ => {}
         }
     }
-    // The PSA first, right after its re-read: nothing else between the two requests.
+    // The PSA first: nothing else between its re-read and its write.
     if let Some((id, changes)) = to_psa {
-        psa_unchanged_since_read(entity, psa, psa_read, &id).await?;
-        out.psa_after = Some(psa.update(entity, &id, &changes).await?);
+        out.psa_after = Some(match psa_read.filter(|r| r.id == id) {
+            Some(read) => psa.update_unchanged(entity, read, &changes).await?,
+            None => psa.update(entity, &id, &changes).await?,
+        });
         out.psa_written = Some(changes.keys().copied().collect());
         out.writes += 1;
     }
@@ -84,32 +89,8 @@ pub(crate) async fn apply<P: SideApi, I: SideApi>(
     Ok(out)
 }
 
-/// A write to the PSA is the one write that can overwrite a person: no PSA offers a conditional
-/// update, so a person's edit made after our read would be lost under our PATCH (and "the PSA
-/// wins" would not hold). Before writing, the record is read again; if it changed since the
-/// decision's read, the event is decided again on what is there now. This narrows the window to
-/// the time between that read and the PATCH (the PATCH is the next request, before the IT Glue
-/// write), at the price of one read per PSA update.
-async fn psa_unchanged_since_read<P: SideApi>(
-    entity: Entity,
-    psa: &P,
-    psa_read: Option<&Record>,
-    psa_id: &str,
-) -> Result<(), ApiError> {
-    let Some(read) = psa_read.filter(|r| r.id == psa_id) else {
-        return Ok(());
-    };
-    match psa.get(entity, &read.id).await? {
-        Some(now) if now.values == read.values => Ok(()),
-        _ => Err(ApiError::Transient {
-            message: "the PSA record changed since it was read; deciding again".into(),
-            retry_after: CHANGED_UNDER_US_RETRY,
-        }),
-    }
-}
-
-/// The link to store after `applied`: ids of created records filled in, and the base of every
-/// written side replaced by what it read back.
+/// The link to store after `applied`: ids of created records filled in, the base of the fields
+/// written as the module documentation says, and each written side's version stamp as read back.
 pub(crate) fn link_after(
     decision: &Decision,
     applied: &Applied,
@@ -129,7 +110,9 @@ pub(crate) fn link_after(
     if let Some(r) = &applied.psa_after {
         link.psa_id.get_or_insert_with(|| r.id.clone());
         if let Some(base) = link.base.as_mut() {
-            read_back(&mut base.psa, r, &applied.psa_written);
+            if applied.psa_written.is_none() {
+                read_back(&mut base.psa, r, &None);
+            }
             base.psa_updated_at = r.updated_at;
         }
     }

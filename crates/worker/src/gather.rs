@@ -4,6 +4,7 @@
 
 use syncbridge_bus::{KvError, Versioned};
 use syncbridge_engine::matching::same_loose_key;
+use syncbridge_engine::scope::psa_in_scope;
 use syncbridge_engine::{Candidate, Input, Parent, Refs, Trigger};
 use syncbridge_model::{
     Entity, Field, Link, LinkState, Side, TenantId, TenantSettings, UnixMillis,
@@ -157,6 +158,10 @@ impl<P: SideApi, I: SideApi, S: Store> Reader<'_, P, I, S> {
         let Some(probe) = probe else {
             return Ok(Vec::new());
         };
+        // A PSA record out of scope is never matched (the gate comes first): no search for it.
+        if side == Side::Psa && psa_in_scope(self.settings, entity, probe).is_err() {
+            return Ok(Vec::new());
+        }
         let org = match &input.parent {
             Parent::Linked { psa_id, itg_id } => Some(match other {
                 Side::Psa => psa_id.as_str(),

@@ -27,6 +27,19 @@ pub enum ApiError {
     },
 }
 
+/// How soon a decision whose record changed under it is made again.
+const CHANGED_UNDER_US_RETRY: Duration = Duration::from_secs(1);
+
+impl ApiError {
+    /// The record changed since the decision's read: decide again, soon.
+    pub fn changed_since_read() -> ApiError {
+        ApiError::Transient {
+            message: "the PSA record changed since it was read; deciding again".into(),
+            retry_after: CHANGED_UNDER_US_RETRY,
+        }
+    }
+}
+
 /// One side of the sync. Futures are `Send`: workers run on a multi-threaded runtime.
 pub trait SideApi: Send + Sync {
     fn side(&self) -> Side;
@@ -85,6 +98,29 @@ pub trait SideApi: Send + Sync {
         id: &str,
         changes: &Changes,
     ) -> impl Future<Output = Result<Record, ApiError>> + Send;
+
+    /// Writes only `changes` to a record that must not have changed since `read` (the decision's
+    /// read of it): no PSA offers a conditional update, so a person's edit made after our read
+    /// would be lost under our write, and "the PSA wins" would not hold. The record is read again
+    /// and compared first; if it changed, the write is not made and the answer is a transient
+    /// error (decide again). A side should re-read as late as it can — the service's PSA side
+    /// re-reads once the write's rate budget is granted, right before it is sent. By default: read,
+    /// compare, write.
+    fn update_unchanged(
+        &self,
+        entity: Entity,
+        read: &Record,
+        changes: &Changes,
+    ) -> impl Future<Output = Result<Record, ApiError>> + Send {
+        async move {
+            match self.get(entity, &read.id).await? {
+                Some(now) if now.values == read.values => {
+                    self.update(entity, &read.id, changes).await
+                }
+                _ => Err(ApiError::changed_since_read()),
+            }
+        }
+    }
 
     /// How many records of `entity` in organization `org_id` were created within a minute either
     /// side of `at` (IT Glue: import bursts). Sides that never push answer 0.

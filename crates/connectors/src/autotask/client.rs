@@ -13,7 +13,9 @@ use std::time::Duration;
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
-use syncbridge_model::{changes_setting, Changes, Entity, Field, Record, UnixMillis, Values};
+use syncbridge_model::{
+    changes_setting, Changes, Entity, Field, PsaKind, Record, UnixMillis, Values,
+};
 
 use super::fields::{
     self, entity_name, modified_field, Ids, Names, ACTIVE_KEY, PARENT_KEY, PRODUCT_KEY,
@@ -97,7 +99,7 @@ impl AutotaskConfig {
 /// REST base (with `/v1.0`) goes into [`AutotaskConfig::api_url`]. `lookup` is
 /// `https://webservices.autotask.net/atservicesrest/v1.0` for the real service.
 pub async fn discover_zone(lookup: &str, username: &str, policy: HttpPolicy) -> Result<String> {
-    let http = Http::new(policy, Vec::new())?;
+    let http = Http::new(PsaKind::Autotask.as_str(), policy, Vec::new())?;
     let mut url = url::Url::parse(&format!("{}/zoneInformation", lookup.trim_end_matches('/')))
         .map_err(|e| Error::InvalidInput(format!("bad Autotask URL: {e}")))?;
     url.query_pairs_mut().append_pair("user", username);
@@ -158,6 +160,7 @@ fn sensitive(value: &str) -> Result<HeaderValue> {
 impl AutotaskClient {
     pub fn new(config: AutotaskConfig) -> Result<Self> {
         let http = Http::new(
+            PsaKind::Autotask.as_str(),
             config.http,
             vec![config.secret.clone(), config.integration_code.clone()],
         )?

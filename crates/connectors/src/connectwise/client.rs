@@ -8,7 +8,7 @@ use base64::Engine;
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
-use syncbridge_model::{Changes, Entity, Field, Record, UnixMillis, Values};
+use syncbridge_model::{Changes, Entity, Field, PsaKind, Record, UnixMillis, Values};
 
 use super::fields::{to_record, wire_fields, wire_of, Wire};
 use super::lookups::LookupCache;
@@ -136,6 +136,7 @@ impl ConnectWiseClient {
         let authorization = sensitive(&format!("Basic {basic}"))?;
         let client_id = sensitive(config.client_id.expose())?;
         let http = Http::new(
+            PsaKind::ConnectWise.as_str(),
             config.http,
             vec![
                 config.private_key.clone(),

@@ -79,7 +79,8 @@ pub(super) struct RawPage {
 
 impl ItGlueClient {
     pub fn new(config: ItGlueConfig) -> Result<Self> {
-        let http = Http::new(config.http, vec![config.api_key.clone()])?;
+        // IT Glue is no PSA, so it has no `PsaKind` token; this one matches theirs in style.
+        let http = Http::new("itglue", config.http, vec![config.api_key.clone()])?;
         Ok(ItGlueClient {
             http,
             base: config.base_url.trim_end_matches('/').to_owned(),

@@ -7,10 +7,11 @@ use std::time::Duration;
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Method;
 use serde_json::Value;
-use syncbridge_model::{Entity, Record};
+use syncbridge_model::{Entity, PsaKind, Record};
 
 use super::fields::{location_record, split_location_id, to_record};
 use super::lookups::Tables;
+use crate::endpoint;
 use crate::error::{excerpt, Error, Result};
 use crate::http::{Http, HttpStats, Retry};
 use crate::itglue::encode_segment;
@@ -27,6 +28,14 @@ pub enum BmsFlavor {
 }
 
 impl BmsFlavor {
+    /// The platform as the configuration names it (`kaseya-bms`, `pulseway-psa`).
+    fn kind(self) -> PsaKind {
+        match self {
+            BmsFlavor::KaseyaBms => PsaKind::KaseyaBms,
+            BmsFlavor::PulsewayPsa => PsaKind::PulsewayPsa,
+        }
+    }
+
     /// The platform's name, for errors.
     fn vendor(self) -> &'static str {
         match self {
@@ -107,24 +116,18 @@ pub struct BmsClient {
     pub(super) lookups: Tables,
 }
 
-/// `POST /v2/crm/accounts/12` → `post /v2/crm/accounts/{id}` (BMS counts per endpoint).
+/// `POST /v2/crm/accounts/12` → `POST /v2/crm/accounts/{id}` (BMS counts per endpoint).
 fn endpoint_key(method: &Method, path: &str) -> String {
-    let template: Vec<&str> = path
-        .split('/')
-        .map(|s| {
-            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-                "{id}"
-            } else {
-                s
-            }
-        })
-        .collect();
-    format!("{method} {}", template.join("/"))
+    endpoint::template(&format!("{method} {path}"))
 }
 
 impl BmsClient {
     pub fn new(config: BmsConfig) -> Result<Self> {
-        let http = Http::new(config.http, vec![config.password.clone()])?;
+        let http = Http::new(
+            config.flavor.kind().as_str(),
+            config.http,
+            vec![config.password.clone()],
+        )?;
         let lookups = Tables::new(
             config.flavor.vendor(),
             &config.asset_categories,
@@ -180,7 +183,7 @@ impl BmsClient {
         let url = format!("{}/v2/security/authenticate", self.base);
         let reply = self
             .http
-            .send("post /v2/security/authenticate", Retry::Idempotent, |c| {
+            .send("POST /v2/security/authenticate", Retry::Idempotent, |c| {
                 c.post(&url)
                     .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
                     .body(form.clone())

@@ -6,7 +6,7 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::Method;
 use serde_json::{json, Value};
 use syncbridge_model::Changes;
-use syncbridge_model::{Entity, Field, Record, UnixMillis, Values};
+use syncbridge_model::{Entity, Field, PsaKind, Record, UnixMillis, Values};
 
 use super::fields::{account_of, account_record, contact_record, location_record};
 use super::signature::signed;
@@ -70,7 +70,11 @@ pub struct TigerpawClient {
 impl TigerpawClient {
     pub fn new(config: TigerpawConfig) -> Result<Self> {
         Ok(TigerpawClient {
-            http: Http::new(config.http, vec![config.private_key.clone()])?,
+            http: Http::new(
+                PsaKind::Tigerpaw.as_str(),
+                config.http,
+                vec![config.private_key.clone()],
+            )?,
             base: config.base_url.trim_end_matches('/').to_owned(),
             public_key: config.public_key,
             private_key: config.private_key,

@@ -8,6 +8,7 @@ mod audit_bms;
 mod audit_connectwise;
 mod audit_itglue;
 mod audit_tigerpaw;
+mod check_before_write;
 mod common;
 mod contract;
 mod lookups;

@@ -3,3 +3,4 @@
 
 mod run;
 mod sim;
+mod vendor_requests;

@@ -117,7 +117,7 @@ impl Default for RawWorker {
 }
 
 fn default_concurrency() -> usize {
-    1
+    8
 }
 
 fn default_listen() -> String {

@@ -189,7 +189,7 @@ fn secret_forms() {
 fn worker_concurrency_has_a_default_applies_to_every_tenant_and_is_bounded() {
     let env = |_: &str| Some("x".to_owned());
     let config = Config::from_toml(MINIMAL_AUTOTASK, &env).unwrap();
-    assert_eq!(config.worker.concurrency, 1);
+    assert_eq!(config.worker.concurrency, 8);
     let text = format!("[worker]\nconcurrency = 4\n{MINIMAL_AUTOTASK}");
     let config = Config::from_toml(&text, &env).unwrap();
     assert!(config.tenants.values().all(|t| t.worker.concurrency == 4));

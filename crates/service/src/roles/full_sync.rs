@@ -33,7 +33,7 @@ use syncbridge_bus::{
 use syncbridge_connectors::Vendor;
 use syncbridge_connectors::{ItGlueClient, PsaClient};
 use syncbridge_engine::onboard::{Linked, Onboarding};
-use syncbridge_engine::reconcile::{plan, Listed, Recheck, Why};
+use syncbridge_engine::reconcile::{plan, Listed, Plan, Recheck, Why};
 use syncbridge_engine::Action;
 use syncbridge_model::{
     ChangeAction, ChangeEvent, Entity, EventSource, Link, Record, Side, TenantId, UnixMillis,
@@ -195,75 +195,125 @@ pub async fn full_sync(
     for l in &listings {
         onboarding.add(l.entity, &l.psa, l.itg.values(), &l.links);
     }
-    let mut watermark_recorded = false;
+    let mut run = Run {
+        tenant,
+        stores,
+        options,
+        now,
+        watermark_recorded: false,
+    };
     let mut events: Vec<Recheck> = Vec::new();
     // Entity by entity, parents first: an organization linked here lets its records be linked too.
     for listing in &listings {
-        let by_id: HashMap<&str, &Record> =
-            listing.psa.iter().map(|r| (r.id.as_str(), r)).collect();
-        let mut to_link = Vec::new();
-        let mut to_publish = Vec::new();
-        for recheck in planned
-            .rechecks
-            .iter()
-            .filter(|r| r.entity == listing.entity)
-        {
-            let record = by_id.get(recheck.psa_id.as_str()).copied();
-            let linked = match (recheck.why, record) {
-                (Why::New, Some(record)) => onboarding.link(listing.entity, record),
-                _ => None,
-            };
-            match linked {
-                Some(linked) => to_link.push(linked),
-                None => to_publish.push(recheck.clone()),
-            }
-        }
-        if options.dry_run {
-            to_link.iter().for_each(|l| onboarding.known(&l.link));
-            add_linked(&mut report, listing.entity, to_link.len());
-        } else if !to_link.is_empty() {
-            if !watermark_recorded {
-                // As a worker's first event would: the tenant's first sync starts now.
-                stores
-                    .state
-                    .record_first_sync_watermark(&tenant.id, now)
-                    .await?;
-                watermark_recorded = true;
-            }
-            let stored = store_links(&tenant.id, stores, to_link, &options.run, now).await?;
-            for (link, stored) in stored {
-                if stored {
-                    onboarding.known(&link);
-                    add_linked(&mut report, listing.entity, 1);
-                } else if let Some(psa_id) = link.psa_id {
-                    // Linked by a worker meanwhile: its event decides it on what is stored now.
-                    to_publish.push(Recheck {
-                        entity: listing.entity,
-                        psa_id,
-                        why: Why::New,
-                    });
-                }
-            }
-        }
-        if !options.dry_run {
-            for recheck in &to_publish {
-                let event = reconcile_event(tenant, &options.run, recheck, now);
-                if stores
-                    .publisher
-                    .publish(&event, Bytes::new())
-                    .await?
-                    .duplicate
-                {
-                    report.duplicates += 1;
-                } else {
-                    report.published += 1;
-                }
-            }
-        }
-        events.extend(to_publish);
+        let (to_link, to_publish) = split_new(&mut onboarding, listing, &planned);
+        let published = run
+            .link_and_publish(
+                &mut onboarding,
+                listing.entity,
+                to_link,
+                to_publish,
+                &mut report,
+            )
+            .await?;
+        events.extend(published);
     }
     report.planned = counts(&events);
     Ok(report)
+}
+
+/// The planned records of one listing: the new ones the listings settle (to link) and the rest
+/// (to publish).
+fn split_new(
+    onboarding: &mut Onboarding<'_>,
+    listing: &Listing,
+    planned: &Plan,
+) -> (Vec<Linked>, Vec<Recheck>) {
+    let by_id: HashMap<&str, &Record> = listing.psa.iter().map(|r| (r.id.as_str(), r)).collect();
+    let mut to_link = Vec::new();
+    let mut to_publish = Vec::new();
+    for recheck in planned
+        .rechecks
+        .iter()
+        .filter(|r| r.entity == listing.entity)
+    {
+        let record = by_id.get(recheck.psa_id.as_str()).copied();
+        let linked = match (recheck.why, record) {
+            (Why::New, Some(record)) => onboarding.link(listing.entity, record),
+            _ => None,
+        };
+        match linked {
+            Some(linked) => to_link.push(linked),
+            None => to_publish.push(recheck.clone()),
+        }
+    }
+    (to_link, to_publish)
+}
+
+/// One full sync's writes: links from the listings, then events.
+struct Run<'a> {
+    tenant: &'a TenantConfig,
+    stores: &'a FullSyncStores,
+    options: &'a FullSyncOptions,
+    now: UnixMillis,
+    watermark_recorded: bool,
+}
+
+impl Run<'_> {
+    /// Stores `to_link` (a record a worker linked first is published instead), then publishes
+    /// `to_publish`; on a dry run only counts. Returns the records published (or to publish).
+    async fn link_and_publish(
+        &mut self,
+        onboarding: &mut Onboarding<'_>,
+        entity: Entity,
+        to_link: Vec<Linked>,
+        mut to_publish: Vec<Recheck>,
+        report: &mut FullSyncReport,
+    ) -> Result<Vec<Recheck>, FullSyncError> {
+        if self.options.dry_run {
+            to_link.iter().for_each(|l| onboarding.known(&l.link));
+            add_linked(report, entity, to_link.len());
+            return Ok(to_publish);
+        }
+        if !to_link.is_empty() && !self.watermark_recorded {
+            // As a worker's first event would: the tenant's first sync starts now.
+            self.stores
+                .state
+                .record_first_sync_watermark(&self.tenant.id, self.now)
+                .await?;
+            self.watermark_recorded = true;
+        }
+        let stored = store_links(
+            &self.tenant.id,
+            self.stores,
+            to_link,
+            &self.options.run,
+            self.now,
+        )
+        .await?;
+        for (link, stored) in stored {
+            if stored {
+                onboarding.known(&link);
+                add_linked(report, entity, 1);
+            } else if let Some(psa_id) = link.psa_id {
+                // Linked by a worker meanwhile: its event decides it on what is stored now.
+                to_publish.push(Recheck {
+                    entity,
+                    psa_id,
+                    why: Why::New,
+                });
+            }
+        }
+        for recheck in &to_publish {
+            let event = reconcile_event(self.tenant, &self.options.run, recheck, self.now);
+            let published = self.stores.publisher.publish(&event, Bytes::new()).await?;
+            if published.duplicate {
+                report.duplicates += 1;
+            } else {
+                report.published += 1;
+            }
+        }
+        Ok(to_publish)
+    }
 }
 
 fn add_linked(report: &mut FullSyncReport, entity: Entity, n: usize) {

@@ -3,7 +3,8 @@
 //! Labels are always from closed sets or from configuration: `tenant` is a *configured* tenant id
 //! (an unknown one from a URL becomes `unknown`, so a scanner cannot grow the label set), `source`
 //! a route's source name, `outcome`/`reason` fixed words. Nothing from a path token, a header or a
-//! body ever becomes a label.
+//! body ever becomes a label. The vendor-request metrics are recorded by the connectors
+//! (`syncbridge_connectors::request_metrics`, where their labels are said) and described here.
 //!
 //! | metric | type | labels |
 //! |---|---|---|
@@ -21,6 +22,8 @@
 //! | `syncbridge_http_connections_timed_out_total` | counter | listener, reason |
 //! | `syncbridge_http_accept_errors_total` | counter | listener |
 //! | `syncbridge_open_files_limit` | gauge | |
+//! | `syncbridge_vendor_requests_total` | counter | vendor, endpoint, status |
+//! | `syncbridge_vendor_request_duration_seconds` | histogram | vendor, endpoint |
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -44,10 +47,17 @@ pub const HTTP_CONNECTION_LIMIT_HITS: &str = "syncbridge_http_connection_limit_h
 pub const HTTP_CONNECTIONS_TIMED_OUT: &str = "syncbridge_http_connections_timed_out_total";
 pub const HTTP_ACCEPT_ERRORS: &str = "syncbridge_http_accept_errors_total";
 pub const OPEN_FILES_LIMIT: &str = "syncbridge_open_files_limit";
+pub use syncbridge_connectors::request_metrics::{VENDOR_REQUESTS, VENDOR_REQUEST_SECONDS};
 
 /// Publish latency buckets (seconds): a local ack takes a millisecond, a sick cluster seconds.
 const PUBLISH_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+/// Vendor request latency buckets (seconds): a near API answers in tens of milliseconds, a slow
+/// listing page in seconds, and a hung request takes the client's whole timeout (30 s default).
+const VENDOR_REQUEST_BUCKETS: [f64; 12] = [
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
@@ -59,6 +69,11 @@ pub fn handle() -> Option<PrometheusHandle> {
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(PUBLISH_SECONDS.to_owned()), &PUBLISH_BUCKETS)
+                .ok()?
+                .set_buckets_for_metric(
+                    Matcher::Full(VENDOR_REQUEST_SECONDS.to_owned()),
+                    &VENDOR_REQUEST_BUCKETS,
+                )
                 .ok()?
                 .build_recorder();
             let handle = recorder.handle();
@@ -123,6 +138,18 @@ fn describe() {
     metrics::describe_gauge!(
         OPEN_FILES_LIMIT,
         "The process's soft open-file limit after raising it to the hard limit at start."
+    );
+    metrics::describe_counter!(
+        VENDOR_REQUESTS,
+        "Requests sent to the vendors' APIs, each retry included, by vendor, endpoint (the \
+         client's budget key, ids as {id}) and status (HTTP status, or timeout / error when no \
+         answer came)."
+    );
+    metrics::describe_histogram!(
+        VENDOR_REQUEST_SECONDS,
+        metrics::Unit::Seconds,
+        "Time from sending a vendor request to its whole answer (or failure), by vendor and \
+         endpoint; waits for a rate budget or a concurrency slot are not in it."
     );
 }
 

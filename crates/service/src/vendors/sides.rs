@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use syncbridge_connectors::Vendor;
-use syncbridge_connectors::{Error, ItGlueClient, PsaClient};
+use syncbridge_connectors::{check_before_write, Check, Error, ItGlueClient, PsaClient};
 use syncbridge_engine::{Changes, LookupKind, Lookups};
 use syncbridge_model::{Entity, Record, Side, UnixMillis, Values};
 use syncbridge_worker::{ApiError, SideApi};
@@ -26,6 +26,9 @@ pub(crate) fn api_error(e: Error) -> ApiError {
             retry_after: GONE_RETRY,
             message: "the record was deleted since it was read; deciding again".into(),
         };
+    }
+    if matches!(e, Error::ChangedSinceRead) {
+        return ApiError::changed_since_read();
     }
     if e.is_transient() {
         return ApiError::Transient {
@@ -352,6 +355,32 @@ impl SideApi for PsaSide {
             self.keep_company(id, record.as_ref().and_then(|c| c.org_id.clone()));
         }
         Ok(record)
+    }
+
+    /// Re-reads the record once the write's rate budget is granted, right before the write is
+    /// sent (`check_before_write`): waiting for the budget does not widen the window in which a
+    /// person's edit would be overwritten.
+    async fn update_unchanged(
+        &self,
+        entity: Entity,
+        read: &Record,
+        changes: &Changes,
+    ) -> Result<Record, ApiError> {
+        let (client, id, expected) = (self.client.clone(), read.id.clone(), read.values.clone());
+        let check: Check = Arc::new(move || {
+            let (client, id, expected) = (client.clone(), id.clone(), expected.clone());
+            Box::pin(async move {
+                match client.get(entity, &id).await? {
+                    Some(now) if now.values == expected => Ok(()),
+                    _ => Err(Error::ChangedSinceRead),
+                }
+            })
+        });
+        check_before_write(
+            check,
+            update_record(&*self.client, entity, &read.id, changes),
+        )
+        .await
     }
 
     async fn company_of_contact(&self, id: &str) -> Result<Option<String>, ApiError> {

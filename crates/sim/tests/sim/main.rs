@@ -7,5 +7,6 @@ mod common;
 mod connectwise;
 mod itglue;
 mod kaseya_bms;
+mod requests;
 mod seed;
 mod tigerpaw;

@@ -136,6 +136,41 @@ async fn a_psa_edit_made_after_the_workers_read_is_not_overwritten_by_its_push<B
     }
 }
 
+/// Autotask and the v2 platform answer a PATCH without the record: the connector reads it back
+/// with a second request. A person's PSA edit landing between the two is in that read-back; it
+/// must not be taken for our write (stored as the base, it would never be carried): the next event
+/// carries it to IT Glue.
+async fn a_psa_edit_landing_before_our_writes_read_back_is_carried_not_taken_for_ours<
+    B: Backend,
+>() {
+    let h = Harness::<B>::start().await;
+    let w = h.worker(settings(true), "w1");
+    h.psa.seed(Entity::Organization, acme("p1"));
+    w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
+    let itg_id = h.itg.all(Entity::Organization)[0].id.clone();
+
+    h.itg
+        .edit(Entity::Organization, &itg_id, Field::ShortName, "FROM-ITG");
+    *h.psa.edit_after_next_update.lock().unwrap() = Some((
+        Entity::Organization,
+        "p1".into(),
+        Field::ShortName,
+        "FROM-PSA".into(),
+    ));
+    let pushed = w
+        .handle(&itg_event(Entity::Organization, &itg_id), T0)
+        .await;
+    assert!(matches!(pushed, Outcome::Done { writes: 1 }), "{pushed:?}");
+    // The person's edit sends its own event (a webhook or a poll).
+    w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
+    for r in [
+        h.psa.record(Entity::Organization, "p1").unwrap(),
+        h.itg.record(Entity::Organization, &itg_id).unwrap(),
+    ] {
+        assert_eq!(r.get(Field::ShortName), Some("FROM-PSA"));
+    }
+}
+
 async fn a_create_that_committed_but_timed_out_is_linked_on_retry_not_duplicated<B: Backend>() {
     let h = Harness::<B>::start().await;
     let w = h.worker(settings(false), "w1");
@@ -413,6 +448,7 @@ on_both_backends!(
     a_psa_company_is_created_in_itglue_linked_and_its_echo_writes_nothing,
     edits_flow_both_ways_and_the_psa_wins_a_same_field_conflict,
     a_psa_edit_made_after_the_workers_read_is_not_overwritten_by_its_push,
+    a_psa_edit_landing_before_our_writes_read_back_is_carried_not_taken_for_ours,
     a_create_that_committed_but_timed_out_is_linked_on_retry_not_duplicated,
     a_permanent_vendor_refusal_goes_to_the_dead_letters_with_its_reason,
     a_contact_before_its_company_syncs_the_company_first,

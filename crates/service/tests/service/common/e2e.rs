@@ -13,7 +13,7 @@ use syncbridge::roles::full_sync::{full_sync, FullSyncOptions, FullSyncReport, F
 use syncbridge_bus::{names, AuditLog, LinkStore};
 use syncbridge_connectors::Vendor;
 use syncbridge_demo::stack::{Stack, StackOptions};
-use syncbridge_demo::world::DemoTenant;
+use syncbridge_demo::world::{DemoTenant, Documented};
 use syncbridge_engine::Changes;
 use syncbridge_model::{
     Entity, Field, Link, LinkState, Mode, PsaKind, Record, TenantId, TenantSettings,
@@ -122,6 +122,7 @@ impl E2e {
             seed,
             unlimited: false,
             concurrency: syncbridge::config::WorkerConfig::default().concurrency,
+            documented: Documented::Third,
         })
         .await
         .expect("the stack starts");

@@ -34,7 +34,7 @@ use syncbridge_bus::{
 };
 use syncbridge_connectors::Vendor;
 use syncbridge_demo::verify;
-use syncbridge_demo::world::DemoTenant;
+use syncbridge_demo::world::{DemoTenant, Documented};
 use syncbridge_engine::scope::psa_in_scope;
 use syncbridge_engine::{Changes, LookupKind};
 use syncbridge_model::{
@@ -184,9 +184,15 @@ impl World {
     /// `concurrency`: the worker processes' `[worker] concurrency`.
     async fn start(organizations: usize, concurrency: usize) -> World {
         let nats = NatsServer::start().await.expect("start nats-server");
-        let tenant = DemoTenant::start(PsaKind::ConnectWise, &SimClock::new(), organizations, 7)
-            .await
-            .expect("start the simulators");
+        let tenant = DemoTenant::start(
+            PsaKind::ConnectWise,
+            &SimClock::new(),
+            organizations,
+            7,
+            Documented::Third,
+        )
+        .await
+        .expect("start the simulators");
         let port = free_port();
         let text = format!(
             "[nats]\nurls = [\"{}\"]\n\n[ingest]\nlisten = \"127.0.0.1:{port}\"\n\n\

@@ -5,7 +5,8 @@
 use crate::common::e2e;
 
 use e2e::{any_action, eventually, E2e};
-use syncbridge_model::{Entity, Field, Mode, PsaKind};
+use syncbridge_bus::EventPublisher;
+use syncbridge_model::{ChangeAction, ChangeEvent, Entity, EventSource, Field, Mode, PsaKind};
 use syncbridge_sim::faults::{Fault, FaultPlan, FaultRule};
 
 /// After the initial sync and a person's edit on each side, every write syncbridge made changed
@@ -112,6 +113,22 @@ async fn a_stale_read_after_our_write_is_retried_not_pushed_back() {
         (short_name_in_itglue().as_deref() == Some("FRESH")).then_some(())
     })
     .await;
+    // The IT Glue poller skips our own write's version (it is the link's base), so the read
+    // after the write comes from an IT Glue event of the record, as a workflow webhook or a
+    // person's unsynced edit would make.
+    let hint = ChangeEvent {
+        tenant: e.id.clone(),
+        source: EventSource::ItGlue,
+        entity: Some(Entity::Organization),
+        msg_id: Some(format!("stale-read-test:{org_itg}")),
+        record_id: Some(org_itg.clone()),
+        action: ChangeAction::Upsert,
+        received_at: 0,
+    };
+    EventPublisher::new(e.stack.conn.clone(), std::time::Duration::from_secs(5))
+        .publish(&hint, bytes::Bytes::new())
+        .await
+        .unwrap();
     eventually("the read after the write was answered stale", || async {
         (faults.plan().rules[0].times == Some(0)).then_some(())
     })

@@ -53,6 +53,9 @@ pub struct MemorySide {
     /// A person's edit made right after the next read of its record: (entity, id, field,
     /// value). The read answers the record as it was; the edit lands behind it.
     pub edit_after_next_read: Arc<Mutex<Option<PendingEdit>>>,
+    /// A person's edit landing right after the next update of its record, before the update's
+    /// answer (Autotask and the v2 platform read a record back with a second request).
+    pub edit_after_next_update: Arc<Mutex<Option<PendingEdit>>>,
 }
 
 impl MemorySide {
@@ -70,6 +73,7 @@ impl MemorySide {
             reads_in_flight: Arc::default(),
             most_reads_in_flight: Arc::default(),
             edit_after_next_read: Arc::default(),
+            edit_after_next_update: Arc::default(),
         }
     }
 
@@ -266,9 +270,13 @@ impl SideApi for MemorySide {
             r.values.set(*f, v);
         }
         r.updated_at = now;
-        let r = r.clone();
         st.writes.push(("update".into(), entity, id.to_owned()));
-        Ok(r)
+        drop(st);
+        if let Some((entity, id, field, value)) = self.edit_after_next_update.lock().unwrap().take()
+        {
+            self.edit(entity, &id, field, &value);
+        }
+        Ok(self.record(entity, id).expect("record"))
     }
 }
 
