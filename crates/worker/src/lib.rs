@@ -4,7 +4,7 @@
 //! read the current state of both sides (events are hints); gather what the engine needs (link and
 //! base, parent organization, candidates, references, lookups, watermark) — an unlinked record
 //! also takes its exact match key's lease and reads again under it;
-//! run [`syncbridge_engine::decide`]; write to each side only what the decision asks; store the link
+//! run [`syncbridge_engine::decide()`]; write to each side only what the decision asks; store the link
 //! with the values read back after the writes, with compare-and-set on the KV revision (re-deciding
 //! on a conflict); audit the decision; release the lease. The caller acks, naks with a delay, or
 //! files a dead letter according to the returned [`Outcome`].
