@@ -15,7 +15,6 @@
 //!   PSA record may have changed or left scope meanwhile) and the PSA wins. If publishing fails
 //!   half-way, the next full sync relinks the rest.
 
-use bytes::Bytes;
 use syncbridge_bus::KvError;
 use syncbridge_engine::{Action, ActionKind, Decision, Rule};
 use syncbridge_model::{
@@ -25,6 +24,7 @@ use syncbridge_model::{
 use crate::gather::Failure;
 use crate::pipeline::Worker;
 use crate::side::SideApi;
+use crate::store::Store;
 
 /// The entities that live under an organization, in the order a full sync takes them.
 const CHILDREN: [Entity; 3] = [Entity::Location, Entity::Contact, Entity::Configuration];
@@ -39,7 +39,7 @@ pub(crate) struct Cascaded {
     pub relink_events: usize,
 }
 
-impl<P: SideApi, I: SideApi> Worker<P, I> {
+impl<P: SideApi, I: SideApi, S: Store> Worker<P, I, S> {
     /// Carries an organization's decision to its children. `org` is the organization's link as it
     /// stands after the decision (stored at `revision`).
     pub(crate) async fn cascade(
@@ -78,8 +78,7 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
                 }
                 let child = self
                     .stores
-                    .links
-                    .get_by_itg(&self.tenant, entity, &itg_id)
+                    .link_by_itg(&self.tenant, entity, &itg_id)
                     .await?;
                 let orphaned_psa = child
                     .filter(|c| c.value.state == LinkState::Orphaned)
@@ -108,8 +107,7 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
         for _ in 0..CAS_ATTEMPTS {
             let Some(stored) = self
                 .stores
-                .links
-                .get_by_itg(&self.tenant, entity, itg_id)
+                .link_by_itg(&self.tenant, entity, itg_id)
                 .await?
             else {
                 return Ok(false);
@@ -125,8 +123,7 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
             };
             match self
                 .stores
-                .links
-                .update(&self.tenant, &after, stored.revision)
+                .update_link(&self.tenant, &after, stored.revision)
                 .await
             {
                 Ok(_) => {
@@ -187,18 +184,7 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
             action: ChangeAction::Upsert,
             received_at: now,
         };
-        self.stores
-            .events
-            .publish(&event, Bytes::new())
-            .await
-            .map_err(|e| {
-                Failure::Kv(KvError::Unavailable {
-                    bucket: "SYNC_EVENTS".into(),
-                    key: String::new(),
-                    op: "publish",
-                    reason: e.to_string(),
-                })
-            })?;
+        self.stores.publish(&event).await?;
         Ok(())
     }
 }

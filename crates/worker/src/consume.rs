@@ -21,6 +21,7 @@ use syncbridge_model::{ChangeEvent, UnixMillis};
 
 use crate::pipeline::{Outcome, Worker};
 use crate::side::SideApi;
+use crate::store::Store;
 
 /// What one run of the loop did, for metrics and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -40,11 +41,9 @@ enum Answered {
     Done,
     Retried,
     DeadLettered,
-    /// A kill hook fired: the process "died" with this message unanswered.
-    Killed,
 }
 
-/// Runs until `shutdown` completes, a kill hook fires or the consumer fails, handling up to
+/// Runs until `shutdown` completes or the consumer fails, handling up to
 /// `concurrency` messages at once (at least one). `clock` gives "now".
 ///
 /// A pull asks only for as many messages as can start at once, so a fetched message never waits
@@ -52,8 +51,8 @@ enum Answered {
 /// minutes, and count as a failed delivery towards max_deliver). On `shutdown` no new pull is
 /// made; the messages of the pull under way and those in flight are handled and answered first.
 /// A consumer failure also lets what is in flight finish before it is returned.
-pub async fn run<P: SideApi, I: SideApi>(
-    worker: &Worker<P, I>,
+pub async fn run<P: SideApi, I: SideApi, S: Store>(
+    worker: &Worker<P, I, S>,
     consumer: &PullConsumer,
     dead_letters: &DeadLetters,
     concurrency: usize,
@@ -90,9 +89,6 @@ pub async fn run<P: SideApi, I: SideApi>(
                 Answered::Done => counts.done += 1,
                 Answered::Retried => counts.retried += 1,
                 Answered::DeadLettered => counts.dead_lettered += 1,
-                // Nothing after the kill point runs, as after kill -9: the other messages in
-                // flight are dropped unanswered and come back after the ack wait.
-                Answered::Killed => return Ok(counts),
             },
             next = next_message(&mut pull) => match next {
                 None => pull = None,
@@ -115,8 +111,8 @@ async fn next_message(
 
 /// Handles and answers one message. A failure to answer is logged, not fatal to the other
 /// messages in flight: an unanswered message comes back after the consumer's ack wait.
-async fn handle_one<P: SideApi, I: SideApi>(
-    worker: &Worker<P, I>,
+async fn handle_one<P: SideApi, I: SideApi, S: Store>(
+    worker: &Worker<P, I, S>,
     dead_letters: &DeadLetters,
     clock: &impl Fn() -> UnixMillis,
     msg: async_nats::jetstream::Message,
@@ -141,10 +137,6 @@ async fn handle_one<P: SideApi, I: SideApi>(
             msg.ack_with(AckKind::Nak(Some(delay))).await,
             Answered::Retried,
         ),
-        Outcome::Killed(point) => {
-            tracing::warn!(seq, ?point, "worker stopped by a kill hook");
-            return Answered::Killed;
-        }
         Outcome::DeadLetter(reason) => {
             let stored = StoredEvent {
                 subject: msg.subject.to_string(),

@@ -2,7 +2,7 @@
 //! organization's link, candidates for matching, reference links, IT Glue lookups and the
 //! first-sync watermark. Reads only; every vendor read goes through [`SideApi`].
 
-use syncbridge_bus::{KvError, LinkStore, StateStore, Versioned};
+use syncbridge_bus::{KvError, Versioned};
 use syncbridge_engine::matching::same_loose_key;
 use syncbridge_engine::scope::psa_in_scope;
 use syncbridge_engine::{Candidate, Input, Parent, Refs, Trigger};
@@ -11,6 +11,7 @@ use syncbridge_model::{
 };
 
 use crate::side::{ApiError, SideApi};
+use crate::store::Store;
 
 /// Why gathering (or applying) stopped.
 #[derive(Debug, thiserror::Error)]
@@ -19,9 +20,6 @@ pub(crate) enum Failure {
     Api(#[from] ApiError),
     #[error(transparent)]
     Kv(#[from] KvError),
-    /// A test hook stopped the worker as if the process had been killed at this point.
-    #[error("stopped at {0:?} by a test hook")]
-    Killed(crate::pipeline::KillPoint),
 }
 
 /// Everything read for one decision.
@@ -34,16 +32,15 @@ pub(crate) struct Gathered {
     pub unlinked_references: Vec<(Entity, String)>,
 }
 
-pub(crate) struct Reader<'a, P, I> {
+pub(crate) struct Reader<'a, P, I, S> {
     pub tenant: &'a TenantId,
     pub settings: &'a TenantSettings,
     pub psa: &'a P,
     pub itg: &'a I,
-    pub links: &'a LinkStore,
-    pub state: &'a StateStore,
+    pub store: &'a S,
 }
 
-impl<P: SideApi, I: SideApi> Reader<'_, P, I> {
+impl<P: SideApi, I: SideApi, S: Store> Reader<'_, P, I, S> {
     /// The stored link of a record identified on `side`.
     pub async fn link_of(
         &self,
@@ -52,8 +49,8 @@ impl<P: SideApi, I: SideApi> Reader<'_, P, I> {
         id: &str,
     ) -> Result<Option<Versioned<Link>>, KvError> {
         match side {
-            Side::Psa => self.links.get(self.tenant, entity, id).await,
-            Side::ItGlue => self.links.get_by_itg(self.tenant, entity, id).await,
+            Side::Psa => self.store.link(self.tenant, entity, id).await,
+            Side::ItGlue => self.store.link_by_itg(self.tenant, entity, id).await,
         }
     }
 
@@ -94,7 +91,7 @@ impl<P: SideApi, I: SideApi> Reader<'_, P, I> {
         }
         // The first event a tenant ever handles starts its first sync; the watermark never moves.
         input.first_sync_at = Some(
-            self.state
+            self.store
                 .record_first_sync_watermark(self.tenant, now)
                 .await?,
         );
@@ -210,7 +207,7 @@ impl<P: SideApi, I: SideApi> Reader<'_, P, I> {
                 continue;
             };
             if let Some(id) = input.psa.as_ref().and_then(|r| r.get(field)) {
-                let linked = self.links.get(self.tenant, target, id).await?;
+                let linked = self.store.link(self.tenant, target, id).await?;
                 match linked.and_then(|l| l.value.itg_id) {
                     Some(itg_id) => refs = refs.link(target, id, &itg_id),
                     None if self.settings.capabilities().syncs(target) => {
@@ -225,7 +222,7 @@ impl<P: SideApi, I: SideApi> Reader<'_, P, I> {
                 }
             }
             if let Some(id) = input.itg.as_ref().and_then(|r| r.get(field)) {
-                if let Some(l) = self.links.get_by_itg(self.tenant, target, id).await? {
+                if let Some(l) = self.store.link_by_itg(self.tenant, target, id).await? {
                     if let Some(psa_id) = &l.value.psa_id {
                         refs = refs.link(target, psa_id, id);
                     }

@@ -3,9 +3,7 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use syncbridge_bus::{
-    AuditLog, EventPublisher, KvError, Lease, LeaseKey, LeaseStore, LinkStore, StateStore,
-};
+use syncbridge_bus::LeaseKey;
 use syncbridge_engine::{
     decide, Action, ActionKind, Decision, Input, LinkUpdate, Parent, Rule, Trigger,
 };
@@ -17,17 +15,8 @@ use syncbridge_model::{
 use crate::apply::{apply, link_after};
 use crate::gather::{Failure, Gathered, Reader};
 use crate::side::{ApiError, SideApi};
-
-/// Deterministic points where a test can stop a worker as if its process were killed (DESIGN §6:
-/// "kill -9 of a worker at deterministic points"): nothing after the point happens — no link
-/// store, no audit, no lease release, no ack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KillPoint {
-    /// After the vendor writes, before the link store.
-    AfterVendorWrite,
-    /// After the link store, before the audit and the ack.
-    AfterLinkStore,
-}
+use crate::store::nats::WorkerStores;
+use crate::store::Store;
 
 /// What the consumer does with the event after [`Worker::handle`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,19 +27,6 @@ pub enum Outcome {
     Retry(Duration),
     /// Failed permanently: file in the DLQ with this reason, then ack.
     DeadLetter(String),
-    /// Stopped by a [`KillPoint`] test hook: the consumer must neither ack nor nak.
-    Killed(KillPoint),
-}
-
-/// The stores a worker uses.
-#[derive(Debug, Clone)]
-pub struct WorkerStores {
-    pub links: LinkStore,
-    pub leases: LeaseStore,
-    pub state: StateStore,
-    pub audit: AuditLog,
-    /// For the reconcile events of an organization's relinked children.
-    pub events: EventPublisher,
 }
 
 /// One decision as the audit stream keeps it.
@@ -68,19 +44,18 @@ pub struct AuditEntry<'a> {
     pub link_after: Option<&'a Link>,
 }
 
-/// A tenant's worker: the two sides and the stores.
-pub struct Worker<P, I> {
+/// A tenant's worker: the two sides and the stores (the NATS ones in production, see
+/// [`crate::store`]).
+pub struct Worker<P, I, S = WorkerStores> {
     pub tenant: TenantId,
     pub settings: TenantSettings,
     pub psa: P,
     pub itg: I,
-    pub stores: WorkerStores,
+    pub stores: S,
     /// Names this process in leases.
     pub holder: String,
     /// How long to wait for a lease another worker holds before giving the event back.
     pub lease_wait: Duration,
-    /// Test hook: stop as if killed at this point. Always `None` in production.
-    pub kill_at: Option<KillPoint>,
 }
 
 /// How often a compare-and-set conflict re-runs the decision before the event is given back.
@@ -91,7 +66,7 @@ const LEASE_HELD: Duration = Duration::from_secs(1);
 /// How often a held lease is renewed: well inside the leases bucket's max_age (30 s by default).
 const LEASE_RENEW: Duration = Duration::from_secs(5);
 
-impl<P: SideApi, I: SideApi> Worker<P, I> {
+impl<P: SideApi, I: SideApi, S: Store> Worker<P, I, S> {
     /// Handles one event. Never panics; every failure becomes an [`Outcome`].
     pub async fn handle(&self, event: &ChangeEvent, now: UnixMillis) -> Outcome {
         let (Some(entity), Some(id)) = (event.entity, event.record_id.as_deref()) else {
@@ -137,18 +112,16 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
                 Outcome::Retry(BUS_RETRY)
             }
             Err(Failure::Kv(e)) => Outcome::DeadLetter(format!("link store: {e}")),
-            Err(Failure::Killed(point)) => Outcome::Killed(point),
         }
     }
 
-    fn reader(&self) -> Reader<'_, P, I> {
+    fn reader(&self) -> Reader<'_, P, I, S> {
         Reader {
             tenant: &self.tenant,
             settings: &self.settings,
             psa: &self.psa,
             itg: &self.itg,
-            links: &self.stores.links,
-            state: &self.stores.state,
+            store: &self.stores,
         }
     }
 
@@ -176,9 +149,6 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
                 tracing::debug!(tenant = %self.tenant, %entity, id, "lease held elsewhere: retry");
                 return Ok(Outcome::Retry(LEASE_HELD));
             };
-            if let Err(Failure::Killed(point)) = step {
-                return Ok(Outcome::Killed(point));
-            }
             match step? {
                 Step::Done(Outcome::Done { writes }) => {
                     return Ok(Outcome::Done {
@@ -299,9 +269,9 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
     }
 
     /// Runs `work` holding the lease of `key`: taken (waiting up to `lease_wait`), kept while
-    /// `work` runs, released after it. `None` when another worker held it all that time. A kill
-    /// hook releases nothing, as a killed process would not: the lease expires by itself (the
-    /// bucket's max_age), as does one that cannot be released.
+    /// `work` runs, released after it. `None` when another worker held it all that time. One that
+    /// cannot be released expires by itself (the leases bucket's max_age), as does the lease of a
+    /// worker killed meanwhile.
     async fn under_lease(
         &self,
         key: &LeaseKey,
@@ -312,10 +282,8 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
         };
         // Boxed: the decision's future is large, and this nests once per lease (record, then
         // match key) inside the recursive `sync`; on the stack it overflowed in debug builds.
-        let step = self.keeping(&mut lease, Box::pin(work)).await;
-        if !matches!(step, Err(Failure::Killed(_))) {
-            let _ = self.stores.leases.release(lease).await;
-        }
+        let step = self.keeping(key, &mut lease, Box::pin(work)).await;
+        let _ = self.stores.release_lease(lease).await;
         Ok(Some(step))
     }
 
@@ -324,17 +292,22 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
     /// and a lease that expired under it would let another event of the same record run beside it
     /// (the PSA's edit could then lose to our push). A renewal that fails is not fatal: the link's
     /// compare-and-set still guards what is stored.
-    async fn keeping<T>(&self, lease: &mut Lease, work: impl std::future::Future<Output = T>) -> T {
+    async fn keeping<T>(
+        &self,
+        key: &LeaseKey,
+        lease: &mut S::Lease,
+        work: impl std::future::Future<Output = T>,
+    ) -> T {
         tokio::pin!(work);
         loop {
             tokio::select! {
                 out = &mut work => return out,
                 _ = tokio::time::sleep(LEASE_RENEW) => {
-                    match self.stores.leases.renew(lease).await {
+                    match self.stores.renew_lease(lease).await {
                         Ok(Some(renewed)) => *lease = renewed,
                         Ok(None) => tracing::warn!(
                             tenant = %self.tenant,
-                            key = lease.key.as_str(),
+                            key = key.as_str(),
                             "a lease expired while its event was still being handled"
                         ),
                         Err(e) => tracing::debug!(tenant = %self.tenant, error = %e, "lease renewal failed"),
@@ -345,10 +318,10 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
     }
 
     /// Takes the lease of `key`, waiting up to `lease_wait` while another worker holds it.
-    async fn wait_for_lease(&self, key: &LeaseKey) -> Result<Option<Lease>, Failure> {
+    async fn wait_for_lease(&self, key: &LeaseKey) -> Result<Option<S::Lease>, Failure> {
         let deadline = tokio::time::Instant::now() + self.lease_wait;
         loop {
-            if let Some(lease) = self.stores.leases.acquire(key, &self.holder).await? {
+            if let Some(lease) = self.stores.acquire_lease(key, &self.holder).await? {
                 return Ok(Some(lease));
             }
             if tokio::time::Instant::now() >= deadline {
@@ -474,15 +447,14 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
             gathered.input.psa.as_ref(),
         )
         .await?;
-        self.kill_point(KillPoint::AfterVendorWrite)?;
         let after = link_after(&decision, &applied, &self.settings, entity).map(|mut link| {
             link.updated_at = now;
             link
         });
         let stored = match (&after, revision) {
             (None, _) => Ok(0),
-            (Some(link), Some(rev)) => self.stores.links.update(&self.tenant, link, rev).await,
-            (Some(link), None) => self.stores.links.create(&self.tenant, link).await,
+            (Some(link), Some(rev)) => self.stores.update_link(&self.tenant, link, rev).await,
+            (Some(link), None) => self.stores.create_link(&self.tenant, link).await,
         };
         let (conflict, stored_revision) = match stored {
             Ok(rev) => (false, rev),
@@ -491,7 +463,6 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
             Err(e) if e.is_conflict() => (true, 0),
             Err(e) => return Err(e.into()),
         };
-        self.kill_point(KillPoint::AfterLinkStore)?;
         let stored_link = if conflict { None } else { after.as_ref() };
         self.audit(
             event,
@@ -524,13 +495,6 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
         })
     }
 
-    fn kill_point(&self, point: KillPoint) -> Result<(), Failure> {
-        match self.kill_at {
-            Some(p) if p == point => Err(Failure::Killed(point)),
-            _ => Ok(()),
-        }
-    }
-
     /// Before creating in IT Glue, the link records the intent (state `creating`), so `links show`
     /// tells a create in flight from nothing; a retry finds the created record by its exact key.
     /// Returns the intent's revision, for the compare-and-set of the final link.
@@ -558,11 +522,10 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
         let written = match stored {
             Some(v) => {
                 self.stores
-                    .links
-                    .update(&self.tenant, &intent, v.revision)
+                    .update_link(&self.tenant, &intent, v.revision)
                     .await
             }
-            None => self.stores.links.create(&self.tenant, &intent).await,
+            None => self.stores.create_link(&self.tenant, &intent).await,
         };
         Ok(Some(written?))
     }
@@ -591,18 +554,7 @@ impl<P: SideApi, I: SideApi> Worker<P, I> {
             link_before: before,
             link_after: after,
         };
-        self.stores
-            .audit
-            .record(&self.tenant, entity, &entry)
-            .await
-            .map_err(|e| {
-                Failure::Kv(KvError::Unavailable {
-                    bucket: "SYNC_AUDIT".into(),
-                    key: String::new(),
-                    op: "audit",
-                    reason: e.to_string(),
-                })
-            })?;
+        self.stores.audit(&self.tenant, entity, &entry).await?;
         Ok(())
     }
 }

@@ -13,13 +13,14 @@
 //!
 //! **Test hook** (DESIGN §6, "kill -9 of a worker at deterministic points"): when the environment
 //! variable [`KILL_AT_ENV`] (`SYNCBRIDGE_TEST_KILL_AT`) is set to `after_vendor_write` or
-//! `after_link_store`, the worker process aborts (`std::process::abort`: no ack, no nak, no lease
-//! release, no flush — what `kill -9` leaves behind) at that [`KillPoint`] of the first event that
-//! reaches it. Only the end-to-end tests set it; unset (always, in production) it changes nothing,
-//! and any other value is ignored with a warning. See [`test_hook`].
+//! `after_link_store`, the worker's stores are wrapped in the worker crate's [`KillAt`] hook and
+//! the process aborts (`std::process::abort`: no ack, no nak, no lease release, no flush — what
+//! `kill -9` leaves behind) at that [`KillPoint`]: just before or just after the first link an
+//! event's decision stores. Only the end-to-end tests set it; unset (always, in production) the
+//! worker runs on the NATS stores as they are, and any other value is ignored with a warning. See
+//! [`test_hook`].
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,8 +31,9 @@ use syncbridge_bus::{
 };
 use syncbridge_model::{Entity, EventSource, FeedKind, Mode};
 use syncbridge_worker::poller::{ChangeFeed, Poller, SafetyNet};
+use syncbridge_worker::store::hook::Hooked;
 use syncbridge_worker::synced_versions::SyncedVersions;
-use syncbridge_worker::{consume, KillPoint, Worker, WorkerStores};
+use syncbridge_worker::{consume, KillAt, KillPoint, Store, Worker, WorkerStores};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -104,29 +106,39 @@ pub async fn run_tenant(
 /// The tenant's consume loop.
 async fn start_worker(rt: &TenantRuntime) -> anyhow::Result<JoinHandle<()>> {
     let conn = &rt.conn;
-    let worker = Worker {
+    let stores = WorkerStores {
+        links: LinkStore::open(conn, STORE_TIMEOUT).await?,
+        leases: LeaseStore::open(conn, STORE_TIMEOUT).await?,
+        state: rt.state.clone(),
+        audit: AuditLog::new(conn.clone(), STORE_TIMEOUT),
+        events: EventPublisher::new(conn.clone(), STORE_TIMEOUT),
+    };
+    let (concurrency, stop) = (rt.tenant.worker.concurrency, rt.stop.clone());
+    // Test hook: unset unless SYNCBRIDGE_TEST_KILL_AT is (module documentation).
+    Ok(match test_hook::kill_at() {
+        None => {
+            let worker = worker(rt, stores);
+            tokio::spawn(consume_loop(conn.clone(), worker, concurrency, stop))
+        }
+        Some(point) => {
+            let hook = KillAt::new(point, |point| test_hook::die(point));
+            let worker = worker(rt, Hooked::new(stores, hook));
+            tokio::spawn(consume_loop(conn.clone(), worker, concurrency, stop))
+        }
+    })
+}
+
+/// The tenant's worker on `stores`, with its connectors as its sides.
+fn worker<S: Store>(rt: &TenantRuntime, stores: S) -> Worker<PsaSide, ItGlueSide, S> {
+    Worker {
         tenant: rt.tenant.id.clone(),
         settings: rt.tenant.sync.clone(),
         psa: PsaSide::new(rt.psa.clone()),
         itg: ItGlueSide::new(rt.itg.clone()),
-        stores: WorkerStores {
-            links: LinkStore::open(conn, STORE_TIMEOUT).await?,
-            leases: LeaseStore::open(conn, STORE_TIMEOUT).await?,
-            state: rt.state.clone(),
-            audit: AuditLog::new(conn.clone(), STORE_TIMEOUT),
-            events: EventPublisher::new(conn.clone(), STORE_TIMEOUT),
-        },
+        stores,
         holder: format!("{}-{}", rt.tenant.id, std::process::id()),
         lease_wait: Duration::from_secs(10),
-        // Test hook: `None` unless SYNCBRIDGE_TEST_KILL_AT is set (module documentation).
-        kill_at: test_hook::kill_at(),
-    };
-    Ok(tokio::spawn(consume_loop(
-        conn.clone(),
-        worker,
-        rt.tenant.worker.concurrency,
-        rt.stop.clone(),
-    )))
+    }
 }
 
 /// The IT Glue poller on `updated_at`, woken early by IT Glue workflow hints.
@@ -194,9 +206,9 @@ fn start_psa_poller(rt: &TenantRuntime, synced: SyncedVersions) -> JoinHandle<()
 }
 
 /// Consumes the tenant's events until `stop`, following the tenant's stored mode.
-async fn consume_loop(
+async fn consume_loop<S: Store>(
     conn: Connection,
-    mut worker: Worker<PsaSide, ItGlueSide>,
+    mut worker: Worker<PsaSide, ItGlueSide, S>,
     concurrency: usize,
     stop: watch::Receiver<bool>,
 ) {
@@ -207,8 +219,8 @@ async fn consume_loop(
         if *stop.borrow() {
             return;
         }
-        let mode = match worker.stores.state.mode(&tenant).await {
-            Ok(stored) => stored.map_or(configured_mode, |v| v.value),
+        let mode = match worker.stores.mode(&tenant).await {
+            Ok(stored) => stored.unwrap_or(configured_mode),
             Err(e) => {
                 tracing::warn!(%tenant, error = %e, "reading the tenant mode failed; retrying");
                 if sleep_or_stop(ROUND_RETRY, &stop).await {
@@ -236,13 +248,10 @@ async fn consume_loop(
                 }
             };
         // A session ends at the next mode check, so a pause or shadow takes effect within seconds.
-        let session_over = Arc::new(AtomicBool::new(false));
         let session_end = {
             let stop = stop.clone();
-            let over = session_over.clone();
             async move {
                 let _ = sleep_or_stop(MODE_CHECK, &stop).await;
-                over.store(true, Ordering::SeqCst);
             }
         };
         let consumed = consume::run(
@@ -254,12 +263,6 @@ async fn consume_loop(
             session_end,
         )
         .await;
-        // Test hook: `run` returns Ok before its session is over only when a kill point fired.
-        if let (Some(point), Ok(_)) = (worker.kill_at, &consumed) {
-            if !session_over.load(Ordering::SeqCst) {
-                test_hook::die(point);
-            }
-        }
         if let Err(e) = consumed {
             tracing::warn!(%tenant, error = %e, "consuming stopped; resuming");
             if sleep_or_stop(ROUND_RETRY, &stop).await {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::common::*;
 use syncbridge_model::{ChangeEvent, Entity, Field, Record};
-use syncbridge_worker::Outcome;
+use syncbridge_worker::{Outcome, Store, Worker};
 
 /// A tiny deterministic generator (no dependency needed for a handful of cases).
 struct Lcg(u64);
@@ -23,7 +23,7 @@ impl Lcg {
 }
 
 /// Seeds "Acme" on both sides; returns the events that link them.
-fn seed_acme(h: &Harness) -> Vec<ChangeEvent> {
+fn seed_acme<B: Backend>(h: &Harness<B>) -> Vec<ChangeEvent> {
     let base = |id: &str| {
         Record::new(id)
             .with(Field::Name, "Acme")
@@ -46,7 +46,7 @@ struct Edited {
 }
 
 /// The same people's edits on the linked pair, and the events they cause.
-fn edits(h: &Harness, seed: u64, edited: &mut Edited) -> Vec<ChangeEvent> {
+fn edits<B: Backend>(h: &Harness<B>, seed: u64, edited: &mut Edited) -> Vec<ChangeEvent> {
     let mut rng = Lcg(seed);
     let mut events = Vec::new();
     for n in 0..6 {
@@ -68,8 +68,8 @@ fn edits(h: &Harness, seed: u64, edited: &mut Edited) -> Vec<ChangeEvent> {
     events
 }
 
-async fn drain(
-    workers: Vec<syncbridge_worker::Worker<MemorySide, MemorySide>>,
+async fn drain<S: Store + 'static>(
+    workers: Vec<Worker<MemorySide, MemorySide, S>>,
     events: Vec<ChangeEvent>,
 ) {
     let queue = Arc::new(Mutex::new(VecDeque::from(events)));
@@ -103,8 +103,8 @@ type Final = (
     Vec<(Field, Option<String>)>,
 );
 
-async fn run(seed: u64, workers: usize) -> Final {
-    let h = Harness::start().await;
+async fn run<B: Backend>(seed: u64, workers: usize) -> Final {
+    let h = Harness::<B>::start().await;
     let mut s = settings(true);
     s.org_types.insert("Partner".into());
     let linking = seed_acme(&h);
@@ -159,11 +159,10 @@ async fn run(seed: u64, workers: usize) -> Final {
     )
 }
 
-#[tokio::test]
-async fn two_workers_on_the_same_record_end_like_one() {
+async fn two_workers_on_the_same_record_end_like_one<B: Backend>() {
     for seed in 1..=4 {
-        let single = run(seed, 1).await;
-        let double = run(seed, 2).await;
+        let single = run::<B>(seed, 1).await;
+        let double = run::<B>(seed, 2).await;
         assert_eq!(
             (single.0, single.1),
             (1, 1),
@@ -173,3 +172,5 @@ async fn two_workers_on_the_same_record_end_like_one() {
         assert_eq!(double, single, "seed {seed}: two workers end like one");
     }
 }
+
+on_both_backends!(two_workers_on_the_same_record_end_like_one);

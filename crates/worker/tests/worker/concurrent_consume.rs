@@ -30,11 +30,11 @@ fn org(id: &str, n: usize) -> Record {
 }
 
 /// Publishes `events` and consumes them with `concurrency` until nothing is pending.
-async fn consume_all(h: &Harness, concurrency: usize, events: Vec<ChangeEvent>) {
+async fn consume_all(h: &Harness<Nats>, concurrency: usize, events: Vec<ChangeEvent>) {
     let mut s = settings(true);
     s.org_types.insert("Partner".into());
     let worker = h.worker(s, "w");
-    let publisher = EventPublisher::new(h.conn.clone(), Duration::from_secs(5));
+    let publisher = EventPublisher::new(h.backend.conn.clone(), Duration::from_secs(5));
     for event in &events {
         publisher
             .publish(event, Bytes::from_static(b"{}"))
@@ -42,10 +42,10 @@ async fn consume_all(h: &Harness, concurrency: usize, events: Vec<ChangeEvent>) 
             .unwrap();
     }
     let (consumer, _) =
-        ensure_worker_consumer(&h.conn, &tenant(), &WorkerConsumerConfig::default())
+        ensure_worker_consumer(&h.backend.conn, &tenant(), &WorkerConsumerConfig::default())
             .await
             .unwrap();
-    let dead_letters = DeadLetters::new(h.conn.clone(), Duration::from_secs(5));
+    let dead_letters = DeadLetters::new(h.backend.conn.clone(), Duration::from_secs(5));
     let mut watched = consumer.clone();
     let settled = async move {
         loop {
@@ -74,7 +74,7 @@ async fn consume_all(h: &Harness, concurrency: usize, events: Vec<ChangeEvent>) 
 }
 
 async fn run(edits: &[PersonEdit], concurrency: usize) -> (usize, usize, Snapshot, Snapshot) {
-    let h = Harness::start().await;
+    let h = Harness::<Nats>::start().await;
     let mut linking = Vec::new();
     for n in 0..ORGS {
         h.psa.seed(Entity::Organization, org(&format!("p{n}"), n));

@@ -15,7 +15,7 @@ use syncbridge_worker::consume;
 
 #[tokio::test]
 async fn published_events_are_applied_and_unusable_ones_are_dead_lettered() {
-    let h = Harness::start().await;
+    let h = Harness::<Nats>::start().await;
     let worker = h.worker(settings(false), "w1");
     h.psa.seed(
         Entity::Organization,
@@ -25,11 +25,11 @@ async fn published_events_are_applied_and_unusable_ones_are_dead_lettered() {
             .with(Field::Status, "Active"),
     );
     let (consumer, _) =
-        ensure_worker_consumer(&h.conn, &tenant(), &WorkerConsumerConfig::default())
+        ensure_worker_consumer(&h.backend.conn, &tenant(), &WorkerConsumerConfig::default())
             .await
             .unwrap();
     let timeout = Duration::from_secs(5);
-    let publisher = EventPublisher::new(h.conn.clone(), timeout);
+    let publisher = EventPublisher::new(h.backend.conn.clone(), timeout);
     publisher
         .publish(
             &psa_event(Entity::Organization, "p1"),
@@ -38,7 +38,8 @@ async fn published_events_are_applied_and_unusable_ones_are_dead_lettered() {
         .await
         .unwrap();
     // An event without an envelope (not something ingest would publish).
-    h.conn
+    h.backend
+        .conn
         .jetstream()
         .publish(
             "sync.events.acme.connectwise.organization",
@@ -49,7 +50,7 @@ async fn published_events_are_applied_and_unusable_ones_are_dead_lettered() {
         .await
         .unwrap();
 
-    let dead_letters = DeadLetters::new(h.conn.clone(), timeout);
+    let dead_letters = DeadLetters::new(h.backend.conn.clone(), timeout);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let itg = h.itg.clone();
     let dlq = dead_letters.clone();
@@ -98,8 +99,8 @@ async fn settled_info(consumer: &PullConsumer) -> ConsumerInfo {
 
 /// Seeds `n` PSA organizations (distinct records) and publishes an event for each; returns the
 /// tenant's consumer and the DLQ to consume them with.
-async fn new_organizations_to_consume(h: &Harness, n: usize) -> (PullConsumer, DeadLetters) {
-    let publisher = EventPublisher::new(h.conn.clone(), Duration::from_secs(5));
+async fn new_organizations_to_consume(h: &Harness<Nats>, n: usize) -> (PullConsumer, DeadLetters) {
+    let publisher = EventPublisher::new(h.backend.conn.clone(), Duration::from_secs(5));
     for i in 0..n {
         let id = format!("p{i}");
         h.psa.seed(
@@ -118,18 +119,18 @@ async fn new_organizations_to_consume(h: &Harness, n: usize) -> (PullConsumer, D
             .unwrap();
     }
     let (consumer, _) =
-        ensure_worker_consumer(&h.conn, &tenant(), &WorkerConsumerConfig::default())
+        ensure_worker_consumer(&h.backend.conn, &tenant(), &WorkerConsumerConfig::default())
             .await
             .unwrap();
     (
         consumer,
-        DeadLetters::new(h.conn.clone(), Duration::from_secs(5)),
+        DeadLetters::new(h.backend.conn.clone(), Duration::from_secs(5)),
     )
 }
 
 #[tokio::test]
 async fn events_of_different_records_are_handled_side_by_side_each_answered_on_its_own() {
-    let h = Harness::start().await;
+    let h = Harness::<Nats>::start().await;
     let worker = h.worker(settings(false), "w1");
     h.psa.read_delay_ms.store(100, Ordering::SeqCst);
     let (consumer, dead_letters) = new_organizations_to_consume(&h, 24).await;
@@ -156,7 +157,7 @@ async fn events_of_different_records_are_handled_side_by_side_each_answered_on_i
 
 #[tokio::test]
 async fn shutdown_lets_the_events_in_flight_finish_and_fetches_no_more() {
-    let h = Harness::start().await;
+    let h = Harness::<Nats>::start().await;
     let worker = h.worker(settings(false), "w1");
     h.psa.read_delay_ms.store(200, Ordering::SeqCst);
     let (consumer, dead_letters) = new_organizations_to_consume(&h, 40).await;

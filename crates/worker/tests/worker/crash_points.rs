@@ -1,11 +1,13 @@
 //! A worker killed at deterministic points (DESIGN §6): after the vendor write but before the link
-//! store, and after the link store but before the ack. After a restart, nothing is duplicated and
-//! nothing is lost, and no echo write happens.
+//! store, and after the link store but before the ack — the `KillAt` hook over the store, the
+//! event's future dropped there as a killed process drops its work. After a restart, nothing is
+//! duplicated and nothing is lost, and no echo write happens.
 
 use std::time::Duration;
 
 use crate::common::*;
 use syncbridge_model::{Entity, Field, LinkState, Record};
+use syncbridge_worker::store::Links;
 use syncbridge_worker::{KillPoint, Outcome};
 
 fn acme() -> Record {
@@ -15,21 +17,23 @@ fn acme() -> Record {
         .with(Field::Status, "Active")
 }
 
-#[tokio::test]
-async fn killed_after_the_create_before_the_link_store_duplicates_nothing() {
-    let h = Harness::start().await;
+async fn killed_after_the_create_before_the_link_store_duplicates_nothing<B: Backend>() {
+    let h = Harness::<B>::start().await;
     h.psa.seed(Entity::Organization, acme());
-    let mut doomed = h.worker(settings(false), "doomed");
-    doomed.kill_at = Some(KillPoint::AfterVendorWrite);
     let event = psa_event(Entity::Organization, "p1");
-    assert_eq!(
-        doomed.handle(&event, T0).await,
-        Outcome::Killed(KillPoint::AfterVendorWrite)
-    );
+    h.handle_until_killed(settings(false), KillPoint::AfterVendorWrite, &event, T0)
+        .await;
     assert_eq!(
         h.itg.all(Entity::Organization).len(),
         1,
         "the create happened"
+    );
+    let intent = h.link(Entity::Organization, "p1").await;
+    assert!(
+        intent
+            .as_ref()
+            .is_some_and(|l| matches!(l.state, LinkState::Creating(_))),
+        "only the create intent is stored: {intent:?}"
     );
 
     // The redelivery reaches a live worker, which waits out the dead one's lease.
@@ -41,21 +45,15 @@ async fn killed_after_the_create_before_the_link_store_duplicates_nothing() {
         "linked by key, nothing written"
     );
     assert_eq!(h.itg.all(Entity::Organization).len(), 1, "no duplicate");
-    let link = h
-        .stores
-        .links
-        .get(&tenant(), Entity::Organization, "p1")
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let link = h.link(Entity::Organization, "p1").await.unwrap();
     assert_eq!(link.state, LinkState::Linked);
     assert_eq!(h.itg.writes().len(), 1);
 }
 
-#[tokio::test]
-async fn killed_after_the_link_store_before_the_ack_loses_nothing_and_writes_nothing_twice() {
-    let h = Harness::start().await;
+async fn killed_after_the_link_store_before_the_ack_loses_nothing_and_writes_nothing_twice<
+    B: Backend,
+>() {
+    let h = Harness::<B>::start().await;
     h.psa.seed(Entity::Organization, acme());
     let alive = h.worker(settings(false), "alive");
     alive
@@ -65,14 +63,11 @@ async fn killed_after_the_link_store_before_the_ack_loses_nothing_and_writes_not
 
     h.psa
         .edit(Entity::Organization, "p1", Field::ShortName, "ACME");
-    let mut doomed = h.worker(settings(false), "doomed");
-    doomed.kill_at = Some(KillPoint::AfterLinkStore);
     let event = psa_event(Entity::Organization, "p1");
-    assert_eq!(
-        doomed.handle(&event, T0).await,
-        Outcome::Killed(KillPoint::AfterLinkStore)
-    );
+    h.handle_until_killed(settings(false), KillPoint::AfterLinkStore, &event, T0)
+        .await;
     let writes = h.itg.writes().len();
+    let audited = h.backend.audited().await.len();
 
     // Redelivered (never acked): the change is already applied and stored; nothing is written.
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -85,26 +80,23 @@ async fn killed_after_the_link_store_before_the_ack_loses_nothing_and_writes_not
             .get(Field::ShortName),
         Some("ACME")
     );
+    // The killed worker audited nothing; the redelivery's decision is audited.
+    assert_eq!(h.backend.audited().await.len(), audited + 1);
 }
 
 /// The same for a push (two-way): a worker killed after creating a new IT Glue organization in the
 /// PSA, before the link store. The redelivery finds the PSA record by its exact key and links it:
 /// one PSA record, nothing written twice.
-#[tokio::test]
-async fn killed_after_a_push_to_the_psa_before_the_link_store_duplicates_nothing() {
-    let h = Harness::start().await;
+async fn killed_after_a_push_to_the_psa_before_the_link_store_duplicates_nothing<B: Backend>() {
+    let h = Harness::<B>::start().await;
     let mut itg_acme = acme();
     itg_acme.id = "i1".into();
     h.itg.seed(Entity::Organization, itg_acme);
     // The first sync started before the IT Glue record was made: two-way pushes it.
     let start = T0 - 1_000;
-    let mut doomed = h.worker(settings(true), "doomed");
-    doomed.kill_at = Some(KillPoint::AfterVendorWrite);
     let event = itg_event(Entity::Organization, "i1");
-    assert_eq!(
-        doomed.handle(&event, start).await,
-        Outcome::Killed(KillPoint::AfterVendorWrite)
-    );
+    h.handle_until_killed(settings(true), KillPoint::AfterVendorWrite, &event, start)
+        .await;
     assert_eq!(
         h.psa.all(Entity::Organization).len(),
         1,
@@ -118,8 +110,7 @@ async fn killed_after_a_push_to_the_psa_before_the_link_store_duplicates_nothing
     assert_eq!(pushed.len(), 1, "no duplicate");
     let link = h
         .stores
-        .links
-        .get_by_itg(&tenant(), Entity::Organization, "i1")
+        .link_by_itg(&tenant(), Entity::Organization, "i1")
         .await
         .unwrap()
         .expect("linked")
@@ -128,3 +119,9 @@ async fn killed_after_a_push_to_the_psa_before_the_link_store_duplicates_nothing
     assert_eq!(link.psa_id.as_deref(), Some(pushed[0].id.as_str()));
     assert_eq!(h.psa.writes().len(), 1, "one create, nothing written twice");
 }
+
+on_both_backends!(
+    killed_after_the_create_before_the_link_store_duplicates_nothing,
+    killed_after_the_link_store_before_the_ack_loses_nothing_and_writes_nothing_twice,
+    killed_after_a_push_to_the_psa_before_the_link_store_duplicates_nothing,
+);

@@ -22,9 +22,8 @@ fn ada() -> Record {
         .with(Field::LastName, "Lovelace")
 }
 
-#[tokio::test]
-async fn a_psa_company_is_created_in_itglue_linked_and_its_echo_writes_nothing() {
-    let h = Harness::start().await;
+async fn a_psa_company_is_created_in_itglue_linked_and_its_echo_writes_nothing<B: Backend>() {
+    let h = Harness::<B>::start().await;
     let w = h.worker(settings(true), "w1");
     h.psa.seed(Entity::Organization, acme("p1"));
 
@@ -33,14 +32,7 @@ async fn a_psa_company_is_created_in_itglue_linked_and_its_echo_writes_nothing()
     let orgs = h.itg.all(Entity::Organization);
     assert_eq!(orgs.len(), 1);
     assert_eq!(orgs[0].get(Field::ShortName), Some("ACME"));
-    let link = h
-        .stores
-        .links
-        .get(&tenant(), Entity::Organization, "p1")
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let link = h.link(Entity::Organization, "p1").await.unwrap();
     assert_eq!(link.state, LinkState::Linked);
     assert_eq!(link.itg_id.as_deref(), Some(orgs[0].id.as_str()));
 
@@ -56,9 +48,8 @@ async fn a_psa_company_is_created_in_itglue_linked_and_its_echo_writes_nothing()
     assert!(h.psa.writes().is_empty());
 }
 
-#[tokio::test]
-async fn edits_flow_both_ways_and_the_psa_wins_a_same_field_conflict() {
-    let h = Harness::start().await;
+async fn edits_flow_both_ways_and_the_psa_wins_a_same_field_conflict<B: Backend>() {
+    let h = Harness::<B>::start().await;
     let w = h.worker(settings(true), "w1");
     h.psa.seed(Entity::Organization, acme("p1"));
     w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
@@ -109,9 +100,8 @@ async fn edits_flow_both_ways_and_the_psa_wins_a_same_field_conflict() {
 /// No PSA offers a conditional update: a person's PSA edit landing between the worker's read and
 /// its two-way PATCH would be overwritten, and the PSA would lose a conflict it must win. The
 /// worker reads the PSA record again before writing it and decides again when it changed.
-#[tokio::test]
-async fn a_psa_edit_made_after_the_workers_read_is_not_overwritten_by_its_push() {
-    let h = Harness::start().await;
+async fn a_psa_edit_made_after_the_workers_read_is_not_overwritten_by_its_push<B: Backend>() {
+    let h = Harness::<B>::start().await;
     let w = h.worker(settings(true), "w1");
     h.psa.seed(Entity::Organization, acme("p1"));
     w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
@@ -150,9 +140,10 @@ async fn a_psa_edit_made_after_the_workers_read_is_not_overwritten_by_its_push()
 /// with a second request. A person's PSA edit landing between the two is in that read-back; it
 /// must not be taken for our write (stored as the base, it would never be carried): the next event
 /// carries it to IT Glue.
-#[tokio::test]
-async fn a_psa_edit_landing_before_our_writes_read_back_is_carried_not_taken_for_ours() {
-    let h = Harness::start().await;
+async fn a_psa_edit_landing_before_our_writes_read_back_is_carried_not_taken_for_ours<
+    B: Backend,
+>() {
+    let h = Harness::<B>::start().await;
     let w = h.worker(settings(true), "w1");
     h.psa.seed(Entity::Organization, acme("p1"));
     w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
@@ -180,23 +171,15 @@ async fn a_psa_edit_landing_before_our_writes_read_back_is_carried_not_taken_for
     }
 }
 
-#[tokio::test]
-async fn a_create_that_committed_but_timed_out_is_linked_on_retry_not_duplicated() {
-    let h = Harness::start().await;
+async fn a_create_that_committed_but_timed_out_is_linked_on_retry_not_duplicated<B: Backend>() {
+    let h = Harness::<B>::start().await;
     let w = h.worker(settings(false), "w1");
     h.psa.seed(Entity::Organization, acme("p1"));
     h.itg.commit_then_timeout.store(true, Ordering::SeqCst);
 
     let first = w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
     assert!(matches!(first, Outcome::Retry(_)), "{first:?}");
-    let intent = h
-        .stores
-        .links
-        .get(&tenant(), Entity::Organization, "p1")
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let intent = h.link(Entity::Organization, "p1").await.unwrap();
     assert_eq!(
         intent.state,
         LinkState::Creating(syncbridge_model::Side::ItGlue)
@@ -205,14 +188,7 @@ async fn a_create_that_committed_but_timed_out_is_linked_on_retry_not_duplicated
     let second = w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
     assert!(matches!(second, Outcome::Done { .. }), "{second:?}");
     assert_eq!(h.itg.all(Entity::Organization).len(), 1, "no duplicate");
-    let link = h
-        .stores
-        .links
-        .get(&tenant(), Entity::Organization, "p1")
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let link = h.link(Entity::Organization, "p1").await.unwrap();
     assert_eq!(link.state, LinkState::Linked);
     assert_eq!(
         link.itg_id.as_deref(),
@@ -220,9 +196,8 @@ async fn a_create_that_committed_but_timed_out_is_linked_on_retry_not_duplicated
     );
 }
 
-#[tokio::test]
-async fn a_permanent_vendor_refusal_goes_to_the_dead_letters_with_its_reason() {
-    let h = Harness::start().await;
+async fn a_permanent_vendor_refusal_goes_to_the_dead_letters_with_its_reason<B: Backend>() {
+    let h = Harness::<B>::start().await;
     let w = h.worker(settings(false), "w1");
     h.psa.seed(Entity::Organization, acme("p1"));
     w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
@@ -235,9 +210,8 @@ async fn a_permanent_vendor_refusal_goes_to_the_dead_letters_with_its_reason() {
     }
 }
 
-#[tokio::test]
-async fn a_contact_before_its_company_syncs_the_company_first() {
-    let h = Harness::start().await;
+async fn a_contact_before_its_company_syncs_the_company_first<B: Backend>() {
+    let h = Harness::<B>::start().await;
     let w = h.worker(settings(false), "w1");
     h.psa.seed(Entity::Organization, acme("p1"));
     h.psa.seed(Entity::Contact, ada());
@@ -252,9 +226,10 @@ async fn a_contact_before_its_company_syncs_the_company_first() {
 /// With `instant_create` off, an event defers a create to the full sync; a contact the full sync
 /// reaches before its company creates the company as the full sync would, not as an event —
 /// and a contact whose company is out of scope is acknowledged, not retried forever.
-#[tokio::test]
-async fn a_full_sync_child_before_its_company_creates_the_company_even_without_instant_create() {
-    let h = Harness::start().await;
+async fn a_full_sync_child_before_its_company_creates_the_company_even_without_instant_create<
+    B: Backend,
+>() {
+    let h = Harness::<B>::start().await;
     let mut s = settings(false);
     s.instant_create = false;
     let w = h.worker(s, "w1");
@@ -285,9 +260,8 @@ async fn a_full_sync_child_before_its_company_creates_the_company_even_without_i
     assert_eq!(h.itg.all(Entity::Contact).len(), 1);
 }
 
-#[tokio::test]
-async fn acme_created_on_both_sides_at_once_gives_one_record_per_side_and_one_link() {
-    let h = Harness::start().await;
+async fn acme_created_on_both_sides_at_once_gives_one_record_per_side_and_one_link<B: Backend>() {
+    let h = Harness::<B>::start().await;
     // Slow reads make the two workers overlap.
     h.psa.read_delay_ms.store(50, Ordering::SeqCst);
     h.itg.read_delay_ms.store(50, Ordering::SeqCst);
@@ -311,14 +285,7 @@ async fn acme_created_on_both_sides_at_once_gives_one_record_per_side_and_one_li
     assert!(matches!(b, Outcome::Done { .. }), "{b:?}");
     assert_eq!(h.psa.all(Entity::Organization).len(), 1);
     assert_eq!(h.itg.all(Entity::Organization).len(), 1);
-    let link = h
-        .stores
-        .links
-        .get(&tenant(), Entity::Organization, "p1")
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
+    let link = h.link(Entity::Organization, "p1").await.unwrap();
     assert_eq!(link.itg_id.as_deref(), Some("i1"));
     // Same end state as one worker: the PSA won the short name.
     assert_eq!(
@@ -330,9 +297,8 @@ async fn acme_created_on_both_sides_at_once_gives_one_record_per_side_and_one_li
     );
 }
 
-#[tokio::test]
-async fn shadow_mode_decides_and_audits_but_writes_nothing() {
-    let h = Harness::start().await;
+async fn shadow_mode_decides_and_audits_but_writes_nothing<B: Backend>() {
+    let h = Harness::<B>::start().await;
     let mut s = settings(false);
     s.mode = Mode::Shadow;
     let w = h.worker(s, "w1");
@@ -342,10 +308,9 @@ async fn shadow_mode_decides_and_audits_but_writes_nothing() {
         Outcome::Done { writes: 0 }
     );
     assert!(h.itg.all(Entity::Organization).is_empty());
-    let mut audit = h.conn.jetstream().get_stream("SYNC_AUDIT").await.unwrap();
-    assert_eq!(audit.info().await.unwrap().state.messages, 1);
-    let msg = audit.get_raw_message(1).await.unwrap();
-    let entry: serde_json::Value = serde_json::from_slice(&msg.payload).unwrap();
+    let audited = h.backend.audited().await;
+    assert_eq!(audited.len(), 1);
+    let entry = &audited[0];
     assert_eq!(entry["written"], false);
     assert_eq!(entry["actions"][0]["rule"], "instant_create");
 }
@@ -353,24 +318,17 @@ async fn shadow_mode_decides_and_audits_but_writes_nothing() {
 /// Orphaning an organization orphans the records under it at once (no event of theirs needed),
 /// and relinking it publishes a reconcile event per orphaned child, which relinks it with the
 /// PSA's values.
-#[tokio::test]
-async fn an_organization_leaving_scope_orphans_its_children_and_coming_back_relinks_them() {
-    let h = Harness::start().await;
+async fn an_organization_leaving_scope_orphans_its_children_and_coming_back_relinks_them<
+    B: Backend,
+>() {
+    let h = Harness::<B>::start().await;
     let w = h.worker(settings(false), "w1");
     h.psa.seed(Entity::Organization, acme("p1"));
     h.psa.seed(Entity::Contact, ada().with(Field::Title, "CTO"));
     w.handle(&psa_event(Entity::Contact, "pc1"), T0).await;
-    let link = |entity, id: &'static str| {
-        let links = h.stores.links.clone();
-        async move {
-            links
-                .get(&tenant(), entity, id)
-                .await
-                .unwrap()
-                .unwrap()
-                .value
-        }
-    };
+    let harness = &h;
+    let link =
+        move |entity, id: &'static str| async move { harness.link(entity, id).await.unwrap() };
     assert_eq!(link(Entity::Contact, "pc1").await.state, LinkState::Linked);
 
     // The company leaves scope: its contact's link is orphaned with it, nothing written.
@@ -403,20 +361,13 @@ async fn an_organization_leaving_scope_orphans_its_children_and_coming_back_reli
         link(Entity::Organization, "p1").await.state,
         LinkState::Linked
     );
-    let stream = h
-        .conn
-        .jetstream()
-        .get_stream(syncbridge_bus::names::EVENTS_STREAM)
-        .await
-        .unwrap();
-    let published = stream
-        .get_last_raw_message_by_subject("sync.events.acme.full-sync.contact")
-        .await
-        .expect("a reconcile event for the contact");
-    let headers = published.headers;
-    let event =
-        syncbridge_model::ChangeEvent::from_headers(|name| headers.get(name).map(|v| v.as_str()))
-            .unwrap();
+    let published = h.backend.published().await;
+    let event = published
+        .iter()
+        .rev()
+        .find(|e| e.subject() == "sync.events.acme.full-sync.contact")
+        .expect("a reconcile event for the contact")
+        .clone();
     assert_eq!(event.record_id.as_deref(), Some("pc1"));
 
     // The event relinks the contact, and the PSA wins.
@@ -428,9 +379,8 @@ async fn an_organization_leaving_scope_orphans_its_children_and_coming_back_reli
 
 /// A Standard Webhooks producer speaks for the side its tenant declared: `standard-psa` is a PSA
 /// webhook, `standard-itglue` an IT Glue one. Both are decided, written and audited as such.
-#[tokio::test]
-async fn standard_webhook_events_are_the_declared_sides_webhooks() {
-    let h = Harness::start().await;
+async fn standard_webhook_events_are_the_declared_sides_webhooks<B: Backend>() {
+    let h = Harness::<B>::start().await;
     let w = h.worker(settings(true), "w1");
     h.psa.seed(Entity::Organization, acme("p1"));
     let from_psa = event(EventSource::Standard(Side::Psa), Entity::Organization, "p1");
@@ -458,14 +408,13 @@ async fn standard_webhook_events_are_the_declared_sides_webhooks() {
         ("standard-psa", "psa", "p1"),
         ("standard-itglue", "it_glue", itg_id.as_str()),
     ] {
-        let audited = h
-            .stores
-            .audit
-            .find(&tenant(), Entity::Organization, 10, |e| {
-                e["event"]["source"] == source
-            })
+        let audited: Vec<_> = h
+            .backend
+            .audited()
             .await
-            .unwrap();
+            .into_iter()
+            .filter(|e| e["event"]["source"] == source)
+            .collect();
         assert_eq!(audited.len(), 1, "{source}: {audited:?}");
         assert_eq!(audited[0]["side"], side);
         assert_eq!(audited[0]["record_id"], id);
@@ -475,9 +424,8 @@ async fn standard_webhook_events_are_the_declared_sides_webhooks() {
 
 /// Only an IT Glue workflow hint may name no record (the IT Glue poller acts on it); anything
 /// else without one is dead-lettered with the reason, never acknowledged unseen.
-#[tokio::test]
-async fn an_event_naming_no_record_is_dead_lettered_with_the_reason() {
-    let h = Harness::start().await;
+async fn an_event_naming_no_record_is_dead_lettered_with_the_reason<B: Backend>() {
+    let h = Harness::<B>::start().await;
     let w = h.worker(settings(true), "w1");
     let mut hint = itg_event(Entity::Organization, "i1");
     hint.entity = None;
@@ -495,3 +443,19 @@ async fn an_event_naming_no_record_is_dead_lettered_with_the_reason() {
         other => panic!("not dead-lettered: {other:?}"),
     }
 }
+
+on_both_backends!(
+    a_psa_company_is_created_in_itglue_linked_and_its_echo_writes_nothing,
+    edits_flow_both_ways_and_the_psa_wins_a_same_field_conflict,
+    a_psa_edit_made_after_the_workers_read_is_not_overwritten_by_its_push,
+    a_psa_edit_landing_before_our_writes_read_back_is_carried_not_taken_for_ours,
+    a_create_that_committed_but_timed_out_is_linked_on_retry_not_duplicated,
+    a_permanent_vendor_refusal_goes_to_the_dead_letters_with_its_reason,
+    a_contact_before_its_company_syncs_the_company_first,
+    a_full_sync_child_before_its_company_creates_the_company_even_without_instant_create,
+    acme_created_on_both_sides_at_once_gives_one_record_per_side_and_one_link,
+    shadow_mode_decides_and_audits_but_writes_nothing,
+    an_organization_leaving_scope_orphans_its_children_and_coming_back_relinks_them,
+    standard_webhook_events_are_the_declared_sides_webhooks,
+    an_event_naming_no_record_is_dead_lettered_with_the_reason,
+);

@@ -40,7 +40,7 @@ impl ChangeFeed for Feed {
 
 #[tokio::test]
 async fn polls_publish_each_change_once_and_advance_the_cursor() {
-    let h = Harness::start().await;
+    let h = Harness::<Nats>::start().await;
     let feed = Feed::default();
     feed.change("1", T0 + 1_000);
     feed.change("2", T0 + 2_000);
@@ -50,7 +50,7 @@ async fn polls_publish_each_change_once_and_advance_the_cursor() {
         source: EventSource::ItGlue,
         feed,
         entities: vec![Entity::Organization],
-        publisher: EventPublisher::new(h.conn.clone(), Duration::from_secs(5)),
+        publisher: EventPublisher::new(h.backend.conn.clone(), Duration::from_secs(5)),
         state: h.stores.state.clone(),
         safety_net: None,
         synced: None,
@@ -80,7 +80,13 @@ async fn polls_publish_each_change_once_and_advance_the_cursor() {
         .value;
     assert_eq!(cursor.cursor, (T0 + 5_000).to_string());
 
-    let mut events = h.conn.jetstream().get_stream("SYNC_EVENTS").await.unwrap();
+    let mut events = h
+        .backend
+        .conn
+        .jetstream()
+        .get_stream("SYNC_EVENTS")
+        .await
+        .unwrap();
     assert_eq!(events.info().await.unwrap().state.messages, 3);
     let msg = events.get_raw_message(1).await.unwrap();
     assert_eq!(msg.subject.as_str(), "sync.events.acme.itglue.organization");
@@ -98,7 +104,7 @@ async fn the_version_syncbridge_last_synced_is_not_published_again() {
     use syncbridge_model::{Field, Link, Record, Snapshot};
     use syncbridge_worker::synced_versions::SyncedVersions;
 
-    let h = Harness::start().await;
+    let h = Harness::<Nats>::start().await;
     let stamp = T0 + 1_000;
     let mut ours = Record::new("i7").with(Field::Name, "Acme");
     ours.updated_at = stamp;
@@ -131,7 +137,7 @@ async fn the_version_syncbridge_last_synced_is_not_published_again() {
         source: EventSource::ItGlue,
         feed,
         entities: vec![Entity::Organization],
-        publisher: EventPublisher::new(h.conn.clone(), Duration::from_secs(5)),
+        publisher: EventPublisher::new(h.backend.conn.clone(), Duration::from_secs(5)),
         state: h.stores.state.clone(),
         safety_net: None,
         synced: Some(SyncedVersions {

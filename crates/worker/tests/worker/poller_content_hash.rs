@@ -45,13 +45,13 @@ fn account(id: &str, name: &str) -> Record {
     Record::new(id).with(Field::Name, name)
 }
 
-fn poller<F>(h: &Harness, feed: F) -> Poller<F> {
+fn poller<F>(h: &Harness<Nats>, feed: F) -> Poller<F> {
     Poller {
         tenant: tenant(),
         source: SOURCE,
         feed,
         entities: vec![Entity::Organization],
-        publisher: EventPublisher::new(h.conn.clone(), Duration::from_secs(5)),
+        publisher: EventPublisher::new(h.backend.conn.clone(), Duration::from_secs(5)),
         state: h.stores.state.clone(),
         safety_net: None,
         synced: None,
@@ -59,8 +59,14 @@ fn poller<F>(h: &Harness, feed: F) -> Poller<F> {
 }
 
 /// (action, record id, Nats-Msg-Id) of every stored event, in order.
-async fn events(h: &Harness) -> Vec<(String, String, String)> {
-    let mut stream = h.conn.jetstream().get_stream("SYNC_EVENTS").await.unwrap();
+async fn events(h: &Harness<Nats>) -> Vec<(String, String, String)> {
+    let mut stream = h
+        .backend
+        .conn
+        .jetstream()
+        .get_stream("SYNC_EVENTS")
+        .await
+        .unwrap();
     let n = stream.info().await.unwrap().state.last_sequence;
     let mut out = Vec::new();
     for seq in 1..=n {
@@ -77,7 +83,7 @@ async fn events(h: &Harness) -> Vec<(String, String, String)> {
 
 #[tokio::test]
 async fn content_hash_polls_publish_edits_and_deletions_once() {
-    let h = Harness::start().await;
+    let h = Harness::<Nats>::start().await;
     let feed = ListingFeed::default();
     for (id, name) in [("1", "Acme"), ("2", "Globex"), ("3", "Initech")] {
         feed.put(account(id, name));
@@ -142,7 +148,7 @@ async fn content_hash_polls_publish_edits_and_deletions_once() {
 
 #[tokio::test]
 async fn a_recreated_poller_loses_and_duplicates_nothing() {
-    let h = Harness::start().await;
+    let h = Harness::<Nats>::start().await;
     let feed = ListingFeed::default();
     feed.put(account("1", "Acme"));
     feed.put(account("2", "Globex"));
@@ -185,7 +191,7 @@ async fn a_recreated_poller_loses_and_duplicates_nothing() {
 
 #[tokio::test]
 async fn an_empty_listing_after_records_is_not_everything_deleted() {
-    let h = Harness::start().await;
+    let h = Harness::<Nats>::start().await;
     let feed = ListingFeed::default();
     feed.put(account("1", "Acme"));
     let p = poller(&h, feed);
@@ -226,9 +232,9 @@ fn change(id: &str, at: i64) -> Changed {
 
 #[tokio::test]
 async fn the_safety_net_counts_changes_no_webhook_announced() {
-    let h = Harness::start().await;
+    let h = Harness::<Nats>::start().await;
     let source = EventSource::Psa(PsaKind::ConnectWise);
-    let publisher = EventPublisher::new(h.conn.clone(), Duration::from_secs(5));
+    let publisher = EventPublisher::new(h.backend.conn.clone(), Duration::from_secs(5));
     let webhook = |id: &str, msg: &str, at: i64| ChangeEvent {
         tenant: tenant(),
         source,
@@ -238,7 +244,7 @@ async fn the_safety_net_counts_changes_no_webhook_announced() {
         received_at: at,
         msg_id: Some(msg.into()),
     };
-    let mut net = SafetyNet::new(h.conn.clone(), vec![Entity::Organization]);
+    let mut net = SafetyNet::new(h.backend.conn.clone(), vec![Entity::Organization]);
     net.grace_ms = 10_000;
     net.skew_ms = 1_000;
     net.read_timeout = Duration::from_millis(500);
@@ -294,7 +300,10 @@ async fn the_safety_net_counts_changes_no_webhook_announced() {
 
     // Entities that are not webhook-fed are not judged.
     let unwatched = Poller {
-        safety_net: Some(SafetyNet::new(h.conn.clone(), vec![Entity::Contact])),
+        safety_net: Some(SafetyNet::new(
+            h.backend.conn.clone(),
+            vec![Entity::Contact],
+        )),
         synced: None,
         ..p
     };

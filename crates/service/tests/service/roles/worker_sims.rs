@@ -97,7 +97,6 @@ async fn a_connectwise_company_syncs_to_the_itglue_simulator_and_back() {
         stores: stores.clone(),
         holder: "w1".into(),
         lease_wait: Duration::from_secs(5),
-        kill_at: None,
     };
 
     let out = worker

@@ -1,22 +1,24 @@
-//! An in-memory [`SideApi`] with a write log and injectable faults, and a worker on a private
+//! An in-memory [`SideApi`] with a write log and injectable faults, the fixtures of the tests,
+//! and the harness: two such sides and a store backend (`backend.rs`), in memory or on a private
 //! nats-server.
+
+mod backend;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use syncbridge_bus::testing::NatsServer;
-use syncbridge_bus::{
-    connect, setup, AuditLog, ConnectConfig, EventPublisher, LeaseStore, LinkStore, SetupConfig,
-    StateStore,
-};
 use syncbridge_engine::Changes;
 use syncbridge_model::{
-    key_fields, ChangeAction, ChangeEvent, Entity, EventSource, Field, PsaKind, Record, Side,
+    key_fields, ChangeAction, ChangeEvent, Entity, EventSource, Field, Link, PsaKind, Record, Side,
     TenantId, TenantSettings, Values,
 };
-use syncbridge_worker::{ApiError, SideApi, Worker, WorkerStores};
+use syncbridge_worker::store::hook::Hooked;
+use syncbridge_worker::store::Links;
+use syncbridge_worker::{ApiError, KillAt, KillPoint, SideApi, Store, Worker};
+
+pub use backend::{Backend, Memory, Nats, LEASE_TTL};
 
 pub const T0: i64 = 1_700_000_000_000;
 
@@ -313,52 +315,98 @@ pub fn itg_event(entity: Entity, id: &str) -> ChangeEvent {
     event(EventSource::ItGlue, entity, id)
 }
 
-pub struct Harness {
-    /// Kept so the server lives as long as the harness.
-    pub _server: NatsServer,
-    pub stores: WorkerStores,
+/// Runs tests written once over [`Backend`] on both backends: for `fn name<B: Backend>()`,
+/// `name::memory` (the in-memory store, tokio time paused, no nats-server) and `name::nats` (a
+/// private nats-server, real time).
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(start_paused = true)]
+            async fn memory() {
+                super::$name::<$crate::common::Memory>().await
+            }
+
+            #[tokio::test]
+            async fn nats() {
+                super::$name::<$crate::common::Nats>().await
+            }
+        }
+    )*};
+}
+pub(crate) use on_both_backends;
+
+/// Two in-memory sides and a store backend.
+pub struct Harness<B: Backend> {
+    pub backend: B,
+    /// The backend's store, shared by every worker of the harness.
+    pub stores: B::Store,
     pub psa: MemorySide,
     pub itg: MemorySide,
-    pub conn: syncbridge_bus::Connection,
 }
 
-impl Harness {
-    pub async fn start() -> Harness {
-        let server = NatsServer::start().await.expect("nats-server");
-        let conn = connect(&ConnectConfig::new(server.url())).await.unwrap();
-        // Short leases: a "killed" worker's lease must expire within a test.
-        let config = SetupConfig {
-            lease_max_age: Duration::from_secs(2),
-            ..SetupConfig::default()
-        };
-        setup(&conn, &config).await.unwrap();
-        let timeout = Duration::from_secs(5);
-        let stores = WorkerStores {
-            links: LinkStore::open(&conn, timeout).await.unwrap(),
-            leases: LeaseStore::open(&conn, timeout).await.unwrap(),
-            state: StateStore::open(&conn, timeout).await.unwrap(),
-            audit: AuditLog::new(conn.clone(), timeout),
-            events: EventPublisher::new(conn.clone(), timeout),
-        };
+impl<B: Backend> Harness<B> {
+    pub async fn start() -> Harness<B> {
+        Harness::on(B::start().await)
+    }
+
+    pub fn on(backend: B) -> Harness<B> {
         Harness {
-            _server: server,
-            stores,
+            stores: backend.store(),
+            backend,
             psa: MemorySide::new(Side::Psa),
             itg: MemorySide::new(Side::ItGlue),
-            conn,
         }
     }
 
-    pub fn worker(&self, settings: TenantSettings, holder: &str) -> Worker<MemorySide, MemorySide> {
+    pub fn worker(
+        &self,
+        settings: TenantSettings,
+        holder: &str,
+    ) -> Worker<MemorySide, MemorySide, B::Store> {
+        self.worker_on(self.stores.clone(), settings, holder)
+    }
+
+    /// A worker on `stores` (the harness's own, wrapped by a test's hook).
+    pub fn worker_on<S: Store>(
+        &self,
+        stores: S,
+        settings: TenantSettings,
+        holder: &str,
+    ) -> Worker<MemorySide, MemorySide, S> {
         Worker {
             tenant: tenant(),
             settings,
             psa: self.psa.clone(),
             itg: self.itg.clone(),
-            stores: self.stores.clone(),
+            stores,
             holder: holder.to_owned(),
             lease_wait: Duration::from_secs(10),
-            kill_at: None,
+        }
+    }
+
+    /// The stored link of a PSA record.
+    pub async fn link(&self, entity: Entity, psa_id: &str) -> Option<Link> {
+        let stored = self.stores.link(&tenant(), entity, psa_id).await.unwrap();
+        stored.map(|v| v.value)
+    }
+
+    /// Handles `event` with a worker stopped at `point` as if its process were killed there: the
+    /// [`KillAt`] hook fires, and the event's future is dropped with nothing after the point done.
+    pub async fn handle_until_killed(
+        &self,
+        settings: TenantSettings,
+        point: KillPoint,
+        event: &ChangeEvent,
+        now: i64,
+    ) {
+        let killed = Arc::new(tokio::sync::Notify::new());
+        let notify = killed.clone();
+        let hook = KillAt::new(point, move |_| notify.notify_one());
+        let store = self.stores.clone();
+        let doomed = self.worker_on(Hooked::new(store, hook), settings, "doomed");
+        tokio::select! {
+            outcome = doomed.handle(event, now) => panic!("not stopped at {point:?}: {outcome:?}"),
+            _ = killed.notified() => {}
         }
     }
 }
