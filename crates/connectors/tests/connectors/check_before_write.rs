@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Map};
-use syncbridge_connectors::{check_before_write, Check, Error, HttpPolicy, RateBudget, Vendor};
+use syncbridge_connectors::{check_before_write, Check, Error, HttpPolicy, RateBudget};
 use syncbridge_model::{Changes, Entity, Field};
 use syncbridge_sim::admin::AdminOps;
 use syncbridge_sim::seed::{load_connectwise, Dataset, SeedSpec};
