@@ -71,12 +71,20 @@ impl<P: SideApi, I: SideApi, S: Store> Reader<'_, P, I, S> {
             .and_then(|l| l.itg_id.clone())
             .or_else(|| (side == Side::ItGlue).then(|| id.to_owned()));
         let mut input = Input::new(self.settings.clone(), entity, trigger);
-        if let Some(p) = &psa_id {
-            input.psa = self.psa.get(entity, p).await?;
-        }
-        if let Some(i) = &itg_id {
-            input.itg = self.itg.get(entity, i).await?;
-        }
+        // Both sides at once: a vendor answers in 100–500 ms, and neither read needs the other.
+        let psa = async {
+            match &psa_id {
+                Some(p) => self.psa.get(entity, p).await,
+                None => Ok(None),
+            }
+        };
+        let itg = async {
+            match &itg_id {
+                Some(i) => self.itg.get(entity, i).await,
+                None => Ok(None),
+            }
+        };
+        (input.psa, input.itg) = futures_util::future::try_join(psa, itg).await?;
         input.parent = self.parent(entity, side, &input).await?;
         let linked =
             stored.is_some_and(|l| matches!(l.state, LinkState::Linked | LinkState::Orphaned));
