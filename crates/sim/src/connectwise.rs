@@ -1283,11 +1283,12 @@ fn link_to(base: &str, path: &str, params: &Params, replace: &[(&str, String)]) 
 const FORWARD_ONLY_COLLECTIONS: [&str; 3] = ["companies", "configurations", "contacts"];
 
 /// Lists a collection with conditions, order and paging; `filter` narrows further (sites of one
-/// company).
+/// company), on the stored records, before they are rendered: a company's sites are one listing
+/// per company, and rendering every site for each would make a large tenant's listing quadratic.
 fn list_response(
     sim: &ConnectWiseSim,
     collection: &str,
-    filter: impl Fn(&Value) -> bool,
+    filter: impl Fn(&StoredRecord) -> bool,
     params: &Params,
     headers: &HeaderMap,
     path: &str,
@@ -1317,8 +1318,9 @@ fn list_response(
         let st = sim.lock();
         st.store
             .list(collection)
+            .filter(|rec| filter(rec))
             .map(render)
-            .filter(|r| filter(r) && cond.as_ref().is_none_or(|c| c.matches(r)))
+            .filter(|r| cond.as_ref().is_none_or(|c| c.matches(r)))
             .collect()
     };
     let base = sim.core.base_url();
@@ -1683,7 +1685,7 @@ async fn list_type_associations(
             list_response(
                 &sim,
                 assoc,
-                |r| r.get(key).and_then(|p| p.get("id")).and_then(value_as_id) == Some(parent),
+                |rec| reference_id(rec, key) == Some(parent),
                 &params,
                 &headers,
                 &path,
@@ -1877,6 +1879,11 @@ async fn change_type(
     respond(result)
 }
 
+/// The id a stored record's reference field (`{"id": …}`) names.
+fn reference_id(rec: &StoredRecord, field: &str) -> Option<u64> {
+    rec.fields.get(field)?.get("id").and_then(value_as_id)
+}
+
 fn company_of(value: &Value) -> Option<u64> {
     value.get("company")?.get("id").and_then(value_as_id)
 }
@@ -1914,7 +1921,7 @@ async fn list_sites(
         list_response(
             &sim,
             "sites",
-            |r| company_of(r) == Some(company),
+            |rec| reference_id(rec, "company") == Some(company),
             &params,
             &headers,
             &path,
