@@ -83,18 +83,33 @@ async fn edits_flow_both_ways_and_the_psa_wins_a_same_field_conflict<B: Backend>
     w.handle(&itg_event(Entity::Organization, &itg_id), T0)
         .await;
     w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
-    for r in [
-        h.psa.record(Entity::Organization, "p1").unwrap(),
-        h.itg.record(Entity::Organization, &itg_id).unwrap(),
-    ] {
-        assert_eq!(r.get(Field::ShortName), Some("FROM-PSA"));
-    }
+    the_psas_short_name_holds_on_both_sides(&h, &itg_id);
     // Echo check: every write traces to one person's edit.
     let before = (h.psa.writes().len(), h.itg.writes().len());
     w.handle(&itg_event(Entity::Organization, &itg_id), T0)
         .await;
     w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
     assert_eq!((h.psa.writes().len(), h.itg.writes().len()), before);
+}
+
+/// A person's edit of organization p1's short name in the PSA, for the sides' test hooks.
+fn short_name_edited_in_the_psa() -> PendingEdit {
+    (
+        Entity::Organization,
+        "p1".into(),
+        Field::ShortName,
+        "FROM-PSA".into(),
+    )
+}
+
+/// Both sides hold the PSA's short name of p1 (the PSA won).
+fn the_psas_short_name_holds_on_both_sides<B: Backend>(h: &Harness<B>, itg_id: &str) {
+    for r in [
+        h.psa.record(Entity::Organization, "p1").unwrap(),
+        h.itg.record(Entity::Organization, itg_id).unwrap(),
+    ] {
+        assert_eq!(r.get(Field::ShortName), Some("FROM-PSA"));
+    }
 }
 
 /// No PSA offers a conditional update: a person's PSA edit landing between the worker's read and
@@ -110,12 +125,7 @@ async fn a_psa_edit_made_after_the_workers_read_is_not_overwritten_by_its_push<B
     // A person edits IT Glue; another edits the PSA just after the worker has read it.
     h.itg
         .edit(Entity::Organization, &itg_id, Field::ShortName, "FROM-ITG");
-    *h.psa.edit_after_next_read.lock().unwrap() = Some((
-        Entity::Organization,
-        "p1".into(),
-        Field::ShortName,
-        "FROM-PSA".into(),
-    ));
+    *h.psa.edit_after_next_read.lock().unwrap() = Some(short_name_edited_in_the_psa());
     let first = w
         .handle(&itg_event(Entity::Organization, &itg_id), T0)
         .await;
@@ -128,12 +138,7 @@ async fn a_psa_edit_made_after_the_workers_read_is_not_overwritten_by_its_push<B
     // Decided again on what is there now: a conflict, which the PSA wins on both sides.
     w.handle(&itg_event(Entity::Organization, &itg_id), T0)
         .await;
-    for r in [
-        h.psa.record(Entity::Organization, "p1").unwrap(),
-        h.itg.record(Entity::Organization, &itg_id).unwrap(),
-    ] {
-        assert_eq!(r.get(Field::ShortName), Some("FROM-PSA"));
-    }
+    the_psas_short_name_holds_on_both_sides(&h, &itg_id);
 }
 
 /// Autotask and the v2 platform answer a PATCH without the record: the connector reads it back
@@ -151,24 +156,14 @@ async fn a_psa_edit_landing_before_our_writes_read_back_is_carried_not_taken_for
 
     h.itg
         .edit(Entity::Organization, &itg_id, Field::ShortName, "FROM-ITG");
-    *h.psa.edit_after_next_update.lock().unwrap() = Some((
-        Entity::Organization,
-        "p1".into(),
-        Field::ShortName,
-        "FROM-PSA".into(),
-    ));
+    *h.psa.edit_after_next_update.lock().unwrap() = Some(short_name_edited_in_the_psa());
     let pushed = w
         .handle(&itg_event(Entity::Organization, &itg_id), T0)
         .await;
     assert!(matches!(pushed, Outcome::Done { writes: 1 }), "{pushed:?}");
     // The person's edit sends its own event (a webhook or a poll).
     w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
-    for r in [
-        h.psa.record(Entity::Organization, "p1").unwrap(),
-        h.itg.record(Entity::Organization, &itg_id).unwrap(),
-    ] {
-        assert_eq!(r.get(Field::ShortName), Some("FROM-PSA"));
-    }
+    the_psas_short_name_holds_on_both_sides(&h, &itg_id);
 }
 
 async fn a_create_that_committed_but_timed_out_is_linked_on_retry_not_duplicated<B: Backend>() {
