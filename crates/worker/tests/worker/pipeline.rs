@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering;
 
 use crate::common::*;
 use syncbridge_model::{ChangeAction, Entity, EventSource, Field, LinkState, Mode, Record, Side};
-use syncbridge_worker::Outcome;
+use syncbridge_worker::{Outcome, Worker};
 
 fn acme(id: &str) -> Record {
     Record::new(id)
@@ -92,6 +92,20 @@ async fn edits_flow_both_ways_and_the_psa_wins_a_same_field_conflict<B: Backend>
     assert_eq!((h.psa.writes().len(), h.itg.writes().len()), before);
 }
 
+/// A two-way tenant with organization p1 synced, then its short name edited in IT Glue by a
+/// person: the harness, its worker and the IT Glue id.
+async fn acme_linked_then_edited_in_itglue<B: Backend>(
+) -> (Harness<B>, Worker<MemorySide, MemorySide, B::Store>, String) {
+    let h = Harness::<B>::start().await;
+    let w = h.worker(settings(true), "w1");
+    h.psa.seed(Entity::Organization, acme("p1"));
+    w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
+    let itg_id = h.itg.all(Entity::Organization)[0].id.clone();
+    h.itg
+        .edit(Entity::Organization, &itg_id, Field::ShortName, "FROM-ITG");
+    (h, w, itg_id)
+}
+
 /// A person's edit of organization p1's short name in the PSA, for the sides' test hooks.
 fn short_name_edited_in_the_psa() -> PendingEdit {
     (
@@ -116,15 +130,8 @@ fn the_psas_short_name_holds_on_both_sides<B: Backend>(h: &Harness<B>, itg_id: &
 /// its two-way PATCH would be overwritten, and the PSA would lose a conflict it must win. The
 /// worker reads the PSA record again before writing it and decides again when it changed.
 async fn a_psa_edit_made_after_the_workers_read_is_not_overwritten_by_its_push<B: Backend>() {
-    let h = Harness::<B>::start().await;
-    let w = h.worker(settings(true), "w1");
-    h.psa.seed(Entity::Organization, acme("p1"));
-    w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
-    let itg_id = h.itg.all(Entity::Organization)[0].id.clone();
-
-    // A person edits IT Glue; another edits the PSA just after the worker has read it.
-    h.itg
-        .edit(Entity::Organization, &itg_id, Field::ShortName, "FROM-ITG");
+    let (h, w, itg_id) = acme_linked_then_edited_in_itglue::<B>().await;
+    // Another person edits the PSA just after the worker has read it.
     *h.psa.edit_after_next_read.lock().unwrap() = Some(short_name_edited_in_the_psa());
     let first = w
         .handle(&itg_event(Entity::Organization, &itg_id), T0)
@@ -148,14 +155,7 @@ async fn a_psa_edit_made_after_the_workers_read_is_not_overwritten_by_its_push<B
 async fn a_psa_edit_landing_before_our_writes_read_back_is_carried_not_taken_for_ours<
     B: Backend,
 >() {
-    let h = Harness::<B>::start().await;
-    let w = h.worker(settings(true), "w1");
-    h.psa.seed(Entity::Organization, acme("p1"));
-    w.handle(&psa_event(Entity::Organization, "p1"), T0).await;
-    let itg_id = h.itg.all(Entity::Organization)[0].id.clone();
-
-    h.itg
-        .edit(Entity::Organization, &itg_id, Field::ShortName, "FROM-ITG");
+    let (h, w, itg_id) = acme_linked_then_edited_in_itglue::<B>().await;
     *h.psa.edit_after_next_update.lock().unwrap() = Some(short_name_edited_in_the_psa());
     let pushed = w
         .handle(&itg_event(Entity::Organization, &itg_id), T0)
