@@ -80,6 +80,23 @@ struct BenchArgs {
     /// Edit rates (per second) of the webhook → IT Glue write latency figures.
     #[arg(long, value_delimiter = ',', default_value = "100,200,500,1000")]
     rates: Vec<u32>,
+    /// Which parts to run, comma-separated; the others' tables are left empty.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_enum,
+        default_value = "throughput,onboarding,latency,edits"
+    )]
+    only: Vec<BenchPart>,
+}
+
+/// The parts of `syncbridge-demo bench`, each with its own table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BenchPart {
+    Throughput,
+    Onboarding,
+    Latency,
+    Edits,
 }
 
 #[derive(Debug, Args)]
@@ -176,6 +193,9 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .into_iter()
             .map(|s| (args.concurrency, s)),
     );
+    if !args.only.contains(&BenchPart::Throughput) {
+        runs.clear();
+    }
     let mut rows = Vec::new();
     for (concurrency, scenario) in runs {
         let measured = runtime.block_on(measure(&scenario, concurrency, 42))?;
@@ -191,7 +211,12 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let mut text = table(&rows);
     let mut onboarded = Vec::new();
-    for configurations in &args.onboard {
+    let onboard = if args.only.contains(&BenchPart::Onboarding) {
+        &args.onboard[..]
+    } else {
+        &[]
+    };
+    for configurations in onboard {
         let organizations = (configurations / 2).max(1);
         let m = runtime.block_on(measure_onboarding(organizations, args.concurrency, 42))?;
         eprintln!(
@@ -209,7 +234,11 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     text.push_str("\n<!-- onboarding -->\n");
     text.push_str(&onboarding_table(&onboarded));
-    let latencies = runtime.block_on(measure_latency(&args.rates, args.concurrency, 42))?;
+    let latencies = if args.only.contains(&BenchPart::Latency) {
+        runtime.block_on(measure_latency(&args.rates, args.concurrency, 42))?
+    } else {
+        Vec::new()
+    };
     for l in &latencies {
         eprintln!(
             "webhook → IT Glue write at {}/s: p50 {} ms, p99 {} ms, max {} ms ({} edits)",
@@ -218,9 +247,11 @@ fn run_bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     text.push_str("\n<!-- latency -->\n");
     text.push_str(&latency_table(&latencies));
-    let costs = runtime.block_on(measure_edits(args.edits, 42))?;
     text.push_str("\n<!-- edits -->\n");
-    text.push_str(&edits_table(&costs));
+    if args.only.contains(&BenchPart::Edits) {
+        let costs = runtime.block_on(measure_edits(args.edits, 42))?;
+        text.push_str(&edits_table(&costs));
+    }
     match args.out {
         Some(path) => std::fs::write(&path, &text)
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?,
