@@ -58,7 +58,10 @@ fi
   echo "workers (rate limits off, no vendor delay) decide those. Vendor requests are counted at the"
   echo "simulators from the full sync's start until the workers drained (the pollers' rounds included)."
   echo "Then a second full sync of the unchanged tenant. RSS is the bench process's, which also holds the"
-  echo "simulators and so both systems' data."
+  echo "simulators and so both systems' data: \"seeded\" is after the simulators were filled, the peak is"
+  echo "from then until the unchanged full sync ended (the kernel's peak is reset after seeding), and the"
+  echo "growth between them is syncbridge's share (full sync, workers, pollers) plus the simulators'"
+  echo "transient pages."
   echo
   sed -n '/<!-- onboarding -->/,/<!-- latency -->/p' "$out_dir/worker.md" | grep -v '<!--'
   echo
@@ -69,7 +72,10 @@ fi
   echo "write of that record, both on the simulators' clock. Every vendor request answers at once: this"
   echo "is our own pipeline (ingest, JetStream, worker, two reads and a write), on the same 2 cores as"
   echo "the simulators and nats-server. Above what the machine sustains, events queue and latency grows"
-  echo "with the length of the run."
+  echo "with the length of the run. Each rate runs 4 s on records not edited before; an unmeasured 2 s at"
+  echo "the first rate comes first, because the first seconds after the workers and pollers start"
+  echo "(consumers created, first poll rounds, connection pools filled) are slower than the steady state:"
+  echo "without it, the first rate's p99 was 0.2–2.3 s in four runs, the same rate's second run 8–18 ms."
   echo
   sed -n '/<!-- latency -->/,/<!-- edits -->/p' "$out_dir/worker.md" | grep -v '<!--'
   echo

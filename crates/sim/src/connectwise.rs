@@ -783,8 +783,10 @@ fn defaults(collection: &str) -> Map<String, Value> {
 
 /// Keeps a company's or contact's type associations in step with its `types[]`: one
 /// association per type, kept (same id) while the type stays, removed with it, added for a new
-/// one. A record that is gone loses all of its associations.
-fn sync_type_associations(store: &mut Store, collection: &str, id: u64, now: i64) {
+/// one. A record that is gone loses all of its associations. `created`: the record was just
+/// inserted under a new id, so no association can name it yet (a removed record's went with
+/// it) and the scan of every association is skipped — it made seeding a large tenant quadratic.
+fn sync_type_associations(store: &mut Store, collection: &str, id: u64, now: i64, created: bool) {
     let Some((assoc, parent_key)) = association_collection(collection) else {
         return;
     };
@@ -811,11 +813,15 @@ fn sync_type_associations(store: &mut Store, collection: &str, id: u64, now: i64
     };
     let type_id = |v: &Value| v.get("id").and_then(value_as_id);
     let wanted: Vec<u64> = types.iter().filter_map(type_id).collect();
-    let existing: Vec<(u64, Option<u64>)> = store
-        .list(assoc)
-        .filter(|r| r.fields.get(parent_key).and_then(type_id) == Some(id))
-        .map(|r| (r.id, r.fields.get("type").and_then(type_id)))
-        .collect();
+    let existing: Vec<(u64, Option<u64>)> = if created {
+        Vec::new()
+    } else {
+        store
+            .list(assoc)
+            .filter(|r| r.fields.get(parent_key).and_then(type_id) == Some(id))
+            .map(|r| (r.id, r.fields.get("type").and_then(type_id)))
+            .collect()
+    };
     let mut kept: Vec<u64> = Vec::new();
     for (assoc_id, t) in existing {
         match t {
@@ -1001,7 +1007,7 @@ impl ConnectWiseSim {
         meta.insert("enteredBy".into(), member.into());
         meta.insert("updatedBy".into(), member.into());
         let id = st.store.insert(collection, None, all, meta, now);
-        sync_type_associations(&mut st.store, collection, id, now);
+        sync_type_associations(&mut st.store, collection, id, now, true);
         self.core.writes.record(
             now,
             collection,
@@ -1045,7 +1051,7 @@ impl ConnectWiseSim {
             .store
             .replace(collection, id, fields, now)
             .unwrap_or_default();
-        sync_type_associations(&mut st.store, collection, id, now);
+        sync_type_associations(&mut st.store, collection, id, now, false);
         if !changed.is_empty() {
             if let Some(r) = st.store.get_mut(collection, id) {
                 r.meta.insert("updatedBy".into(), member.into());
@@ -1076,7 +1082,7 @@ impl ConnectWiseSim {
         let Some(old) = st.store.remove(collection, id) else {
             return Err(not_found(collection, id));
         };
-        sync_type_associations(&mut st.store, collection, id, now);
+        sync_type_associations(&mut st.store, collection, id, now, false);
         self.core.writes.record(
             now,
             collection,
@@ -2208,8 +2214,9 @@ impl AdminOps for ConnectWiseSim {
             let mut meta = Map::new();
             meta.insert("enteredBy".into(), "seed".into());
             meta.insert("updatedBy".into(), "seed".into());
+            let created = id.is_none_or(|id| st.store.get(collection, id).is_none());
             let id = st.store.insert(collection, id, all, meta, now);
-            sync_type_associations(&mut st.store, collection, id, now);
+            sync_type_associations(&mut st.store, collection, id, now, created);
             if let Some(r) = st.store.get(collection, id) {
                 out.push(render(r));
             }
