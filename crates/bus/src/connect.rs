@@ -4,6 +4,9 @@
 //! without limit (a server restart or a cluster leader change must never need a process restart).
 //! While disconnected, the client buffers publishes: that is why a publish that timed out may still
 //! land later (DESIGN §2.1), and why dedup ids matter. [`Connection::state`] feeds `/readyz`.
+//!
+//! A URL may carry credentials (`nats://user:password@host`, `nats://token@host`): wherever one
+//! is shown (errors, logs, `config check`) it goes through [`redact_url`] first.
 
 use std::time::Duration;
 
@@ -40,7 +43,10 @@ impl ConnectConfig {
 impl std::fmt::Debug for ConnectConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConnectConfig")
-            .field("urls", &self.urls)
+            .field(
+                "urls",
+                &self.urls.iter().map(|u| redact_url(u)).collect::<Vec<_>>(),
+            )
             .field("client_name", &self.client_name)
             .field("auth", &self.auth)
             .field("request_timeout", &self.request_timeout)
@@ -77,10 +83,50 @@ impl std::fmt::Debug for Auth {
 pub enum ConnectError {
     #[error("no NATS URL configured")]
     NoUrl,
+    /// `url` is already redacted.
     #[error("invalid NATS URL {url:?}: {reason}")]
     InvalidUrl { url: String, reason: String },
     #[error("cannot connect to NATS: {0}")]
     Client(String),
+    /// [`connect_within`]: no server answered in time. `urls` are redacted.
+    #[error(
+        "cannot reach NATS at {urls} within {waited:?}: check that nats-server is running and \
+         reachable there, and that [nats] urls and the credentials (token or user + password) \
+         are right"
+    )]
+    Unreachable { urls: String, waited: Duration },
+}
+
+/// `url` with its credentials masked: `nats://user:***@host:4222`, `nats://***@host:4222`
+/// (a token). Text that is not a URL is returned with anything before an `@` masked.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
+    };
+    // The userinfo ends at the last '@' before the path (a password may contain '@').
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    let userinfo = &rest[..at];
+    let masked = match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{user}:***"),
+        None => "***".to_owned(),
+    };
+    let host = &rest[at + 1..];
+    match scheme {
+        Some(scheme) => format!("{scheme}://{masked}@{host}"),
+        None => format!("{masked}@{host}"),
+    }
+}
+
+/// The configured URLs, redacted and joined for a message.
+fn redacted_urls(urls: &[String]) -> String {
+    urls.iter()
+        .map(|u| redact_url(u))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Whether the client currently has a server connection.
@@ -123,6 +169,29 @@ impl Connection {
     pub fn is_connected(&self) -> bool {
         self.state() == ConnectionState::Connected
     }
+
+    /// Waits until connected, at most `within`; whether it is.
+    pub async fn wait_connected(&self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if self.is_connected() {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The connected server's `max_payload` (bytes of headers + body one message may have), or
+    /// `None` before the first connection.
+    pub fn server_max_payload(&self) -> Option<usize> {
+        match self.client.server_info().max_payload {
+            0 => None,
+            n => Some(n),
+        }
+    }
 }
 
 /// Connects with reconnects: returns at once even if no server is reachable yet (the client keeps
@@ -136,7 +205,7 @@ pub async fn connect(config: &ConnectConfig) -> Result<Connection, ConnectError>
         let addr: async_nats::ServerAddr =
             url.parse()
                 .map_err(|e: std::io::Error| ConnectError::InvalidUrl {
-                    url: url.clone(),
+                    url: redact_url(url),
                     reason: e.to_string(),
                 })?;
         addrs.push(addr);
@@ -173,4 +242,41 @@ pub async fn connect(config: &ConnectConfig) -> Result<Connection, ConnectError>
         .timeout(config.request_timeout)
         .build(client.clone());
     Ok(Connection { client, jetstream })
+}
+
+/// [`connect`], then waits at most `within` for a server: for a command that is useless without
+/// one, so that an unreachable server is said plainly (naming the redacted URLs and what to
+/// check) rather than as the time-out of its first request.
+pub async fn connect_within(
+    config: &ConnectConfig,
+    within: Duration,
+) -> Result<Connection, ConnectError> {
+    let conn = connect(config).await?;
+    if conn.wait_connected(within).await {
+        Ok(conn)
+    } else {
+        Err(ConnectError::Unreachable {
+            urls: redacted_urls(&config.urls),
+            waited: within,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn credentials_in_urls_are_masked() {
+        for (url, shown) in [
+            ("nats://127.0.0.1:4222", "nats://127.0.0.1:4222"),
+            ("nats://bob:s3cret@h:4222", "nats://bob:***@h:4222"),
+            ("nats://tok3n@h:4222", "nats://***@h:4222"),
+            ("tls://bob:p@ss@h:4222/x", "tls://bob:***@h:4222/x"),
+            ("bob:s3cret@h:4222", "bob:***@h:4222"),
+            ("h:4222", "h:4222"),
+        ] {
+            assert_eq!(redact_url(url), shown);
+        }
+    }
 }
