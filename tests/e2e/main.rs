@@ -6,6 +6,7 @@
 //! - [`sync_cli`]: `register-webhooks` and `full-sync` against the ConnectWise simulator;
 //! - [`ops_cli`]: `dlq`, `replay`, `links`, `setup` failing clearly (missing message, empty
 //!   stretch, unreachable NATS);
+//! - [`serve_limits`]: `serve` refuses a body limit the connected server cannot store;
 //! - [`graceful_shutdown`]: `serve` becomes ready, and SIGTERM lets in-flight requests finish.
 //!
 //! The binary is built by cargo for this test target because the target belongs to the
@@ -14,4 +15,5 @@
 mod config_cli;
 mod graceful_shutdown;
 mod ops_cli;
+mod serve_limits;
 mod sync_cli;
