@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::common::*;
 use syncbridge::ingest::{Ingest, NatsSink};
+use syncbridge_bus::{connect, ConnectConfig};
 
 #[tokio::test]
 async fn outage_answers_503_and_the_vendor_retry_lands_exactly_once() {
@@ -66,9 +67,13 @@ async fn outage_answers_503_and_the_vendor_retry_lands_exactly_once() {
 #[tokio::test]
 async fn while_disconnected_the_503_does_not_wait_out_the_publish_timeout() {
     let mut h = Harness::start().await;
-    // An ingest whose publish timeout is far longer than a request may last (ingest's
-    // request_timeout, 30 s, answers 408): a 503 can only come from not waiting for the publish.
-    let sink = Arc::new(NatsSink::new(h.conn.clone(), Duration::from_secs(600)));
+    // An ingest whose publish timeout (and its connection's request timeout, as `serve` sets
+    // them) is far longer than a request may last (ingest's request_timeout, 30 s, answers 408):
+    // a 503 can only come from not waiting for the publish.
+    let mut connect_config = ConnectConfig::new(h.nats.url());
+    connect_config.request_timeout = Duration::from_secs(600);
+    let conn = connect(&connect_config).await.expect("connect");
+    let sink = Arc::new(NatsSink::new(conn.clone(), Duration::from_secs(600)));
     let router = Ingest::new(&h.config, sink).unwrap().router();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -95,7 +100,7 @@ async fn while_disconnected_the_503_does_not_wait_out_the_publish_timeout() {
 
     h.nats.kill();
     eventually("the client knows it is disconnected", || async {
-        (!h.conn.is_connected()).then_some(())
+        (!conn.is_connected()).then_some(())
     })
     .await;
     let (status, retry_after) = post().await;
