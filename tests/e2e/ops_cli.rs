@@ -148,3 +148,52 @@ async fn with_nats_unreachable_commands_name_the_masked_url_and_what_to_check() 
     }
     let _ = std::fs::remove_file(path);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_in_the_url_are_used_and_never_printed() {
+    let dir = std::env::temp_dir().join(format!("syncbridge-ops-cli-auth-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut nats = Command::new(syncbridge_bus::testing::nats_server_binary().unwrap())
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+        .arg(dir.join("store"))
+        .args(["--user", "bob", "--pass", "s3cret"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(tokio::time::Instant::now() < deadline, "nats-server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let good = config_with_nats("auth-ok", &format!("nats://bob:s3cret@127.0.0.1:{port}"));
+    let (ok, out, err) = run(&["setup", "--config", good.to_str().unwrap()]).await;
+    assert!(ok, "the URL's credentials are the connection's: {out}{err}");
+    assert!(out.contains("SYNC_EVENTS"), "{out}");
+    assert!(!out.contains("s3cret") && !err.contains("s3cret"), "{out}{err}");
+
+    let wrong = config_with_nats("auth-bad", &format!("nats://bob:wr0ng@127.0.0.1:{port}"));
+    let (ok, out, err) = run(&["setup", "--config", wrong.to_str().unwrap()]).await;
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains(&format!("cannot reach NATS at nats://bob:***@127.0.0.1:{port}"))
+            && err.contains("credentials"),
+        "{err}"
+    );
+    assert!(!err.contains("wr0ng"), "{err}");
+    let _ = nats.kill().await;
+    for path in [good, wrong] {
+        let _ = std::fs::remove_file(path);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -5,8 +5,10 @@
 //! While disconnected, the client buffers publishes: that is why a publish that timed out may still
 //! land later (DESIGN §2.1), and why dedup ids matter. [`Connection::state`] feeds `/readyz`.
 //!
-//! A URL may carry credentials (`nats://user:password@host`, `nats://token@host`): wherever one
-//! is shown (errors, logs, `config check`) it goes through [`redact_url`] first.
+//! A URL may carry credentials (`nats://user:password@host`, `nats://token@host`): they are taken
+//! out of the address before the client sees it and sent as the connection's credentials (unless
+//! [`ConnectConfig::auth`] names others), and wherever a URL is shown (errors, logs,
+//! `config check`) it goes through [`redact_url`] first.
 
 use std::time::Duration;
 
@@ -201,6 +203,7 @@ pub async fn connect(config: &ConnectConfig) -> Result<Connection, ConnectError>
         return Err(ConnectError::NoUrl);
     }
     let mut addrs = Vec::with_capacity(config.urls.len());
+    let mut url_auth = None;
     for url in &config.urls {
         let addr: async_nats::ServerAddr =
             url.parse()
@@ -208,10 +211,22 @@ pub async fn connect(config: &ConnectConfig) -> Result<Connection, ConnectError>
                     url: redact_url(url),
                     reason: e.to_string(),
                 })?;
+        let (addr, auth) =
+            without_credentials(addr).map_err(|reason| ConnectError::InvalidUrl {
+                url: redact_url(url),
+                reason,
+            })?;
+        url_auth = url_auth.or(auth);
         addrs.push(addr);
     }
 
-    let mut options = match &config.auth {
+    // The client sends only its options' credentials (never a URL's), so credentials written in
+    // a URL are moved here; explicitly configured ones take precedence.
+    let auth = match (&config.auth, url_auth) {
+        (Auth::None, Some(from_url)) => from_url,
+        (auth, _) => auth.clone(),
+    };
+    let mut options = match &auth {
         Auth::None => async_nats::ConnectOptions::new(),
         Auth::Token(token) => async_nats::ConnectOptions::with_token(token.clone()),
         Auth::UserPassword { user, password } => {
@@ -244,6 +259,55 @@ pub async fn connect(config: &ConnectConfig) -> Result<Connection, ConnectError>
     Ok(Connection { client, jetstream })
 }
 
+/// `addr` without its userinfo, and the credentials that were there: `user:password@` or
+/// `token@`. The address handed to the client carries no secret (its debug logs print server
+/// addresses), and the credentials it would otherwise ignore become the connection's.
+fn without_credentials(
+    addr: async_nats::ServerAddr,
+) -> Result<(async_nats::ServerAddr, Option<Auth>), String> {
+    if !addr.has_user_pass() {
+        return Ok((addr, None));
+    }
+    let mut url = addr.into_inner();
+    let user = percent_decoded(url.username())?;
+    let auth = match url.password() {
+        Some(password) => Auth::UserPassword {
+            user,
+            password: percent_decoded(password)?,
+        },
+        None => Auth::Token(user),
+    };
+    url.set_username("")
+        .and_then(|()| url.set_password(None))
+        .map_err(|()| "cannot take the credentials out of this URL".to_owned())?;
+    let addr = async_nats::ServerAddr::from_url(url).map_err(|e| e.to_string())?;
+    Ok((addr, Some(auth)))
+}
+
+/// `%XX` escapes of a URL's userinfo decoded (a password may hold any character).
+fn percent_decoded(text: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| {
+                    "a '%' in the credentials is not followed by two hex digits".to_owned()
+                })?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| "the credentials are not UTF-8".to_owned())
+}
+
 /// [`connect`], then waits at most `within` for a server: for a command that is useless without
 /// one, so that an unreachable server is said plainly (naming the redacted URLs and what to
 /// check) rather than as the time-out of its first request.
@@ -264,7 +328,23 @@ pub async fn connect_within(
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{redact_url, without_credentials, Auth};
+
+    #[test]
+    fn credentials_leave_the_url_for_the_options() {
+        let split = |url: &str| without_credentials(url.parse().unwrap()).unwrap();
+        let (addr, auth) = split("nats://bob:p%40ss@h:4222");
+        assert_eq!(addr.as_url_str(), "nats://h:4222");
+        assert!(
+            matches!(auth, Some(Auth::UserPassword { user, password }) if user == "bob" && password == "p@ss")
+        );
+        let (addr, auth) = split("nats://t0ken@h:4222");
+        assert_eq!(addr.as_url_str(), "nats://h:4222");
+        assert!(matches!(auth, Some(Auth::Token(token)) if token == "t0ken"));
+        let (addr, auth) = split("nats://h:4222");
+        assert_eq!(addr.as_url_str(), "nats://h:4222");
+        assert!(auth.is_none());
+    }
 
     #[test]
     fn credentials_in_urls_are_masked() {

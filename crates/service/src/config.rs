@@ -53,8 +53,8 @@ pub struct Config {
     pub tenants: BTreeMap<TenantId, TenantConfig>,
 }
 
-/// `[nats]`.
-#[derive(Debug, Clone)]
+/// `[nats]`. `Debug` shows the URLs with their credentials masked.
+#[derive(Clone)]
 pub struct NatsConfig {
     pub urls: Vec<String>,
     pub auth: NatsAuth,
@@ -69,6 +69,25 @@ pub struct NatsConfig {
     /// The server's `max_payload` as this configuration knows it (bytes of headers and body one
     /// message may have); `serve` checks it against the connected server's.
     pub max_payload: usize,
+}
+
+impl std::fmt::Debug for NatsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let urls: Vec<String> = self
+            .urls
+            .iter()
+            .map(|url| syncbridge_bus::redact_url(url))
+            .collect();
+        f.debug_struct("NatsConfig")
+            .field("urls", &urls)
+            .field("auth", &self.auth)
+            .field("publish_timeout", &self.publish_timeout)
+            .field("duplicate_window", &self.duplicate_window)
+            .field("replicas", &self.replicas)
+            .field("max_age", &self.max_age)
+            .field("max_payload", &self.max_payload)
+            .finish()
+    }
 }
 
 /// NATS client credentials.

@@ -567,4 +567,5 @@ fn credentials_in_nats_urls_never_show_in_errors() {
     assert!(report.contains("nats://bob:***@127.0.0.1:4222"), "{report}");
     assert!(!report.contains("s3cret"), "{report}");
     assert!(!format!("{:?}", ok.connect_config()).contains("s3cret"));
+    assert!(!format!("{ok:?}").contains("s3cret"));
 }
