@@ -172,7 +172,10 @@ async fn credentials_in_the_url_are_used_and_never_printed() {
         .await
         .is_err()
     {
-        assert!(tokio::time::Instant::now() < deadline, "nats-server did not start");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nats-server did not start"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
@@ -180,14 +183,18 @@ async fn credentials_in_the_url_are_used_and_never_printed() {
     let (ok, out, err) = run(&["setup", "--config", good.to_str().unwrap()]).await;
     assert!(ok, "the URL's credentials are the connection's: {out}{err}");
     assert!(out.contains("SYNC_EVENTS"), "{out}");
-    assert!(!out.contains("s3cret") && !err.contains("s3cret"), "{out}{err}");
+    assert!(
+        !out.contains("s3cret") && !err.contains("s3cret"),
+        "{out}{err}"
+    );
 
     let wrong = config_with_nats("auth-bad", &format!("nats://bob:wr0ng@127.0.0.1:{port}"));
     let (ok, out, err) = run(&["setup", "--config", wrong.to_str().unwrap()]).await;
     assert!(!ok, "{out}");
     assert!(
-        err.contains(&format!("cannot reach NATS at nats://bob:***@127.0.0.1:{port}"))
-            && err.contains("credentials"),
+        err.contains(&format!(
+            "cannot reach NATS at nats://bob:***@127.0.0.1:{port}"
+        )) && err.contains("credentials"),
         "{err}"
     );
     assert!(!err.contains("wr0ng"), "{err}");

@@ -16,6 +16,7 @@
 //! Secrets are literals or `{ env = "VAR" }` (see [`secrets`]) and never appear in `Debug`.
 //! `docs/configuration.md` is the reference of every key.
 
+pub mod bounds;
 pub mod duration;
 pub mod error;
 mod raw;
@@ -34,11 +35,16 @@ use syncbridge_model::{Side, TenantId, TenantSettings};
 use syncbridge_webhooks::{BodyLimit, Secret, StandardWebhookVerifier};
 
 use crate::psa::{PsaSection, SectionInput, REGISTRY};
+use bounds::within;
+pub use bounds::{
+    max_body_limit, DEFAULT_BODY_LIMIT, MIN_BODY_LIMIT, NATS_DEFAULT_MAX_PAYLOAD, NATS_HEADER_ROOM,
+};
 use duration::display;
 pub use error::ConfigError;
 use raw::{
     RawBudgets, RawIngest, RawItGlue, RawMetrics, RawNats, RawPolling, RawStandard, RawWorker,
 };
+use secrets::SecretSpec;
 pub use secrets::{Credential, EnvLookup};
 use values::{decode, http_url, webhook_secret};
 
@@ -362,32 +368,7 @@ fn resolve_nats(raw: RawNats, env: EnvLookup<'_>) -> Result<NatsConfig, ConfigEr
             ));
         }
     }
-    let auth = match (raw.token, raw.user, raw.password) {
-        (None, None, None) => NatsAuth::None,
-        (Some(token), None, None) => NatsAuth::Token(token.resolve("nats.token", env)?),
-        (None, Some(user), Some(password)) => NatsAuth::UserPassword {
-            user,
-            password: password.resolve("nats.password", env)?,
-        },
-        (Some(_), _, _) => {
-            return Err(ConfigError::at(
-                "nats.token",
-                "give a token or user + password, not both",
-            ))
-        }
-        (None, Some(_), None) => {
-            return Err(ConfigError::at(
-                "nats.password",
-                "required when nats.user is set",
-            ))
-        }
-        (None, None, Some(_)) => {
-            return Err(ConfigError::at(
-                "nats.user",
-                "required when nats.password is set",
-            ))
-        }
-    };
+    let auth = nats_auth(raw.token, raw.user, raw.password, env)?;
     within(
         "nats.publish_timeout",
         raw.publish_timeout,
@@ -429,20 +410,39 @@ fn resolve_nats(raw: RawNats, env: EnvLookup<'_>) -> Result<NatsConfig, ConfigEr
     })
 }
 
-/// `value` if it is within `(min, max)`, else an error naming `key` and the bounds.
-fn within(
-    key: &str,
-    value: Duration,
-    (min, max): (Duration, Duration),
-) -> Result<Duration, ConfigError> {
-    if value < min || value > max {
-        Err(ConfigError::at(
-            key,
-            format!("must be between {} and {}", display(min), display(max)),
-        ))
-    } else {
-        Ok(value)
-    }
+/// `nats.token`, or `nats.user` + `nats.password`, or none.
+fn nats_auth(
+    token: Option<SecretSpec>,
+    user: Option<String>,
+    password: Option<SecretSpec>,
+    env: EnvLookup<'_>,
+) -> Result<NatsAuth, ConfigError> {
+    Ok(match (token, user, password) {
+        (None, None, None) => NatsAuth::None,
+        (Some(token), None, None) => NatsAuth::Token(token.resolve("nats.token", env)?),
+        (None, Some(user), Some(password)) => NatsAuth::UserPassword {
+            user,
+            password: password.resolve("nats.password", env)?,
+        },
+        (Some(_), _, _) => {
+            return Err(ConfigError::at(
+                "nats.token",
+                "give a token or user + password, not both",
+            ))
+        }
+        (None, Some(_), None) => {
+            return Err(ConfigError::at(
+                "nats.password",
+                "required when nats.user is set",
+            ))
+        }
+        (None, None, Some(_)) => {
+            return Err(ConfigError::at(
+                "nats.user",
+                "required when nats.password is set",
+            ))
+        }
+    })
 }
 
 /// A Standard Webhooks delivery is accepted while its timestamp is within `tolerance` of now,
@@ -561,49 +561,6 @@ fn resolve_ingest(raw: RawIngest, nats: &NatsConfig) -> Result<IngestConfig, Con
         max_header_bytes: raw.max_header_bytes,
         max_connections: raw.max_connections,
     })
-}
-
-/// NATS's default `max_payload` (1 MiB), the server setting `nats.max_payload` describes.
-pub const NATS_DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024;
-/// Bytes of a message's `max_payload` kept for the event's headers (the `Sync-*` envelope and
-/// `Nats-Msg-Id`: a few hundred bytes, more with long vendor ids).
-pub const NATS_HEADER_ROOM: usize = 8 * 1024;
-/// The smallest `ingest.body_limit` (no vendor's webhook fits in less).
-pub const MIN_BODY_LIMIT: usize = 1024;
-/// The default `ingest.body_limit` with the default `nats.max_payload`: the contract's 1 MiB
-/// less the header room, so that every body accepted can be stored.
-pub const DEFAULT_BODY_LIMIT: usize = NATS_DEFAULT_MAX_PAYLOAD - NATS_HEADER_ROOM;
-
-/// The largest `ingest.body_limit` a server with `max_payload` can store.
-pub fn max_body_limit(max_payload: usize) -> usize {
-    max_payload.saturating_sub(NATS_HEADER_ROOM)
-}
-
-/// The bounds of the configuration's numbers, in one place (docs/configuration.md lists them).
-mod bounds {
-    use std::time::Duration;
-
-    const fn secs(n: u64) -> Duration {
-        Duration::from_secs(n)
-    }
-    const DAY: u64 = 86_400;
-
-    pub(super) const PUBLISH_TIMEOUT: (Duration, Duration) =
-        (Duration::from_millis(100), secs(300));
-    pub(super) const DUPLICATE_WINDOW: (Duration, Duration) = (secs(1), secs(7 * DAY));
-    pub(super) const MAX_AGE: (Duration, Duration) = (secs(1), secs(365 * DAY));
-    /// NATS refuses a `max_payload` over 64 MB.
-    pub(super) const MAX_PAYLOAD: (usize, usize) = (64 * 1024, 64 * 1024 * 1024);
-    pub(super) const REQUEST_TIMEOUT: (Duration, Duration) = (secs(1), secs(600));
-    pub(super) const RETRY_AFTER: (Duration, Duration) = (secs(1), secs(3600));
-    pub(super) const HEADER_READ_TIMEOUT: (Duration, Duration) =
-        (Duration::from_millis(100), secs(300));
-    pub(super) const IDLE_TIMEOUT: (Duration, Duration) = (Duration::from_millis(100), secs(3600));
-    pub(super) const POLL_INTERVAL: (Duration, Duration) = (Duration::from_millis(100), secs(DAY));
-    pub(super) const FULL_SYNC_INTERVAL: (Duration, Duration) = (secs(60), secs(30 * DAY));
-    pub(super) const TOLERANCE: (Duration, Duration) = (secs(1), secs(3600));
-    pub(super) const BUDGET_WINDOW: (Duration, Duration) = (secs(1), secs(DAY));
-    pub(super) const BUDGET_REQUESTS: u32 = 1_000_000;
 }
 
 /// Bounds of `ingest.max_header_bytes`.

@@ -40,7 +40,7 @@ pub(crate) struct RawNats {
 }
 
 fn default_max_payload() -> usize {
-    super::NATS_DEFAULT_MAX_PAYLOAD
+    super::bounds::NATS_DEFAULT_MAX_PAYLOAD
 }
 
 fn default_nats_urls() -> Vec<String> {

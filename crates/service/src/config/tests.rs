@@ -563,9 +563,6 @@ fn credentials_in_nats_urls_never_show_in_errors() {
         "urls = [\"nats://bob:s3cret@127.0.0.1:4222\"]",
     ))
     .unwrap();
-    let report = crate::commands::check::describe(&ok);
-    assert!(report.contains("nats://bob:***@127.0.0.1:4222"), "{report}");
-    assert!(!report.contains("s3cret"), "{report}");
     assert!(!format!("{:?}", ok.connect_config()).contains("s3cret"));
     assert!(!format!("{ok:?}").contains("s3cret"));
 }
