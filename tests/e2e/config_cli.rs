@@ -73,7 +73,27 @@ fn config_check_names_the_offending_key() {
         ),
         ("psa", example.replace("psa = \"autotask\"", "psa = \"halo\""), "tenants.globex.sync"),
         ("listen", example.replace("listen = \"0.0.0.0:8080\"", "listen = \"nowhere\""), "ingest.listen"),
-        ("syntax", "[nats\nurls = 1".to_owned(), "not valid TOML"),
+        ("syntax", "[nats\nurls = 1".to_owned(), "line 1, column 6: not valid TOML"),
+        (
+            "type",
+            example.replace("listen = \"0.0.0.0:8080\"", "listen = 5"),
+            "ingest.listen: invalid type",
+        ),
+        (
+            "body-limit",
+            example.replace("body_limit = 1040384", "body_limit = 10000000000"),
+            "ingest.body_limit: must be between 1024 and 1040384 bytes",
+        ),
+        (
+            "duplicate-window",
+            example.replace("duplicate_window = \"10m\"", "duplicate_window = \"3s\""),
+            "nats.duplicate_window: must be at least twice tenants.acme.standard.tolerance",
+        ),
+        (
+            "zero-timeout",
+            example.replace("publish_timeout = \"5s\"", "publish_timeout = \"0s\""),
+            "nats.publish_timeout: must be between",
+        ),
     ];
     for (name, text, expected) in cases {
         let path = temp_config(name, &text);
@@ -144,4 +164,35 @@ fn every_command_has_help() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("ingest") && err.contains("worker"), "{err}");
+}
+
+#[test]
+fn config_check_masks_credentials_in_the_nats_url() {
+    let example = std::fs::read_to_string(example()).unwrap();
+    let path = temp_config(
+        "nats-url",
+        &example.replace(
+            "urls = [\"nats://127.0.0.1:4222\"]",
+            "urls = [\"nats://bob:s3cret@127.0.0.1:4222\", \"nats://t0ken@10.0.0.2:4222\"]",
+        ),
+    );
+    let out = syncbridge(
+        &["config", "check", "--config", path.to_str().unwrap()],
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("urls: nats://bob:***@127.0.0.1:4222, nats://***@10.0.0.2:4222"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("s3cret") && !stdout.contains("t0ken"),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_file(path);
 }

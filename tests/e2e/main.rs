@@ -4,6 +4,9 @@
 //!
 //! - [`config_cli`]: `config check` on the example and on broken files, `--help`, exit codes;
 //! - [`sync_cli`]: `register-webhooks` and `full-sync` against the ConnectWise simulator;
+//! - [`ops_cli`]: `dlq`, `replay`, `links`, `setup` failing clearly (missing message, empty
+//!   stretch, unreachable NATS);
+//! - [`serve_limits`]: `serve` refuses a body limit the connected server cannot store;
 //! - [`graceful_shutdown`]: `serve` becomes ready, and SIGTERM lets in-flight requests finish.
 //!
 //! The binary is built by cargo for this test target because the target belongs to the
@@ -11,4 +14,6 @@
 
 mod config_cli;
 mod graceful_shutdown;
+mod ops_cli;
+mod serve_limits;
 mod sync_cli;

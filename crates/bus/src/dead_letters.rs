@@ -14,6 +14,8 @@
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull, DeliverPolicy};
+use async_nats::jetstream::stream::DeleteMessageErrorKind;
+use async_nats::jetstream::ErrorCode;
 use async_nats::HeaderMap;
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -248,8 +250,24 @@ impl DeadLetters {
             .map_err(|e| self.unavailable_or(e))?;
         match stream.delete_message(seq).await {
             Ok(deleted) => Ok(deleted),
-            Err(e) if e.to_string().contains("no message found") => Ok(false),
-            Err(e) => Err(self.unavailable_or(e)),
+            Err(e) => match e.kind() {
+                DeleteMessageErrorKind::JetStream(error)
+                    if error.error_code() == ErrorCode::NO_MESSAGE_FOUND =>
+                {
+                    Ok(false)
+                }
+                // The server says "stream store EOF" for a sequence past the stream's last; it
+                // may mean other store trouble, so whether the message is there decides.
+                DeleteMessageErrorKind::JetStream(error)
+                    if error.error_code() == ErrorCode::STREAM_MESSAGE_DELETE_FAILED =>
+                {
+                    match self.get_raw(DLQ_STREAM, seq).await {
+                        Err(OpsError::NotFound { .. }) => Ok(false),
+                        _ => Err(self.unavailable_or(e)),
+                    }
+                }
+                _ => Err(self.unavailable_or(e)),
+            },
         }
     }
 

@@ -44,7 +44,7 @@ pub enum KvError {
     },
     /// The bus did not answer in time or is not connected; the outcome of a write is unknown even
     /// after re-reading. Retry later (nak with a delay).
-    #[error("{bucket} unavailable during {op} of {key}: {reason}")]
+    #[error("{bucket} unavailable during {op}{}: {reason}", of_key(key))]
     Unavailable {
         bucket: String,
         key: String,
@@ -87,6 +87,15 @@ impl KvError {
     /// True for [`KvError::Unavailable`]: transient, retry later.
     pub fn is_unavailable(&self) -> bool {
         matches!(self, KvError::Unavailable { .. })
+    }
+}
+
+/// " of {key}", or nothing for an operation on the whole bucket (opening it).
+fn of_key(key: &str) -> String {
+    if key.is_empty() {
+        String::new()
+    } else {
+        format!(" of {key}")
     }
 }
 

@@ -46,7 +46,10 @@ pub mod testing;
 pub use advisories::DeadLetterMover;
 pub use audit::AuditLog;
 pub use budget::{Budget, SharedRateBudget, Taken};
-pub use connect::{connect, Auth, ConnectConfig, ConnectError, Connection, ConnectionState};
+pub use connect::{
+    connect, connect_within, redact_url, Auth, ConnectConfig, ConnectError, Connection,
+    ConnectionState,
+};
 pub use dead_letters::{dlq_headers, DeadLetter, DeadLetters, StoredEvent};
 pub use keys::{decode_token, encode_token, record_key};
 pub use kv::{KvError, Versioned};

@@ -54,6 +54,22 @@ pub struct ReplayRequest {
     pub run_id: String,
 }
 
+impl ReplayRequest {
+    /// Why the stretch is empty by construction (its end before its start), if it is: such a
+    /// request is a typing mistake, refused rather than reported as "0 matched".
+    pub fn empty_stretch(&self) -> Option<String> {
+        match (self.from, self.until) {
+            (ReplayFrom::Seq(from), Some(ReplayUntil::Seq(until))) if until < from => Some(format!(
+                "the end (sequence {until}) is before the start (sequence {from}): nothing to replay"
+            )),
+            (ReplayFrom::Time(from), Some(ReplayUntil::Time(until))) if until < from => Some(
+                "the end time is before the start time: nothing to replay".to_owned(),
+            ),
+            _ => None,
+        }
+    }
+}
+
 /// What a replay did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReplayReport {
@@ -74,6 +90,9 @@ pub async fn replay(
     timeout: Duration,
     mut progress: impl FnMut(&ReplayReport),
 ) -> Result<ReplayReport, OpsError> {
+    if let Some(reason) = request.empty_stretch() {
+        return Err(OpsError::Invalid(reason));
+    }
     let fail = |e: &dyn std::fmt::Display| OpsError::from_nats(conn.is_connected(), e);
     let js = conn.jetstream();
     let mut stream = js.get_stream(EVENTS_STREAM).await.map_err(|e| fail(&e))?;

@@ -116,7 +116,7 @@ pub enum DlqCommand {
         config: ConfigArgs,
         seq: u64,
     },
-    /// Remove a dead letter.
+    /// Remove a dead letter (fails, as `show` does, when there is no such sequence).
     Drop {
         #[command(flatten)]
         config: ConfigArgs,
@@ -140,10 +140,12 @@ pub struct ReplayArgs {
     /// Start at this SYNC_EVENTS sequence.
     #[arg(long)]
     pub from_seq: Option<u64>,
-    /// Stop after this time (RFC 3339); default: the last event when the replay starts.
+    /// Stop after this time (RFC 3339; not before --since); default: the last event when the
+    /// replay starts.
     #[arg(long, conflicts_with = "until_seq")]
     pub until: Option<String>,
-    /// Stop after this sequence (give an interrupted run's last sequence to resume it exactly).
+    /// Stop after this sequence (not before --from-seq; give an interrupted run's last sequence
+    /// to resume it exactly).
     #[arg(long)]
     pub until_seq: Option<u64>,
     /// Only this entity (organization, configuration, contact, location).

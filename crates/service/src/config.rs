@@ -16,6 +16,7 @@
 //! Secrets are literals or `{ env = "VAR" }` (see [`secrets`]) and never appear in `Debug`.
 //! `docs/configuration.md` is the reference of every key.
 
+pub mod bounds;
 pub mod duration;
 pub mod error;
 mod raw;
@@ -34,10 +35,16 @@ use syncbridge_model::{Side, TenantId, TenantSettings};
 use syncbridge_webhooks::{BodyLimit, Secret, StandardWebhookVerifier};
 
 use crate::psa::{PsaSection, SectionInput, REGISTRY};
+use bounds::within;
+pub use bounds::{
+    max_body_limit, DEFAULT_BODY_LIMIT, MIN_BODY_LIMIT, NATS_DEFAULT_MAX_PAYLOAD, NATS_HEADER_ROOM,
+};
+use duration::display;
 pub use error::ConfigError;
 use raw::{
     RawBudgets, RawIngest, RawItGlue, RawMetrics, RawNats, RawPolling, RawStandard, RawWorker,
 };
+use secrets::SecretSpec;
 pub use secrets::{Credential, EnvLookup};
 use values::{decode, http_url, webhook_secret};
 
@@ -52,8 +59,8 @@ pub struct Config {
     pub tenants: BTreeMap<TenantId, TenantConfig>,
 }
 
-/// `[nats]`.
-#[derive(Debug, Clone)]
+/// `[nats]`. `Debug` shows the URLs with their credentials masked.
+#[derive(Clone)]
 pub struct NatsConfig {
     pub urls: Vec<String>,
     pub auth: NatsAuth,
@@ -65,6 +72,28 @@ pub struct NatsConfig {
     pub replicas: usize,
     /// How long `SYNC_EVENTS` keeps events for replay.
     pub max_age: Duration,
+    /// The server's `max_payload` as this configuration knows it (bytes of headers and body one
+    /// message may have); `serve` checks it against the connected server's.
+    pub max_payload: usize,
+}
+
+impl std::fmt::Debug for NatsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let urls: Vec<String> = self
+            .urls
+            .iter()
+            .map(|url| syncbridge_bus::redact_url(url))
+            .collect();
+        f.debug_struct("NatsConfig")
+            .field("urls", &urls)
+            .field("auth", &self.auth)
+            .field("publish_timeout", &self.publish_timeout)
+            .field("duplicate_window", &self.duplicate_window)
+            .field("replicas", &self.replicas)
+            .field("max_age", &self.max_age)
+            .field("max_payload", &self.max_payload)
+            .finish()
+    }
 }
 
 /// NATS client credentials.
@@ -163,11 +192,21 @@ impl RequestBudget {
             .trim()
             .parse()
             .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| format!("{n:?} is not a positive number of requests"))?;
+            .filter(|n| (1..=bounds::BUDGET_REQUESTS).contains(n))
+            .ok_or_else(|| {
+                format!(
+                    "{n:?} is not a number of requests between 1 and {}",
+                    bounds::BUDGET_REQUESTS
+                )
+            })?;
         let per = duration::parse(per)?;
-        if per.is_zero() {
-            return Err("the window must be longer than 0".into());
+        let (min, max) = bounds::BUDGET_WINDOW;
+        if per < min || per > max {
+            return Err(format!(
+                "the window must be between {} and {}",
+                display(min),
+                display(max)
+            ));
         }
         Ok(RequestBudget { requests, per })
     }
@@ -217,9 +256,9 @@ impl Config {
 
     /// Parses and validates TOML text; `env` resolves `{ env = … }` secrets.
     pub fn from_toml(text: &str, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
-        let root: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            ConfigError::at("(file)", format!("not valid TOML: {}", e.message()))
-        })?;
+        let root: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| syntax_error(text, &e))?;
         for key in root.keys() {
             if !matches!(
                 key.as_str(),
@@ -232,7 +271,7 @@ impl Config {
             }
         }
         let nats = resolve_nats(section(&root, "nats", "nats")?, env)?;
-        let ingest = resolve_ingest(section(&root, "ingest", "ingest")?)?;
+        let ingest = resolve_ingest(section(&root, "ingest", "ingest")?, &nats)?;
         let metrics = resolve_metrics(section(&root, "metrics", "metrics")?, &ingest)?;
         let worker = resolve_worker(section(&root, "worker", "worker")?)?;
         let mut tenants = BTreeMap::new();
@@ -264,6 +303,7 @@ impl Config {
                 "no tenant configured (add a [tenants.<id>.sync] table)",
             ));
         }
+        check_duplicate_window(&nats, &tenants)?;
         Ok(Config {
             nats,
             ingest,
@@ -321,11 +361,63 @@ fn resolve_nats(raw: RawNats, env: EnvLookup<'_>) -> Result<NatsConfig, ConfigEr
         if url.parse::<async_nats::ServerAddr>().is_err() {
             return Err(ConfigError::at(
                 "nats.urls",
-                format!("{url:?} is not a NATS URL (nats://host:port)"),
+                format!(
+                    "{:?} is not a NATS URL (nats://host:port)",
+                    syncbridge_bus::redact_url(url)
+                ),
             ));
         }
     }
-    let auth = match (raw.token, raw.user, raw.password) {
+    let auth = nats_auth(raw.token, raw.user, raw.password, env)?;
+    within(
+        "nats.publish_timeout",
+        raw.publish_timeout,
+        bounds::PUBLISH_TIMEOUT,
+    )?;
+    within(
+        "nats.duplicate_window",
+        raw.duplicate_window,
+        bounds::DUPLICATE_WINDOW,
+    )?;
+    if !matches!(raw.replicas, 1..=5) {
+        return Err(ConfigError::at(
+            "nats.replicas",
+            "must be between 1 and 5 (3 in a cluster)",
+        ));
+    }
+    within("nats.max_age", raw.max_age, bounds::MAX_AGE)?;
+    if raw.max_age < raw.duplicate_window {
+        return Err(ConfigError::at(
+            "nats.max_age",
+            "must be at least nats.duplicate_window",
+        ));
+    }
+    let (min, max) = bounds::MAX_PAYLOAD;
+    if !(min..=max).contains(&raw.max_payload) {
+        return Err(ConfigError::at(
+            "nats.max_payload",
+            format!("must be between {min} and {max} bytes (the server's max_payload; NATS's default is {NATS_DEFAULT_MAX_PAYLOAD})"),
+        ));
+    }
+    Ok(NatsConfig {
+        urls: raw.urls,
+        auth,
+        publish_timeout: raw.publish_timeout,
+        duplicate_window: raw.duplicate_window,
+        replicas: raw.replicas,
+        max_age: raw.max_age,
+        max_payload: raw.max_payload,
+    })
+}
+
+/// `nats.token`, or `nats.user` + `nats.password`, or none.
+fn nats_auth(
+    token: Option<SecretSpec>,
+    user: Option<String>,
+    password: Option<SecretSpec>,
+    env: EnvLookup<'_>,
+) -> Result<NatsAuth, ConfigError> {
+    Ok(match (token, user, password) {
         (None, None, None) => NatsAuth::None,
         (Some(token), None, None) => NatsAuth::Token(token.resolve("nats.token", env)?),
         (None, Some(user), Some(password)) => NatsAuth::UserPassword {
@@ -350,83 +442,93 @@ fn resolve_nats(raw: RawNats, env: EnvLookup<'_>) -> Result<NatsConfig, ConfigEr
                 "required when nats.password is set",
             ))
         }
-    };
-    if raw.publish_timeout.is_zero() {
-        return Err(ConfigError::at(
-            "nats.publish_timeout",
-            "must be more than zero",
-        ));
-    }
-    if raw.duplicate_window.is_zero() {
-        return Err(ConfigError::at(
-            "nats.duplicate_window",
-            "must be more than zero",
-        ));
-    }
-    if !matches!(raw.replicas, 1..=5) {
-        return Err(ConfigError::at(
-            "nats.replicas",
-            "must be between 1 and 5 (3 in a cluster)",
-        ));
-    }
-    if raw.max_age < raw.duplicate_window {
-        return Err(ConfigError::at(
-            "nats.max_age",
-            "must be at least nats.duplicate_window",
-        ));
-    }
-    Ok(NatsConfig {
-        urls: raw.urls,
-        auth,
-        publish_timeout: raw.publish_timeout,
-        duplicate_window: raw.duplicate_window,
-        replicas: raw.replicas,
-        max_age: raw.max_age,
     })
 }
 
-fn resolve_ingest(raw: RawIngest) -> Result<IngestConfig, ConfigError> {
+/// A Standard Webhooks delivery is accepted while its timestamp is within `tolerance` of now,
+/// either way: a captured delivery can be replayed (or retried with the same id) for up to
+/// 2 × tolerance after it was signed. JetStream must recognise its id for all that time, or the
+/// replay becomes a second event.
+fn check_duplicate_window(
+    nats: &NatsConfig,
+    tenants: &BTreeMap<TenantId, TenantConfig>,
+) -> Result<(), ConfigError> {
+    let widest = tenants
+        .values()
+        .filter_map(|t| t.standard.as_ref().map(|s| (&t.id, s.tolerance)))
+        .max_by_key(|(_, tolerance)| *tolerance);
+    if let Some((tenant, tolerance)) = widest {
+        if nats.duplicate_window < 2 * tolerance {
+            return Err(ConfigError::at(
+                "nats.duplicate_window",
+                format!(
+                    "must be at least twice tenants.{tenant}.standard.tolerance ({}), i.e. at \
+                     least {}: a signed delivery is accepted for 2 × tolerance, and a replay \
+                     after the window closes would become a second event",
+                    display(tolerance),
+                    display(2 * tolerance)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A TOML syntax error, located by line and column (1-based) in `text`.
+fn syntax_error(text: &str, e: &toml::de::Error) -> ConfigError {
+    let message = e.message().trim().replace('\n', "; ");
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            ConfigError::at(
+                format!("line {line}, column {column}"),
+                format!("not valid TOML: {message}"),
+            )
+        }
+        None => ConfigError::at("(file)", format!("not valid TOML: {message}")),
+    }
+}
+
+fn resolve_ingest(raw: RawIngest, nats: &NatsConfig) -> Result<IngestConfig, ConfigError> {
     let listen = raw.listen.parse().map_err(|_| {
         ConfigError::at(
             "ingest.listen",
             format!("{:?} is not an address such as 0.0.0.0:8080", raw.listen),
         )
     })?;
-    if raw.body_limit == 0 {
+    let max_body = max_body_limit(nats.max_payload);
+    let body_limit = raw
+        .body_limit
+        .unwrap_or_else(|| BodyLimit::DEFAULT.max_bytes().min(max_body));
+    if !(MIN_BODY_LIMIT..=max_body).contains(&body_limit) {
         return Err(ConfigError::at(
             "ingest.body_limit",
-            "must be more than zero",
+            format!(
+                "must be between {MIN_BODY_LIMIT} and {max_body} bytes: NATS stores a message of \
+                 at most nats.max_payload ({} bytes) with its headers, and {NATS_HEADER_ROOM} \
+                 bytes are kept for the event's headers (a larger server max_payload allows a \
+                 larger body_limit)",
+                nats.max_payload
+            ),
         ));
     }
-    if raw.request_timeout.is_zero() {
-        return Err(ConfigError::at(
-            "ingest.request_timeout",
-            "must be more than zero",
-        ));
-    }
-    if raw.retry_after < Duration::from_secs(1) {
-        return Err(ConfigError::at("ingest.retry_after", "must be at least 1s"));
-    }
-    let within = |key: &str, value: Duration, min: Duration, max: Duration, words: &str| {
-        if value < min || value > max {
-            Err(ConfigError::at(key, format!("must be between {words}")))
-        } else {
-            Ok(value)
-        }
-    };
+    let request_timeout = within(
+        "ingest.request_timeout",
+        raw.request_timeout,
+        bounds::REQUEST_TIMEOUT,
+    )?;
+    let retry_after = within("ingest.retry_after", raw.retry_after, bounds::RETRY_AFTER)?;
     let header_read_timeout = within(
         "ingest.header_read_timeout",
         raw.header_read_timeout,
-        Duration::from_millis(100),
-        Duration::from_secs(300),
-        "100ms and 5m",
+        bounds::HEADER_READ_TIMEOUT,
     )?;
     let idle_timeout = within(
         "ingest.idle_timeout",
         raw.idle_timeout,
-        Duration::from_millis(100),
-        Duration::from_secs(3600),
-        "100ms and 1h",
+        bounds::IDLE_TIMEOUT,
     )?;
     if !(MAX_HEADER_BYTES.0..=MAX_HEADER_BYTES.1).contains(&raw.max_header_bytes) {
         return Err(ConfigError::at(
@@ -450,9 +552,9 @@ fn resolve_ingest(raw: RawIngest) -> Result<IngestConfig, ConfigError> {
     }
     Ok(IngestConfig {
         listen,
-        body_limit: BodyLimit::new(raw.body_limit),
-        request_timeout: raw.request_timeout,
-        retry_after: raw.retry_after,
+        body_limit: BodyLimit::new(body_limit),
+        request_timeout,
+        retry_after,
         public_url: raw.public_url,
         header_read_timeout,
         idle_timeout,
@@ -631,16 +733,15 @@ fn resolve_standard(
     // Decoding `whsec_…` now turns a typo into a start-up error, not 401s later.
     StandardWebhookVerifier::new(tenant.clone(), &secret, side)
         .map_err(|e| ConfigError::at(&secret_key, e.to_string()))?;
-    if raw.tolerance < Duration::from_secs(1) || raw.tolerance > Duration::from_secs(3600) {
-        return Err(ConfigError::at(
-            format!("{key}.tolerance"),
-            "must be between 1s and 1h",
-        ));
-    }
+    let tolerance = within(
+        &format!("{key}.tolerance"),
+        raw.tolerance,
+        bounds::TOLERANCE,
+    )?;
     Ok(StandardConfig {
         secret,
         side,
-        tolerance: raw.tolerance,
+        tolerance,
     })
 }
 
@@ -654,19 +755,18 @@ fn resolve_polling(key: &str, value: Option<&toml::Value>) -> Result<PollingConf
         ("itglue_interval", raw.itglue_interval),
         ("psa_interval", raw.psa_interval),
     ] {
-        if interval < Duration::from_millis(100) {
-            return Err(ConfigError::at(
-                format!("{key}.{name}"),
-                "must be at least 100ms",
-            ));
-        }
+        within(&format!("{key}.{name}"), interval, bounds::POLL_INTERVAL)?;
     }
     let full_sync_interval = match raw.full_sync_interval {
         d if d.is_zero() => None,
-        d if d < Duration::from_secs(60) => {
+        d if d < bounds::FULL_SYNC_INTERVAL.0 || d > bounds::FULL_SYNC_INTERVAL.1 => {
             return Err(ConfigError::at(
                 format!("{key}.full_sync_interval"),
-                "must be at least 1m (or \"0s\" for no scheduled full sync)",
+                format!(
+                    "must be between {} and {} (or \"0s\" for no scheduled full sync)",
+                    display(bounds::FULL_SYNC_INTERVAL.0),
+                    display(bounds::FULL_SYNC_INTERVAL.1)
+                ),
             ))
         }
         d => Some(d),

@@ -63,7 +63,9 @@ pub use itglue::ItGlueWorkflowVerifier;
 pub use rejection::{Rejection, SettingError};
 pub use route::WebhookSource;
 pub use secret::Secret;
-pub use standard::{StandardWebhook, StandardWebhookVerifier, DEFAULT_TOLERANCE_SECS};
+pub use standard::{
+    StandardWebhook, StandardWebhookVerifier, DEFAULT_TOLERANCE_SECS, MAX_SIGNATURES,
+};
 
 /// Header names each scheme reads.
 pub mod header_names {

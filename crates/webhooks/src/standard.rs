@@ -17,10 +17,11 @@
 use base64::engine::general_purpose::{STANDARD as BASE64, STANDARD_NO_PAD};
 use base64::Engine;
 use serde_json::Value;
+use subtle::ConstantTimeEq;
 use syncbridge_model::{ChangeAction, ChangeEvent, Entity, EventSource, Side, TenantId};
 
 use crate::body::BodyLimit;
-use crate::crypto::{hmac_sha256, verify_hmac_sha256};
+use crate::crypto::hmac_sha256;
 use crate::event::{Ignored, Verified, VerifiedEvent, WebhookRequest};
 use crate::headers::Headers;
 use crate::json_fields::{header_safe, id_field, shortened, string_field};
@@ -34,8 +35,9 @@ pub const SIGNATURE_HEADER: &str = "webhook-signature";
 /// The spec's reference libraries accept ±5 minutes.
 pub const DEFAULT_TOLERANCE_SECS: u32 = 5 * 60;
 
-/// At most this many signature entries are tried, so a huge header cannot buy unbounded work.
-const MAX_SIGNATURES: usize = 16;
+/// At most this many signature entries are looked at (the first ones, in header order), so a huge
+/// header cannot buy unbounded work. A producer sends one per active key: two during a rotation.
+pub const MAX_SIGNATURES: usize = 16;
 
 /// The `webhook-id` and `webhook-timestamp` of a delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +108,17 @@ fn decode_whsec(value: &[u8]) -> Result<Vec<u8>, SettingError> {
         .map_err(|_| SettingError::InvalidSecret("not whsec_ base64"))
 }
 
+/// The decoded `v1,` signatures among the first [`MAX_SIGNATURES`] entries of the header (entries
+/// of other versions and undecodable ones count towards the cap and are skipped).
+fn offered_signatures(header: &str) -> impl Iterator<Item = Vec<u8>> + '_ {
+    header
+        .split_whitespace()
+        .take(MAX_SIGNATURES)
+        .filter_map(|entry| entry.strip_prefix("v1,"))
+        .filter_map(|encoded| BASE64.decode(encoded).ok())
+        .filter(|signature| !signature.is_empty())
+}
+
 /// Verifies one tenant's Standard Webhooks deliveries.
 #[derive(Debug, Clone)]
 pub struct StandardWebhookVerifier {
@@ -173,16 +186,19 @@ impl StandardWebhookVerifier {
             b".",
             request.body,
         ];
-        let verified = signatures
-            .split_whitespace()
-            .take(MAX_SIGNATURES)
-            .filter_map(|entry| entry.strip_prefix("v1,"))
-            .filter_map(|encoded| BASE64.decode(encoded).ok())
-            .any(|expected| {
-                self.keys
-                    .values()
-                    .any(|key| verify_hmac_sha256(key, &content, &expected))
-            });
+        // Each key's HMAC is computed once over the body, then compared (constant time) with
+        // every offered signature: the work is one pass over the body per key, however many
+        // signatures the header lists, and at most MAX_SIGNATURES entries are looked at.
+        let computed: Vec<Vec<u8>> = self
+            .keys
+            .values()
+            .map(|key| hmac_sha256(key, &content))
+            .collect();
+        let verified = offered_signatures(signatures).any(|offered| {
+            computed
+                .iter()
+                .fold(false, |found, mac| found | bool::from(mac.ct_eq(&offered)))
+        });
         if verified {
             Ok(delivery)
         } else {

@@ -1,5 +1,6 @@
-//! `syncbridge config check`: what a configuration means, in words, with every secret masked —
-//! tenants, their sources, the routes they answer on and their sync settings.
+//! `syncbridge config check`: what a configuration means, in words, with every secret masked
+//! (credentials in NATS URLs included) — tenants, their sources, the routes they answer on and
+//! their sync settings.
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -17,15 +18,21 @@ pub fn describe(config: &Config) -> String {
         NatsAuth::UserPassword { user, .. } => format!("user {user}, password ***"),
     };
     let _ = writeln!(out, "nats:");
-    let _ = writeln!(out, "  urls: {}", nats.urls.join(", "));
+    let urls: Vec<String> = nats
+        .urls
+        .iter()
+        .map(|url| syncbridge_bus::redact_url(url))
+        .collect();
+    let _ = writeln!(out, "  urls: {}", urls.join(", "));
     let _ = writeln!(out, "  auth: {auth}");
     let _ = writeln!(
         out,
-        "  publish_timeout: {}, duplicate_window: {}, replicas: {}, max_age: {}",
+        "  publish_timeout: {}, duplicate_window: {}, replicas: {}, max_age: {}, max_payload: {} bytes",
         display(nats.publish_timeout),
         display(nats.duplicate_window),
         nats.replicas,
-        display(nats.max_age)
+        display(nats.max_age),
+        nats.max_payload
     );
     let ingest = &config.ingest;
     let _ = writeln!(out, "ingest:");

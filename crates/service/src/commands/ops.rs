@@ -4,10 +4,10 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, bail};
 use syncbridge_bus::{
-    connect, replay, AuditLog, Connection, DeadLetter, DeadLetters, LinkStore, ReplayFrom,
-    ReplayRequest, ReplayUntil, StateStore,
+    connect_within, replay, AuditLog, Connection, DeadLetter, DeadLetters, LinkStore, OpsError,
+    ReplayFrom, ReplayRequest, ReplayUntil, StateStore,
 };
 use syncbridge_model::{Entity, Link, Mode, TenantId, UnixMillis};
 
@@ -50,11 +50,14 @@ pub fn time(flag: &str, value: &str) -> anyhow::Result<UnixMillis> {
     Ok((t.unix_timestamp_nanos() / 1_000_000) as UnixMillis)
 }
 
-async fn connected(config: &Config) -> anyhow::Result<Connection> {
-    connect(&config.connect_config())
-        .await
-        .context("connecting to NATS (is it running, and is [nats] urls right?)")
+/// The connection a command needs, or an error naming the (redacted) URLs and what to check
+/// when no server answers within [`CONNECT_WAIT`].
+pub async fn connected(config: &Config) -> anyhow::Result<Connection> {
+    Ok(connect_within(&config.connect_config(), CONNECT_WAIT).await?)
 }
+
+/// How long a command waits for NATS before saying it cannot reach it.
+pub const CONNECT_WAIT: Duration = Duration::from_secs(5);
 
 fn describe_letter(l: &DeadLetter, out: &mut String) {
     let what = l.event.as_ref().map_or_else(
@@ -115,11 +118,17 @@ pub async fn dlq_retry(config: &Config, seq: u64) -> anyhow::Result<String> {
 
 pub async fn dlq_drop(config: &Config, seq: u64) -> anyhow::Result<String> {
     let dlq = DeadLetters::new(connected(config).await?, OP_TIMEOUT);
-    Ok(if dlq.drop(seq).await? {
-        format!("dead letter #{seq} dropped\n")
+    if dlq.drop(seq).await? {
+        Ok(format!("dead letter #{seq} dropped\n"))
     } else {
-        format!("dead letter #{seq} was already gone\n")
-    })
+        // The same words as `dlq show` of a missing sequence, and a failure: the operator named
+        // something that is not there (a typo, or dropped already).
+        Err(OpsError::NotFound {
+            stream: syncbridge_bus::names::DLQ_STREAM,
+            seq,
+        }
+        .into())
+    }
 }
 
 pub async fn run_replay(config: &Config, request: ReplayRequest) -> anyhow::Result<String> {
@@ -159,14 +168,22 @@ pub fn replay_request(
         (None, None) => None,
         _ => bail!("give at most one of --until TIME or --until-seq N"),
     };
-    Ok(ReplayRequest {
+    let request = ReplayRequest {
         tenant,
         from,
         until,
         entity: args.entity.as_deref().map(entity).transpose()?,
         dry_run: args.dry_run,
         run_id: args.run_id.clone().unwrap_or_else(|| format!("r{now}")),
-    })
+    };
+    if let Some(reason) = request.empty_stretch() {
+        let flags = match (request.from, request.until) {
+            (ReplayFrom::Seq(_), Some(ReplayUntil::Seq(_))) => "--until-seq is before --from-seq",
+            _ => "--until is before --since",
+        };
+        bail!("{flags}: {reason}");
+    }
+    Ok(request)
 }
 
 pub async fn links_show(

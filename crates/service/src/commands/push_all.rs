@@ -21,7 +21,6 @@ use std::cmp::Ordering;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use anyhow::Context;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use syncbridge_bus::{
@@ -461,9 +460,7 @@ pub async fn command(
     // Refused before anything is contacted.
     refusal(tenant, &tenant_config.sync)?;
     let itglue = crate::vendors::clients::itglue(tenant_config, None)?;
-    let conn = syncbridge_bus::connect(&config.connect_config())
-        .await
-        .context("connecting to NATS (is it running, and is [nats] urls right?)")?;
+    let conn = super::ops::connected(config).await?;
     let links = LinkStore::open(&conn, OP_TIMEOUT).await?;
     let state = StateStore::open(&conn, OP_TIMEOUT).await?;
     let publisher = EventPublisher::new(conn, OP_TIMEOUT);

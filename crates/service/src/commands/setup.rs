@@ -2,15 +2,13 @@
 //! reported one line per item: created, ok, or updated with what changed.
 
 use anyhow::Context;
-use syncbridge_bus::{connect, setup, SetupOutcome};
+use syncbridge_bus::{setup, SetupOutcome};
 
 use crate::config::Config;
 
 /// Creates or verifies the topology; the report's lines.
 pub async fn run(config: &Config) -> anyhow::Result<String> {
-    let conn = connect(&config.connect_config())
-        .await
-        .context("connecting to NATS")?;
+    let conn = super::ops::connected(config).await?;
     let report = setup(&conn, &config.setup_config())
         .await
         .context("NATS set-up")?;

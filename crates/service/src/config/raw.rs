@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use serde::Deserialize;
-use syncbridge_webhooks::BodyLimit;
 
 use super::duration;
 use super::secrets::SecretSpec;
@@ -35,6 +34,13 @@ pub(crate) struct RawNats {
         deserialize_with = "duration::deserialize"
     )]
     pub(crate) max_age: Duration,
+    /// The server's `max_payload` (NATS's default when absent).
+    #[serde(default = "default_max_payload")]
+    pub(crate) max_payload: usize,
+}
+
+fn default_max_payload() -> usize {
+    super::bounds::NATS_DEFAULT_MAX_PAYLOAD
 }
 
 fn default_nats_urls() -> Vec<String> {
@@ -58,8 +64,9 @@ fn default_max_age() -> Duration {
 pub(crate) struct RawIngest {
     #[serde(default = "default_listen")]
     pub(crate) listen: String,
-    #[serde(default = "default_body_limit")]
-    pub(crate) body_limit: usize,
+    /// Absent: the contract's 1 MiB, or less if `nats.max_payload` cannot store it.
+    #[serde(default)]
+    pub(crate) body_limit: Option<usize>,
     #[serde(
         default = "default_request_timeout",
         deserialize_with = "duration::deserialize"
@@ -122,9 +129,6 @@ fn default_concurrency() -> usize {
 
 fn default_listen() -> String {
     "0.0.0.0:8080".to_owned()
-}
-fn default_body_limit() -> usize {
-    BodyLimit::DEFAULT.max_bytes()
 }
 fn default_request_timeout() -> Duration {
     Duration::from_secs(30)

@@ -46,7 +46,7 @@ fn the_example_loads() {
     let config = load(EXAMPLE).expect("example config");
     assert_eq!(config.tenants.len(), 3);
     assert_eq!(config.nats.duplicate_window, Duration::from_secs(600));
-    assert_eq!(config.ingest.body_limit, BodyLimit::DEFAULT);
+    assert_eq!(config.ingest.body_limit.max_bytes(), DEFAULT_BODY_LIMIT);
     let globex = &config.tenants[&TenantId::new("globex").unwrap()];
     assert!(autotask(globex)
         .webhook_secret
@@ -108,7 +108,7 @@ fn errors_name_the_offending_key() {
                 "publish_timeout = \"5s\"",
                 "publish_timeout = \"5 parsecs\"",
             ),
-            "nats",
+            "nats.publish_timeout",
         ),
         (
             EXAMPLE.replace("replicas = 1 ", "replicas = 9 "),
@@ -142,7 +142,7 @@ fn errors_name_the_offending_key() {
         ),
         (
             EXAMPLE.replace("client_id = ", "clientid = "),
-            "tenants.acme.connectwise",
+            "tenants.acme.connectwise.clientid",
         ),
         (format!("{EXAMPLE}\n[telemetry]\nport = 1\n"), "telemetry"),
         (
@@ -177,7 +177,7 @@ fn secret_forms() {
             "{ value = \"a\", previous_env = \"MISSING\" }",
             "MISSING is not set",
         ),
-        ("{ value = \"a\", prev = \"b\" }", "unknown field `prev`"),
+        ("{ value = \"a\", prev = \"b\" }", "unknown key"),
     ] {
         let err = Config::from_toml(&with(spec), &lookup).expect_err(spec);
         assert!(err.key.starts_with("tenants.globex.autotask"), "{err}");
@@ -357,10 +357,212 @@ fn connection_bounds_default_and_are_bounded() {
         ),
         ("[metrics]\nlisten = \"nowhere\"", "metrics.listen"),
         ("[metrics]\nlisten = \"0.0.0.0:8080\"", "metrics.listen"),
-        ("[metrics]\nport = 9090", "metrics"),
+        ("[metrics]\nport = 9090", "metrics.port"),
     ] {
         let err =
             Config::from_toml(&format!("{setting}\n{MINIMAL_AUTOTASK}"), &env).expect_err(setting);
         assert_eq!(err.key, key, "{setting}: {err}");
     }
+}
+
+#[test]
+fn type_errors_and_unknown_or_missing_keys_name_the_dotted_key() {
+    for (text, key, words) in [
+        (
+            EXAMPLE.replace("listen = \"0.0.0.0:8080\"", "listen = 5"),
+            "ingest.listen",
+            "expected a string",
+        ),
+        (
+            EXAMPLE.replace("site = \"na.myconnectwise.net\"", "site = 5"),
+            "tenants.acme.connectwise.site",
+            "expected a string",
+        ),
+        (
+            EXAMPLE.replace("replicas = 1 ", "replicas = \"one\" "),
+            "nats.replicas",
+            "invalid type",
+        ),
+        (
+            EXAMPLE.replace("listen = \"0.0.0.0:8080\"", "lisen = \"0.0.0.0:8080\""),
+            "ingest.lisen",
+            "unknown key (expected one of `listen`",
+        ),
+        (
+            EXAMPLE.replacen("api_key = \"ITG.replace-with-the-api-key\"", "", 1),
+            "tenants.acme.itglue.api_key",
+            "is required",
+        ),
+    ] {
+        let err = load(&text).expect_err(key);
+        assert_eq!(err.key, key, "{err}");
+        assert!(err.message.contains(words), "{err}");
+    }
+}
+
+#[test]
+fn toml_syntax_errors_carry_line_and_column() {
+    let err = load("[nats]\nurls = [\"nats://a:4222\"\npublish_timeout = \"5s\"\n").unwrap_err();
+    assert!(err.key.starts_with("line 3, column "), "{err}");
+    assert!(err.message.starts_with("not valid TOML: "), "{err}");
+    let err = load("[nats\nurls = 1").unwrap_err();
+    assert_eq!(err.key, "line 1, column 6", "{err}");
+    assert!(!err.message.contains('\n'), "one line: {err}");
+}
+
+#[test]
+fn the_body_limit_fits_what_nats_stores() {
+    let body_limit = |text: &str| load(text).map(|c| c.ingest.body_limit.max_bytes());
+    // The default: the contract's 1 MiB less the headers' room under NATS's default max_payload.
+    assert_eq!(
+        body_limit(&EXAMPLE.replace("body_limit = 1040384", "")),
+        Ok(DEFAULT_BODY_LIMIT)
+    );
+    assert_eq!(DEFAULT_BODY_LIMIT, 1024 * 1024 - NATS_HEADER_ROOM);
+    for too_big in ["1048576", "10000000000"] {
+        let err = body_limit(&EXAMPLE.replace("1040384", too_big)).unwrap_err();
+        assert_eq!(err.key, "ingest.body_limit", "{err}");
+        assert!(err.message.contains("nats.max_payload"), "{err}");
+    }
+    let err = body_limit(&EXAMPLE.replace("1040384", "0")).unwrap_err();
+    assert_eq!(err.key, "ingest.body_limit", "{err}");
+    // A server with a larger max_payload (declared) allows a larger body, and the default body
+    // limit becomes the contract's 1 MiB.
+    let big_server = EXAMPLE.replace("replicas = 1 ", "max_payload = 8388608\nreplicas = 1 ");
+    assert_eq!(
+        body_limit(&big_server.replace("1040384", "4194304")),
+        Ok(4 * 1024 * 1024)
+    );
+    assert_eq!(
+        body_limit(&big_server.replace("body_limit = 1040384", "")),
+        Ok(1024 * 1024)
+    );
+    for bad in ["1000", "1073741824"] {
+        let err = load(&EXAMPLE.replace(
+            "replicas = 1 ",
+            &format!("max_payload = {bad}\nreplicas = 1 "),
+        ))
+        .unwrap_err();
+        assert_eq!(err.key, "nats.max_payload", "{err}");
+    }
+}
+
+#[test]
+fn the_duplicate_window_covers_twice_the_standard_webhooks_tolerance() {
+    // The example: tolerance 5m (default), window 10m.
+    load(EXAMPLE).expect("10m covers 2 × 5m");
+    let with = |window: &str, tolerance: &str| {
+        load(
+            &EXAMPLE
+                .replace(
+                    "duplicate_window = \"10m\"",
+                    &format!("duplicate_window = \"{window}\""),
+                )
+                .replace(
+                    "tolerance = \"5m\"",
+                    &format!("tolerance = \"{tolerance}\""),
+                ),
+        )
+    };
+    let err = with("3s", "5m").unwrap_err();
+    assert_eq!(err.key, "nats.duplicate_window", "{err}");
+    assert!(
+        err.message.contains("tenants.acme.standard.tolerance") && err.message.contains("10m"),
+        "{err}"
+    );
+    // The case: a 3 s window against a 3 s tolerance let a replay 4.5 s later through.
+    assert_eq!(with("3s", "3s").unwrap_err().key, "nats.duplicate_window");
+    with("6s", "3s").expect("6s covers 2 × 3s");
+    assert_eq!(with("10m", "6m").unwrap_err().key, "nats.duplicate_window");
+    // Without a Standard Webhooks producer there is no tolerance to cover.
+    let no_standard = MINIMAL_AUTOTASK.replace("{ env = \"ACME_AT_SECRET\" }", "\"w\"");
+    load(&format!("[nats]\nduplicate_window = \"3s\"\n{no_standard}"))
+        .expect("no standard section");
+}
+
+#[test]
+fn every_number_is_bounded_and_the_error_names_its_key() {
+    let minimal = MINIMAL_AUTOTASK.replace("{ env = \"ACME_AT_SECRET\" }", "\"w\"");
+    let polling = |line: &str| format!("{minimal}\n[tenants.globex.polling]\n{line}\n");
+    let budgets = |line: &str| format!("{minimal}\n[tenants.globex.budgets]\n{line}\n");
+    let top = |section: &str, line: &str| format!("[{section}]\n{line}\n{minimal}");
+    for (text, key) in [
+        (
+            top("nats", "publish_timeout = \"0s\""),
+            "nats.publish_timeout",
+        ),
+        (
+            top("nats", "publish_timeout = \"1h\""),
+            "nats.publish_timeout",
+        ),
+        (
+            top("nats", "duplicate_window = \"0s\""),
+            "nats.duplicate_window",
+        ),
+        (
+            top("nats", "duplicate_window = \"30d\""),
+            "nats.duplicate_window",
+        ),
+        (top("nats", "max_age = \"1000d\""), "nats.max_age"),
+        (
+            top("ingest", "request_timeout = \"0s\""),
+            "ingest.request_timeout",
+        ),
+        (
+            top("ingest", "request_timeout = \"1d\""),
+            "ingest.request_timeout",
+        ),
+        (top("ingest", "retry_after = \"0s\""), "ingest.retry_after"),
+        (top("ingest", "retry_after = \"2h\""), "ingest.retry_after"),
+        (top("ingest", "body_limit = 10"), "ingest.body_limit"),
+        (
+            polling("itglue_interval = \"0s\""),
+            "tenants.globex.polling.itglue_interval",
+        ),
+        (
+            polling("psa_interval = \"2d\""),
+            "tenants.globex.polling.psa_interval",
+        ),
+        (
+            polling("full_sync_interval = \"90d\""),
+            "tenants.globex.polling.full_sync_interval",
+        ),
+        (budgets("psa = \"0/1m\""), "tenants.globex.budgets.psa"),
+        (
+            budgets("psa = \"2000000/1m\""),
+            "tenants.globex.budgets.psa",
+        ),
+        (
+            budgets("itglue = \"10/0s\""),
+            "tenants.globex.budgets.itglue",
+        ),
+        (
+            budgets("itglue = \"10/2d\""),
+            "tenants.globex.budgets.itglue",
+        ),
+    ] {
+        let err = load(&text).expect_err(key);
+        assert_eq!(err.key, key, "{err}");
+    }
+    let err = load(&EXAMPLE.replace("tolerance = \"5m\"", "tolerance = \"2h\"")).unwrap_err();
+    assert_eq!(err.key, "tenants.acme.standard.tolerance", "{err}");
+}
+
+#[test]
+fn credentials_in_nats_urls_never_show_in_errors() {
+    let text = EXAMPLE.replace(
+        "urls = [\"nats://127.0.0.1:4222\"]",
+        "urls = [\"nats://bob:s3cret@127.0.0.1:notaport\"]",
+    );
+    let err = load(&text).unwrap_err();
+    assert_eq!(err.key, "nats.urls", "{err}");
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+    assert!(err.to_string().contains("bob:***@"), "{err}");
+    let ok = load(&EXAMPLE.replace(
+        "urls = [\"nats://127.0.0.1:4222\"]",
+        "urls = [\"nats://bob:s3cret@127.0.0.1:4222\"]",
+    ))
+    .unwrap();
+    assert!(!format!("{:?}", ok.connect_config()).contains("s3cret"));
+    assert!(!format!("{ok:?}").contains("s3cret"));
 }

@@ -27,6 +27,9 @@ pub enum Answer {
     Rejected(Rejection),
     /// 404: no such tenant, or the source is not configured for it.
     NotFound,
+    /// 400: a POST to the ConnectWise callback URL as registered (`…/connectwise/`) without the
+    /// record id ConnectWise appends to it.
+    NoRecordId,
     /// 503 + `Retry-After`: the bus (or an upstream we need) is unavailable; retry later.
     Unavailable { retry_after_secs: u64 },
     /// 500: the event could not be stored for a reason a retry will not fix.
@@ -45,6 +48,7 @@ impl Answer {
             Answer::Deactivation(_) => "deactivation",
             Answer::Rejected(r) => r.kind(),
             Answer::NotFound => "not_found",
+            Answer::NoRecordId => "malformed",
             Answer::Unavailable { .. } => "unavailable",
             Answer::Failed => "failed",
         }
@@ -75,6 +79,11 @@ struct AcceptedBody<'a> {
     id: &'a str,
     stream_seq: u64,
 }
+
+/// The body of [`Answer::NoRecordId`].
+pub const NO_RECORD_ID: &str = "no record id: ConnectWise appends the record id to the registered \
+     callback URL (…/connectwise/<id>), and this request has none after /connectwise/; nothing \
+     was stored";
 
 /// The `Retry-After` for a 503 that comes from a [`Rejection`] (ConnectWise key host trouble).
 pub const KEY_FETCH_RETRY_AFTER_SECS: u64 = 30;
@@ -115,6 +124,11 @@ impl IntoResponse for Answer {
             Answer::NotFound => {
                 (StatusCode::NOT_FOUND, Json(json!({"error": "not found"}))).into_response()
             }
+            Answer::NoRecordId => (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": NO_RECORD_ID})),
+            )
+                .into_response(),
             Answer::Unavailable { retry_after_secs } => unavailable(retry_after_secs),
             Answer::Failed => (
                 StatusCode::INTERNAL_SERVER_ERROR,

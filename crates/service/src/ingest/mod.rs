@@ -28,7 +28,7 @@ use tower_http::timeout::TimeoutLayer;
 use crate::config::Config;
 use crate::runtime::metrics::{PublishLatency, TenantCounters};
 use deactivation::{AutotaskApiChecker, DeactivationChecker};
-pub use sink::{BoxFuture, EventSink, NatsSink};
+pub use sink::{check_body_limit, BoxFuture, EventSink, NatsSink};
 use tenants::Tenants;
 
 /// Shared by every request.

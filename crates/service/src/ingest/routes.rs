@@ -3,7 +3,7 @@
 //!
 //! | route | verifier |
 //! |---|---|
-//! | `POST /webhooks/{tenant}/connectwise[/{*rest}]` | ConnectWise callback (ConnectWise appends the record id) |
+//! | `POST /webhooks/{tenant}/connectwise[/{*rest}]` | ConnectWise callback (ConnectWise appends the record id; `…/connectwise/` with nothing after it is a 400 saying so) |
 //! | `POST /webhooks/{tenant}/autotask` | Autotask callout |
 //! | `POST /webhooks/{tenant}/autotask/deactivated` | Autotask DeactivationUrl notice, confirmed via the API |
 //! | `POST /webhooks/{tenant}/itglue/{token}` | IT Glue workflow token (redacted everywhere) |
@@ -40,6 +40,10 @@ use crate::runtime::metrics;
 pub fn routes(with_metrics: bool) -> Router<Arc<IngestState>> {
     let router = Router::new()
         .route("/webhooks/{tenant}/connectwise", post(connectwise))
+        .route(
+            "/webhooks/{tenant}/connectwise/",
+            post(connectwise_without_id),
+        )
         .route(
             "/webhooks/{tenant}/connectwise/{*rest}",
             post(connectwise_with_id),
@@ -100,6 +104,29 @@ async fn connectwise_with_id(
     body: Body,
 ) -> Answer {
     handle(&state, &tenant, Delivery::ConnectWise, headers, body).await
+}
+
+/// The registered URL itself (`…/connectwise/`), with no record id after it: ConnectWise always
+/// appends one, so this is not one of its callbacks (a hand-made test, or a URL registered
+/// without the trailing slash and then edited). Answered 400 saying so, for tenants that have
+/// ConnectWise; 404 as any other route for the rest.
+async fn connectwise_without_id(
+    State(state): State<Arc<IngestState>>,
+    Path(tenant): Path<String>,
+) -> Answer {
+    let source = WebhookSource::ConnectWise.as_str();
+    let Some(configured) = state.tenants.get(&tenant) else {
+        state.unknown_tenant.request(source, "not_found");
+        return Answer::NotFound;
+    };
+    tracing::Span::current().record("tenant", configured.id.as_str());
+    let answer = if configured.connectwise.is_some() {
+        Answer::NoRecordId
+    } else {
+        Answer::NotFound
+    };
+    configured.counters.request(source, answer.outcome());
+    answer
 }
 
 async fn autotask(

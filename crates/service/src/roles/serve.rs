@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::http_server::{self, nofile, Limits};
-use crate::ingest::{health, Ingest, NatsSink};
+use crate::ingest::{check_body_limit, health, Ingest, NatsSink};
 use crate::roles::workers::{self, Loops};
 use crate::runtime::shutdown;
 use tokio::sync::watch;
@@ -132,6 +132,14 @@ async fn serve_ingest(
     open_files: Option<u64>,
     role: Role,
 ) -> anyhow::Result<()> {
+    if conn.wait_connected(config.nats.publish_timeout).await {
+        check_body_limit(conn, config.ingest.body_limit).map_err(anyhow::Error::msg)?;
+    } else {
+        tracing::warn!(
+            "NATS not reachable yet: ingest.body_limit is checked against nats.max_payload only, \
+             not the server's own max_payload"
+        );
+    }
     let sink = Arc::new(NatsSink::new(conn.clone(), config.nats.publish_timeout));
     let router = Ingest::new(config, sink)?.router();
     let listener = TcpListener::bind(config.ingest.listen)

@@ -181,7 +181,7 @@ pub struct Harness {
 
 impl Harness {
     pub async fn start() -> Harness {
-        Harness::with_body_limit(1024 * 1024).await
+        Harness::with_body_limit(syncbridge::config::DEFAULT_BODY_LIMIT).await
     }
 
     pub async fn with_body_limit(body_limit: usize) -> Harness {

@@ -27,7 +27,7 @@ async fn registered_webhook_callouts_and_deactivation_notices() {
         .await
         .expect("Autotask simulator");
     let h = Harness::with_options(
-        1024 * 1024,
+        syncbridge::config::DEFAULT_BODY_LIMIT,
         Some(&format!("{}/atservicesrest", at.base_url())),
     )
     .await;

@@ -70,7 +70,7 @@ impl Service {
         let text = common::config_text(
             &nats.url(),
             "127.0.0.1:9",
-            1024 * 1024,
+            syncbridge::config::DEFAULT_BODY_LIMIT,
             "http://127.0.0.1:9/atservicesrest",
         )
         .replacen(

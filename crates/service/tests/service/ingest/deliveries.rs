@@ -360,3 +360,72 @@ async fn post_chunked(base: &str, path: &str, chunks: usize, chunk_size: usize) 
         .unwrap_or_default()
         .to_owned()
 }
+
+/// A genuine-shape Autotask callout of exactly `len` bytes (a long `Notes` field).
+fn autotask_body_of_len(len: usize) -> Vec<u8> {
+    let base = String::from_utf8(autotask_body(1)).unwrap();
+    let field = r#""CompanyName":"Globex & Sons""#;
+    let padding = len - base.len() - r#","Notes":"""#.len();
+    base.replace(
+        field,
+        &format!(r#"{field},"Notes":"{}""#, "n".repeat(padding)),
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn a_body_at_the_default_limit_is_stored_and_one_byte_more_is_refused() {
+    // The default limit leaves room for the event's headers under NATS's default max_payload, so
+    // every body the ingest accepts can be stored (a body of 1 MiB cannot: the bus refused it
+    // after verification, and the vendor was told its body was over the limit).
+    let h = Harness::start().await;
+    let limit = h.config.ingest.body_limit.max_bytes();
+    let body = autotask_body_of_len(limit);
+    assert_eq!(body.len(), limit);
+    let answer = h
+        .post(
+            "/webhooks/globex/autotask",
+            &autotask_headers(&body, AUTOTASK_SECRET),
+            &body,
+        )
+        .await;
+    assert_eq!(answer.status, 202, "{}", answer.text);
+    let events = h.events().await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].payload, body, "stored byte for byte");
+
+    let over = autotask_body_of_len(limit + 1);
+    let answer = h
+        .post(
+            "/webhooks/globex/autotask",
+            &autotask_headers(&over, AUTOTASK_SECRET),
+            &over,
+        )
+        .await;
+    assert_eq!(answer.status, 413, "{}", answer.text);
+    assert_eq!(h.events().await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_connectwise_url_without_a_record_id_is_refused_saying_why() {
+    let h = Harness::start().await;
+    // The URL as registered (`…/connectwise/`), with nothing appended: not a ConnectWise
+    // callback, and the answer says what ConnectWise would have sent.
+    let answer = h.post("/webhooks/acme/connectwise/", &[], b"{}").await;
+    assert_eq!(answer.status, 400, "{}", answer.text);
+    let error = answer.json["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("ConnectWise appends the record id") && error.contains("/connectwise/<id>"),
+        "{}",
+        answer.text
+    );
+    // A tenant without ConnectWise, and an unknown tenant: not found, as on every other route.
+    for path in [
+        "/webhooks/globex/connectwise/",
+        "/webhooks/nobody/connectwise/",
+    ] {
+        let answer = h.post(path, &[], b"{}").await;
+        assert_eq!(answer.status, 404, "{path}: {}", answer.text);
+    }
+    assert!(h.events().await.is_empty());
+}

@@ -109,3 +109,35 @@ side = "psa"
 
     running.stop().await;
 }
+
+#[tokio::test]
+async fn only_the_first_signatures_of_a_header_are_considered() {
+    use crate::common::{now_secs, standard_body, Harness};
+    use syncbridge_webhooks::MAX_SIGNATURES;
+
+    let h = Harness::start().await;
+    let body = standard_body();
+    let now = now_secs();
+    // A well-formed signature that matches nothing (32 zero bytes).
+    let bogus = format!("v1,{}=", "A".repeat(43));
+    let deliver = |id: &'static str, bogus_first: usize| {
+        let valid = StandardWebhook::sign(STANDARD_SECRET, id, now, &body).unwrap();
+        let mut entries = vec![bogus.clone(); bogus_first];
+        entries.push(valid);
+        let headers = vec![
+            ("webhook-id", id.to_owned()),
+            ("webhook-timestamp", now.to_string()),
+            ("webhook-signature", entries.join(" ")),
+        ];
+        let h = &h;
+        let body = &body;
+        async move { h.post("/webhooks/acme/standard", &headers, body).await }
+    };
+    // The genuine signature as the last one considered: verified.
+    let answer = deliver("msg_cap_inside", MAX_SIGNATURES - 1).await;
+    assert_eq!(answer.status, 202, "{}", answer.text);
+    // One entry further: never looked at, however genuine.
+    let answer = deliver("msg_cap_outside", MAX_SIGNATURES).await;
+    assert_eq!(answer.status, 401, "{}", answer.text);
+    assert_eq!(h.events().await.len(), 1);
+}

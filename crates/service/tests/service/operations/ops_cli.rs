@@ -29,7 +29,12 @@ fn stdout(out: &Output) -> String {
 #[tokio::test]
 async fn dead_letters_replay_links_and_tenant_modes_from_the_command_line() {
     let h = common::Harness::start().await;
-    let text = common::config_text(&h.nats.url(), "127.0.0.1", 1 << 20, "http://127.0.0.1:9");
+    let text = common::config_text(
+        &h.nats.url(),
+        "127.0.0.1",
+        syncbridge::config::DEFAULT_BODY_LIMIT,
+        "http://127.0.0.1:9",
+    );
     let path = std::env::temp_dir().join(format!("syncbridge-ops-{}.toml", std::process::id()));
     std::fs::write(&path, text).unwrap();
     let config = path.to_str().unwrap();
