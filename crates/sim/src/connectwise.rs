@@ -51,6 +51,7 @@ use crate::delivery::{Dispatcher, Outgoing};
 use crate::faults::fault_layer;
 use crate::json_patch::apply_json_patch;
 use crate::rate_limit::RateLimit;
+use crate::reference_index::{reference_id, ReferenceIndex};
 use crate::request_tally::{count_requests, RequestTally};
 use crate::server::{any_free_port, SimServer};
 use crate::store::{value_as_id, Store, StoredRecord};
@@ -154,7 +155,7 @@ pub struct Callback {
 }
 
 /// Mutable state behind one lock.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct CwState {
     store: Store,
     callbacks: Vec<Callback>,
@@ -163,6 +164,8 @@ struct CwState {
     key_id: String,
     /// Requests to the signing-key endpoint (admin: `GET /_admin/signing-key`).
     key_fetches: u64,
+    /// Sites by company, for `/company/companies/{id}/sites`.
+    sites_by_company: ReferenceIndex,
 }
 
 /// The simulator's state.
@@ -194,7 +197,10 @@ impl ConnectWise {
             signing_key: config.signing_key.clone(),
             key_id: core.guid(),
             next_callback_id: 26552,
-            ..CwState::default()
+            store: Store::default(),
+            callbacks: Vec::new(),
+            key_fetches: 0,
+            sites_by_company: ReferenceIndex::new("sites", "company"),
         };
         let sim = Arc::new(ConnectWiseSim {
             dispatcher: Dispatcher::start(core.clone()),
@@ -1299,6 +1305,21 @@ fn list_response(
     headers: &HeaderMap,
     path: &str,
 ) -> Result<Response, Rejection> {
+    let st = sim.lock();
+    let records = st.store.list(collection).filter(|rec| filter(rec));
+    page_response(sim, collection, records, params, headers, path)
+}
+
+/// One page of `records` (a collection's, or a parent's records of it) as ConnectWise answers
+/// a listing: conditions, ordering, page or forward-only paging, `fields`, the `Link` header.
+fn page_response<'r>(
+    sim: &ConnectWiseSim,
+    collection: &str,
+    records: impl Iterator<Item = &'r StoredRecord>,
+    params: &Params,
+    headers: &HeaderMap,
+    path: &str,
+) -> Result<Response, Rejection> {
     let cond = cw_conditions::parse(param(params, "conditions").unwrap_or(""))
         .map_err(|e| reject(StatusCode::BAD_REQUEST, format!("conditions: {e}")))?;
     let page_size = positive(params, "pageSize", DEFAULT_PAGE_SIZE)?.min(MAX_PAGE_SIZE);
@@ -1320,15 +1341,10 @@ fn list_response(
     if forward && !FORWARD_ONLY_COLLECTIONS.contains(&collection) {
         return Err(forward_only_refused(path));
     }
-    let mut rows: Vec<Value> = {
-        let st = sim.lock();
-        st.store
-            .list(collection)
-            .filter(|rec| filter(rec))
-            .map(render)
-            .filter(|r| cond.as_ref().is_none_or(|c| c.matches(r)))
-            .collect()
-    };
+    let mut rows: Vec<Value> = records
+        .map(render)
+        .filter(|r| cond.as_ref().is_none_or(|c| c.matches(r)))
+        .collect();
     let base = sim.core.base_url();
     let (items, link) = if forward {
         // Forward-only: ids ascending, "pageId" acts as `id > pageId`.
@@ -1886,10 +1902,6 @@ async fn change_type(
 }
 
 /// The id a stored record's reference field (`{"id": …}`) names.
-fn reference_id(rec: &StoredRecord, field: &str) -> Option<u64> {
-    rec.fields.get(field)?.get("id").and_then(value_as_id)
-}
-
 fn company_of(value: &Value) -> Option<u64> {
     value.get("company")?.get("id").and_then(value_as_id)
 }
@@ -1924,14 +1936,10 @@ async fn list_sites(
 ) -> Response {
     let path = format!("{API}/company/{coll}/{id}/sites");
     respond(parent_company(&sim, &coll, &id).and_then(|company| {
-        list_response(
-            &sim,
-            "sites",
-            |rec| reference_id(rec, "company") == Some(company),
-            &params,
-            &headers,
-            &path,
-        )
+        let mut st = sim.lock();
+        let st = &mut *st;
+        let sites = st.sites_by_company.records(&st.store, company);
+        page_response(&sim, "sites", sites.into_iter(), &params, &headers, &path)
     }))
 }
 

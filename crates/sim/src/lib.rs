@@ -31,6 +31,7 @@ pub mod itglue;
 pub mod json_patch;
 pub mod kaseya_bms;
 pub mod rate_limit;
+pub mod reference_index;
 pub mod request_tally;
 pub mod rng;
 pub mod seed;

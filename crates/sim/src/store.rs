@@ -27,6 +27,8 @@ pub struct StoredRecord {
 #[derive(Debug, Default)]
 pub struct Collection {
     last_id: u64,
+    /// Moves with every mutable access to the collection (see [`Store::generation`]).
+    generation: u64,
     pub records: BTreeMap<u64, StoredRecord>,
 }
 
@@ -42,7 +44,15 @@ impl Store {
     }
 
     pub fn collection_mut(&mut self, name: &str) -> &mut Collection {
-        self.collections.entry(name.to_owned()).or_default()
+        let coll = self.collections.entry(name.to_owned()).or_default();
+        coll.generation += 1;
+        coll
+    }
+
+    /// A number that changes whenever a collection may have changed (every mutable access
+    /// counts), so a derived index knows when to rebuild; 0 for a collection never touched.
+    pub fn generation(&self, name: &str) -> u64 {
+        self.collections.get(name).map_or(0, |c| c.generation)
     }
 
     pub fn get(&self, name: &str, id: u64) -> Option<&StoredRecord> {
@@ -50,7 +60,9 @@ impl Store {
     }
 
     pub fn get_mut(&mut self, name: &str, id: u64) -> Option<&mut StoredRecord> {
-        self.collections.get_mut(name)?.records.get_mut(&id)
+        let coll = self.collections.get_mut(name)?;
+        coll.generation += 1;
+        coll.records.get_mut(&id)
     }
 
     /// Records of a collection in id order (empty for an unknown collection).
@@ -139,7 +151,9 @@ impl Store {
     }
 
     pub fn remove(&mut self, name: &str, id: u64) -> Option<StoredRecord> {
-        self.collections.get_mut(name)?.records.remove(&id)
+        let coll = self.collections.get_mut(name)?;
+        coll.generation += 1;
+        coll.records.remove(&id)
     }
 }
 
