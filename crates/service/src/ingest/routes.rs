@@ -198,7 +198,7 @@ async fn handle(
             metrics::key_fetch_limited(configured.id.as_str());
         }
         // The rejection's text is fixed wording (no secrets, no sender data).
-        tracing::info!(source, status = rejection.http_status(), reason = %rejection, "webhook refused");
+        tracing::info!(tenant = configured.id.as_str(), source, status = rejection.http_status(), reason = %rejection, "webhook refused");
     } else {
         tracing::debug!(source, outcome = answer.outcome(), "webhook answered");
     }
@@ -316,20 +316,20 @@ async fn publish(state: &IngestState, tenant: &TenantIngest, event: VerifiedEven
             }
         }
         Err(error @ PublishError::Unavailable { .. }) => {
-            tracing::warn!(%error, "event not stored: bus unavailable; answering 503");
+            tracing::warn!(tenant = tenant.id.as_str(), source, %error, "event not stored: bus unavailable; answering 503");
             Answer::Unavailable {
                 retry_after_secs: state.retry_after_secs,
             }
         }
         Err(PublishError::TooLarge(_)) => Answer::Rejected(Rejection::TooLarge),
         Err(PublishError::InvalidEvent(reason)) => {
-            tracing::info!(%reason, "event envelope refused");
+            tracing::info!(tenant = tenant.id.as_str(), source, %reason, "event envelope refused");
             Answer::Rejected(Rejection::Malformed(Cow::Borrowed(
                 "payload ids cannot travel as event headers",
             )))
         }
         Err(error) => {
-            tracing::error!(%error, "event refused by the bus");
+            tracing::error!(tenant = tenant.id.as_str(), source, %error, "event refused by the bus");
             Answer::Failed
         }
     }
@@ -344,6 +344,7 @@ async fn confirm_deactivation(state: &IngestState, notice: DeactivationNotice) -
             metrics::deactivation_notice(tenant.as_str(), "confirmed");
             metrics::webhook_deactivated(tenant.as_str());
             tracing::warn!(
+                tenant = tenant.as_str(),
                 webhook_guid = %guid,
                 entity_type = notice.entity_type.as_deref().unwrap_or(""),
                 "ALERT: Autotask confirmed a webhook was deactivated; changes now arrive only by \
@@ -354,6 +355,7 @@ async fn confirm_deactivation(state: &IngestState, notice: DeactivationNotice) -
         Ok(WebhookState::Active) => {
             metrics::deactivation_notice(tenant.as_str(), "not_confirmed");
             tracing::warn!(
+                tenant = tenant.as_str(),
                 webhook_guid = %guid,
                 "deactivation notice NOT confirmed: the Autotask API says the webhook is active; nothing changed"
             );
@@ -362,6 +364,7 @@ async fn confirm_deactivation(state: &IngestState, notice: DeactivationNotice) -
         Err(reason) => {
             metrics::deactivation_notice(tenant.as_str(), "unverifiable");
             tracing::warn!(
+                tenant = tenant.as_str(),
                 webhook_guid = %guid,
                 %reason,
                 "deactivation notice could not be confirmed through the Autotask API; nothing changed"

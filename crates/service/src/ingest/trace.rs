@@ -2,6 +2,10 @@
 //! (`/webhooks/{tenant}/itglue/{token}`), never the URI, so the IT Glue path token cannot reach a
 //! log or a trace; the tenant is recorded by the handler only once it is a configured one. No
 //! headers, no bodies.
+//!
+//! The span is at DEBUG: at the default `info` filter no span is built per request (building one
+//! — registry slot, formatted fields — was per-request work on the hot path that only the rare
+//! refusal or outage line would use). Those lines carry `tenant` and `source` themselves.
 
 use axum::extract::MatchedPath;
 use axum::http::Request;
@@ -19,7 +23,7 @@ impl<B> tower_http::trace::MakeSpan<B> for RouteSpan {
             .extensions()
             .get::<MatchedPath>()
             .map_or("(unmatched)", MatchedPath::as_str);
-        tracing::info_span!(
+        tracing::debug_span!(
             "request",
             method = %request.method(),
             route,
