@@ -149,6 +149,11 @@ fn parse_psa(text: &str) -> Result<PsaKind, String> {
     })
 }
 
+/// The `syncbridge` binary's allocator (see its main.rs): the benchmarks measure the service in
+/// this process.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
