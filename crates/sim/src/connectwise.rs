@@ -1310,8 +1310,8 @@ fn list_response(
     page_response(sim, collection, records, params, headers, path)
 }
 
-/// One page of `records` (a collection's, or a parent's records of it) as ConnectWise answers
-/// a listing: conditions, ordering, page or forward-only paging, `fields`, the `Link` header.
+/// One page of `records` (a collection's, or a parent's records of it, in id order) as
+/// ConnectWise answers a listing: conditions, ordering, page or forward-only paging, `fields`, the `Link` header.
 fn page_response<'r>(
     sim: &ConnectWiseSim,
     collection: &str,
@@ -1341,18 +1341,18 @@ fn page_response<'r>(
     if forward && !FORWARD_ONLY_COLLECTIONS.contains(&collection) {
         return Err(forward_only_refused(path));
     }
-    let mut rows: Vec<Value> = records
-        .map(render)
-        .filter(|r| cond.as_ref().is_none_or(|c| c.matches(r)))
-        .collect();
+    let matches = |r: &Value| cond.as_ref().is_none_or(|c| c.matches(r));
     let base = sim.core.base_url();
     let (items, link) = if forward {
-        // Forward-only: ids ascending, "pageId" acts as `id > pageId`.
-        order(&mut rows, None);
+        // Forward-only: ids ascending, "pageId" acts as `id > pageId`. `records` come in id
+        // order, so only this page's records (and one more, to know there is a next page) are
+        // rendered: rendering every record for every page made a listing quadratic.
         let after = page_id.unwrap_or(0);
-        let rest: Vec<Value> = rows
-            .into_iter()
-            .filter(|r| r.get("id").and_then(Value::as_u64).unwrap_or(0) > after)
+        let rest: Vec<Value> = records
+            .filter(|r| r.id > after)
+            .map(render)
+            .filter(|r| matches(r))
+            .take(page_size.saturating_add(1))
             .collect();
         let more = rest.len() > page_size;
         let items: Vec<Value> = rest.into_iter().take(page_size).collect();
@@ -1369,6 +1369,7 @@ fn page_response<'r>(
         };
         (items, link)
     } else {
+        let mut rows: Vec<Value> = records.map(render).filter(|r| matches(r)).collect();
         order(&mut rows, param(params, "orderBy"));
         let total = rows.len();
         let last_page = total.div_ceil(page_size).max(1);
