@@ -26,6 +26,7 @@ use syncbridge_engine::scope::psa_in_scope;
 use syncbridge_engine::Changes;
 use syncbridge_model::{
     ChangeAction, ChangeEvent, Entity, EventSource, Field, LinkState, PsaKind, Record, TenantId,
+    UnixMillis,
 };
 use syncbridge_sim::writes::{WriteAction, WriteQuery};
 use syncbridge_sim::SimClock;
@@ -296,6 +297,19 @@ impl World {
         record_id: &str,
         tag: &str,
     ) {
+        self.hint_received_at(source, entity, record_id, tag, now_millis())
+            .await;
+    }
+
+    /// [`World::hint`] for an event received at `received_at` (epoch milliseconds): a late one.
+    pub(super) async fn hint_received_at(
+        &self,
+        source: EventSource,
+        entity: Entity,
+        record_id: &str,
+        tag: &str,
+        received_at: UnixMillis,
+    ) {
         let event = ChangeEvent {
             tenant: self.id.clone(),
             source,
@@ -303,7 +317,7 @@ impl World {
             msg_id: Some(format!("test:{tag}:{record_id}")),
             record_id: Some(record_id.to_owned()),
             action: ChangeAction::Upsert,
-            received_at: now_millis(),
+            received_at,
         };
         self.publisher
             .publish(&event, Bytes::new())
