@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use syncbridge::config::Config;
-use syncbridge::roles::full_sync::{full_sync, FullSyncOptions, FullSyncStores};
+use syncbridge::roles::full_sync::{full_sync, FullSyncOptions, FullSyncReport, FullSyncStores};
 use syncbridge::roles::workers::KILL_AT_ENV;
 use syncbridge::runtime::clock::now_millis;
 use syncbridge_bus::testing::NatsServer;
@@ -267,7 +267,7 @@ impl World {
         (ingest, poller)
     }
 
-    pub(super) async fn full_sync(&self, run: &str) {
+    pub(super) async fn full_sync(&self, run: &str) -> FullSyncReport {
         let tenant = &self.config.tenants[&self.id];
         let psa = syncbridge::vendors::clients::psa(tenant, None).unwrap();
         let itg = syncbridge::vendors::clients::itglue(tenant, None).unwrap();
@@ -286,7 +286,7 @@ impl World {
             now_millis(),
         )
         .await
-        .expect("publish the full sync");
+        .expect("publish the full sync")
     }
 
     /// Publishes one change event for a record, as a webhook or a poll would.

@@ -98,6 +98,19 @@ pub(super) async fn hold(w: &World, burst: &Burst, procs: &[&Proc]) -> Outcome {
 
 /// Every record's last edit, on both sides.
 async fn edits_on_both_sides(w: &World, burst: &Burst) -> Result<(), String> {
+    let missing = edits_missing(w, burst).await?;
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} edits not on both sides: {missing:?}",
+            missing.len()
+        ))
+    }
+}
+
+/// The records whose last edit is not on both sides (now: no wait).
+pub(super) async fn edits_missing(w: &World, burst: &Burst) -> Result<Vec<String>, String> {
     let mut missing = Vec::new();
     for entity in [Entity::Organization, Entity::Contact] {
         let edits: Vec<_> = burst
@@ -141,14 +154,7 @@ async fn edits_on_both_sides(w: &World, burst: &Burst) -> Result<(), String> {
             }
         }
     }
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} edits not on both sides: {missing:?}",
-            missing.len()
-        ))
-    }
+    Ok(missing)
 }
 
 /// Every organization created in ConnectWise once in IT Glue, every Network Glue contact once in

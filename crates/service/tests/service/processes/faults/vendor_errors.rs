@@ -73,6 +73,10 @@ async fn one_vendor_call_in_ten_failing_during_two_way_traffic_loses_and_duplica
     let procs = [&s.worker, &s.ingest, &s.poller];
     // IT Glue: every POST is syncbridge's (the people only edit there); ConnectWise: the people
     // create companies, syncbridge creates the Network Glue contacts.
+    let cores = [w.tenant.itglue.sim.core(), w.tenant.psa.core()];
+    for core in cores {
+        core.requests.clear();
+    }
     w.tenant.itglue.sim.core().faults.set(one_in_ten(seed, "/"));
     w.tenant
         .psa
@@ -92,12 +96,20 @@ async fn one_vendor_call_in_ten_failing_during_two_way_traffic_loses_and_duplica
     let drained = started.elapsed();
     w.tenant.itglue.sim.core().faults.clear();
     w.tenant.psa.core().faults.clear();
+    // Every vendor call while the faults were on, and those answered 429 or 5xx.
+    let (calls, failed) = cores.iter().flat_map(|core| core.requests.snapshot()).fold(
+        (0, 0),
+        |(calls, failed), c| {
+            let refused = c.status == 429 || c.status >= 500;
+            (calls + c.count, failed + if refused { c.count } else { 0 })
+        },
+    );
 
     let outcome = guarantees::hold(w, &burst, &procs).await;
     eprintln!(
         "vendor_errors: seed {seed}: {} changes ({} ConnectWise edits, {} IT Glue edits, {} \
          organizations created, {} Network Glue contacts) to {} records, {} of the people's \
-         calls refused and made again; burst over at {burst_done:?}, backlog drained under \
+         calls refused and made again; {failed} of {calls} vendor calls failed; burst over at {burst_done:?}, backlog drained under \
          faults at {drained:?}; all held after {:?}: {outcome}",
         burst.changes(),
         burst.psa_edits,
