@@ -102,7 +102,7 @@ async fn duplicate_reordered_and_stale_deliveries_change_nothing_twice() {
             EventSource::ItGlue,
             e.entity,
             &e.itg_id,
-            "late",
+            &format!("late-itg-{}", e.entity),
             before_burst,
         )
         .await;
