@@ -110,7 +110,7 @@ async fn edits_on_both_sides(w: &World, burst: &Burst) -> Result<(), String> {
 }
 
 /// The records whose last edit is not on both sides (now: no wait).
-pub(super) async fn edits_missing(w: &World, burst: &Burst) -> Result<Vec<String>, String> {
+async fn edits_missing(w: &World, burst: &Burst) -> Result<Vec<String>, String> {
     let mut missing = Vec::new();
     for entity in [Entity::Organization, Entity::Contact] {
         let edits: Vec<_> = burst

@@ -21,6 +21,7 @@ mod burst;
 mod deliveries;
 mod guarantees;
 mod nats_outage;
+mod stale_read_after_a_poll;
 mod vendor_errors;
 mod worker_kill;
 
