@@ -52,6 +52,20 @@ pub(super) struct Burst {
 }
 
 impl Burst {
+    /// "N changes (… ConnectWise edits, … IT Glue edits, …) to N records", for summary lines.
+    pub(super) fn describe(&self) -> String {
+        format!(
+            "{} changes ({} ConnectWise edits, {} IT Glue edits, {} organizations created, {} \
+             Network Glue contacts) to {} records",
+            self.changes(),
+            self.psa_edits,
+            self.itglue_edits,
+            self.created_orgs.len(),
+            self.network_glue.len(),
+            self.expected.len()
+        )
+    }
+
     /// Changes at the source: every edit, create and added contact.
     pub(super) fn changes(&self) -> usize {
         self.psa_edits + self.itglue_edits + self.created_orgs.len() + self.network_glue.len()

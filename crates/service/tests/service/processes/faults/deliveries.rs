@@ -5,15 +5,15 @@
 //! everything settled, every edited record's events are delivered again, late (received before
 //! the burst's last edits): nothing may be written.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use syncbridge::runtime::clock::now_millis;
 use syncbridge_model::{EventSource, PsaKind};
 use syncbridge_sim::{DeliveryFaults, Fault, FaultPlan, FaultRule};
 
-use super::super::harness::{eventually, logs, SERIAL};
+use super::super::harness::logs;
 use super::burst::{self, BurstSpec};
-use super::{guarantees, seeded, sized, synced};
+use super::{clear_faults, drained, guarantees, sized, synced, Run};
 
 /// One GET in four (whose answer changed since the previous GET of that URL) served stale.
 fn lagging_replica(seed: u64) -> FaultPlan {
@@ -32,9 +32,12 @@ fn lagging_replica(seed: u64) -> FaultPlan {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_reordered_and_stale_deliveries_change_nothing_twice() {
-    let _one_at_a_time = SERIAL.lock().await;
-    let (seed, mut rng) = seeded("deliveries");
-    let started = Instant::now();
+    let Run {
+        seed,
+        mut rng,
+        started,
+        ..
+    } = Run::begin("deliveries").await;
     let spec = BurstSpec {
         edits: sized(300, 1_500),
         org_creates: sized(6, 30),
@@ -57,16 +60,8 @@ async fn duplicate_reordered_and_stale_deliveries_change_nothing_twice() {
     });
     let burst = burst::run(&w.tenant, &s.orgs, &s.contacts, &spec, &mut rng).await;
     let burst_done = started.elapsed();
-    eventually("the backlog drained under faults", async || {
-        match w.pending().await {
-            Some(0) => Ok(()),
-            other => Err(format!("events pending: {other:?}")),
-        }
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}{}", logs(&procs)));
-    w.tenant.itglue.sim.core().faults.clear();
-    w.tenant.psa.core().faults.clear();
+    drained(w, &procs).await;
+    clear_faults(w);
     let first = guarantees::hold(w, &burst, &procs).await;
 
     // Late deliveries of what was already synced: each edited record's event from both sides
@@ -102,15 +97,10 @@ async fn duplicate_reordered_and_stale_deliveries_change_nothing_twice() {
     );
     let deliveries = w.tenant.psa.core().deliveries.entries().len();
     eprintln!(
-        "deliveries: seed {seed}: {} changes ({} ConnectWise edits, {} IT Glue edits, {} \
-         organizations created) to {} records, {deliveries} callback attempts (duplicates \
-         included); burst over at {burst_done:?}; held: {first}; then {} late events, no write; \
-         all held after {:?}: {again}",
-        burst.changes(),
-        burst.psa_edits,
-        burst.itglue_edits,
-        burst.created_orgs.len(),
-        burst.expected.len(),
+        "deliveries: seed {seed}: {}, {deliveries} callback attempts (duplicates included); burst \
+         over at {burst_done:?}; held: {first}; then {} late events, no write; all held after \
+         {:?}: {again}",
+        burst.describe(),
         2 * burst.expected.len(),
         started.elapsed()
     );

@@ -46,29 +46,45 @@ fn sized<T>(ci: T, long: T) -> T {
     }
 }
 
-/// The test's random generator, from [`SEED_ENV`] when set, else from the clock; the seed is
-/// printed so that a failure can be replayed.
-fn seeded(test: &str) -> (u64, SimRng) {
-    let seed = match std::env::var(SEED_ENV) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("{SEED_ENV}={v:?} is not a number")),
-        Err(_) => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or_default(),
-    };
-    let variant = if long() {
-        " SYNCBRIDGE_FAULTS_LONG=1"
-    } else {
-        ""
-    };
-    eprintln!("{test}: seed {seed} (replay: {SEED_ENV}={seed}{variant})");
-    (seed, SimRng::new(seed))
+/// One fault test's run: the others wait (each starts several processes on a shared machine),
+/// every random choice comes from `rng`, seeded from [`SEED_ENV`] when set, else from the clock;
+/// the seed is printed first so that a failure can be replayed.
+struct Run {
+    _one_at_a_time: tokio::sync::MutexGuard<'static, ()>,
+    seed: u64,
+    rng: SimRng,
+    started: std::time::Instant,
 }
 
-use super::harness::{eventually, logs, Proc, World};
+impl Run {
+    async fn begin(test: &str) -> Run {
+        let one_at_a_time = SERIAL.lock().await;
+        let seed = match std::env::var(SEED_ENV) {
+            Ok(v) => v
+                .trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("{SEED_ENV}={v:?} is not a number")),
+            Err(_) => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or_default(),
+        };
+        let variant = if long() {
+            " SYNCBRIDGE_FAULTS_LONG=1"
+        } else {
+            ""
+        };
+        eprintln!("{test}: seed {seed} (replay: {SEED_ENV}={seed}{variant})");
+        Run {
+            _one_at_a_time: one_at_a_time,
+            seed,
+            rng: SimRng::new(seed),
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+use super::harness::{eventually, logs, Proc, World, SERIAL};
 
 /// Worker processes' `[worker] concurrency`.
 const CONCURRENCY: usize = 32;
@@ -103,4 +119,22 @@ async fn synced(organizations: usize) -> Synced {
         orgs,
         contacts,
     }
+}
+
+/// Waits until the workers have no event pending or unacknowledged, the faults still on.
+async fn drained(w: &World, procs: &[&Proc]) {
+    eventually("the backlog drained under faults", async || {
+        match w.pending().await {
+            Some(0) => Ok(()),
+            other => Err(format!("events pending: {other:?}")),
+        }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}{}", logs(procs)));
+}
+
+/// Both simulators back to answering as they should.
+fn clear_faults(w: &World) {
+    w.tenant.itglue.sim.core().faults.clear();
+    w.tenant.psa.core().faults.clear();
 }

@@ -4,17 +4,19 @@
 //! simulator makes one attempt per callback, docs/vendors.md), drops them: the PSA's safety-net
 //! poll finds those changes. IT Glue's poll rounds fail and keep their cursor.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::super::harness::SERIAL;
 use super::burst::{self, BurstSpec};
-use super::{guarantees, seeded, sized, synced};
+use super::{guarantees, sized, synced, Run};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_server_stopped_during_a_burst_loses_no_change() {
-    let _one_at_a_time = SERIAL.lock().await;
-    let (seed, mut rng) = seeded("nats_outage");
-    let started = Instant::now();
+    let Run {
+        seed,
+        mut rng,
+        started,
+        ..
+    } = Run::begin("nats_outage").await;
     let outage = Duration::from_secs(sized(10, 30));
     let spec = BurstSpec {
         edits: sized(300, 1_500),
@@ -49,14 +51,9 @@ async fn nats_server_stopped_during_a_burst_loses_no_change() {
         );
     }
     eprintln!(
-        "nats_outage: seed {seed}: {} changes ({} ConnectWise edits, {} IT Glue edits, {} \
-         organizations created) to {} records; nats-server down from {down:?} to {up:?}, burst \
-         over at {burst_done:?}; all held after {:?}: {outcome}",
-        burst.changes(),
-        burst.psa_edits,
-        burst.itglue_edits,
-        burst.created_orgs.len(),
-        burst.expected.len(),
+        "nats_outage: seed {seed}: {}; nats-server down from {down:?} to {up:?}, burst over at \
+         {burst_done:?}; all held after {:?}: {outcome}",
+        burst.describe(),
         started.elapsed()
     );
 }

@@ -5,7 +5,6 @@
 //! default). The worker now compares the read with the version the poll listed and reads again;
 //! no full sync runs here after the initial one.
 
-use syncbridge_connectors::Vendor;
 use syncbridge_engine::Changes;
 use syncbridge_model::{Entity, Field};
 use syncbridge_sim::{Fault, FaultPlan, FaultRule};

@@ -5,13 +5,10 @@
 //! client simply tries again). The faults apply to every caller, syncbridge's processes and the
 //! people alike; they stay until the workers have drained the backlog, then the checks run.
 
-use std::time::Instant;
-
 use syncbridge_sim::{Fault, FaultPlan, FaultRule};
 
-use super::super::harness::{eventually, logs, SERIAL};
 use super::burst::{self, BurstSpec};
-use super::{guarantees, seeded, sized, synced};
+use super::{clear_faults, drained, guarantees, sized, synced, Run};
 
 /// `fault` on any request, with `probability`.
 fn any(fault: Fault, probability: f64) -> FaultRule {
@@ -58,9 +55,12 @@ fn one_in_ten(seed: u64, creates: &str) -> FaultPlan {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_vendor_call_in_ten_failing_during_two_way_traffic_loses_and_duplicates_nothing() {
-    let _one_at_a_time = SERIAL.lock().await;
-    let (seed, mut rng) = seeded("vendor_errors");
-    let started = Instant::now();
+    let Run {
+        seed,
+        mut rng,
+        started,
+        ..
+    } = Run::begin("vendor_errors").await;
     let spec = BurstSpec {
         edits: sized(300, 1_500),
         org_creates: sized(6, 30),
@@ -85,17 +85,9 @@ async fn one_vendor_call_in_ten_failing_during_two_way_traffic_loses_and_duplica
         .set(one_in_ten(seed.wrapping_add(1), "/company/contacts"));
     let burst = burst::run(&w.tenant, &s.orgs, &s.contacts, &spec, &mut rng).await;
     let burst_done = started.elapsed();
-    eventually("the backlog drained under faults", async || {
-        match w.pending().await {
-            Some(0) => Ok(()),
-            other => Err(format!("events pending: {other:?}")),
-        }
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}{}", logs(&procs)));
-    let drained = started.elapsed();
-    w.tenant.itglue.sim.core().faults.clear();
-    w.tenant.psa.core().faults.clear();
+    drained(w, &procs).await;
+    let drained_at = started.elapsed();
+    clear_faults(w);
     // Every vendor call while the faults were on, and those answered 429 or 5xx.
     let (calls, failed) = cores.iter().flat_map(|core| core.requests.snapshot()).fold(
         (0, 0),
@@ -107,16 +99,10 @@ async fn one_vendor_call_in_ten_failing_during_two_way_traffic_loses_and_duplica
 
     let outcome = guarantees::hold(w, &burst, &procs).await;
     eprintln!(
-        "vendor_errors: seed {seed}: {} changes ({} ConnectWise edits, {} IT Glue edits, {} \
-         organizations created, {} Network Glue contacts) to {} records, {} of the people's \
-         calls refused and made again; {failed} of {calls} vendor calls failed; burst over at {burst_done:?}, backlog drained under \
-         faults at {drained:?}; all held after {:?}: {outcome}",
-        burst.changes(),
-        burst.psa_edits,
-        burst.itglue_edits,
-        burst.created_orgs.len(),
-        burst.network_glue.len(),
-        burst.expected.len(),
+        "vendor_errors: seed {seed}: {}, {} of the people's calls refused and made again; \
+         {failed} of {calls} vendor calls failed; burst over at {burst_done:?}, backlog drained \
+         under faults at {drained_at:?}; all held after {:?}: {outcome}",
+        burst.describe(),
         burst.person_retries,
         started.elapsed()
     );

@@ -4,17 +4,20 @@
 //! `reliability.rs` and the worker's `crash_points.rs`, the moment is anywhere — mid-read, between
 //! a vendor write and the link store, between the store and the ack, mid-publish of an audit.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::super::harness::{logs, Proc, SERIAL};
+use super::super::harness::{logs, Proc};
 use super::burst::{self, BurstSpec};
-use super::{guarantees, seeded, sized, synced};
+use super::{guarantees, sized, synced, Run};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_killed_at_random_moments_of_a_burst_loses_and_duplicates_nothing() {
-    let _one_at_a_time = SERIAL.lock().await;
-    let (seed, mut rng) = seeded("worker_kill");
-    let started = Instant::now();
+    let Run {
+        seed,
+        mut rng,
+        started,
+        ..
+    } = Run::begin("worker_kill").await;
     let rounds: usize = sized(3, 20);
     let spec = BurstSpec {
         edits: sized(1_000, 3_000),
@@ -59,15 +62,9 @@ async fn worker_killed_at_random_moments_of_a_burst_loses_and_duplicates_nothing
     let outcome = guarantees::hold(w, &burst, &procs).await;
     assert!(worker.is_running(), "{}", logs(&[&worker]));
     eprintln!(
-        "worker_kill: seed {seed}: {} changes ({} ConnectWise edits, {} IT Glue edits, {} \
-         organizations created) to {} records, {} SIGKILLs at {:?}, burst over at {:?}; all held \
+        "worker_kill: seed {seed}: {}, {rounds} SIGKILLs at {:?}, burst over at {:?}; all held \
          after {:?}: {outcome}",
-        burst.changes(),
-        burst.psa_edits,
-        burst.itglue_edits,
-        burst.created_orgs.len(),
-        burst.expected.len(),
-        rounds,
+        burst.describe(),
         moments,
         burst_done,
         started.elapsed()
