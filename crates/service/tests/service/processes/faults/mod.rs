@@ -12,8 +12,8 @@
 //! write, no edit lost (every accepted callback is in the stream, every event decided), and no
 //! dead letter but permanent refusals.
 //!
-//! The CI variant takes seconds to a minute per test; `SYNCBRIDGE_FAULTS_LONG=1` runs the long one
-//! (20 kill rounds, bigger bursts, a longer outage). Every random choice (the edits, the kill
+//! The CI variant takes seconds to a minute per test; `SYNCBRIDGE_FAULTS_LONG=1` (or the project's
+//! `SYNCBRIDGE_LONG_TESTS=1`) runs the long one (20 kill rounds, bigger bursts, a longer outage). Every random choice (the edits, the kill
 //! moments, the vendors' faults) comes from one seed, printed at the start and set with
 //! `SYNCBRIDGE_FAULTS_SEED=N` to replay a failure (the processes' own timing is not replayed).
 
@@ -27,14 +27,18 @@ mod worker_kill;
 
 use syncbridge_sim::rng::SimRng;
 
-/// Set to `1` for the long variant.
+/// Set to `1` for the long variant of this suite.
 const LONG_ENV: &str = "SYNCBRIDGE_FAULTS_LONG";
+/// Set to `1` for the long variant of every test that has one (this suite included).
+const ALL_LONG_ENV: &str = "SYNCBRIDGE_LONG_TESTS";
 /// Set to a number to replay a run's random choices.
 const SEED_ENV: &str = "SYNCBRIDGE_FAULTS_SEED";
 
 /// Whether the long variant runs.
 fn long() -> bool {
-    std::env::var(LONG_ENV).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+    [LONG_ENV, ALL_LONG_ENV]
+        .iter()
+        .any(|name| std::env::var(name).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true")))
 }
 
 /// `ci` in the CI variant, `long` in the long one.
