@@ -54,6 +54,7 @@ fn sized<T>(ci: T, long: T) -> T {
 /// every random choice comes from `rng`, seeded from [`SEED_ENV`] when set, else from the clock;
 /// the seed is printed first so that a failure can be replayed.
 struct Run {
+    /// Held until the test ends (a destructuring must bind it by name, not with `..` or `_`).
     _one_at_a_time: tokio::sync::MutexGuard<'static, ()>,
     seed: u64,
     rng: SimRng,

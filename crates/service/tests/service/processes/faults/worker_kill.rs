@@ -12,11 +12,12 @@ use super::{guarantees, sized, synced, Run};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_killed_at_random_moments_of_a_burst_loses_and_duplicates_nothing() {
+    // Every field bound by name: the lock is held to the end of the test.
     let Run {
+        _one_at_a_time,
         seed,
         mut rng,
         started,
-        ..
     } = Run::begin("worker_kill").await;
     let rounds: usize = sized(3, 20);
     let spec = BurstSpec {
