@@ -56,18 +56,18 @@ async fn worker_killed_at_random_moments_of_a_burst_loses_and_duplicates_nothing
         burst::run(&w.tenant, &s.orgs, &s.contacts, &spec, &mut rng),
         killer
     );
-    let burst_done = started.elapsed();
+    let burst_and_kills_done = started.elapsed();
 
     let mut procs: Vec<&Proc> = killed.iter().collect();
     procs.extend([&worker, &s.ingest, &s.poller]);
     let outcome = guarantees::hold(w, &burst, &procs).await;
     assert!(worker.is_running(), "{}", logs(&[&worker]));
     eprintln!(
-        "worker_kill: seed {seed}: {}, {rounds} SIGKILLs at {:?}, burst over at {:?}; all held \
+        "worker_kill: seed {seed}: {}, {rounds} SIGKILLs at {:?}, burst and kills over at {:?}; all held \
          after {:?}: {outcome}",
         burst.describe(),
         moments,
-        burst_done,
+        burst_and_kills_done,
         started.elapsed()
     );
 }
