@@ -418,12 +418,22 @@ impl<P: SideApi, I: SideApi, S: Store> Worker<P, I, S> {
         references_first: bool,
     ) -> Result<Step, Failure> {
         // A read older than the version the poll listed (a lagging replica): read again, as
-        // for a read older than the link's base (the engine's `stale_read`).
+        // for a read older than the link's base (the engine's `stale_read`). Only for the
+        // event's own record: a parent decided first runs with its child's event.
         let read = match side {
             Side::Psa => gathered.input.psa.as_ref(),
             Side::ItGlue => gathered.input.itg.as_ref(),
         };
-        if let (Some(listed), Some(read)) = (listed_updated_at(event), read) {
+        let listed = listed_updated_at(event).filter(|_| {
+            let event_side = match event.source {
+                EventSource::ItGlue => Side::ItGlue,
+                _ => Side::Psa,
+            };
+            event.entity == Some(entity)
+                && event.record_id.as_deref() == Some(id)
+                && event_side == side
+        });
+        if let (Some(listed), Some(read)) = (listed, read) {
             if read.updated_at < listed {
                 tracing::debug!(
                     tenant = %self.tenant, %entity, id, listed, read = read.updated_at,
