@@ -14,6 +14,10 @@ export PATH="$(dirname "$nats_server"):$PATH"
 # tests: tests/engine/purity.rs, tests/service/processes/production_build.rs (crate-relative).
 # The black-box tests through the binary are the top-level tests/e2e (the `e2e` target of the
 # syncbridge package), so --workspace runs them too.
+# The fault suite (tests/service/processes/faults, docs/reliability.md) runs its CI variant here;
+# SYNCBRIDGE_FAULTS_LONG=1 (or SYNCBRIDGE_LONG_TESTS=1) runs the long one (20 kill rounds, bigger
+# bursts, a 30 s NATS outage),
+# and SYNCBRIDGE_FAULTS_SEED=N replays a run's random choices.
 cargo test --workspace --all-targets "$@"
 # Doc tests are not part of --all-targets.
 cargo test --workspace --doc "$@"

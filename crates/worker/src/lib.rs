@@ -26,6 +26,7 @@ pub mod consume;
 pub mod content_hash;
 mod gather;
 mod pipeline;
+mod poll_version;
 pub mod poller;
 mod side;
 pub mod store;

@@ -14,6 +14,7 @@ use syncbridge_model::{
 
 use crate::apply::{apply, link_after};
 use crate::gather::{Failure, Gathered, Reader};
+use crate::poll_version::listed_updated_at;
 use crate::side::{ApiError, SideApi};
 use crate::store::nats::WorkerStores;
 use crate::store::Store;
@@ -63,6 +64,8 @@ const CAS_ATTEMPTS: usize = 3;
 const BUS_RETRY: Duration = Duration::from_secs(2);
 /// When a lease stays held longer than `lease_wait`, the event comes back after this.
 const LEASE_HELD: Duration = Duration::from_secs(1);
+/// How long a stale read waits before the record is read again (a replica catching up).
+const STALE_READ_RETRY: Duration = Duration::from_secs(2);
 /// How often a held lease is renewed: well inside the leases bucket's max_age (30 s by default).
 const LEASE_RENEW: Duration = Duration::from_secs(5);
 
@@ -414,6 +417,31 @@ impl<P: SideApi, I: SideApi, S: Store> Worker<P, I, S> {
         now: UnixMillis,
         references_first: bool,
     ) -> Result<Step, Failure> {
+        // A read older than the version the poll listed (a lagging replica): read again, as
+        // for a read older than the link's base (the engine's `stale_read`). Only for the
+        // event's own record: a parent decided first runs with its child's event.
+        let read = match side {
+            Side::Psa => gathered.input.psa.as_ref(),
+            Side::ItGlue => gathered.input.itg.as_ref(),
+        };
+        let listed = listed_updated_at(event).filter(|_| {
+            let event_side = match event.source {
+                EventSource::ItGlue => Side::ItGlue,
+                _ => Side::Psa,
+            };
+            event.entity == Some(entity)
+                && event.record_id.as_deref() == Some(id)
+                && event_side == side
+        });
+        if let (Some(listed), Some(read)) = (listed, read) {
+            if read.updated_at < listed {
+                tracing::debug!(
+                    tenant = %self.tenant, %entity, id, listed, read = read.updated_at,
+                    "stale read: older than the version the poll listed: retry"
+                );
+                return Ok(Step::Done(Outcome::Retry(STALE_READ_RETRY)));
+            }
+        }
         let decision = decide(&gathered.input);
         if let Some((side, org_id)) = parent_first(&decision) {
             return Ok(Step::ParentFirst { side, org_id });
@@ -427,7 +455,7 @@ impl<P: SideApi, I: SideApi, S: Store> Worker<P, I, S> {
             .any(|a| matches!(a.kind, ActionKind::Retry { .. }))
         {
             tracing::debug!(tenant = %self.tenant, %entity, id, "stale read: retry");
-            return Ok(Step::Done(Outcome::Retry(Duration::from_secs(2))));
+            return Ok(Step::Done(Outcome::Retry(STALE_READ_RETRY)));
         }
         let before = gathered.link.as_ref().map(|v| &v.value);
         if !decision.write {

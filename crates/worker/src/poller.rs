@@ -48,6 +48,7 @@ use syncbridge_model::{
 };
 
 use crate::content_hash;
+use crate::poll_version::poll_msg_id;
 use crate::side::ApiError;
 use crate::synced_versions::SyncedVersions;
 
@@ -328,7 +329,7 @@ impl<F: ChangeFeed> Poller<F> {
             action,
             received_at: now,
             // Ids are per entity (organization 1 and contact 1 are different records).
-            msg_id: Some(format!("{entity}:{}:{}", change.id, change.version)),
+            msg_id: Some(poll_msg_id(entity, &change.id, &change.version)),
         };
         let published = self.publisher.publish(&event, Bytes::new()).await?;
         if published.duplicate {
