@@ -12,6 +12,7 @@
 //! The binary is built by cargo for this test target because the target belongs to the
 //! `syncbridge` package (`crates/service/Cargo.toml`, `[[test]] name = "e2e"`).
 
+mod binary;
 mod config_cli;
 mod graceful_shutdown;
 mod ops_cli;

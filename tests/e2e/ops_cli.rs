@@ -11,23 +11,7 @@ use syncbridge_bus::testing::NatsServer;
 use syncbridge_bus::{connect, setup, ConnectConfig, SetupConfig};
 use tokio::process::Command;
 
-/// Runs the binary; (exit status success, stdout, stderr).
-async fn run(args: &[&str]) -> (bool, String, String) {
-    let out = tokio::time::timeout(
-        Duration::from_secs(120),
-        Command::new(env!("CARGO_BIN_EXE_syncbridge"))
-            .args(args)
-            .output(),
-    )
-    .await
-    .expect("the command ends")
-    .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::binary::run;
 
 /// The example configuration with `urls` in place of its NATS URL.
 fn config_with_nats(name: &str, url: &str) -> PathBuf {

@@ -3,31 +3,16 @@
 //! publishes one event per record that would enter sync (nothing is linked yet), and repeating the
 //! same run publishes nothing twice.
 
-use std::time::Duration;
-
 use syncbridge_bus::testing::NatsServer;
 use syncbridge_bus::{connect, names, setup, ConnectConfig, SetupConfig};
 use syncbridge_demo::world::{DemoTenant, Documented};
 use syncbridge_model::PsaKind;
 use syncbridge_sim::SimClock;
-use tokio::process::Command;
 
+/// The binary's outcome and its output, stdout then stderr.
 async fn run(args: &[&str]) -> (bool, String) {
-    let out = tokio::time::timeout(
-        Duration::from_secs(120),
-        Command::new(env!("CARGO_BIN_EXE_syncbridge"))
-            .args(args)
-            .output(),
-    )
-    .await
-    .expect("the command ends")
-    .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    let (ok, stdout, stderr) = crate::binary::run(args).await;
+    (ok, stdout + &stderr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
