@@ -1,8 +1,11 @@
-//! Running the `syncbridge` binary as a user would, for the tests of one command's output.
+//! Running the `syncbridge` binary as a user would, for the tests of one command's output, and a
+//! nats-server started with options of the test's own (credentials, a smaller `max_payload`).
 
+use std::path::Path;
+use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 
 /// Runs the binary with `args`: (exit status success, stdout, stderr). Panics only if it does not
 /// end within two minutes or cannot be started (a test harness failure, not a finding).
@@ -21,4 +24,34 @@ pub async fn run(args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Starts the pinned nats-server (JetStream, store under `dir`) on a free loopback port with
+/// `extra` arguments, and waits until it listens: (the process, killed on drop; its port).
+pub async fn nats_server(dir: &Path, extra: &[&str]) -> (Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = Command::new(syncbridge_bus::testing::nats_server_binary().expect("nats-server"))
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+        .arg(dir.join("store"))
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start nats-server");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nats-server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (child, port)
 }

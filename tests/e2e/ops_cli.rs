@@ -5,11 +5,9 @@
 //! check, never an empty name or a bare "timed out".
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use syncbridge_bus::testing::NatsServer;
 use syncbridge_bus::{connect, setup, ConnectConfig, SetupConfig};
-use tokio::process::Command;
 
 use crate::binary::run;
 
@@ -137,31 +135,8 @@ async fn with_nats_unreachable_commands_name_the_masked_url_and_what_to_check() 
 async fn credentials_in_the_url_are_used_and_never_printed() {
     let dir = std::env::temp_dir().join(format!("syncbridge-ops-cli-auth-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut nats = Command::new(syncbridge_bus::testing::nats_server_binary().unwrap())
-        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-        .arg(dir.join("store"))
-        .args(["--user", "bob", "--pass", "s3cret"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "nats-server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (mut nats, port) =
+        crate::binary::nats_server(&dir, &["--user", "bob", "--pass", "s3cret"]).await;
 
     let good = config_with_nats("auth-ok", &format!("nats://bob:s3cret@127.0.0.1:{port}"));
     let (ok, out, err) = run(&["setup", "--config", good.to_str().unwrap()]).await;

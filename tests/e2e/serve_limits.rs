@@ -2,10 +2,8 @@
 //! `max_payload` cannot store the largest body the ingest would accept is refused at start, with
 //! the key to change and both numbers, instead of 413s for genuine deliveries later.
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use syncbridge_bus::testing::nats_server_binary;
 use tokio::process::Command;
 
 fn free_port() -> u16 {
@@ -20,37 +18,10 @@ async fn serve_refuses_a_body_limit_the_server_cannot_store() {
     let dir = std::env::temp_dir().join(format!("syncbridge-serve-limits-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     // A server with a quarter of NATS's default max_payload.
-    let nats_port = free_port();
     let nats_conf = dir.join("nats.conf");
     std::fs::write(&nats_conf, "max_payload: 262144\n").unwrap();
-    let mut nats = Command::new(nats_server_binary().expect("nats-server"))
-        .args([
-            "-a",
-            "127.0.0.1",
-            "-p",
-            &nats_port.to_string(),
-            "-js",
-            "-sd",
-        ])
-        .arg(dir.join("store"))
-        .arg("-c")
-        .arg(&nats_conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start nats-server");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(("127.0.0.1", nats_port))
-        .await
-        .is_err()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "nats-server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let conf = nats_conf.to_str().expect("a UTF-8 path");
+    let (mut nats, nats_port) = crate::binary::nats_server(&dir, &["-c", conf]).await;
 
     let config = dir.join("syncbridge.toml");
     std::fs::write(
