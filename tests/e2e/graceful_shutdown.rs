@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use syncbridge_bus::testing::NatsServer;
 
-const TOKEN: &str = "itg-token-Zq81KxPp0vW3mN7r";
+pub(crate) const TOKEN: &str = "itg-token-Zq81KxPp0vW3mN7r";
 
-fn config(nats_url: &str, port: u16) -> String {
+/// An ingest-only configuration: one Kaseya BMS tenant whose IT Glue workflow token is [`TOKEN`].
+pub(crate) fn config(nats_url: &str, port: u16) -> String {
     format!(
         r#"
 [nats]

@@ -7,7 +7,8 @@
 //! - [`ops_cli`]: `dlq`, `replay`, `links`, `setup` failing clearly (missing message, empty
 //!   stretch, unreachable NATS);
 //! - [`serve_limits`]: `serve` refuses a body limit the connected server cannot store;
-//! - [`graceful_shutdown`]: `serve` becomes ready, and SIGTERM lets in-flight requests finish.
+//! - [`graceful_shutdown`]: `serve` becomes ready, and SIGTERM lets in-flight requests finish;
+//! - [`logs`]: no colour into a file, `--log-format json`, no warning on a clean stop.
 //!
 //! The binary is built by cargo for this test target because the target belongs to the
 //! `syncbridge` package (`crates/service/Cargo.toml`, `[[test]] name = "e2e"`).
@@ -15,6 +16,7 @@
 mod binary;
 mod config_cli;
 mod graceful_shutdown;
+mod logs;
 mod ops_cli;
 mod serve_limits;
 mod sync_cli;

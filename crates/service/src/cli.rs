@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 pub use crate::roles::serve::Role;
+pub use crate::runtime::telemetry::LogFormat;
 use clap::{Args, Parser, Subcommand};
 
 /// syncbridge: event-driven sync between IT Glue and MSP PSAs over NATS JetStream.
@@ -231,4 +232,8 @@ pub struct ServeArgs {
     /// Which parts of the service this process runs.
     #[arg(long, value_enum, default_value_t = Role::All)]
     pub role: Role,
+    /// How log lines are written to stderr: `text`, or `json` (one object per line, for a log
+    /// shipper). Colour only when stderr is a terminal; the level comes from RUST_LOG (info).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }

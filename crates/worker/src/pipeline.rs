@@ -583,8 +583,38 @@ impl<P: SideApi, I: SideApi, S: Store> Worker<P, I, S> {
             link_after: after,
         };
         self.stores.audit(&self.tenant, entity, &entry).await?;
+        log_decision(&self.tenant, entity, side, id, decision, written);
         Ok(())
     }
+}
+
+/// The operator's one line per decision (the audit stream holds the whole of it): which record,
+/// the rules that decided it, and whether anything was written. Record ids and rule names only:
+/// no field values, no secrets.
+fn log_decision(
+    tenant: &TenantId,
+    entity: Entity,
+    side: Side,
+    id: &str,
+    decision: &Decision,
+    written: bool,
+) {
+    let mut rules: Vec<&str> = decision.actions.iter().map(|a| a.rule.as_str()).collect();
+    rules.dedup();
+    let outcome = match (decision.actions.iter().any(|a| a.writes()), written) {
+        (false, _) => "nothing to write",
+        (true, true) => "written",
+        (true, false) => "not written (shadow mode)",
+    };
+    tracing::info!(
+        tenant = %tenant,
+        %entity,
+        side = side.as_str(),
+        record = id,
+        rules = %rules.join(","),
+        outcome,
+        "decided"
+    );
 }
 
 enum Step {

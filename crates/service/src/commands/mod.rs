@@ -48,7 +48,7 @@ fn block_on<T>(work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<
 
 fn serve(args: ServeArgs) -> anyhow::Result<String> {
     let config = Config::load(&args.config)?;
-    telemetry::init();
+    telemetry::init_with(args.log_format, "info");
     block_on(crate::roles::serve::run(config, args.role))?;
     Ok(String::new())
 }
