@@ -3,13 +3,14 @@
 # bounded time, under `nice -n 19` so it never competes with real work. Not run in CI (CI replays
 # the committed seeds through the same entry functions: crates/*/tests/fuzz_seeds.rs).
 #
-#   bash deploy/local/fuzz.sh [seconds-per-target] [target ...]
+#   bash deploy/local/fuzz.sh [seconds-per-target] [target[:seconds] ...]
 #
-# Defaults: 600 seconds, every target, the internet-facing webhook verifiers first. Needs a
+# Defaults: 600 seconds, every target, the internet-facing webhook verifiers first; a target
+# written `name:seconds` gets its own time. Needs a
 # nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz --locked`). Corpora grow in
 # fuzz/corpus/<target>/ (only the seed-* files there are committed); crashes land in
 # fuzz/artifacts/<target>/, logs in fuzz/logs/. Prints per target: executions, exec/s, crashes,
-# and a Markdown table of the same at the end (fuzz/logs/summary.md) for docs/reliability.md.
+# and a Markdown table of the same at the end (fuzz/logs/summary-<time>.md) for docs/reliability.md.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root/fuzz"
@@ -34,24 +35,33 @@ fi
 # every syncbridge crate forbids unsafe code, and ASan would halve the executions.
 build_flags=(--sanitizer none)
 nice -n 19 cargo +nightly fuzz build "${build_flags[@]}" >&2
+# Run copies of the binaries, so that rebuilding fuzz/ during a long run cannot disturb it.
+bin_dir="target/fuzz-run-$$"
+mkdir -p "$bin_dir"
+trap 'rm -rf "$bin_dir"' EXIT
+built="target/$(rustc +nightly -vV | sed -n 's/^host: //p')/release"
 
 mkdir -p logs
-summary="logs/summary.md"
+summary="logs/summary-$(date -u +%Y%m%dT%H%M).md"
 {
-  echo "Run on $(date -u '+%Y-%m-%d %H:%M UTC'), commit \`$(git rev-parse --short HEAD)\`, ${seconds} s per target, $(nproc) cores (shared, nice 19)."
+  echo "Run on $(date -u '+%Y-%m-%d %H:%M UTC'), commit \`$(git rev-parse --short HEAD)\`, $(nproc) cores (shared, nice 19)."
   echo
   echo "| target | executions | exec/s | crashes | seconds |"
   echo "|---|---:|---:|---:|---:|"
 } >"$summary"
 
-for target in "${targets[@]}"; do
+for entry in "${targets[@]}"; do
+  target="${entry%%:*}"
+  secs="$seconds"
+  [[ "$entry" == *:* ]] && secs="${entry#*:}"
+  cp "$built/$target" "$bin_dir/$target"
   mkdir -p "corpus/$target" "artifacts/$target"
   log="logs/$target.log"
   before="$(find "artifacts/$target" -type f | wc -l)"
   started="$(date +%s)"
   # A crash ends the target's run (libFuzzer stops at the first); the next target still runs.
-  nice -n 19 cargo +nightly fuzz run "${build_flags[@]}" "$target" "corpus/$target" -- \
-    -max_total_time="$seconds" -timeout=10 -print_final_stats=1 >"$log" 2>&1 || true
+  nice -n 19 "$bin_dir/$target" -artifact_prefix="artifacts/$target/" -max_total_time="$secs" \
+    -timeout=10 -print_final_stats=1 "corpus/$target" >"$log" 2>&1 || true
   elapsed=$(($(date +%s) - started))
   crashes=$(($(find "artifacts/$target" -type f | wc -l) - before))
   # The final stats when the run completed; otherwise the last status line (`#N ... exec/s: R`).

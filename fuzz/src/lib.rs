@@ -7,6 +7,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod config;
+pub mod connectors;
+pub mod model;
+pub mod seeds;
 pub mod webhooks;
 
 use arbitrary::{Arbitrary, Result, Unstructured};

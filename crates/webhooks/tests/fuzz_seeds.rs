@@ -4,33 +4,11 @@
 
 #[path = "../../../fuzz/src/webhooks.rs"]
 mod entries;
-
-use std::path::PathBuf;
-
-/// The committed seed inputs of one fuzz target; there is at least one.
-fn seeds(target: &str) -> Vec<Vec<u8>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus").join(target);
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.expect("readable directory entry").path())
-        .filter(|path| {
-            path.file_name()
-                .and_then(|name| name.to_str())
-                .is_some_and(|name| name.starts_with("seed-"))
-        })
-        .collect();
-    paths.sort();
-    assert!(!paths.is_empty(), "no seeds for {target}");
-    paths
-        .iter()
-        .map(|path| std::fs::read(path).expect("readable seed"))
-        .collect()
-}
+#[path = "../../../fuzz/src/seeds.rs"]
+mod seeds;
 
 fn replay(target: &str, entry: fn(&[u8])) {
-    for seed in seeds(target) {
-        entry(&seed);
-    }
+    seeds::replay(env!("CARGO_MANIFEST_DIR"), target, entry);
 }
 
 #[test]
