@@ -21,14 +21,14 @@ use syncbridge_connectors::{
 };
 use syncbridge_model::Entity;
 
-/// The clients' credentials; none may ever appear in an error.
-pub const SECRETS: [&str; 6] = [
-    "itglue-api-key-9c1f",
-    "cw-private-key-4d2e",
-    "cw-client-id-77ab",
-    "autotask-secret-1b3c",
-    "autotask-integration-5e6f",
-    "bms-password-2a8d",
+/// Each client's credentials, by vendor (the input's vendor number): none may ever appear in
+/// that client's errors, even when its vendor's answer quotes them.
+pub const SECRETS: [&[&str]; 5] = [
+    &["itglue-api-key-9c1f"],
+    &["cw-private-key-4d2e", "cw-client-id-77ab"],
+    &["autotask-secret-1b3c", "autotask-integration-5e6f"],
+    &["bms-password-2a8d"],
+    &["tigerpaw-private-key-3f0c"],
 ];
 
 /// The statuses an answer may carry (chosen by the input's second byte).
@@ -148,16 +148,22 @@ fn rig() -> &'static Rig {
             .expect("a tokio runtime");
         let base = server.base.clone();
         let _guard = runtime.enter();
-        let mut itglue = ItGlueConfig::new(&base, SECRETS[0]);
+        let mut itglue = ItGlueConfig::new(&base, SECRETS[0][0]);
         itglue.http = policy();
         let mut connectwise =
-            ConnectWiseConfig::new(&base, "Cobalt", "public-key", SECRETS[1], SECRETS[2]);
+            ConnectWiseConfig::new(&base, "Cobalt", "public-key", SECRETS[1][0], SECRETS[1][1]);
         connectwise.http = policy();
-        let mut autotask = AutotaskConfig::new(&base, "api-user", SECRETS[3], SECRETS[4], 7);
+        let mut autotask = AutotaskConfig::new(&base, "api-user", SECRETS[2][0], SECRETS[2][1], 7);
         autotask.http = policy();
-        let mut bms = BmsConfig::new(&base, BmsFlavor::KaseyaBms, "api-user", SECRETS[5], "acme");
+        let mut bms = BmsConfig::new(
+            &base,
+            BmsFlavor::KaseyaBms,
+            "api-user",
+            SECRETS[3][0],
+            "acme",
+        );
         bms.http = policy();
-        let mut tigerpaw = TigerpawConfig::new(&base, "public-key", "tigerpaw-private-key");
+        let mut tigerpaw = TigerpawConfig::new(&base, "public-key", SECRETS[4][0]);
         tigerpaw.http = policy();
         Rig {
             itglue: ItGlueClient::new(itglue).expect("IT Glue client"),
@@ -174,7 +180,7 @@ fn rig() -> &'static Rig {
 /// A vendor's answer to one call. Byte 0 picks the vendor (5), the call (get, list a page, list
 /// changes since) and the entity (4); byte 1 the status; on 429 the first line of the rest is
 /// `Retry-After`; the rest is the body. A listing's next cursor is followed once. Invariants:
-/// no panic; every error is a typed [`Error`] whose text carries none of the clients'
+/// no panic; every error is a typed [`Error`] whose text carries none of the client's
 /// credentials, even when the vendor's body quotes them.
 pub fn vendor_response(data: &[u8]) {
     let (Some(&call), Some(&status)) = (data.first(), data.get(1)) else {
@@ -211,7 +217,9 @@ pub fn vendor_response(data: &[u8]) {
     let entity = Entity::ALL[usize::from(call / 15) % Entity::ALL.len()];
     let outcome = rig.runtime.block_on(async {
         match operation {
-            0 => get(rig, vendor, entity).await.map(|r| r.into_iter().collect()),
+            0 => get(rig, vendor, entity)
+                .await
+                .map(|r| r.into_iter().collect()),
             _ => {
                 let since = (operation == 2).then_some(1_700_000_000_000);
                 let page = list(rig, vendor, entity, since, None).await?;
@@ -233,7 +241,7 @@ pub fn vendor_response(data: &[u8]) {
         }
         Err(error) => {
             let shown = format!("{error} {error:?}");
-            for secret in SECRETS {
+            for secret in SECRETS[usize::from(vendor)] {
                 assert!(!shown.contains(secret), "a credential in an error: {shown}");
             }
             let _ = (error.is_transient(), error.retry_after());
@@ -262,12 +270,24 @@ async fn list(
         (0, None) => rig.itglue.list_page(entity, cursor).await,
         (0, Some(t)) => rig.itglue.list_modified_since_page(entity, t, cursor).await,
         (1, None) => rig.connectwise.list_page(entity, cursor).await,
-        (1, Some(t)) => rig.connectwise.list_modified_since_page(entity, t, cursor).await,
+        (1, Some(t)) => {
+            rig.connectwise
+                .list_modified_since_page(entity, t, cursor)
+                .await
+        }
         (2, None) => rig.autotask.list_page(entity, cursor).await,
-        (2, Some(t)) => rig.autotask.list_modified_since_page(entity, t, cursor).await,
+        (2, Some(t)) => {
+            rig.autotask
+                .list_modified_since_page(entity, t, cursor)
+                .await
+        }
         (3, None) => rig.bms.list_page(entity, cursor).await,
         (3, Some(t)) => rig.bms.list_modified_since_page(entity, t, cursor).await,
         (_, None) => rig.tigerpaw.list_page(entity, cursor).await,
-        (_, Some(t)) => rig.tigerpaw.list_modified_since_page(entity, t, cursor).await,
+        (_, Some(t)) => {
+            rig.tigerpaw
+                .list_modified_since_page(entity, t, cursor)
+                .await
+        }
     }
 }

@@ -23,7 +23,11 @@ pub fn seeds(manifest_dir: &str, target: &str) -> Vec<Vec<u8>> {
         })
         .collect();
     paths.sort();
-    assert!(!paths.is_empty(), "no seeds for {target} in {}", dir.display());
+    assert!(
+        !paths.is_empty(),
+        "no seeds for {target} in {}",
+        dir.display()
+    );
     paths
         .iter()
         .map(|path| std::fs::read(path).expect("readable seed"))

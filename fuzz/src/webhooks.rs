@@ -223,7 +223,10 @@ pub fn key_url_policy(data: &[u8]) {
 }
 
 fn autotask_verifier() -> AutotaskVerifier {
-    AutotaskVerifier::new(tenant(), Secret::new(AUTOTASK_SECRET).expect("non-empty secret"))
+    AutotaskVerifier::new(
+        tenant(),
+        Secret::new(AUTOTASK_SECRET).expect("non-empty secret"),
+    )
 }
 
 /// Autotask callouts and deactivations. Line 1: `X-Hook-Signature` (or the forger's secret),
@@ -259,7 +262,11 @@ pub fn autotask_verify(data: &[u8]) {
         Mode::AsGiven => {}
     }
     if let Ok(callout) = AutotaskCallout::parse(body) {
-        let _ = (callout.entity(), callout.change_action(), callout.is_deactivation());
+        let _ = (
+            callout.entity(),
+            callout.change_action(),
+            callout.is_deactivation(),
+        );
         let _ = callout.dedup_id();
     }
 }

@@ -11,7 +11,11 @@ mod seeds;
 
 #[test]
 fn configuration_seeds() {
-    seeds::replay(env!("CARGO_MANIFEST_DIR"), "config_toml", entries::config_toml);
+    seeds::replay(
+        env!("CARGO_MANIFEST_DIR"),
+        "config_toml",
+        entries::config_toml,
+    );
 }
 
 #[test]
