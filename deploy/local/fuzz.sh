@@ -40,6 +40,9 @@ bin_dir="target/fuzz-run-$$"
 mkdir -p "$bin_dir"
 trap 'rm -rf "$bin_dir"' EXIT
 built="target/$(rustc +nightly -vV | sed -n 's/^host: //p')/release"
+for entry in "${targets[@]}"; do
+  cp "$built/${entry%%:*}" "$bin_dir/"
+done
 
 mkdir -p logs
 summary="logs/summary-$(date -u +%Y%m%dT%H%M).md"
@@ -54,7 +57,6 @@ for entry in "${targets[@]}"; do
   target="${entry%%:*}"
   secs="$seconds"
   [[ "$entry" == *:* ]] && secs="${entry#*:}"
-  cp "$built/$target" "$bin_dir/$target"
   mkdir -p "corpus/$target" "artifacts/$target"
   log="logs/$target.log"
   before="$(find "artifacts/$target" -type f | wc -l)"

@@ -389,13 +389,12 @@ pub fn request_parts(data: &[u8]) {
         pairs.push((String::from_utf8_lossy(name).into_owned(), value));
     }
     let headers = Headers::from_pairs(pairs.iter().map(|(n, v)| (n.as_str(), *v)));
-    for (name, value) in &pairs {
+    for (name, _) in &pairs {
         let first = pairs
             .iter()
-            .find(|(n, _)| n.to_ascii_lowercase() == name.to_ascii_lowercase())
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| *v);
         assert_eq!(headers.get(&name.to_ascii_uppercase()), first);
-        assert!(first.is_some() || value.is_empty());
     }
     let _ = format!("{headers:?}");
 
