@@ -195,6 +195,83 @@ pub fn connectwise_signed(parts: &CallbackParts<'_>) {
     }
 }
 
+/// A key endpoint that serves one canned answer (the fuzz input).
+struct CannedKey {
+    status: u16,
+    body: Vec<u8>,
+}
+
+impl SigningKeySource for CannedKey {
+    fn fetch(
+        &self,
+        _url: &ApprovedKeyUrl,
+    ) -> impl Future<Output = Result<KeyFetchResponse, KeyFetchError>> + Send {
+        ready(Ok(KeyFetchResponse {
+            status: self.status,
+            body: self.body.clone(),
+        }))
+    }
+}
+
+/// The statuses a key endpoint may answer with (chosen by the input's first byte).
+const KEY_STATUSES: [u16; 7] = [200, 200, 200, 204, 302, 404, 500];
+
+/// A genuine, approved callback for the key-response target.
+const CW_CALLBACK: &[u8] = br#"{"MessageId":"m-1","Action":"updated","Type":"company","ID":1,"Metadata":{"key_url":"https://na.myconnectwise.net/v2025_1//system/callbackkey/index.rails?companyName=Cobalt&id=1"}}"#;
+
+/// The ConnectWise key endpoint's answer (`{"signing_key": "…"}`), which the ingest fetches from
+/// an approved URL. Byte 0 picks the status, the rest is the body. Invariants: a callback
+/// verifies exactly when it is signed with the key the answer holds (a 2xx JSON object with a
+/// non-empty `signing_key` string, exact name first, then any case); any other answer verifies
+/// nothing.
+pub fn connectwise_key_response(data: &[u8]) {
+    let Some((&selector, body)) = data.split_first() else {
+        return;
+    };
+    let status = KEY_STATUSES[usize::from(selector) % KEY_STATUSES.len()];
+    let served: Option<String> = (200..300)
+        .contains(&status)
+        .then(|| serde_json::from_slice::<serde_json::Value>(body).ok())
+        .flatten()
+        .and_then(|json| {
+            let object = json.as_object()?;
+            let value = object.get("signing_key").or_else(|| {
+                object
+                    .iter()
+                    .find(|(key, _)| key.eq_ignore_ascii_case("signing_key"))
+                    .map(|(_, value)| value)
+            })?;
+            value.as_str().filter(|k| !k.is_empty()).map(str::to_owned)
+        });
+    let verify = |signing_key: &str| {
+        let headers = Headers::new().with(
+            "x-content-signature",
+            ConnectWiseCallback::sign(signing_key, CW_CALLBACK),
+        );
+        let policy = KeyUrlPolicy::for_site("na.myconnectwise.net", "Cobalt").expect("valid site");
+        let keys = SigningKeyCache::new(CannedKey {
+            status,
+            body: body.to_vec(),
+        });
+        block_on(
+            ConnectWiseVerifier::new(tenant(), policy)
+                .verify(&WebhookRequest::new(CW_CALLBACK, &headers, 0), &keys),
+        )
+    };
+    match served {
+        Some(key) => {
+            let genuine = verify(&key);
+            assert!(genuine.is_ok(), "signed with the served key: {genuine:?}");
+            let forged = verify(&format!("{key}x"));
+            assert!(forged.is_err(), "signed with another key: {forged:?}");
+        }
+        None => {
+            let result = verify(CW_KEY);
+            assert!(result.is_err(), "verified without a key: {result:?}");
+        }
+    }
+}
+
 /// The `key_url` SSRF guard. Line 1 is a key URL to check. Invariant: an approved URL is https
 /// on the site's hosts, on the callback-key path.
 pub fn key_url_policy(data: &[u8]) {

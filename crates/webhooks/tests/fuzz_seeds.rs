@@ -16,6 +16,10 @@ fn connectwise_seeds() {
     replay("connectwise_parse", entries::connectwise_parse);
     replay("connectwise_verify", entries::connectwise_verify);
     replay("key_url_policy", entries::key_url_policy);
+    replay(
+        "connectwise_key_response",
+        entries::connectwise_key_response,
+    );
 }
 
 #[test]
