@@ -24,10 +24,10 @@ else
   mapfile -t targets < <(
     listed="$(cargo +nightly fuzz list)"
     for first in connectwise_verify autotask_verify standard_verify itglue_verify connectwise_signed \
-      connectwise_parse request_parts key_url_policy autotask_escape; do
+      connectwise_key_response connectwise_parse request_parts key_url_policy autotask_escape; do
       grep -qx "$first" <<<"$listed" && echo "$first"
     done
-    grep -vxE 'connectwise_verify|autotask_verify|standard_verify|itglue_verify|connectwise_signed|connectwise_parse|request_parts|key_url_policy|autotask_escape' <<<"$listed" || true
+    grep -vxE 'connectwise_verify|autotask_verify|standard_verify|itglue_verify|connectwise_signed|connectwise_key_response|connectwise_parse|request_parts|key_url_policy|autotask_escape' <<<"$listed" || true
   )
 fi
 
