@@ -24,6 +24,8 @@
 //! crates enable it in their dev-dependencies:
 //! `syncbridge-bus = { workspace = true, features = ["testing"] }`.
 
+#![forbid(unsafe_code)]
+
 mod advisories;
 mod audit;
 mod budget;

@@ -18,6 +18,8 @@
 //!
 //! No sync rule lives here: connectors only translate and transport.
 
+#![forbid(unsafe_code)]
+
 pub mod autotask;
 pub mod check_before_write;
 pub mod connectwise;

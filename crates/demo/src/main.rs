@@ -1,6 +1,8 @@
 //! The `syncbridge-demo` binary: the demo (no subcommand), the simulators alone (`sim`), the
 //! worker benchmarks (`bench`) or the ingest benchmark's load generator (`loadgen`).
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;

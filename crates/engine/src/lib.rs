@@ -20,6 +20,8 @@
 //! - [`onboard`]: which new records a full sync links from its listings, without an event;
 //! - [`decide`](mod@decide): the orchestration of all of the above.
 
+#![forbid(unsafe_code)]
+
 mod action;
 pub mod contacts;
 pub mod decide;

@@ -29,7 +29,8 @@ pub fn is_date_field(field: Field) -> bool {
 /// optionally zoned (`Z`, `±HH:MM`, `±HHMM`).
 pub fn canonical_date(value: &str) -> Option<String> {
     let value = value.trim();
-    let (date, rest) = value.split_at(value.len().min(10));
+    // Vendors send any text here: byte 10 may fall inside a character (then it is no date).
+    let (date, rest) = value.split_at_checked(value.len().min(10))?;
     let (year, month, day) = parse_date(date)?;
     if !rest.is_empty() {
         let time = rest.strip_prefix(['T', 't', ' '])?;
@@ -92,8 +93,8 @@ fn is_time(time: &str) -> bool {
         _ => {
             let offset = zone[1..].replace(':', "");
             offset.len() == 4
-                && digits(&offset[0..2]).is_some_and(|h| h <= 23)
-                && digits(&offset[2..4]).is_some_and(|m| m <= 59)
+                && offset.get(0..2).and_then(digits).is_some_and(|h| h <= 23)
+                && offset.get(2..4).and_then(digits).is_some_and(|m| m <= 59)
         }
     };
     let (hms, fraction) = match clock.split_once('.') {
@@ -169,6 +170,9 @@ mod tests {
             "2024-01-02Tnoon",
             "next tuesday",
             "2024-01-02X00:00",
+            "2024-01-0\u{e9}",      // byte 10 inside a character (found by fuzzing)
+            "2024-035\u{fffd}.563", // the fuzzer's input, as the lossy text it became
+            "2024-01-02T10:00+1\u{e9}2", // a 4-byte offset that is not 4 characters
         ] {
             assert_eq!(canonical_date(v), None, "{v:?}");
         }

@@ -5,6 +5,8 @@
 //! ([`PsaKind::capabilities`]) and which fields each PSA maps ([`field_map`]): every other crate
 //! asks it, so no other crate branches on a vendor's name.
 
+#![forbid(unsafe_code)]
+
 mod changes;
 pub mod dates;
 mod event;

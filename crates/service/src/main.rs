@@ -1,5 +1,7 @@
 //! The `syncbridge` binary: parses the command line, runs the command, prints its report.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

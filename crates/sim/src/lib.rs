@@ -15,6 +15,8 @@
 //! [`server`] (bind / shutdown), [`seed`] (deterministic data sets), and the parsers
 //! [`cw_conditions`], [`at_filter`], [`json_patch`], [`dotnet_escape`], [`urlenc`].
 
+#![forbid(unsafe_code)]
+
 pub mod admin;
 pub mod at_filter;
 pub mod autotask;

@@ -20,6 +20,8 @@
 //! A test stops a worker as if killed at a deterministic [`KillPoint`] by wrapping its store in
 //! the [`KillAt`] hook; [`Outcome`] has no such case, and nothing in the pipeline knows of kills.
 
+#![forbid(unsafe_code)]
+
 mod apply;
 mod cascade;
 pub mod consume;

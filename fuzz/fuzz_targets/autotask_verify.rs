@@ -1,0 +1,6 @@
+//! Autotask callout and deactivation verification, and the callout parser.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| syncbridge_fuzz::webhooks::autotask_verify(data));
