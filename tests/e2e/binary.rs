@@ -29,10 +29,7 @@ pub async fn run(args: &[&str]) -> (bool, String, String) {
 /// Starts the pinned nats-server (JetStream, store under `dir`) on a free loopback port with
 /// `extra` arguments, and waits until it listens: (the process, killed on drop; its port).
 pub async fn nats_server(dir: &Path, extra: &[&str]) -> (Child, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = free_port();
     let child = Command::new(syncbridge_bus::testing::nats_server_binary().expect("nats-server"))
         .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
         .arg(dir.join("store"))
@@ -54,4 +51,25 @@ pub async fn nats_server(dir: &Path, extra: &[&str]) -> (Child, u16) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     (child, port)
+}
+
+/// A loopback port nothing listens on now (the process under test binds it itself).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Waits until `serve` at `base` answers `/readyz` with 200 (a minute at most).
+pub async fn wait_ready(http: &reqwest::Client, base: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready = http.get(format!("{base}/readyz")).send().await;
+        if matches!(&ready, Ok(r) if r.status() == 200) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

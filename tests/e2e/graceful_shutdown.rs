@@ -43,10 +43,7 @@ password = "p"
 async fn sigterm_finishes_in_flight_requests_then_exits() {
     let mut nats = NatsServer::start().await.expect("nats-server");
     // A free port for the listener (the binary binds it itself).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = crate::binary::free_port();
     let dir = std::env::temp_dir().join(format!("syncbridge-shutdown-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("syncbridge.toml");
@@ -70,15 +67,7 @@ async fn sigterm_finishes_in_flight_requests_then_exits() {
         .build()
         .unwrap();
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let ready = http.get(format!("{base}/readyz")).send().await;
-        if matches!(&ready, Ok(r) if r.status() == 200) {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    crate::binary::wait_ready(&http, &base).await;
     let accepted = http
         .post(format!("{base}/webhooks/acme/itglue/{TOKEN}"))
         .body("hint")

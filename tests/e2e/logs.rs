@@ -3,7 +3,6 @@
 //! carrying its tenant; and a clean shutdown (SIGTERM with NATS up) logs no warning.
 
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use syncbridge_bus::testing::NatsServer;
 
@@ -13,10 +12,7 @@ use crate::graceful_shutdown::{config, TOKEN};
 /// token (refused: a line at info), stops it with SIGTERM and returns what it wrote to stderr.
 async fn serve_and_stop(format: &str) -> String {
     let nats = NatsServer::start().await.expect("nats-server");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = crate::binary::free_port();
     let dir = std::env::temp_dir().join(format!("syncbridge-logs-{format}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("syncbridge.toml");
@@ -31,15 +27,7 @@ async fn serve_and_stop(format: &str) -> String {
         .expect("start syncbridge");
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let ready = http.get(format!("{base}/readyz")).send().await;
-        if matches!(&ready, Ok(r) if r.status() == 200) {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    crate::binary::wait_ready(&http, &base).await;
     let wrong = format!("{base}/webhooks/acme/itglue/not-{TOKEN}");
     let refused = http.post(wrong).body("hint").send().await.unwrap();
     assert_eq!(refused.status(), 401);

@@ -89,11 +89,7 @@ async fn a_replay_that_ends_before_it_starts_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_nats_unreachable_commands_name_the_masked_url_and_what_to_check() {
     // A port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::binary::free_port();
     let path = config_with_nats("down", &format!("nats://bob:s3cret@127.0.0.1:{port}"));
     let config = path.to_str().unwrap();
     let shown = format!("nats://bob:***@127.0.0.1:{port}");
