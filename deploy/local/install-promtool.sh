@@ -26,6 +26,8 @@ command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || {
 
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
+# apt downloads as its own _apt user where it can: let it into the scratch directory.
+chmod 755 "$scratch"
 (cd "$scratch" && apt-get download -qq "prometheus=${PROMETHEUS_DEB_VERSION}" >&2) || {
   echo "install-promtool: apt-get download prometheus=${PROMETHEUS_DEB_VERSION} failed (apt-get update?)" >&2
   exit 1
