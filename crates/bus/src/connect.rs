@@ -10,6 +10,8 @@
 //! [`ConnectConfig::auth`] names others), and wherever a URL is shown (errors, logs,
 //! `config check`) it goes through [`redact_url`] first.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::connection::State;
@@ -146,6 +148,8 @@ pub enum ConnectionState {
 pub struct Connection {
     client: async_nats::Client,
     jetstream: jetstream::Context,
+    /// Set by [`Connection::close`]: from then on losing the server is expected, not a warning.
+    closing: Arc<AtomicBool>,
 }
 
 impl Connection {
@@ -184,6 +188,15 @@ impl Connection {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Ends the connection's use on purpose (a clean stop): what is buffered is sent (at most
+    /// `within`), and from now on losing the server — the demo's private one goes first — is
+    /// logged at debug, not as the warning an unexpected loss deserves. The client itself closes
+    /// when the last clone is dropped.
+    pub async fn close(&self, within: Duration) {
+        self.closing.store(true, Ordering::Relaxed);
+        let _ = tokio::time::timeout(within, self.client.flush()).await;
     }
 
     /// The connected server's `max_payload` (bytes of headers + body one message may have), or
@@ -226,6 +239,7 @@ pub async fn connect(config: &ConnectConfig) -> Result<Connection, ConnectError>
         (Auth::None, Some(from_url)) => from_url,
         (auth, _) => auth.clone(),
     };
+    let closing = Arc::new(AtomicBool::new(false));
     let mut options = match &auth {
         Auth::None => async_nats::ConnectOptions::new(),
         Auth::Token(token) => async_nats::ConnectOptions::with_token(token.clone()),
@@ -240,12 +254,11 @@ pub async fn connect(config: &ConnectConfig) -> Result<Connection, ConnectError>
         .max_reconnects(None)
         .connection_timeout(config.connection_timeout)
         .request_timeout(Some(config.request_timeout))
-        .event_callback(|event| async move {
-            // Connection events say nothing secret; they are what an operator needs to see.
-            match event {
-                async_nats::Event::Connected => tracing::info!("nats connected"),
-                async_nats::Event::Disconnected => tracing::warn!("nats disconnected"),
-                other => tracing::info!(event = %other, "nats event"),
+        .event_callback({
+            let closing = closing.clone();
+            move |event| {
+                let closing = closing.load(Ordering::Relaxed);
+                async move { log_event(&event, closing) }
             }
         });
 
@@ -256,7 +269,22 @@ pub async fn connect(config: &ConnectConfig) -> Result<Connection, ConnectError>
     let jetstream = jetstream::context::ContextBuilder::new()
         .timeout(config.request_timeout)
         .build(client.clone());
-    Ok(Connection { client, jetstream })
+    Ok(Connection {
+        client,
+        jetstream,
+        closing,
+    })
+}
+
+/// Logs a connection event. They say nothing secret; they are what an operator needs to see —
+/// unless the connection is being closed on purpose, when they are the expected end.
+fn log_event(event: &async_nats::Event, closing: bool) {
+    match event {
+        _ if closing => tracing::debug!(event = %event, "nats event while closing"),
+        async_nats::Event::Connected => tracing::info!("nats connected"),
+        async_nats::Event::Disconnected => tracing::warn!("nats disconnected"),
+        other => tracing::info!(event = %other, "nats event"),
+    }
 }
 
 /// `addr` without its userinfo, and the credentials that were there: `user:password@` or

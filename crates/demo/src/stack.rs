@@ -211,6 +211,8 @@ impl Stack {
         for handle in self.handles {
             let _ = tokio::time::timeout(Duration::from_secs(15), handle).await;
         }
+        // Closed by us before the server goes: a clean stop must not warn "nats disconnected".
+        self.conn.close(Duration::from_secs(5)).await;
         for tenant in self.tenants {
             if let Ok(tenant) = Arc::try_unwrap(tenant) {
                 tenant.shutdown().await;

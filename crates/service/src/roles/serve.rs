@@ -69,7 +69,7 @@ pub async fn run(config: Config, role: Role) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(WORKER_STOP, background).await;
     // Every request has been answered; make sure nothing stays in the client's write buffer.
-    let _ = tokio::time::timeout(config.nats.publish_timeout, conn.client().flush()).await;
+    conn.close(config.nats.publish_timeout).await;
     if let Some(metrics) = metrics_listener {
         let _ = tokio::time::timeout(WORKER_STOP, metrics).await;
     }
