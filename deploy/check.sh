@@ -89,3 +89,24 @@ for deployment in compose k8s; do
   }
   echo "ok  the $deployment configuration with only its secrets' variables (syncbridge config check)"
 done
+
+# The scrape configuration the way Prometheus loads it, with the alert rules it names when they
+# are in the tree (the compose file mounts deploy/prometheus/alerts.yml at that path).
+promtool="$(command -v promtool || echo "$root/.tools/bin/promtool")"
+if [[ -x "$promtool" ]]; then
+  if [[ -f "$root/deploy/prometheus/alerts.yml" ]]; then
+    sed "s#/etc/prometheus/alerts.yml#$root/deploy/prometheus/alerts.yml#" \
+      "$root/deploy/prometheus/prometheus.yml" > "$scratch/prometheus.yml"
+  else
+    sed '/^rule_files:/,/^$/d' "$root/deploy/prometheus/prometheus.yml" > "$scratch/prometheus.yml"
+    echo "note: deploy/prometheus/alerts.yml not in the tree; prometheus.yml checked without its rules"
+  fi
+  "$promtool" check config "$scratch/prometheus.yml" >"$scratch/promtool.out" 2>&1 || {
+    echo "deploy/check: deploy/prometheus/prometheus.yml refused by promtool:" >&2
+    cat "$scratch/promtool.out" >&2
+    exit 1
+  }
+  echo "ok  deploy/prometheus/prometheus.yml (promtool check config)"
+else
+  echo "skip deploy/prometheus/prometheus.yml (no promtool on this machine)"
+fi
