@@ -12,6 +12,8 @@
 //! - [`autotask_webhook`]: `register-webhooks` reactivates a deactivated Autotask webhook and
 //!   rewrites a rotated secret;
 //! - [`healthcheck`]: the container probe `syncbridge healthcheck --url` passes and fails;
+//! - [`nats_migration`]: on a cluster from the deploy/nats files, `setup` raises restored
+//!   one-replica streams and buckets to three, keeping their data;
 //! - [`operations_doc`]: every `syncbridge …` command in docs/operations.md exists with its flags.
 //!
 //! The binary is built by cargo for this test target because the target belongs to the
@@ -23,6 +25,7 @@ mod config_cli;
 mod graceful_shutdown;
 mod healthcheck;
 mod logs;
+mod nats_migration;
 mod operations_doc;
 mod ops_cli;
 mod serve_limits;
