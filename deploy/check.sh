@@ -77,6 +77,21 @@ echo "ok  deploy/k8s/nats-values.yaml (every key is one of the nats chart 2.12.6
 "$tools/python" "$root/deploy/local/check-deploy-files.py" "$root" "$scratch"
 echo "ok  ports, probes, secrets, scrape targets and kustomization agree across the files"
 
+# The image's build stage on exactly the files the Dockerfile copies (and .dockerignore lets
+# through): the workspace loads from them, and Cargo.lock is complete for the binary, as
+# `cargo build --locked` in the image needs (no network: what the tests built is in the cache).
+if command -v cargo >/dev/null; then
+  mkdir -p "$scratch/context"
+  while read -r source; do
+    cp -r "$root/$source" "$scratch/context/$source"
+  done < "$scratch/docker-context.txt"
+  host="$(rustc -vV | sed -n 's/^host: //p')"
+  (cd "$scratch/context" && cargo tree --locked --offline -p syncbridge -e normal,build --target "$host" >/dev/null)
+  echo "ok  the image's build context loads the workspace, Cargo.lock complete (cargo tree --locked)"
+else
+  echo "skip the image's build context (no cargo on this machine)"
+fi
+
 # The configuration each deployment mounts, read by the binary with exactly the environment
 # variables the deployment's secrets provide (example values): a secret the configuration names
 # that the deployment does not pass fails here, as it would at the pod's start.

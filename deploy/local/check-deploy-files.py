@@ -93,6 +93,23 @@ m = re.search(r"HEALTHCHECK.*?http://127\.0\.0\.1:(\d+)/healthz", dockerfile, re
 if not m or int(m.group(1)) != port:
     problems.append(f"Dockerfile HEALTHCHECK does not ask 127.0.0.1:{port}/healthz")
 
+# --- the image's build context: what the build stage copies is let through by .dockerignore ----
+with open(os.path.join(root, ".dockerignore")) as f:
+    rules = [l.strip() for l in f if l.strip() and not l.startswith("#")]
+if rules[:1] != ["*"]:
+    problems.append(".dockerignore is no longer an allow-list starting with `*`")
+allowed = {r[1:].rstrip("/") for r in rules if r.startswith("!")}
+build_stage = dockerfile.split("\nFROM ")[1]  # the stage after the first FROM
+sources = []
+for line in build_stage.splitlines():
+    words = line.split()
+    if words[:1] == ["COPY"] and not any(w.startswith("--from") for w in words):
+        sources += [w.rstrip("/") for w in words[1:-1] if not w.startswith("--")]
+for source in sources:
+    if source not in allowed:
+        problems.append(f"the Dockerfile copies {source}, which .dockerignore keeps out of the context")
+write("docker-context.txt", "".join(f"{s}\n" for s in sources))
+
 # --- kubernetes ------------------------------------------------------------------------------
 k8s = "deploy/k8s"
 kustomization = load_all(f"{k8s}/kustomization.yaml")[0]
