@@ -1,5 +1,6 @@
 //! The command line (clap, derive): `serve`, `setup`, `config check`, and the operations commands
-//! `dlq`, `replay`, `links show` and `tenant`. Each command has `--help`.
+//! `dlq`, `replay`, `links show` and `tenant`, and `healthcheck` for container probes. Each
+//! command has `--help`.
 
 use std::path::PathBuf;
 
@@ -46,6 +47,21 @@ pub enum Command {
     /// of a two-way tenant to its PSA (matched by key there or created, then linked); resumable,
     /// and a finished run is not repeated without --restart.
     PushAll(PushAllArgs),
+    /// GET a health URL of a running process and exit 0 on a 2xx answer, non-zero otherwise:
+    /// for container health checks and probes where the image has no curl (reads no
+    /// configuration).
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The URL to ask: `/healthz` (process up) or `/readyz` (NATS connected, topology present)
+    /// of the process's `[metrics] listen` or `ingest.listen`.
+    #[arg(long, default_value = "http://127.0.0.1:9090/healthz")]
+    pub url: String,
+    /// Give up (and fail) after this many seconds.
+    #[arg(long, default_value_t = 3)]
+    pub timeout_secs: u64,
 }
 
 #[derive(Debug, Args)]

@@ -1,11 +1,13 @@
 //! The commands: [`run`] turns a parsed command line into the report `main.rs` prints, one small
 //! function per command — `serve` ([`crate::roles::serve`]), `setup` ([`setup`]), `config check`
 //! ([`check`]), `dlq`, `replay`, `links`, `tenant` and `full-sync` ([`ops`]),
-//! `register-webhooks` ([`register`]) and `push-all` ([`push_all`]).
+//! `register-webhooks` ([`register`]), `push-all` ([`push_all`]) and `healthcheck`
+//! ([`healthcheck`]).
 //!
 //! Layer: the top, with `cli`; nothing below imports it.
 
 pub mod check;
+pub mod healthcheck;
 pub mod ops;
 pub mod push_all;
 pub mod register;
@@ -16,8 +18,8 @@ use std::future::Future;
 use syncbridge_model::Mode;
 
 use crate::cli::{
-    Command, ConfigArgs, ConfigCommand, DlqCommand, FullSyncArgs, LinksCommand, PushAllArgs,
-    RegisterWebhooksArgs, ReplayArgs, ServeArgs, TenantCommand,
+    Command, ConfigArgs, ConfigCommand, DlqCommand, FullSyncArgs, HealthcheckArgs, LinksCommand,
+    PushAllArgs, RegisterWebhooksArgs, ReplayArgs, ServeArgs, TenantCommand,
 };
 use crate::config::Config;
 use crate::runtime::{clock, telemetry};
@@ -35,6 +37,7 @@ pub fn run(command: Command) -> anyhow::Result<String> {
         Command::RegisterWebhooks(args) => register_webhooks(args),
         Command::FullSync(args) => full_sync(args),
         Command::PushAll(args) => push_all(args),
+        Command::Healthcheck(args) => healthcheck(args),
     }
 }
 
@@ -162,5 +165,12 @@ fn push_all(args: PushAllArgs) -> anyhow::Result<String> {
         &tenant,
         args.dry_run,
         args.restart,
+    ))
+}
+
+fn healthcheck(args: HealthcheckArgs) -> anyhow::Result<String> {
+    block_on(healthcheck::run(
+        &args.url,
+        std::time::Duration::from_secs(args.timeout_secs),
     ))
 }

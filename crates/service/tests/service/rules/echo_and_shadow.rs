@@ -1,6 +1,7 @@
 //! No echo, stale reads and shadow mode, end to end: every syncbridge write changes something and
 //! an edit causes one write on the other side (`no_echo`), a stale read after our write is retried,
-//! not pushed back (`stale_read`), and shadow mode decides and audits as ever without writing.
+//! not pushed back (`stale_read`), shadow mode decides and audits as ever without writing, and a
+//! paused tenant keeps its events until it is resumed.
 
 use crate::common::e2e;
 
@@ -235,6 +236,58 @@ async fn shadow_mode_decides_and_audits_without_writing_then_active_syncs() {
         &org_itg,
         Field::ShortName,
         "SHADOWED",
+    )
+    .await;
+    e.settle().await;
+    e.assert_no_echo();
+    e.stop().await;
+}
+
+/// `tenant pause` (the stored mode): a PSA edit made while paused is kept in the stream, not
+/// consumed — nothing is decided, audited or written — and `tenant resume` applies it without a
+/// full sync (the runbook "Pausing a tenant", docs/operations.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_tenant_keeps_its_events_and_resume_applies_them() {
+    let e = E2e::launch(PsaKind::ConnectWise, 1).await;
+    let pairs = e.linked_pairs(Entity::Organization).await;
+    let (org_psa, org_itg) = pairs[0].clone();
+    let before = e
+        .itg_value(Entity::Organization, &org_itg, Field::ShortName)
+        .await;
+
+    e.set_mode(Mode::Paused).await;
+    // A worker reads the mode every 5 s and ends its running session at the next read: after
+    // two reads and a margin, nothing is consumed any more. (A pause has no audit entry to wait
+    // for, unlike shadow mode's canary.)
+    tokio::time::sleep(std::time::Duration::from_secs(12)).await;
+    e.psa_edit(
+        Entity::Organization,
+        &org_psa,
+        Field::ShortName,
+        "PAUSED-EDIT",
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+    assert_eq!(
+        e.itg_value(Entity::Organization, &org_itg, Field::ShortName)
+            .await,
+        before,
+        "nothing written while paused"
+    );
+    let decided = e
+        .audits_of(Entity::Organization, "psa", &org_psa)
+        .await
+        .into_iter()
+        .any(|a| a["actions"].to_string().contains("PAUSED-EDIT"));
+    assert!(!decided, "nothing decided while paused");
+
+    e.set_mode(Mode::Active).await;
+    e.until_itg_value(
+        "the edit kept while paused is applied on resume",
+        Entity::Organization,
+        &org_itg,
+        Field::ShortName,
+        "PAUSED-EDIT",
     )
     .await;
     e.settle().await;
