@@ -2,8 +2,10 @@
 # Checks the deployment files with the tools that read them, where this machine has the tool:
 # the NATS server configurations with the pinned nats-server (`-t`: parse and exit) and the
 # systemd unit with `systemd-analyze verify` (the unit's binary path rewritten to a built
-# syncbridge, since /usr/local/bin/syncbridge is not installed here). A missing tool is said, not
-# failed: docs say which files could not be exercised where.
+# syncbridge, since /usr/local/bin/syncbridge is not installed here), and the Prometheus alert
+# rules with `promtool check rules` (Debian: `apt-get install prometheus`). A missing tool is
+# said, not failed: docs say which files could not be exercised where. (The metric names the
+# rules and the Grafana dashboard use are checked against the code by the service's tests.)
 #
 #   deploy/check.sh SYNCBRIDGE_BINARY
 set -euo pipefail
@@ -41,4 +43,15 @@ if command -v systemd-analyze >/dev/null; then
   done
 else
   echo "skip deploy/systemd (no systemd-analyze on this machine)"
+fi
+
+if command -v promtool >/dev/null; then
+  promtool check rules "$root/deploy/prometheus/alerts.yml" >"$scratch/promtool.out" 2>&1 || {
+    echo "deploy/check: deploy/prometheus/alerts.yml refused by promtool:" >&2
+    cat "$scratch/promtool.out" >&2
+    exit 1
+  }
+  echo "ok  deploy/prometheus/alerts.yml (promtool check rules)"
+else
+  echo "skipped: promtool not installed (deploy/prometheus/alerts.yml not checked; apt-get install prometheus)"
 fi

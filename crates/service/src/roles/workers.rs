@@ -282,6 +282,7 @@ async fn poll_loop<F: ChangeFeed>(
     mut wake: Option<async_nats::Subscriber>,
     stop: watch::Receiver<bool>,
 ) {
+    metrics::poll_interval(poller.tenant.as_str(), poller.source.as_str(), interval);
     loop {
         let now = now_millis();
         let start = match poller

@@ -43,6 +43,7 @@
 //! | `syncbridge_poller_last_success_timestamp_seconds` | gauge | tenant, source | poller |
 //! | `syncbridge_poller_cursor_age_seconds` | gauge | tenant, source, entity | poller |
 //! | `syncbridge_poller_failures_total` | counter | tenant, source | poller |
+//! | `syncbridge_poller_interval_seconds` | gauge | tenant, source | poller |
 //! | `syncbridge_full_sync_runs_total` | counter | tenant, outcome | poller |
 //! | `syncbridge_full_sync_last_start_timestamp_seconds` | gauge | tenant | poller |
 //! | `syncbridge_full_sync_last_finish_timestamp_seconds` | gauge | tenant | poller |
@@ -80,6 +81,7 @@ pub const DLQ_MESSAGES: &str = "syncbridge_dlq_messages";
 pub const POLLER_LAST_SUCCESS: &str = "syncbridge_poller_last_success_timestamp_seconds";
 pub const POLLER_CURSOR_AGE: &str = "syncbridge_poller_cursor_age_seconds";
 pub const POLLER_FAILURES: &str = "syncbridge_poller_failures_total";
+pub const POLLER_INTERVAL: &str = "syncbridge_poller_interval_seconds";
 pub const FULL_SYNC_RUNS: &str = "syncbridge_full_sync_runs_total";
 pub const FULL_SYNC_STARTED: &str = "syncbridge_full_sync_last_start_timestamp_seconds";
 pub const FULL_SYNC_FINISHED: &str = "syncbridge_full_sync_last_finish_timestamp_seconds";
@@ -121,6 +123,7 @@ pub const ALL: &[&str] = &[
     POLLER_LAST_SUCCESS,
     POLLER_CURSOR_AGE,
     POLLER_FAILURES,
+    POLLER_INTERVAL,
     FULL_SYNC_RUNS,
     FULL_SYNC_STARTED,
     FULL_SYNC_FINISHED,
@@ -561,6 +564,12 @@ pub fn poll_cursor(tenant: &str, source: &'static str, entity: &'static str, age
         "entity" => entity
     )
     .set(age_ms.max(0) as f64 / 1000.0);
+}
+
+/// The configured interval of a poller, set when it starts.
+pub fn poll_interval(tenant: &str, source: &'static str, interval: Duration) {
+    metrics::gauge!(POLLER_INTERVAL, "tenant" => tenant.to_owned(), "source" => source)
+        .set(interval.as_secs_f64());
 }
 
 pub fn poll_failed(tenant: &str, source: &'static str) {
