@@ -189,7 +189,8 @@ pub fn handle() -> Option<PrometheusHandle> {
             let handle = recorder.handle();
             metrics::set_global_recorder(recorder).ok()?;
             describe();
-            describe_roles();
+            describe_workers();
+            describe_pollers();
             Some(handle)
         })
         .clone()
@@ -264,9 +265,9 @@ fn describe() {
     );
 }
 
-/// The metrics of the worker and poller roles (those of the ingest and the listeners are in
-/// [`describe`]).
-fn describe_roles() {
+/// The metrics of the worker role and of the vendor clients (those of the ingest and the
+/// listeners are in [`describe`], the pollers' in [`describe_pollers`]).
+fn describe_workers() {
     metrics::describe_histogram!(
         BUDGET_WAIT_SECONDS,
         metrics::Unit::Seconds,
@@ -308,6 +309,10 @@ fn describe_roles() {
         DLQ_MESSAGES,
         "Dead letters of the tenant in SYNC_DLQ (sync.dlq.{tenant}.>), read every 15 s."
     );
+}
+
+/// The metrics of the poller role.
+fn describe_pollers() {
     metrics::describe_gauge!(
         POLLER_LAST_SUCCESS,
         metrics::Unit::Seconds,
