@@ -587,9 +587,12 @@ pub fn full_sync_started(tenant: &str, now: i64) {
     metrics::gauge!(FULL_SYNC_STARTED, "tenant" => tenant.to_owned()).set(now as f64 / 1000.0);
 }
 
+/// A full sync's records listed per entity, linked per entity, and events published.
+pub type FullSyncCounts<'a> = (&'a [(Entity, u64)], &'a [(Entity, u64)], u64);
+
 /// A scheduled full sync finished: with its counts per entity (records listed, linked) and the
 /// events it published when it succeeded, `None` when it failed.
-pub fn full_sync_finished(tenant: &str, counts: Option<(&[(Entity, u64)], &[(Entity, u64)], u64)>) {
+pub fn full_sync_finished(tenant: &str, counts: Option<FullSyncCounts<'_>>) {
     let tenant = tenant.to_owned();
     metrics::gauge!(FULL_SYNC_FINISHED, "tenant" => tenant.clone())
         .set(super::clock::now_millis() as f64 / 1000.0);
