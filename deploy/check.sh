@@ -3,7 +3,8 @@
 # the NATS server configurations with the pinned nats-server (`-t`: parse and exit) and the
 # systemd unit with `systemd-analyze verify` (the unit's binary path rewritten to a built
 # syncbridge, since /usr/local/bin/syncbridge is not installed here), and the Prometheus alert
-# rules with `promtool check rules` (Debian: `apt-get install prometheus`). A missing tool is
+# rules with `promtool check rules` and their unit tests with `promtool test rules` (Debian:
+# `apt-get install prometheus`). A missing tool is
 # said, not failed: docs say which files could not be exercised where. (The metric names the
 # rules and the Grafana dashboard use are checked against the code by the service's tests.)
 #
@@ -52,6 +53,12 @@ if command -v promtool >/dev/null; then
     exit 1
   }
   echo "ok  deploy/prometheus/alerts.yml (promtool check rules)"
+  (cd "$root/deploy/prometheus" && promtool test rules alerts_test.yml) >"$scratch/promtool.out" 2>&1 || {
+    echo "deploy/check: deploy/prometheus/alerts_test.yml failed:" >&2
+    cat "$scratch/promtool.out" >&2
+    exit 1
+  }
+  echo "ok  deploy/prometheus/alerts.yml (promtool test rules alerts_test.yml)"
 else
   echo "skipped: promtool not installed (deploy/prometheus/alerts.yml not checked; apt-get install prometheus)"
 fi
