@@ -121,6 +121,18 @@ fn the_dashboard_and_the_alert_rules_use_only_described_metrics() {
         unknown.is_empty(),
         "not metrics the code describes: {unknown:?}"
     );
+    // The rules' unit tests (promtool test rules) feed series of the same names.
+    let mut in_rule_tests = BTreeSet::new();
+    let rule_tests = std::fs::read_to_string(repo_file("deploy/prometheus/alerts_test.yml"));
+    names_in(&rule_tests.expect("the rules' tests"), &mut in_rule_tests);
+    let unknown: Vec<_> = in_rule_tests
+        .iter()
+        .filter(|n| !described.contains(*n))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "alerts_test.yml feeds unknown series: {unknown:?}"
+    );
     // The panels the dashboard is for.
     for name in [
         m::REQUESTS,
