@@ -25,16 +25,21 @@ const ROUND_LIMIT: Duration = Duration::from_secs(10);
 /// Reads the gauges of `tenants` every [`EVERY`] until `stop`.
 pub async fn run(conn: Connection, tenants: Vec<TenantId>, stop: watch::Receiver<bool>) {
     loop {
-        for tenant in &tenants {
-            let round = async {
-                consumer(&conn, tenant).await;
-                dead_letters(&conn, tenant).await;
-            };
-            let _ = tokio::time::timeout(ROUND_LIMIT, round).await;
-        }
+        read_once(&conn, &tenants).await;
         if sleep_or_stop(EVERY, &stop).await {
             return;
         }
+    }
+}
+
+/// One round: the gauges of each of `tenants`, each tenant's reads bounded by [`ROUND_LIMIT`].
+pub async fn read_once(conn: &Connection, tenants: &[TenantId]) {
+    for tenant in tenants {
+        let round = async {
+            consumer(conn, tenant).await;
+            dead_letters(conn, tenant).await;
+        };
+        let _ = tokio::time::timeout(ROUND_LIMIT, round).await;
     }
 }
 
