@@ -382,6 +382,17 @@ async fn every_role_exports_its_metrics_on_its_own_listener() {
     assert_ne!(status, 200, "/metrics on the public listener: {body}");
     assert!(!body.contains("syncbridge_"), "{body}");
 
+    // The worker's labels are from closed sets: the configured tenant, fixed words.
+    let text = http
+        .get(format!("http://127.0.0.1:{}/metrics", ports.1))
+        .send()
+        .await
+        .expect("the worker's metrics")
+        .text()
+        .await
+        .unwrap_or_default();
+    worker_labels_are_closed(&text, w.id.as_str());
+
     // What the deploy files use was scraped here (but for the rare ones).
     let all: BTreeSet<String> = [&ingest_names, &worker_names, &poller_names]
         .into_iter()
@@ -397,4 +408,58 @@ async fn every_role_exports_its_metrics_on_its_own_listener() {
         unseen.is_empty(),
         "used by deploy/ but never scraped: {unseen:?}"
     );
+}
+
+/// The value of `label` in a series line, if it has one.
+fn label<'a>(line: &'a str, label: &str) -> Option<&'a str> {
+    let start = line.find(&format!("{label}=\""))? + label.len() + 2;
+    let len = line[start..].find('"')?;
+    Some(&line[start..start + len])
+}
+
+/// Every `syncbridge_worker_events_total` series names the configured tenant, an entity, one of
+/// the outcomes and a rule of the engine (or `none`); a decision that wrote is among them.
+fn worker_labels_are_closed(text: &str, tenant: &str) {
+    let rules: BTreeSet<&str> = syncbridge_engine::Rule::ALL
+        .iter()
+        .map(|r| r.as_str())
+        .chain(["none"])
+        .collect();
+    let entities: BTreeSet<&str> = Entity::ALL
+        .iter()
+        .map(|e| e.as_str())
+        .chain(["unknown"])
+        .collect();
+    let outcomes = [
+        "written",
+        "nothing_to_write",
+        "shadow",
+        "retry",
+        "dead_letter",
+    ];
+    let series: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with(m::EVENTS_HANDLED))
+        .collect();
+    assert!(
+        series
+            .iter()
+            .any(|l| label(l, "outcome") == Some("written")),
+        "{text}"
+    );
+    for line in series {
+        assert_eq!(label(line, "tenant"), Some(tenant), "{line}");
+        assert!(
+            entities.contains(label(line, "entity").unwrap_or("")),
+            "{line}"
+        );
+        assert!(
+            outcomes.contains(&label(line, "outcome").unwrap_or("")),
+            "{line}"
+        );
+        assert!(rules.contains(label(line, "rule").unwrap_or("")), "{line}");
+    }
+    for line in text.lines().filter(|l| l.starts_with("syncbridge_event_")) {
+        assert_eq!(label(line, "tenant"), Some(tenant), "{line}");
+    }
 }
