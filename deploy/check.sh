@@ -7,8 +7,11 @@
 # (the compose-spec schema), the Kubernetes manifests (the Kubernetes 1.37 API schemas, strict),
 # the NATS Helm values (every key one the chart reads), every YAML file (yamllint), the
 # configuration each deployment mounts (the binary's own `config check`, with only the
-# environment its secrets provide) and the files' agreement on ports, probes and names. A missing
-# tool is said, not failed: docs/deployment.md says which files could not be exercised where.
+# environment its secrets provide), the files' agreement on ports, probes and names, and the
+# Prometheus configuration, alert rules and their unit tests with promtool
+# (deploy/local/install-promtool.sh). A missing tool is said, not failed: docs/deployment.md says
+# which files could not be exercised where. (The metric names the rules and the Grafana dashboard
+# use are checked against the code by the service's tests.)
 #
 #   deploy/check.sh SYNCBRIDGE_BINARY
 set -euo pipefail
@@ -105,23 +108,24 @@ for deployment in compose k8s; do
   echo "ok  the $deployment configuration with only its secrets' variables (syncbridge config check)"
 done
 
-# The scrape configuration the way Prometheus loads it, with the alert rules it names when they
-# are in the tree (the compose file mounts deploy/prometheus/alerts.yml at that path).
-promtool="$(command -v promtool || echo "$root/.tools/bin/promtool")"
-if [[ -x "$promtool" ]]; then
-  if [[ -f "$root/deploy/prometheus/alerts.yml" ]]; then
-    sed "s#/etc/prometheus/alerts.yml#$root/deploy/prometheus/alerts.yml#" \
-      "$root/deploy/prometheus/prometheus.yml" > "$scratch/prometheus.yml"
-  else
-    sed '/^rule_files:/,/^$/d' "$root/deploy/prometheus/prometheus.yml" > "$scratch/prometheus.yml"
-    echo "note: deploy/prometheus/alerts.yml not in the tree; prometheus.yml checked without its rules"
-  fi
+# The scrape configuration the way Prometheus loads it, with the alert rules it names (the compose
+# file mounts deploy/prometheus/alerts.yml at that path), then the rules' own unit tests.
+if promtool="$("$root/deploy/local/install-promtool.sh" 2>"$scratch/promtool.err" | tail -n 1)"; then
+  sed "s#/etc/prometheus/alerts.yml#$root/deploy/prometheus/alerts.yml#" \
+    "$root/deploy/prometheus/prometheus.yml" > "$scratch/prometheus.yml"
   "$promtool" check config "$scratch/prometheus.yml" >"$scratch/promtool.out" 2>&1 || {
-    echo "deploy/check: deploy/prometheus/prometheus.yml refused by promtool:" >&2
+    echo "deploy/check: deploy/prometheus/prometheus.yml or alerts.yml refused by promtool:" >&2
     cat "$scratch/promtool.out" >&2
     exit 1
   }
-  echo "ok  deploy/prometheus/prometheus.yml (promtool check config)"
+  echo "ok  deploy/prometheus/prometheus.yml with alerts.yml (promtool check config)"
+  (cd "$root/deploy/prometheus" && "$promtool" test rules alerts_test.yml) >"$scratch/promtool.out" 2>&1 || {
+    echo "deploy/check: deploy/prometheus/alerts_test.yml failed:" >&2
+    cat "$scratch/promtool.out" >&2
+    exit 1
+  }
+  echo "ok  deploy/prometheus/alerts.yml (promtool test rules alerts_test.yml)"
 else
-  echo "skip deploy/prometheus/prometheus.yml (no promtool on this machine)"
+  cat "$scratch/promtool.err" >&2
+  echo "skip deploy/prometheus (promtool could not be installed on this machine)"
 fi

@@ -65,11 +65,7 @@ for name, service in services.items():
         if source.startswith("."):
             path = os.path.normpath(os.path.join(root, "deploy/compose", source))
             if not os.path.exists(path):
-                # alerts.yml is written alongside (the alert rules); say so, do not fail, until
-                # it lands on the same branch.
-                level = "warning" if path.endswith("alerts.yml") else "problem"
-                msg = f"deploy/compose/compose.yaml: {name} mounts {source}, which does not exist"
-                (print(f"{level}: {msg}", file=sys.stderr) if level == "warning" else problems.append(msg))
+                problems.append(f"deploy/compose/compose.yaml: {name} mounts {source}, which does not exist")
 
 # --- prometheus: scrapes every syncbridge service on the metrics port, loads the mounted rules ---
 prom = load_all("deploy/prometheus/prometheus.yml")[0]

@@ -228,6 +228,16 @@ impl Http {
 
     /// Waits until the client's own budgets and the shared budget grant one request.
     async fn rate_budget(&self, endpoint: &str) {
+        let started = Instant::now();
+        self.wait_for_budgets(endpoint).await;
+        request_metrics::budget_wait(
+            self.vendor,
+            self.policy.metrics_tenant.as_deref(),
+            started.elapsed(),
+        );
+    }
+
+    async fn wait_for_budgets(&self, endpoint: &str) {
         if let Some(limiter) = &self.limiter {
             limiter.until_ready().await;
         }

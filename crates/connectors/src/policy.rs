@@ -120,6 +120,10 @@ pub struct HttpPolicy {
     /// Divides the vendor's `Retry-After`: 1 for real vendors; a simulator running its clock `n`
     /// times faster states `Retry-After` in simulated seconds, so tests set `n` here.
     pub retry_after_divisor: f64,
+    /// The `tenant` label of the client's budget-wait metric
+    /// ([`BUDGET_WAIT_SECONDS`](crate::request_metrics::BUDGET_WAIT_SECONDS)): a configured tenant
+    /// id, set by whoever builds the client for a tenant (`None`: `none`). Never a secret.
+    pub metrics_tenant: Option<String>,
 }
 
 impl Default for HttpPolicy {
@@ -136,6 +140,7 @@ impl Default for HttpPolicy {
             rate_per_endpoint: false,
             per_endpoint_concurrency: None,
             retry_after_divisor: 1.0,
+            metrics_tenant: None,
         }
     }
 }

@@ -6,12 +6,14 @@
 //! |---|---|---|
 //! | [`VENDOR_REQUESTS`] | counter | vendor, endpoint, status |
 //! | [`VENDOR_REQUEST_SECONDS`] | histogram | vendor, endpoint |
+//! | [`BUDGET_WAIT_SECONDS`] | histogram | vendor, tenant |
 //!
 //! Labels come from closed sets: `vendor` is the client's vendor (`itglue` or a PSA's
 //! configuration token: `connectwise`, `autotask`, `kaseya-bms`, `pulseway-psa`, `tigerpaw`),
 //! `endpoint` the client's rate-budget key as an [endpoint template](crate::endpoint::template)
 //! with its credentials scrubbed (no record id, no query, no secret), `status` the HTTP status or
-//! `timeout` / `error` when no answer came.
+//! `timeout` / `error` when no answer came, `tenant` the policy's
+//! [`metrics_tenant`](crate::HttpPolicy::metrics_tenant) (a configured tenant id) or `none`.
 
 use std::time::Duration;
 
@@ -20,6 +22,20 @@ pub const VENDOR_REQUESTS: &str = "syncbridge_vendor_requests_total";
 /// How long each attempt took, from sending to the whole answer read (or the failure); time spent
 /// waiting for a budget or a concurrency slot before sending is not in it.
 pub const VENDOR_REQUEST_SECONDS: &str = "syncbridge_vendor_request_duration_seconds";
+
+/// How long each request waited for its rate budget (the client's own, then the one shared with
+/// other processes) before it could be sent, by vendor and tenant; zero when granted at once.
+pub const BUDGET_WAIT_SECONDS: &str = "syncbridge_vendor_budget_wait_seconds";
+
+/// Records one wait for a rate budget.
+pub(crate) fn budget_wait(vendor: &'static str, tenant: Option<&str>, waited: Duration) {
+    metrics::histogram!(
+        BUDGET_WAIT_SECONDS,
+        "vendor" => vendor,
+        "tenant" => tenant.unwrap_or("none").to_owned()
+    )
+    .record(waited.as_secs_f64());
+}
 
 /// How one attempt ended, as the `status` label says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,6 +19,7 @@ use futures_util::StreamExt;
 use syncbridge_bus::{DeadLetters, PullConsumer, StoredEvent};
 use syncbridge_model::{ChangeEvent, UnixMillis};
 
+use crate::metrics;
 use crate::pipeline::{Outcome, Worker};
 use crate::side::SideApi;
 use crate::store::Store;
@@ -109,6 +110,29 @@ async fn next_message(
     }
 }
 
+/// The metrics of one handled message ([`crate::metrics`]): the tenant is the worker's, never
+/// the envelope's; the age is measured when the handling ended.
+fn record<P, I, S>(
+    worker: &Worker<P, I, S>,
+    event: Option<&ChangeEvent>,
+    outcome: &Outcome,
+    clock: &impl Fn() -> UnixMillis,
+) {
+    let entity = event.and_then(|e| e.entity);
+    match (outcome, event) {
+        (Outcome::Done { writes }, Some(event)) => metrics::handled(
+            &worker.tenant,
+            event.source,
+            event.received_at,
+            clock(),
+            *writes > 0,
+        ),
+        (Outcome::Done { .. }, None) => {}
+        (Outcome::Retry(_), _) => metrics::not_decided(&worker.tenant, entity, "retry"),
+        (Outcome::DeadLetter(_), _) => metrics::not_decided(&worker.tenant, entity, "dead_letter"),
+    }
+}
+
 /// Handles and answers one message. A failure to answer is logged, not fatal to the other
 /// messages in flight: an unanswered message comes back after the consumer's ack wait.
 async fn handle_one<P: SideApi, I: SideApi, S: Store>(
@@ -127,10 +151,12 @@ async fn handle_one<P: SideApi, I: SideApi, S: Store>(
     };
     let headers = msg.headers.clone().unwrap_or_default();
     let now = clock();
-    let outcome = match ChangeEvent::from_headers(|name| headers.get(name).map(|v| v.as_str())) {
-        Ok(event) => worker.handle(&event, now).await,
+    let event = ChangeEvent::from_headers(|name| headers.get(name).map(|v| v.as_str()));
+    let outcome = match &event {
+        Ok(event) => worker.handle(event, now).await,
         Err(e) => Outcome::DeadLetter(format!("unreadable event envelope: {e}")),
     };
+    record(worker, event.as_ref().ok(), &outcome, clock);
     let (answer, answered) = match outcome {
         Outcome::Done { .. } => (msg.ack().await, Answered::Done),
         Outcome::Retry(delay) => (

@@ -27,6 +27,7 @@ mod cascade;
 pub mod consume;
 pub mod content_hash;
 mod gather;
+pub mod metrics;
 mod pipeline;
 mod poll_version;
 pub mod poller;

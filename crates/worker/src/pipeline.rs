@@ -595,6 +595,7 @@ impl<P: SideApi, I: SideApi, S: Store> Worker<P, I, S> {
         };
         self.stores.audit(&self.tenant, entity, &entry).await?;
         log_decision(&self.tenant, entity, side, id, decision, written);
+        crate::metrics::decision(&self.tenant, entity, decision, written);
         Ok(())
     }
 }

@@ -121,6 +121,10 @@ pub struct PollReport {
     /// Safety net only: per entity, changes newly published that no webhook event announced.
     /// Entities without any are absent.
     pub unannounced: BTreeMap<Entity, u64>,
+    /// Per modified-since entity, the cursor stored by this poll (the newest `updated_at` seen, or
+    /// where the poll started): the poller role's cursor-age metric. Content-hash entities have
+    /// none.
+    pub cursors: BTreeMap<Entity, UnixMillis>,
 }
 
 /// The safety-net check of a webhook-fed source (see the module docs).
@@ -196,6 +200,7 @@ impl<F: ChangeFeed> Poller<F> {
                     let newest = self
                         .publish_changes(entity, since, changed, now, &mut report)
                         .await?;
+                    report.cursors.insert(entity, newest);
                     let cursor = PollCursor {
                         cursor: newest.to_string(),
                         polled_at: now,

@@ -521,7 +521,14 @@ pub async fn schedule(rt: TenantRuntime, stores: FullSyncStores, interval: Durat
             max_orphan_share: tenant.polling.full_sync_max_orphan_share,
         };
         let now = crate::runtime::clock::now_millis();
-        match full_sync(&tenant, &psa, &itg, &stores, &options, now).await {
+        crate::runtime::metrics::full_sync_started(tenant.id.as_str(), now);
+        let outcome = full_sync(&tenant, &psa, &itg, &stores, &options, now).await;
+        let counts = outcome
+            .as_ref()
+            .ok()
+            .map(|r| (&r.listed[..], &r.linked[..], r.published));
+        crate::runtime::metrics::full_sync_finished(tenant.id.as_str(), counts);
+        match outcome {
             Ok(report) => {
                 tracing::info!(tenant = %tenant.id, published = report.published, "scheduled full sync");
                 if let Some((deleted, linked)) = report.sweep_held {

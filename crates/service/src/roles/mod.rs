@@ -1,10 +1,11 @@
 //! The long-running roles of `syncbridge serve` ([`serve`] starts the ones `--role` names): per
 //! tenant the worker's consume loop, the IT Glue and PSA pollers and the dead-letter mover
-//! ([`workers`]), and the full sync with its schedule ([`full_sync`]). The ingest role is
-//! `crate::ingest`.
+//! ([`workers`]), the full sync with its schedule ([`full_sync`]), and the worker role's reading
+//! of the bus's backlog for the metrics ([`bus_gauges`]). The ingest role is `crate::ingest`.
 //!
 //! Layer: above `vendors`; below `commands`.
 
+pub mod bus_gauges;
 pub mod full_sync;
 pub mod serve;
 pub mod workers;

@@ -58,6 +58,13 @@ pub async fn run(config: Config, role: Role) -> anyhow::Result<()> {
         worker: matches!(role, Role::Worker | Role::All),
         pollers: matches!(role, Role::Poller | Role::All),
     };
+    if config.metrics.listen.is_none() && !matches!(role, Role::Ingest | Role::All) {
+        // Only the ingest's public listener serves /metrics without it.
+        tracing::warn!(
+            ?role,
+            "no [metrics] listen: this process serves no /metrics, /healthz or /readyz"
+        );
+    }
     let background = start_loops(&config, &conn, loops, stop_rx);
     if matches!(role, Role::Ingest | Role::All) {
         serve_ingest(&config, &conn, open_files.soft, role).await?;

@@ -40,6 +40,7 @@ use tokio::task::JoinHandle;
 use crate::config::TenantConfig;
 use crate::roles::TenantRuntime;
 use crate::runtime::clock::now_millis;
+use crate::runtime::metrics;
 use crate::runtime::stop::{sleep_or_stop, stopped};
 use crate::vendors::clients;
 use crate::vendors::feeds::{ItGlueFeed, PsaFeed};
@@ -281,6 +282,7 @@ async fn poll_loop<F: ChangeFeed>(
     mut wake: Option<async_nats::Subscriber>,
     stop: watch::Receiver<bool>,
 ) {
+    metrics::poll_interval(poller.tenant.as_str(), poller.source.as_str(), interval);
     loop {
         let now = now_millis();
         let start = match poller
@@ -306,13 +308,17 @@ async fn poll_loop<F: ChangeFeed>(
                     );
                 }
                 safety_net_alarm(&poller, &report);
+                poll_metrics(&poller, &report, now);
             }
-            Err(e) => tracing::warn!(
-                tenant = %poller.tenant,
-                source = %poller.source,
-                error = %e,
-                "poll failed; next round"
-            ),
+            Err(e) => {
+                metrics::poll_failed(poller.tenant.as_str(), poller.source.as_str());
+                tracing::warn!(
+                    tenant = %poller.tenant,
+                    source = %poller.source,
+                    error = %e,
+                    "poll failed; next round"
+                )
+            }
         }
         let woken = async {
             match wake.as_mut() {
@@ -332,14 +338,23 @@ async fn poll_loop<F: ChangeFeed>(
     }
 }
 
+/// A successful round: when it ended, and how far behind its start each entity's cursor is.
+fn poll_metrics<F>(
+    poller: &Poller<F>,
+    report: &syncbridge_worker::poller::PollReport,
+    started: i64,
+) {
+    let (tenant, source) = (poller.tenant.as_str(), poller.source.as_str());
+    metrics::poll_succeeded(tenant, source, now_millis());
+    for (entity, cursor) in &report.cursors {
+        metrics::poll_cursor(tenant, source, entity.as_str(), started - cursor);
+    }
+}
+
 /// Safety net: changes no webhook announced become a metric and a warning.
 fn safety_net_alarm<F>(poller: &Poller<F>, report: &syncbridge_worker::poller::PollReport) {
     for (entity, &count) in &report.unannounced {
-        crate::runtime::metrics::safety_net_unannounced(
-            poller.tenant.as_str(),
-            entity.as_str(),
-            count,
-        );
+        metrics::safety_net_unannounced(poller.tenant.as_str(), entity.as_str(), count);
         tracing::warn!(
             tenant = %poller.tenant,
             source = %poller.source,
@@ -388,13 +403,20 @@ pub fn spawn_all(
     stop: &watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let mut handles = Vec::new();
+    let mut tenant_ids = Vec::new();
     for tenant in tenants {
         let id = tenant.id.clone();
+        tenant_ids.push(id.clone());
         let fut = run_tenant(conn.clone(), tenant, publish_timeout, loops, stop.clone());
         handles.push(tokio::spawn(log_failure(id.to_string(), fut)));
     }
     if loops.worker {
         handles.push(tokio::spawn(dead_letter_mover(conn.clone(), stop.clone())));
+        handles.push(tokio::spawn(crate::roles::bus_gauges::run(
+            conn.clone(),
+            tenant_ids,
+            stop.clone(),
+        )));
     }
     handles
 }

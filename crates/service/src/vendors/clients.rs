@@ -23,6 +23,8 @@ fn apply_budget(
     tenant: &TenantConfig,
     vendor: &'static str,
 ) {
+    // The tenant's configured id labels the budget-wait metric (never a secret).
+    http.metrics_tenant = Some(tenant.id.to_string());
     if let Some(b) = budget {
         let burst = http.rate.map_or(1, |r| r.burst);
         http.rate = Some(RateBudget::per(b.requests, b.per).with_burst(burst));

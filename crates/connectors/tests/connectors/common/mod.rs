@@ -32,6 +32,7 @@ pub fn fast_policy() -> HttpPolicy {
         rate_per_endpoint: false,
         per_endpoint_concurrency: None,
         retry_after_divisor: 1.0,
+        metrics_tenant: None,
     }
 }
 

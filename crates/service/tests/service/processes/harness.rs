@@ -223,12 +223,23 @@ impl World {
 
     /// `syncbridge serve --config F --role {role}`, with the kill hook when `kill_at` is given.
     pub(super) fn spawn(&self, role: &str, name: &str, kill_at: Option<&str>) -> Proc {
+        self.spawn_with(&self.config_path, role, name, kill_at)
+    }
+
+    /// [`World::spawn`] with another configuration file (one of the world's, changed).
+    pub(super) fn spawn_with(
+        &self,
+        config: &std::path::Path,
+        role: &str,
+        name: &str,
+        kill_at: Option<&str>,
+    ) -> Proc {
         let log = self.scratch.0.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).expect("log file");
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_syncbridge"));
         cmd.arg("serve")
             .arg("--config")
-            .arg(&self.config_path)
+            .arg(config)
             .args(["--role", role])
             .env("RUST_LOG", "info,syncbridge_worker=debug")
             .env_remove(KILL_AT_ENV)

@@ -1,7 +1,9 @@
 //! The worker and poller roles on the simulators, configured as a user would: changes found by
 //! polling or webhooks reach the other side; IT Glue workflow hints; budgets and concurrency caps
-//! shared between processes; the vendor-request metrics their clients record.
+//! shared between processes; the vendor-request metrics their clients record; the worker role's
+//! backlog and dead-letter gauges.
 
+mod bus_gauges;
 mod itglue_hint;
 mod shared_budget;
 mod shared_concurrency;

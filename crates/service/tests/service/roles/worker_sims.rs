@@ -31,6 +31,7 @@ fn policy() -> HttpPolicy {
         rate_per_endpoint: false,
         per_endpoint_concurrency: None,
         retry_after_divisor: 1.0,
+        metrics_tenant: None,
     }
 }
 
