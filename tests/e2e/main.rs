@@ -8,12 +8,15 @@
 //!   stretch, unreachable NATS);
 //! - [`serve_limits`]: `serve` refuses a body limit the connected server cannot store;
 //! - [`graceful_shutdown`]: `serve` becomes ready, and SIGTERM lets in-flight requests finish;
-//! - [`logs`]: no colour into a file, `--log-format json`, no warning on a clean stop.
+//! - [`logs`]: no colour into a file, `--log-format json`, no warning on a clean stop;
+//! - [`cluster`]: a three-node JetStream cluster losing the events stream's or the link store's
+//!   RAFT leader mid-traffic, every change applied exactly once.
 //!
 //! The binary is built by cargo for this test target because the target belongs to the
 //! `syncbridge` package (`crates/service/Cargo.toml`, `[[test]] name = "e2e"`).
 
 mod binary;
+mod cluster;
 mod config_cli;
 mod graceful_shutdown;
 mod logs;
