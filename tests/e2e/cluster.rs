@@ -158,7 +158,10 @@ async fn all_current(conn: &Connection, stream: &str) -> Result<(), String> {
     if cluster.leader.is_some() && cluster.replicas.len() == 2 && lagging.is_empty() {
         Ok(())
     } else {
-        Err(format!("leader {:?}, replicas {:?}", cluster.leader, cluster.replicas))
+        Err(format!(
+            "leader {:?}, replicas {:?}",
+            cluster.leader, cluster.replicas
+        ))
     }
 }
 
@@ -227,7 +230,9 @@ async fn leader_killed_mid_traffic(target: &str) {
         .config
         .num_replicas;
     assert_eq!(replicas, 3, "{target} is not replicated on the three nodes");
-    let links = LinkStore::open(&conn, TIMEOUT).await.expect("the link store");
+    let links = LinkStore::open(&conn, TIMEOUT)
+        .await
+        .expect("the link store");
     let view = View {
         tenant: &tenant,
         id: id.clone(),
@@ -244,9 +249,21 @@ async fn leader_killed_mid_traffic(target: &str) {
     let http = reqwest::Client::new();
     crate::binary::wait_ready(&http, &ingest).await;
     for args in [
-        &["register-webhooks", "--config", config_arg, "--tenant", &tenant.id][..],
         &[
-            "full-sync", "--config", config_arg, "--tenant", &tenant.id, "--run", "initial",
+            "register-webhooks",
+            "--config",
+            config_arg,
+            "--tenant",
+            &tenant.id,
+        ][..],
+        &[
+            "full-sync",
+            "--config",
+            config_arg,
+            "--tenant",
+            &tenant.id,
+            "--run",
+            "initial",
         ],
     ] {
         let (ok, out, err) = crate::binary::run(args).await;
@@ -319,7 +336,11 @@ async fn leader_killed_mid_traffic(target: &str) {
     .await
     .unwrap_or_else(|e| panic!("{e}{}", logs(&procs, &cluster)));
     let dead = view.dead_letters().await.expect("list the dead letters");
-    assert!(dead.is_empty(), "dead letters: {dead:#?}{}", logs(&procs, &cluster));
+    assert!(
+        dead.is_empty(),
+        "dead letters: {dead:#?}{}",
+        logs(&procs, &cluster)
+    );
     eventually("the restarted node caught up", async || {
         all_current(&conn, target).await
     })

@@ -188,7 +188,10 @@ impl View<'_> {
         if missing.is_empty() {
             Ok(())
         } else {
-            Err(format!("{} edits not on both sides: {missing:?}", missing.len()))
+            Err(format!(
+                "{} edits not on both sides: {missing:?}",
+                missing.len()
+            ))
         }
     }
 
@@ -254,7 +257,10 @@ impl View<'_> {
         let dead = DeadLetters::new(self.conn.clone(), TIMEOUT);
         let mut ids: HashMap<String, usize> = HashMap::new();
         for seq in first..=last {
-            let event = dead.stored_event(seq).await.map_err(|e| format!("#{seq}: {e}"))?;
+            let event = dead
+                .stored_event(seq)
+                .await
+                .map_err(|e| format!("#{seq}: {e}"))?;
             if let Some(id) = event.headers.get("Nats-Msg-Id") {
                 *ids.entry(id.as_str().to_owned()).or_default() += 1;
             }

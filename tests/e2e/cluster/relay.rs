@@ -112,7 +112,9 @@ async fn deliver(relay: Arc<Relay>, uri: Uri, headers: HeaderMap, body: Bytes) {
             Err(e) => format!("{e}"),
         };
         if tokio::time::Instant::now() >= deadline {
-            break Err(format!("{id}: not accepted within {GIVE_UP:?}, last {retry}"));
+            break Err(format!(
+                "{id}: not accepted within {GIVE_UP:?}, last {retry}"
+            ));
         }
         relay.tally.lock().unwrap().retries += 1;
         tokio::time::sleep(pause).await;
