@@ -306,9 +306,11 @@ impl CasBucket {
                         CreateErrorKind::Publish | CreateErrorKind::Ack => {
                             return Attempt::Unknown(e.to_string())
                         }
-                        CreateErrorKind::InvalidKey | CreateErrorKind::Other => {
-                            return Attempt::Failed(e.to_string())
-                        }
+                        // As for an update: `Other` also covers no responders while a cluster
+                        // elects the bucket's leader, and a broken connection; the publish may
+                        // have left the client, so the outcome is unknown.
+                        CreateErrorKind::Other => return Attempt::Unknown(e.to_string()),
+                        CreateErrorKind::InvalidKey => return Attempt::Failed(e.to_string()),
                     },
                 }
             }
