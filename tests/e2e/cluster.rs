@@ -248,6 +248,7 @@ async fn leader_killed_mid_traffic(target: &str) {
     ];
     let http = reqwest::Client::new();
     crate::binary::wait_ready(&http, &ingest).await;
+    let mut initial = String::new();
     for args in [
         &[
             "register-webhooks",
@@ -268,12 +269,25 @@ async fn leader_killed_mid_traffic(target: &str) {
     ] {
         let (ok, out, err) = crate::binary::run(args).await;
         assert!(ok, "{args:?}: {out}{err}{}", logs(&procs, &cluster));
+        initial = out;
     }
-    eventually("the initial sync", async || view.converged().await)
-        .await
-        .unwrap_or_else(|e| panic!("{e}{}", logs(&procs, &cluster)));
-    let orgs = view.linked_pairs(Entity::Organization).await.unwrap();
-    let contacts = view.linked_pairs(Entity::Contact).await.unwrap();
+    // Converged with something linked (the full sync's events decided, none dead-lettered).
+    let (orgs, contacts) = eventually("the initial sync", async || {
+        view.converged().await?;
+        let orgs = view.linked_pairs(Entity::Organization).await?;
+        let contacts = view.linked_pairs(Entity::Contact).await?;
+        if orgs.is_empty() || contacts.is_empty() {
+            return Err(format!("linked: {orgs:?}, {contacts:?}"));
+        }
+        Ok((orgs, contacts))
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\nfull sync: {initial}{}", logs(&procs, &cluster)));
+    let dead = view.dead_letters().await.expect("list the dead letters");
+    assert!(
+        dead.is_empty(),
+        "dead letters after the initial sync: {dead:#?}"
+    );
     let ready = started.elapsed();
 
     // The traffic and, in its middle, the fault.
