@@ -120,47 +120,40 @@ fn logs(procs: &[Proc], cluster: &nats::Cluster) -> String {
     out + &cluster.logs()
 }
 
-/// The leader of `stream`'s RAFT group, other than `not` (a leader that was killed).
-async fn leader(conn: &Connection, stream: &str, not: Option<&str>) -> Result<String, String> {
-    let info = conn
+/// The RAFT group of `stream` as the cluster reports it now.
+async fn raft_group(
+    conn: &Connection,
+    stream: &str,
+) -> Result<async_nats::jetstream::stream::ClusterInfo, String> {
+    let mut stream = conn
         .jetstream()
         .get_stream(stream)
         .await
-        .map_err(|e| e.to_string())?
-        .info()
-        .await
-        .map_err(|e| e.to_string())?
-        .clone();
-    match info.cluster.and_then(|c| c.leader) {
+        .map_err(|e| e.to_string())?;
+    let info = stream.info().await.map_err(|e| e.to_string())?;
+    info.cluster
+        .clone()
+        .ok_or_else(|| "no cluster information".to_owned())
+}
+
+/// The leader of `stream`'s RAFT group, other than `not` (a leader that was killed).
+async fn leader(conn: &Connection, stream: &str, not: Option<&str>) -> Result<String, String> {
+    match raft_group(conn, stream).await?.leader {
         Some(l) if Some(l.as_str()) != not => Ok(l),
         other => Err(format!("leader {other:?}")),
     }
 }
 
-/// Every replica of `stream` current (the restarted node caught up).
+/// A leader and both other replicas current (the restarted node caught up).
 async fn all_current(conn: &Connection, stream: &str) -> Result<(), String> {
-    let info = conn
-        .jetstream()
-        .get_stream(stream)
-        .await
-        .map_err(|e| e.to_string())?
-        .info()
-        .await
-        .map_err(|e| e.to_string())?
-        .clone();
-    let cluster = info.cluster.ok_or("no cluster information")?;
-    let lagging: Vec<_> = cluster
-        .replicas
-        .iter()
-        .filter(|p| !p.current || p.offline)
-        .map(|p| p.name.clone())
-        .collect();
-    if cluster.leader.is_some() && cluster.replicas.len() == 2 && lagging.is_empty() {
+    let group = raft_group(conn, stream).await?;
+    let current = group.replicas.iter().filter(|p| p.current && !p.offline);
+    if group.leader.is_some() && current.count() == 2 {
         Ok(())
     } else {
         Err(format!(
             "leader {:?}, replicas {:?}",
-            cluster.leader, cluster.replicas
+            group.leader, group.replicas
         ))
     }
 }

@@ -55,14 +55,18 @@ pub struct Edit {
 }
 
 impl View<'_> {
-    /// Events not yet acknowledged by the tenant's workers.
-    pub async fn pending(&self) -> Result<u64, String> {
-        let stream = self
-            .conn
+    /// The events stream.
+    async fn events(&self) -> Result<async_nats::jetstream::stream::Stream, String> {
+        self.conn
             .jetstream()
             .get_stream(names::EVENTS_STREAM)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())
+    }
+
+    /// Events not yet acknowledged by the tenant's workers.
+    pub async fn pending(&self) -> Result<u64, String> {
+        let stream = self.events().await?;
         let mut consumer: PullConsumer = stream
             .get_consumer(&names::worker_consumer(&self.id))
             .await
@@ -246,12 +250,7 @@ impl View<'_> {
     /// Every accepted callback (by `MessageId`) exactly once among the events stream's dedup
     /// ids; the stream's event count.
     pub async fn callbacks_once_in_stream(&self, accepted: &[String]) -> Result<u64, String> {
-        let stream = self
-            .conn
-            .jetstream()
-            .get_stream(names::EVENTS_STREAM)
-            .await
-            .map_err(|e| e.to_string())?;
+        let stream = self.events().await?;
         let state = &stream.cached_info().state;
         let (first, last, messages) = (state.first_sequence, state.last_sequence, state.messages);
         let dead = DeadLetters::new(self.conn.clone(), TIMEOUT);
