@@ -15,12 +15,15 @@
 //! - [`nats_migration`]: on a cluster from the deploy/nats files, `setup` raises restored
 //!   one-replica streams and buckets to three, keeping their data;
 //! - [`operations_doc`]: every `syncbridge …` command in docs/operations.md exists with its flags.
+//! - [`cluster`]: a three-node JetStream cluster losing the events stream's or the link store's
+//!   RAFT leader mid-traffic, every change applied exactly once.
 //!
 //! The binary is built by cargo for this test target because the target belongs to the
 //! `syncbridge` package (`crates/service/Cargo.toml`, `[[test]] name = "e2e"`).
 
 mod autotask_webhook;
 mod binary;
+mod cluster;
 mod config_cli;
 mod graceful_shutdown;
 mod healthcheck;

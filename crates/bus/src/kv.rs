@@ -109,6 +109,31 @@ enum Attempt {
     Failed(String),
 }
 
+/// Whether a KV write was refused because the key is not at the expected revision, by the
+/// server's error code anywhere in the error's chain. A single nats-server refuses with 10071
+/// ("wrong last sequence: N"), which async-nats maps to `WrongLastRevision` / `AlreadyExists`; a
+/// clustered JetStream (nats-server 2.12, R3 bucket) refuses the same write with 10164 ("wrong
+/// last sequence", no number), which async-nats 0.51 leaves as `Other`. Without this, a lease or
+/// link `create` of an existing key in a cluster was a permanent failure (a dead letter) instead
+/// of a conflict.
+fn wrong_last_sequence(e: &(dyn std::error::Error + 'static)) -> bool {
+    use async_nats::jetstream::ErrorCode;
+    let mut cause = Some(e);
+    while let Some(err) = cause {
+        if let Some(api) = err.downcast_ref::<async_nats::jetstream::Error>() {
+            if matches!(
+                api.error_code(),
+                ErrorCode::STREAM_WRONG_LAST_SEQUENCE
+                    | ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT
+            ) {
+                return true;
+            }
+        }
+        cause = err.source();
+    }
+    false
+}
+
 /// What a re-read says about a write whose outcome was unknown.
 #[derive(Debug, PartialEq, Eq)]
 enum Resolution {
@@ -271,14 +296,21 @@ impl CasBucket {
                     Ok(Ok(rev)) => return Attempt::Stored(rev),
                     Ok(Err(e)) => match e.kind() {
                         CreateErrorKind::AlreadyExists => return Attempt::Refused,
+                        // A clustered server's refusal (10164), which async-nats reports as
+                        // `Other`: the key exists.
+                        CreateErrorKind::Other if wrong_last_sequence(&e) => {
+                            return Attempt::Refused
+                        }
                         // `create` reports a timed-out publish as `Publish` (async-nats maps
                         // UpdateErrorKind::TimedOut so); treat every publish failure as unknown.
                         CreateErrorKind::Publish | CreateErrorKind::Ack => {
                             return Attempt::Unknown(e.to_string())
                         }
-                        CreateErrorKind::InvalidKey | CreateErrorKind::Other => {
-                            return Attempt::Failed(e.to_string())
-                        }
+                        // As for an update: `Other` also covers no responders while a cluster
+                        // elects the bucket's leader, and a broken connection; the publish may
+                        // have left the client, so the outcome is unknown.
+                        CreateErrorKind::Other => return Attempt::Unknown(e.to_string()),
+                        CreateErrorKind::InvalidKey => return Attempt::Failed(e.to_string()),
                     },
                 }
             }
@@ -292,6 +324,7 @@ impl CasBucket {
             Ok(Ok(rev)) => Attempt::Stored(rev),
             Ok(Err(e)) => match e.kind() {
                 UpdateErrorKind::WrongLastRevision => Attempt::Refused,
+                UpdateErrorKind::Other if wrong_last_sequence(&e) => Attempt::Refused,
                 UpdateErrorKind::TimedOut => Attempt::Unknown(e.to_string()),
                 UpdateErrorKind::InvalidKey => Attempt::Failed(e.to_string()),
                 // "Other" covers a broken connection and no-responders during a restart: the
@@ -365,6 +398,8 @@ impl CasBucket {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use async_nats::jetstream::context::{PublishError, PublishErrorKind};
+    use async_nats::jetstream::kv::{CreateError, UpdateError};
 
     #[test]
     fn our_bytes_at_a_new_revision_mean_the_write_landed() {
@@ -390,6 +425,36 @@ mod tests {
             resolve_ambiguous(Some((b"v", 7)), b"v", Some(7)),
             Resolution::NotStored
         );
+    }
+
+    /// The error async-nats 0.51 returns for a refused `create` or `update` with the server's
+    /// API error `code`.
+    fn refused_with(code: u64) -> (CreateError, UpdateError) {
+        let api = || -> async_nats::jetstream::Error {
+            serde_json::from_value(serde_json::json!({
+                "code": 400, "err_code": code, "description": "wrong last sequence"
+            }))
+            .unwrap()
+        };
+        let publish = || PublishError::with_source(PublishErrorKind::Other, api());
+        let update = || UpdateError::with_source(UpdateErrorKind::Other, publish());
+        (
+            CreateError::with_source(CreateErrorKind::Other, update()),
+            update(),
+        )
+    }
+
+    #[test]
+    fn a_clustered_servers_wrong_last_sequence_is_a_refusal() {
+        let (create, update) = refused_with(10164);
+        assert!(wrong_last_sequence(&create));
+        assert!(wrong_last_sequence(&update));
+        let (create, _) = refused_with(10071);
+        assert!(wrong_last_sequence(&create));
+        // Anything else stays a failure (create) or an unknown outcome (update).
+        let (create, update) = refused_with(10059);
+        assert!(!wrong_last_sequence(&create));
+        assert!(!wrong_last_sequence(&update));
     }
 
     #[test]
