@@ -14,7 +14,7 @@
 //! - [`healthcheck`]: the container probe `syncbridge healthcheck --url` passes and fails;
 //! - [`nats_migration`]: on a cluster from the deploy/nats files, `setup` raises restored
 //!   one-replica streams and buckets to three, keeping their data;
-//! - [`operations_doc`]: every `syncbridge …` command in docs/operations.md exists with its flags.
+//! - [`operations_doc`]: every `syncbridge …` command in docs/operations.md exists with its flags;
 //! - [`cluster`]: a three-node JetStream cluster losing the events stream's or the link store's
 //!   RAFT leader mid-traffic, every change applied exactly once.
 //!
