@@ -331,14 +331,14 @@ async fn leader_killed_mid_traffic(target: &str) {
         logs(&procs, &cluster)
     );
     let converged = eventually("every change on both sides, converged", async || {
-        view.edits_missing(&edits).await?;
+        view.tenant.values_on_both_sides(&edits).await?;
         view.created_once(&created).await?;
         view.converged().await
     })
     .await
     .unwrap_or_else(|e| panic!("{e}{}", logs(&procs, &cluster)));
     let drained = traffic_over.elapsed();
-    let echoes = view.echo_writes();
+    let echoes = view.tenant.echo_writes();
     assert!(echoes.is_empty(), "echo writes: {echoes:#?}");
     let (accepted, received, retries) =
         vendor.tally(|t| (t.accepted.clone(), t.received, t.retries));
@@ -439,6 +439,7 @@ async fn traffic(
                             tokio::time::sleep(pause).await;
                         }
                         Ok(Edit {
+                            tenant: tenant.id.clone(),
                             entity,
                             psa_id: psa_id.clone(),
                             itg_id: itg_id.clone(),

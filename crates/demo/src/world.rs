@@ -17,9 +17,11 @@ use serde_json::{json, Map, Value};
 use syncbridge_connectors::{
     AutotaskClient, AutotaskConfig as AtClientConfig, BmsClient, BmsConfig as BmsClientConfig,
     BmsFlavor, ConnectWiseClient, ConnectWiseConfig as CwClientConfig, HttpPolicy, ItGlueClient,
-    ItGlueConfig as ItgClientConfig, PsaClient,
+    ItGlueConfig as ItgClientConfig, PsaClient, Vendor as _,
 };
-use syncbridge_model::PsaKind;
+use syncbridge_model::{Entity, PsaKind, Record};
+
+use crate::driver::Expectation;
 use syncbridge_sim::admin::{AdminError, AdminOps};
 use syncbridge_sim::autotask::{Autotask, AutotaskConfig};
 use syncbridge_sim::connectwise::{ConnectWise, ConnectWiseConfig};
@@ -223,6 +225,70 @@ fn third(ds: &Dataset, count: usize) -> Dataset {
 }
 
 impl DemoTenant {
+    /// Whether every expected value is on both sides now; if not, which are missing (what each
+    /// side has), for a test's wait and failure message. Each entity is listed once on each side.
+    pub async fn values_on_both_sides(&self, expected: &[Expectation]) -> Result<(), String> {
+        let mut missing = Vec::new();
+        for entity in Entity::ALL {
+            let of_entity: Vec<&Expectation> =
+                expected.iter().filter(|x| x.entity == entity).collect();
+            if of_entity.is_empty() {
+                continue;
+            }
+            let psa = self.psa_reader.list_all(entity).await;
+            let itg = self.itglue_reader.list_all(entity).await;
+            let (psa, itg) = (
+                psa.map_err(|e| e.to_string())?,
+                itg.map_err(|e| e.to_string())?,
+            );
+            for x in of_entity {
+                let value = |records: &[Record], id: &str| {
+                    records
+                        .iter()
+                        .find(|r| r.id == id)
+                        .and_then(|r| r.get(x.field))
+                        .map(str::to_owned)
+                };
+                let (p, i) = (value(&psa, &x.psa_id), value(&itg, &x.itg_id));
+                if p.as_deref() != Some(&x.value) || i.as_deref() != Some(&x.value) {
+                    missing.push(format!(
+                        "{entity} {} ⇄ {} {}: {p:?} / {i:?}, wanted {:?}",
+                        x.psa_id,
+                        x.itg_id,
+                        x.field.as_str(),
+                        x.value
+                    ));
+                }
+            }
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} values not on both sides: {missing:?}",
+                missing.len()
+            ))
+        }
+    }
+
+    /// Updates that changed nothing, in either simulator's write log, one line each: echoes (a
+    /// person's edit always changes its field, so only syncbridge's writes can be no-ops).
+    pub fn echo_writes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (side, core) in [
+            ("IT Glue".to_owned(), self.itglue.sim.core()),
+            (self.kind.to_string(), self.psa.core()),
+        ] {
+            out.extend(
+                core.writes
+                    .no_op_updates()
+                    .iter()
+                    .map(|e| format!("{side} {e}")),
+            );
+        }
+        out
+    }
+
     /// Starts and seeds the simulators of one tenant; `organizations` PSA organizations, each
     /// with contacts, configurations and a location.
     pub async fn start(

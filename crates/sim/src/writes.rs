@@ -39,6 +39,23 @@ pub struct WriteEntry {
     pub user: String,
 }
 
+impl WriteEntry {
+    fn is_no_op_update(&self) -> bool {
+        self.action == WriteAction::Update && self.changed.is_empty()
+    }
+}
+
+/// One line for a test's failure message: what was written, by whom, which write.
+impl std::fmt::Display for WriteEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} by {}: fields {:?} (write #{})",
+            self.collection, self.record_id, self.user, self.fields, self.seq
+        )
+    }
+}
+
 /// Append-only, in-memory log of writes.
 #[derive(Debug, Default)]
 pub struct WriteLog {
@@ -107,15 +124,21 @@ impl WriteLog {
             .collect()
     }
 
+    /// Updates that changed nothing: a client's echo (a person's edit always changes its field).
+    pub fn no_op_updates(&self) -> Vec<WriteEntry> {
+        self.lock()
+            .iter()
+            .filter(|e| e.is_no_op_update())
+            .cloned()
+            .collect()
+    }
+
     pub fn count(&self, q: &WriteQuery) -> WriteCount {
         let entries = self.lock();
         let matching: Vec<_> = entries.iter().filter(|e| q.accepts(e)).collect();
         WriteCount {
             count: matching.len(),
-            no_op: matching
-                .iter()
-                .filter(|e| e.action == WriteAction::Update && e.changed.is_empty())
-                .count(),
+            no_op: matching.iter().filter(|e| e.is_no_op_update()).count(),
         }
     }
 

@@ -46,13 +46,7 @@ pub struct View<'a> {
 }
 
 /// A person's last edit of a record's field: the value both sides must end with.
-pub struct Edit {
-    pub entity: Entity,
-    pub psa_id: String,
-    pub itg_id: String,
-    pub field: Field,
-    pub value: String,
-}
+pub use syncbridge_demo::driver::Expectation as Edit;
 
 impl View<'_> {
     /// The events stream.
@@ -156,49 +150,6 @@ impl View<'_> {
             .collect()
     }
 
-    /// The edits whose value is not on both sides.
-    pub async fn edits_missing(&self, edits: &[Edit]) -> Result<(), String> {
-        let mut missing = Vec::new();
-        for entity in [Entity::Organization, Entity::Contact] {
-            let psa = self
-                .tenant
-                .psa_reader
-                .list_all(entity)
-                .await
-                .map_err(|e| e.to_string())?;
-            let itg = self
-                .tenant
-                .itglue_reader
-                .list_all(entity)
-                .await
-                .map_err(|e| e.to_string())?;
-            for e in edits.iter().filter(|e| e.entity == entity) {
-                let value = |records: &[syncbridge_model::Record], id: &str| {
-                    records
-                        .iter()
-                        .find(|r| r.id == id)
-                        .and_then(|r| r.get(e.field))
-                        .map(str::to_owned)
-                };
-                let (p, i) = (value(&psa, &e.psa_id), value(&itg, &e.itg_id));
-                if p.as_deref() != Some(&e.value) || i.as_deref() != Some(&e.value) {
-                    missing.push(format!(
-                        "{entity} {} ⇄ {}: {p:?} / {i:?}, wanted {:?}",
-                        e.psa_id, e.itg_id, e.value
-                    ));
-                }
-            }
-        }
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(format!(
-                "{} edits not on both sides: {missing:?}",
-                missing.len()
-            ))
-        }
-    }
-
     /// Each organization created in ConnectWise once in IT Glue, and linked.
     pub async fn created_once(&self, names: &[String]) -> Result<(), String> {
         let itg = self
@@ -225,26 +176,6 @@ impl View<'_> {
             }
         }
         Ok(())
-    }
-
-    /// Updates that changed nothing, in either simulator's write log (a person's edit always
-    /// changes its field: only syncbridge's can be echoes).
-    pub fn echo_writes(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for (side, core) in [
-            ("IT Glue", self.tenant.itglue.sim.core()),
-            ("ConnectWise", self.tenant.psa.core()),
-        ] {
-            for e in core.writes.entries(&WriteQuery::default()) {
-                if e.action == WriteAction::Update && e.changed.is_empty() {
-                    out.push(format!(
-                        "{side} {} {} by {}: fields {:?} (write #{})",
-                        e.collection, e.record_id, e.user, e.fields, e.seq
-                    ));
-                }
-            }
-        }
-        out
     }
 
     /// Every accepted callback (by `MessageId`) exactly once among the events stream's dedup

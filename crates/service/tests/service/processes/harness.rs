@@ -522,13 +522,7 @@ impl World {
 }
 
 /// One person's edit: the value expected on both sides at the end.
-pub(super) struct Edit {
-    pub(super) entity: Entity,
-    pub(super) psa_id: String,
-    pub(super) itg_id: String,
-    pub(super) field: Field,
-    pub(super) value: String,
-}
+pub(super) use syncbridge_demo::driver::Expectation as Edit;
 
 pub(super) async fn edit(
     w: &World,
@@ -559,6 +553,7 @@ pub(super) async fn edit(
             .expect("edit in IT Glue");
     }
     Edit {
+        tenant: w.tenant.id.clone(),
         entity,
         psa_id: pair.0.clone(),
         itg_id: pair.1.clone(),

@@ -230,6 +230,7 @@ async fn edit_chain(
         tokio::time::sleep(pause).await;
     }
     Edit {
+        tenant: tenant.id.clone(),
         entity: t.entity,
         psa_id: t.psa_id.clone(),
         itg_id: t.itg_id.clone(),

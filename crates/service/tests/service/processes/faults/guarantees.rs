@@ -10,7 +10,6 @@ use std::collections::HashSet;
 use syncbridge_bus::{names, DeadLetters};
 use syncbridge_connectors::Vendor;
 use syncbridge_model::{Entity, Field};
-use syncbridge_sim::writes::{WriteAction, WriteQuery};
 
 use super::super::harness::{eventually, logs, name_of, Proc, World, TIMEOUT};
 use super::burst::Burst;
@@ -49,7 +48,7 @@ pub(super) async fn hold(w: &World, burst: &Burst, procs: &[&Proc]) -> Outcome {
     let converged = eventually(
         "every change on both sides, the tenant converged",
         async || {
-            edits_on_both_sides(w, burst).await?;
+            w.tenant.values_on_both_sides(&burst.expected).await?;
             created_once(w, burst).await?;
             w.converged().await
         },
@@ -57,7 +56,7 @@ pub(super) async fn hold(w: &World, burst: &Burst, procs: &[&Proc]) -> Outcome {
     .await
     .unwrap_or_else(|e| panic!("{e}{}", logs(procs)));
 
-    let echoes = echo_writes(w);
+    let echoes = w.tenant.echo_writes();
     assert!(echoes.is_empty(), "echo writes: {echoes:#?}");
 
     let (accepted, refused) = callbacks_in_stream(w)
@@ -94,67 +93,6 @@ pub(super) async fn hold(w: &World, burst: &Burst, procs: &[&Proc]) -> Outcome {
         stream_events,
         sync_writes: w.tenant.sync_writes().0,
     }
-}
-
-/// Every record's last edit, on both sides.
-async fn edits_on_both_sides(w: &World, burst: &Burst) -> Result<(), String> {
-    let missing = edits_missing(w, burst).await?;
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} edits not on both sides: {missing:?}",
-            missing.len()
-        ))
-    }
-}
-
-/// The records whose last edit is not on both sides (now: no wait).
-async fn edits_missing(w: &World, burst: &Burst) -> Result<Vec<String>, String> {
-    let mut missing = Vec::new();
-    for entity in [Entity::Organization, Entity::Contact] {
-        let edits: Vec<_> = burst
-            .expected
-            .iter()
-            .filter(|e| e.entity == entity)
-            .collect();
-        if edits.is_empty() {
-            continue;
-        }
-        let psa = w
-            .tenant
-            .psa_reader
-            .list_all(entity)
-            .await
-            .map_err(|e| e.to_string())?;
-        let itg = w
-            .tenant
-            .itglue_reader
-            .list_all(entity)
-            .await
-            .map_err(|e| e.to_string())?;
-        for e in edits {
-            let value = |records: &[syncbridge_model::Record], id: &str| {
-                records
-                    .iter()
-                    .find(|r| r.id == id)
-                    .and_then(|r| r.get(e.field))
-                    .map(str::to_owned)
-            };
-            let (p, i) = (value(&psa, &e.psa_id), value(&itg, &e.itg_id));
-            if p.as_deref() != Some(&e.value) || i.as_deref() != Some(&e.value) {
-                missing.push(format!(
-                    "{} {} ⇄ {} {}: {p:?} / {i:?}, wanted {:?}",
-                    e.entity,
-                    e.psa_id,
-                    e.itg_id,
-                    e.field.as_str(),
-                    e.value
-                ));
-            }
-        }
-    }
-    Ok(missing)
 }
 
 /// Every organization created in ConnectWise once in IT Glue, every Network Glue contact once in
@@ -194,26 +132,6 @@ async fn created_once(w: &World, burst: &Burst) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Updates that changed nothing, in either simulator's write log (the people's edits always
-/// change their field: only syncbridge's can be echoes).
-fn echo_writes(w: &World) -> Vec<String> {
-    let mut out = Vec::new();
-    for (side, core) in [
-        ("IT Glue", w.tenant.itglue.sim.core()),
-        ("ConnectWise", w.tenant.psa.core()),
-    ] {
-        for e in core.writes.entries(&WriteQuery::default()) {
-            if e.action == WriteAction::Update && e.changed.is_empty() {
-                out.push(format!(
-                    "{side} {} {} by {}: fields {:?} (write #{})",
-                    e.collection, e.record_id, e.user, e.fields, e.seq
-                ));
-            }
-        }
-    }
-    out
 }
 
 /// Every ConnectWise callback the ingest accepted (2xx), found by its `MessageId` among the events
