@@ -37,10 +37,19 @@ pub struct Linked {
 
 /// The listings of one full sync, indexed for matching, and the links known so far (listed, or
 /// made by this onboarding).
+///
+/// Fed as the full sync streams its listings, entity by entity, parents first: the entity's
+/// stored links ([`Onboarding::known`]), its IT Glue records ([`Onboarding::itg`]), then each PSA
+/// record as listed ([`Onboarding::psa_listed`], then [`Onboarding::link`] when it is planned as
+/// new), and [`Onboarding::done`] once its links are stored. What it keeps across entities is
+/// what later entities need: the linked pairs of the entities others point at (organizations,
+/// locations, contacts) and each PSA contact's company. An IT Glue record a link already names is
+/// kept only as "taken" (no record): it can only make a new record's match ambiguous, which an
+/// event decides; so a tenant whose IT Glue is linked holds no IT Glue record here.
 #[derive(Debug)]
-pub struct Onboarding<'a> {
+pub struct Onboarding {
     settings: TenantSettings,
-    itg_by_key: HashMap<KeyOf, Vec<&'a Record>>,
+    itg_by_key: HashMap<KeyOf, Vec<Counterpart>>,
     /// PSA id → IT Glue id of the linked pairs, per entity.
     psa_to_itg: HashMap<(Entity, String), String>,
     /// IT Glue id → PSA id of every link naming an IT Glue record (any state), and of the IT Glue
@@ -50,7 +59,16 @@ pub struct Onboarding<'a> {
     contact_company: HashMap<String, String>,
 }
 
-impl<'a> Onboarding<'a> {
+/// An IT Glue record listed under a key.
+#[derive(Debug)]
+enum Counterpart {
+    /// Named by no link when listed: a candidate.
+    Free(Record),
+    /// Named by a stored link when listed (its values are not kept).
+    Taken,
+}
+
+impl Onboarding {
     pub fn new(settings: &TenantSettings) -> Self {
         Onboarding {
             settings: settings.clone(),
@@ -61,29 +79,58 @@ impl<'a> Onboarding<'a> {
         }
     }
 
-    /// Adds one entity's listings: the PSA's records, IT Glue's records and the stored links.
-    pub fn add(
+    /// Adds one entity's listings at once: the stored links, IT Glue's records and the PSA's
+    /// records (the streaming calls, in their order).
+    pub fn add<'r>(
         &mut self,
         entity: Entity,
         psa: &[Record],
-        itg: impl IntoIterator<Item = &'a Record>,
+        itg: impl IntoIterator<Item = &'r Record>,
         links: &[Link],
     ) {
-        for record in itg {
-            self.itg_by_key
-                .entry(key_of(entity, record))
-                .or_default()
-                .push(record);
-        }
         for link in links {
             self.known(link);
         }
+        for record in itg {
+            self.itg(entity, record.clone());
+        }
+        for record in psa {
+            self.psa_listed(entity, record);
+        }
+    }
+
+    /// An IT Glue record of `entity` as listed, after the entity's stored links are known.
+    pub fn itg(&mut self, entity: Entity, record: Record) {
+        let key = key_of(entity, &record);
+        let counterpart = if self.itg_to_psa.contains_key(&(entity, record.id.clone())) {
+            Counterpart::Taken
+        } else {
+            Counterpart::Free(record)
+        };
+        self.itg_by_key.entry(key).or_default().push(counterpart);
+    }
+
+    /// A PSA record of `entity` as listed (a contact's company is what a configuration naming it
+    /// needs).
+    pub fn psa_listed(&mut self, entity: Entity, record: &Record) {
         if entity == Entity::Contact {
-            for contact in psa {
-                if let Some(org) = &contact.org_id {
-                    self.contact_company.insert(contact.id.clone(), org.clone());
-                }
+            if let Some(org) = &record.org_id {
+                self.contact_company
+                    .insert(record.id.clone(), org.clone());
             }
+        }
+    }
+
+    /// `entity` is done (its links from the listings stored and made [`Onboarding::known`]):
+    /// forgets its IT Glue records, and its linked pairs unless a later entity points at it.
+    pub fn done(&mut self, entity: Entity) {
+        self.itg_by_key.retain(|(e, _, _), _| *e != entity);
+        self.itg_by_key.shrink_to_fit();
+        self.itg_to_psa.retain(|(e, _), _| *e != entity);
+        self.itg_to_psa.shrink_to_fit();
+        if !pointed_at(entity) {
+            self.psa_to_itg.retain(|(e, _), _| *e != entity);
+            self.psa_to_itg.shrink_to_fit();
         }
     }
 
@@ -149,13 +196,17 @@ impl<'a> Onboarding<'a> {
         let found = self
             .itg_by_key
             .get(&(entity, itg_org, key_values(entity, psa)))?;
+        // A candidate a link named when listed: the worker decides (it reads it), not the listing.
         input.candidates = found
             .iter()
-            .map(|record| Candidate {
-                record: (*record).clone(),
-                linked_to: self.itg_to_psa.get(&(entity, record.id.clone())).cloned(),
+            .map(|counterpart| match counterpart {
+                Counterpart::Free(record) => Some(Candidate {
+                    record: record.clone(),
+                    linked_to: self.itg_to_psa.get(&(entity, record.id.clone())).cloned(),
+                }),
+                Counterpart::Taken => None,
             })
-            .collect();
+            .collect::<Option<Vec<_>>>()?;
         input.refs = self.refs(psa)?;
         input.psa = Some(psa.clone());
         Some(input)
@@ -188,6 +239,12 @@ impl<'a> Onboarding<'a> {
             .get(&(entity, psa_id.to_owned()))
             .map(String::as_str)
     }
+}
+
+/// Whether a later entity needs the linked pairs of `entity`: organizations are every child's
+/// parent, and a record may name a contact or a location.
+fn pointed_at(entity: Entity) -> bool {
+    entity == Entity::Organization || Field::ALL.iter().any(|f| f.references() == Some(entity))
 }
 
 fn key_of(entity: Entity, record: &Record) -> KeyOf {
