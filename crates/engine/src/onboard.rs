@@ -18,15 +18,19 @@
 
 use std::collections::HashMap;
 
+use sha2::{Digest as _, Sha256};
+
 use syncbridge_model::{key_fields, Entity, Field, Link, LinkState, Record, TenantSettings};
 
 use crate::action::{Action, ActionKind, LinkUpdate};
 use crate::decide::decide;
 use crate::input::{Candidate, Input, Parent, Refs, Trigger};
 
-/// Where an IT Glue record is found by its exact key: the entity, its organization (IT Glue id;
-/// none for organizations) and the values of the entity's key fields.
-type KeyOf = (Entity, Option<String>, Vec<Option<String>>);
+/// Where an IT Glue record is found by its exact key: the entity, and 128 bits of the SHA-256 of
+/// its organization (IT Glue id; none for organizations) and the values of the entity's key fields
+/// — 16 bytes per listed record instead of copies of its name and organization (a collision is
+/// out of reach, and `decide` compares the candidates' keys itself).
+type KeyOf = (Entity, [u8; 16]);
 
 /// A record linked from the listings: the link to store and the decision's actions (for the audit).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,8 +66,10 @@ pub struct Onboarding {
 /// An IT Glue record listed under a key.
 #[derive(Debug)]
 enum Counterpart {
-    /// Named by no link when listed: a candidate.
-    Free(Record),
+    /// Named by no link when listed: a candidate, kept as its JSON until a new PSA record with its
+    /// key asks for it — one allocation of a few hundred bytes, where the record's map of field
+    /// strings takes three times that (onboarding holds one entity's IT Glue records this way).
+    Free { id: String, json: Box<[u8]> },
     /// Named by a stored link when listed (its values are not kept).
     Taken,
 }
@@ -101,11 +107,19 @@ impl Onboarding {
 
     /// An IT Glue record of `entity` as listed, after the entity's stored links are known.
     pub fn itg(&mut self, entity: Entity, record: Record) {
-        let key = key_of(entity, &record);
+        let key = key_of(entity, record.org_id.as_deref(), &record);
         let counterpart = if self.itg_to_psa.contains_key(&(entity, record.id.clone())) {
             Counterpart::Taken
         } else {
-            Counterpart::Free(record)
+            match serde_json::to_vec(&record) {
+                Ok(json) => Counterpart::Free {
+                    json: json.into_boxed_slice(),
+                    id: record.id,
+                },
+                // Not expected (a record is strings and numbers); a counterpart that cannot be
+                // kept leaves the records with its key to their events, as a taken one does.
+                Err(_) => Counterpart::Taken,
+            }
         };
         self.itg_by_key.entry(key).or_default().push(counterpart);
     }
@@ -124,7 +138,7 @@ impl Onboarding {
     /// `entity` is done (its links from the listings stored and made [`Onboarding::known`]):
     /// forgets its IT Glue records, and its linked pairs unless a later entity points at it.
     pub fn done(&mut self, entity: Entity) {
-        self.itg_by_key.retain(|(e, _, _), _| *e != entity);
+        self.itg_by_key.retain(|(e, _), _| *e != entity);
         self.itg_by_key.shrink_to_fit();
         self.itg_to_psa.retain(|(e, _), _| *e != entity);
         self.itg_to_psa.shrink_to_fit();
@@ -195,14 +209,14 @@ impl Onboarding {
         };
         let found = self
             .itg_by_key
-            .get(&(entity, itg_org, key_values(entity, psa)))?;
+            .get(&key_of(entity, itg_org.as_deref(), psa))?;
         // A candidate a link named when listed: the worker decides (it reads it), not the listing.
         input.candidates = found
             .iter()
             .map(|counterpart| match counterpart {
-                Counterpart::Free(record) => Some(Candidate {
-                    record: record.clone(),
-                    linked_to: self.itg_to_psa.get(&(entity, record.id.clone())).cloned(),
+                Counterpart::Free { id, json } => Some(Candidate {
+                    record: serde_json::from_slice(json).ok()?,
+                    linked_to: self.itg_to_psa.get(&(entity, id.clone())).cloned(),
                 }),
                 Counterpart::Taken => None,
             })
@@ -247,17 +261,22 @@ fn pointed_at(entity: Entity) -> bool {
     entity == Entity::Organization || Field::ALL.iter().any(|f| f.references() == Some(entity))
 }
 
-fn key_of(entity: Entity, record: &Record) -> KeyOf {
-    let org = entity
-        .has_parent_org()
-        .then(|| record.org_id.clone())
-        .flatten();
-    (entity, org, key_values(entity, record))
-}
-
-fn key_values(entity: Entity, record: &Record) -> Vec<Option<String>> {
-    key_fields(entity)
-        .iter()
-        .map(|f| record.get(*f).map(str::to_owned))
-        .collect()
+/// The key `record` is found under in organization `org` (ignored for organizations).
+fn key_of(entity: Entity, org: Option<&str>, record: &Record) -> KeyOf {
+    let mut h = Sha256::new();
+    let org = org.filter(|_| entity.has_parent_org());
+    // Length-prefixed, with absence distinct from any value: no two keys share a byte stream.
+    for part in std::iter::once(org).chain(key_fields(entity).iter().map(|f| record.get(*f))) {
+        match part {
+            Some(v) => {
+                h.update([1]);
+                h.update((v.len() as u64).to_be_bytes());
+                h.update(v.as_bytes());
+            }
+            None => h.update([0]),
+        }
+    }
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&h.finalize()[..16]);
+    (entity, out)
 }
