@@ -129,8 +129,7 @@ impl Onboarding {
     pub fn psa_listed(&mut self, entity: Entity, record: &Record) {
         if entity == Entity::Contact {
             if let Some(org) = &record.org_id {
-                self.contact_company
-                    .insert(record.id.clone(), org.clone());
+                self.contact_company.insert(record.id.clone(), org.clone());
             }
         }
     }

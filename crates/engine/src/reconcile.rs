@@ -127,7 +127,6 @@ impl Plan {
     }
 }
 
-
 /// Plans a full sync over complete listings held in memory; the same plan as feeding them to a
 /// [`Planner`] entity by entity. `listings` come parents first (organizations before their
 /// children), each complete: a partial listing must not be planned, or its missing records would
@@ -138,7 +137,11 @@ pub fn plan(settings: &TenantSettings, listings: &[Listed<'_>]) -> Plan {
     for listed in listings {
         planner.begin(listed.entity, listed.itg.is_some());
         listed.links.iter().for_each(|l| planner.stored(l));
-        listed.itg.into_iter().flatten().for_each(|(_, r)| planner.itg(r));
+        listed
+            .itg
+            .into_iter()
+            .flatten()
+            .for_each(|(_, r)| planner.itg(r));
         for record in listed.psa {
             if let Some(why) = planner.psa(record) {
                 plan.rechecks.push(Recheck {
@@ -254,9 +257,17 @@ impl Planner {
             l.seen = true;
             &*l
         });
-        let why = recheck(settings, self.entity, self.itg.as_ref(), record, link, &self.orgs);
+        let why = recheck(
+            settings,
+            self.entity,
+            self.itg.as_ref(),
+            record,
+            link,
+            &self.orgs,
+        );
         if self.entity == Entity::Organization {
-            let linked = link.is_some_and(|l| l.state == LinkState::Linked) && why != Some(Why::LeftScope);
+            let linked =
+                link.is_some_and(|l| l.state == LinkState::Linked) && why != Some(Why::LeftScope);
             let entering = matches!(
                 why,
                 Some(Why::New | Why::BackInScope | Why::CreateUnfinished)

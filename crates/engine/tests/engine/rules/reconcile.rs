@@ -240,7 +240,10 @@ fn the_planner_answers_record_by_record_and_sweeps_only_a_completed_listing() {
         .into_iter()
         .map(|r| (r.entity, r.psa_id, r.why))
         .collect();
-    assert_eq!(swept, vec![(Entity::Contact, "c2".to_owned(), Why::Deleted)]);
+    assert_eq!(
+        swept,
+        vec![(Entity::Contact, "c2".to_owned(), Why::Deleted)]
+    );
 }
 
 /// The plan compares digests of the synced fields: any synced field's change shows, a field the
@@ -254,6 +257,8 @@ fn the_digest_sees_every_synced_field_and_only_those() {
     assert_eq!(planned(&p), vec![(Entity::Contact, "c1", Why::PsaChanged)]);
     let mut w = synced_world();
     // Not in ConnectWise's organization field map: not synced, not a change.
-    w.orgs[0].values.set(Field::SerialNumber, Some("S-1".into()));
+    w.orgs[0]
+        .values
+        .set(Field::SerialNumber, Some("S-1".into()));
     assert!(run(&settings, &w).rechecks.is_empty());
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use e2e::{eventually, E2e};
+use syncbridge::roles::full_sync::FullSyncError;
 use syncbridge::roles::full_sync::{schedule, FullSyncStores};
 use syncbridge::roles::TenantRuntime;
 use syncbridge_bus::StateStore;
@@ -15,7 +16,6 @@ use syncbridge_connectors::Vendor;
 use syncbridge_engine::reconcile::Why;
 use syncbridge_engine::LookupKind;
 use syncbridge_model::{Entity, Field, LinkState, PsaKind};
-use syncbridge::roles::full_sync::FullSyncError;
 use syncbridge_sim::faults::{DeliveryFaults, Fault, FaultPlan, FaultRule};
 use tokio::sync::watch;
 
@@ -234,7 +234,10 @@ fn psa_faults(e: &E2e, callbacks_lost: bool, refuse_configurations: bool) {
         times: None,
     };
     e.tenant.psa.core().faults.set(FaultPlan {
-        rules: refuse_configurations.then_some(refuse).into_iter().collect(),
+        rules: refuse_configurations
+            .then_some(refuse)
+            .into_iter()
+            .collect(),
         delivery: DeliveryFaults {
             drop: if callbacks_lost { 1.0 } else { 0.0 },
             ..DeliveryFaults::default()
@@ -249,7 +252,11 @@ async fn events_of_run(e: &E2e, run: &str) -> usize {
     crate::common::stored_events(&e.stack.conn)
         .await
         .iter()
-        .filter(|m| m.msg_id.as_deref().is_some_and(|id| id.starts_with(&prefix)))
+        .filter(|m| {
+            m.msg_id
+                .as_deref()
+                .is_some_and(|id| id.starts_with(&prefix))
+        })
         .count()
 }
 
@@ -336,7 +343,10 @@ async fn onboarding_cut_short_by_a_failed_listing_keeps_its_links_and_resumes() 
         .collect();
     assert!(linked_again.is_empty(), "{}", report.describe(false));
     assert!(
-        report.linked.iter().any(|(entity, n)| *entity == Entity::Configuration && *n > 0),
+        report
+            .linked
+            .iter()
+            .any(|(entity, n)| *entity == Entity::Configuration && *n > 0),
         "{}",
         report.describe(false)
     );
