@@ -206,7 +206,7 @@ fn a_configuration_naming_an_unlinked_contact_waits_for_it() {
 /// organization linked earlier in the run is still linked from its listing.
 #[test]
 fn a_done_entity_keeps_only_what_its_children_need() {
-    let orgs = vec![org("p1", "Acme")];
+    let orgs = [org("p1", "Acme")];
     let itg_org = itg_twin(&orgs[0], "i1", None);
     let contact_psa = contact("c1", "p1", "Ada", "Lovelace");
     let s = settings();
@@ -231,7 +231,7 @@ fn a_done_entity_keeps_only_what_its_children_need() {
 /// is left to its event, even when a free counterpart has the same key (the worker decides).
 #[test]
 fn a_counterpart_taken_when_listed_leaves_the_record_to_its_event() {
-    let psa = vec![org("p1", "Acme"), org("p2", "Acme")];
+    let psa = [org("p1", "Acme"), org("p2", "Acme")];
     let taken = itg_twin(&psa[1], "i1", None);
     let free = itg_twin(&psa[0], "i2", None);
     let s = settings();
