@@ -137,11 +137,9 @@ pub fn plan(settings: &TenantSettings, listings: &[Listed<'_>]) -> Plan {
     for listed in listings {
         planner.begin(listed.entity, listed.itg.is_some());
         listed.links.iter().for_each(|l| planner.stored(l));
-        listed
-            .itg
-            .into_iter()
-            .flatten()
-            .for_each(|(_, r)| planner.itg(r));
+        for record in listed.itg.into_iter().flat_map(HashMap::values) {
+            planner.itg(record);
+        }
         for record in listed.psa {
             if let Some(why) = planner.psa(record) {
                 plan.rechecks.push(Recheck {
@@ -242,12 +240,19 @@ impl Planner {
         }
     }
 
-    /// An IT Glue record of the current entity.
-    pub fn itg(&mut self, record: &Record) {
-        let d = digest(&self.settings, self.entity, &record.values);
-        if let Some(itg) = &mut self.itg {
-            itg.insert(record.id.clone(), d);
+    /// An IT Glue record of the current entity; `false` when the listing gave the same record
+    /// before (a paged listing can repeat a record that moved between pages): its first listing
+    /// stands, as a caller indexing records should let it.
+    pub fn itg(&mut self, record: &Record) -> bool {
+        let Some(itg) = &mut self.itg else {
+            return true;
+        };
+        if itg.contains_key(&record.id) {
+            return false;
         }
+        let d = digest(&self.settings, self.entity, &record.values);
+        itg.insert(record.id.clone(), d);
+        true
     }
 
     /// A PSA record of the current entity: why it must be decided again, if it must.

@@ -261,8 +261,9 @@ impl Run<'_> {
                 .await
                 .map_err(listing(entity, "IT Glue"))?;
             for record in page.records {
-                self.planner.itg(&record);
-                self.onboarding.itg(entity, record);
+                if self.planner.itg(&record) {
+                    self.onboarding.itg(entity, record);
+                }
             }
             match page.next {
                 Some(next) => cursor = Some(next),

@@ -211,7 +211,11 @@ fn the_planner_answers_record_by_record_and_sweeps_only_a_completed_listing() {
     let mut planner = Planner::new(&settings);
     planner.begin(Entity::Organization, true);
     w.org_links.iter().for_each(|l| planner.stored(l));
-    w.org_itg.values().for_each(|r| planner.itg(r));
+    for record in w.org_itg.values() {
+        assert!(planner.itg(record), "listed once");
+    }
+    let again = w.org_itg.values().next().unwrap();
+    assert!(!planner.itg(again), "the same record on a later page");
     let mut out_of_scope = w.orgs[0].clone();
     out_of_scope.values.set(Field::Type, Some("Vendor".into()));
     assert_eq!(planner.psa(&out_of_scope), Some(Why::LeftScope));
@@ -222,7 +226,9 @@ fn the_planner_answers_record_by_record_and_sweeps_only_a_completed_listing() {
     // swept, because `end` is never reached.
     planner.begin(Entity::Contact, true);
     w.contact_links.iter().for_each(|l| planner.stored(l));
-    w.contact_itg.values().for_each(|r| planner.itg(r));
+    w.contact_itg.values().for_each(|r| {
+        planner.itg(r);
+    });
     assert_eq!(
         planner.psa(&w.contacts[0]),
         Some(Why::OrganizationOrphaned),
@@ -233,7 +239,9 @@ fn the_planner_answers_record_by_record_and_sweeps_only_a_completed_listing() {
     // A complete listing of the same contacts without the second one sweeps it.
     planner.begin(Entity::Contact, true);
     w.contact_links.iter().for_each(|l| planner.stored(l));
-    w.contact_itg.values().for_each(|r| planner.itg(r));
+    w.contact_itg.values().for_each(|r| {
+        planner.itg(r);
+    });
     planner.psa(&w.contacts[0]);
     let swept: Vec<_> = planner
         .end()
