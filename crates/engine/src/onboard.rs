@@ -18,15 +18,19 @@
 
 use std::collections::HashMap;
 
+use sha2::{Digest as _, Sha256};
+
 use syncbridge_model::{key_fields, Entity, Field, Link, LinkState, Record, TenantSettings};
 
 use crate::action::{Action, ActionKind, LinkUpdate};
 use crate::decide::decide;
 use crate::input::{Candidate, Input, Parent, Refs, Trigger};
 
-/// Where an IT Glue record is found by its exact key: the entity, its organization (IT Glue id;
-/// none for organizations) and the values of the entity's key fields.
-type KeyOf = (Entity, Option<String>, Vec<Option<String>>);
+/// Where an IT Glue record is found by its exact key: the entity, and 128 bits of the SHA-256 of
+/// its organization (IT Glue id; none for organizations) and the values of the entity's key fields
+/// — 16 bytes per listed record instead of copies of its name and organization (a collision is
+/// out of reach, and `decide` compares the candidates' keys itself).
+type KeyOf = (Entity, [u8; 16]);
 
 /// A record linked from the listings: the link to store and the decision's actions (for the audit).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,10 +41,19 @@ pub struct Linked {
 
 /// The listings of one full sync, indexed for matching, and the links known so far (listed, or
 /// made by this onboarding).
+///
+/// Fed as the full sync streams its listings, entity by entity, parents first: the entity's
+/// stored links ([`Onboarding::known`]), its IT Glue records ([`Onboarding::itg`]), then each PSA
+/// record as listed ([`Onboarding::psa_listed`], then [`Onboarding::link`] when it is planned as
+/// new), and [`Onboarding::done`] once its links are stored. What it keeps across entities is
+/// what later entities need: the linked pairs of the entities others point at (organizations,
+/// locations, contacts) and each PSA contact's company. An IT Glue record a link already names is
+/// kept only as "taken" (no record): it can only make a new record's match ambiguous, which an
+/// event decides; so a tenant whose IT Glue is linked holds no IT Glue record here.
 #[derive(Debug)]
-pub struct Onboarding<'a> {
+pub struct Onboarding {
     settings: TenantSettings,
-    itg_by_key: HashMap<KeyOf, Vec<&'a Record>>,
+    itg_by_key: HashMap<KeyOf, Vec<Counterpart>>,
     /// PSA id → IT Glue id of the linked pairs, per entity.
     psa_to_itg: HashMap<(Entity, String), String>,
     /// IT Glue id → PSA id of every link naming an IT Glue record (any state), and of the IT Glue
@@ -50,7 +63,18 @@ pub struct Onboarding<'a> {
     contact_company: HashMap<String, String>,
 }
 
-impl<'a> Onboarding<'a> {
+/// An IT Glue record listed under a key.
+#[derive(Debug)]
+enum Counterpart {
+    /// Named by no link when listed: a candidate, kept as its JSON until a new PSA record with its
+    /// key asks for it — one allocation of a few hundred bytes, where the record's map of field
+    /// strings takes three times that (onboarding holds one entity's IT Glue records this way).
+    Free { id: String, json: Box<[u8]> },
+    /// Named by a stored link when listed (its values are not kept).
+    Taken,
+}
+
+impl Onboarding {
     pub fn new(settings: &TenantSettings) -> Self {
         Onboarding {
             settings: settings.clone(),
@@ -61,29 +85,65 @@ impl<'a> Onboarding<'a> {
         }
     }
 
-    /// Adds one entity's listings: the PSA's records, IT Glue's records and the stored links.
-    pub fn add(
+    /// Adds one entity's listings at once: the stored links, IT Glue's records and the PSA's
+    /// records (the streaming calls, in their order).
+    pub fn add<'r>(
         &mut self,
         entity: Entity,
         psa: &[Record],
-        itg: impl IntoIterator<Item = &'a Record>,
+        itg: impl IntoIterator<Item = &'r Record>,
         links: &[Link],
     ) {
-        for record in itg {
-            self.itg_by_key
-                .entry(key_of(entity, record))
-                .or_default()
-                .push(record);
-        }
         for link in links {
             self.known(link);
         }
-        if entity == Entity::Contact {
-            for contact in psa {
-                if let Some(org) = &contact.org_id {
-                    self.contact_company.insert(contact.id.clone(), org.clone());
-                }
+        for record in itg {
+            self.itg(entity, record.clone());
+        }
+        for record in psa {
+            self.psa_listed(entity, record);
+        }
+    }
+
+    /// An IT Glue record of `entity` as listed, after the entity's stored links are known.
+    pub fn itg(&mut self, entity: Entity, record: Record) {
+        let key = key_of(entity, record.org_id.as_deref(), &record);
+        let counterpart = if self.itg_to_psa.contains_key(&(entity, record.id.clone())) {
+            Counterpart::Taken
+        } else {
+            match serde_json::to_vec(&record) {
+                Ok(json) => Counterpart::Free {
+                    json: json.into_boxed_slice(),
+                    id: record.id,
+                },
+                // Not expected (a record is strings and numbers); a counterpart that cannot be
+                // kept leaves the records with its key to their events, as a taken one does.
+                Err(_) => Counterpart::Taken,
             }
+        };
+        self.itg_by_key.entry(key).or_default().push(counterpart);
+    }
+
+    /// A PSA record of `entity` as listed (a contact's company is what a configuration naming it
+    /// needs).
+    pub fn psa_listed(&mut self, entity: Entity, record: &Record) {
+        if entity == Entity::Contact {
+            if let Some(org) = &record.org_id {
+                self.contact_company.insert(record.id.clone(), org.clone());
+            }
+        }
+    }
+
+    /// `entity` is done (its links from the listings stored and made [`Onboarding::known`]):
+    /// forgets its IT Glue records, and its linked pairs unless a later entity points at it.
+    pub fn done(&mut self, entity: Entity) {
+        self.itg_by_key.retain(|(e, _), _| *e != entity);
+        self.itg_by_key.shrink_to_fit();
+        self.itg_to_psa.retain(|(e, _), _| *e != entity);
+        self.itg_to_psa.shrink_to_fit();
+        if !pointed_at(entity) {
+            self.psa_to_itg.retain(|(e, _), _| *e != entity);
+            self.psa_to_itg.shrink_to_fit();
         }
     }
 
@@ -148,14 +208,18 @@ impl<'a> Onboarding<'a> {
         };
         let found = self
             .itg_by_key
-            .get(&(entity, itg_org, key_values(entity, psa)))?;
+            .get(&key_of(entity, itg_org.as_deref(), psa))?;
+        // A candidate a link named when listed: the worker decides (it reads it), not the listing.
         input.candidates = found
             .iter()
-            .map(|record| Candidate {
-                record: (*record).clone(),
-                linked_to: self.itg_to_psa.get(&(entity, record.id.clone())).cloned(),
+            .map(|counterpart| match counterpart {
+                Counterpart::Free { id, json } => Some(Candidate {
+                    record: serde_json::from_slice(json).ok()?,
+                    linked_to: self.itg_to_psa.get(&(entity, id.clone())).cloned(),
+                }),
+                Counterpart::Taken => None,
             })
-            .collect();
+            .collect::<Option<Vec<_>>>()?;
         input.refs = self.refs(psa)?;
         input.psa = Some(psa.clone());
         Some(input)
@@ -190,17 +254,28 @@ impl<'a> Onboarding<'a> {
     }
 }
 
-fn key_of(entity: Entity, record: &Record) -> KeyOf {
-    let org = entity
-        .has_parent_org()
-        .then(|| record.org_id.clone())
-        .flatten();
-    (entity, org, key_values(entity, record))
+/// Whether a later entity needs the linked pairs of `entity`: organizations are every child's
+/// parent, and a record may name a contact or a location.
+fn pointed_at(entity: Entity) -> bool {
+    entity == Entity::Organization || Field::ALL.iter().any(|f| f.references() == Some(entity))
 }
 
-fn key_values(entity: Entity, record: &Record) -> Vec<Option<String>> {
-    key_fields(entity)
-        .iter()
-        .map(|f| record.get(*f).map(str::to_owned))
-        .collect()
+/// The key `record` is found under in organization `org` (ignored for organizations).
+fn key_of(entity: Entity, org: Option<&str>, record: &Record) -> KeyOf {
+    let mut h = Sha256::new();
+    let org = org.filter(|_| entity.has_parent_org());
+    // Length-prefixed, with absence distinct from any value: no two keys share a byte stream.
+    for part in std::iter::once(org).chain(key_fields(entity).iter().map(|f| record.get(*f))) {
+        match part {
+            Some(v) => {
+                h.update([1]);
+                h.update((v.len() as u64).to_be_bytes());
+                h.update(v.as_bytes());
+            }
+            None => h.update([0]),
+        }
+    }
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&h.finalize()[..16]);
+    (entity, out)
 }

@@ -3,8 +3,18 @@
 //! record. It never writes to a vendor: the workers decide each event as any other.
 //!
 //! - Every PSA record of the synced entities (in scope or not) is listed, and every IT Glue record
-//!   of those entities, before anything is published: a listing that fails publishes nothing, so a
-//!   partial listing can never be swept.
+//!   of those entities. The listings are streamed, entity by entity, parents first (organizations,
+//!   locations, contacts, configurations): per entity the stored links, IT Glue's pages, then the
+//!   PSA's pages, each planned and dropped before the next is read. What is kept between pages and
+//!   entities is what the plan and the later entities need (ids, link states, digests of the
+//!   synced fields, the linked pairs, the planned events), so memory follows one entity's IT Glue
+//!   records at most, not both systems' records of every entity (issue 12: onboarding 100,000
+//!   configurations lists some 500,000 records).
+//! - Nothing is published before every listing is complete, and the sweep runs only then: a
+//!   listing that fails publishes nothing, so a partial listing can never be swept. What a run
+//!   that fails part-way leaves behind is the links it stored from the listings of the entities
+//!   (and pages) before the failure — each the decision a worker would store, audited as one; the
+//!   next run finds them linked and unchanged.
 //! - Onboarding from the listings ([`syncbridge_engine::onboard`]): a new PSA record whose IT Glue
 //!   counterpart the listing shows, with every synced field already equal, is linked here — the
 //!   link stored by compare-and-set (create: a worker that linked it first wins), with its audit
@@ -22,7 +32,6 @@
 //! [`schedule`] runs it every `polling.full_sync_interval` per tenant; several processes share one
 //! schedule (the slot is claimed in `sync_state` by compare-and-set, so one of them runs it).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -30,10 +39,9 @@ use futures_util::StreamExt;
 use syncbridge_bus::{
     AuditLog, Connection, EventPublisher, KvError, LinkStore, PublishError, StateKey, StateStore,
 };
-use syncbridge_connectors::Vendor;
 use syncbridge_connectors::{ItGlueClient, PsaClient};
 use syncbridge_engine::onboard::{Linked, Onboarding};
-use syncbridge_engine::reconcile::{plan, Listed, Plan, Recheck, Why};
+use syncbridge_engine::reconcile::{Planner, Recheck, Why};
 use syncbridge_engine::Action;
 use syncbridge_model::{
     ChangeAction, ChangeEvent, Entity, EventSource, Link, Record, Side, TenantId, UnixMillis,
@@ -43,7 +51,9 @@ use syncbridge_worker::AuditEntry;
 use crate::config::TenantConfig;
 use crate::roles::TenantRuntime;
 
-/// Why a full sync stopped (everything published before it stays published).
+/// Why a full sync stopped. Nothing is published before every listing is complete; the links it
+/// stored from the listings before it stopped stay stored, as do the events published before a
+/// publish failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FullSyncError {
     #[error("listing {entity} from {system}: {source}")]
@@ -83,6 +93,9 @@ impl FullSyncStores {
 
 /// Links stored from the listings at once (each is a few KV writes and an audit record).
 const LINKS_IN_FLIGHT: usize = 32;
+
+/// Stored links read at once (each a KV read).
+const LINK_READS_IN_FLIGHT: usize = 16;
 
 /// How a full sync runs.
 #[derive(Debug, Clone)]
@@ -169,110 +182,172 @@ pub async fn full_sync(
     now: UnixMillis,
 ) -> Result<FullSyncReport, FullSyncError> {
     let caps = tenant.sync.capabilities();
-    let entities: Vec<Entity> = Entity::PARENTS_FIRST
-        .into_iter()
-        .filter(|e| caps.syncs(*e))
-        .collect();
-    let mut listings = Vec::new();
-    for entity in entities {
-        listings.push(list(&tenant.id, entity, psa, itg, &stores.links).await?);
-    }
-    let listed: Vec<Listed<'_>> = listings.iter().map(Listing::listed).collect();
-    let mut planned = plan(&tenant.sync, &listed);
-    let mut report = FullSyncReport {
-        listed: listings
-            .iter()
-            .map(|l| (l.entity, l.psa.len() as u64))
-            .collect(),
-        ..FullSyncReport::default()
-    };
-    if planned.deleted() > 0 && planned.deleted_share() > options.max_orphan_share && !options.force
-    {
-        report.sweep_held = Some((planned.deleted(), planned.linked));
-        planned = planned.without_sweep();
-    }
-    let mut onboarding = Onboarding::new(&tenant.sync);
-    for l in &listings {
-        onboarding.add(l.entity, &l.psa, l.itg.values(), &l.links);
-    }
     let mut run = Run {
         tenant,
+        psa,
+        itg,
         stores,
         options,
         now,
         watermark_recorded: false,
+        planner: Planner::new(&tenant.sync),
+        onboarding: Onboarding::new(&tenant.sync),
+        report: FullSyncReport::default(),
     };
-    let mut events: Vec<Recheck> = Vec::new();
-    // Entity by entity, parents first: an organization linked here lets its records be linked too.
-    for listing in &listings {
-        let (to_link, to_publish) = split_new(&mut onboarding, listing, &planned);
-        let published = run
-            .link_and_publish(
-                &mut onboarding,
-                listing.entity,
-                to_link,
-                to_publish,
-                &mut report,
-            )
-            .await?;
-        events.extend(published);
+    // Parents first: an organization linked here lets its records be linked too, and a child's
+    // plan needs its organization's standing.
+    let mut planned = Vec::new();
+    for entity in Entity::PARENTS_FIRST.into_iter().filter(|e| caps.syncs(*e)) {
+        planned.push(run.entity(entity).await?);
     }
-    report.planned = counts(&events);
-    Ok(report)
+    // Every listing is complete: only now may the sweep run, and only now is anything published.
+    let deleted: usize = planned.iter().map(|p| p.deleted.len()).sum();
+    let linked = run.planner.linked();
+    let share = if linked == 0 {
+        0.0
+    } else {
+        deleted as f64 / linked as f64
+    };
+    if deleted > 0 && share > options.max_orphan_share && !options.force {
+        run.report.sweep_held = Some((deleted, linked));
+        planned.iter_mut().for_each(|p| p.deleted.clear());
+    }
+    let events: Vec<Recheck> = planned
+        .into_iter()
+        .flat_map(|p| p.events.into_iter().chain(p.deleted))
+        .collect();
+    run.publish(&events).await?;
+    run.report.planned = counts(&events);
+    Ok(run.report)
 }
 
-/// The planned records of one listing: the new ones the listings settle (to link) and the rest
-/// (to publish).
-fn split_new(
-    onboarding: &mut Onboarding<'_>,
-    listing: &Listing,
-    planned: &Plan,
-) -> (Vec<Linked>, Vec<Recheck>) {
-    let by_id: HashMap<&str, &Record> = listing.psa.iter().map(|r| (r.id.as_str(), r)).collect();
-    let mut to_link = Vec::new();
-    let mut to_publish = Vec::new();
-    for recheck in planned
-        .rechecks
-        .iter()
-        .filter(|r| r.entity == listing.entity)
-    {
-        let record = by_id.get(recheck.psa_id.as_str()).copied();
-        let linked = match (recheck.why, record) {
-            (Why::New, Some(record)) => onboarding.link(listing.entity, record),
-            _ => None,
-        };
-        match linked {
-            Some(linked) => to_link.push(linked),
-            None => to_publish.push(recheck.clone()),
-        }
-    }
-    (to_link, to_publish)
+/// One entity's planned events: the records to publish, and the sweep's (links whose PSA record
+/// the complete listing lacked), published only once every entity's listing is complete.
+struct EntityPlan {
+    events: Vec<Recheck>,
+    deleted: Vec<Recheck>,
 }
 
-/// One full sync's writes: links from the listings, then events.
+/// One full sync: its clients and stores, the plan and the onboarding as they stream in, and the
+/// report (records listed, linked from the listings and published are counted here, in
+/// `Run::psa_page`, `Run::store` and `Run::publish`).
 struct Run<'a> {
     tenant: &'a TenantConfig,
+    psa: &'a PsaClient,
+    itg: &'a ItGlueClient,
     stores: &'a FullSyncStores,
     options: &'a FullSyncOptions,
     now: UnixMillis,
     watermark_recorded: bool,
+    planner: Planner,
+    onboarding: Onboarding,
+    report: FullSyncReport,
 }
 
 impl Run<'_> {
-    /// Stores `to_link` (a record a worker linked first is published instead), then publishes
-    /// `to_publish`; on a dry run only counts. Returns the records published (or to publish).
-    async fn link_and_publish(
+    /// Plans one entity from its listings, streamed: the stored links, IT Glue's records, then
+    /// the PSA's page by page, each page planned, its links from the listings stored and its
+    /// records dropped before the next is read. What is kept is what the plan and later entities
+    /// need (ids, states, digests, the linked pairs): never both systems' records at once.
+    async fn entity(&mut self, entity: Entity) -> Result<EntityPlan, FullSyncError> {
+        self.planner.begin(entity, true);
+        self.report.listed.push((entity, 0));
+        self.read_links(entity).await?;
+        let mut cursor = None;
+        loop {
+            let page = self
+                .itg
+                .list_page(entity, cursor.as_ref())
+                .await
+                .map_err(listing(entity, "IT Glue"))?;
+            for record in page.records {
+                if self.planner.itg(&record) {
+                    self.onboarding.itg(entity, record);
+                }
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        let mut events = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self
+                .psa
+                .list_page(entity, cursor.as_ref())
+                .await
+                .map_err(listing(entity, "the PSA"))?;
+            self.psa_page(entity, &page.records, &mut events).await?;
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        let deleted = self.planner.end();
+        self.onboarding.done(entity);
+        Ok(EntityPlan { events, deleted })
+    }
+
+    /// Reads the entity's stored links a few at a time into the plan and the onboarding (one
+    /// deleted since its id was listed is left out).
+    async fn read_links(&mut self, entity: Entity) -> Result<(), FullSyncError> {
+        let (tenant, links) = (&self.tenant.id, &self.stores.links);
+        let ids = links.psa_ids(tenant, entity).await?;
+        let mut reads = futures_util::stream::iter(ids)
+            .map(|id| async move { links.get(tenant, entity, &id).await })
+            .buffered(LINK_READS_IN_FLIGHT);
+        while let Some(link) = reads.next().await {
+            if let Some(link) = link? {
+                self.planner.stored(&link.value);
+                self.onboarding.known(&link.value);
+            }
+        }
+        Ok(())
+    }
+
+    /// Plans one page of the PSA's listing: the new records the listings settle are linked now
+    /// (so their children, later, can be too), the others added to `events`.
+    async fn psa_page(
         &mut self,
-        onboarding: &mut Onboarding<'_>,
+        entity: Entity,
+        records: &[Record],
+        events: &mut Vec<Recheck>,
+    ) -> Result<(), FullSyncError> {
+        add_count(&mut self.report.listed, entity, records.len());
+        let mut to_link = Vec::new();
+        for record in records {
+            self.onboarding.psa_listed(entity, record);
+            let Some(why) = self.planner.psa(record) else {
+                continue;
+            };
+            if why == Why::New {
+                if let Some(linked) = self.onboarding.link(entity, record) {
+                    to_link.push(linked);
+                    continue;
+                }
+            }
+            events.push(Recheck {
+                entity,
+                psa_id: record.id.clone(),
+                why,
+            });
+        }
+        self.store(entity, to_link, events).await
+    }
+
+    /// Stores `to_link` (a record a worker linked first becomes an event instead); on a dry run
+    /// only counts.
+    async fn store(
+        &mut self,
         entity: Entity,
         to_link: Vec<Linked>,
-        mut to_publish: Vec<Recheck>,
-        report: &mut FullSyncReport,
-    ) -> Result<Vec<Recheck>, FullSyncError> {
+        events: &mut Vec<Recheck>,
+    ) -> Result<(), FullSyncError> {
         if self.options.dry_run {
-            to_link.iter().for_each(|l| onboarding.known(&l.link));
-            add_linked(report, entity, to_link.len());
-            return Ok(to_publish);
+            to_link.iter().for_each(|l| self.onboarding.known(&l.link));
+            add_count(&mut self.report.linked, entity, to_link.len());
+            return Ok(());
         }
         if !to_link.is_empty() && !self.watermark_recorded {
             // As a worker's first event would: the tenant's first sync starts now.
@@ -292,37 +367,55 @@ impl Run<'_> {
         .await?;
         for (link, stored) in stored {
             if stored {
-                onboarding.known(&link);
-                add_linked(report, entity, 1);
+                self.onboarding.known(&link);
+                add_count(&mut self.report.linked, entity, 1);
             } else if let Some(psa_id) = link.psa_id {
                 // Linked by a worker meanwhile: its event decides it on what is stored now.
-                to_publish.push(Recheck {
+                events.push(Recheck {
                     entity,
                     psa_id,
                     why: Why::New,
                 });
             }
         }
-        for recheck in &to_publish {
+        Ok(())
+    }
+
+    /// Publishes the planned events in order; on a dry run publishes nothing.
+    async fn publish(&mut self, events: &[Recheck]) -> Result<(), FullSyncError> {
+        if self.options.dry_run {
+            return Ok(());
+        }
+        for recheck in events {
             let event = reconcile_event(self.tenant, &self.options.run, recheck, self.now);
             let published = self.stores.publisher.publish(&event, Bytes::new()).await?;
             if published.duplicate {
-                report.duplicates += 1;
+                self.report.duplicates += 1;
             } else {
-                report.published += 1;
+                self.report.published += 1;
             }
         }
-        Ok(to_publish)
+        Ok(())
     }
 }
 
-fn add_linked(report: &mut FullSyncReport, entity: Entity, n: usize) {
-    if n == 0 {
-        return;
-    }
-    match report.linked.iter_mut().find(|(e, _)| *e == entity) {
+/// Adds `n` to `entity`'s count (an entity counted first with 0 is not listed).
+fn add_count(counts: &mut Vec<(Entity, u64)>, entity: Entity, n: usize) {
+    match counts.iter_mut().find(|(e, _)| *e == entity) {
         Some((_, count)) => *count += n as u64,
-        None => report.linked.push((entity, n as u64)),
+        None if n > 0 => counts.push((entity, n as u64)),
+        None => {}
+    }
+}
+
+fn listing(
+    entity: Entity,
+    system: &'static str,
+) -> impl FnOnce(syncbridge_connectors::Error) -> FullSyncError {
+    move |source| FullSyncError::Listing {
+        entity,
+        system,
+        source,
     }
 }
 
@@ -412,57 +505,6 @@ async fn audit_link(
     if let Err(e) = stores.audit.record(tenant, link.entity, &entry).await {
         tracing::warn!(%tenant, entity = %link.entity, psa_id, error = %e, "a link made from the full sync's listings is stored but its audit entry is not");
     }
-}
-
-/// One entity as listed: the PSA's records, the links, and IT Glue's records.
-struct Listing {
-    entity: Entity,
-    psa: Vec<Record>,
-    itg: HashMap<String, Record>,
-    links: Vec<Link>,
-}
-
-impl Listing {
-    fn listed(&self) -> Listed<'_> {
-        Listed {
-            entity: self.entity,
-            psa: &self.psa,
-            itg: Some(&self.itg),
-            links: &self.links,
-        }
-    }
-}
-
-async fn list(
-    tenant: &TenantId,
-    entity: Entity,
-    psa: &PsaClient,
-    itg: &ItGlueClient,
-    links: &LinkStore,
-) -> Result<Listing, FullSyncError> {
-    let psa_records = psa
-        .list_all(entity)
-        .await
-        .map_err(|source| FullSyncError::Listing {
-            entity,
-            system: "the PSA",
-            source,
-        })?;
-    let stored = links.all(tenant, entity).await?;
-    let itg_records = itg
-        .list_all(entity)
-        .await
-        .map_err(|source| FullSyncError::Listing {
-            entity,
-            system: "IT Glue",
-            source,
-        })?;
-    Ok(Listing {
-        entity,
-        psa: psa_records,
-        itg: itg_records.into_iter().map(|r| (r.id.clone(), r)).collect(),
-        links: stored,
-    })
 }
 
 fn counts(rechecks: &[Recheck]) -> Vec<(Entity, Why, u64)> {

@@ -200,3 +200,44 @@ fn a_configuration_naming_an_unlinked_contact_waits_for_it() {
         .expect("configuration linked");
     assert_eq!(linked.link.itg_id.as_deref(), Some("ik1"));
 }
+
+/// Fed entity by entity as the full sync streams: once an entity is done, its IT Glue records
+/// are forgotten but the linked pairs later entities point at are kept, so a contact under an
+/// organization linked earlier in the run is still linked from its listing.
+#[test]
+fn a_done_entity_keeps_only_what_its_children_need() {
+    let orgs = [org("p1", "Acme")];
+    let itg_org = itg_twin(&orgs[0], "i1", None);
+    let contact_psa = contact("c1", "p1", "Ada", "Lovelace");
+    let s = settings();
+    let mut o = Onboarding::new(&s);
+    o.itg(Entity::Organization, itg_org);
+    let org_link = o.link(Entity::Organization, &orgs[0]).expect("org linked");
+    o.known(&org_link.link);
+    o.done(Entity::Organization);
+    assert!(
+        o.link(Entity::Organization, &org("p2", "Acme")).is_none(),
+        "the organizations' IT Glue records are forgotten"
+    );
+    o.itg(Entity::Contact, itg_twin(&contact_psa, "ic1", Some("i1")));
+    o.psa_listed(Entity::Contact, &contact_psa);
+    let linked = o
+        .link(Entity::Contact, &contact_psa)
+        .expect("contact linked under the organization linked before");
+    assert_eq!(linked.link.itg_id.as_deref(), Some("ic1"));
+}
+
+/// An IT Glue record a stored link names is kept only as taken: a new PSA record with its key
+/// is left to its event, even when a free counterpart has the same key (the worker decides).
+#[test]
+fn a_counterpart_taken_when_listed_leaves_the_record_to_its_event() {
+    let psa = [org("p1", "Acme"), org("p2", "Acme")];
+    let taken = itg_twin(&psa[1], "i1", None);
+    let free = itg_twin(&psa[0], "i2", None);
+    let s = settings();
+    let mut o = Onboarding::new(&s);
+    o.known(&linked_pair(Entity::Organization, &psa[1], &taken));
+    o.itg(Entity::Organization, taken);
+    o.itg(Entity::Organization, free);
+    assert!(o.link(Entity::Organization, &psa[0]).is_none());
+}

@@ -199,3 +199,74 @@ fn a_gone_itglue_record_and_an_unfinished_create_are_planned() {
         ]
     );
 }
+
+/// The streaming planner, fed as the full sync lists: parents first, each PSA record answered as
+/// it comes, and the sweep only at the end of a complete listing — a listing that stops part-way
+/// (no `end`) sweeps nothing. A child's plan follows its organization's, planned before it.
+#[test]
+fn the_planner_answers_record_by_record_and_sweeps_only_a_completed_listing() {
+    use syncbridge_engine::reconcile::Planner;
+    let settings = tenant(PsaKind::ConnectWise);
+    let w = synced_world();
+    let mut planner = Planner::new(&settings);
+    planner.begin(Entity::Organization, true);
+    w.org_links.iter().for_each(|l| planner.stored(l));
+    for record in w.org_itg.values() {
+        assert!(planner.itg(record), "listed once");
+    }
+    let again = w.org_itg.values().next().unwrap();
+    assert!(!planner.itg(again), "the same record on a later page");
+    let mut out_of_scope = w.orgs[0].clone();
+    out_of_scope.values.set(Field::Type, Some("Vendor".into()));
+    assert_eq!(planner.psa(&out_of_scope), Some(Why::LeftScope));
+    assert_eq!(planner.psa(&w.orgs[1]), None);
+    assert!(planner.end().is_empty());
+
+    // The contacts' listing stops after its first record: the second contact, not listed, is not
+    // swept, because `end` is never reached.
+    planner.begin(Entity::Contact, true);
+    w.contact_links.iter().for_each(|l| planner.stored(l));
+    w.contact_itg.values().for_each(|r| {
+        planner.itg(r);
+    });
+    assert_eq!(
+        planner.psa(&w.contacts[0]),
+        Some(Why::OrganizationOrphaned),
+        "its organization left scope earlier in this plan"
+    );
+    assert_eq!(planner.linked(), 4);
+
+    // A complete listing of the same contacts without the second one sweeps it.
+    planner.begin(Entity::Contact, true);
+    w.contact_links.iter().for_each(|l| planner.stored(l));
+    w.contact_itg.values().for_each(|r| {
+        planner.itg(r);
+    });
+    planner.psa(&w.contacts[0]);
+    let swept: Vec<_> = planner
+        .end()
+        .into_iter()
+        .map(|r| (r.entity, r.psa_id, r.why))
+        .collect();
+    assert_eq!(
+        swept,
+        vec![(Entity::Contact, "c2".to_owned(), Why::Deleted)]
+    );
+}
+
+/// The plan compares digests of the synced fields: any synced field's change shows, a field the
+/// tenant does not sync does not, and a value emptied is a change.
+#[test]
+fn the_digest_sees_every_synced_field_and_only_those() {
+    let settings = tenant(PsaKind::ConnectWise);
+    let mut w = synced_world();
+    w.contacts[0].values.set(Field::LastName, None);
+    let p = run(&settings, &w);
+    assert_eq!(planned(&p), vec![(Entity::Contact, "c1", Why::PsaChanged)]);
+    let mut w = synced_world();
+    // Not in ConnectWise's organization field map: not synced, not a change.
+    w.orgs[0]
+        .values
+        .set(Field::SerialNumber, Some("S-1".into()));
+    assert!(run(&settings, &w).rechecks.is_empty());
+}

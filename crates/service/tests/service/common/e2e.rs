@@ -163,6 +163,15 @@ impl E2e {
     /// Runs a full sync as run `run` (its own run name: events are deduplicated per run), with the
     /// sweep forced or not, and returns what it planned and published.
     pub async fn full_sync_with(&self, run: &str, force: bool) -> FullSyncReport {
+        self.try_full_sync(run, force).await.expect("full sync")
+    }
+
+    /// A full sync that may fail (a listing refused, say).
+    pub async fn try_full_sync(
+        &self,
+        run: &str,
+        force: bool,
+    ) -> Result<FullSyncReport, syncbridge::roles::full_sync::FullSyncError> {
         let tenant = &self.stack.config.tenants[&self.id];
         let options = FullSyncOptions {
             run: run.to_owned(),
@@ -181,7 +190,6 @@ impl E2e {
             syncbridge::runtime::clock::now_millis(),
         )
         .await
-        .expect("full sync")
     }
 
     /// Started, running, fully synced and settled.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use e2e::{eventually, E2e};
+use syncbridge::roles::full_sync::FullSyncError;
 use syncbridge::roles::full_sync::{schedule, FullSyncStores};
 use syncbridge::roles::TenantRuntime;
 use syncbridge_bus::StateStore;
@@ -15,7 +16,7 @@ use syncbridge_connectors::Vendor;
 use syncbridge_engine::reconcile::Why;
 use syncbridge_engine::LookupKind;
 use syncbridge_model::{Entity, Field, LinkState, PsaKind};
-use syncbridge_sim::faults::{DeliveryFaults, FaultPlan};
+use syncbridge_sim::faults::{DeliveryFaults, Fault, FaultPlan, FaultRule};
 use tokio::sync::watch;
 
 /// A synced ConnectWise tenant whose callbacks no longer arrive (a disabled webhook).
@@ -216,6 +217,155 @@ async fn onboarding_links_the_records_that_already_agree_from_the_listings() {
         e.assert_no_echo();
         e.stop().await;
     }
+}
+
+/// ConnectWise's fault plan: callbacks lost or not, and configuration listings (the last entity
+/// the full sync lists) refused or not.
+fn psa_faults(e: &E2e, callbacks_lost: bool, refuse_configurations: bool) {
+    let refuse = FaultRule {
+        method: Some("GET".into()),
+        path_contains: Some("company/configurations".into()),
+        fault: Fault::Status {
+            status: 400,
+            retry_after_secs: None,
+            message: Some("listing refused by the test".into()),
+        },
+        probability: 1.0,
+        times: None,
+    };
+    e.tenant.psa.core().faults.set(FaultPlan {
+        rules: refuse_configurations
+            .then_some(refuse)
+            .into_iter()
+            .collect(),
+        delivery: DeliveryFaults {
+            drop: if callbacks_lost { 1.0 } else { 0.0 },
+            ..DeliveryFaults::default()
+        },
+        ..FaultPlan::default()
+    });
+}
+
+/// Events of run `run` stored in `SYNC_EVENTS` (limits retention: published events stay).
+async fn events_of_run(e: &E2e, run: &str) -> usize {
+    let prefix = format!("full:{run}:");
+    crate::common::stored_events(&e.stack.conn)
+        .await
+        .iter()
+        .filter(|m| {
+            m.msg_id
+                .as_deref()
+                .is_some_and(|id| id.starts_with(&prefix))
+        })
+        .count()
+}
+
+/// The listings are streamed entity by entity, parents first, so a later entity's listing can
+/// fail after earlier entities were planned: that run publishes nothing and sweeps nothing (the
+/// contact deleted meanwhile keeps its link), and a rerun under the same name sweeps it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_listing_that_fails_publishes_nothing_and_sweeps_nothing() {
+    let e = connectwise_with_callbacks_lost().await;
+    let (contact, _) = e.a_linked_pair(Entity::Contact).await;
+    e.tenant.psa.delete_as_person("contacts", &contact).unwrap();
+    psa_faults(&e, true, true);
+    let failed = e.try_full_sync("partial", false).await;
+    assert!(
+        matches!(
+            failed,
+            Err(FullSyncError::Listing {
+                entity: Entity::Configuration,
+                ..
+            })
+        ),
+        "{failed:?}"
+    );
+    e.settle().await;
+    assert_eq!(events_of_run(&e, "partial").await, 0, "nothing published");
+    assert_eq!(
+        e.link(Entity::Contact, &contact).await.unwrap().state,
+        LinkState::Linked,
+        "no sweep from a run whose listings did not all complete"
+    );
+
+    psa_faults(&e, true, false);
+    let report = e.full_sync_with("partial", false).await;
+    assert_eq!(
+        report.planned,
+        vec![(Entity::Contact, Why::Deleted, 1)],
+        "{}",
+        report.describe(false)
+    );
+    eventually("the deleted contact's link is orphaned", || async {
+        e.link(Entity::Contact, &contact)
+            .await
+            .filter(|l| l.state == LinkState::Orphaned)
+    })
+    .await;
+    e.settle().await;
+    e.assert_no_echo();
+    e.stop().await;
+}
+
+/// Onboarding whose configuration listing fails: the organizations, locations and contacts the
+/// listings settled are linked (parents before children: contacts under organizations linked in
+/// the same run), nothing is published, and the rerun links only what is left — the links stored
+/// before the failure are found linked and unchanged — and both sides end equal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onboarding_cut_short_by_a_failed_listing_keeps_its_links_and_resumes() {
+    let mut e = E2e::start(PsaKind::ConnectWise, 1).await;
+    name_types_as_the_psa_does(&e).await;
+    e.run().await;
+    psa_faults(&e, false, true);
+    let failed = e.try_full_sync("initial", false).await;
+    assert!(
+        matches!(
+            failed,
+            Err(FullSyncError::Listing {
+                entity: Entity::Configuration,
+                ..
+            })
+        ),
+        "{failed:?}"
+    );
+    let orgs = e.linked_pairs(Entity::Organization).await;
+    let contacts = e.linked_pairs(Entity::Contact).await;
+    assert!(!orgs.is_empty() && !contacts.is_empty());
+    assert!(e.linked_pairs(Entity::Configuration).await.is_empty());
+    assert_eq!(events_of_run(&e, "initial").await, 0, "nothing published");
+
+    psa_faults(&e, false, false);
+    let report = e.full_sync_with("initial", false).await;
+    let linked_again: Vec<_> = report
+        .linked
+        .iter()
+        .filter(|(entity, _)| *entity != Entity::Configuration)
+        .collect();
+    assert!(linked_again.is_empty(), "{}", report.describe(false));
+    assert!(
+        report
+            .linked
+            .iter()
+            .any(|(entity, n)| *entity == Entity::Configuration && *n > 0),
+        "{}",
+        report.describe(false)
+    );
+    assert!(
+        !report
+            .planned
+            .iter()
+            .any(|(entity, why, _)| *entity == Entity::Organization && *why != Why::New),
+        "the organizations linked before the failure are unchanged: {}",
+        report.describe(false)
+    );
+    e.settle().await;
+    assert!(e.linked_pairs(Entity::Organization).await.len() >= orgs.len());
+    let comparison = syncbridge_demo::verify::compare(&e.tenant, &e.links)
+        .await
+        .unwrap();
+    assert!(comparison.equal(), "{:?}", comparison.differences);
+    e.assert_no_echo();
+    e.stop().await;
 }
 
 /// The data set names a customer "Customer" in IT Glue and "Client" in these PSAs; IT Glue's own
