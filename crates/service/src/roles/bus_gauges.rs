@@ -1,6 +1,8 @@
 //! The worker role's view of the bus for `/metrics`: every [`EVERY`], per configured tenant, its
-//! worker consumer's backlog (`num_pending`, `num_ack_pending`, `num_redelivered`) and its dead
-//! letters in `SYNC_DLQ` (`sync.dlq.{tenant}.>`), as gauges. Each read is one JetStream API
+//! worker consumer's backlog (`num_pending`, `num_ack_pending`, `num_redelivered`), its dead
+//! letters in `SYNC_DLQ` (`sync.dlq.{tenant}.>`) and its last push-all run (the run's checkpoint
+//! in `sync_state`: `push-all` is a one-off command with no `/metrics` of its own, and the
+//! workers are the ones applying what it published), as gauges. Each read is one JetStream API
 //! request per tenant and value, cheap next to the events themselves; every worker process reads
 //! the same numbers, so dashboards take the max over instances.
 //!
@@ -10,10 +12,11 @@
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
-use syncbridge_bus::{names, Connection};
+use syncbridge_bus::{names, Connection, StateKey, StateStore};
 use syncbridge_model::TenantId;
 use tokio::sync::watch;
 
+use crate::commands::push_all::{self, Checkpoint};
 use crate::runtime::metrics;
 use crate::runtime::stop::sleep_or_stop;
 
@@ -34,10 +37,15 @@ pub async fn run(conn: Connection, tenants: Vec<TenantId>, stop: watch::Receiver
 
 /// One round: the gauges of each of `tenants`, each tenant's reads bounded by [`ROUND_LIMIT`].
 pub async fn read_once(conn: &Connection, tenants: &[TenantId]) {
+    let state = tokio::time::timeout(ROUND_LIMIT, StateStore::open(conn, ROUND_LIMIT)).await;
+    let state = state.ok().and_then(Result::ok);
     for tenant in tenants {
         let round = async {
             consumer(conn, tenant).await;
             dead_letters(conn, tenant).await;
+            if let Some(state) = &state {
+                push_all_run(state, tenant).await;
+            }
         };
         let _ = tokio::time::timeout(ROUND_LIMIT, round).await;
     }
@@ -77,5 +85,32 @@ async fn dead_letters(conn: &Connection, tenant: &TenantId) {
     match read.await {
         Ok(total) => metrics::dlq_messages(tenant.as_str(), total),
         Err(e) => tracing::debug!(%tenant, error = %e, "dead-letter count unavailable"),
+    }
+}
+
+async fn push_all_run(state: &StateStore, tenant: &TenantId) {
+    let Ok(key) = StateKey::checkpoint(tenant, push_all::CHECKPOINT) else {
+        return;
+    };
+    match state.get::<Checkpoint>(&key).await {
+        Ok(Some(stored)) => {
+            let run = &stored.value;
+            let sum = |count: fn(&push_all::EntityCounts) -> u64| {
+                run.counts.iter().map(|(_, c)| count(c)).sum::<u64>()
+            };
+            metrics::push_all(
+                tenant.as_str(),
+                &metrics::PushAllProgress {
+                    published: sum(|c| c.published),
+                    already_linked: sum(|c| c.already_linked),
+                    started_at: run.started_at,
+                    updated_at: run.updated_at,
+                    finished: run.finished,
+                },
+            );
+        }
+        // No push-all ever ran for the tenant: no series.
+        Ok(None) => {}
+        Err(e) => tracing::debug!(%tenant, error = %e, "push-all checkpoint unavailable"),
     }
 }

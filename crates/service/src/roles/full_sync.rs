@@ -333,7 +333,18 @@ impl Run<'_> {
                 why,
             });
         }
-        self.store(entity, to_link, events).await
+        self.store(entity, to_link, events).await?;
+        self.progress("listed", total(&self.report.listed));
+        self.progress("linked", total(&self.report.linked));
+        Ok(())
+    }
+
+    /// How far this run has come, for `/metrics` of the process running it (the poller's
+    /// scheduled runs; a command-line run has no `/metrics`).
+    fn progress(&self, stage: &'static str, records: u64) {
+        if !self.options.dry_run {
+            crate::runtime::metrics::full_sync_progress(self.tenant.id.as_str(), stage, records);
+        }
     }
 
     /// Stores `to_link` (a record a worker linked first becomes an event instead); on a dry run
@@ -393,6 +404,7 @@ impl Run<'_> {
                 self.report.duplicates += 1;
             } else {
                 self.report.published += 1;
+                self.progress("published", self.report.published);
             }
         }
         Ok(())
@@ -400,6 +412,10 @@ impl Run<'_> {
 }
 
 /// Adds `n` to `entity`'s count (an entity counted first with 0 is not listed).
+fn total(counts: &[(Entity, u64)]) -> u64 {
+    counts.iter().map(|(_, n)| n).sum()
+}
+
 fn add_count(counts: &mut Vec<(Entity, u64)>, entity: Entity, n: usize) {
     match counts.iter_mut().find(|(e, _)| *e == entity) {
         Some((_, count)) => *count += n as u64,

@@ -50,6 +50,11 @@
 //! | `syncbridge_full_sync_records_listed` | gauge | tenant | poller |
 //! | `syncbridge_full_sync_linked` | gauge | tenant | poller |
 //! | `syncbridge_full_sync_events_published` | gauge | tenant | poller |
+//! | `syncbridge_full_sync_progress_records` | gauge | tenant, stage | poller |
+//! | `syncbridge_push_all_records` | gauge | tenant, state | worker |
+//! | `syncbridge_push_all_started_timestamp_seconds` | gauge | tenant | worker |
+//! | `syncbridge_push_all_updated_timestamp_seconds` | gauge | tenant | worker |
+//! | `syncbridge_push_all_finished` | gauge | tenant | worker |
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -88,6 +93,11 @@ pub const FULL_SYNC_FINISHED: &str = "syncbridge_full_sync_last_finish_timestamp
 pub const FULL_SYNC_LISTED: &str = "syncbridge_full_sync_records_listed";
 pub const FULL_SYNC_LINKED: &str = "syncbridge_full_sync_linked";
 pub const FULL_SYNC_PUBLISHED: &str = "syncbridge_full_sync_events_published";
+pub const FULL_SYNC_PROGRESS: &str = "syncbridge_full_sync_progress_records";
+pub const PUSH_ALL_RECORDS: &str = "syncbridge_push_all_records";
+pub const PUSH_ALL_STARTED: &str = "syncbridge_push_all_started_timestamp_seconds";
+pub const PUSH_ALL_UPDATED: &str = "syncbridge_push_all_updated_timestamp_seconds";
+pub const PUSH_ALL_FINISHED: &str = "syncbridge_push_all_finished";
 pub use syncbridge_connectors::request_metrics::{
     BUDGET_WAIT_SECONDS, VENDOR_REQUESTS, VENDOR_REQUEST_SECONDS,
 };
@@ -130,6 +140,11 @@ pub const ALL: &[&str] = &[
     FULL_SYNC_LISTED,
     FULL_SYNC_LINKED,
     FULL_SYNC_PUBLISHED,
+    FULL_SYNC_PROGRESS,
+    PUSH_ALL_RECORDS,
+    PUSH_ALL_STARTED,
+    PUSH_ALL_UPDATED,
+    PUSH_ALL_FINISHED,
 ];
 
 /// Publish latency buckets (seconds): a local ack takes a millisecond, a sick cluster seconds.
@@ -309,6 +324,25 @@ fn describe_workers() {
         DLQ_MESSAGES,
         "Dead letters of the tenant in SYNC_DLQ (sync.dlq.{tenant}.>), read every 15 s."
     );
+    metrics::describe_gauge!(
+        PUSH_ALL_RECORDS,
+        "The tenant's last push-all run from its checkpoint, read every 15 s: IT Glue records \
+         published for the workers (state=published) and skipped as linked (state=already_linked)."
+    );
+    metrics::describe_gauge!(
+        PUSH_ALL_STARTED,
+        metrics::Unit::Seconds,
+        "Unix time the tenant's last push-all run started (from its checkpoint)."
+    );
+    metrics::describe_gauge!(
+        PUSH_ALL_UPDATED,
+        metrics::Unit::Seconds,
+        "Unix time the tenant's last push-all run last saved its checkpoint (a page, or its end)."
+    );
+    metrics::describe_gauge!(
+        PUSH_ALL_FINISHED,
+        "1 when the tenant's last push-all run finished, 0 while it is running or was interrupted."
+    );
 }
 
 /// The metrics of the poller role.
@@ -353,6 +387,12 @@ fn describe_pollers() {
     metrics::describe_gauge!(
         FULL_SYNC_PUBLISHED,
         "Events the last successful full sync published."
+    );
+    metrics::describe_gauge!(
+        FULL_SYNC_PROGRESS,
+        "The scheduled full sync under way (or the last one), so far: PSA records listed \
+         (stage=listed), linked from the listings (stage=linked), events published \
+         (stage=published). Reset when a run starts."
     );
 }
 
@@ -582,9 +622,44 @@ pub fn poll_failed(tenant: &str, source: &'static str) {
         .increment(1);
 }
 
-/// A scheduled full sync starts at `now` (epoch milliseconds).
+/// A scheduled full sync starts at `now` (epoch milliseconds): its progress starts at zero.
 pub fn full_sync_started(tenant: &str, now: i64) {
     metrics::gauge!(FULL_SYNC_STARTED, "tenant" => tenant.to_owned()).set(now as f64 / 1000.0);
+    for stage in ["listed", "linked", "published"] {
+        full_sync_progress(tenant, stage, 0);
+    }
+}
+
+/// How far the full sync under way has come: `stage` is `listed`, `linked` or `published`.
+pub fn full_sync_progress(tenant: &str, stage: &'static str, records: u64) {
+    metrics::gauge!(FULL_SYNC_PROGRESS, "tenant" => tenant.to_owned(), "stage" => stage)
+        .set(records as f64);
+}
+
+/// What the tenant's push-all checkpoint says of its last run.
+pub struct PushAllProgress {
+    pub published: u64,
+    pub already_linked: u64,
+    pub started_at: i64,
+    pub updated_at: i64,
+    pub finished: bool,
+}
+
+/// The tenant's last push-all run, as its checkpoint says (read by the worker role).
+pub fn push_all(tenant: &str, run: &PushAllProgress) {
+    let tenant = tenant.to_owned();
+    for (state, n) in [
+        ("published", run.published),
+        ("already_linked", run.already_linked),
+    ] {
+        metrics::gauge!(PUSH_ALL_RECORDS, "tenant" => tenant.clone(), "state" => state)
+            .set(n as f64);
+    }
+    metrics::gauge!(PUSH_ALL_STARTED, "tenant" => tenant.clone())
+        .set(run.started_at as f64 / 1000.0);
+    metrics::gauge!(PUSH_ALL_UPDATED, "tenant" => tenant.clone())
+        .set(run.updated_at as f64 / 1000.0);
+    metrics::gauge!(PUSH_ALL_FINISHED, "tenant" => tenant).set(f64::from(u8::from(run.finished)));
 }
 
 /// A full sync's records listed per entity, linked per entity, and events published.

@@ -260,7 +260,8 @@ const WORKER_METRICS: [&str; 9] = [
     m::DLQ_MESSAGES,
     m::OPEN_FILES_LIMIT,
 ];
-const POLLER_METRICS: [&str; 11] = [
+const POLLER_METRICS: [&str; 12] = [
+    m::FULL_SYNC_PROGRESS,
     m::POLLER_LAST_SUCCESS,
     m::POLLER_CURSOR_AGE,
     m::POLLER_INTERVAL,
@@ -280,8 +281,13 @@ const INGEST_METRICS: [&str; 4] = [
     m::HTTP_CONNECTIONS_OPEN,
 ];
 /// Recorded only when something rare happens (a deactivated webhook, a probe, a failing poll, a
-/// connection cap reached): described, on the dashboard or in the rules, not in this traffic.
-const RARE: [&str; 9] = [
+/// connection cap reached, a push-all run — its gauges are `roles::bus_gauges`'s test):
+/// described, on the dashboard or in the rules, not in this traffic.
+const RARE: [&str; 13] = [
+    m::PUSH_ALL_RECORDS,
+    m::PUSH_ALL_STARTED,
+    m::PUSH_ALL_UPDATED,
+    m::PUSH_ALL_FINISHED,
     m::WEBHOOK_DEACTIVATED,
     m::DEACTIVATION_NOTICES,
     m::KEY_FETCHES_LIMITED,

@@ -1,6 +1,7 @@
-//! The worker role's bus gauges on `/metrics`: a tenant's worker-consumer backlog and its dead
-//! letters in `SYNC_DLQ`, per configured tenant (a tenant with none reads 0, another tenant's
-//! dead letters are not counted in it).
+//! The worker role's bus gauges on `/metrics`: a tenant's worker-consumer backlog, its dead
+//! letters in `SYNC_DLQ` and its last push-all run, per configured tenant (a tenant with none
+//! reads 0, another tenant's dead letters are not counted in it, a tenant that never pushed all
+//! has no push-all series).
 //!
 //! The recorder is process-wide and shared by the tests of this binary; only this test sets these
 //! gauges in this process (the `serve` processes of other tests have their own).
@@ -8,7 +9,10 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use syncbridge_bus::{ensure_worker_consumer, DeadLetters, EventPublisher, WorkerConsumerConfig};
+use syncbridge::commands::push_all::{Checkpoint, EntityCounts, CHECKPOINT};
+use syncbridge_bus::{
+    ensure_worker_consumer, DeadLetters, EventPublisher, StateKey, StateStore, WorkerConsumerConfig,
+};
 use syncbridge_model::{ChangeAction, ChangeEvent, Entity, EventSource, PsaKind, TenantId};
 
 use crate::common::Harness;
@@ -52,6 +56,28 @@ async fn consumer_backlog_and_dead_letters_are_read_per_tenant() {
         .await
         .unwrap();
 
+    // A push-all of acme under way: organizations done, contacts up to id 40.
+    let counts = |published, already_linked| EntityCounts {
+        published,
+        already_linked,
+        duplicates: 0,
+    };
+    let run = Checkpoint {
+        run: "push-all-1".into(),
+        started_at: 1_700_000_000_000,
+        updated_at: 1_700_000_060_000,
+        entity: Some(Entity::Contact),
+        after: Some("40".into()),
+        finished: false,
+        counts: vec![
+            (Entity::Organization, counts(12, 30)),
+            (Entity::Contact, counts(5, 2)),
+        ],
+    };
+    let state = StateStore::open(&h.conn, timeout).await.unwrap();
+    let key = StateKey::checkpoint(&acme, CHECKPOINT).unwrap();
+    state.set(&key, &run, None).await.unwrap();
+
     syncbridge::roles::bus_gauges::read_once(&h.conn, &[acme, globex]).await;
     let text = h.get("/metrics").await.1;
     let gauge = |series: &str| value(&text, series);
@@ -78,6 +104,35 @@ async fn consumer_backlog_and_dead_letters_are_read_per_tenant() {
     assert_eq!(
         gauge(r#"syncbridge_dlq_messages{tenant="globex"}"#),
         Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        gauge(r#"syncbridge_push_all_records{tenant="acme",state="published"}"#),
+        Some(17.0),
+        "{text}"
+    );
+    assert_eq!(
+        gauge(r#"syncbridge_push_all_records{tenant="acme",state="already_linked"}"#),
+        Some(32.0),
+        "{text}"
+    );
+    assert_eq!(
+        gauge(r#"syncbridge_push_all_started_timestamp_seconds{tenant="acme"}"#),
+        Some(1_700_000_000.0),
+        "{text}"
+    );
+    assert_eq!(
+        gauge(r#"syncbridge_push_all_updated_timestamp_seconds{tenant="acme"}"#),
+        Some(1_700_000_060.0),
+        "{text}"
+    );
+    assert_eq!(
+        gauge(r#"syncbridge_push_all_finished{tenant="acme"}"#),
+        Some(0.0),
+        "{text}"
+    );
+    assert!(
+        !text.contains(r#"syncbridge_push_all_finished{tenant="globex"}"#),
         "{text}"
     );
     // globex has no worker consumer here: its backlog is not made up.
