@@ -222,6 +222,10 @@ run() {
   if [[ "$bad" != 0 || "$(cut -d' ' -f4 <<<"$warm")" != 0 ]]; then
     echo "bench-ingest: $who answered requests with a non-2xx ($line; warm-up $warm)" >&2
     tail -n 20 "$tmp/$who.log" >&2
+    # Which answers: syncbridge counts every request by outcome (refusals log nothing per request).
+    if [[ "$who" == syncbridge ]]; then
+      curl -fsS "http://127.0.0.1:$metrics_port/metrics" | grep '^syncbridge_ingest_requests_total{' >&2 || true
+    fi
     return 1
   fi
   total=$((total + $(cut -d' ' -f5 <<<"$warm")))

@@ -5,8 +5,9 @@
 //! watermark: the ordinary two-way rule leaves them waiting. A dry run counts them and publishes
 //! nothing; the real run pushes the syncable ones — created in ConnectWise, or linked to the
 //! company that already has the name — and links them; an inactive one stays where it is. A second
-//! run publishes nothing (the finished run is recorded), and a restarted run creates nothing. A
-//! one-way PSA (Tigerpaw) and a tenant without two-way sync are refused with a clear message.
+//! run publishes nothing (the finished run is recorded, and shown on the workers' `/metrics`), and
+//! a restarted run creates nothing. A one-way PSA (Tigerpaw) and a tenant without two-way sync are
+//! refused with a clear message.
 
 use crate::common::e2e;
 
@@ -213,6 +214,35 @@ async fn push_all_pushes_waiting_records_once_and_resumes_nothing_twice() {
         .unwrap()
         .expect("the checkpoint is stored");
     assert_eq!(stored.value["finished"], true, "{:?}", stored.value);
+    // The workers' /metrics show the run (push-all itself is a one-off process without one).
+    syncbridge::roles::bus_gauges::read_once(&e.stack.conn, std::slice::from_ref(&e.id)).await;
+    let metrics = syncbridge::runtime::metrics::handle()
+        .expect("the recorder")
+        .render();
+    let series = |name: &str| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+    };
+    let pushed: Checkpoint = serde_json::from_value(stored.value.clone()).expect("a checkpoint");
+    let published: u64 = pushed.counts.iter().map(|(_, c)| c.published).sum();
+    assert!(published >= (itg_orgs + itg_contacts) as u64, "{pushed:?}");
+    assert_eq!(
+        series(&format!(
+            r#"syncbridge_push_all_records{{tenant="{}",state="published"}}"#,
+            e.id
+        )),
+        Some(published as f64),
+        "{metrics}"
+    );
+    assert_eq!(
+        series(&format!(
+            r#"syncbridge_push_all_finished{{tenant="{}"}}"#,
+            e.id
+        )),
+        Some(1.0),
+        "{metrics}"
+    );
 
     let alpha_psa = eventually("Alpha is created in ConnectWise and linked", || {
         linked_psa(&e, Entity::Organization, alpha)
