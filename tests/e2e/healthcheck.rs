@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use syncbridge_bus::testing::NatsServer;
 
-use crate::binary::{free_port, run, wait_ready};
+use crate::binary::{free_port, free_ports, run, wait_ready};
 use crate::graceful_shutdown::config;
 
 /// Kills the serve process when the test ends, however it ends.
@@ -23,7 +23,7 @@ impl Drop for Serve {
 #[tokio::test]
 async fn healthcheck_passes_on_a_running_process_and_fails_otherwise() {
     let nats = NatsServer::start().await.expect("nats-server");
-    let (port, metrics) = (free_port(), free_port());
+    let [port, metrics] = free_ports();
     let dir = std::env::temp_dir().join(format!("syncbridge-healthcheck-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("syncbridge.toml");

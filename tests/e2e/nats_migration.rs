@@ -21,7 +21,7 @@ use syncbridge_bus::{connect, ConnectConfig, StateStore};
 use syncbridge_model::{Mode, TenantId};
 use tokio::process::{Child, Command};
 
-use crate::binary::{free_port, run};
+use crate::binary::{free_port, free_ports, run};
 use crate::graceful_shutdown::config;
 
 /// A deploy/nats file with the test's ports and store: `routes` are the three nodes' cluster
@@ -97,8 +97,8 @@ async fn setup_raises_restored_single_replica_streams_to_three_in_the_cluster() 
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
 
-    let clients: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let routes: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let [c1, c2, c3, r1, r2, r3] = free_ports();
+    let (clients, routes) = ([c1, c2, c3], [r1, r2, r3]);
     let mut nodes = Vec::new();
     for i in 0..3 {
         let store = dir.join(format!("store{}", i + 1));

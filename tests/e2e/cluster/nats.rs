@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
-use crate::binary::free_port;
+use crate::binary::free_ports;
 
 /// The cluster's name (`--cluster_name`).
 const CLUSTER: &str = "syncbridge-test";
@@ -42,11 +42,12 @@ pub struct Cluster {
 impl Cluster {
     /// Starts three nodes under `dir` (one subdirectory each) and waits until each listens.
     pub async fn start(dir: &Path) -> Cluster {
+        let ports: [u16; 6] = free_ports();
         let mut nodes: Vec<Node> = (1..=3)
             .map(|i| Node {
                 name: format!("node{i}"),
-                port: free_port(),
-                cluster_port: free_port(),
+                port: ports[2 * i - 2],
+                cluster_port: ports[2 * i - 1],
                 dir: dir.join(format!("node{i}")),
                 child: None,
             })

@@ -43,11 +43,12 @@ struct Service {
     _nats: NatsServer,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
+/// Two distinct free loopback ports: both held while they are picked (a port given back can be
+/// the next one handed out, and the two listeners must differ).
+fn free_ports() -> (u16, u16) {
+    let held = [(); 2].map(|()| std::net::TcpListener::bind("127.0.0.1:0").expect("free port"));
+    let [a, b] = held.map(|l| l.local_addr().expect("a bound port").port());
+    (a, b)
 }
 
 impl Service {
@@ -59,7 +60,7 @@ impl Service {
 
     async fn start_role(role: &str, ingest: &str, open_files: Option<u32>) -> Service {
         let nats = NatsServer::start().await.expect("nats-server");
-        let (port, metrics_port) = (free_port(), free_port());
+        let (port, metrics_port) = free_ports();
         let dir = std::env::temp_dir().join(format!(
             "syncbridge-connection-limits-{}-{port}",
             std::process::id()

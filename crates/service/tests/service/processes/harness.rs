@@ -127,10 +127,16 @@ pub(super) async fn eventually<T>(
 }
 
 pub(super) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    free_ports::<1>()[0]
+}
+
+/// `N` distinct loopback ports nothing listens on now: all are held while they are picked, since
+/// a port given back can be the next one handed out (two "free" ports were once the same).
+pub(super) fn free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    std::array::from_fn(|i| held[i].local_addr().expect("a bound port").port())
 }
 
 /// The IT Glue simulator's collection of an entity.

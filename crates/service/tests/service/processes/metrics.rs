@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use syncbridge::runtime::metrics as m;
 use syncbridge_model::Entity;
 
-use super::harness::{edit, eventually, free_port, logs, Proc, World, SERIAL};
+use super::harness::{edit, eventually, free_ports, logs, Proc, World, SERIAL};
 
 /// The repository's root (this crate is `crates/service`).
 fn repo_file(path: &str) -> PathBuf {
@@ -303,7 +303,8 @@ const RARE: [&str; 13] = [
 async fn every_role_exports_its_metrics_on_its_own_listener() {
     let _serial = SERIAL.lock().await;
     let w = World::start(3, 2).await;
-    let ports = (free_port(), free_port(), free_port());
+    let [ingest_port, worker_port, poller_port] = free_ports();
+    let ports = (ingest_port, worker_port, poller_port);
     let unchanged = ("[nats]", "[nats]");
     let ingest_config = config_with_metrics(&w, "ingest", ports.0, unchanged);
     let worker_config = config_with_metrics(&w, "worker", ports.1, unchanged);
