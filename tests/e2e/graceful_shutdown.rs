@@ -49,18 +49,7 @@ async fn sigterm_finishes_in_flight_requests_then_exits() {
     let path = dir.join("syncbridge.toml");
     std::fs::write(&path, config(&nats.url(), port)).unwrap();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_syncbridge"))
-        .args([
-            "serve",
-            "--config",
-            path.to_str().unwrap(),
-            "--role",
-            "ingest",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start syncbridge");
+    let mut child = serve_ingest(&path);
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
@@ -111,4 +100,20 @@ async fn sigterm_finishes_in_flight_requests_then_exits() {
         .unwrap();
     assert!(exit.success(), "{exit:?}");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `syncbridge serve --role ingest` with the configuration at `path`, its output discarded.
+pub fn serve_ingest(path: &std::path::Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_syncbridge"))
+        .args([
+            "serve",
+            "--config",
+            path.to_str().unwrap(),
+            "--role",
+            "ingest",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start syncbridge")
 }

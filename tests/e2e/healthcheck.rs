@@ -3,12 +3,10 @@
 //! `/healthz` and `/readyz`, and it fails — non-zero, naming the URL — when nothing listens or the
 //! answer is not 2xx.
 
-use std::process::{Command, Stdio};
-
 use syncbridge_bus::testing::NatsServer;
 
 use crate::binary::{free_port, free_ports, run, wait_ready};
-use crate::graceful_shutdown::config;
+use crate::graceful_shutdown::{config, serve_ingest};
 
 /// Kills the serve process when the test ends, however it ends.
 struct Serve(std::process::Child);
@@ -32,20 +30,7 @@ async fn healthcheck_passes_on_a_running_process_and_fails_otherwise() {
         config(&nats.url(), port)
     );
     std::fs::write(&path, text).unwrap();
-    let _serve = Serve(
-        Command::new(env!("CARGO_BIN_EXE_syncbridge"))
-            .args([
-                "serve",
-                "--config",
-                path.to_str().unwrap(),
-                "--role",
-                "ingest",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start syncbridge"),
-    );
+    let _serve = Serve(serve_ingest(&path));
     let base = format!("http://127.0.0.1:{metrics}");
     wait_ready(&reqwest::Client::new(), &base).await;
 
