@@ -29,6 +29,9 @@ use syncbridge::runtime::stop::stopped;
 
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How old the seeded records are when the stack is up (see [`Stack::start`]).
+const SEED_AGE: Duration = Duration::from_secs(3_600);
+
 /// What to start.
 #[derive(Debug, Clone)]
 pub struct StackOptions {
@@ -77,7 +80,10 @@ impl Stack {
             }
         };
         log.push(format!("nats-server      {nats_url}"));
-        let clock = SimClock::new();
+        // The seed is the MSP's existing data: stamped an hour ago, then the clock catches up.
+        // Stamped "now", it would fall in the pollers' look-back windows (Autotask re-reads 2
+        // minutes behind its cursor) and be listed again as fresh changes after the full sync.
+        let clock = SimClock::starting_at(now_millis() - SEED_AGE.as_millis() as i64);
         let mut tenants = Vec::new();
         for (i, kind) in options.tenants.iter().enumerate() {
             let tenant = DemoTenant::start(
@@ -103,6 +109,7 @@ impl Stack {
             ));
             tenants.push(Arc::new(tenant));
         }
+        clock.advance(SEED_AGE);
         log.push(format!(
             "vendor rate limits run on windows {SCALE}× shorter than published; syncbridge's \
              budgets follow at half"
