@@ -216,9 +216,15 @@ run() {
   start_nats
   "start_$who"
   warm="$(load 1)"
+  local recv_cpu nats_cpu
+  recv_cpu="$(cpu_ticks "$recv_pid")"; nats_cpu="$(cpu_ticks "$nats_pid")"
   line="$(load "$secs")"
+  recv_cpu=$(( $(cpu_ticks "$recv_pid") - recv_cpu )); nats_cpu=$(( $(cpu_ticks "$nats_pid") - nats_cpu ))
   echo "bench-ingest: round $round $who, body $body: $line (load $(loadavg))" >&2
   read -r _ _ _ bad total <<<"$line"
+  # CPU per request of the measured run, µs: the receiver's and its nats-server's.
+  awk -v r="$recv_cpu" -v n="$nats_cpu" -v t="$total" -v hz="$clk_tck" \
+    'BEGIN { printf "%.1f %.1f\n", r * 1e6 / hz / t, n * 1e6 / hz / t }' >>"$tmp/$who.$body.cpu"
   if [[ "$bad" != 0 || "$(cut -d' ' -f4 <<<"$warm")" != 0 ]]; then
     echo "bench-ingest: $who answered requests with a non-2xx ($line; warm-up $warm)" >&2
     tail -n 20 "$tmp/$who.log" >&2
@@ -255,6 +261,9 @@ run() {
   stop_run
 }
 
+# CPU time (user + system, clock ticks) process $1 has used so far.
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+clk_tck="$(getconf CLK_TCK)"
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
@@ -264,7 +273,9 @@ bl_total=0
 # `floor`: the floor's generator and body; then our generator at each size. Every round runs each
 # of them, so that all of them see the same stretch of the machine's load.
 bodies="floor $body_sizes"
-for body in $bodies; do : >"$tmp/baseline.$body.runs"; : >"$tmp/syncbridge.$body.runs"; done
+for body in $bodies; do
+  for who in baseline syncbridge; do : >"$tmp/$who.$body.runs"; : >"$tmp/$who.$body.cpu"; done
+done
 for round in $(seq "$rounds"); do
   if (( round % 2 )); then order="baseline syncbridge"; else order="syncbridge baseline"; fi
   for body in $bodies; do
@@ -300,6 +311,21 @@ size_row() {
   printf '| %s | %s | %s | %s | **%s** | %s | %s | **%s** |\n' "$label" "$generator" \
     "$br" "$sr" "$(ratio "$sr" "$br")" "$bp" "$sp" "$(ratio "$sp" "$bp")"
 }
+# Median CPU µs per request of WHO ($1) with body $2: column 1 the receiver, 2 its nats-server.
+cpu() { awk -v c="$3" '{ print $c }' "$tmp/$1.$2.cpu" | median; }
+cpu_table() {
+  echo "| body | baseline receiver | its nats-server | syncbridge receiver | its nats-server | receiver ratio | nats-server ratio |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  local body label
+  for body in $bodies; do
+    if [[ "$body" == floor ]]; then label="~260 B (the floor's callout)"; else label="$body B"; fi
+    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$label" \
+      "$(cpu baseline "$body" 1)" "$(cpu baseline "$body" 2)" \
+      "$(cpu syncbridge "$body" 1)" "$(cpu syncbridge "$body" 2)" \
+      "$(ratio "$(cpu syncbridge "$body" 1)" "$(cpu baseline "$body" 1)")" \
+      "$(ratio "$(cpu syncbridge "$body" 2)" "$(cpu baseline "$body" 2)")"
+  done
+}
 per_body_table() {
   echo "| body | load generator (both sides) | baseline req/s | syncbridge req/s | req/s ratio | baseline p99 ms | syncbridge p99 ms | p99 ratio |"
   echo "|---|---|---:|---:|---:|---:|---:|---:|"
@@ -322,6 +348,7 @@ sized_notes() {
   echo
   echo "Our generator, \`syncbridge-demo loadgen\` (crates/demo/src/loadgen.rs), is the floor's (same closed loop, reqwest client, callout and signatures, kind bare for \`baseline serve\` and autotask for syncbridge) with every callout padded to the body size in an extra \`Fields\` entry. In these runs each receiver's stream held every delivery, at no less than the body size each ($bl_total to baseline, warm-ups included)."
 }
+nproc_n="$(nproc)"
 commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates Cargo.toml Cargo.lock 2>/dev/null || echo '+dirty')"
 [[ -n "${BENCH_SYNCBRIDGE:-}" ]] && commit="$commit (syncbridge binary: $BENCH_SYNCBRIDGE)"
 
@@ -344,6 +371,11 @@ By body size (medians; in each row both sides are driven by the same generator w
 $(per_body_table)
 
 $(sized_notes)
+
+CPU time per request (µs, user + system, medians over the measured runs, from \`/proc/PID/stat\`): on ${nproc_n} cores the load generator, the receiver and its nats-server share the CPU, so a closed loop's req/s follows what one request costs all three.
+
+$(cpu_table)
+
 Each run on a fresh nats-server (empty store) and a freshly started receiver, after a 1 s warm-up.
 Every run non_2xx = 0; SYNC_EVENTS held every delivery syncbridge answered ($sb_total in all, warm-ups included), each counted accepted.
 Machine: $(nproc) cores, load average $load_before before, $load_after after.
