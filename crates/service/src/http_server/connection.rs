@@ -65,9 +65,6 @@ pub struct Activity {
     last_active: AtomicU64,
     evicted: AtomicBool,
     evict: Notify,
-    /// A deadline may have moved earlier (a request ended, a head started): the driving task
-    /// recomputes it.
-    rearm: Notify,
 }
 
 impl Activity {
@@ -81,7 +78,6 @@ impl Activity {
             last_active: AtomicU64::new(now),
             evicted: AtomicBool::new(false),
             evict: Notify::new(),
-            rearm: Notify::new(),
         }
     }
 
@@ -157,7 +153,6 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.last_active.store(now_ms(), Ordering::Relaxed);
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
-        self.0.rearm.notify_one();
     }
 }
 
@@ -249,9 +244,10 @@ pub(crate) async fn drive(
     };
     let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
-    // One timer for the connection's life. It is armed no later than the connection's deadline
-    // and re-armed when it fires early; a request's end (the common case under load) moves the
-    // deadline later, which costs no timer update at all.
+    // One timer for the connection's life, never armed further than a header-read timeout ahead
+    // (see `wake_at`), so nothing needs to wake this task when a deadline moves: a request's end
+    // (the common case under load) moves it later, a new head's first byte at most a
+    // header-read timeout from now, and the timer is re-checked by then.
     let timer = tokio::time::sleep_until(wake_at(activity.deadline(&limits), &limits).into());
     tokio::pin!(timer);
     let mut stopping = false;
@@ -274,13 +270,6 @@ pub(crate) async fn drive(
                 }
                 timer.as_mut().reset(wake_at(deadline, &limits).into());
             }
-            () = activity.rearm.notified() => {
-                // A deadline may have moved earlier than the armed timer.
-                let wake = wake_at(activity.deadline(&limits), &limits);
-                if wake < timer.deadline().into_std() {
-                    timer.as_mut().reset(wake.into());
-                }
-            }
             () = activity.evict.notified() => {
                 if activity.evicted.load(Ordering::Acquire) {
                     break;
@@ -297,11 +286,15 @@ pub(crate) async fn drive(
     }
 }
 
-/// When to look at a connection's deadline next: at the deadline, or, while a request is in
-/// flight (bounded by the request timeout instead), an idle timeout from now.
+/// When to look at a connection's deadline next: at its deadline, but no later than the shorter
+/// of the header-read and idle timeouts from now. A deadline only moves earlier when a head
+/// starts, and a head's deadline is a header-read timeout after its first byte, so a timer never
+/// armed further ahead than that is never late, and no read or request end has to re-arm it.
+/// (While a request is in flight there is no deadline: the request timeout bounds it.)
 fn wake_at(deadline: Option<(u64, Expiry)>, limits: &Limits) -> Instant {
+    let latest = Instant::now() + limits.header_read_timeout.min(limits.idle_timeout);
     match deadline {
-        Some((at, _)) => epoch() + Duration::from_millis(at),
-        None => Instant::now() + limits.idle_timeout,
+        Some((at, _)) => latest.min(epoch() + Duration::from_millis(at)),
+        None => latest,
     }
 }

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use crate::runtime::clock::now_millis;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -89,10 +89,9 @@ impl Delivery {
 async fn connectwise(
     State(state): State<Arc<IngestState>>,
     Path(tenant): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Answer {
-    handle(&state, &tenant, Delivery::ConnectWise, headers, body).await
+    handle(&state, &tenant, Delivery::ConnectWise, request).await
 }
 
 /// ConnectWise appends the record id to the registered URL; the body names it too, so the
@@ -100,10 +99,9 @@ async fn connectwise(
 async fn connectwise_with_id(
     State(state): State<Arc<IngestState>>,
     Path((tenant, _record_id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Answer {
-    handle(&state, &tenant, Delivery::ConnectWise, headers, body).await
+    handle(&state, &tenant, Delivery::ConnectWise, request).await
 }
 
 /// The registered URL itself (`…/connectwise/`), with no record id after it: ConnectWise always
@@ -132,54 +130,40 @@ async fn connectwise_without_id(
 async fn autotask(
     State(state): State<Arc<IngestState>>,
     Path(tenant): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Answer {
-    handle(&state, &tenant, Delivery::Autotask, headers, body).await
+    handle(&state, &tenant, Delivery::Autotask, request).await
 }
 
 async fn autotask_deactivated(
     State(state): State<Arc<IngestState>>,
     Path(tenant): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Answer {
-    handle(
-        &state,
-        &tenant,
-        Delivery::AutotaskDeactivated,
-        headers,
-        body,
-    )
-    .await
+    handle(&state, &tenant, Delivery::AutotaskDeactivated, request).await
 }
 
 async fn itglue(
     State(state): State<Arc<IngestState>>,
     Path((tenant, token)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Answer {
-    handle(&state, &tenant, Delivery::ItGlue(token), headers, body).await
+    handle(&state, &tenant, Delivery::ItGlue(token), request).await
 }
 
 async fn standard(
     State(state): State<Arc<IngestState>>,
     Path(tenant): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Answer {
-    handle(&state, &tenant, Delivery::Standard, headers, body).await
+    handle(&state, &tenant, Delivery::Standard, request).await
 }
 
-/// Every webhook's path: answer, then count the answer.
-async fn handle(
-    state: &IngestState,
-    tenant: &str,
-    delivery: Delivery,
-    headers: HeaderMap,
-    body: Body,
-) -> Answer {
+/// Every webhook's path: answer, then count the answer. The request is taken whole rather than
+/// through the `HeaderMap` and `Body` extractors: the `HeaderMap` extractor clones every header.
+async fn handle(state: &IngestState, tenant: &str, delivery: Delivery, request: Request) -> Answer {
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     let source = delivery.source().as_str();
     let Some(configured) = state.tenants.get(tenant) else {
         // Not a label value: anyone can make up tenant ids.

@@ -3,7 +3,8 @@
 //! configuration, a private nats-server, optionally under `ulimit -n 1024`), and driven over raw
 //! TCP:
 //!
-//! - half a request line (or nothing) is closed after `ingest.header_read_timeout`;
+//! - half a request line (or nothing), first on a connection or after an answered request, is
+//!   closed after `ingest.header_read_timeout`;
 //! - a keep-alive connection idle after one request is closed after `ingest.idle_timeout`;
 //! - at `ingest.max_connections`, a new connection closes the longest-idle one (idle sockets cannot
 //!   lock vendors out), and is refused when every connection has a request in flight; both are
@@ -286,6 +287,24 @@ async fn half_a_request_line_or_nothing_is_closed_after_the_header_read_timeout(
         }
     };
     assert!(closed, "a trickled head held open");
+    // So is half a head on a keep-alive connection after an answered request: the header-read
+    // timeout runs from the new head's first byte, not only from the connection's start.
+    let mut kept = service.connect().await;
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: ingest\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_health_answer(&mut kept).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // Idle for longer than the header-read timeout first (idle is bounded by the 1 h timeout).
+    assert!(
+        !closed_by_server(&mut kept, Duration::from_millis(1_500)).await,
+        "an idle keep-alive connection closed before the idle timeout"
+    );
+    kept.write_all(b"POST /webhooks/glo").await.unwrap();
+    assert!(
+        closed_by_server(&mut kept, PATIENCE).await,
+        "half a second head held open"
+    );
     // Genuine requests are unaffected.
     assert_eq!(
         service.signed_webhook(Duration::from_secs(30)).await,
