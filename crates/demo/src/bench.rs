@@ -61,7 +61,7 @@ pub fn standard_scenarios() -> Vec<Scenario> {
         Scenario {
             tenants: four.clone(),
             delay: ms(0),
-            organizations: 100,
+            organizations: 300,
         },
         Scenario {
             tenants: one.clone(),
