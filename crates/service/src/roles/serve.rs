@@ -53,6 +53,17 @@ pub async fn run(config: Config, role: Role) -> anyhow::Result<()> {
         .await
         .context("connecting to NATS")?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    // Bound before `/readyz` can answer: a probe that says ready while the webhook port still
+    // refuses connections sends a load balancer's first deliveries into refusals. Connections
+    // that arrive before it is served wait in the listen backlog.
+    let ingest_listener = match role {
+        Role::Ingest | Role::All => Some(
+            TcpListener::bind(config.ingest.listen)
+                .await
+                .with_context(|| format!("binding ingest.listen {}", config.ingest.listen))?,
+        ),
+        Role::Worker | Role::Poller => None,
+    };
     let metrics_listener = start_metrics_listener(&config, &conn, stop_rx.clone()).await?;
     let loops = Loops {
         worker: matches!(role, Role::Worker | Role::All),
@@ -66,8 +77,8 @@ pub async fn run(config: Config, role: Role) -> anyhow::Result<()> {
         );
     }
     let background = start_loops(&config, &conn, loops, stop_rx);
-    if matches!(role, Role::Ingest | Role::All) {
-        serve_ingest(&config, &conn, open_files.soft, role).await?;
+    if let Some(listener) = ingest_listener {
+        serve_ingest(&config, &conn, listener, open_files.soft, role).await?;
     } else {
         tracing::info!(tenants = config.tenants.len(), ?role, "running");
         shutdown::signal().await;
@@ -136,6 +147,7 @@ fn start_loops(
 async fn serve_ingest(
     config: &Config,
     conn: &Connection,
+    listener: TcpListener,
     open_files: Option<u64>,
     role: Role,
 ) -> anyhow::Result<()> {
@@ -149,9 +161,6 @@ async fn serve_ingest(
     }
     let sink = Arc::new(NatsSink::new(conn.clone(), config.nats.publish_timeout));
     let router = Ingest::new(config, sink)?.router();
-    let listener = TcpListener::bind(config.ingest.listen)
-        .await
-        .with_context(|| format!("binding ingest.listen {}", config.ingest.listen))?;
     let addr = listener.local_addr().unwrap_or(config.ingest.listen);
     let limits = Limits::for_ingest(&config.ingest, open_files);
     if !nofile::fits(limits.max_connections, open_files) {
