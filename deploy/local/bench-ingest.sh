@@ -348,7 +348,6 @@ sized_notes() {
   echo
   echo "Our generator, \`syncbridge-demo loadgen\` (crates/demo/src/loadgen.rs), is the floor's (same closed loop, reqwest client, callout and signatures, kind bare for \`baseline serve\` and autotask for syncbridge) with every callout padded to the body size in an extra \`Fields\` entry. In these runs each receiver's stream held every delivery, at no less than the body size each ($bl_total to baseline, warm-ups included)."
 }
-nproc_n="$(nproc)"
 commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates Cargo.toml Cargo.lock 2>/dev/null || echo '+dirty')"
 [[ -n "${BENCH_SYNCBRIDGE:-}" ]] && commit="$commit (syncbridge binary: $BENCH_SYNCBRIDGE)"
 
@@ -372,7 +371,7 @@ $(per_body_table)
 
 $(sized_notes)
 
-CPU time per request (µs, user + system, medians over the measured runs, from \`/proc/PID/stat\`): on ${nproc_n} cores the load generator, the receiver and its nats-server share the CPU, so a closed loop's req/s follows what one request costs all three.
+CPU time per request (µs, user + system, medians over the measured runs, from \`/proc/PID/stat\`): on $(nproc) cores the load generator, the receiver and its nats-server share the CPU, so a closed loop's req/s follows what one request costs all three.
 
 $(cpu_table)
 
